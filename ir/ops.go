@@ -28,11 +28,17 @@ func sameDType(v *Value) error {
 	return nil
 }
 
-// keepQuant returns the declared quantization for integer results, which the
-// ops that accept quantized operands carry through.
+// declaredQuant is the quantization of an integer result: the declared one,
+// or else the first argument's (relu, maxpool, concat ... keep their input's scale).
 func declaredQuant(v *Value, dt DType) *Quant {
-	if dt.IsInt() {
+	if !dt.IsInt() {
+		return nil
+	}
+	if v.Type.Quant != nil {
 		return v.Type.Quant
+	}
+	if len(v.Args) > 0 && v.Args[0].Type.DType == dt {
+		return v.Args[0].Type.Quant
 	}
 	return nil
 }
@@ -112,7 +118,11 @@ func unary(name, doc string, floatOnly bool, flags OpFlags, attrs ...AttrDef) *O
 }
 
 func binop(name, doc string, floatOnly bool, flags OpFlags) *OpDef {
-	return &OpDef{Name: name, Args: []string{"a", "b"}, Infer: binaryInfer(floatOnly), Flags: Elementwise | flags, Doc: doc}
+	d := &OpDef{Name: name, Args: []string{"a", "b"}, Infer: binaryInfer(floatOnly), Flags: Elementwise | flags, Doc: doc}
+	if flags&Quantizable != 0 {
+		d.Attrs = []AttrDef{rqAttr}
+	}
+	return d
 }
 
 var (
@@ -233,8 +243,8 @@ func poolInfer(v *Value) (Type, error) {
 	if x.Rank() < 3 {
 		return Type{}, fmt.Errorf("input %v needs rank >= 3 (N, C, spatial...)", x)
 	}
-	if v.Op.Name == "avgpool" && x.DType != F32 {
-		return Type{}, fmt.Errorf("avgpool takes f32, got %v", x.DType)
+	if v.Op.Name == "avgpool" && x.DType != F32 && x.Quant == nil {
+		return Type{}, fmt.Errorf("avgpool takes f32 or a quantized integer tensor, got %v", x)
 	}
 	nsp := x.Rank() - 2
 	win, err := WindowOf(v, nsp, nil)
@@ -296,9 +306,6 @@ func matmulInfer(v *Value) (Type, error) {
 }
 
 func gemmInfer(v *Value) (Type, error) {
-	if err := float32Only(v); err != nil {
-		return Type{}, err
-	}
 	a, b := arg(v, 0), arg(v, 1)
 	if a.Rank() != 2 || b.Rank() != 2 {
 		return Type{}, fmt.Errorf("gemm takes 2-D operands, got %v and %v", a.Shape, b.Shape)
@@ -319,8 +326,25 @@ func gemmInfer(v *Value) (Type, error) {
 			return Type{}, fmt.Errorf("c %v does not broadcast to [%d,%d]", arg(v, 2).Shape, m, n)
 		}
 	}
+	if a.DType != F32 {
+		if v.Float("alpha") != 1 || v.Float("beta") != 1 {
+			return Type{}, fmt.Errorf("integer gemm needs alpha = beta = 1")
+		}
+		if len(v.Args) == 3 && arg(v, 2).DType != I32 {
+			return Type{}, fmt.Errorf("integer gemm bias must be i32, got %v", arg(v, 2).DType)
+		}
+		return integerResult(v, a, b, []int{m, n})
+	}
+	if err := float32Only(v); err != nil {
+		return Type{}, err
+	}
 	return Type{DType: F32, Shape: []int{m, n}}, nil
 }
+
+// rqAttr selects the requantization arithmetic of an op with a quantized
+// integer result.
+var rqAttr = AttrDef{Name: "rq", Kind: AttrString, Default: Str("float"),
+	Doc: "requantization: float (ONNX: float32 multiply, round half to even) or tflite (TFLite reference fixed-point multiplier and shift)"}
 
 func normAxis(axis, rank int) (int, error) {
 	if axis < 0 || axis >= rank {
@@ -337,15 +361,15 @@ func init() {
 		&OpDef{Name: "conv_transpose", Args: []string{"x", "w", "b?"}, Flags: Fusable, Infer: convTransposeInfer,
 			Attrs: append([]AttrDef{{Name: "group", Kind: AttrInt, Default: Int(1)}, {Name: "output_padding", Kind: AttrInts, Default: Ints()}}, windowAttrs...),
 			Doc:   "N-d transposed convolution, weight [C, M/group, k...]"},
-		&OpDef{Name: "matmul", Args: []string{"a", "b"}, Flags: Quantizable | Fusable, Infer: matmulInfer,
+		&OpDef{Name: "matmul", Args: []string{"a", "b"}, Flags: Quantizable | Fusable, Infer: matmulInfer, Attrs: []AttrDef{rqAttr},
 			Doc: "numpy matmul with batch broadcasting; integer operands give MatMulInteger / QLinearMatMul"},
 		&OpDef{Name: "gemm", Args: []string{"a", "b", "c?"}, Flags: Quantizable | Fusable, Infer: gemmInfer,
 			Attrs: []AttrDef{{Name: "trans_a", Kind: AttrInt, Default: Int(0)}, {Name: "trans_b", Kind: AttrInt, Default: Int(0)},
-				{Name: "alpha", Kind: AttrFloat, Default: Float(1)}, {Name: "beta", Kind: AttrFloat, Default: Float(1)}},
-			Doc: "alpha*op(a)*op(b) + beta*c, the dense layer"},
+				{Name: "alpha", Kind: AttrFloat, Default: Float(1)}, {Name: "beta", Kind: AttrFloat, Default: Float(1)}, rqAttr},
+			Doc: "alpha*op(a)*op(b) + beta*c, the dense layer; integer operands (i32 bias) as for matmul"},
 
 		binop("add", "a + b with broadcasting", false, Commutative|Quantizable),
-		binop("sub", "a - b with broadcasting", false, 0),
+		binop("sub", "a - b with broadcasting", false, Quantizable),
 		binop("mul", "a * b with broadcasting", false, Commutative|Quantizable),
 		binop("div", "a / b with broadcasting (integers truncate)", false, 0),
 		binop("max", "elementwise maximum", false, Commutative),
@@ -388,7 +412,7 @@ func init() {
 			Attrs: append([]AttrDef{{Name: "storage_order", Kind: AttrInt, Default: Int(0)}}, poolAttrs...),
 			Doc:   "the flat input index (i64) of each max of maxpool; storage_order 1 counts column-major"},
 		&OpDef{Name: "avgpool", Args: []string{"x"}, Infer: poolInfer, Flags: Quantizable,
-			Attrs: append([]AttrDef{{Name: "count_include_pad", Kind: AttrInt, Default: Int(0)}}, poolAttrs...),
+			Attrs: append([]AttrDef{{Name: "count_include_pad", Kind: AttrInt, Default: Int(0)}, rqAttr}, poolAttrs...),
 			Doc:   "N-d average pooling"},
 		&OpDef{Name: "global_avgpool", Args: []string{"x"}, Flags: Quantizable, Infer: func(v *Value) (Type, error) {
 			if err := float32Only(v); err != nil {
@@ -628,7 +652,7 @@ func init() {
 			}
 			t := Type{DType: v.Type.DType, Shape: x.Shape, Quant: v.Type.Quant}
 			return t, checkQuant(t.Quant, t)
-		}, Doc: "quantize(dequantize(x)) in one step"},
+		}, Attrs: []AttrDef{rqAttr}, Doc: "quantize(dequantize(x)) in one step"},
 	)
 }
 
