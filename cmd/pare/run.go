@@ -1,0 +1,173 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pare-ml/pare/frontend/tensorfile"
+	"github.com/pare-ml/pare/ir"
+)
+
+func init() {
+	register(&command{
+		name: "run", args: "MODEL [--input NAME=FILE]... [--out FILE] [--top K]",
+		summary: "run a model on inputs and print its outputs (or the top K classes)",
+		detail: `Input files are .npy, ONNX TensorProto .pb, or raw little-endian .bin shaped as
+the input. A model with one input takes --input FILE without a name.
+--out writes the outputs as .npy (or raw .bin); with several outputs, one file
+per output named OUT.<output>.npy.`,
+		flags: func(fs *flag.FlagSet) func([]string) error {
+			var mf modelFlags
+			mf.register(fs)
+			var inputs multiFlag
+			fs.Var(&inputs, "input", "input tensor, `NAME=FILE` (repeatable; FILE alone for a single-input model)")
+			out := fs.String("out", "", "write outputs to `FILE` (.npy or .bin)")
+			top := fs.Int("top", 0, "print the top `K` classes of each output instead of its values")
+			backend := fs.String("backend", "rt", "execution backend: "+backendNames())
+			return func(pos []string) error {
+				if len(pos) != 1 {
+					return fmt.Errorf("want one MODEL, got %d arguments", len(pos))
+				}
+				g, err := mf.load(pos[0])
+				if err != nil {
+					return err
+				}
+				in, err := readInputs(g, inputs)
+				if err != nil {
+					return err
+				}
+				exec, err := prepare(*backend, g)
+				if err != nil {
+					return err
+				}
+				outs, err := exec(in)
+				if err != nil {
+					return err
+				}
+				for i, t := range outs {
+					name := g.Results[i].Name
+					if *top > 0 {
+						printTop(stdout, name, t, *top)
+					} else {
+						printTensor(stdout, name, t)
+					}
+				}
+				if *out != "" {
+					return writeOutputs(*out, g, outs)
+				}
+				return nil
+			}
+		},
+	})
+}
+
+// readInputs maps NAME=FILE flags onto the graph's parameters.
+func readInputs(g *ir.Graph, flags []string) ([]*ir.Tensor, error) {
+	files := map[string]string{}
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok {
+			if len(g.Params) != 1 {
+				return nil, fmt.Errorf("--input %q: the model has %d inputs, name them: %s", f, len(g.Params), paramList(g))
+			}
+			k, v = g.Params[0].Name, f
+		}
+		files[k] = v
+	}
+	var in []*ir.Tensor
+	for _, p := range g.Params {
+		path, ok := files[p.Name]
+		if !ok {
+			path, ok = files[p.Source]
+		}
+		if !ok {
+			return nil, fmt.Errorf("missing input %q; the model takes %s", p.Name, paramList(g))
+		}
+		delete(files, p.Name)
+		delete(files, p.Source)
+		t, err := tensorfile.Read(path, &p.Type)
+		if err != nil {
+			return nil, fmt.Errorf("input %s: %v", p.Name, err)
+		}
+		in = append(in, t)
+	}
+	for k := range files {
+		return nil, fmt.Errorf("--input %s: the model has no such input; it takes %s", k, paramList(g))
+	}
+	return in, nil
+}
+
+func paramList(g *ir.Graph) string {
+	var s []string
+	for _, p := range g.Params {
+		s = append(s, fmt.Sprintf("%s: %v", p.Name, p.Type))
+	}
+	return strings.Join(s, ", ")
+}
+
+func writeOutputs(out string, g *ir.Graph, outs []*ir.Tensor) error {
+	if len(outs) == 1 {
+		return tensorfile.Write(out, outs[0])
+	}
+	ext := filepath.Ext(out)
+	base := strings.TrimSuffix(out, ext)
+	for i, t := range outs {
+		if err := tensorfile.Write(base+"."+g.Results[i].Name+ext, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printTensor prints a tensor's values (the first 64, then a summary).
+func printTensor(w io.Writer, name string, t *ir.Tensor) {
+	n := t.Len()
+	fmt.Fprintf(w, "%s: %v%v\n", name, t.DType, ir.FormatShape(t.Shape))
+	const show = 64
+	var b strings.Builder
+	for i := 0; i < n && i < show; i++ {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		if t.DType == ir.F32 {
+			fmt.Fprintf(&b, "%.6g", t.F32[i])
+		} else {
+			fmt.Fprintf(&b, "%d", t.IntAt(i))
+		}
+	}
+	if n > show {
+		s := t.Stats()
+		fmt.Fprintf(&b, " ... (%d more; min %.6g max %.6g)", n-show, s.Min, s.Max)
+	}
+	fmt.Fprintf(w, "  [%s]\n", b.String())
+}
+
+// printTop prints the K largest entries of the last axis of the first row.
+func printTop(w io.Writer, name string, t *ir.Tensor, k int) {
+	n := t.Len()
+	if len(t.Shape) > 0 {
+		n = t.Shape[len(t.Shape)-1]
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return t.At(idx[a]) > t.At(idx[b]) })
+	if k > n {
+		k = n
+	}
+	fmt.Fprintf(w, "%s: top %d of %d\n", name, k, n)
+	for r := 0; r < k; r++ {
+		v := t.At(idx[r])
+		if math.Trunc(v) == v && t.DType != ir.F32 {
+			fmt.Fprintf(w, "  %4d  %d\n", idx[r], int64(v))
+		} else {
+			fmt.Fprintf(w, "  %4d  %.6g\n", idx[r], v)
+		}
+	}
+}
