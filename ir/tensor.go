@@ -42,6 +42,9 @@ func CheckShape(shape []int) error {
 		if d < 0 {
 			return fmt.Errorf("negative dimension in shape %v", shape)
 		}
+		if d > 0 && n > MaxElements/int64(d) { // n*d would exceed MaxElements (or overflow)
+			return fmt.Errorf("shape %v has more than %d elements", shape, int64(MaxElements))
+		}
 		n *= int64(d)
 		if n > MaxElements {
 			return fmt.Errorf("shape %v has more than %d elements", shape, int64(MaxElements))
