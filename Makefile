@@ -6,7 +6,7 @@ BIN     := bin/pare
 SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
 
-.PHONY: all build test test-long bench fmt vet data ort check-conformance clean
+.PHONY: all build test test-long bench fmt vet data ort check-conformance clean readme
 
 all: build
 
@@ -46,3 +46,7 @@ check-conformance: build
 
 clean:
 	rm -rf bin
+
+# readme: regenerate the README's op tables from the op registries.
+readme:
+	PARE_UPDATE_README=1 $(GO) test -count=1 -run TestReadmeOpsCurrent ./cmd/pare/

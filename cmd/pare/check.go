@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/pare-ml/pare/frontend/onnx"
-	"github.com/pare-ml/pare/frontend/tensorfile"
+	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -141,6 +143,9 @@ func (c checker) runTest(dir string) (res checkResult) {
 		if err != nil {
 			return fail(err)
 		}
+		if err := nameInputs(filepath.Join(dir, "model.onnx"), inputs); err != nil {
+			return fail(err)
+		}
 		g, err := importForTest(filepath.Join(dir, "model.onnx"), inputs)
 		if err != nil {
 			return fail(err)
@@ -201,6 +206,35 @@ func readPBs(dir, prefix string) ([]namedTensor, error) {
 		}
 		out = append(out, namedTensor{name, t})
 	}
+}
+
+// nameInputs names test inputs whose TensorProto has no name after the
+// model's graph inputs, by position (initializers excluded).
+func nameInputs(model string, inputs []namedTensor) error {
+	b, err := os.ReadFile(model)
+	if err != nil {
+		return err
+	}
+	var m onnxpb.ModelProto
+	if err := proto.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("%s: %v", model, err)
+	}
+	inits := map[string]bool{}
+	for _, t := range m.GetGraph().GetInitializer() {
+		inits[t.GetName()] = true
+	}
+	var names []string
+	for _, in := range m.GetGraph().GetInput() {
+		if !inits[in.GetName()] {
+			names = append(names, in.GetName())
+		}
+	}
+	for i := range inputs {
+		if inputs[i].name == "" && i < len(names) {
+			inputs[i].name = names[i]
+		}
+	}
+	return nil
 }
 
 // importForTest imports a test model with its input shapes bound from the
