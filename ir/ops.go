@@ -356,7 +356,7 @@ func normAxis(axis, rank int) (int, error) {
 func init() {
 	register(
 		&OpDef{Name: "conv", Args: []string{"x", "w", "b?"}, Flags: Quantizable | Fusable, Infer: convInfer,
-			Attrs: append([]AttrDef{{Name: "group", Kind: AttrInt, Default: Int(1)}}, windowAttrs...),
+			Attrs: append([]AttrDef{{Name: "group", Kind: AttrInt, Default: Int(1)}, rqAttr}, windowAttrs...),
 			Doc:   "N-d convolution, NC[spatial] input, weight [M, C/group, k...]; integer operands give the ConvInteger (i32 result) or QLinearConv (quantized result) form"},
 		&OpDef{Name: "conv_transpose", Args: []string{"x", "w", "b?"}, Flags: Fusable, Infer: convTransposeInfer,
 			Attrs: append([]AttrDef{{Name: "group", Kind: AttrInt, Default: Int(1)}, {Name: "output_padding", Kind: AttrInts, Default: Ints()}}, windowAttrs...),
@@ -382,11 +382,11 @@ func init() {
 		unary("clip", "min(max(x, min), max); relu6 is clip{min=0,max=6}", false, Quantizable,
 			AttrDef{Name: "min", Kind: AttrFloat, Default: Float(float32(math.Inf(-1)))},
 			AttrDef{Name: "max", Kind: AttrFloat, Default: Float(float32(math.Inf(1)))}),
-		unary("sigmoid", "1 / (1 + exp(-x))", true, 0),
-		unary("tanh", "hyperbolic tangent", true, 0),
+		quantUnary("sigmoid", "1 / (1 + exp(-x))"),
+		quantUnary("tanh", "hyperbolic tangent"),
 		unary("hardsigmoid", "max(0, min(1, alpha*x + beta))", true, 0,
 			AttrDef{Name: "alpha", Kind: AttrFloat, Default: Float(0.2)}, AttrDef{Name: "beta", Kind: AttrFloat, Default: Float(0.5)}),
-		unary("hardswish", "x * max(0, min(1, x/6 + 1/2))", true, 0),
+		quantUnary("hardswish", "x * max(0, min(1, x/6 + 1/2))"),
 		unary("exp", "e^x", true, 0),
 		unary("log", "natural logarithm", true, 0),
 		unary("sqrt", "square root", true, 0),
@@ -397,15 +397,13 @@ func init() {
 		unary("floor", "round down", true, 0),
 		unary("ceil", "round up", true, 0),
 
-		&OpDef{Name: "softmax", Args: []string{"x"}, Infer: func(v *Value) (Type, error) {
-			if err := float32Only(v); err != nil {
-				return Type{}, err
-			}
+		&OpDef{Name: "softmax", Args: []string{"x"}, Flags: Quantizable, Infer: func(v *Value) (Type, error) {
 			if _, err := normAxis(v.Int("axis"), arg(v, 0).Rank()); err != nil {
 				return Type{}, err
 			}
-			return Type{DType: F32, Shape: arg(v, 0).Shape}, nil
-		}, Attrs: []AttrDef{{Name: "axis", Kind: AttrInt, Required: true}}, Doc: "softmax along one axis"},
+			return floatOrQuantized(v, arg(v, 0).Shape)
+		}, Attrs: []AttrDef{{Name: "axis", Kind: AttrInt, Required: true}, rqAttr},
+			Doc: "softmax along one axis; " + quantFormDoc},
 
 		&OpDef{Name: "maxpool", Args: []string{"x"}, Attrs: poolAttrs, Infer: poolInfer, Flags: Quantizable, Doc: "N-d max pooling"},
 		&OpDef{Name: "maxpool_index", Args: []string{"x"}, Infer: poolInfer,
@@ -657,11 +655,11 @@ func init() {
 }
 
 func reduceOp(name, doc string) *OpDef {
-	return &OpDef{Name: name, Args: []string{"x"},
+	d := &OpDef{Name: name, Args: []string{"x"},
 		Attrs: []AttrDef{{Name: "axes", Kind: AttrInts, Required: true}, {Name: "keepdims", Kind: AttrInt, Default: Int(1)}},
 		Infer: func(v *Value) (Type, error) {
 			x := arg(v, 0)
-			if x.DType != F32 && name != "reduce_max" {
+			if x.DType != F32 && name == "reduce_sum" {
 				return Type{}, fmt.Errorf("%s takes f32, got %v", name, x.DType)
 			}
 			red := make([]bool, x.Rank())
@@ -683,8 +681,51 @@ func reduceOp(name, doc string) *OpDef {
 			if s == nil {
 				s = []int{}
 			}
+			if name == "reduce_mean" {
+				return floatOrQuantized(v, s)
+			}
 			return Type{DType: x.DType, Shape: s}, nil
 		}, Doc: doc}
+	if name == "reduce_mean" {
+		d.Attrs = append(d.Attrs, rqAttr)
+		d.Flags = Quantizable
+		d.Doc += "; " + quantFormDoc
+	}
+	return d
+}
+
+// quantFormDoc describes the integer form of the ops typed by floatOrQuantized.
+const quantFormDoc = "a per-tensor quantized integer input gives a quantized result (declared, else the input's parameters), computed per rq"
+
+// floatOrQuantized types an op that takes f32, or a per-tensor quantized
+// integer tensor and then gives a quantized integer result: the declared
+// dtype and quantization, else the input's (TFLite's integer LOGISTIC,
+// TANH, HARD_SWISH, SOFTMAX, MEAN).
+func floatOrQuantized(v *Value, shape []int) (Type, error) {
+	x := arg(v, 0)
+	if x.DType == F32 {
+		return Type{DType: F32, Shape: shape}, nil
+	}
+	if !x.DType.IsInt() || x.Quant == nil || x.Quant.Axis >= 0 {
+		return Type{}, fmt.Errorf("%s takes f32 or a per-tensor quantized integer tensor, got %v", v.Op.Name, x)
+	}
+	t := Type{DType: x.DType, Shape: shape, Quant: x.Quant}
+	if v.Type.DType != Invalid {
+		t.DType = v.Type.DType
+	}
+	if v.Type.Quant != nil {
+		t.Quant = v.Type.Quant
+	}
+	if !t.DType.IsInt() || t.Quant.Axis >= 0 {
+		return Type{}, fmt.Errorf("%s of a quantized input needs a per-tensor quantized integer result, declared %v", v.Op.Name, v.Type)
+	}
+	return t, checkQuant(t.Quant, t)
+}
+
+func quantUnary(name, doc string) *OpDef {
+	return &OpDef{Name: name, Args: []string{"x"}, Attrs: []AttrDef{rqAttr}, Flags: Elementwise | Quantizable,
+		Infer: func(v *Value) (Type, error) { return floatOrQuantized(v, arg(v, 0).Shape) },
+		Doc:   doc + "; " + quantFormDoc}
 }
 
 // SliceLen is the length of a normalized slice of a dim of size n:
