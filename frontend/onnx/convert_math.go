@@ -1,0 +1,370 @@
+package onnx
+
+import (
+	"slices"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// Elementwise math, activations, reductions and casts.
+
+func convUnary(op string) func(*nodeCtx) error {
+	return func(c *nodeCtx) error {
+		x, err := c.need(0)
+		if err != nil {
+			return err
+		}
+		return c.out(op, []*ir.Value{x}, nil, ir.Type{})
+	}
+}
+
+// binaryArgs returns the two operands of an elementwise op. Before opset 7,
+// broadcast=1 aligned b with a's dims from axis (default: trailing dims);
+// b is reshaped so that numpy broadcasting does the same.
+func (c *nodeCtx) binaryArgs() (*ir.Value, *ir.Value, error) {
+	vs, err := c.needN(2)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, b := vs[0], vs[1]
+	if c.opset < 7 && c.int("broadcast", 0) != 0 && c.has("axis") {
+		ra, rb := a.Type.Rank(), b.Type.Rank()
+		axis := c.int("axis", ra-rb)
+		if axis < 0 {
+			axis += ra
+		}
+		if axis < 0 || axis+rb > ra {
+			return nil, nil, c.errf("legacy broadcast of %v at axis %d into %v", b.Type.Shape, axis, a.Type.Shape)
+		}
+		shape := append(append([]int{}, b.Type.Shape...), make([]int, ra-axis-rb)...)
+		for i := rb; i < len(shape); i++ {
+			shape[i] = 1
+		}
+		if b, err = c.reshape(b, shape, c.tmpName("b")); err != nil {
+			return nil, nil, err
+		}
+	}
+	return a, b, nil
+}
+
+func convBinary(op string) func(*nodeCtx) error {
+	return func(c *nodeCtx) error {
+		a, b, err := c.binaryArgs()
+		if err != nil {
+			return err
+		}
+		return c.out(op, []*ir.Value{a, b}, nil, ir.Type{})
+	}
+}
+
+// chain folds the inputs with a binary op, naming the last value as output 0.
+func (c *nodeCtx) chain(op string, name string) (*ir.Value, error) {
+	ins := c.n.GetInput()
+	if len(ins) == 0 {
+		return nil, c.errf("needs at least one input")
+	}
+	acc, err := c.need(0)
+	if err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(ins); i++ {
+		x, err := c.need(i)
+		if err != nil {
+			return nil, err
+		}
+		n := c.tmpName(op + string(rune('0'+i%10)))
+		if i == len(ins)-1 {
+			n = name
+		}
+		if acc, err = c.add(op, []*ir.Value{acc, x}, nil, ir.Type{}, n); err != nil {
+			return nil, err
+		}
+	}
+	return acc, nil
+}
+
+func convVariadic(op string) func(*nodeCtx) error {
+	return func(c *nodeCtx) error {
+		v, err := c.chain(op, c.outName(0))
+		if err != nil {
+			return err
+		}
+		c.set(0, v)
+		return nil
+	}
+}
+
+func convMean(c *nodeCtx) error {
+	n := len(c.n.GetInput())
+	if n == 1 {
+		return convIdentity(c)
+	}
+	sum, err := c.chain("add", c.tmpName("sum"))
+	if err != nil {
+		return err
+	}
+	if sum.Type.DType != ir.F32 {
+		return c.errf("Mean takes FLOAT inputs, got %v", sum.Type.DType)
+	}
+	return c.out("div", []*ir.Value{sum, c.scalar("count", ir.F32, float64(n))}, nil, ir.Type{})
+}
+
+func convPow(c *nodeCtx) error {
+	vs, err := c.needN(2)
+	if err != nil {
+		return err
+	}
+	x, y := vs[0], vs[1]
+	if y.Type.DType != ir.F32 && x.Type.DType == ir.F32 {
+		if y, err = c.add("cast", []*ir.Value{y}, nil, ir.Type{DType: ir.F32}, c.tmpName("exponent")); err != nil {
+			return err
+		}
+	}
+	return c.out("pow", []*ir.Value{x, y}, nil, ir.Type{})
+}
+
+func convPRelu(c *nodeCtx) error {
+	vs, err := c.needN(2)
+	if err != nil {
+		return err
+	}
+	x, slope := vs[0], vs[1]
+	// Before opset 7 a 1-D slope of C values applied per channel (dim 1).
+	if c.opset < 7 && slope.Type.Rank() == 1 && x.Type.Rank() > 2 && slope.Type.Shape[0] == x.Type.Shape[1] {
+		shape := make([]int, x.Type.Rank()-1)
+		for i := range shape {
+			shape[i] = 1
+		}
+		shape[0] = slope.Type.Shape[0]
+		if slope, err = c.reshape(slope, shape, c.tmpName("slope")); err != nil {
+			return err
+		}
+	}
+	return c.out("prelu", []*ir.Value{x, slope}, nil, ir.Type{})
+}
+
+func convLeakyRelu(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	return c.out("leaky_relu", []*ir.Value{x}, ir.Attrs{"alpha": ir.Float(c.float("alpha", 0.01))}, ir.Type{})
+}
+
+func convHardSigmoid(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	return c.out("hardsigmoid", []*ir.Value{x}, ir.Attrs{"alpha": ir.Float(c.float("alpha", 0.2)), "beta": ir.Float(c.float("beta", 0.5))}, ir.Type{})
+}
+
+func convClip(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	attrs := ir.Attrs{}
+	if c.opset < 11 {
+		if c.has("min") {
+			attrs["min"] = ir.Float(c.float("min", 0))
+		}
+		if c.has("max") {
+			attrs["max"] = ir.Float(c.float("max", 0))
+		}
+	} else {
+		for i, name := range []string{"min", "max"} {
+			t, err := c.constIn(i + 1)
+			if err != nil {
+				return err
+			}
+			if t == nil {
+				continue
+			}
+			f, err := scalarF32(t)
+			if err != nil {
+				return c.errf("%s bound: %v", name, err)
+			}
+			attrs[name] = ir.Float(f)
+		}
+	}
+	return c.out("clip", []*ir.Value{x}, attrs, ir.Type{})
+}
+
+// convReduce converts ReduceMean/Sum/Max; axes became an input at opset
+// inputSince.
+func convReduce(op string, inputSince int) func(*nodeCtx) error {
+	return func(c *nodeCtx) error {
+		x, err := c.need(0)
+		if err != nil {
+			return err
+		}
+		var axes []int
+		if c.opset >= inputSince {
+			t, err := c.constIn(1)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				if axes, err = intList(t); err != nil {
+					return c.errf("axes: %v", err)
+				}
+			}
+		} else {
+			axes = c.ints("axes")
+		}
+		r := x.Type.Rank()
+		if len(axes) == 0 {
+			if c.int("noop_with_empty_axes", 0) != 0 || r == 0 {
+				c.set(0, x)
+				return nil
+			}
+			for i := 0; i < r; i++ {
+				axes = append(axes, i)
+			}
+		}
+		norm := make([]int, len(axes))
+		for i, a := range axes {
+			if norm[i], err = c.normAxis(a, r); err != nil {
+				return err
+			}
+		}
+		slices.Sort(norm)
+		if len(slices.Compact(slices.Clone(norm))) != len(norm) {
+			return c.errf("axes %v repeat an axis", axes)
+		}
+		return c.out(op, []*ir.Value{x}, ir.Attrs{"axes": ir.Ints(norm...), "keepdims": ir.Int(c.int("keepdims", 1))}, ir.Type{})
+	}
+}
+
+func convCast(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	dt, err := irDType(int32(min(max(c.int("to", 0), -1), 1<<20)))
+	if err != nil {
+		return c.unsupported("cast to %s", err.(*UnsupportedError).Reason)
+	}
+	if dt == x.Type.DType {
+		c.set(0, x)
+		return nil
+	}
+	return c.out("cast", []*ir.Value{x}, nil, ir.Type{DType: dt})
+}
+
+// Comparison and selection ops are folded: pare's IR has no bool logic;
+// shape computations (Equal → Where) use them on constants.
+
+func convCompare(c *nodeCtx) error {
+	ts, shape, err := c.foldArgs(2)
+	if err != nil {
+		return err
+	}
+	a, b := ts[0], ts[1]
+	if a.DType != b.DType {
+		return c.errf("operands are %v and %v", a.DType, b.DType)
+	}
+	out := ir.NewTensor(ir.Bool, shape)
+	ia, ib := srcIndex(a.Shape, shape), srcIndex(b.Shape, shape)
+	for i := range out.Bool {
+		var p, q float64
+		var pi, qi int64
+		if a.DType.IsInt() {
+			pi, qi = a.IntAt(ia(i)), b.IntAt(ib(i))
+		} else {
+			p, q = a.At(ia(i)), b.At(ib(i))
+		}
+		switch c.op {
+		case "Equal":
+			out.Bool[i] = pi == qi && p == q
+		case "Less":
+			out.Bool[i] = pi < qi || (pi == qi && p < q)
+		case "Greater":
+			out.Bool[i] = pi > qi || (pi == qi && p > q)
+		}
+	}
+	c.set(0, c.constant(c.outName(0), out, nil))
+	return nil
+}
+
+func convNot(c *nodeCtx) error {
+	ts, shape, err := c.foldArgs(1)
+	if err != nil {
+		return err
+	}
+	if ts[0].DType != ir.Bool {
+		return c.errf("Not takes BOOL, got %v", ts[0].DType)
+	}
+	out := ir.NewTensor(ir.Bool, shape)
+	for i, b := range ts[0].Bool {
+		out.Bool[i] = !b
+	}
+	c.set(0, c.constant(c.outName(0), out, nil))
+	return nil
+}
+
+func convWhere(c *nodeCtx) error {
+	ts, shape, err := c.foldArgs(3)
+	if err != nil {
+		return err
+	}
+	cond, x, y := ts[0], ts[1], ts[2]
+	if cond.DType != ir.Bool || x.DType != y.DType {
+		return c.errf("Where takes a BOOL condition and two tensors of one dtype, got %v, %v, %v", cond.DType, x.DType, y.DType)
+	}
+	out := ir.NewTensor(x.DType, shape)
+	ic, ix, iy := srcIndex(cond.Shape, shape), srcIndex(x.Shape, shape), srcIndex(y.Shape, shape)
+	for i := 0; i < out.Len(); i++ {
+		if cond.Bool[ic(i)] {
+			copyElem(out, i, x, ix(i))
+		} else {
+			copyElem(out, i, y, iy(i))
+		}
+	}
+	c.set(0, c.constant(c.outName(0), out, nil))
+	return nil
+}
+
+// foldArgs returns the n constant inputs and their broadcast shape, within
+// the folding budget.
+func (c *nodeCtx) foldArgs(n int) ([]*ir.Tensor, []int, error) {
+	ts := make([]*ir.Tensor, n)
+	var shape []int
+	for i := range ts {
+		t, err := c.constIn(i)
+		if err != nil {
+			return nil, nil, err
+		}
+		if t == nil {
+			return nil, nil, c.errf("input %d is missing", i)
+		}
+		ts[i] = t
+		if i == 0 {
+			shape = t.Shape
+		} else if shape, err = ir.Broadcast(shape, t.Shape); err != nil {
+			return nil, nil, c.errf("%v", err)
+		}
+	}
+	if err := ir.CheckShape(shape); err != nil || !c.im.budget(ir.NumElements(shape)*8) {
+		return nil, nil, c.errf("result shape %v is too large to fold", shape)
+	}
+	return ts, shape, nil
+}
+
+// srcIndex maps a flat index of out to the flat index of a tensor of shape in
+// broadcast to out.
+func srcIndex(in, out []int) func(int) int {
+	if ir.EqualShape(in, out) {
+		return func(i int) int { return i }
+	}
+	st := broadcastStrides(in, out)
+	return func(i int) int {
+		j := 0
+		for d := len(out) - 1; d >= 0; d-- {
+			j += (i % out[d]) * st[d]
+			i /= out[d]
+		}
+		return j
+	}
+}

@@ -1,0 +1,514 @@
+package onnx
+
+import (
+	"math"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// Convolution, pooling, normalization, dense layers, softmax and resize.
+
+// windowAttrs reads strides, dilations and pads of a conv or pool over the
+// spatial dims in, resolving auto_pad to explicit pads.
+func (c *nodeCtx) windowAttrs(in, kernel []int) (ir.Attrs, error) {
+	nsp := len(in)
+	strides, dil, pads := c.window("strides", nsp, 1), c.window("dilations", nsp, 1), c.window("pads", 2*nsp, 0)
+	if c.err != nil {
+		return nil, c.err
+	}
+	fill := func(l []int, n, v int) []int {
+		if l != nil {
+			return l
+		}
+		l = make([]int, n)
+		for i := range l {
+			l[i] = v
+		}
+		return l
+	}
+	strides, dil, pads = fill(strides, nsp, 1), fill(dil, nsp, 1), fill(pads, 2*nsp, 0)
+	switch ap := c.str("auto_pad", "NOTSET"); ap {
+	case "NOTSET", "":
+	case "VALID":
+		pads = make([]int, 2*nsp)
+	case "SAME_UPPER", "SAME_LOWER":
+		for i := 0; i < nsp; i++ {
+			out := (in[i] + strides[i] - 1) / strides[i]
+			total := max(0, (out-1)*strides[i]+(kernel[i]-1)*dil[i]+1-in[i])
+			small, big := total/2, total-total/2
+			if ap == "SAME_UPPER" {
+				pads[i], pads[i+nsp] = small, big
+			} else {
+				pads[i], pads[i+nsp] = big, small
+			}
+		}
+	default:
+		return nil, c.unsupported("auto_pad %q is not supported (NOTSET, VALID, SAME_UPPER, SAME_LOWER are)", ap)
+	}
+	return ir.Attrs{"strides": ir.Ints(strides...), "dilations": ir.Ints(dil...), "pads": ir.Ints(pads...)}, nil
+}
+
+// convArgs returns x, w and the optional bias of a conv, with x and w of
+// one rank >= 3 and kernel_shape (if given) matching the weight.
+func (c *nodeCtx) convArgs(xi, wi, bi int) (x, w, b *ir.Value, err error) {
+	if x, err = c.need(xi); err != nil {
+		return
+	}
+	if w, err = c.need(wi); err != nil {
+		return
+	}
+	b = c.in(bi)
+	if x.Type.Rank() < 3 || w.Type.Rank() != x.Type.Rank() {
+		return nil, nil, nil, c.errf("input %v and weight %v must have one rank >= 3", x.Type.Shape, w.Type.Shape)
+	}
+	if ks := c.window("kernel_shape", x.Type.Rank()-2, 1); ks != nil && !ir.EqualShape(ks, w.Type.Shape[2:]) {
+		return nil, nil, nil, c.errf("kernel_shape %v does not match weight %v", ks, w.Type.Shape)
+	}
+	return x, w, b, c.err
+}
+
+func convConv(c *nodeCtx) error {
+	x, w, b, err := c.convArgs(0, 1, 2)
+	if err != nil {
+		return err
+	}
+	return c.conv(x, w, b, ir.Type{})
+}
+
+// conv adds the conv of output 0 (the float, integer and quantized forms).
+func (c *nodeCtx) conv(x, w, b *ir.Value, hint ir.Type) error {
+	attrs, err := c.windowAttrs(x.Type.Shape[2:], w.Type.Shape[2:])
+	if err != nil {
+		return err
+	}
+	attrs["group"] = ir.Int(c.int("group", 1))
+	args := []*ir.Value{x, w}
+	if b != nil {
+		args = append(args, b)
+	}
+	return c.out("conv", args, attrs, hint)
+}
+
+func convConvTranspose(c *nodeCtx) error {
+	x, w, b, err := c.convArgs(0, 1, 2)
+	if err != nil {
+		return err
+	}
+	nsp := x.Type.Rank() - 2
+	in, kernel := x.Type.Shape[2:], w.Type.Shape[2:]
+	attrs, err := c.windowAttrs(in, kernel)
+	if err != nil {
+		return err
+	}
+	strides, dil, pads := attrs["strides"].Ints, attrs["dilations"].Ints, attrs["pads"].Ints
+	outPad := c.window("output_padding", nsp, 0)
+	if outPad == nil {
+		outPad = make([]int, nsp)
+	}
+	ap := c.str("auto_pad", "NOTSET")
+	outShape := c.ints("output_shape")
+	if len(outShape) == nsp+2 {
+		outShape = outShape[2:]
+	}
+	if outShape == nil && (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+		for i := 0; i < nsp; i++ {
+			outShape = append(outShape, in[i]*strides[i])
+		}
+	}
+	if outShape != nil {
+		if len(outShape) != nsp {
+			return c.errf("output_shape %v needs %d spatial dims", c.ints("output_shape"), nsp)
+		}
+		for i := 0; i < nsp; i++ {
+			if outShape[i] < 1 || outShape[i] >= 1<<31 {
+				return c.errf("output_shape %v out of range", outShape)
+			}
+			total := strides[i]*(in[i]-1) + outPad[i] + (kernel[i]-1)*dil[i] + 1 - outShape[i]
+			switch {
+			case total < 0:
+				pads[i], pads[i+nsp] = 0, 0
+				outPad[i] -= total
+			case ap == "SAME_UPPER":
+				pads[i], pads[i+nsp] = total/2, total-total/2
+			default:
+				pads[i], pads[i+nsp] = total-total/2, total/2
+			}
+		}
+	}
+	attrs["pads"] = ir.Ints(pads...)
+	attrs["output_padding"] = ir.Ints(outPad...)
+	attrs["group"] = ir.Int(c.int("group", 1))
+	args := []*ir.Value{x, w}
+	if b != nil {
+		args = append(args, b)
+	}
+	return c.out("conv_transpose", args, attrs, ir.Type{})
+}
+
+// poolAttrs reads a pooling window.
+func (c *nodeCtx) poolAttrs(x *ir.Value) (ir.Attrs, error) {
+	if x.Type.Rank() < 3 {
+		return nil, c.errf("input %v needs rank >= 3 (N, C, spatial...)", x.Type.Shape)
+	}
+	kernel := c.window("kernel_shape", x.Type.Rank()-2, 1)
+	if kernel == nil {
+		return nil, c.errf("kernel_shape is missing or invalid")
+	}
+	attrs, err := c.windowAttrs(x.Type.Shape[2:], kernel)
+	if err != nil {
+		return nil, err
+	}
+	attrs["kernel"] = ir.Ints(kernel...)
+	attrs["ceil_mode"] = ir.Int(c.int("ceil_mode", 0))
+	return attrs, nil
+}
+
+func convMaxPool(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	attrs, err := c.poolAttrs(x)
+	if err != nil {
+		return err
+	}
+	if err := c.out("maxpool", []*ir.Value{x}, attrs, ir.Type{}); err != nil {
+		return err
+	}
+	if c.outName(1) != "" {
+		ia := attrs.Clone()
+		ia["storage_order"] = ir.Int(c.int("storage_order", 0))
+		v, err := c.add("maxpool_index", []*ir.Value{x}, ia, ir.Type{}, c.outName(1))
+		if err != nil {
+			return err
+		}
+		c.set(1, v)
+	}
+	return nil
+}
+
+func convAvgPool(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	attrs, err := c.poolAttrs(x)
+	if err != nil {
+		return err
+	}
+	attrs["count_include_pad"] = ir.Int(c.int("count_include_pad", 0))
+	return c.out("avgpool", []*ir.Value{x}, attrs, ir.Type{})
+}
+
+func convGlobalAvgPool(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	return c.out("global_avgpool", []*ir.Value{x}, nil, ir.Type{})
+}
+
+func convGlobalMaxPool(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	if x.Type.Rank() < 3 {
+		return c.errf("input %v needs rank >= 3", x.Type.Shape)
+	}
+	var axes []int
+	for i := 2; i < x.Type.Rank(); i++ {
+		axes = append(axes, i)
+	}
+	return c.out("reduce_max", []*ir.Value{x}, ir.Attrs{"axes": ir.Ints(axes...), "keepdims": ir.Int(1)}, ir.Type{})
+}
+
+func convBatchNorm(c *nodeCtx) error {
+	vs, err := c.needN(5)
+	if err != nil {
+		return err
+	}
+	if c.opset < 9 && c.int("spatial", 1) == 0 {
+		return c.unsupported("spatial=0 (per-activation statistics) is not supported")
+	}
+	eps := c.float("epsilon", 1e-5)
+	training := c.opset >= 14 && c.int("training_mode", 0) != 0
+	for i := 1; i < len(c.n.GetOutput()); i++ {
+		if c.outName(i) != "" && (!training || i > 2) {
+			return c.unsupported("the training outputs of BatchNormalization (output %d) are not supported; pare imports inference graphs (training_mode=1 is supported at opset 14 and later)", i)
+		}
+	}
+	if training {
+		return c.batchNormTraining(vs, eps, c.float("momentum", 0.9))
+	}
+	return c.out("batchnorm", vs, ir.Attrs{"epsilon": ir.Float(eps)}, ir.Type{})
+}
+
+// batchNormTraining normalizes with the batch statistics and updates the
+// running ones (ONNX BatchNormalization training_mode=1).
+func (c *nodeCtx) batchNormTraining(vs []*ir.Value, eps, momentum float32) error {
+	x, scale, bias, mean, variance := vs[0], vs[1], vs[2], vs[3], vs[4]
+	r := x.Type.Rank()
+	if r < 2 {
+		return c.errf("input %v needs a channel dim", x.Type.Shape)
+	}
+	ch := x.Type.Shape[1]
+	axes := []int{0}
+	bshape := []int{1, ch}
+	for i := 2; i < r; i++ {
+		axes = append(axes, i)
+		bshape = append(bshape, 1)
+	}
+	red := ir.Attrs{"axes": ir.Ints(axes...), "keepdims": ir.Int(1)}
+	var err error
+	step := func(op string, args []*ir.Value, attrs ir.Attrs, name string) *ir.Value {
+		if err != nil {
+			return nil
+		}
+		var v *ir.Value
+		v, err = c.add(op, args, attrs, ir.Type{}, name)
+		return v
+	}
+	reshape := func(v *ir.Value, shape []int, name string) *ir.Value {
+		if err != nil {
+			return nil
+		}
+		v, err = c.reshape(v, shape, name)
+		return v
+	}
+	m := step("reduce_mean", []*ir.Value{x}, red, c.tmpName("mean"))
+	d := step("sub", []*ir.Value{x, m}, nil, c.tmpName("centered"))
+	v := step("reduce_mean", []*ir.Value{step("mul", []*ir.Value{d, d}, nil, c.tmpName("square"))}, red, c.tmpName("var"))
+	sd := step("sqrt", []*ir.Value{step("add", []*ir.Value{v, c.scalar("epsilon", ir.F32, float64(eps))}, nil, c.tmpName("var_eps"))}, nil, c.tmpName("std"))
+	norm := step("div", []*ir.Value{d, sd}, nil, c.tmpName("norm"))
+	y := step("add", []*ir.Value{step("mul", []*ir.Value{norm, reshape(scale, bshape, c.tmpName("scale"))}, nil, c.tmpName("scaled")), reshape(bias, bshape, c.tmpName("bias"))}, nil, c.outName(0))
+	c.set(0, y)
+	mom := c.scalar("momentum", ir.F32, float64(momentum))
+	rest := c.scalar("one_minus_momentum", ir.F32, float64(1-momentum))
+	for i, pair := range [][2]*ir.Value{{mean, m}, {variance, v}} {
+		if c.outName(i+1) == "" || err != nil {
+			continue
+		}
+		old := step("mul", []*ir.Value{pair[0], mom}, nil, c.outName(i+1)+"/old")
+		cur := step("mul", []*ir.Value{reshape(pair[1], []int{ch}, c.outName(i+1)+"/batch"), rest}, nil, c.outName(i+1)+"/new")
+		c.set(i+1, step("add", []*ir.Value{old, cur}, nil, c.outName(i+1)))
+	}
+	return err
+}
+
+func convGemm(c *nodeCtx) error {
+	vs, err := c.needN(2)
+	if err != nil {
+		return err
+	}
+	if b := c.in(2); b != nil {
+		vs = append(vs, b)
+	}
+	attrs := ir.Attrs{"trans_a": ir.Int(c.int("transA", 0)), "trans_b": ir.Int(c.int("transB", 0)),
+		"alpha": ir.Float(c.float("alpha", 1)), "beta": ir.Float(c.float("beta", 1))}
+	return c.out("gemm", vs, attrs, ir.Type{})
+}
+
+func convMatMul(c *nodeCtx) error {
+	vs, err := c.needN(2)
+	if err != nil {
+		return err
+	}
+	return c.out("matmul", vs, nil, ir.Type{})
+}
+
+func convSoftmax(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	r := x.Type.Rank()
+	def := -1
+	if c.opset < 13 {
+		def = 1
+	}
+	axis, err := c.normAxis(c.int("axis", def), r)
+	if err != nil {
+		return err
+	}
+	trailing := ir.NumElements(x.Type.Shape[axis+1:])
+	if c.opset >= 13 || trailing == 1 {
+		return c.out("softmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axis)}, ir.Type{})
+	}
+	// Before opset 13, softmax works on x coerced to 2-D at axis.
+	inner := x.Type.Shape[axis] * trailing
+	flat, err := c.reshape(x, []int{x.Type.NumElements() / max(inner, 1), inner}, c.tmpName("2d"))
+	if err != nil {
+		return err
+	}
+	s, err := c.add("softmax", []*ir.Value{flat}, ir.Attrs{"axis": ir.Int(1)}, ir.Type{}, c.tmpName("softmax"))
+	if err != nil {
+		return err
+	}
+	return c.reshapeOut(s, x.Type.Shape)
+}
+
+// resize adds the resize of output 0 to scales (when given) or sizes.
+func (c *nodeCtx) resize(x *ir.Value, mode, coord, nearest string, scales []float32, sizes []int) error {
+	switch mode {
+	case "bilinear", "trilinear":
+		mode = "linear"
+	case "nearest", "linear":
+	default:
+		return c.unsupported("resize mode %q is not supported (nearest and linear are)", mode)
+	}
+	r := x.Type.Rank()
+	shape := make([]int, r)
+	if scales != nil {
+		if len(scales) != r {
+			return c.errf("scales %v need %d entries", scales, r)
+		}
+		for i, s := range scales {
+			f := math.Floor(float64(s) * float64(x.Type.Shape[i]))
+			if !(s > 0) || !(f < ir.MaxElements) {
+				return c.errf("invalid scales %v", scales)
+			}
+			shape[i] = int(f)
+		}
+	} else {
+		if len(sizes) != r {
+			return c.errf("sizes %v need %d entries", sizes, r)
+		}
+		copy(shape, sizes)
+	}
+	if err := ir.CheckShape(shape); err != nil {
+		return c.errf("output shape: %v", err)
+	}
+	attrs := ir.Attrs{"mode": ir.Str(mode), "coord": ir.Str(coord), "nearest_mode": ir.Str(nearest)}
+	if scales != nil {
+		attrs["scales"] = ir.Floats(scales...)
+	}
+	return c.out("resize", []*ir.Value{x}, attrs, x.Type.WithShape(shape))
+}
+
+// legacyNearest is the nearest rounding of Resize-10 and Upsample (as ONNX
+// Runtime does): floor when enlarging, ceil when shrinking.
+func (c *nodeCtx) legacyNearest(scales []float32) (string, error) {
+	up, down := false, false
+	for _, s := range scales {
+		up = up || s > 1
+		down = down || s < 1
+	}
+	if up && down {
+		return "", c.unsupported("nearest resize that enlarges some dims and shrinks others is not supported before opset 11")
+	}
+	if down {
+		return "ceil", nil
+	}
+	return "floor", nil
+}
+
+func convUpsample(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	scales := c.floats("scales")
+	if c.opset >= 9 {
+		t, err := c.constIn(1)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			return c.errf("the scales input is missing")
+		}
+		if scales, err = floatList(t); err != nil {
+			return c.errf("scales: %v", err)
+		}
+	}
+	nearest, err := c.legacyNearest(scales)
+	if err != nil {
+		return err
+	}
+	return c.resize(x, c.str("mode", "nearest"), "asymmetric", nearest, scales, nil)
+}
+
+func convResize(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	mode := c.str("mode", "nearest")
+	if c.opset < 11 {
+		t, err := c.constIn(1)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			return c.errf("the scales input is missing")
+		}
+		scales, err := floatList(t)
+		if err != nil {
+			return c.errf("scales: %v", err)
+		}
+		nearest, err := c.legacyNearest(scales)
+		if err != nil {
+			return err
+		}
+		return c.resize(x, mode, "asymmetric", nearest, scales, nil)
+	}
+	coord := c.str("coordinate_transformation_mode", "half_pixel")
+	switch coord {
+	case "tf_crop_and_resize", "half_pixel_symmetric":
+		return c.unsupported("coordinate_transformation_mode %q is not supported", coord)
+	}
+	if c.int("antialias", 0) != 0 && mode != "nearest" {
+		return c.unsupported("antialias=1 is not supported")
+	}
+	st, err := c.constIn(2)
+	if err != nil {
+		return err
+	}
+	zt, err := c.constIn(3)
+	if err != nil {
+		return err
+	}
+	var scales []float32
+	var sizes []int
+	if st != nil && st.Len() > 0 {
+		if scales, err = floatList(st); err != nil {
+			return c.errf("scales: %v", err)
+		}
+	}
+	if zt != nil && zt.Len() > 0 {
+		if sizes, err = intList(zt); err != nil {
+			return c.errf("sizes: %v", err)
+		}
+		if p := c.str("keep_aspect_ratio_policy", "stretch"); p != "stretch" {
+			return c.unsupported("keep_aspect_ratio_policy %q is not supported (stretch is)", p)
+		}
+	}
+	if (scales == nil) == (sizes == nil) {
+		return c.errf("exactly one of scales and sizes must be given")
+	}
+	if axes := c.ints("axes"); axes != nil {
+		r := x.Type.Rank()
+		fs, fz := make([]float32, r), append([]int{}, x.Type.Shape...)
+		for i := range fs {
+			fs[i] = 1
+		}
+		for i, a := range axes {
+			if a, err = c.normAxis(a, r); err != nil {
+				return err
+			}
+			if scales != nil && i < len(scales) {
+				fs[a] = scales[i]
+			} else if sizes != nil && i < len(sizes) {
+				fz[a] = sizes[i]
+			} else {
+				return c.errf("axes %v do not match scales %v / sizes %v", axes, scales, sizes)
+			}
+		}
+		if scales != nil {
+			scales = fs
+		} else {
+			sizes = fz
+		}
+	}
+	return c.resize(x, mode, coord, c.str("nearest_mode", "round_prefer_floor"), scales, sizes)
+}

@@ -1,0 +1,151 @@
+package onnx
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
+)
+
+// The default-domain opsets pare imports.
+const (
+	minOpset = 6
+	maxOpset = 25
+)
+
+// converter is one row of the import table.
+type converter struct {
+	fn    func(c *nodeCtx) error
+	since int // the first opset the converter handles (minOpset if lower)
+	// consts lists the inputs that must be known at import (a Reshape's
+	// shape ...); foldOnly ops have no IR op and need every input constant.
+	consts   []int
+	foldOnly bool
+	notes    string
+}
+
+// converters is THE table of supported ONNX ops; SupportedOps, the op
+// coverage listing and the README read it.
+var converters map[string]converter
+
+func init() {
+	converters = map[string]converter{
+		// Neural-network ops (convert_nn.go).
+		"Conv":               {fn: convConv, notes: "→ conv; auto_pad → explicit pads; kernel_shape checked against the weight"},
+		"ConvTranspose":      {fn: convConvTranspose, notes: "→ conv_transpose; output_shape and auto_pad → pads and output_padding"},
+		"MaxPool":            {fn: convMaxPool, notes: "→ maxpool; the Indices output → maxpool_index"},
+		"AveragePool":        {fn: convAvgPool, notes: "→ avgpool"},
+		"GlobalAveragePool":  {fn: convGlobalAvgPool, notes: "→ global_avgpool"},
+		"GlobalMaxPool":      {fn: convGlobalMaxPool, notes: "→ reduce_max over the spatial dims, keepdims"},
+		"BatchNormalization": {fn: convBatchNorm, notes: "→ batchnorm; training_mode=1 → reduce_mean/sub/mul/add/sqrt/div with running statistics; spatial=0 unsupported"},
+		"Gemm":               {fn: convGemm, notes: "→ gemm"},
+		"MatMul":             {fn: convMatMul, notes: "→ matmul"},
+		"Softmax":            {fn: convSoftmax, notes: "→ softmax; before opset 13 the 2-D coercion at axis becomes reshape → softmax → reshape"},
+		"Resize":             {fn: convResize, since: 10, consts: []int{2, 3}, notes: "→ resize with the declared output shape; nearest or linear; scales and sizes must be constant; cubic, tf_crop_and_resize, antialias downscaling and keep_aspect_ratio_policy unsupported"},
+		"Upsample":           {fn: convUpsample, consts: []int{1}, notes: "→ resize (asymmetric, nearest floor or linear)"},
+		"QuantizeLinear":     {fn: convQuantize, since: 10, consts: []int{1, 2}, notes: "→ quantize with a quantized i8/u8/i16 result type; per-tensor or per-axis; blocked quantization unsupported"},
+		"DequantizeLinear":   {fn: convDequantize, since: 10, consts: []int{1, 2}, notes: "→ dequantize; the scale and zero point become the input's type (a param or const gets them)"},
+		"QLinearConv":        {fn: convQLinearConv, since: 10, consts: []int{1, 2, 4, 5, 6, 7}, notes: "→ conv on quantized operand types with a quantized result"},
+		"QLinearMatMul":      {fn: convQLinearMatMul, since: 10, consts: []int{1, 2, 4, 5, 6, 7}, notes: "→ matmul on quantized operand types with a quantized result"},
+		"ConvInteger":        {fn: convConvInteger, since: 10, consts: []int{2, 3}, notes: "→ conv with i32 result; zero points → quantization with scale 1"},
+		"MatMulInteger":      {fn: convMatMulInteger, since: 10, consts: []int{2, 3}, notes: "→ matmul with i32 result; zero points → quantization with scale 1"},
+
+		// Elementwise math (convert_math.go).
+		"Add":         {fn: convBinary("add"), notes: "→ add"},
+		"Sub":         {fn: convBinary("sub"), notes: "→ sub"},
+		"Mul":         {fn: convBinary("mul"), notes: "→ mul"},
+		"Div":         {fn: convBinary("div"), notes: "→ div"},
+		"Pow":         {fn: convPow, notes: "→ pow (f32; an integer exponent is cast)"},
+		"Max":         {fn: convVariadic("max"), notes: "→ chained max"},
+		"Min":         {fn: convVariadic("min"), notes: "→ chained min"},
+		"Sum":         {fn: convVariadic("add"), notes: "→ chained add"},
+		"Mean":        {fn: convMean, notes: "→ chained add, then div by the count"},
+		"PRelu":       {fn: convPRelu, notes: "→ prelu"},
+		"Relu":        {fn: convUnary("relu"), notes: "→ relu"},
+		"LeakyRelu":   {fn: convLeakyRelu, notes: "→ leaky_relu"},
+		"Clip":        {fn: convClip, consts: []int{1, 2}, notes: "→ clip; bounds must be constant"},
+		"Sigmoid":     {fn: convUnary("sigmoid"), notes: "→ sigmoid"},
+		"Tanh":        {fn: convUnary("tanh"), notes: "→ tanh"},
+		"HardSigmoid": {fn: convHardSigmoid, notes: "→ hardsigmoid"},
+		"HardSwish":   {fn: convUnary("hardswish"), since: 14, notes: "→ hardswish"},
+		"Exp":         {fn: convUnary("exp"), notes: "→ exp"},
+		"Log":         {fn: convUnary("log"), notes: "→ log"},
+		"Sqrt":        {fn: convUnary("sqrt"), notes: "→ sqrt"},
+		"Erf":         {fn: convUnary("erf"), since: 9, notes: "→ erf"},
+		"Neg":         {fn: convUnary("neg"), notes: "→ neg"},
+		"Abs":         {fn: convUnary("abs"), notes: "→ abs"},
+		"Reciprocal":  {fn: convUnary("reciprocal"), notes: "→ reciprocal"},
+		"Floor":       {fn: convUnary("floor"), notes: "→ floor"},
+		"Ceil":        {fn: convUnary("ceil"), notes: "→ ceil"},
+		"ReduceMean":  {fn: convReduce("reduce_mean", 18), consts: []int{1}, notes: "→ reduce_mean; axes normalized; noop_with_empty_axes"},
+		"ReduceSum":   {fn: convReduce("reduce_sum", 13), consts: []int{1}, notes: "→ reduce_sum; axes normalized; noop_with_empty_axes"},
+		"ReduceMax":   {fn: convReduce("reduce_max", 18), consts: []int{1}, notes: "→ reduce_max; axes normalized; noop_with_empty_axes"},
+		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change)"},
+
+		// Shapes, layout and constants (convert_shape.go).
+		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved"},
+		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
+		"Squeeze":         {fn: convSqueeze, consts: []int{1}, notes: "→ reshape"},
+		"Unsqueeze":       {fn: convUnsqueeze, consts: []int{1}, notes: "→ reshape"},
+		"Transpose":       {fn: convTranspose, notes: "→ transpose"},
+		"Concat":          {fn: convConcat, notes: "→ concat"},
+		"Pad":             {fn: convPad, consts: []int{1, 2, 3}, notes: "→ pad; constant, reflect and edge modes; pads and value must be constant"},
+		"Slice":           {fn: convSlice, consts: []int{1, 2, 3, 4}, notes: "→ slice with starts, ends and steps normalized per dim and clamped"},
+		"Split":           {fn: convSplit, consts: []int{1}, notes: "→ one slice per output"},
+		"Gather":          {fn: convGather, notes: "→ gather (folded when all inputs are constant)"},
+		"Expand":          {fn: convExpand, since: 8, consts: []int{1}, notes: "→ expand to the broadcast shape"},
+		"Identity":        {fn: convIdentity, notes: "removed: the output is the input"},
+		"Dropout":         {fn: convDropout, notes: "removed (inference): the output is the input, the mask all true"},
+		"Constant":        {fn: convConstant, notes: "→ const; value, value_float(s), value_int(s)"},
+		"ConstantOfShape": {fn: convConstantOfShape, since: 9, consts: []int{0}, notes: "→ const"},
+		"Shape":           {fn: convShape, notes: "→ const (shapes are static); start and end"},
+		"Size":            {fn: convSize, notes: "→ const"},
+		"Range":           {fn: convRange, since: 11, foldOnly: true, notes: "folded: all inputs must be constant"},
+		"Equal":           {fn: convCompare, since: 7, foldOnly: true, notes: "folded: all inputs must be constant"},
+		"Less":            {fn: convCompare, since: 7, foldOnly: true, notes: "folded: all inputs must be constant"},
+		"Greater":         {fn: convCompare, since: 7, foldOnly: true, notes: "folded: all inputs must be constant"},
+		"Not":             {fn: convNot, foldOnly: true, notes: "folded: the input must be constant"},
+		"Where":           {fn: convWhere, since: 9, foldOnly: true, notes: "folded: all inputs must be constant"},
+	}
+}
+
+// lookupConverter finds the converter of a node, or says why there is none.
+func lookupConverter(n *onnxpb.NodeProto, opset int) (converter, string) {
+	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
+		return converter{}, fmt.Sprintf("operator %s of domain %q is not supported (pare imports the default ONNX domain only)", n.GetOpType(), d)
+	}
+	conv, ok := converters[n.GetOpType()]
+	if !ok {
+		return conv, fmt.Sprintf("operator %s is not supported at opset %d; pare supports %s", n.GetOpType(), opset, supportedList())
+	}
+	if opset < conv.since {
+		return conv, fmt.Sprintf("operator %s is supported from opset %d; the model's opset is %d", n.GetOpType(), conv.since, opset)
+	}
+	return conv, ""
+}
+
+func supportedList() string {
+	var names []string
+	for _, s := range SupportedOps() {
+		names = append(names, s.Op)
+	}
+	return strings.Join(names, ", ")
+}
+
+// OpSupport describes one supported ONNX operator.
+type OpSupport struct {
+	Op     string
+	Opsets string // the default-domain opsets handled, e.g. "7-25"
+	Notes  string // what it becomes in the IR, and limits
+}
+
+// SupportedOps lists the supported ONNX operators, sorted by name.
+func SupportedOps() []OpSupport {
+	var out []OpSupport
+	for name, c := range converters {
+		out = append(out, OpSupport{Op: name, Opsets: fmt.Sprintf("%d-%d", max(c.since, minOpset), maxOpset), Notes: c.notes})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Op < out[j].Op })
+	return out
+}
