@@ -1,0 +1,285 @@
+package tflite
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	fb "github.com/pare-ml/pare/frontend/tflite/tflitefb"
+	"github.com/pare-ml/pare/ir"
+)
+
+// sharedDir holds the shared models (CI has shared/ beside the checkout).
+const sharedDir = "../../../shared/models/tflite"
+
+// sharedModel returns the path of a shared model, skipping the test when absent.
+func sharedModel(t testing.TB, rel string) string {
+	t.Helper()
+	p := filepath.Join(sharedDir, rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared model %s not found (%v)", p, err)
+	}
+	return p
+}
+
+func importShared(t testing.TB, rel string) *ir.Graph {
+	t.Helper()
+	g, err := Import(sharedModel(t, rel), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ir.Verify(g); err != nil {
+		t.Fatalf("%s: %v", rel, err)
+	}
+	return g
+}
+
+func countOps(g *ir.Graph) map[string]int {
+	n := map[string]int{}
+	for _, v := range g.Values {
+		n[v.Op.Name]++
+	}
+	return n
+}
+
+var sharedModels = []struct {
+	path       string
+	in, out    string // parameter and result types
+	transposes int    // transpose ops in the imported graph
+	ops        map[string]int
+}{
+	{"tflite-micro/hello_world_float.tflite", "f32[1,1]", "f32[1,1]", 0, map[string]int{"gemm": 3, "relu": 2}},
+	{"tflite-micro/hello_world_int8.tflite", "i8[1,1] q(0.024480116,-128)", "i8[1,1] q(0.008290957,5)", 0, map[string]int{"gemm": 3}},
+	{"tflite-micro/person_detect.tflite", "i8[1,96,96,1] q(0.007843138,-1)", "i8[1,2] q(0.00390625,-128)", 0,
+		map[string]int{"conv": 28, "avgpool": 1, "softmax": 1}},
+	{"mnist-autokeras/mnist.tflite", "u8[1,28,28]", "f32[1,10]", 1,
+		map[string]int{"cast": 1, "conv": 2, "maxpool": 1, "gemm": 1, "softmax": 1}},
+	{"coral/mobilenet_v1_0.25_128_quant.tflite", "u8[1,128,128,3] q(0.0078125,128)", "u8[1,1001] q(0.00390625,0)", 1,
+		map[string]int{"conv": 28, "avgpool": 1, "softmax": 1}},
+	{"coral/tf2_mobilenet_v2_1.0_224_ptq.tflite", "u8[1,224,224,3] q(0.007843138,127)", "u8[1,1001] q(0.00390625,0)", 1,
+		map[string]int{"conv": 53, "add": 10, "reduce_mean": 1, "softmax": 1, "requantize": 2}},
+}
+
+// Every shared model imports, verifies, keeps its NHWC interface, and has
+// no transposes inside its conv chains.
+func TestSharedModels(t *testing.T) {
+	for _, m := range sharedModels {
+		t.Run(filepath.Base(m.path), func(t *testing.T) {
+			g := importShared(t, m.path)
+			if len(g.Params) != 1 || len(g.Results) != 1 {
+				t.Fatalf("%d params, %d results", len(g.Params), len(g.Results))
+			}
+			if s := g.Params[0].Type.String(); s != m.in {
+				t.Errorf("input %s, want %s", s, m.in)
+			}
+			if s := g.Results[0].Type.String(); s != m.out {
+				t.Errorf("output %s, want %s", s, m.out)
+			}
+			n := countOps(g)
+			if n["transpose"] != m.transposes {
+				t.Errorf("%d transposes, want %d", n["transpose"], m.transposes)
+			}
+			for op, want := range m.ops {
+				if n[op] != want {
+					t.Errorf("%d %s ops, want %d (all: %v)", n[op], op, want, n)
+				}
+			}
+			for _, v := range g.Values {
+				if v.Type.Quant != nil && v.Op.AttrDef("rq") != nil && v.Str("rq") != "tflite" {
+					t.Errorf("%s: integer op without rq=tflite", v.Where())
+				}
+			}
+		})
+	}
+}
+
+// person_detect's depthwise weights are quantized along dimension 3 of
+// [1,H,W,C]: after the transpose to [C,1,H,W] the axis is 0.
+func TestDepthwisePerChannel(t *testing.T) {
+	g := importShared(t, "tflite-micro/person_detect.tflite")
+	n := 0
+	for _, v := range g.Values {
+		if v.Op.Name != "conv" || v.Int("group") == 1 {
+			continue
+		}
+		n++
+		w := v.Args[1].Type
+		if w.Shape[1] != 1 || w.Shape[0] != v.Args[0].Type.Shape[1] {
+			t.Errorf("%s: depthwise weights %v for input %v", v.Where(), w.Shape, v.Args[0].Type.Shape)
+		}
+		if q := w.Quant; q == nil || q.Axis != 0 || len(q.Scale) != w.Shape[0] {
+			t.Errorf("%s: weight quantization %v, want per-channel on axis 0", v.Where(), q)
+		}
+		if b := v.Args[2].Type; b.DType != ir.I32 || b.Quant == nil || b.Quant.Axis != 0 {
+			t.Errorf("%s: bias %v", v.Where(), b)
+		}
+	}
+	if n != 13 { // the 14th, on the 1-channel input, is an ordinary conv (group 1)
+		t.Errorf("%d depthwise convs, want 13", n)
+	}
+}
+
+const convO, convH, convW, convI = 3, 2, 2, 4
+
+// convModel is a float CONV_2D with weights 0, 1, 2, ... in OHWI order.
+func convModel(external bool) *tModel {
+	w := make([]float32, convO*convH*convW*convI)
+	for i := range w {
+		w[i] = float32(i)
+	}
+	return &tModel{
+		tensors: []tTensor{
+			{name: "x", shape: []int32{1, 5, 5, convI}, typ: fb.TensorTypeFLOAT32},
+			{name: "w", shape: []int32{convO, convH, convW, convI}, typ: fb.TensorTypeFLOAT32, data: f32Bytes(w...)},
+			{name: "y", shape: []int32{1, 4, 4, convO}, typ: fb.TensorTypeFLOAT32},
+		},
+		ops:    []tOp{{code: fb.BuiltinOperatorCONV_2D, in: []int32{0, 1, -1}, out: []int32{2}, optType: fb.BuiltinOptionsConv2DOptions, opt: convOptions(fb.PaddingVALID, 1, 1, fb.ActivationFunctionTypeNONE)}},
+		inputs: []int32{0}, outputs: []int32{2},
+		external: external,
+	}
+}
+
+// A conv's OHWI weights become OIHW: element [o,h,w,i] lands at [o,i,h,w].
+func TestConvWeightsTransposed(t *testing.T) {
+	const O, H, W, I = convO, convH, convW, convI
+	for _, external := range []bool{false, true} {
+		g, err := ImportBytes("conv.tflite", convModel(external).build(), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ir.Verify(g); err != nil {
+			t.Fatal(err)
+		}
+		var conv *ir.Value
+		for _, v := range g.Values {
+			if v.Op.Name == "conv" {
+				conv = v
+			}
+		}
+		wt := conv.Args[1].Const
+		if !ir.EqualShape(wt.Shape, []int{O, I, H, W}) {
+			t.Fatalf("weights %v", wt.Shape)
+		}
+		for o := 0; o < O; o++ {
+			for i := 0; i < I; i++ {
+				for h := 0; h < H; h++ {
+					for x := 0; x < W; x++ {
+						if got, want := wt.F32[((o*I+i)*H+h)*W+x], float32(((o*H+h)*W+x)*I+i); got != want {
+							t.Fatalf("external=%v: w[%d,%d,%d,%d] = %v, want %v", external, o, i, h, x, got, want)
+						}
+					}
+				}
+			}
+		}
+		if n := countOps(g)["transpose"]; n != 2 {
+			t.Errorf("%d transposes, want 2 (in and out)", n)
+		}
+	}
+}
+
+func TestUnsupportedOp(t *testing.T) {
+	for _, c := range []struct {
+		code   fb.BuiltinOperator
+		custom string
+		want   string
+	}{
+		{fb.BuiltinOperatorGATHER, "", "unsupported op GATHER"},
+		{fb.BuiltinOperatorCUSTOM, "TFLite_Detection_PostProcess", `unsupported op CUSTOM (custom code "TFLite_Detection_PostProcess")`},
+		{fb.BuiltinOperatorSTABLEHLO_ADD, "", "unsupported op STABLEHLO_ADD"},
+	} {
+		m := &tModel{
+			tensors: []tTensor{
+				{name: "x", shape: []int32{1, 4}, typ: fb.TensorTypeFLOAT32},
+				{name: "y", shape: []int32{1, 4}, typ: fb.TensorTypeFLOAT32},
+				{name: "z", shape: []int32{1, 4}, typ: fb.TensorTypeFLOAT32},
+			},
+			ops: []tOp{
+				{code: fb.BuiltinOperatorRELU, in: []int32{0}, out: []int32{1}},
+				{code: c.code, custom: c.custom, in: []int32{1}, out: []int32{2}},
+			},
+			inputs: []int32{0}, outputs: []int32{2},
+		}
+		_, err := ImportBytes("bad.tflite", m.build(), Options{})
+		if err == nil {
+			t.Fatalf("%v imported", c.code)
+		}
+		for _, want := range []string{"bad.tflite", "subgraph 0 operator 1", c.want, "supported: ", "CONV_2D", "DEPTHWISE_CONV_2D"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not say %q", err, want)
+			}
+		}
+	}
+}
+
+func TestSupportedOps(t *testing.T) {
+	want := "ADD AVERAGE_POOL_2D CAST CONCATENATION CONV_2D DEPTHWISE_CONV_2D DEQUANTIZE EXPAND_DIMS FULLY_CONNECTED HARD_SWISH " +
+		"LOGISTIC MAX_POOL_2D MEAN MUL PAD QUANTIZE RELU RELU6 RELU_N1_TO_1 RESHAPE SOFTMAX SQUEEZE SUB TANH"
+	var got []string
+	for _, s := range SupportedOps() {
+		got = append(got, s.Op)
+		if s.Notes == "" {
+			t.Errorf("%s has no notes", s.Op)
+		}
+	}
+	if strings.Join(got, " ") != want {
+		t.Errorf("SupportedOps:\n%s\nwant\n%s", strings.Join(got, " "), want)
+	}
+}
+
+// Truncated and corrupted models are errors, never panics.
+func TestMalformed(t *testing.T) {
+	data, err := os.ReadFile(sharedModel(t, "tflite-micro/hello_world_int8.tflite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][]byte{nil, []byte("TFL3"), []byte("\x00\x00\x00\x00TFL3"), []byte("\xff\xff\xff\x7fTFL3....")} {
+		if _, err := ImportBytes("m.tflite", c, Options{}); err == nil {
+			t.Errorf("%q imported", c)
+		}
+	}
+	if _, err := ImportBytes("m.tflite", append([]byte{1, 2, 3, 4, 'X', 'Y', 'Z', 'W'}, data[8:]...), Options{}); err == nil || !strings.Contains(err.Error(), "not a TFLite model") {
+		t.Errorf("wrong identifier: %v", err)
+	}
+	for n := 0; n < len(data); n += 7 {
+		ImportBytes("m.tflite", data[:n], Options{}) // must not panic
+	}
+	mut := make([]byte, len(data))
+	for i := 0; i < len(data); i++ {
+		for _, x := range []byte{0xff, 0x80, 0x01} {
+			copy(mut, data)
+			mut[i] ^= x
+			if g, err := ImportBytes("m.tflite", mut, Options{}); err == nil {
+				if err := ir.Verify(g); err != nil {
+					t.Errorf("byte %d ^ %#x: imported graph does not verify: %v", i, x, err)
+				}
+			}
+		}
+	}
+}
+
+// FuzzImport seeds with the small shared models (the larger ones make the
+// fuzzer crawl; TestSharedModels covers them) and synthetic ones, one with
+// its buffers after the flatbuffer.
+func FuzzImport(f *testing.F) {
+	f.Add(convModel(false).build())
+	f.Add(convModel(true).build())
+	for _, m := range sharedModels {
+		p := filepath.Join(sharedDir, m.path)
+		if st, err := os.Stat(p); err == nil && st.Size() < 1<<14 {
+			data, err := os.ReadFile(p)
+			if err == nil {
+				f.Add(data)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g, err := ImportBytes("fuzz.tflite", data, Options{})
+		if err != nil {
+			return
+		}
+		if err := ir.Verify(g); err != nil {
+			t.Fatalf("imported graph does not verify: %v", err)
+		}
+	})
+}

@@ -1,0 +1,329 @@
+package tflite
+
+import (
+	"fmt"
+
+	fb "github.com/pare-ml/pare/frontend/tflite/tflitefb"
+	"github.com/pare-ml/pare/ir"
+)
+
+// converters is the one table of supported TFLite ops.
+var converters = []converter{
+	{fb.BuiltinOperatorCONV_2D, 2, "conv (weights OHWI → OIHW at import; input channels a multiple of the filter's give groups), fused activation", convConv},
+	{fb.BuiltinOperatorDEPTHWISE_CONV_2D, 2, "conv with group = input channels (weights [1,H,W,C·m] → [C·m,1,H,W]; per-channel dimension 3 → axis 0)", convDepthwise},
+	{fb.BuiltinOperatorFULLY_CONNECTED, 2, "reshape to [batch, in] + gemm trans_b=1 (weights [out,in], i32 bias), keep_num_dims", convFullyConnected},
+	{fb.BuiltinOperatorADD, 2, "add with broadcasting, fused activation", convBinary("add")},
+	{fb.BuiltinOperatorSUB, 2, "sub with broadcasting, fused activation", convBinary("sub")},
+	{fb.BuiltinOperatorMUL, 2, "mul with broadcasting, fused activation", convBinary("mul")},
+	{fb.BuiltinOperatorAVERAGE_POOL_2D, 1, "avgpool (padding not counted), fused activation", convPool("avgpool")},
+	{fb.BuiltinOperatorMAX_POOL_2D, 1, "maxpool, fused activation", convPool("maxpool")},
+	{fb.BuiltinOperatorMEAN, 2, "reduce_mean over constant axes, keep_dims", convMean},
+	{fb.BuiltinOperatorRESHAPE, 1, "reshape to the output tensor's shape", convReshape},
+	{fb.BuiltinOperatorSQUEEZE, 1, "reshape", convReshape},
+	{fb.BuiltinOperatorEXPAND_DIMS, 1, "reshape", convReshape},
+	{fb.BuiltinOperatorCONCATENATION, 1, "concat (inputs with other quantization requantized first), fused activation", convConcat},
+	{fb.BuiltinOperatorPAD, 2, "pad with zero (the zero point when quantized), constant paddings", convPad},
+	{fb.BuiltinOperatorSOFTMAX, 1, "softmax over the last dim (beta ≠ 1: float only, as a mul)", convSoftmax},
+	{fb.BuiltinOperatorLOGISTIC, 1, "sigmoid", convUnary("sigmoid")},
+	{fb.BuiltinOperatorTANH, 1, "tanh", convUnary("tanh")},
+	{fb.BuiltinOperatorHARD_SWISH, 1, "hardswish", convUnary("hardswish")},
+	{fb.BuiltinOperatorRELU, 1, "relu; quantized: clip on the stored integers", convRelu(fb.ActivationFunctionTypeRELU)},
+	{fb.BuiltinOperatorRELU6, 1, "clip [0, 6]; quantized: clip on the stored integers", convRelu(fb.ActivationFunctionTypeRELU6)},
+	{fb.BuiltinOperatorRELU_N1_TO_1, 1, "clip [-1, 1]; quantized: clip on the stored integers", convRelu(fb.ActivationFunctionTypeRELU_N1_TO_1)},
+	{fb.BuiltinOperatorQUANTIZE, 1, "quantize (float input) or requantize (integer input)", convQuantize},
+	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize", convDequantize},
+	{fb.BuiltinOperatorCAST, 1, "cast", convCast},
+}
+
+// weights reads a constant weight tensor, transposed by perm.
+func (o *opctx) weights(k int, perm []int) (*ir.Value, error) {
+	i := o.in(k)
+	t, q, err := o.im.constTensor(i)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, fmt.Errorf("weights (input %d) must be constant", k)
+	}
+	if len(t.Shape) != len(perm) {
+		return nil, fmt.Errorf("weights %v must have rank %d", t.Shape, len(perm))
+	}
+	t, q = transposeConst(t, q, perm)
+	return o.im.addConst(o.im.sg.tensors[i].name, "", t, q), nil
+}
+
+// bias reads the optional bias (input k) of a conv or dense layer; an
+// integer bias without its own quantization gets scale sx·sw, zero point 0.
+func (o *opctx) bias(k int, x, w *ir.Value) (*ir.Value, error) {
+	i := o.in(k)
+	if i < 0 {
+		return nil, nil
+	}
+	b, err := o.im.get(i)
+	if err != nil {
+		return nil, err
+	}
+	if b.Type.DType == ir.I32 && b.Type.Quant == nil && b.IsConst() && x.Type.Quant != nil && w.Type.Quant != nil {
+		qw := w.Type.Quant
+		q := &ir.Quant{Axis: -1, Scale: make([]float32, len(qw.Scale)), ZeroPoint: make([]int64, len(qw.Scale))}
+		if qw.Axis >= 0 {
+			q.Axis = 0
+		}
+		for c, s := range qw.Scale {
+			q.Scale[c] = x.Type.Quant.Scale[0] * s
+		}
+		b.Type.Quant = q
+	}
+	return b, nil
+}
+
+func convConv(o *opctx) error      { return convolution(o, false) }
+func convDepthwise(o *opctx) error { return convolution(o, true) }
+func argsOf(vs ...*ir.Value) []*ir.Value {
+	var out []*ir.Value
+	for _, v := range vs {
+		if v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func convolution(o *opctx, depthwise bool) error {
+	x, err := o.im.getNCHW(o.in(0))
+	if err != nil {
+		return err
+	}
+	perm := []int{0, 3, 1, 2} // OHWI → OIHW
+	if depthwise {
+		perm = []int{3, 0, 1, 2} // [1,H,W,C·m] → [C·m,1,H,W]
+	}
+	w, err := o.weights(1, perm)
+	if err != nil {
+		return err
+	}
+	c, m := x.Type.Shape[1], w.Type.Shape[0]
+	group := 1
+	switch {
+	case depthwise:
+		if w.Type.Shape[1] != 1 || c == 0 || m%c != 0 {
+			return fmt.Errorf("depthwise weights %v do not fit %d input channels", w.Type.Shape, c)
+		}
+		group = c
+	case w.Type.Shape[1] == 0 || c%w.Type.Shape[1] != 0:
+		return fmt.Errorf("weights %v do not fit %d input channels", w.Type.Shape, c)
+	default:
+		group = c / w.Type.Shape[1]
+	}
+	b, err := o.bias(2, x, w)
+	if err != nil {
+		return err
+	}
+	sh, sw, dh, dw, err := o.window()
+	if err != nil {
+		return err
+	}
+	kh, kw := w.Type.Shape[2], w.Type.Shape[3]
+	attrs := ir.Attrs{"group": ir.Int(group), "strides": ir.Ints(sh, sw), "dilations": ir.Ints(dh, dw),
+		"pads": ir.Ints(padsFor(o.op.opt.padding, x.Type.Shape[2], x.Type.Shape[3], kh, kw, sh, sw, dh, dw)...)}
+	hint, err := o.hint()
+	if err != nil {
+		return err
+	}
+	v, err := o.add("conv", argsOf(x, w, b), attrs, hint)
+	if err != nil {
+		return err
+	}
+	if v, err = o.activate(v, o.op.opt.act); err != nil {
+		return err
+	}
+	return o.set(v, true)
+}
+
+func convFullyConnected(o *opctx) error {
+	if o.op.opt.weightsFormat != fb.FullyConnectedOptionsWeightsFormatDEFAULT {
+		return fmt.Errorf("weights format %v is not supported", o.op.opt.weightsFormat)
+	}
+	x, err := o.im.get(o.in(0))
+	if err != nil {
+		return err
+	}
+	w, err := o.im.get(o.in(1))
+	if err != nil {
+		return err
+	}
+	if w.Type.Rank() != 2 || w.Type.Shape[1] == 0 {
+		return fmt.Errorf("weights %v must be [out, in]", w.Type.Shape)
+	}
+	k := w.Type.Shape[1]
+	n := x.Type.NumElements()
+	if n%k != 0 {
+		return fmt.Errorf("input %v does not flatten to rows of %d", x.Type.Shape, k)
+	}
+	if rows := []int{n / k, k}; !ir.EqualShape(x.Type.Shape, rows) {
+		if x, err = o.im.g.Add("reshape", []*ir.Value{x}, nil, ir.Type{Shape: rows}, ssaName(o.out.name)+".rows", o.out.name); err != nil {
+			return err
+		}
+	}
+	b, err := o.bias(2, x, w)
+	if err != nil {
+		return err
+	}
+	hint, err := o.hint()
+	if err != nil {
+		return err
+	}
+	v, err := o.add("gemm", argsOf(x, w, b), ir.Attrs{"trans_b": ir.Int(1)}, hint)
+	if err != nil {
+		return err
+	}
+	if want, _ := o.outType(); !ir.EqualShape(v.Type.Shape, want.Shape) {
+		if v, err = o.add("reshape", []*ir.Value{v}, nil, ir.Type{Shape: want.Shape}); err != nil {
+			return err
+		}
+	}
+	if v, err = o.activate(v, o.op.opt.act); err != nil {
+		return err
+	}
+	return o.set(v, false)
+}
+
+// layoutOf picks the layout of a multi-input op: NCHW when every input is
+// rank 4 and one of them exists only in NCHW form.
+func (o *opctx) layoutOf(ins []int32) bool {
+	any4 := false
+	for _, i := range ins {
+		t, err := o.im.tensor(i)
+		if err != nil || len(t.shape) != 4 {
+			return false
+		}
+		any4 = any4 || o.im.isNCHW(i)
+	}
+	return any4
+}
+
+func (o *opctx) inputs(ins []int32, nchw bool) ([]*ir.Value, error) {
+	vs := make([]*ir.Value, len(ins))
+	for k, i := range ins {
+		var err error
+		if nchw {
+			vs[k], err = o.im.getNCHW(i)
+		} else {
+			vs[k], err = o.im.get(i)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return vs, nil
+}
+
+func convBinary(op string) func(o *opctx) error {
+	return func(o *opctx) error {
+		ins := []int32{o.in(0), o.in(1)}
+		nchw := o.layoutOf(ins)
+		var a, b *ir.Value
+		var err error
+		if nchw {
+			a, err = o.im.getNCHW(ins[0])
+			if err == nil {
+				b, err = o.im.getNCHW(ins[1])
+			}
+		} else if o.im.isNCHW(ins[0]) != o.im.isNCHW(ins[1]) {
+			// One NCHW rank-4 activation and a lower-rank operand: a
+			// constant broadcasts in NCHW once expanded to rank 4.
+			nchw = true
+			for _, i := range ins {
+				if !o.im.isNCHW(i) && !o.broadcastsAsConst(i) {
+					nchw = false
+				}
+			}
+			if nchw {
+				a, err = o.binaryArg(ins[0])
+				if err == nil {
+					b, err = o.binaryArg(ins[1])
+				}
+			}
+		}
+		if !nchw {
+			a, err = o.im.get(ins[0])
+			if err == nil {
+				b, err = o.im.get(ins[1])
+			}
+		}
+		if err != nil {
+			return err
+		}
+		hint, err := o.hint()
+		if err != nil {
+			return err
+		}
+		v, err := o.add(op, []*ir.Value{a, b}, nil, hint)
+		if err != nil {
+			return err
+		}
+		if v, err = o.activate(v, o.op.opt.act); err != nil {
+			return err
+		}
+		return o.set(v, nchw)
+	}
+}
+
+// broadcastsAsConst reports whether tensor i is a constant that rank4Const takes.
+func (o *opctx) broadcastsAsConst(i int32) bool {
+	t, err := o.im.tensor(i)
+	if err != nil || len(t.shape) > 4 || t.buffer == 0 || int(t.buffer) >= len(o.im.m.buffers) || len(o.im.m.buffers[t.buffer]) == 0 {
+		return false
+	}
+	return t.q == nil || len(t.q.scale) <= 1
+}
+
+// rank4Const returns constant tensor i expanded to rank 4 (NHWC) and
+// transposed to NCHW, or nil when i is not a constant of rank <= 4.
+func (o *opctx) rank4Const(i int32) (*ir.Value, error) {
+	t, q, err := o.im.constTensor(i)
+	if err != nil || t == nil || len(t.Shape) > 4 || (q != nil && q.Axis >= 0) {
+		return nil, err
+	}
+	shape := append([]int{1, 1, 1, 1}[:4-len(t.Shape)], t.Shape...)
+	d, q := transposeConst(t.Reshaped(shape), q, toNCHW)
+	return o.im.addConst(o.im.sg.tensors[i].name, ".nchw", d, q), nil
+}
+
+func (o *opctx) binaryArg(i int32) (*ir.Value, error) {
+	if o.im.isNCHW(i) {
+		return o.im.getNCHW(i)
+	}
+	return o.rank4Const(i)
+}
+
+func convPool(op string) func(o *opctx) error {
+	return func(o *opctx) error {
+		x, err := o.im.getNCHW(o.in(0))
+		if err != nil {
+			return err
+		}
+		sh, sw, _, _, err := o.window()
+		if err != nil {
+			return err
+		}
+		kh, kw := int(o.op.opt.filterH), int(o.op.opt.filterW)
+		if kh < 1 || kw < 1 {
+			return fmt.Errorf("filter %dx%d must be positive", kh, kw)
+		}
+		attrs := ir.Attrs{"kernel": ir.Ints(kh, kw), "strides": ir.Ints(sh, sw),
+			"pads": ir.Ints(padsFor(o.op.opt.padding, x.Type.Shape[2], x.Type.Shape[3], kh, kw, sh, sw, 1, 1)...)}
+		hint, err := o.hint()
+		if err != nil {
+			return err
+		}
+		v, err := o.add(op, []*ir.Value{x}, attrs, hint)
+		if err != nil {
+			return err
+		}
+		if v, err = o.activate(v, o.op.opt.act); err != nil {
+			return err
+		}
+		return o.set(v, true)
+	}
+}

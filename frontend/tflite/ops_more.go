@@ -1,0 +1,322 @@
+package tflite
+
+import (
+	"fmt"
+	"slices"
+
+	fb "github.com/pare-ml/pare/frontend/tflite/tflitefb"
+	"github.com/pare-ml/pare/ir"
+)
+
+// nchwPos is where NHWC dim a sits in NCHW order.
+var nchwPos = []int{0, 2, 3, 1}
+
+// normAxes normalizes (negative) axes against rank r, sorted, without repeats.
+func normAxes(axes []int, r int) ([]int, error) {
+	var out []int
+	for _, a := range axes {
+		if a < -r || a >= r {
+			return nil, fmt.Errorf("axis %d out of range for rank %d", a, r)
+		}
+		if a < 0 {
+			a += r
+		}
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func convMean(o *opctx) error {
+	xi := o.in(0)
+	xt, err := o.im.tensor(xi)
+	if err != nil {
+		return err
+	}
+	raw, _, err := o.constInts(1)
+	if err != nil {
+		return err
+	}
+	axes, err := normAxes(raw, len(xt.shape))
+	if err != nil {
+		return err
+	}
+	keep := o.op.opt.keepDims
+	var x *ir.Value
+	nchw, outNCHW := false, false
+	if o.im.isNCHW(xi) && len(xt.shape) == 4 {
+		// Reducing in NCHW keeps the remaining dims in NHWC order unless
+		// both C and a spatial dim remain.
+		var rest []int
+		for _, a := range []int{0, 3, 1, 2} {
+			if !slices.Contains(axes, a) {
+				rest = append(rest, a)
+			}
+		}
+		nchw = keep || slices.IsSorted(rest)
+		outNCHW = keep
+	}
+	if nchw {
+		x, err = o.im.getNCHW(xi)
+		for k, a := range axes {
+			axes[k] = nchwPos[a]
+		}
+		slices.Sort(axes)
+	} else {
+		x, err = o.im.get(xi)
+	}
+	if err != nil {
+		return err
+	}
+	keepdims := 0
+	if keep {
+		keepdims = 1
+	}
+	hint, err := o.hint()
+	if err != nil {
+		return err
+	}
+	v, err := o.add("reduce_mean", []*ir.Value{x}, ir.Attrs{"axes": ir.Ints(axes...), "keepdims": ir.Int(keepdims)}, hint)
+	if err != nil {
+		return err
+	}
+	if want, _ := o.outType(); !outNCHW && !ir.EqualShape(v.Type.Shape, want.Shape) && v.Type.NumElements() == want.NumElements() {
+		// TFLite allows a MEAN without keep_dims to declare size-1 dims.
+		if v, err = o.add("reshape", []*ir.Value{v}, nil, ir.Type{Shape: want.Shape}); err != nil {
+			return err
+		}
+	}
+	return o.set(v, outNCHW)
+}
+
+// convReshape imports RESHAPE, SQUEEZE and EXPAND_DIMS: the output tensor's
+// shape says it all (checked against the element count).
+func convReshape(o *opctx) error {
+	x, err := o.im.get(o.in(0))
+	if err != nil {
+		return err
+	}
+	want, err := o.outType()
+	if err != nil {
+		return err
+	}
+	v, err := o.add("reshape", []*ir.Value{x}, nil, ir.Type{Shape: want.Shape})
+	if err != nil {
+		return err
+	}
+	return o.set(v, false)
+}
+
+func convConcat(o *opctx) error {
+	ins := o.op.inputs
+	want, err := o.outType()
+	if err != nil {
+		return err
+	}
+	r := want.Rank()
+	axis := int(o.op.opt.axis)
+	if axis < -r || axis >= r {
+		return fmt.Errorf("axis %d out of range for rank %d", axis, r)
+	}
+	if axis < 0 {
+		axis += r
+	}
+	nchw := o.layoutOf(ins)
+	if nchw {
+		axis = nchwPos[axis]
+	}
+	xs, err := o.inputs(ins, nchw)
+	if err != nil {
+		return err
+	}
+	hint := ir.Type{DType: want.DType, Quant: want.Quant}
+	for k, x := range xs {
+		if want.Quant != nil && !x.Type.Quant.Equal(want.Quant) {
+			if xs[k], err = o.add("requantize", []*ir.Value{x}, nil, hint); err != nil {
+				return err
+			}
+		}
+	}
+	v, err := o.add("concat", xs, ir.Attrs{"axis": ir.Int(axis)}, hint)
+	if err != nil {
+		return err
+	}
+	if v, err = o.activate(v, o.op.opt.act); err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+func convPad(o *opctx) error {
+	xi := o.in(0)
+	xt, err := o.im.tensor(xi)
+	if err != nil {
+		return err
+	}
+	r := len(xt.shape)
+	p, pshape, err := o.constInts(1)
+	if err != nil {
+		return err
+	}
+	if !ir.EqualShape(pshape, []int{r, 2}) {
+		return fmt.Errorf("paddings %v must be [%d, 2]", pshape, r)
+	}
+	nchw := o.im.isNCHW(xi) && r == 4
+	var x *ir.Value
+	pads := make([]int, 2*r)
+	for d := 0; d < r; d++ {
+		src := d
+		if nchw {
+			src = toNCHW[d]
+		}
+		pads[d], pads[d+r] = p[2*src], p[2*src+1]
+		if pads[d] < 0 || pads[d+r] < 0 {
+			return fmt.Errorf("negative paddings %v", p)
+		}
+	}
+	if nchw {
+		x, err = o.im.getNCHW(xi)
+	} else {
+		x, err = o.im.get(xi)
+	}
+	if err != nil {
+		return err
+	}
+	attrs := ir.Attrs{"pads": ir.Ints(pads...)}
+	if q := x.Type.Quant; q != nil {
+		// Quantized padding is the real value 0: the zero point.
+		if q.Axis >= 0 {
+			return fmt.Errorf("pad of a per-axis quantized tensor")
+		}
+		attrs["value"] = ir.Float(float32(q.ZeroPoint[0]))
+	}
+	v, err := o.add("pad", []*ir.Value{x}, attrs, ir.Type{})
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+func convSoftmax(o *opctx) error {
+	x, nchw, err := o.elementwiseIn(0)
+	if err != nil {
+		return err
+	}
+	axis := x.Type.Rank() - 1
+	if nchw {
+		axis = 1
+	}
+	beta := o.op.opt.beta
+	hint, err := o.hint()
+	if err != nil {
+		return err
+	}
+	if beta != 1 {
+		if hint.Quant != nil {
+			return fmt.Errorf("quantized softmax with beta %v is not supported (only beta 1)", beta)
+		}
+		b := o.im.addConst(o.out.name, ".beta", ir.ScalarF32(beta), nil)
+		if x, err = o.add("mul", []*ir.Value{x, b}, nil, ir.Type{}); err != nil {
+			return err
+		}
+	}
+	v, err := o.add("softmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axis)}, hint)
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+// convUnary imports an elementwise op that keeps whatever layout its input has.
+func convUnary(op string) func(o *opctx) error {
+	return func(o *opctx) error {
+		x, nchw, err := o.elementwiseIn(0)
+		if err != nil {
+			return err
+		}
+		hint, err := o.hint()
+		if err != nil {
+			return err
+		}
+		v, err := o.add(op, []*ir.Value{x}, nil, hint)
+		if err != nil {
+			return err
+		}
+		return o.set(v, nchw)
+	}
+}
+
+// convRelu imports RELU, RELU6 and RELU_N1_TO_1 as the fused activation of
+// the same name, after a requantization when the output's parameters differ.
+func convRelu(act fb.ActivationFunctionType) func(o *opctx) error {
+	return func(o *opctx) error {
+		x, nchw, err := o.elementwiseIn(0)
+		if err != nil {
+			return err
+		}
+		hint, err := o.hint()
+		if err != nil {
+			return err
+		}
+		if hint.Quant != nil && !x.Type.Quant.Equal(hint.Quant) {
+			if x, err = o.add("requantize", []*ir.Value{x}, nil, hint); err != nil {
+				return err
+			}
+		}
+		v, err := o.activate(x, act)
+		if err != nil {
+			return err
+		}
+		return o.set(v, nchw)
+	}
+}
+
+func convQuantize(o *opctx) error {
+	x, nchw, err := o.elementwiseIn(0)
+	if err != nil {
+		return err
+	}
+	hint, err := o.hint()
+	if err != nil {
+		return err
+	}
+	op := "quantize"
+	if x.Type.Quant != nil {
+		op = "requantize"
+	}
+	v, err := o.add(op, []*ir.Value{x}, nil, hint)
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+func convDequantize(o *opctx) error {
+	x, nchw, err := o.elementwiseIn(0)
+	if err != nil {
+		return err
+	}
+	v, err := o.add("dequantize", []*ir.Value{x}, nil, ir.Type{})
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+func convCast(o *opctx) error {
+	x, nchw, err := o.elementwiseIn(0)
+	if err != nil {
+		return err
+	}
+	want, err := o.outType()
+	if err != nil {
+		return err
+	}
+	v, err := o.add("cast", []*ir.Value{x}, nil, ir.Type{DType: want.DType})
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
