@@ -137,40 +137,52 @@ func (d *differ) align(a, b *Graph) {
 			}
 		}
 	}
-	// Structure: the keys of b's values use b's positions, those of a's
-	// values the positions of their arguments' matches, so one pass over a
-	// in SSA order reaches the fixpoint; more passes cover other orders.
+	// Structure: same op, aligned arguments and attributes (constants: same
+	// content); then, for what is left, same op and arguments alone.
 	id := map[*Value]int{}
 	for i, w := range bv {
 		id[w] = i
 	}
+	for d.structural(a, b, id, true)+d.structural(a, b, id, false) > 0 {
+	}
+}
+
+// structural matches the unmatched values of a and b by key and returns how
+// many it matched. The keys of b's values use b's positions, those of a's
+// values the positions of their arguments' matches, so one pass over a in
+// SSA order reaches the fixpoint; more passes cover other orders.
+func (d *differ) structural(a, b *Graph, id map[*Value]int, attrs bool) int {
 	index := map[string][]*Value{}
 	for _, w := range b.Values {
 		if w != nil && d.ba[w] == nil {
-			if k, ok := d.key(w, func(x *Value) (int, bool) { i, ok := id[x]; return i, ok }); ok {
+			if k, ok := d.key(w, attrs, func(x *Value) (int, bool) { i, ok := id[x]; return i, ok }); ok {
 				index[k] = append(index[k], w)
 			}
 		}
 	}
+	n := 0
 	for progress := true; progress; {
 		progress = false
 		for _, v := range a.Values {
 			if v == nil || d.ab[v] != nil {
 				continue
 			}
-			k, ok := d.key(v, func(x *Value) (int, bool) { i, ok := id[d.ab[x]]; return i, ok })
+			k, ok := d.key(v, attrs, func(x *Value) (int, bool) { i, ok := id[d.ab[x]]; return i, ok })
 			if cands := index[k]; ok && len(cands) > 0 {
 				d.match(v, cands[0])
 				index[k] = cands[1:]
 				progress = true
+				n++
 			}
 		}
 	}
+	return n
 }
 
-// key describes a value's structure with its arguments as positions in b;
-// ok is false while an argument has no position.
-func (d *differ) key(v *Value, pos func(*Value) (int, bool)) (string, bool) {
+// key describes a value's structure with its arguments as positions in b
+// (and its attributes when attrs is set); ok is false while an argument has
+// no position.
+func (d *differ) key(v *Value, attrs bool, pos func(*Value) (int, bool)) (string, bool) {
 	var b strings.Builder
 	if v.Op == nil {
 		return "", false
@@ -189,7 +201,9 @@ func (d *differ) key(v *Value, pos func(*Value) (int, bool)) (string, bool) {
 		}
 		b.WriteString(" " + strconv.Itoa(i))
 	}
-	b.WriteString(" " + formatAttrs(v.Op, v.Attrs))
+	if attrs {
+		b.WriteString(" " + formatAttrs(v.Op, v.Attrs))
+	}
 	return b.String(), true
 }
 
@@ -257,13 +271,16 @@ func (d *differ) compare(v, w *Value) bool {
 	return len(d.out.Lines) > n
 }
 
-// attrNames lists the attributes of v and w: declared ones in v's op order,
-// then w's, then undeclared stored ones.
+// attrNames lists the attributes stored on v or w: in the declared order
+// of v's op, then of w's, then undeclared ones by name. (Attributes stored
+// on neither have their defaults on both sides, or belong to only one op.)
 func attrNames(v, w *Value) []string {
 	var names []string
 	seen := map[string]bool{}
 	addName := func(k string) {
-		if !seen[k] {
+		_, sv := v.Attrs[k]
+		_, sw := w.Attrs[k]
+		if !seen[k] && (sv || sw) {
 			seen[k] = true
 			names = append(names, k)
 		}

@@ -33,7 +33,9 @@ func ramp(shape ...int) *Tensor {
 	return t
 }
 
-func (b *builder) cf(name string, shape ...int) *Value { return b.g.AddConst(name, ramp(shape...), nil) }
+func (b *builder) cf(name string, shape ...int) *Value {
+	return b.g.AddConst(name, ramp(shape...), nil)
+}
 
 func (b *builder) ci(name string, dt DType, q *Quant, shape ...int) *Value {
 	t := NewTensor(dt, shape)
