@@ -1,0 +1,44 @@
+package codegen
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// Dump writes a readable listing of the program: one line per step with its
+// kernel, operands and fused epilogue, then the plan's totals.
+func (p *Program) Dump(w io.Writer) {
+	fmt.Fprintf(w, "program %s: %d steps, arena %d bytes (buffers %d), weights %d bytes\n",
+		p.Name, len(p.Steps), p.ArenaSize, p.BufferBytes, len(p.Weights))
+	for _, in := range p.Inputs {
+		fmt.Fprintf(w, "  input  %s %v%v\n", in.Value, in.DType, ir.FormatShape(in.Shape))
+	}
+	for _, o := range p.Outputs {
+		fmt.Fprintf(w, "  output %s %v%v\n", o.Value, o.DType, ir.FormatShape(o.Shape))
+	}
+	for i, s := range p.Steps {
+		var ins []string
+		for _, o := range s.In {
+			ins = append(ins, fmt.Sprintf("%v%v@%v", o.DType, ir.FormatShape(o.Shape), o.Ref))
+		}
+		var epi []string
+		for _, e := range s.Epilogue {
+			t := string(e.Op)
+			if e.Arg != nil {
+				t += "(" + e.Arg.Ref.String() + ")"
+			}
+			epi = append(epi, t)
+		}
+		line := fmt.Sprintf("  %3d %-15s %s = %s(%s)", i, s.Kernel, s.Out.Ref, s.Name, strings.Join(ins, ", "))
+		if len(epi) > 0 {
+			line += " then " + strings.Join(epi, ", ")
+		}
+		if s.InPlace {
+			line += " in-place"
+		}
+		fmt.Fprintf(w, "%s  ; %s\n", line, s.Where)
+	}
+}

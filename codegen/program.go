@@ -1,0 +1,242 @@
+// Package codegen lowers a verified ir.Graph to a Program: the
+// target-independent plan that pare's backends (LLVM, Go source) turn into
+// code. A Program is plain data: an execution order of kernel steps, each
+// with its shapes, attributes and the places of its operands; a static
+// memory plan (every intermediate tensor at a fixed offset in one arena);
+// and the constants, packed into the layouts the kernels read, in one blob.
+//
+// Lowering fuses elementwise chains into their producer (conv + bias +
+// batchnorm + relu becomes one step), folds batch normalizations and
+// per-channel bias additions into convolution weights, aliases reshapes,
+// and reuses buffers in place where an elementwise step allows it.
+package codegen
+
+import (
+	"fmt"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// Space says which memory a Ref points into.
+type Space uint8
+
+// Memory spaces.
+const (
+	Arena   Space = iota // the scratch arena, one per program
+	Input                // the caller's input buffer Index
+	Output               // the caller's output buffer Index
+	Weights              // the packed constant blob
+)
+
+func (s Space) String() string {
+	return [...]string{"arena", "input", "output", "weights"}[s]
+}
+
+// Ref is the place of a tensor: a space, the input or output index (for
+// Input and Output) and a byte offset.
+type Ref struct {
+	Space  Space
+	Index  int
+	Offset int64
+}
+
+func (r Ref) String() string {
+	switch r.Space {
+	case Input, Output:
+		return fmt.Sprintf("%v%d+%d", r.Space, r.Index, r.Offset)
+	}
+	return fmt.Sprintf("%v+%d", r.Space, r.Offset)
+}
+
+// Operand is a tensor a step reads or writes.
+type Operand struct {
+	Ref
+	DType ir.DType
+	Shape []int
+	Quant *ir.Quant
+	Value string // the ir value it holds ("" for packed constants and scratch)
+
+	buf  *buffer // while lowering: the buffer the plan places
+	boff int64
+}
+
+// Bytes is the operand's storage size.
+func (o Operand) Bytes() int64 { return int64(ir.NumElements(o.Shape)) * int64(o.DType.Size()) }
+
+// Kernel names the implementation a step uses.
+type Kernel string
+
+// Kernels. Backends switch on these; each documents its operands.
+const (
+	// KConvGemm: 2-D conv as GEMM. In: x, packed weight [G][Mg][Cg*KH*KW],
+	// bias [M] (optional). Im2col into Scratch unless Conv.Pointwise.
+	KConvGemm Kernel = "conv_gemm"
+	// KConvDepthwise: 2-D conv with one input channel per group. In: x,
+	// weight [M][KH*KW], bias [M] (optional).
+	KConvDepthwise Kernel = "conv_depthwise"
+	// KGemm: Out[b] = A[b]·B[b] (+ bias row [N]) for every batch entry. In:
+	// A, B (B packed to [K,N] when constant), bias (optional).
+	KGemm Kernel = "gemm"
+	// KMap: Out = epilogue(In[0]) elementwise over Loop (binary ops are
+	// epilogue entries with a second operand).
+	KMap Kernel = "map"
+	// KPool: 2-D max or average pooling (Pool). In: x.
+	KPool Kernel = "pool"
+	// KGlobalAvgPool: mean over the spatial dims of every (n, c) plane.
+	KGlobalAvgPool Kernel = "global_avgpool"
+	// KSoftmax: softmax over the middle dim of In[0] seen as [Outer, N, Inner].
+	KSoftmax Kernel = "softmax"
+	// KReduce: reduce In[0] over Reduce.
+	KReduce Kernel = "reduce"
+	// KCopy: strided copies (Copies) of In[i] into Out, after filling Out
+	// with Fill when HasFill.
+	KCopy Kernel = "copy"
+)
+
+// Program is a lowered graph.
+type Program struct {
+	Name      string // a C identifier derived from the graph name
+	Inputs    []Operand
+	Outputs   []Operand
+	Steps     []*Step
+	ArenaSize int64
+	// Weights holds every constant, each at a 64-byte aligned offset,
+	// little-endian.
+	Weights []byte
+	// BufferBytes is the sum of the sizes of the arena buffers the plan
+	// placed (what an allocator without reuse would need).
+	BufferBytes int64
+}
+
+// Step is one kernel invocation.
+type Step struct {
+	Kernel Kernel
+	Op     string // the ir op it implements (of the chain's head)
+	Name   string // a C identifier, unique in the program
+	Where  string // the ir value and source node, for messages and comments
+	In     []Operand
+	Out    Operand
+	// Scratch is arena space the kernel may use during the step (im2col).
+	Scratch *Operand
+	// Epilogue is applied to every output element after the kernel, in order.
+	Epilogue []Epi
+	// InPlace reports that Out shares its storage with In[0] (KMap only).
+	InPlace bool
+
+	Conv    *Conv
+	Gemm    *Gemm
+	Pool    *Pool
+	Loop    *Loop // KMap iteration space: operand 0 is In[0], then epilogue args
+	Softmax [3]int
+	Reduce  *Reduce
+	Copies  []Copy
+	HasFill bool
+	Fill    float32
+}
+
+// EpiOp is one elementwise operation of an epilogue.
+type EpiOp string
+
+// Epilogue operations; binary ones read Arg.
+const (
+	EpiAdd, EpiSub, EpiMul, EpiDiv, EpiMax, EpiMin, EpiPow, EpiPrelu EpiOp = "add", "sub", "mul", "div", "max", "min", "pow", "prelu"
+
+	EpiRelu, EpiLeakyRelu, EpiClip, EpiSigmoid, EpiTanh, EpiHardSigmoid, EpiHardSwish EpiOp = "relu", "leaky_relu", "clip", "sigmoid", "tanh", "hardsigmoid", "hardswish"
+	EpiExp, EpiLog, EpiSqrt, EpiErf, EpiNeg, EpiAbs, EpiReciprocal, EpiFloor, EpiCeil EpiOp = "exp", "log", "sqrt", "erf", "neg", "abs", "reciprocal", "floor", "ceil"
+)
+
+// Epi is one epilogue entry: cur = Op(cur, Arg) (Swapped: Op(Arg, cur)).
+type Epi struct {
+	Op      EpiOp
+	Arg     *Operand
+	Swapped bool
+	// A and B are the op's float parameters: clip min/max, leaky_relu and
+	// hardsigmoid alpha/beta.
+	A, B float32
+}
+
+// Binary reports whether the op reads a second operand.
+func (op EpiOp) Binary() bool {
+	switch op {
+	case EpiAdd, EpiSub, EpiMul, EpiDiv, EpiMax, EpiMin, EpiPow, EpiPrelu:
+		return true
+	}
+	return false
+}
+
+// Conv is the geometry of a 2-D convolution (1-D convs have H = KH = 1).
+type Conv struct {
+	N, C, H, W     int
+	M, OH, OW      int
+	KH, KW         int
+	SH, SW, DH, DW int
+	PT, PL         int // top and left pads (the bottom/right ones follow from OH, OW)
+	Group          int
+	Cg, Mg         int
+	Pointwise      bool // 1×1, stride 1, no pads: the input is the GEMM's B
+	Bias           bool
+}
+
+// Gemm is C = A·B over Batch entries of element offsets (A, B, C).
+type Gemm struct {
+	M, N, K int
+	// TransA means A is stored [K, M]; B is always [K, N] after packing
+	// unless TransB (stored [N, K]).
+	TransA, TransB bool
+	Batch          [][3]int
+	Bias           bool // In[2] is a [N] row added to every output row
+	Alpha          float32
+}
+
+// Pool is the geometry of a 2-D pooling.
+type Pool struct {
+	Max            bool
+	Planes         int // N*C
+	H, W, OH, OW   int
+	KH, KW         int
+	SH, SW, DH, DW int
+	PT, PL, PB, PR int
+	IncludePad     bool
+}
+
+// Loop is a nest of loops over Shape; Strides[k][d] is operand k's element
+// stride along dim d (0 where it broadcasts). The output is contiguous.
+type Loop struct {
+	Shape   []int
+	Strides [][]int
+}
+
+// Reduce reduces In[0] (seen as Loop.Shape = out dims then reduced dims)
+// with Op "sum", "mean" or "max".
+type Reduce struct {
+	Op      string
+	Outer   []int // output dims (the kept ones, in order)
+	OStride []int // input strides of the outer dims
+	Inner   []int // reduced dims
+	IStride []int // input strides of the reduced dims
+}
+
+// Copy copies Shape elements from In[Src] at SrcOff (element offset) with
+// SrcStrides into Out at DstOff with DstStrides.
+type Copy struct {
+	Src                    int
+	Shape                  []int
+	SrcOff, DstOff         int
+	SrcStrides, DstStrides []int
+}
+
+// eachOperand calls f on every operand of the step.
+func (s *Step) eachOperand(f func(*Operand)) {
+	for i := range s.In {
+		f(&s.In[i])
+	}
+	f(&s.Out)
+	if s.Scratch != nil {
+		f(s.Scratch)
+	}
+	for i := range s.Epilogue {
+		if s.Epilogue[i].Arg != nil {
+			f(s.Epilogue[i].Arg)
+		}
+	}
+}
