@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -326,7 +327,7 @@ func weightChange(x, y *Tensor) string {
 		}
 		return "malformed data"
 	}
-	if x.Equal(y) {
+	if sameBits(x, y) {
 		return ""
 	}
 	var parts []string
@@ -362,4 +363,33 @@ func distinctText(n int) string {
 		return ">" + strconv.Itoa(DistinctCap)
 	}
 	return strconv.Itoa(n)
+}
+
+// sameBits is Tensor.Equal without encoding both tensors to bytes.
+func sameBits(x, y *Tensor) bool {
+	if x.DType != y.DType || !EqualShape(x.Shape, y.Shape) {
+		return false
+	}
+	switch x.DType {
+	case F32:
+		for i, v := range x.F32 {
+			if math.Float32bits(v) != math.Float32bits(y.F32[i]) {
+				return false
+			}
+		}
+		return true
+	case I8:
+		return slices.Equal(x.I8, y.I8)
+	case U8:
+		return slices.Equal(x.U8, y.U8)
+	case I16:
+		return slices.Equal(x.I16, y.I16)
+	case I32:
+		return slices.Equal(x.I32, y.I32)
+	case I64:
+		return slices.Equal(x.I64, y.I64)
+	case Bool:
+		return slices.Equal(x.Bool, y.Bool)
+	}
+	return x.Equal(y)
 }

@@ -316,8 +316,8 @@ func inlineable(t *Tensor) bool {
 // flat list), or its hash and summary.
 func (p *printer) constData(t *Tensor) string {
 	if !inlineable(t) {
-		s := t.Stats()
-		return fmt.Sprintf("{sha=%s min=%.4g max=%.4g sparsity=%.2f}", p.hash(t), s.Min, s.Max, s.Sparsity)
+		lo, hi, sparsity := summary(t)
+		return fmt.Sprintf("{sha=%s min=%.4g max=%.4g sparsity=%.2f}", p.hash(t), lo, hi, sparsity)
 	}
 	n := t.Len()
 	if len(t.Shape) == 0 {
@@ -338,4 +338,39 @@ func formatElem(t *Tensor, i int) string {
 		return strconv.FormatBool(t.Bool[i])
 	}
 	return strconv.FormatInt(t.IntAt(i), 10)
+}
+
+// summary computes Stats().Min, Max and Sparsity without the distinct count
+// (which costs a map operation per element).
+func summary(t *Tensor) (lo, hi, sparsity float64) {
+	n := t.Len()
+	if n == 0 {
+		return 0, 0, 0
+	}
+	lo, hi = math.Inf(1), math.Inf(-1)
+	zeros := 0
+	if t.DType == F32 {
+		flo, fhi := float32(lo), float32(hi)
+		for _, v := range t.F32 {
+			if v < flo {
+				flo = v
+			}
+			if v > fhi {
+				fhi = v
+			}
+			if v == 0 {
+				zeros++
+			}
+		}
+		lo, hi = float64(flo), float64(fhi)
+	} else {
+		for i := 0; i < n; i++ {
+			v := t.At(i)
+			lo, hi = min(lo, v), max(hi, v)
+			if v == 0 {
+				zeros++
+			}
+		}
+	}
+	return lo, hi, float64(zeros) / float64(n)
 }

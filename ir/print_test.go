@@ -301,3 +301,15 @@ func TestPrintUnprintable(t *testing.T) {
 		t.Errorf("String of an unprintable graph: %q", s)
 	}
 }
+
+func TestSummaryMatchesStats(t *testing.T) {
+	nan := FromF32([]int{4}, []float32{float32(math.NaN()), 0, -3, 2})
+	for _, x := range []*Tensor{ramp(5, 5), nan, FromF32([]int{1}, []float32{float32(math.NaN())}),
+		FromI64([]int{3}, []int64{-9, 0, 4}), {DType: Bool, Shape: []int{2}, Bool: []bool{false, true}}, FromF32([]int{0}, nil)} {
+		lo, hi, sp := summary(x)
+		s := x.Stats()
+		if lo != s.Min || hi != s.Max || sp != s.Sparsity {
+			t.Errorf("%v: summary %v %v %v, stats %+v", x, lo, hi, sp, s)
+		}
+	}
+}

@@ -25,6 +25,14 @@ func TestWeightsRoundTrip(t *testing.T) {
 	g := everyOpGraph(t)
 	// A second constant with the same data shares the record.
 	g.AddConst("w_again", g.Lookup("w").Const.Clone(), nil)
+	// Large constants of every dtype.
+	for _, dt := range DTypes {
+		c := NewTensor(dt, []int{3, 4})
+		for i := 0; i < c.Len(); i++ {
+			c.Set(i, float64(i%3))
+		}
+		g.AddConst("big_"+dt.String(), c, nil)
+	}
 	data := writeWeights(t, g)
 	m, err := ReadWeights(bytes.NewReader(data))
 	if err != nil {
@@ -132,6 +140,7 @@ func TestReadWeightsCorrupt(t *testing.T) {
 		{"huge shape", append(header(1, 1), record(h8, 1, 2, []uint64{1 << 32, 1 << 32}, 0, nil)...), "more than"},
 		{"length mismatch", append(header(1, 1), record(h8, 1, 1, []uint64{2}, 7, make([]byte, 7))...), "needs 8 bytes, the record has 7"},
 		{"forged length", append(header(1, 1), record(h8, 3, 1, []uint64{1 << 32}, 1<<32, []byte{1, 2, 3})...), "unexpected EOF"},
+		{"bool byte", append(header(1, 1), record(h8, 7, 1, []uint64{2}, 2, []byte{1, 2})...), "bool element 2"},
 		{"short dims", append(header(1, 1), h8[:8]...), "unexpected EOF"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
