@@ -1,0 +1,220 @@
+package llvm
+
+import (
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+)
+
+// validRange is the range [lo, hi) of output positions o in [0, n) for
+// which o*stride + off lies in [0, size).
+func validRange(off, stride, size, n int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + stride - 1) / stride
+	}
+	hi = n
+	if last := size - 1 - off; last < 0 {
+		hi = 0
+	} else if h := last/stride + 1; h < hi {
+		hi = h
+	}
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+func (k *kfn) fadd(a, b value.Value) value.Value {
+	i := k.b.NewFAdd(a, b)
+	i.FastMathFlags = []enum.FastMathFlag{enum.FastMathFlagContract}
+	return i
+}
+
+func (k *kfn) fmul(a, b value.Value) value.Value {
+	i := k.b.NewFMul(a, b)
+	i.FastMathFlags = []enum.FastMathFlag{enum.FastMathFlagContract}
+	return i
+}
+
+// fill stores v into ptr[off : off+n].
+func (k *kfn) fill(ptr, off value.Value, n int, v value.Value) {
+	k.loop(0, n, func(j value.Value) { k.store(v, ptr, k.add(off, j)) })
+}
+
+// convDepthwise: every output channel m reads input channel m / Mg; the
+// kernel offsets are unrolled with their valid output ranges computed here,
+// so the inner loop has no bounds checks.
+func (k *kfn) convDepthwise(s *codegen.Step, in []value.Value, y value.Value) error {
+	c := s.Conv
+	x, w := in[0], in[1]
+	osz := c.OH * c.OW
+	k.loop(0, c.N, func(n value.Value) {
+		k.loop(0, c.M, func(m value.Value) {
+			ic := m
+			if c.Mg != 1 {
+				ic = k.b.NewSDiv(m, ci(c.Mg))
+			}
+			xb := k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
+			yb := k.mul(k.add(k.mul(n, c.M), m), osz)
+			init := value.Value(cf(0))
+			if c.Bias {
+				init = k.load(in[2], m)
+			}
+			k.fill(y, yb, osz, init)
+			for kh := 0; kh < c.KH; kh++ {
+				ohLo, ohHi := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
+				for kw := 0; kw < c.KW; kw++ {
+					off := kw*c.DW - c.PL
+					lo, hi := validRange(off, c.SW, c.W, c.OW)
+					if lo >= hi || ohLo >= ohHi {
+						continue
+					}
+					wv := k.load(w, k.madd(m, c.KH*c.KW, ci(kh*c.KW+kw)))
+					k.loop(ohLo, ohHi, func(oh value.Value) {
+						ih := k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT))
+						xr := k.add(xb, k.mul(ih, c.W))
+						yr := k.add(yb, k.mul(oh, c.OW))
+						k.loop(lo, hi, func(ow value.Value) {
+							xi := k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))
+							yi := k.add(yr, ow)
+							k.store(k.fadd(k.load(y, yi), k.fmul(wv, k.load(x, xi))), y, yi)
+						})
+					})
+				}
+			}
+		})
+	})
+	return nil
+}
+
+// im2col writes the column matrix of one group's input (Cg × H×W at xb)
+// into col (Cg*KH*KW × OH*OW); padding reads as zero.
+func (k *kfn) im2col(c *codegen.Conv, x, xb, col value.Value) {
+	osz := c.OH * c.OW
+	zero := cf(0)
+	k.loop(0, c.Cg, func(chn value.Value) {
+		xc := k.add(xb, k.mul(chn, c.H*c.W))
+		for kh := 0; kh < c.KH; kh++ {
+			ohLo, ohHi := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
+			for kw := 0; kw < c.KW; kw++ {
+				row := k.madd(chn, c.KH*c.KW, ci(kh*c.KW+kw))
+				dst := k.mul(row, osz)
+				off := kw*c.DW - c.PL
+				lo, hi := validRange(off, c.SW, c.W, c.OW)
+				if hi <= lo || ohHi <= ohLo {
+					k.fill(col, dst, osz, zero)
+					continue
+				}
+				k.fill(col, dst, ohLo*c.OW, zero)
+				k.loop(ohLo, ohHi, func(oh value.Value) {
+					ih := k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT))
+					xr := k.add(xc, k.mul(ih, c.W))
+					dr := k.add(dst, k.mul(oh, c.OW))
+					k.fill(col, dr, lo, zero)
+					k.loop(lo, hi, func(ow value.Value) {
+						k.store(k.load(x, k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.add(dr, ow))
+					})
+					k.fill(col, k.add(dr, ci(hi)), c.OW-hi, zero)
+				})
+				k.fill(col, k.add(dst, ci(ohHi*c.OW)), (c.OH-ohHi)*c.OW, zero)
+			}
+		}
+	})
+}
+
+// convGemm: per batch entry and group, (im2col and) a GEMM of the weights
+// [Mg × Cg*KH*KW] with the columns [Cg*KH*KW × OH*OW].
+func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value) error {
+	c := s.Conv
+	x, w := in[0], in[1]
+	K := c.Cg * c.KH * c.KW
+	P := c.OH * c.OW
+	k.loop(0, c.N, func(n value.Value) {
+		k.loop(0, c.Group, func(g value.Value) {
+			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
+			b, bOff := x, xb
+			if !c.Pointwise {
+				k.im2col(c, x, xb, scratch)
+				b, bOff = scratch, ci(0)
+			}
+			gm := gemmArgs{M: c.Mg, N: P, K: K, a: w, aOff: k.mul(g, c.Mg*K), b: b, bOff: bOff,
+				c: y, cOff: k.mul(k.madd(n, c.M, k.mul(g, c.Mg)), P), alpha: 1}
+			if c.Bias {
+				gm.rowBias, gm.biasOff = in[2], k.mul(g, c.Mg)
+			}
+			k.gemmCore(gm)
+		})
+	})
+	return nil
+}
+
+// gemmArgs is one C = alpha·A·B (+ bias) with element offsets into each operand.
+type gemmArgs struct {
+	M, N, K          int
+	transA, transB   bool
+	a, b, c          value.Value
+	aOff, bOff, cOff value.Value
+	rowBias, colBias value.Value // per output row (conv) or column (dense)
+	biasOff          value.Value
+	alpha            float32
+}
+
+// gemmCore emits the GEMM as rows of axpy updates: for every row i of C and
+// every p, C[i,:] += A[i,p]·B[p,:], which vectorizes along the row.
+func (k *kfn) gemmCore(g gemmArgs) {
+	aIdx := func(i, p value.Value) value.Value {
+		if g.transA {
+			return k.add(g.aOff, k.madd(p, g.M, i))
+		}
+		return k.add(g.aOff, k.madd(i, g.K, p))
+	}
+	bIdx := func(p, j value.Value) value.Value {
+		if g.transB {
+			return k.add(g.bOff, k.madd(j, g.K, p))
+		}
+		return k.add(g.bOff, k.madd(p, g.N, j))
+	}
+	k.loop(0, g.M, func(i value.Value) {
+		crow := k.add(g.cOff, k.mul(i, g.N))
+		init := value.Value(cf(0))
+		if g.rowBias != nil {
+			init = k.load(g.rowBias, k.add(g.biasOff, i))
+		}
+		k.fill(g.c, crow, g.N, init)
+		k.loop(0, g.K, func(p value.Value) {
+			av := k.load(g.a, aIdx(i, p))
+			k.loop(0, g.N, func(j value.Value) {
+				cj := k.add(crow, j)
+				k.store(k.fadd(k.load(g.c, cj), k.fmul(av, k.load(g.b, bIdx(p, j)))), g.c, cj)
+			})
+		})
+		if g.alpha != 1 || g.colBias != nil {
+			k.loop(0, g.N, func(j value.Value) {
+				cj := k.add(crow, j)
+				v := k.load(g.c, cj)
+				if g.alpha != 1 {
+					v = k.b.NewFMul(v, cf(g.alpha))
+				}
+				if g.colBias != nil {
+					v = k.b.NewFAdd(v, k.load(g.colBias, j))
+				}
+				k.store(v, g.c, cj)
+			})
+		}
+	})
+}
+
+// gemm: the dense layer and matmul, one GEMM per batch entry.
+func (k *kfn) gemm(s *codegen.Step, in []value.Value, out value.Value) error {
+	gm := s.Gemm
+	for _, bt := range gm.Batch {
+		g := gemmArgs{M: gm.M, N: gm.N, K: gm.K, transA: gm.TransA, transB: gm.TransB, a: in[0], b: in[1], c: out,
+			aOff: ci(bt[0]), bOff: ci(bt[1]), cOff: ci(bt[2]), alpha: gm.Alpha}
+		if gm.Bias {
+			g.colBias = in[2]
+		}
+		k.gemmCore(g)
+	}
+	return nil
+}

@@ -1,0 +1,109 @@
+package llvm
+
+import (
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/pare-ml/pare/frontend/onnx"
+	pir "github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+)
+
+const modelsDir = "../../../shared/models"
+
+// needTools skips the test when the LLVM 14 toolchain or gcc is missing.
+func needTools(t testing.TB) {
+	t.Helper()
+	for _, n := range []string{"opt-14", "llc-14", "gcc"} {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("%s not found: install llvm-14 and gcc (make toolchain)", n)
+		}
+	}
+}
+
+func loadModel(t testing.TB, rel string) *pir.Graph {
+	t.Helper()
+	path := filepath.Join(modelsDir, rel)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("model %s not found", path)
+	}
+	g, err := onnx.Import(path, onnx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// closeEnough compares float outputs within rtol relative to the largest
+// magnitude of want (plus a small absolute floor); integers exactly.
+func closeEnough(t *testing.T, what string, got, want *pir.Tensor, rtol float64) {
+	t.Helper()
+	if got.DType != want.DType || !pir.EqualShape(got.Shape, want.Shape) {
+		t.Fatalf("%s: got %v%v, want %v%v", what, got.DType, got.Shape, want.DType, want.Shape)
+	}
+	scale := 0.0
+	for i := 0; i < want.Len(); i++ {
+		scale = math.Max(scale, math.Abs(want.At(i)))
+	}
+	for i := 0; i < want.Len(); i++ {
+		g, w := got.At(i), want.At(i)
+		if want.DType != pir.F32 {
+			if g != w {
+				t.Fatalf("%s: element %d = %v, want %v", what, i, g, w)
+			}
+			continue
+		}
+		if math.IsNaN(g) != math.IsNaN(w) || math.Abs(g-w) > rtol*math.Max(math.Abs(w), 1e-3*scale)+1e-6 {
+			t.Fatalf("%s: element %d = %v, want %v", what, i, g, w)
+		}
+	}
+}
+
+func checkAgainstRT(t *testing.T, g *pir.Graph, tgt Target, runner []string, inputs ...[]*pir.Tensor) {
+	t.Helper()
+	x, err := Build(g, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.Runner = runner
+	for n, in := range inputs {
+		want, err := rt.Run(g, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			closeEnough(t, g.Name+" output "+string(rune('0'+i))+" set "+string(rune('0'+n)), got[i], want[i], 1e-4)
+		}
+	}
+}
+
+func mnistInputs(t *testing.T) [][]*pir.Tensor {
+	var sets [][]*pir.Tensor
+	for i := 0; i < 3; i++ {
+		p := filepath.Join(modelsDir, "onnx/mnist-7", "test_data_set_"+string(rune('0'+i)), "input_0.pb")
+		_, in, err := onnx.ReadTensorFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, []*pir.Tensor{in})
+	}
+	return sets
+}
+
+func TestMnist(t *testing.T) {
+	needTools(t)
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	checkAgainstRT(t, g, host, nil, mnistInputs(t)...)
+}

@@ -1,0 +1,217 @@
+package llvm
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/llir/llvm/ir"
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+)
+
+// pool: like the depthwise conv, the window offsets are unrolled with their
+// valid output ranges, so the inner loops run without bounds checks; an
+// average divides by per-row and per-column counts computed here.
+func (k *kfn) pool(s *codegen.Step, x, y value.Value) error {
+	p := s.Pool
+	osz := p.OH * p.OW
+	init := cf(0)
+	if p.Max {
+		init = cfInf(-1)
+	}
+	k.loop(0, p.Planes, func(pl value.Value) {
+		xb := k.mul(pl, p.H*p.W)
+		yb := k.mul(pl, osz)
+		k.fill(y, yb, osz, init)
+		for kh := 0; kh < p.KH; kh++ {
+			ohLo, ohHi := validRange(kh*p.DH-p.PT, p.SH, p.H, p.OH)
+			for kw := 0; kw < p.KW; kw++ {
+				off := kw*p.DW - p.PL
+				lo, hi := validRange(off, p.SW, p.W, p.OW)
+				if lo >= hi || ohLo >= ohHi {
+					continue
+				}
+				k.loop(ohLo, ohHi, func(oh value.Value) {
+					ih := k.add(k.mul(oh, p.SH), ci(kh*p.DH-p.PT))
+					xr := k.add(xb, k.mul(ih, p.W))
+					yr := k.add(yb, k.mul(oh, p.OW))
+					k.loop(lo, hi, func(ow value.Value) {
+						xv := k.load(x, k.add(xr, k.add(k.mul(ow, p.SW), ci(off))))
+						yi := k.add(yr, ow)
+						yv := k.load(y, yi)
+						if p.Max {
+							k.store(k.fmax(xv, yv), y, yi)
+						} else {
+							k.store(k.b.NewFAdd(yv, xv), y, yi)
+						}
+					})
+				})
+			}
+		}
+		if !p.Max {
+			rows := k.e.floatTable(s.Name+"_rows", poolCounts(p.OH, p.KH, p.SH, p.DH, p.PT, p.PB, p.H, p.IncludePad))
+			cols := k.e.floatTable(s.Name+"_cols", poolCounts(p.OW, p.KW, p.SW, p.DW, p.PL, p.PR, p.W, p.IncludePad))
+			k.loop(0, p.OH, func(oh value.Value) {
+				rv := k.load(rows, oh)
+				k.loop(0, p.OW, func(ow value.Value) {
+					d := k.b.NewFMul(rv, k.load(cols, ow))
+					yi := k.add(yb, k.madd(oh, p.OW, ow))
+					q := k.b.NewFDiv(k.load(y, yi), d)
+					k.store(k.b.NewSelect(k.b.NewFCmp(enum.FPredOGT, d, cf(0)), q, cf(0)), y, yi)
+				})
+			})
+		}
+	})
+	return nil
+}
+
+// poolCounts is, per output position of one axis, how many window
+// positions fall inside the input (or inside input plus pads).
+func poolCounts(out, kern, stride, dil, pb, pe, in int, includePad bool) []float32 {
+	c := make([]float32, out)
+	for o := range c {
+		for kk := 0; kk < kern; kk++ {
+			pos := o*stride - pb + kk*dil
+			if (pos >= 0 && pos < in) || (includePad && pos >= -pb && pos < in+pe) {
+				c[o]++
+			}
+		}
+	}
+	return c
+}
+
+// floatTable is an internal constant array, returned as a float pointer.
+func (e *emitter) floatTable(name string, v []float32) value.Value {
+	var elems []constant.Constant
+	for _, f := range v {
+		elems = append(elems, cf(f))
+	}
+	t := types.NewArray(uint64(len(v)), f32)
+	g := e.m.NewGlobalDef(name, constant.NewArray(t, elems...))
+	g.Linkage = enum.LinkageInternal
+	g.Immutable = true
+	return constant.NewGetElementPtr(t, g, ci(0), ci(0))
+}
+
+func (k *kfn) globalAvgPool(s *codegen.Step, x, y value.Value) error {
+	in := s.In[0].Shape
+	planes := in[0] * in[1]
+	sz := 1
+	for _, d := range in[2:] {
+		sz *= d
+	}
+	k.loop(0, planes, func(pl value.Value) {
+		sum := k.sum(x, k.mul(pl, sz), sz, 1)
+		k.store(k.b.NewFDiv(sum, cf(float32(sz))), y, pl)
+	})
+	return nil
+}
+
+// sum adds n elements of x from off with stride, in order.
+func (k *kfn) sum(x, off value.Value, n, stride int) value.Value {
+	return k.fold(x, off, n, stride, cf(0), func(acc, v value.Value) value.Value { return k.b.NewFAdd(acc, v) })
+}
+
+// fold reduces n elements with f, carrying the accumulator in a phi.
+func (k *kfn) fold(x, off value.Value, n, stride int, init value.Value, f func(acc, v value.Value) value.Value) value.Value {
+	if n == 0 {
+		return init
+	}
+	pre := k.b
+	head := k.f.NewBlock("")
+	pre.NewBr(head)
+	k.b = head
+	i := head.NewPhi(ir.NewIncoming(ci(0), pre))
+	acc := head.NewPhi(ir.NewIncoming(init, pre))
+	nacc := f(acc, k.load(x, k.add(off, k.mul(i, stride))))
+	ni := k.b.NewAdd(i, ci(1))
+	i.Incs = append(i.Incs, ir.NewIncoming(ni, k.b))
+	acc.Incs = append(acc.Incs, ir.NewIncoming(nacc, k.b))
+	exit := k.f.NewBlock("")
+	k.b.NewCondBr(k.b.NewICmp(enum.IPredSLT, ni, ci(n)), head, exit)
+	k.b = exit
+	return nacc
+}
+
+func (k *kfn) softmax(s *codegen.Step, x, y value.Value) error {
+	outer, n, inner := s.Softmax[0], s.Softmax[1], s.Softmax[2]
+	k.loop(0, outer, func(o value.Value) {
+		k.loop(0, inner, func(in value.Value) {
+			base := k.add(k.mul(o, n*inner), in)
+			m := k.fold(x, base, n, inner, cfInf(-1), func(acc, v value.Value) value.Value { return k.fmax(v, acc) })
+			k.loop(0, n, func(j value.Value) {
+				i := k.add(base, k.mul(j, inner))
+				k.store(k.call1("llvm.exp.f32", k.b.NewFSub(k.load(x, i), m)), y, i)
+			})
+			sum := k.sum(y, base, n, inner)
+			k.loop(0, n, func(j value.Value) {
+				i := k.add(base, k.mul(j, inner))
+				k.store(k.b.NewFDiv(k.load(y, i), sum), y, i)
+			})
+		})
+	})
+	return nil
+}
+
+func (k *kfn) reduce(s *codegen.Step, x, y value.Value) error {
+	r := s.Reduce
+	n := 1
+	for _, d := range r.Inner {
+		n *= d
+	}
+	ostr := contiguousStrides(r.Outer)
+	k.nest(r.Outer, [][]int{r.OStride, ostr}, func(offs []value.Value) {
+		init := cf(0)
+		if r.Op == "max" {
+			init = cfInf(-1)
+		}
+		acc := value.Value(init)
+		// The reduced dims as one nest whose accumulator lives in memory (y).
+		k.store(acc, y, offs[1])
+		k.nest(r.Inner, [][]int{r.IStride}, func(io []value.Value) {
+			v := k.load(x, k.add(offs[0], io[0]))
+			cur := k.load(y, offs[1])
+			if r.Op == "max" {
+				k.store(k.fmax(v, cur), y, offs[1])
+			} else {
+				k.store(k.b.NewFAdd(cur, v), y, offs[1])
+			}
+		})
+		if r.Op == "mean" {
+			k.store(k.b.NewFDiv(k.load(y, offs[1]), cf(float32(n))), y, offs[1])
+		}
+	})
+	return nil
+}
+
+// copy: an optional fill, then strided element copies.
+func (k *kfn) copy(s *codegen.Step, in []value.Value, out value.Value) error {
+	n := 1
+	for _, d := range s.Out.Shape {
+		n *= d
+	}
+	if s.HasFill {
+		var fv value.Value
+		switch et := elemType(s.Out.DType).(type) {
+		case *types.FloatType:
+			fv = cf(s.Fill)
+		case *types.IntType:
+			if s.Fill != float32(math.Trunc(float64(s.Fill))) {
+				return &codegen.UnsupportedError{Where: s.Where, Op: s.Op, Reason: fmt.Sprintf("fill %v of an integer tensor", s.Fill)}
+			}
+			fv = constant.NewInt(et, int64(s.Fill))
+		}
+		k.fill(out, ci(0), n, fv)
+	}
+	for _, c := range s.Copies {
+		src := in[c.Src]
+		k.nest(c.Shape, [][]int{c.SrcStrides, c.DstStrides}, func(offs []value.Value) {
+			k.store(k.load(src, k.add(ci(c.SrcOff), offs[0])), out, k.add(ci(c.DstOff), offs[1]))
+		})
+	}
+	return nil
+}

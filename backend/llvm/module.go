@@ -1,0 +1,266 @@
+// Package llvm compiles a codegen.Program to LLVM IR (typed pointers, as
+// LLVM 14 reads it) with github.com/llir/llvm, and drives opt-14, llc-14
+// and gcc to make objects, C headers and static executables.
+//
+// Every kernel becomes one function specialized to its shapes; loops have
+// constant trip counts and noalias pointers, so that opt -O3 vectorizes
+// them for the target's features. The arena is a zero-initialized global
+// (.bss), the packed weights are included from a sidecar file by module
+// assembly (.incbin), and NAME_run takes the caller's input and output
+// buffers: the object needs no malloc and no libc except libm for
+// transcendental functions (expf, tanhf, erff, powf, logf).
+package llvm
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/llir/llvm/ir"
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// Target selects the machine code generated.
+type Target struct {
+	Triple   string // x86_64-linux-gnu or aarch64-linux-gnu
+	CPU      string // -mcpu (empty: the triple's default)
+	Features string // -mattr, e.g. +avx2,+fma
+}
+
+// Arch is "x86_64" or "aarch64".
+func (t Target) Arch() string { return strings.SplitN(t.Triple, "-", 2)[0] }
+
+func (t Target) dataLayout() string {
+	if t.Arch() == "aarch64" {
+		return "e-m:e-i8:8:32-i16:16:32-i64:64-i128:128-n32:64-S128"
+	}
+	return "e-m:e-p270:32:32-p271:32:32-p272:64:64-i64:64-f80:128-n8:16:32:64-S128"
+}
+
+func (t Target) llvmTriple() string {
+	a := t.Arch()
+	return a + "-unknown-linux-gnu"
+}
+
+// CheckTarget reports an unsupported triple.
+func CheckTarget(t Target) error {
+	switch t.Triple {
+	case "x86_64-linux-gnu", "aarch64-linux-gnu":
+		return nil
+	}
+	return fmt.Errorf("target %q: want x86_64-linux-gnu or aarch64-linux-gnu", t.Triple)
+}
+
+type emitter struct {
+	m       *ir.Module
+	p       *codegen.Program
+	t       Target
+	arena   *ir.Global
+	weights *ir.Global
+	decls   map[string]*ir.Func
+}
+
+// Emit returns the LLVM module of p. weightsPath is the file the module
+// includes the weights from (absolute; written by the caller from p.Weights).
+func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, error) {
+	if err := CheckTarget(t); err != nil {
+		return nil, err
+	}
+	if strings.ContainsAny(weightsPath, "\"\\\n\r") {
+		return nil, fmt.Errorf("weights path %q: quotes, backslashes and newlines cannot be included by the assembler", weightsPath)
+	}
+	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}}
+	e.m.TargetTriple = t.llvmTriple()
+	e.m.DataLayout = t.dataLayout()
+	e.m.SourceFilename = p.Name
+	arena := p.ArenaSize
+	if arena == 0 {
+		arena = codegen.Align
+	}
+	e.arena = e.m.NewGlobalDef(p.Name+"_arena", constant.NewZeroInitializer(types.NewArray(uint64(arena), types.I8)))
+	e.arena.Linkage = enum.LinkageInternal
+	e.arena.Align = ir.Align(codegen.Align)
+	wsym := p.Name + "_weights"
+	wn := uint64(len(p.Weights))
+	if wn == 0 {
+		e.weights = e.m.NewGlobalDef(wsym, constant.NewZeroInitializer(types.NewArray(codegen.Align, types.I8)))
+		e.weights.Linkage = enum.LinkageInternal
+	} else {
+		e.weights = e.m.NewGlobal(wsym, types.NewArray(wn, types.I8))
+		e.weights.Immutable = true
+		e.weights.Linkage = enum.LinkageExternal
+		e.weights.Preemption = enum.PreemptionDSOLocal
+		e.weights.Visibility = enum.VisibilityHidden
+		e.m.ModuleAsms = append(e.m.ModuleAsms,
+			"\t.section .rodata", "\t.balign 64", "\t.globl "+wsym, "\t.hidden "+wsym,
+			wsym+":", fmt.Sprintf("\t.incbin \"%s\"", weightsPath), fmt.Sprintf("\t.size %s, %d", wsym, wn), "\t.text")
+	}
+	var kernels []*ir.Func
+	for _, s := range p.Steps {
+		f, err := e.kernel(s)
+		if err != nil {
+			return nil, err
+		}
+		kernels = append(kernels, f)
+	}
+	e.run(kernels)
+	return e.m, nil
+}
+
+// elemType is the LLVM type of a dtype's elements.
+func elemType(dt pir.DType) types.Type {
+	switch dt {
+	case pir.F32:
+		return f32
+	case pir.I8, pir.U8, pir.Bool:
+		return types.I8
+	case pir.I16:
+		return types.I16
+	case pir.I32:
+		return types.I32
+	}
+	return types.I64
+}
+
+// operands lists a step's operands in the order its kernel takes them.
+func operands(s *codegen.Step) []*codegen.Operand {
+	var ops []*codegen.Operand
+	for i := range s.In {
+		ops = append(ops, &s.In[i])
+	}
+	ops = append(ops, &s.Out)
+	if s.Scratch != nil {
+		ops = append(ops, s.Scratch)
+	}
+	for i := range s.Epilogue {
+		if s.Epilogue[i].Arg != nil {
+			ops = append(ops, s.Epilogue[i].Arg)
+		}
+	}
+	return ops
+}
+
+func overlap(a, b *codegen.Operand) bool {
+	if a.Space != b.Space || a.Index != b.Index {
+		return false
+	}
+	return a.Offset < b.Offset+b.Bytes() && b.Offset < a.Offset+a.Bytes()
+}
+
+// kernel emits the function of one step.
+func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
+	ops := operands(s)
+	var params []*ir.Param
+	for i, o := range ops {
+		p := ir.NewParam(fmt.Sprintf("p%d", i), types.NewPointer(elemType(o.DType)))
+		alias := false
+		for j, q := range ops {
+			if j != i && overlap(o, q) && (o == &s.Out || q == &s.Out || o == s.Scratch || q == s.Scratch) {
+				alias = true
+			}
+		}
+		if !alias {
+			p.Attrs = append(p.Attrs, enum.ParamAttrNoAlias)
+		}
+		params = append(params, p)
+	}
+	k := e.newFunc(s.Name, types.Void, params...)
+	k.f.Linkage = enum.LinkageInternal
+	args := make([]value.Value, len(params))
+	for i, p := range params {
+		args[i] = p
+	}
+	in := args[:len(s.In)]
+	out := args[len(s.In)]
+	rest := args[len(s.In)+1:]
+	var scratch value.Value
+	if s.Scratch != nil {
+		scratch, rest = rest[0], rest[1:]
+	}
+	var err error
+	switch s.Kernel {
+	case codegen.KConvGemm:
+		err = k.convGemm(s, in, out, scratch)
+	case codegen.KConvDepthwise:
+		err = k.convDepthwise(s, in, out)
+	case codegen.KGemm:
+		err = k.gemm(s, in, out)
+	case codegen.KMap:
+		err = k.mapStep(s, in[0], out, rest)
+	case codegen.KPool:
+		err = k.pool(s, in[0], out)
+	case codegen.KGlobalAvgPool:
+		err = k.globalAvgPool(s, in[0], out)
+	case codegen.KSoftmax:
+		err = k.softmax(s, in[0], out)
+	case codegen.KReduce:
+		err = k.reduce(s, in[0], out)
+	case codegen.KCopy:
+		err = k.copy(s, in, out)
+	default:
+		err = &codegen.UnsupportedError{Where: s.Where, Op: s.Op, Reason: fmt.Sprintf("kernel %s has no LLVM implementation", s.Kernel)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 {
+		k.epilogueSweep(s, out, rest)
+	}
+	k.b.NewRet(nil)
+	return k.f, nil
+}
+
+// run emits NAME_run(inputs..., outputs...), which calls every kernel with
+// its operands' addresses.
+func (e *emitter) run(kernels []*ir.Func) {
+	var params []*ir.Param
+	for i, in := range e.p.Inputs {
+		params = append(params, ir.NewParam(fmt.Sprintf("in%d", i), types.NewPointer(elemType(in.DType))))
+	}
+	for i, o := range e.p.Outputs {
+		params = append(params, ir.NewParam(fmt.Sprintf("out%d", i), types.NewPointer(elemType(o.DType))))
+	}
+	k := e.newFunc(e.p.Name+"_run", types.I32, params...)
+	for i, s := range e.p.Steps {
+		var args []value.Value
+		for _, o := range operands(s) {
+			args = append(args, k.addr(o, params))
+		}
+		k.b.NewCall(kernels[i], args...)
+	}
+	k.b.NewRet(constant.NewInt(types.I32, 0))
+}
+
+// addr is the typed address of an operand inside NAME_run.
+func (k *kfn) addr(o *codegen.Operand, params []*ir.Param) value.Value {
+	var base value.Value
+	switch o.Space {
+	case codegen.Arena:
+		base = k.e.arena
+	case codegen.Weights:
+		base = k.e.weights
+	case codegen.Input:
+		base = params[o.Index]
+	case codegen.Output:
+		base = params[len(k.e.p.Inputs)+o.Index]
+	}
+	pt := types.NewPointer(elemType(o.DType))
+	if o.Space == codegen.Arena || o.Space == codegen.Weights {
+		arr := base.Type().(*types.PointerType).ElemType
+		g := k.b.NewGetElementPtr(arr, base, ci(0), ci(int(o.Offset)))
+		g.InBounds = true
+		return k.b.NewBitCast(g, pt)
+	}
+	if o.Offset == 0 && base.Type().Equal(pt) {
+		return base
+	}
+	b8 := k.b.NewBitCast(base, i8p)
+	g := k.b.NewGetElementPtr(types.I8, b8, ci(int(o.Offset)))
+	g.InBounds = true
+	return k.b.NewBitCast(g, pt)
+}

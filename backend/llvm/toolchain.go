@@ -1,0 +1,154 @@
+package llvm
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/pare-ml/pare/codegen"
+)
+
+// HostTarget is the target of the machine pare runs on, tuned for its CPU.
+func HostTarget() (Target, error) {
+	switch runtime.GOARCH {
+	case "amd64":
+		return Target{Triple: "x86_64-linux-gnu", CPU: "native"}, nil
+	case "arm64":
+		return Target{Triple: "aarch64-linux-gnu", CPU: "native"}, nil
+	}
+	return Target{}, fmt.Errorf("no LLVM target for host architecture %s", runtime.GOARCH)
+}
+
+// Tool finds a program on PATH, trying each name in turn.
+func Tool(names ...string) (string, error) {
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH (Debian: apt-get install %s)", names[0], toolPackage(names[0]))
+}
+
+func toolPackage(name string) string {
+	switch {
+	case strings.HasPrefix(name, "opt"), strings.HasPrefix(name, "llc"):
+		return "llvm-14"
+	case strings.HasPrefix(name, "aarch64"):
+		return "gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+	case strings.HasPrefix(name, "qemu"):
+		return "qemu-user"
+	}
+	return name
+}
+
+// CC is the C compiler that links executables for the target.
+func CC(t Target) (string, error) {
+	if t.Arch() == "aarch64" && runtime.GOARCH != "arm64" {
+		return Tool("aarch64-linux-gnu-gcc")
+	}
+	return Tool("gcc", "cc")
+}
+
+func run(name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 2000 {
+			msg = msg[:2000] + "..."
+		}
+		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(name), strings.Join(args, " "), err, msg)
+	}
+	return nil
+}
+
+// Artifacts names the files one compilation writes.
+type Artifacts struct {
+	LL, Weights, Obj, Header string
+}
+
+// WriteLL emits p as LLVM IR into base.ll and its weights into
+// base.weights; it returns the paths.
+func WriteLL(p *codegen.Program, t Target, base string) (Artifacts, error) {
+	abs, err := filepath.Abs(base)
+	if err != nil {
+		return Artifacts{}, err
+	}
+	a := Artifacts{LL: abs + ".ll", Weights: abs + ".weights"}
+	if err := os.WriteFile(a.Weights, p.Weights, 0o644); err != nil {
+		return a, err
+	}
+	m, err := Emit(p, t, a.Weights)
+	if err != nil {
+		return a, err
+	}
+	return a, os.WriteFile(a.LL, []byte(m.String()), 0o644)
+}
+
+// optFlags are the target flags opt and llc share.
+func optFlags(t Target) []string {
+	f := []string{"-mtriple=" + t.llvmTriple()}
+	if t.CPU != "" {
+		f = append(f, "-mcpu="+t.CPU)
+	}
+	if t.Features != "" {
+		f = append(f, "-mattr="+t.Features)
+	}
+	return f
+}
+
+// CompileObj optimizes ll with opt -O3 and compiles it with llc into obj.
+func CompileObj(ll, obj string, t Target) error {
+	opt, err := Tool("opt-14", "opt")
+	if err != nil {
+		return err
+	}
+	llc, err := Tool("llc-14", "llc")
+	if err != nil {
+		return err
+	}
+	bc := strings.TrimSuffix(obj, filepath.Ext(obj)) + ".opt.bc"
+	defer os.Remove(bc)
+	if err := run(opt, append([]string{"-O3", ll, "-o", bc}, optFlags(t)...)...); err != nil {
+		return err
+	}
+	return run(llc, append([]string{"-O3", "-filetype=obj", "-relocation-model=pic", bc, "-o", obj}, optFlags(t)...)...)
+}
+
+// BuildObj writes base.ll, base.weights, base.o and base.h.
+func BuildObj(p *codegen.Program, t Target, base string) (Artifacts, error) {
+	a, err := WriteLL(p, t, base)
+	if err != nil {
+		return a, err
+	}
+	a.Obj = strings.TrimSuffix(a.LL, ".ll") + ".o"
+	if err := CompileObj(a.LL, a.Obj, t); err != nil {
+		return a, err
+	}
+	a.Header = strings.TrimSuffix(a.LL, ".ll") + ".h"
+	return a, os.WriteFile(a.Header, []byte(Header(p)), 0o644)
+}
+
+// BuildExe compiles p into a static executable at out (intermediate files
+// go to work).
+func BuildExe(p *codegen.Program, t Target, out, work string) error {
+	base := filepath.Join(work, p.Name)
+	a, err := BuildObj(p, t, base)
+	if err != nil {
+		return err
+	}
+	mainC := filepath.Join(work, p.Name+"_main.c")
+	if err := os.WriteFile(mainC, []byte(MainC(p)), 0o644); err != nil {
+		return err
+	}
+	cc, err := CC(t)
+	if err != nil {
+		return err
+	}
+	return run(cc, "-O2", "-static", "-I", work, "-o", out, mainC, a.Obj, "-lm")
+}
