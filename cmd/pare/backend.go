@@ -21,6 +21,7 @@ var backends = map[string]func(g *ir.Graph) (executor, error){
 		}
 		return p.Run, nil
 	},
+	"llvm": llvmBackend,
 }
 
 func backendNames() string {
