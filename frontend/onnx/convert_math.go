@@ -346,7 +346,7 @@ func (c *nodeCtx) foldArgs(n int) ([]*ir.Tensor, []int, error) {
 			return nil, nil, c.errf("%v", err)
 		}
 	}
-	if err := ir.CheckShape(shape); err != nil || !c.im.budget(ir.NumElements(shape)*8) {
+	if err := checkShape(shape); err != nil || !c.im.budget(ir.NumElements(shape)*8) {
 		return nil, nil, c.errf("result shape %v is too large to fold", shape)
 	}
 	return ts, shape, nil

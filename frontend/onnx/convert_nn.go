@@ -45,7 +45,40 @@ func (c *nodeCtx) windowAttrs(in, kernel []int) (ir.Attrs, error) {
 	default:
 		return nil, c.unsupported("auto_pad %q is not supported (NOTSET, VALID, SAME_UPPER, SAME_LOWER are)", ap)
 	}
-	return ir.Attrs{"strides": ir.Ints(strides...), "dilations": ir.Ints(dil...), "pads": ir.Ints(pads...)}, nil
+	return windowMap(strides, dil, pads), nil
+}
+
+// windowMap makes window attributes, leaving out the defaults (all strides
+// and dilations 1, all pads 0) so that the IR reads cleanly.
+func windowMap(strides, dil, pads []int) ir.Attrs {
+	a := ir.Attrs{}
+	for name, l := range map[string][]int{"strides": strides, "dilations": dil} {
+		for _, v := range l {
+			if v != 1 {
+				a[name] = ir.Ints(l...)
+				break
+			}
+		}
+	}
+	if !allZero(pads) {
+		a["pads"] = ir.Ints(pads...)
+	}
+	return a
+}
+
+// windowLists returns the strides, dilations and pads of window attributes.
+func windowLists(a ir.Attrs, nsp int) (strides, dil, pads []int) {
+	get := func(name string, n, def int) []int {
+		if l, ok := a[name]; ok {
+			return append([]int{}, l.Ints...)
+		}
+		l := make([]int, n)
+		for i := range l {
+			l[i] = def
+		}
+		return l
+	}
+	return get("strides", nsp, 1), get("dilations", nsp, 1), get("pads", 2*nsp, 0)
 }
 
 // convArgs returns x, w and the optional bias of a conv, with x and w of
@@ -100,7 +133,7 @@ func convConvTranspose(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	strides, dil, pads := attrs["strides"].Ints, attrs["dilations"].Ints, attrs["pads"].Ints
+	strides, dil, pads := windowLists(attrs, nsp)
 	outPad := c.window("output_padding", nsp, 0)
 	if outPad == nil {
 		outPad = make([]int, nsp)
@@ -135,8 +168,10 @@ func convConvTranspose(c *nodeCtx) error {
 			}
 		}
 	}
-	attrs["pads"] = ir.Ints(pads...)
-	attrs["output_padding"] = ir.Ints(outPad...)
+	attrs = windowMap(strides, dil, pads)
+	if !allZero(outPad) {
+		attrs["output_padding"] = ir.Ints(outPad...)
+	}
 	attrs["group"] = ir.Int(c.int("group", 1))
 	args := []*ir.Value{x, w}
 	if b != nil {
@@ -376,7 +411,7 @@ func (c *nodeCtx) resize(x *ir.Value, mode, coord, nearest string, scales []floa
 		}
 		copy(shape, sizes)
 	}
-	if err := ir.CheckShape(shape); err != nil {
+	if err := checkShape(shape); err != nil {
 		return c.errf("output shape: %v", err)
 	}
 	attrs := ir.Attrs{"mode": ir.Str(mode), "coord": ir.Str(coord), "nearest_mode": ir.Str(nearest)}

@@ -37,7 +37,7 @@ func reshapeShape(in, spec []int, allowzero bool) ([]int, error) {
 	if allowzero && zero && neg >= 0 {
 		return nil, fmt.Errorf("shape %v has both 0 and -1 with allowzero=1", spec)
 	}
-	if err := ir.CheckShape(out); err != nil {
+	if err := checkShape(out); err != nil {
 		return nil, fmt.Errorf("shape %v: %v", spec, err)
 	}
 	total := ir.NumElements(in)
@@ -502,7 +502,7 @@ func convExpand(c *nodeCtx) error {
 	}
 	shape, err := ir.Broadcast(x.Type.Shape, spec)
 	if err == nil {
-		err = ir.CheckShape(shape)
+		err = checkShape(shape)
 	}
 	if err != nil {
 		return c.errf("%v", err)
@@ -586,7 +586,7 @@ func convConstantOfShape(c *nodeCtx) error {
 	}
 	shape, err := intList(t)
 	if err == nil {
-		err = ir.CheckShape(shape)
+		err = checkShape(shape)
 	}
 	if err != nil {
 		return c.errf("shape: %v", err)

@@ -153,12 +153,22 @@ func (im *importer) checkOptions() error {
 	}
 	for _, ks := range [][]string{slices.Sorted(maps.Keys(im.opts.Shapes)), slices.Sorted(maps.Keys(im.opts.Bind))} {
 		for _, k := range ks {
-			if !im.inputs[k] {
+			if !im.inputs[k] && !im.listed(k) {
 				return fmt.Errorf("there is no graph input %q (inputs: %s)", k, strings.Join(names, ", "))
 			}
 		}
 	}
 	return nil
+}
+
+// listed reports whether name is a graph input (an initializer may be one).
+func (im *importer) listed(name string) bool {
+	for _, in := range im.graph.GetInput() {
+		if in.GetName() == name {
+			return true
+		}
+	}
+	return false
 }
 
 // checkNodes reports the first node whose operator pare does not support.
@@ -198,7 +208,7 @@ func (im *importer) inputType(vi *onnxpb.ValueInfoProto) (ir.Type, error) {
 		if !hasOver {
 			return ir.Type{}, fmt.Errorf("graph input %q has no shape in the model: give one (--shape %s=1x3x224x224)", name, name)
 		}
-		if err := ir.CheckShape(over); err != nil {
+		if err := checkShape(over); err != nil {
 			return ir.Type{}, fmt.Errorf("shape of input %q: %v", name, err)
 		}
 		return ir.TensorType(dt, over...), nil
@@ -215,10 +225,15 @@ func (im *importer) inputType(vi *onnxpb.ValueInfoProto) (ir.Type, error) {
 			if v < 0 || v > ir.MaxElements {
 				return ir.Type{}, fmt.Errorf("graph input %q has invalid dimension %d", name, v)
 			}
-			if hasOver && int64(over[i]) != v {
+			// A fixed 0 is an empty dim, as ONNX says; some exporters
+			// meant "unknown" by it, so a given shape may override it.
+			if hasOver && int64(over[i]) != v && v != 0 {
 				return ir.Type{}, fmt.Errorf("the shape given for input %q, %v, differs from the model's input %s in fixed dimension %d", name, over, declShape(dims), i)
 			}
 			shape[i] = int(v)
+			if hasOver {
+				shape[i] = over[i]
+			}
 		default:
 			shape[i] = 1
 			if hasOver {
@@ -228,7 +243,7 @@ func (im *importer) inputType(vi *onnxpb.ValueInfoProto) (ir.Type, error) {
 			}
 		}
 	}
-	if err := ir.CheckShape(shape); err != nil {
+	if err := checkShape(shape); err != nil {
 		return ir.Type{}, fmt.Errorf("shape of input %q: %v", name, err)
 	}
 	return ir.TensorType(dt, shape...), nil
@@ -256,6 +271,13 @@ func (im *importer) defineInputs() error {
 	for _, in := range im.graph.GetInput() {
 		name := in.GetName()
 		if !im.inputs[name] {
+			if b, ok := im.opts.Bind[name]; ok && im.vals[name] == nil {
+				init := im.inits[name]
+				if dt, _ := irDType(init.GetDataType()); dt != b.DType || !slices.Equal(toInts(init.GetDims()), b.Shape) {
+					return fmt.Errorf("the tensor bound to input %q is %v%v; its initializer is %s%v", name, b.DType, b.Shape, onnxpb.DataTypeName(init.GetDataType()), init.GetDims())
+				}
+				im.vals[name] = im.g.AddConst(name, b, nil) // overrides the initializer
+			}
 			continue
 		}
 		t, err := im.inputType(in)
@@ -383,4 +405,12 @@ func nodeName(n *onnxpb.NodeProto, i int) string {
 		return n.GetName()
 	}
 	return fmt.Sprintf("%s_%d", n.GetOpType(), i)
+}
+
+func toInts(dims []int64) []int {
+	out := make([]int, len(dims))
+	for i, d := range dims {
+		out[i] = int(d)
+	}
+	return out
 }

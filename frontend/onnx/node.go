@@ -114,6 +114,9 @@ func (c *nodeCtx) add(op string, args []*ir.Value, attrs ir.Attrs, hint ir.Type,
 	if err != nil {
 		return nil, c.errf("%s: %v", op, err)
 	}
+	if err := checkShape(v.Type.Shape); err != nil {
+		return nil, c.errf("%s: result %v", op, err)
+	}
 	v.Source = c.name
 	t, err := c.im.fold(v)
 	if err != nil {

@@ -96,7 +96,7 @@ func init() {
 		"Gather":          {fn: convGather, notes: "→ gather (folded when all inputs are constant)"},
 		"Expand":          {fn: convExpand, since: 8, consts: []int{1}, notes: "→ expand to the broadcast shape"},
 		"Identity":        {fn: convIdentity, notes: "removed: the output is the input"},
-		"Dropout":         {fn: convDropout, notes: "removed (inference): the output is the input, the mask all true"},
+		"Dropout":         {fn: convDropout, consts: []int{2}, notes: "removed (inference): the output is the input, the mask all true"},
 		"Constant":        {fn: convConstant, notes: "→ const; value, value_float(s), value_int(s)"},
 		"ConstantOfShape": {fn: convConstantOfShape, since: 9, consts: []int{0}, notes: "→ const"},
 		"Shape":           {fn: convShape, notes: "→ const (shapes are static); start and end"},

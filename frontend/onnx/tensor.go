@@ -66,7 +66,24 @@ func onnxDType(d ir.DType) int32 {
 	return 0
 }
 
-// checkDims converts ONNX dims to a shape within ir.CheckShape's limits.
+// checkShape is ir.CheckShape without its int64 overflow: every dim and the
+// element count must be at most ir.MaxElements. (ir.CheckShape multiplies
+// before comparing, so [1<<32, 1<<32] wraps to 0 and passes.)
+func checkShape(shape []int) error {
+	n := 1
+	for _, d := range shape {
+		if d < 0 || d > ir.MaxElements {
+			return fmt.Errorf("invalid dimension %d in shape %v", d, shape)
+		}
+		if d != 0 && n > ir.MaxElements/d {
+			return fmt.Errorf("shape %v has more than %d elements", shape, int64(ir.MaxElements))
+		}
+		n *= d
+	}
+	return nil
+}
+
+// checkDims converts ONNX dims to a shape within checkShape's limits.
 func checkDims(dims []int64) ([]int, error) {
 	shape := make([]int, len(dims))
 	for i, d := range dims {
@@ -75,7 +92,7 @@ func checkDims(dims []int64) ([]int, error) {
 		}
 		shape[i] = int(d)
 	}
-	if err := ir.CheckShape(shape); err != nil {
+	if err := checkShape(shape); err != nil {
 		return nil, err
 	}
 	return shape, nil
