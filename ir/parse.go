@@ -85,10 +85,6 @@ func (p *parser) failf(t token, format string, args ...any) {
 	panic(parseError{fmt.Errorf("%s:%d:%d: "+format, append([]any{p.name, t.line, t.col}, args...)...)})
 }
 
-func isNameByte(c byte) bool {
-	return c == '_' || c == '.' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
 func isWordByte(c byte) bool { return isNameByte(c) || c == '+' }
 
 func (p *parser) advance(n int) { p.pos += n; p.col += n }
@@ -483,16 +479,6 @@ func (p *parser) op(nt, ot token) *Value {
 	return v
 }
 
-// inferType runs the op's type rule, turning a panic in it into an error.
-func inferType(v *Value) (t Type, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			t, err = Type{}, fmt.Errorf("type rule of %s panicked: %v", v.Op.Name, r)
-		}
-	}()
-	return v.Op.Infer(v)
-}
-
 func (p *parser) attrs(v *Value) {
 	p.next()
 	for !p.isPunct("}") {
@@ -632,16 +618,4 @@ func (p *parser) summary(v *Value) *Tensor {
 		p.failf(sha, "const %%%s: sha=%s holds %v%s, the type is %v", v.Name, sha.text, t.DType, FormatShape(t.Shape), v.Type)
 	}
 	return t
-}
-
-func isHash(s string) bool {
-	if len(s) != 16 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -18,6 +18,9 @@ func Verify(g *Graph) error {
 		return errors.New("verify: nil graph")
 	}
 	vf := &verifier{pos: map[*Value]int{}, bad: map[*Value]bool{}, names: map[string]*Value{}}
+	if g.Name != "" && !validName(g.Name) {
+		vf.errorf("verify: graph name %q has characters the text form cannot hold (letters, digits, _ . - only)", g.Name)
+	}
 	for i, v := range g.Params {
 		if v != nil {
 			vf.pos[v] = i
@@ -106,6 +109,10 @@ func opName(op *OpDef) string {
 		return "<nil>"
 	}
 	return op.Name
+}
+
+func isNameByte(c byte) bool {
+	return c == '_' || c == '.' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func validName(s string) bool {
@@ -210,4 +217,14 @@ func (vf *verifier) op(v *Value, at int) {
 	} else if !t.Equal(v.Type) {
 		vf.fail(v, "verify: %s: declared %v, inferred %v", v.Where(), v.Type, t)
 	}
+}
+
+// inferType runs the op's type rule, turning a panic in it into an error.
+func inferType(v *Value) (t Type, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = Type{}, fmt.Errorf("type rule of %s panicked: %v", v.Op.Name, r)
+		}
+	}()
+	return v.Op.Infer(v)
 }

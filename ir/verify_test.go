@@ -82,6 +82,7 @@ func TestVerifyErrors(t *testing.T) {
 		}, `verify: param %p is among the body values`},
 		{"no op", func(g *Graph, x, w, c, r *Value) { r.Op = nil }, `verify: %r has no op`},
 		{"nil value", func(g *Graph, x, w, c, r *Value) { g.Values = append(g.Values, nil) }, `verify: value 3 is nil`},
+		{"graph name", func(g *Graph, x, w, c, r *Value) { g.Name = "my net" }, `verify: graph name "my net" has characters`},
 		{"no results", func(g *Graph, x, w, c, r *Value) { g.Results = nil }, `verify: graph @v has no results`},
 		{"nil result", func(g *Graph, x, w, c, r *Value) { g.Results = []*Value{nil} }, `verify: result 0 is nil`},
 		{"foreign result", func(g *Graph, x, w, c, r *Value) { g.Results = []*Value{{Name: "z"}} }, `verify: result 0 %z is not a value of the graph`},

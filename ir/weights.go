@@ -299,3 +299,15 @@ func readN(r io.Reader, n uint64) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+func isHash(s string) bool {
+	if len(s) != 16 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
