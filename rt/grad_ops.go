@@ -449,8 +449,8 @@ func gradBatchNorm(v *ir.Value) (VJP, error) {
 		for i := range inv {
 			inv[i] = 1 / math.Sqrt(float64(vr[i]+eps))
 		}
-		sumG := make([]float64, c)   // Σ dy
-		sumGX := make([]float64, c)  // Σ dy*(x - mean)
+		sumG := make([]float64, c)  // Σ dy
+		sumGX := make([]float64, c) // Σ dy*(x - mean)
 		var dx *ir.Tensor
 		if need[0] {
 			dx = ir.NewTensor(ir.F32, shape)
