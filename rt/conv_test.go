@@ -30,12 +30,13 @@ func naiveConv(cc convCase, out []int, get func(i int) float64, getW func(i int)
 	wStr := ir.Strides(append([]int{cc.m, cg}, cc.k...))
 	res := make([]float64, ir.NumElements(out))
 	oi := newOdometer(out)
+	ki := newOdometer(cc.k)
 	for i := range res {
 		n, m, o := oi.idx[0], oi.idx[1], oi.idx[2:]
 		gi := m / mg
 		s := bias(m)
 		for c := 0; c < cg; c++ {
-			ki := newOdometer(cc.k)
+			clear(ki.idx)
 			for {
 				xoff := n*inStr[0] + (gi*cg+c)*inStr[1]
 				ok := true
@@ -75,7 +76,7 @@ func randConvCases(rng *rand.Rand) []convCase {
 		{n: 1, c: 3, m: 4, group: 1, in: shp(11), k: shp(3), strides: shp(2), dil: shp(2), pad: shp(2, 1), bias: true},
 		{n: 2, c: 2, m: 3, group: 1, in: shp(5, 4, 6), k: shp(2, 3, 2), strides: shp(1, 2, 1), dil: shp(1, 1, 2), pad: shp(1, 0, 1, 0, 1, 1), bias: true},
 		// Big enough for the parallel GEMM path.
-		{n: 1, c: 32, m: 40, group: 1, in: shp(30, 30), k: shp(3, 3), strides: shp(1, 1), dil: shp(1, 1), pad: shp(1, 1, 1, 1), bias: true},
+		{n: 1, c: 16, m: 24, group: 1, in: shp(26, 26), k: shp(3, 3), strides: shp(1, 1), dil: shp(1, 1), pad: shp(1, 1, 1, 1), bias: true},
 	}
 	for i := 0; i < 12; i++ {
 		nsp := 1 + rng.Intn(3)
@@ -137,7 +138,10 @@ func toF32(x []float64) []float32 {
 func TestConvIntegerAgainstNaive(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for i, cc := range randConvCases(rng) {
-		for _, dts := range [][2]ir.DType{{ir.U8, ir.I8}, {ir.I8, ir.I8}, {ir.U8, ir.U8}} {
+		for j, dts := range [][2]ir.DType{{ir.U8, ir.I8}, {ir.I8, ir.I8}, {ir.U8, ir.U8}} {
+			if j > 0 && i == 6 {
+				continue // the large case once is enough
+			}
 			t.Run(fmt.Sprint(i, dts), func(t *testing.T) {
 				x := randInt(rng, dts[0], append([]int{cc.n, cc.c}, cc.in...)...)
 				w := randInt(rng, dts[1], append([]int{cc.m, cc.c / cc.group}, cc.k...)...)
@@ -354,4 +358,13 @@ func BenchmarkMatMul(b *testing.B) {
 		}
 	}
 	b.ReportMetric(2*m*k*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkKernel is the GEMM micro-kernel alone (the GEMM's ceiling).
+func BenchmarkKernel(b *testing.B) {
+	a, bp, c := make([]float32, kc*mr), make([]float32, kc*nr), make([]float32, mr*nr)
+	for i := 0; i < b.N; i++ {
+		kernel2x4(kc, a, bp, c, nr, true)
+	}
+	b.ReportMetric(2*kc*mr*nr*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
