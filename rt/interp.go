@@ -54,6 +54,9 @@ func build(v *ir.Value) (kernel, error) {
 		return nil, fmt.Errorf("rt: %%%s has no op", v.Name)
 	}
 	b := builders[v.Op.Name]
+	if tb := tfliteBuilder(v); tb != nil { // TFLite integer kernels (tflite.go)
+		b = tb
+	}
 	if b == nil {
 		return nil, fmt.Errorf("rt: %s: op %s is not supported by the interpreter", v.Where(), v.Op.Name)
 	}

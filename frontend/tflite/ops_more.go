@@ -44,6 +44,11 @@ func convMean(o *opctx) error {
 		return err
 	}
 	keep := o.op.opt.keepDims
+	if o.quantized() && keep && len(xt.shape) == 4 && len(axes) == 2 && !slices.Equal(axes, []int{1, 2}) {
+		// rt's rq=tflite reduce_mean takes every 2-axis keep_dims mean of a
+		// 4-D tensor for TFLite's spatial one (axes 1 and 2).
+		return fmt.Errorf("quantized MEAN over axes %v of a 4-D tensor with keep_dims is not supported (only axes [1 2])", axes)
+	}
 	var x *ir.Value
 	nchw, outNCHW := false, false
 	if o.im.isNCHW(xi) && len(xt.shape) == 4 {
@@ -184,15 +189,8 @@ func convPad(o *opctx) error {
 	if err != nil {
 		return err
 	}
-	attrs := ir.Attrs{"pads": ir.Ints(pads...)}
-	if q := x.Type.Quant; q != nil {
-		// Quantized padding is the real value 0: the zero point.
-		if q.Axis >= 0 {
-			return fmt.Errorf("pad of a per-axis quantized tensor")
-		}
-		attrs["value"] = ir.Float(float32(q.ZeroPoint[0]))
-	}
-	v, err := o.add("pad", []*ir.Value{x}, attrs, ir.Type{})
+	// The pad value is the real value 0 (the zero point of a quantized tensor).
+	v, err := o.add("pad", []*ir.Value{x}, ir.Attrs{"pads": ir.Ints(pads...)}, ir.Type{})
 	if err != nil {
 		return err
 	}
