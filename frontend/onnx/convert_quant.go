@@ -43,6 +43,9 @@ func (c *nodeCtx) quantOf(si, zi int, dt ir.DType, shape []int, axis int, what s
 	case zp != nil:
 		n = zp.Len()
 	}
+	if n == 0 {
+		return nil, c.errf("the scale and zero point of %s are empty", what)
+	}
 	for _, t := range []*ir.Tensor{scale, zp} {
 		if t != nil && len(t.Shape) > 1 && n > 1 {
 			return nil, c.unsupported("blocked quantization of %s (scale shape %v) is not supported; per-tensor and per-axis are", what, t.Shape)
@@ -64,6 +67,11 @@ func (c *nodeCtx) quantOf(si, zi int, dt ir.DType, shape []int, axis int, what s
 			return nil, c.errf("the scale of %s, %v, must be positive and finite", what, s)
 		}
 	}
+	if n > 1 && axis < 0 && uniform(q) {
+		// e.g. a per-row zero point of MatMulInteger that is the same for every row
+		q.Scale, q.ZeroPoint = q.Scale[:1], q.ZeroPoint[:1]
+		n = 1
+	}
 	if n > 1 {
 		if axis < 0 {
 			return nil, c.unsupported("per-axis quantization of %s is not supported (it must be per tensor)", what)
@@ -74,6 +82,16 @@ func (c *nodeCtx) quantOf(si, zi int, dt ir.DType, shape []int, axis int, what s
 		q.Axis = axis
 	}
 	return q, nil
+}
+
+// uniform reports whether all channels of q have the same parameters.
+func uniform(q *ir.Quant) bool {
+	for i := range q.Scale {
+		if q.Scale[i] != q.Scale[0] || q.ZeroPoint[i] != q.ZeroPoint[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // checkQuant validates quantization parameters for a type.

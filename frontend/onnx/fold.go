@@ -35,8 +35,13 @@ func (im *importer) fold(v *ir.Value) (*ir.Tensor, error) {
 	}
 	t, ok, err := evalLocal(v, args)
 	if !ok && err == nil && rt.Supported(v.Op.Name) {
-		t, err = rt.EvalOp(v, args)
-		ok = err == nil
+		// rt may lack a kernel for some dtype: keep the op then, and say
+		// why if a constant is needed later.
+		if t, err = rt.EvalOp(v, args); err != nil {
+			im.foldErr[v], err = err, nil
+		} else {
+			ok = true
+		}
 	}
 	if err != nil || !ok {
 		im.folded -= int64(v.Type.Bytes())

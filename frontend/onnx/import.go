@@ -49,7 +49,7 @@ func ImportBytes(name string, data []byte, opts Options) (*ir.Graph, error) {
 	}
 	gname := strings.TrimSuffix(name, filepath.Ext(name))
 	im := &importer{model: name, opts: opts, g: ir.NewGraph(gname),
-		vals: map[string]*ir.Value{}, uses: map[*ir.Value]int{}, qconsts: map[*ir.Value][]*ir.Value{}}
+		vals: map[string]*ir.Value{}, uses: map[*ir.Value]int{}, qconsts: map[*ir.Value][]*ir.Value{}, foldErr: map[*ir.Value]error{}}
 	if err := im.run(&m); err != nil {
 		return nil, modelError(name, err)
 	}
@@ -71,6 +71,7 @@ type importer struct {
 	uses    map[*ir.Value]int         // how many values use a value as an argument
 	qconsts map[*ir.Value][]*ir.Value // quantized copies of a constant
 	folded  int64                     // bytes of constants made by folding
+	foldErr map[*ir.Value]error       // why rt could not fold a value
 }
 
 func (im *importer) run(m *onnxpb.ModelProto) error {

@@ -86,6 +86,9 @@ func (c *nodeCtx) constIn(i int) (*ir.Tensor, error) {
 	if v.IsParam() {
 		return nil, c.errf("input %q must be a constant; bind it with --bind %s=FILE", c.inName(i), c.inName(i))
 	}
+	if err := c.im.foldErr[v]; err != nil {
+		return nil, c.errf("input %q must be a constant, but evaluating %s at import failed: %v", c.inName(i), v.Where(), err)
+	}
 	return nil, c.errf("input %q must be a constant, but it is computed by %s, which pare cannot evaluate at import", c.inName(i), v.Where())
 }
 

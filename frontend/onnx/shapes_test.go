@@ -91,6 +91,10 @@ func TestConverters(t *testing.T) {
 			node("QLinearConv", []string{"x", "xs", "xz", "w", "ws", "", "ys"}, []string{"y"}), err: "zero point of input x is i8"},
 		{name: "matmulinteger", m: newModel(13).input("a", dtUint8, 2, 3).input("b", dtInt8, 3, 2).init("az", u8s(3)).
 			node("MatMulInteger", []string{"a", "b", "az"}, []string{"y"}), ops: []string{"matmul"}, shape: []int{2, 2}},
+		{name: "matmulinteger uniform per-row zero point", m: newModel(13).input("a", dtUint8, 2, 3).input("b", dtInt8, 3, 2).init("az", &ir.Tensor{DType: ir.U8, Shape: []int{2}, U8: []uint8{3, 3}}).
+			node("MatMulInteger", []string{"a", "b", "az"}, []string{"y"}), ops: []string{"matmul"}, shape: []int{2, 2}},
+		{name: "matmulinteger per-row zero point", m: newModel(13).input("a", dtUint8, 2, 3).input("b", dtInt8, 3, 2).init("az", &ir.Tensor{DType: ir.U8, Shape: []int{2}, U8: []uint8{3, 4}}).
+			node("MatMulInteger", []string{"a", "b", "az"}, []string{"y"}), err: "per-axis quantization of input a is not supported"},
 		{name: "custom domain", m: newModel(13).input("x", dtFloat, 2).node("Relu", []string{"x"}, []string{"y"}).m(func(m *mb) { m.nodes[0].Domain = ptr("com.microsoft") }), err: `domain "com.microsoft"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
