@@ -50,3 +50,25 @@ clean:
 # readme: regenerate the README's op tables from the op registries.
 readme:
 	PARE_UPDATE_README=1 $(GO) test -count=1 -run TestReadmeOpsCurrent ./cmd/pare/
+
+# toolchain: what the LLVM backend needs (opt-14, llc-14, gcc) and the AArch64
+# cross toolchain and qemu for its cross-target tests. As root it installs them;
+# otherwise it names what is missing.
+LLVM_PKGS := llvm-14 gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+.PHONY: toolchain bench-llvm
+toolchain:
+	@missing=""; \
+	for t in opt-14 llc-14 gcc aarch64-linux-gnu-gcc qemu-aarch64; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -z "$$missing" ]; then echo "toolchain: opt-14 llc-14 gcc aarch64-linux-gnu-gcc qemu-aarch64 present"; exit 0; fi; \
+	echo "toolchain: missing$$missing"; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq $(LLVM_PKGS); \
+	else \
+		echo "toolchain: run as root: apt-get install -y $(LLVM_PKGS)"; exit 1; \
+	fi
+
+# bench-llvm: pare's compiled executables against ONNX Runtime (1 thread) on
+# the same machine; prints median latencies and the ratio pare/ORT.
+ORT_BENCH ?= $(firstword $(wildcard /tmp/ort/bench.mjs $(ORT_DIR)/bench.mjs))
+bench-llvm: build
+	BIN=$(BIN) ORT_BENCH=$(ORT_BENCH) SHARED=$(SHARED) sh backend/llvm/bench.sh

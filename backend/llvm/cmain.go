@@ -102,10 +102,10 @@ func MainC(p *codegen.Program) string {
 		args = append(args, fmt.Sprintf("out%d", i))
 	}
 	fmt.Fprintf(&b, "%s); }\n\nint main(int argc, char **argv) {\n", strings.Join(args, ", "))
-	fmt.Fprintf(&b, "\tint nin = %d, nout = %d;\n\tlong bench = 0;\n\tchar *pos[64];\n\tint np = 0;\n", len(p.Inputs), len(p.Outputs))
+	fmt.Fprintf(&b, "\tint nin = %d, nout = %d;\n\tlong bench = 0;\n\tchar **pos = malloc(sizeof(char *) * argc);\n\tint np = 0;\n", len(p.Inputs), len(p.Outputs))
 	b.WriteString(`	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) { bench = atol(argv[++i]); continue; }
-		if (np < 64) pos[np++] = argv[i];
+		pos[np++] = argv[i];
 	}
 	if (np < nin || np > nin + nout) {
 		fprintf(stderr, "usage: %s [--bench N] IN x%d [OUT x%d] (raw or .npy; - is stdin)\n", argv[0], nin, nout);

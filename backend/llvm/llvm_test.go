@@ -1,6 +1,7 @@
 package llvm
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -80,7 +81,7 @@ func checkAgainstRT(t *testing.T, g *pir.Graph, tgt Target, runner []string, inp
 			t.Fatal(err)
 		}
 		for i := range want {
-			closeEnough(t, g.Name+" output "+string(rune('0'+i))+" set "+string(rune('0'+n)), got[i], want[i], 1e-4)
+			closeEnough(t, fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i], 1e-4)
 		}
 	}
 }
@@ -106,4 +107,36 @@ func TestMnist(t *testing.T) {
 		t.Skip(err)
 	}
 	checkAgainstRT(t, g, host, nil, mnistInputs(t)...)
+}
+
+// TestMnistAArch64 compiles mnist-7 for aarch64 and runs it under
+// qemu-aarch64 (for correctness only: qemu is never timed).
+func TestMnistAArch64(t *testing.T) {
+	needTools(t)
+	for _, n := range []string{"aarch64-linux-gnu-gcc", "qemu-aarch64"} {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("%s not found (make toolchain installs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user)", n)
+		}
+	}
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	checkAgainstRT(t, g, Target{Triple: "aarch64-linux-gnu", Features: "+neon"}, []string{"qemu-aarch64"}, mnistInputs(t)...)
+}
+
+// TestLightSqueezenet compiles light_squeezenet for the host and compares
+// with rt on the ONNX runner's deterministic input (element i is i/n).
+func TestLightSqueezenet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("light_squeezenet takes a while to compile on a loaded machine")
+	}
+	needTools(t)
+	g := loadModel(t, "onnx/light/light_squeezenet.onnx")
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	in := pir.NewTensor(pir.F32, g.Params[0].Type.Shape)
+	for i := range in.F32 {
+		in.F32[i] = float32(i) / float32(len(in.F32))
+	}
+	checkAgainstRT(t, g, host, nil, []*pir.Tensor{in})
 }

@@ -74,6 +74,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, error) 
 	if strings.ContainsAny(weightsPath, "\"\\\n\r") {
 		return nil, fmt.Errorf("weights path %q: quotes, backslashes and newlines cannot be included by the assembler", weightsPath)
 	}
+	t = resolveCPU(t)
 	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}}
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()

@@ -8,19 +8,59 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/pare-ml/pare/codegen"
 )
 
-// HostTarget is the target of the machine pare runs on, tuned for its CPU.
+// HostTarget is the target of the machine pare runs on, tuned for its CPU
+// (the name llc reports as "Host CPU").
 func HostTarget() (Target, error) {
+	var t Target
 	switch runtime.GOARCH {
 	case "amd64":
-		return Target{Triple: "x86_64-linux-gnu", CPU: "native"}, nil
+		t = Target{Triple: "x86_64-linux-gnu"}
 	case "arm64":
-		return Target{Triple: "aarch64-linux-gnu", CPU: "native"}, nil
+		t = Target{Triple: "aarch64-linux-gnu"}
+	default:
+		return Target{}, fmt.Errorf("no LLVM target for host architecture %s", runtime.GOARCH)
 	}
-	return Target{}, fmt.Errorf("no LLVM target for host architecture %s", runtime.GOARCH)
+	t.CPU = hostCPU()
+	return t, nil
+}
+
+var hostCPUName struct {
+	once sync.Once
+	name string
+}
+
+// hostCPU asks llc for the host CPU's name (the function attribute
+// "target-cpu" does not accept "native").
+func hostCPU() string {
+	hostCPUName.once.Do(func() {
+		llc, err := Tool("llc-14", "llc")
+		if err != nil {
+			return
+		}
+		out, err := exec.Command(llc, "--version").Output()
+		if err != nil {
+			return
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if _, v, ok := strings.Cut(line, "Host CPU:"); ok {
+				hostCPUName.name = strings.TrimSpace(v)
+			}
+		}
+	})
+	return hostCPUName.name
+}
+
+// resolveCPU maps "native" to the host CPU's name.
+func resolveCPU(t Target) Target {
+	if t.CPU == "native" {
+		t.CPU = hostCPU()
+	}
+	return t
 }
 
 // Tool finds a program on PATH, trying each name in turn.
@@ -92,6 +132,7 @@ func WriteLL(p *codegen.Program, t Target, base string) (Artifacts, error) {
 
 // optFlags are the target flags opt and llc share.
 func optFlags(t Target) []string {
+	t = resolveCPU(t)
 	f := []string{"-mtriple=" + t.llvmTriple()}
 	if t.CPU != "" {
 		f = append(f, "-mcpu="+t.CPU)
