@@ -346,6 +346,35 @@ func gemmInfer(v *Value) (Type, error) {
 var rqAttr = AttrDef{Name: "rq", Kind: AttrString, Default: Str("float"),
 	Doc: "requantization: float (ONNX: float32 multiply, round half to even) or tflite (TFLite reference fixed-point multiplier and shift)"}
 
+// actAttrs are the fused-activation attributes of conv, matmul, gemm and add
+// (set by the fuse pass). On an f32 result the activation clamps the value;
+// on a quantized integer result relu is max(q, zero point) and clip's bounds
+// apply to the stored integers, exactly as the unfused relu / clip ops do.
+var actAttrs = []AttrDef{
+	{Name: "act", Kind: AttrString, Default: Str("none"), Doc: "fused activation: none, relu, or clip (act_min, act_max)"},
+	{Name: "act_min", Kind: AttrFloat, Default: Float(float32(math.Inf(-1))), Doc: "lower bound of act=clip"},
+	{Name: "act_max", Kind: AttrFloat, Default: Float(float32(math.Inf(1))), Doc: "upper bound of act=clip"},
+}
+
+// withAct adds the fused-activation attributes to an op and checks them.
+func withAct(d *OpDef) *OpDef {
+	d.Attrs = append(append([]AttrDef{}, d.Attrs...), actAttrs...)
+	infer := d.Infer
+	d.Infer = func(v *Value) (Type, error) {
+		switch a := v.Str("act"); a {
+		case "none", "relu", "clip":
+		default:
+			return Type{}, fmt.Errorf("act %q (supported: none, relu, clip)", a)
+		}
+		t, err := infer(v)
+		if err == nil && v.Str("act") != "none" && t.Quant != nil && t.Quant.Axis >= 0 {
+			return Type{}, fmt.Errorf("fused act on a per-axis quantized result")
+		}
+		return t, err
+	}
+	return d
+}
+
 func normAxis(axis, rank int) (int, error) {
 	if axis < 0 || axis >= rank {
 		return 0, fmt.Errorf("axis %d out of range for rank %d", axis, rank)
@@ -355,20 +384,20 @@ func normAxis(axis, rank int) (int, error) {
 
 func init() {
 	register(
-		&OpDef{Name: "conv", Args: []string{"x", "w", "b?"}, Flags: Quantizable | Fusable, Infer: convInfer,
+		withAct(&OpDef{Name: "conv", Args: []string{"x", "w", "b?"}, Flags: Quantizable | Fusable, Infer: convInfer,
 			Attrs: append([]AttrDef{{Name: "group", Kind: AttrInt, Default: Int(1)}, rqAttr}, windowAttrs...),
-			Doc:   "N-d convolution, NC[spatial] input, weight [M, C/group, k...]; integer operands give the ConvInteger (i32 result) or QLinearConv (quantized result) form"},
+			Doc:   "N-d convolution, NC[spatial] input, weight [M, C/group, k...]; integer operands give the ConvInteger (i32 result) or QLinearConv (quantized result) form"}),
 		&OpDef{Name: "conv_transpose", Args: []string{"x", "w", "b?"}, Flags: Fusable, Infer: convTransposeInfer,
 			Attrs: append([]AttrDef{{Name: "group", Kind: AttrInt, Default: Int(1)}, {Name: "output_padding", Kind: AttrInts, Default: Ints()}}, windowAttrs...),
 			Doc:   "N-d transposed convolution, weight [C, M/group, k...]"},
-		&OpDef{Name: "matmul", Args: []string{"a", "b"}, Flags: Quantizable | Fusable, Infer: matmulInfer, Attrs: []AttrDef{rqAttr},
-			Doc: "numpy matmul with batch broadcasting; integer operands give MatMulInteger / QLinearMatMul"},
-		&OpDef{Name: "gemm", Args: []string{"a", "b", "c?"}, Flags: Quantizable | Fusable, Infer: gemmInfer,
+		withAct(&OpDef{Name: "matmul", Args: []string{"a", "b"}, Flags: Quantizable | Fusable, Infer: matmulInfer, Attrs: []AttrDef{rqAttr},
+			Doc: "numpy matmul with batch broadcasting; integer operands give MatMulInteger / QLinearMatMul"}),
+		withAct(&OpDef{Name: "gemm", Args: []string{"a", "b", "c?"}, Flags: Quantizable | Fusable, Infer: gemmInfer,
 			Attrs: []AttrDef{{Name: "trans_a", Kind: AttrInt, Default: Int(0)}, {Name: "trans_b", Kind: AttrInt, Default: Int(0)},
 				{Name: "alpha", Kind: AttrFloat, Default: Float(1)}, {Name: "beta", Kind: AttrFloat, Default: Float(1)}, rqAttr},
-			Doc: "alpha*op(a)*op(b) + beta*c, the dense layer; integer operands (i32 bias) as for matmul"},
+			Doc: "alpha*op(a)*op(b) + beta*c, the dense layer; integer operands (i32 bias) as for matmul"}),
 
-		binop("add", "a + b with broadcasting", false, Commutative|Quantizable),
+		withAct(binop("add", "a + b with broadcasting", false, Commutative|Quantizable)),
 		binop("sub", "a - b with broadcasting", false, Quantizable),
 		binop("mul", "a * b with broadcasting", false, Commutative|Quantizable),
 		binop("div", "a / b with broadcasting (integers truncate)", false, 0),

@@ -172,7 +172,7 @@ func getI32(n int) *[]int32 {
 }
 
 func init() {
-	register("conv", buildConv)
+	register("conv", withAct(buildConv))
 	register("conv_transpose", buildConvTranspose)
 }
 

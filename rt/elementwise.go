@@ -172,7 +172,7 @@ func sameQuant(v *ir.Value) bool {
 func float32Fn(f func(x, y float32) float32) vecFn[float32] { return mapVec(f) }
 
 func init() {
-	register("add", binaryBuilder("add", addVec[float32], addVec[int8], addVec[uint8], addVec[int16], addVec[int32], addVec[int64]))
+	register("add", withAct(binaryBuilder("add", addVec[float32], addVec[int8], addVec[uint8], addVec[int16], addVec[int32], addVec[int64])))
 	register("sub", binaryBuilder("sub", subVec[float32], subVec[int8], subVec[uint8], subVec[int16], subVec[int32], subVec[int64]))
 	register("mul", binaryBuilder("mul", mulVec[float32], mulVec[int8], mulVec[uint8], mulVec[int16], mulVec[int32], mulVec[int64]))
 	register("div", binaryBuilder("div", divVec[float32], divVec[int8], divVec[uint8], divVec[int16], divVec[int32], divVec[int64]))

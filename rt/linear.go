@@ -11,8 +11,8 @@ import (
 // QLinearMatMul with int32 accumulation.
 
 func init() {
-	register("matmul", buildMatMul)
-	register("gemm", buildGemm)
+	register("matmul", withAct(buildMatMul))
+	register("gemm", withAct(buildGemm))
 }
 
 // matmulPlan is the batch geometry of a matmul.

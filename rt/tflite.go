@@ -36,7 +36,7 @@ func tfliteBuilder(v *ir.Value) builder {
 	}
 	switch v.Op.Name {
 	case "add", "sub":
-		return buildTFLiteAddSub
+		return withAct(buildTFLiteAddSub)
 	case "mul":
 		return buildTFLiteMul
 	case "avgpool":

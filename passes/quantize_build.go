@@ -1,0 +1,291 @@
+package passes
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// qbuilder rewrites a float graph into its quantized form: a new graph in
+// which every old value has a float version, a quantized version, or both,
+// created on first use (so quantize / dequantize sit exactly at the
+// boundaries between integer and float regions).
+type qbuilder struct {
+	c    *qconfig
+	obs  map[*ir.Value]*observer
+	ng   *ir.Graph
+	fl   map[*ir.Value]*ir.Value
+	qv   map[*ir.Value]*ir.Value
+	skip map[*ir.Value]bool
+}
+
+// quantPreserving ops run on quantized tensors and keep their input's parameters.
+var quantPreserving = map[string]bool{"relu": true, "clip": true, "maxpool": true, "reshape": true, "transpose": true}
+
+func (c *qconfig) build(g *ir.Graph, obs map[*ir.Value]*observer, skip map[*ir.Value]bool) (*ir.Graph, error) {
+	b := &qbuilder{c: c, obs: obs, ng: ir.NewGraph(g.Name), fl: map[*ir.Value]*ir.Value{}, qv: map[*ir.Value]*ir.Value{}, skip: skip}
+	for _, p := range g.Params {
+		np := b.ng.AddParam(p.Name, p.Type)
+		np.Source = p.Source
+		b.fl[p] = np
+	}
+	for _, v := range g.Values {
+		if v.IsConst() {
+			continue // created where used
+		}
+		if err := b.value(v); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range g.Results {
+		f, err := b.float(r)
+		if err != nil {
+			return nil, err
+		}
+		b.ng.Results = append(b.ng.Results, f)
+	}
+	b.ng.RemoveDead()
+	if err := ir.Verify(b.ng); err != nil {
+		return nil, fmt.Errorf("quantized graph: %v", err)
+	}
+	return b.ng, nil
+}
+
+func (b *qbuilder) add(op string, args []*ir.Value, attrs ir.Attrs, hint ir.Type, name, source string) (*ir.Value, error) {
+	return b.ng.Add(op, args, attrs, hint, name, source)
+}
+
+// float returns the f32 version of old value v.
+func (b *qbuilder) float(v *ir.Value) (*ir.Value, error) {
+	if f := b.fl[v]; f != nil {
+		return f, nil
+	}
+	if v.IsConst() {
+		f := b.ng.AddConst(v.Name, v.Const, v.Type.Quant)
+		f.Source = v.Source
+		b.fl[v] = f
+		return f, nil
+	}
+	q := b.qv[v]
+	if q == nil {
+		return nil, fmt.Errorf("%s has no value in the quantized graph", v.Where())
+	}
+	f, err := b.add("dequantize", []*ir.Value{q}, nil, ir.Type{}, v.Name+".dq", v.Source)
+	b.fl[v] = f
+	return f, err
+}
+
+// quant returns the quantized version of old value v (nil when v was not calibrated).
+func (b *qbuilder) quant(v *ir.Value) (*ir.Value, error) {
+	if q := b.qv[v]; q != nil {
+		return q, nil
+	}
+	o := b.obs[v]
+	if o == nil {
+		return nil, nil
+	}
+	f, err := b.float(v)
+	if err != nil {
+		return nil, err
+	}
+	q, err := b.add("quantize", []*ir.Value{f}, nil, ir.Type{DType: b.c.adt, Quant: b.c.actQuant(o)}, v.Name+".q", v.Source)
+	b.qv[v] = q
+	return q, err
+}
+
+func (b *qbuilder) value(v *ir.Value) error {
+	if axis, ok := isTarget(v); ok && !b.skip[v] {
+		done, err := b.layer(v, axis)
+		if done || err != nil {
+			return err
+		}
+	}
+	if quantPreserving[v.Op.Name] && b.qv[v.Args[0]] != nil {
+		x := b.qv[v.Args[0]]
+		attrs := v.Attrs.Clone()
+		if v.Op.Name == "clip" {
+			// Clip bounds on integer tensors apply to the stored integers.
+			q := x.Type.Quant
+			for _, k := range []string{"min", "max"} {
+				f := float64(v.Float(k))
+				if !math.IsInf(f, 0) {
+					attrs[k] = ir.Float(float32(math.RoundToEven(f/float64(q.Scale[0])) + float64(q.ZeroPoint[0])))
+				}
+			}
+		}
+		hint := ir.Type{}
+		if v.Op.Name == "reshape" {
+			hint.Shape = v.Type.Shape
+		}
+		nv, err := b.add(v.Op.Name, []*ir.Value{x}, attrs, hint, v.Name, v.Source)
+		if err == nil {
+			b.qv[v] = nv
+			return nil
+		}
+	}
+	if v.Op.Name == "add" && b.obs[v] != nil && v.Str("act") == "none" && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
+		qa, err := b.quant(v.Args[0])
+		if err != nil {
+			return err
+		}
+		qb, err := b.quant(v.Args[1])
+		if err != nil {
+			return err
+		}
+		if qa != nil && qb != nil && qa.Type.DType == qb.Type.DType {
+			attrs := ir.Attrs{}
+			if b.c.rq == "tflite" {
+				attrs["rq"] = ir.Str("tflite")
+			}
+			nv, err := b.add("add", []*ir.Value{qa, qb}, attrs, ir.Type{DType: qa.Type.DType, Quant: b.c.actQuant(b.obs[v])}, v.Name, v.Source)
+			if err == nil {
+				b.qv[v] = nv
+				return nil
+			}
+		}
+	}
+	args := make([]*ir.Value, len(v.Args))
+	for i, a := range v.Args {
+		f, err := b.float(a)
+		if err != nil {
+			return err
+		}
+		args[i] = f
+	}
+	nv, err := b.add(v.Op.Name, args, v.Attrs.Clone(), v.Type, v.Name, v.Source)
+	if err != nil {
+		return err
+	}
+	b.fl[v] = nv
+	return nil
+}
+
+// layer emits the QLinear form of a conv / gemm / matmul.
+func (b *qbuilder) layer(v *ir.Value, axis int) (bool, error) {
+	u := b.obs[outKeyOf(v, b.obs)]
+	if u == nil {
+		return false, nil
+	}
+	x, err := b.quant(v.Args[0])
+	if err != nil || x == nil || x.Type.Quant.Axis >= 0 {
+		return false, err
+	}
+	w := v.Args[1].Const
+	wq, wQuant, deq := quantWeight(w, axis, b.c.perTensor)
+	if v.Op.Name == "matmul" && wQuant.Axis >= 0 {
+		wQuant.Axis = len(w.Shape) - 1
+	}
+	nch := w.Shape[axis]
+	sx := x.Type.Quant.Scale[0]
+	var bias []float32
+	var biasShape []int
+	if len(v.Args) == 3 {
+		bt := v.Args[2].Const
+		if bt.Len() != nch || (v.Op.Name == "gemm" && !perColumn(bt.Shape, nch)) {
+			return false, nil
+		}
+		bias, biasShape = append([]float32{}, bt.F32...), bt.Shape
+	}
+	if b.c.bc {
+		if m := b.obs[v.Args[0]].chanMean(); m != nil {
+			delta := weightErrorShift(v, w, deq, m, axis)
+			if bias == nil && v.Op.Name != "matmul" {
+				bias, biasShape = make([]float32, nch), []int{nch}
+			}
+			if bias != nil {
+				for c := range bias {
+					bias[c] -= float32(delta[c])
+				}
+			}
+		}
+	}
+	wv := b.ng.AddConst(v.Args[1].Name, wq, wQuant)
+	wv.Source = v.Args[1].Source
+	args := []*ir.Value{x, wv}
+	if bias != nil {
+		bq := ir.NewTensor(ir.I32, biasShape)
+		bQuant := &ir.Quant{Axis: len(biasShape) - 1, Scale: make([]float32, nch), ZeroPoint: make([]int64, nch)}
+		for c := range bias {
+			s := sx * wQuant.ScaleAt(c)
+			bQuant.Scale[c] = s
+			bq.I32[c] = int32(math.Max(math.MinInt32, math.Min(math.MaxInt32, math.RoundToEven(float64(bias[c])/float64(s)))))
+		}
+		name := v.Name + ".bias"
+		if len(v.Args) == 3 {
+			name = v.Args[2].Name
+		}
+		bv := b.ng.AddConst(name, bq, bQuant)
+		args = append(args, bv)
+	}
+	attrs := v.Attrs.Clone()
+	if b.c.rq == "tflite" {
+		attrs["rq"] = ir.Str("tflite")
+	}
+	op := v.Op.Name
+	if op == "matmul" && bias != nil {
+		return false, nil
+	}
+	nv, err := b.add(op, args, attrs, ir.Type{DType: b.c.adt, Quant: b.c.actQuant(u)}, v.Name, v.Source)
+	if err != nil {
+		return false, err
+	}
+	b.qv[v] = nv
+	return true, nil
+}
+
+// outKeyOf is outKey for a builder that only has the observers: the relu /
+// clip whose range was observed for v's result.
+func outKeyOf(v *ir.Value, obs map[*ir.Value]*observer) *ir.Value {
+	if obs[v] != nil {
+		return v
+	}
+	for o := range obs {
+		if (o.Op.Name == "relu" || o.Op.Name == "clip") && o.Args[0] == v {
+			return o
+		}
+	}
+	return v
+}
+
+// weightErrorShift is the mean change of each output channel that weight
+// quantization causes: Σ (deq - w) · E[x] over the inputs of the channel.
+func weightErrorShift(v *ir.Value, w *ir.Tensor, deq []float32, mean []float64, axis int) []float64 {
+	nch := w.Shape[axis]
+	delta := make([]float64, nch)
+	switch v.Op.Name {
+	case "conv":
+		M, cg := w.Shape[0], w.Shape[1]
+		kk := w.Len() / (M * cg)
+		groups := max(1, v.Int("group"))
+		mg := M / groups
+		for m := 0; m < M; m++ {
+			gi := m / mg
+			for ci := 0; ci < cg; ci++ {
+				cin := gi*cg + ci
+				if cin >= len(mean) {
+					continue
+				}
+				for k := 0; k < kk; k++ {
+					i := (m*cg+ci)*kk + k
+					delta[m] += float64(deq[i]-w.F32[i]) * mean[cin]
+				}
+			}
+		}
+	default: // gemm / matmul: w [k, n] (or [n, k] when axis 0)
+		rows, cols := w.Shape[0], w.Shape[1]
+		for r := 0; r < rows; r++ {
+			for c := 0; c < cols; c++ {
+				i := r*cols + c
+				n, k := c, r
+				if axis == 0 {
+					n, k = r, c
+				}
+				if k < len(mean) {
+					delta[n] += float64(deq[i]-w.F32[i]) * mean[k]
+				}
+			}
+		}
+	}
+	return delta
+}
