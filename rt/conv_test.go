@@ -195,6 +195,23 @@ func TestConvIntegerAgainstNaive(t *testing.T) {
 					wantY[j] = saturate(roundHalfEven(float32(a)*s)+7, 0, 255)
 				}
 				equalInts(t, "QLinearConv", y, wantY)
+
+				// rq=tflite: the fixed-point multiplier of double(sx)·double(sw)/double(sy).
+				b := newGB(t)
+				args := []*ir.Value{b.param("x", ir.Type{DType: dts[0], Shape: x.Shape, Quant: qx}), b.cnst("w", w, qw)}
+				if cc.bias {
+					args = append(args, b.cnst("b", bias, nil))
+				}
+				attrs := cc.attrs()
+				attrs["rq"] = ir.Str("tflite")
+				v := b.op("conv", args, attrs, ir.Type{DType: ir.I8, Quant: ir.PerTensor(0.05, -7)})
+				y = b.run([]*ir.Value{v}, x)[0]
+				for j, a := range wantAcc {
+					m := (j / inner) % cc.m
+					mm, sh := QuantizeMultiplier(float64(qx.Scale[0]) * float64(qw.ScaleAt(m)) / float64(float32(0.05)))
+					wantY[j] = clampInt(int64(MultiplyByQuantizedMultiplier(int32(a), mm, sh))-7, -128, 127)
+				}
+				equalInts(t, "QLinearConv tflite", y, wantY)
 			})
 		}
 	}
