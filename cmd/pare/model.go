@@ -10,6 +10,7 @@ import (
 
 	"github.com/pare-ml/pare/frontend/onnx"
 	"github.com/pare-ml/pare/frontend/tensorfile"
+	"github.com/pare-ml/pare/frontend/tflite"
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -90,7 +91,7 @@ func loadModel(path string, opts onnx.Options) (*ir.Graph, error) {
 	case ".ir":
 		g, err = ir.ReadFile(path)
 	case ".tflite":
-		return nil, fmt.Errorf("%s: TFLite import is not supported yet (ONNX and .ir are)", path)
+		g, err = tflite.Import(path, tflite.Options{})
 	default:
 		return nil, fmt.Errorf("%s: unknown model format %q (want .onnx, .tflite or .ir)", path, ext)
 	}

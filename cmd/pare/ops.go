@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pare-ml/pare/frontend/onnx"
+	"github.com/pare-ml/pare/frontend/tflite"
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -31,6 +32,10 @@ func init() {
 				fmt.Fprintln(stdout)
 				for _, s := range onnx.SupportedOps() {
 					fmt.Fprintf(stdout, "onnx %-22s opsets %-6s %s\n", s.Op, s.Opsets, s.Notes)
+				}
+				fmt.Fprintln(stdout)
+				for _, s := range tflite.SupportedOps() {
+					fmt.Fprintf(stdout, "tflite %-22s %s\n", s.Op, s.Notes)
 				}
 				return nil
 			}
@@ -57,5 +62,13 @@ func writeOpsMarkdown(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|---|")
 	for _, s := range onnx.SupportedOps() {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", s.Op, s.Opsets, strings.ReplaceAll(s.Notes, "|", "\\|"))
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "### TFLite frontend")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| TFLite op | notes |")
+	fmt.Fprintln(w, "|---|---|")
+	for _, s := range tflite.SupportedOps() {
+		fmt.Fprintf(w, "| %s | %s |\n", s.Op, strings.ReplaceAll(s.Notes, "|", "\\|"))
 	}
 }

@@ -4,23 +4,31 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
+	"os"
+	"strconv"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/pare-ml/pare/frontend/dataset"
 	"github.com/pare-ml/pare/frontend/tensorfile"
 	"github.com/pare-ml/pare/ir"
 )
 
 func init() {
 	register(&command{
-		name: "run", args: "MODEL [--input NAME=FILE]... [--out FILE] [--top K]",
+		name: "run", args: "MODEL [--input NAME=FILE]... [--image FILE] [--out FILE] [--top K [--labels FILE]]",
 		summary: "run a model on inputs and print its outputs (or the top K classes)",
 		detail: `Input files are .npy, ONNX TensorProto .pb, or raw little-endian .bin shaped as
 the input. A model with one input takes --input FILE without a name.
 --out writes the outputs as .npy (or raw .bin); with several outputs, one file
-per output named OUT.<output>.npy.`,
+per output named OUT.<output>.npy.
+
+--image feeds a PNG, JPEG or BMP to a single image input: resized bilinearly
+to the input's height and width (NHWC or NCHW, 1 or 3 channels). u8 inputs take
+the pixel bytes; i8 inputs take them reinterpreted as int8 (--pixels raw, as
+tflite-micro's own tests feed person_detect) or shifted by -128 (--pixels
+shift); f32 inputs take (pixel*scale - mean) / std.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			var mf modelFlags
 			mf.register(fs)
@@ -29,6 +37,13 @@ per output named OUT.<output>.npy.`,
 			out := fs.String("out", "", "write outputs to `FILE` (.npy or .bin)")
 			top := fs.Int("top", 0, "print the top `K` classes of each output instead of its values")
 			backend := fs.String("backend", "rt", "execution backend: "+backendNames())
+			imageFile := fs.String("image", "", "feed the image in `FILE` (PNG, JPEG, BMP) to the model's image input")
+			labels := fs.String("labels", "", "with --top, name classes by the lines of `FILE` (line i is class i)")
+			pixels := fs.String("pixels", "raw", "how image bytes feed an i8 input: raw (reinterpret) or shift (byte-128)")
+			var pp dataset.Preprocess
+			fs.Func("scale", "f32 image inputs: multiply pixels (0..255) by `S` (default 1/255)", floatSetter(&pp.Scale))
+			fs.Func("mean", "f32 image inputs: subtract `M` after scaling", floatSetter(&pp.Mean))
+			fs.Func("std", "f32 image inputs: divide by `S` after subtracting the mean (default 1)", floatSetter(&pp.Std))
 			return func(pos []string) error {
 				if len(pos) != 1 {
 					return fmt.Errorf("want one MODEL, got %d arguments", len(pos))
@@ -37,9 +52,36 @@ per output named OUT.<output>.npy.`,
 				if err != nil {
 					return err
 				}
-				in, err := readInputs(g, inputs)
-				if err != nil {
+				var in []*ir.Tensor
+				if *imageFile != "" {
+					if len(inputs) > 0 || len(g.Params) != 1 {
+						return fmt.Errorf("--image feeds a model with one input and no --input (the model takes %s)", paramList(g))
+					}
+					if pp.Scale == 0 {
+						pp.Scale = 1.0 / 255
+					}
+					if *pixels != string(dataset.Raw) && *pixels != string(dataset.Shift) {
+						return fmt.Errorf("--pixels %q: want raw or shift", *pixels)
+					}
+					img, err := dataset.LoadImage(*imageFile)
+					if err != nil {
+						return err
+					}
+					x, err := dataset.ImageTensor(img, g.Params[0].Type, dataset.PixelMap(*pixels), pp)
+					if err != nil {
+						return fmt.Errorf("input %s: %v", g.Params[0].Name, err)
+					}
+					in = []*ir.Tensor{x}
+				} else if in, err = readInputs(g, inputs); err != nil {
 					return err
+				}
+				var names []string
+				if *labels != "" {
+					b, err := os.ReadFile(*labels)
+					if err != nil {
+						return err
+					}
+					names = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 				}
 				exec, err := prepare(*backend, g)
 				if err != nil {
@@ -52,7 +94,7 @@ per output named OUT.<output>.npy.`,
 				for i, t := range outs {
 					name := g.Results[i].Name
 					if *top > 0 {
-						printTop(stdout, name, t, *top)
+						printTop(stdout, name, t, *top, names)
 					} else {
 						printTensor(stdout, name, t)
 					}
@@ -148,7 +190,7 @@ func printTensor(w io.Writer, name string, t *ir.Tensor) {
 }
 
 // printTop prints the K largest entries of the last axis of the first row.
-func printTop(w io.Writer, name string, t *ir.Tensor, k int) {
+func printTop(w io.Writer, name string, t *ir.Tensor, k int, labels []string) {
 	n := t.Len()
 	if len(t.Shape) > 0 {
 		n = t.Shape[len(t.Shape)-1]
@@ -164,10 +206,25 @@ func printTop(w io.Writer, name string, t *ir.Tensor, k int) {
 	fmt.Fprintf(w, "%s: top %d of %d\n", name, k, n)
 	for r := 0; r < k; r++ {
 		v := t.At(idx[r])
-		if math.Trunc(v) == v && t.DType != ir.F32 {
-			fmt.Fprintf(w, "  %4d  %d\n", idx[r], int64(v))
-		} else {
-			fmt.Fprintf(w, "  %4d  %.6g\n", idx[r], v)
+		label := ""
+		if idx[r] < len(labels) {
+			label = "  " + strings.TrimSpace(labels[idx[r]])
 		}
+		if t.DType != ir.F32 {
+			fmt.Fprintf(w, "  %4d  %d%s\n", idx[r], int64(v), label)
+		} else {
+			fmt.Fprintf(w, "  %4d  %.6g%s\n", idx[r], v, label)
+		}
+	}
+}
+
+func floatSetter(p *float32) func(string) error {
+	return func(s string) error {
+		f, err := strconv.ParseFloat(s, 32)
+		if err != nil {
+			return err
+		}
+		*p = float32(f)
+		return nil
 	}
 }

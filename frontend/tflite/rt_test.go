@@ -220,40 +220,6 @@ func TestPersonDetect(t *testing.T) {
 	}
 }
 
-// resizeBilinear resizes an image to w×h RGB bytes (half-pixel centres).
-func resizeBilinear(img image.Image, w, h int) []uint8 {
-	b := img.Bounds()
-	sw, sh := b.Dx(), b.Dy()
-	src := make([]float64, sw*sh*3)
-	for y := 0; y < sh; y++ {
-		for x := 0; x < sw; x++ {
-			r, g, bb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			i := (y*sw + x) * 3
-			src[i], src[i+1], src[i+2] = float64(r>>8), float64(g>>8), float64(bb>>8)
-		}
-	}
-	coord := func(o, in, out int) (int, int, float64) {
-		f := (float64(o)+0.5)*float64(in)/float64(out) - 0.5
-		f = max(f, 0)
-		i0 := min(int(f), in-1)
-		i1 := min(i0+1, in-1)
-		return i0, i1, f - float64(i0)
-	}
-	out := make([]uint8, w*h*3)
-	for y := 0; y < h; y++ {
-		y0, y1, fy := coord(y, sh, h)
-		for x := 0; x < w; x++ {
-			x0, x1, fx := coord(x, sw, w)
-			for c := 0; c < 3; c++ {
-				v := (src[(y0*sw+x0)*3+c]*(1-fx)+src[(y0*sw+x1)*3+c]*fx)*(1-fy) +
-					(src[(y1*sw+x0)*3+c]*(1-fx)+src[(y1*sw+x1)*3+c]*fx)*fy
-				out[(y*w+x)*3+c] = uint8(min(max(math.Round(v), 0), 255))
-			}
-		}
-	}
-	return out
-}
-
 func argmax(t *ir.Tensor) int {
 	best := 0
 	for i := 1; i < t.Len(); i++ {
@@ -281,7 +247,7 @@ func TestCoralTop1(t *testing.T) {
 		t.Run(filepath.Base(m.model), func(t *testing.T) {
 			p := interp(t, importShared(t, m.model))
 			for _, img := range []string{"cat", "bird", "grace_hopper", "sunflower", "dragonfly"} {
-				pix := resizeBilinear(loadBMP(t, filepath.Join(sharedDir, "coral/images", img+".bmp")), m.size, m.size)
+				pix := dataset.ResizeBilinear(loadBMP(t, filepath.Join(sharedDir, "coral/images", img+".bmp")), m.size, m.size, 3)
 				out := run1(t, p, &ir.Tensor{DType: ir.U8, Shape: []int{1, m.size, m.size, 3}, U8: pix})
 				top := argmax(out)
 				name := ""
