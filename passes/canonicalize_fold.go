@@ -68,21 +68,43 @@ func perColumn(shape []int, n int) bool {
 	return (len(shape) == 1 && shape[0] == n) || (len(shape) == 2 && shape[0] == 1 && shape[1] == n)
 }
 
-// setLayer replaces a plain layer's weight and bias.
+// setLayer replaces a plain layer's weight and bias. A constant only this
+// layer uses is updated in place (it keeps its name, so a diff shows the
+// weights changed); a shared one is copied.
 func setLayer(g *ir.Graph, v *ir.Value, w *ir.Tensor, b []float32) {
-	v.Args[1] = g.AddConst(v.Args[1].Name, w, nil)
+	u := g.Uses()
+	setConst := func(i int, t *ir.Tensor, name string) {
+		if i < len(v.Args) {
+			if c := v.Args[i]; len(u[c]) == 1 && !isResult(g, c) {
+				c.Const, c.Type = t, ir.Type{DType: t.DType, Shape: append([]int{}, t.Shape...)}
+				return
+			}
+			name = v.Args[i].Name
+		}
+		nc := g.AddConst(name, t, nil)
+		if i < len(v.Args) {
+			v.Args[i] = nc
+		} else {
+			v.Args = append(v.Args, nc)
+		}
+	}
+	if w != v.Args[1].Const {
+		setConst(1, w, "")
+	}
 	shape := []int{len(b)}
 	if v.Op.Name == "gemm" && len(v.Args) == 3 {
 		shape = v.Args[2].Type.Shape
 	}
-	bt := ir.FromF32(shape, b)
-	name := v.Name + ".bias"
-	if len(v.Args) == 3 {
-		name = v.Args[2].Name
-		v.Args[2] = g.AddConst(name, bt, nil)
-	} else {
-		v.Args = append(v.Args, g.AddConst(name, bt, nil))
+	setConst(2, ir.FromF32(shape, b), v.Name+".bias")
+}
+
+func isResult(g *ir.Graph, v *ir.Value) bool {
+	for _, r := range g.Results {
+		if r == v {
+			return true
+		}
 	}
+	return false
 }
 
 // scaleChannels multiplies the weight's output channels by s.
