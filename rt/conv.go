@@ -290,11 +290,15 @@ func buildIntConv(v *ir.Value, g *convGeom) (kernel, error) {
 		return nil, err
 	}
 	hasBias := len(v.Args) == 3
+	K := g.cg * g.kk
+	constW := constZeroCentered(v.Args[1])
 	return func(args []*ir.Tensor) (*ir.Tensor, error) {
 		out := newResult(v)
 		xs := zeroCentered(args[0], xt.Quant)
-		K := g.cg * g.kk
-		ws := zeroCentered(args[1], wt.Quant)
+		ws := constW
+		if ws == nil {
+			ws = zeroCentered(args[1], wt.Quant)
+		}
 		accp := getI32(g.n * g.m * g.outSz)
 		defer i32Pool.Put(accp)
 		acc := *accp
@@ -311,7 +315,8 @@ func buildIntConv(v *ir.Value, g *convGeom) (kernel, error) {
 					col = *colp
 					im2col(g, xg, col)
 				}
-				igemm(g.mg, g.outSz, K, ws[gi*g.mg*K:], col, acc[(n*g.m+gi*g.mg)*g.outSz:])
+				gemm(g.mg, g.outSz, K, mat[int32]{data: ws[gi*g.mg*K:], ld: K}, mat[int32]{data: col, ld: g.outSz},
+					acc[(n*g.m+gi*g.mg)*g.outSz:], g.outSz)
 			}
 		}
 		if hasBias {
@@ -355,22 +360,13 @@ func zeroCentered(t *ir.Tensor, q *ir.Quant) []int32 {
 	return out
 }
 
-// igemm computes C (m×n, row stride n) = A (m×k, row stride k) · B (k×n).
-func igemm(m, n, k int, a, b, c []int32) {
-	for i := 0; i < m; i++ {
-		crow := c[i*n : (i+1)*n]
-		clear(crow)
-		for p := 0; p < k; p++ {
-			av := a[i*k+p]
-			if av == 0 {
-				continue
-			}
-			brow := b[p*n : (p+1)*n]
-			for j, bv := range brow {
-				crow[j] += av * bv
-			}
-		}
+// constZeroCentered precomputes zeroCentered for a constant operand (nil
+// for other values); kernels share the result read-only.
+func constZeroCentered(v *ir.Value) []int32 {
+	if !v.IsConst() || v.Const == nil || v.Type.Quant == nil {
+		return nil
 	}
+	return zeroCentered(v.Const, v.Type.Quant)
 }
 
 // intOut stores int32 accumulators into the result of an integer conv,

@@ -5,10 +5,12 @@ import (
 	"sync"
 )
 
-// The float32 GEMM shared by conv, conv_transpose, matmul and gemm: a
-// cache-blocked, packed algorithm (Goto / BLIS style) with a 2×4 register
-// micro-kernel, float32 accumulators (as MLAS), and a split of the columns
-// over GOMAXPROCS goroutines for large products.
+// The GEMM shared by conv, conv_transpose, matmul and gemm: a cache-blocked,
+// packed algorithm (Goto / BLIS style) with a 2×4 register micro-kernel and
+// a split of the columns over GOMAXPROCS goroutines for large products.
+// It is generic over float32 (float32 accumulators, as MLAS) and int32 (the
+// integer forms: wrapping int32 accumulators, as ONNX allows); Go compiles
+// one specialized copy per element type.
 
 const (
 	mr = 2   // rows of the micro-tile
@@ -22,29 +24,46 @@ const (
 	parallelMACs = 1 << 21
 )
 
-// matrix is a read-only view of a row-major matrix, possibly transposed:
+// scalar is an element type of the GEMM.
+type scalar interface{ float32 | int32 }
+
+// mat is a read-only view of a row-major matrix, possibly transposed:
 // element (i, j) is data[i*ld+j], or data[j*ld+i] when trans is set.
-type matrix struct {
-	data  []float32
+type mat[T scalar] struct {
+	data  []T
 	ld    int
 	trans bool
 }
 
-func (m matrix) at(i, j int) float32 {
+// matrix is the float32 view.
+type matrix = mat[float32]
+
+func (m mat[T]) at(i, j int) T {
 	if m.trans {
 		return m.data[j*m.ld+i]
 	}
 	return m.data[i*m.ld+j]
 }
 
-var packPool = sync.Pool{New: func() any {
-	b := make([]float32, (mc+mr)*kc+(nc+nr)*kc)
-	return &b
-}}
+const packLen = (mc+mr)*kc + (nc+nr)*kc
 
-// sgemm computes C = A·B for A m×k and B k×n; C is m×n with row stride ldc.
+var packPoolF32 = sync.Pool{New: func() any { b := make([]float32, packLen); return &b }}
+var packPoolI32 = sync.Pool{New: func() any { b := make([]int32, packLen); return &b }}
+
+func packPool[T scalar]() *sync.Pool {
+	var z T
+	if _, ok := any(z).(float32); ok {
+		return &packPoolF32
+	}
+	return &packPoolI32
+}
+
+// sgemm is the float32 GEMM.
+func sgemm(m, n, k int, a, b matrix, c []float32, ldc int) { gemm(m, n, k, a, b, c, ldc) }
+
+// gemm computes C = A·B for A m×k and B k×n; C is m×n with row stride ldc.
 // C is overwritten.
-func sgemm(m, n, k int, a, b matrix, c []float32, ldc int) {
+func gemm[T scalar](m, n, k int, a, b mat[T], c []T, ldc int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -80,7 +99,7 @@ func sgemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 
 // smallGemm handles products too thin for the packed kernel (a GEMV, a
 // handful of rows or columns): a plain loop with a float32 accumulator.
-func smallGemm(m, n, k int, a, b matrix, c []float32, ldc int) {
+func smallGemm[T scalar](m, n, k int, a, b mat[T], c []T, ldc int) {
 	for i := 0; i < m; i++ {
 		crow := c[i*ldc : i*ldc+n]
 		if !b.trans {
@@ -99,7 +118,7 @@ func smallGemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 		}
 		for j := 0; j < n; j++ {
 			bcol := b.data[j*b.ld : j*b.ld+k]
-			var s float32
+			var s T
 			if !a.trans {
 				arow := a.data[i*a.ld : i*a.ld+k]
 				for p, bv := range bcol {
@@ -116,9 +135,10 @@ func smallGemm(m, n, k int, a, b matrix, c []float32, ldc int) {
 }
 
 // gemmRange computes columns [j0, j1) of C.
-func gemmRange(m, j0, j1, k int, a, b matrix, c []float32, ldc int) {
-	bufp := packPool.Get().(*[]float32)
-	defer packPool.Put(bufp)
+func gemmRange[T scalar](m, j0, j1, k int, a, b mat[T], c []T, ldc int) {
+	pool := packPool[T]()
+	bufp := pool.Get().(*[]T)
+	defer pool.Put(bufp)
 	buf := *bufp
 	ap := buf[:(mc+mr)*kc]
 	bp := buf[(mc+mr)*kc:]
@@ -140,7 +160,7 @@ func gemmRange(m, j0, j1, k int, a, b matrix, c []float32, ldc int) {
 						if rows == mr && cols == nr {
 							kernel2x4(kb, apan, bpan, c[ci:], ldc, first)
 						} else {
-							var tmp [mr * nr]float32
+							var tmp [mr * nr]T
 							kernel2x4(kb, apan, bpan, tmp[:], nr, true)
 							for r := 0; r < rows; r++ {
 								row := c[ci+r*ldc : ci+r*ldc+cols]
@@ -162,7 +182,7 @@ func gemmRange(m, j0, j1, k int, a, b matrix, c []float32, ldc int) {
 
 // packA copies rows [i0, i0+mb) × cols [p0, p0+kb) of A into panels of mr
 // rows: panel r holds, for each p, mr consecutive values (zero padded).
-func packA(a matrix, i0, mb, p0, kb int, dst []float32) {
+func packA[T scalar](a mat[T], i0, mb, p0, kb int, dst []T) {
 	for ir := 0; ir < mb; ir += mr {
 		pan := dst[(ir/mr)*kb*mr : (ir/mr+1)*kb*mr]
 		rows := min(mr, mb-ir)
@@ -190,7 +210,7 @@ func packA(a matrix, i0, mb, p0, kb int, dst []float32) {
 
 // packB copies rows [p0, p0+kb) × cols [j0, j0+nb) of B into panels of nr
 // columns: panel q holds, for each p, nr consecutive values (zero padded).
-func packB(b matrix, p0, kb, j0, nb int, dst []float32) {
+func packB[T scalar](b mat[T], p0, kb, j0, nb int, dst []T) {
 	for jr := 0; jr < nb; jr += nr {
 		pan := dst[(jr/nr)*kb*nr : (jr/nr+1)*kb*nr]
 		cols := min(nr, nb-jr)
@@ -218,8 +238,8 @@ func packB(b matrix, p0, kb, j0, nb int, dst []float32) {
 // Eight accumulators, four b and two a values fit the fifteen usable SSE
 // registers of amd64; larger tiles make the Go compiler spill inside the
 // loop (measured: 4×4 and 3×4 run at 60% of this kernel's speed).
-func kernel2x4(kb int, a, b []float32, c []float32, ldc int, overwrite bool) {
-	var c00, c01, c02, c03, c10, c11, c12, c13 float32
+func kernel2x4[T scalar](kb int, a, b []T, c []T, ldc int, overwrite bool) {
+	var c00, c01, c02, c03, c10, c11, c12, c13 T
 	a = a[:kb*mr]
 	b = b[:kb*nr]
 	for p := 0; p < kb; p++ {
@@ -240,7 +260,7 @@ func kernel2x4(kb int, a, b []float32, c []float32, ldc int, overwrite bool) {
 	store4(c[ldc:ldc+nr], overwrite, c10, c11, c12, c13)
 }
 
-func store4(row []float32, overwrite bool, v0, v1, v2, v3 float32) {
+func store4[T scalar](row []T, overwrite bool, v0, v1, v2, v3 T) {
 	row = row[:4]
 	if overwrite {
 		row[0], row[1], row[2], row[3] = v0, v1, v2, v3

@@ -109,12 +109,16 @@ func buildMatMul(v *ir.Value) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	constB := constZeroCentered(v.Args[1])
 	return func(args []*ir.Tensor) (*ir.Tensor, error) {
 		out := newResult(v)
-		a, b := zeroCentered(args[0], at.Quant), zeroCentered(args[1], bt.Quant)
+		a, b := zeroCentered(args[0], at.Quant), constB
+		if b == nil {
+			b = zeroCentered(args[1], bt.Quant)
+		}
 		acc := make([]int32, p.nBatch*p.oM)
 		p.each(func(ao, bo, oo int) {
-			igemm(p.m, p.n, p.k, a[ao:], b[bo:], acc[oo:])
+			gemm(p.m, p.n, p.k, mat[int32]{data: a[ao:], ld: p.k}, mat[int32]{data: b[bo:], ld: p.n}, acc[oo:], p.n)
 		})
 		res.store(out, acc, p.n, 1)
 		return out, nil
@@ -189,17 +193,15 @@ func buildGemm(v *ir.Value) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	constB := constZeroCentered(v.Args[1])
 	return func(args []*ir.Tensor) (*ir.Tensor, error) {
 		out := newResult(v)
-		a, b := zeroCentered(args[0], at.Quant), zeroCentered(args[1], bt.Quant)
-		if ta {
-			a = transpose2D(a, at.Shape[0], at.Shape[1])
-		}
-		if tb {
-			b = transpose2D(b, bt.Shape[0], bt.Shape[1])
+		a, b := zeroCentered(args[0], at.Quant), constB
+		if b == nil {
+			b = zeroCentered(args[1], bt.Quant)
 		}
 		acc := make([]int32, m*n)
-		igemm(m, n, k, a, b, acc)
+		gemm(m, n, k, mat[int32]{data: a, ld: at.Shape[1], trans: ta}, mat[int32]{data: b, ld: bt.Shape[1], trans: tb}, acc, n)
 		if hasC {
 			c := make([]int32, m*n)
 			broadcastTo(c, args[2].I32, cShape, []int{m, n})
@@ -210,14 +212,4 @@ func buildGemm(v *ir.Value) (kernel, error) {
 		res.store(out, acc, n, 1)
 		return out, nil
 	}, nil
-}
-
-func transpose2D[T any](a []T, r, c int) []T {
-	t := make([]T, len(a))
-	for i := 0; i < r; i++ {
-		for j := 0; j < c; j++ {
-			t[j*r+i] = a[i*c+j]
-		}
-	}
-	return t
 }
