@@ -160,8 +160,9 @@ type gemmArgs struct {
 	alpha            float32
 }
 
-// gemmCore emits the GEMM as rows of axpy updates: for every row i of C and
-// every p, C[i,:] += A[i,p]·B[p,:], which vectorizes along the row.
+// gemmCore emits the GEMM: register blocks (gemmBlocked) where the shapes
+// allow, and rows of axpy updates C[i,:] += A[i,p]·B[p,:] elsewhere, which
+// vectorize along the row; then alpha and a column bias.
 func (k *kfn) gemmCore(g gemmArgs) {
 	aIdx := func(i, p value.Value) value.Value {
 		if g.transA {
@@ -175,21 +176,31 @@ func (k *kfn) gemmCore(g gemmArgs) {
 		}
 		return k.add(g.bOff, k.madd(p, g.N, j))
 	}
-	k.loop(0, g.M, func(i value.Value) {
+	rows, cols := k.gemmBlocked(g)
+	// axpy over the columns the blocks left (rows they covered), then over
+	// whole rows they left.
+	axpy := func(i value.Value, j0 int) {
 		crow := k.add(g.cOff, k.mul(i, g.N))
 		init := value.Value(cf(0))
 		if g.rowBias != nil {
 			init = k.load(g.rowBias, k.add(g.biasOff, i))
 		}
-		k.fill(g.c, crow, g.N, init)
+		k.fill(g.c, k.add(crow, ci(j0)), g.N-j0, init)
 		k.loop(0, g.K, func(p value.Value) {
 			av := k.load(g.a, aIdx(i, p))
-			k.loop(0, g.N, func(j value.Value) {
+			k.loop(j0, g.N, func(j value.Value) {
 				cj := k.add(crow, j)
 				k.store(k.fadd(k.load(g.c, cj), k.fmul(av, k.load(g.b, bIdx(p, j)))), g.c, cj)
 			})
 		})
-		if g.alpha != 1 || g.colBias != nil {
+	}
+	if cols < g.N {
+		k.loop(0, rows, func(i value.Value) { axpy(i, cols) })
+	}
+	k.loop(rows, g.M, func(i value.Value) { axpy(i, 0) })
+	if g.alpha != 1 || g.colBias != nil {
+		k.loop(0, g.M, func(i value.Value) {
+			crow := k.add(g.cOff, k.mul(i, g.N))
 			k.loop(0, g.N, func(j value.Value) {
 				cj := k.add(crow, j)
 				v := k.load(g.c, cj)
@@ -201,8 +212,8 @@ func (k *kfn) gemmCore(g gemmArgs) {
 				}
 				k.store(v, g.c, cj)
 			})
-		}
-	})
+		})
+	}
 }
 
 // gemm: the dense layer and matmul, one GEMM per batch entry.
