@@ -11,7 +11,7 @@ import (
 // or $PARE_FASHION_MNIST_DIR.
 
 // fashionDirs are where the Debian package installs the IDX files.
-var fashionDirs = []string{"/usr/share/dataset-fashion-mnist", "/usr/share/fashion-mnist", "/usr/share/dataset-fashion-mnist/data/fashion"}
+var fashionDirs = []string{"/usr/share/datasets/fashion-mnist", "/usr/share/dataset-fashion-mnist"}
 
 // FashionMNISTDir finds the folder holding the Fashion-MNIST IDX files.
 func FashionMNISTDir() (string, error) {
