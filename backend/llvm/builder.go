@@ -41,9 +41,9 @@ var (
 	i8p  = types.NewPointer(types.I8)
 )
 
-func ci(n int) *constant.Int        { return constant.NewInt(i64, int64(n)) }
-func cf(x float32) *constant.Float  { return constant.NewFloat(f32, float64(x)) }
-func cfInf(sign int) *constant.Float  { return constant.NewFloat(f32, math.Inf(sign)) }
+func ci(n int) *constant.Int         { return constant.NewInt(i64, int64(n)) }
+func cf(x float32) *constant.Float   { return constant.NewFloat(f32, float64(x)) }
+func cfInf(sign int) *constant.Float { return constant.NewFloat(f32, math.Inf(sign)) }
 
 func constInt(v value.Value) (int64, bool) {
 	if c, ok := v.(*constant.Int); ok {
