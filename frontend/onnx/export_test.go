@@ -1,0 +1,147 @@
+package onnx
+
+import (
+	"bytes"
+	"math"
+	"math/rand"
+	"strings"
+	"testing"
+
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+)
+
+// exportGraph builds a float graph using every op the writer maps.
+func exportGraph(t *testing.T) (*ir.Graph, []*ir.Tensor) {
+	t.Helper()
+	rng := rand.New(rand.NewSource(3))
+	g := ir.NewGraph("export")
+	rnd := func(shape ...int) *ir.Tensor {
+		x := ir.NewTensor(ir.F32, shape)
+		for i := range x.F32 {
+			x.F32[i] = float32(rng.NormFloat64())
+		}
+		return x
+	}
+	pos := func(shape ...int) *ir.Tensor {
+		x := rnd(shape...)
+		for i := range x.F32 {
+			x.F32[i] = 0.5 + float32(math.Abs(float64(x.F32[i])))
+		}
+		return x
+	}
+	c := func(name string, x *ir.Tensor) *ir.Value { return g.AddConst(name, x, nil) }
+	add := func(op string, args []*ir.Value, attrs ir.Attrs, hint ir.Type) *ir.Value {
+		t.Helper()
+		v, err := g.Add(op, args, attrs, hint, op, op)
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		return v
+	}
+	x := g.AddParam("input", ir.Type{DType: ir.F32, Shape: []int{2, 3, 8, 8}})
+	h := add("conv", []*ir.Value{x, c("w1", rnd(4, 3, 3, 3)), c("b1", rnd(4))}, ir.Attrs{"pads": ir.Ints(1, 1, 1, 1)}, ir.Type{})
+	h = add("batchnorm", []*ir.Value{h, c("s", pos(4)), c("b", rnd(4)), c("m", rnd(4)), c("v", pos(4))}, nil, ir.Type{})
+	h = add("clip", []*ir.Value{h}, ir.Attrs{"min": ir.Float(0), "max": ir.Float(6)}, ir.Type{})
+	h = add("conv", []*ir.Value{h, c("dw", rnd(4, 1, 3, 3))}, ir.Attrs{"group": ir.Int(4), "strides": ir.Ints(2, 2), "pads": ir.Ints(1, 1, 1, 1), "dilations": ir.Ints(1, 1)}, ir.Type{})
+	a := add("maxpool", []*ir.Value{h}, ir.Attrs{"kernel": ir.Ints(2, 2), "strides": ir.Ints(2, 2)}, ir.Type{})
+	b := add("avgpool", []*ir.Value{h}, ir.Attrs{"kernel": ir.Ints(3, 3), "strides": ir.Ints(2, 2), "pads": ir.Ints(1, 1, 1, 1), "count_include_pad": ir.Int(1)}, ir.Type{})
+	h = add("concat", []*ir.Value{a, b}, ir.Attrs{"axis": ir.Int(1)}, ir.Type{})
+	h = add("sigmoid", []*ir.Value{h}, nil, ir.Type{})
+	gp := add("global_avgpool", []*ir.Value{h}, nil, ir.Type{})
+	h = add("mul", []*ir.Value{h, gp}, nil, ir.Type{})
+	h = add("sub", []*ir.Value{h, c("k", rnd(8, 1, 1))}, nil, ir.Type{})
+	h = add("div", []*ir.Value{h, c("d", pos(1))}, nil, ir.Type{})
+	h = add("tanh", []*ir.Value{h}, nil, ir.Type{})
+	h = add("transpose", []*ir.Value{h}, ir.Attrs{"perm": ir.Ints(0, 2, 3, 1)}, ir.Type{})
+	h = add("reshape", []*ir.Value{h}, nil, ir.Type{DType: ir.F32, Shape: []int{2, 32}})
+	h = add("gemm", []*ir.Value{h, c("fw", rnd(10, 32)), c("fb", rnd(10))}, ir.Attrs{"trans_b": ir.Int(1), "alpha": ir.Float(0.5)}, ir.Type{})
+	h = add("relu", []*ir.Value{h}, nil, ir.Type{})
+	h = add("matmul", []*ir.Value{h, c("mw", rnd(10, 6))}, nil, ir.Type{})
+	h = add("add", []*ir.Value{h, c("mb", rnd(6))}, nil, ir.Type{})
+	y := add("softmax", []*ir.Value{h}, ir.Attrs{"axis": ir.Int(1)}, ir.Type{})
+	g.Results = []*ir.Value{y, gp}
+	if err := ir.Verify(g); err != nil {
+		t.Fatal(err)
+	}
+	return g, []*ir.Tensor{rnd(2, 3, 8, 8)}
+}
+
+func TestExportRoundTrip(t *testing.T) {
+	g, in := exportGraph(t)
+	var buf bytes.Buffer
+	if err := ExportWith(g, &buf, ExportOptions{DocString: "round trip", Metadata: map[string]string{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	// Every op the writer maps is in the graph.
+	used := map[string]bool{}
+	for _, v := range g.Values {
+		used[v.Op.Name] = true
+	}
+	for _, op := range ExportableOps() {
+		if !used[op] {
+			t.Errorf("op %s is exportable but not in the round-trip graph", op)
+		}
+	}
+	g2, err := ImportBytes("export.onnx", buf.Bytes(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ir.Verify(g2); err != nil {
+		t.Fatal(err)
+	}
+	if g2.Params[0].Name != "input" || len(g2.Results) != 2 {
+		t.Fatalf("imported %s with inputs %v, %d results", g2.Name, g2.Params[0].Name, len(g2.Results))
+	}
+	want, err := rt.Run(g, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rt.Run(g2, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r := range want {
+		if !ir.EqualShape(got[r].Shape, want[r].Shape) {
+			t.Fatalf("result %d: shape %v, want %v", r, got[r].Shape, want[r].Shape)
+		}
+		for i := range want[r].F32 {
+			if got[r].F32[i] != want[r].F32[i] {
+				t.Fatalf("result %d [%d] = %v, want %v (not identical)", r, i, got[r].F32[i], want[r].F32[i])
+			}
+		}
+	}
+	// Deterministic bytes.
+	var again bytes.Buffer
+	if err := ExportWith(g, &again, ExportOptions{DocString: "round trip", Metadata: map[string]string{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+		t.Error("two exports of the same graph differ")
+	}
+}
+
+func TestExportUnsupported(t *testing.T) {
+	g := ir.NewGraph("bad")
+	x := g.AddParam("x", ir.Type{DType: ir.F32, Shape: []int{2, 3}})
+	y, err := g.Add("erf", []*ir.Value{x}, nil, ir.Type{}, "y", "my_erf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*ir.Value{y}
+	err = Export(g, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "erf") || !strings.Contains(err.Error(), "my_erf") {
+		t.Errorf("export of erf: %v, want an error naming the op and node", err)
+	}
+	// A graph whose result is its input exports through Identity.
+	g = ir.NewGraph("id")
+	x = g.AddParam("x", ir.Type{DType: ir.F32, Shape: []int{2}})
+	g.Results = []*ir.Value{x}
+	var buf bytes.Buffer
+	if err := Export(g, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ImportBytes("id.onnx", buf.Bytes(), Options{}); err != nil {
+		t.Errorf("import of an identity graph: %v", err)
+	}
+}
