@@ -49,7 +49,7 @@ func loadMNIST7(t testing.TB) *ir.Graph {
 func TestMNIST7Int8(t *testing.T) {
 	n := 10000
 	if testing.Short() {
-		n = 1000
+		n = 300
 	}
 	g := loadMNIST7(t)
 	calib := mnistData(t, "train", 1000, 1)
