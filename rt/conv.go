@@ -388,7 +388,11 @@ func intResult(v *ir.Value, sx float32, qw *ir.Quant, nch int) (*intOut, error) 
 	if qw.Axis >= 0 && qw.Channels() != nch {
 		return nil, fmt.Errorf("weight has %d scales for %d output channels", qw.Channels(), nch)
 	}
-	rq, err := newRequantizer(rqOf(v), sx, qw, nch, q, v.Type.DType)
+	// TFLite forms its multiplier from the float32 product sx*sw for fully
+	// connected layers and uint8 convolutions (GetQuantizedConvolutionMultipler),
+	// and from the double product for int8 convolutions (per-channel path).
+	f32Product := v.Op.Name != "conv" || v.Args[0].Type.DType == ir.U8
+	rq, err := newRequantizer(rqOf(v), sx, qw, nch, q, v.Type.DType, f32Product)
 	if err != nil {
 		return nil, err
 	}

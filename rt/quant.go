@@ -384,7 +384,7 @@ type requantizer struct {
 // newRequantizer prepares the requantization of acc = Σ(x-zx)(w-zw) for
 // input scale sx, weight quantization qw (per tensor or per output channel,
 // nch channels) and result quantization qy.
-func newRequantizer(rq string, sx float32, qw *ir.Quant, nch int, qy *ir.Quant, dt ir.DType) (*requantizer, error) {
+func newRequantizer(rq string, sx float32, qw *ir.Quant, nch int, qy *ir.Quant, dt ir.DType, f32Product bool) (*requantizer, error) {
 	r := &requantizer{zy: qy.ZeroPoint[0]}
 	r.lo, r.hi = dt.Range()
 	switch rq {
@@ -399,8 +399,12 @@ func newRequantizer(rq string, sx float32, qw *ir.Quant, nch int, qy *ir.Quant, 
 		r.mult = make([]int32, nch)
 		r.shift = make([]int, nch)
 		for c := range r.mult {
-			// As TFLite: double(sx) * double(sw) / double(sy).
+			// As TFLite: double(sx) * double(sw) / double(sy), or with
+			// f32Product double(float32(sx * sw)) / double(sy).
 			real := float64(sx) * float64(qw.ScaleAt(c)) / float64(qy.Scale[0])
+			if f32Product {
+				real = float64(sx*qw.ScaleAt(c)) / float64(qy.Scale[0])
+			}
 			r.mult[c], r.shift[c] = QuantizeMultiplier(real)
 		}
 	default:
