@@ -40,7 +40,7 @@ type recipe struct {
 // learning rate to zero over the run; no augmentation, no dropout.
 var recipes = map[string]recipe{
 	"lenet300": {epochs: 10, batch: 64, shards: 4, lr: 1e-3},
-	"lenet5":   {epochs: 3, batch: 64, shards: 4, lr: 1e-3},
+	"lenet5":   {epochs: 2, batch: 64, shards: 4, lr: 1e-3},
 }
 
 // record is what one run measured; it is written as DIR/<model>.json.
