@@ -403,3 +403,52 @@ func TestGradErrors(t *testing.T) {
 		t.Errorf("unused weight grad = %v", gs[1].F32)
 	}
 }
+
+// TestGradFakeQuant checks the straight-through estimator: a quantize →
+// dequantize pair passes the gradient unchanged inside the quantized range
+// and stops it where quantize saturates.
+func TestGradFakeQuant(t *testing.T) {
+	g := ir.NewGraph("fq")
+	x := g.AddParam("x", f32s(3, 4))
+	wt := ir.FromF32([]int{2, 4}, []float32{0.1, -0.2, 0.3, 50, -0.4, 0.05, -60, 0.2})
+	w := g.AddConst("w", wt, nil)
+	q := &ir.Quant{Axis: 0, Scale: []float32{0.01, 0.02}, ZeroPoint: []int64{0, 0}}
+	qw, err := g.Add("quantize", []*ir.Value{w}, nil, ir.Type{DType: ir.I8, Quant: q}, "qw", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dw, err := g.Add("dequantize", []*ir.Value{qw}, nil, ir.Type{}, "dw", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := g.Add("gemm", []*ir.Value{x, dw}, ir.Attrs{"trans_b": ir.Int(1)}, ir.Type{}, "y", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*ir.Value{y}
+	d, err := NewGrad(g, []*ir.Value{w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xin := ir.FromF32([]int{3, 4}, []float32{1, 2, 3, 4, -1, 0, 1, 2, 0.5, 0.5, 0.5, 0.5})
+	tp, err := d.Forward([]*ir.Tensor{xin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ones := ir.NewTensor(ir.F32, []int{3, 2})
+	for i := range ones.F32 {
+		ones.F32[i] = 1
+	}
+	gs, err := tp.Backward([]*ir.Tensor{ones})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// dL/dw[m][k] = Σ_n x[n][k] inside the range; 50 and -60 saturate (±1.27, ±2.54).
+	col := []float32{0.5, 2.5, 4.5, 6.5}
+	want := []float32{col[0], col[1], col[2], 0, col[0], col[1], 0, col[3]}
+	for i := range want {
+		if math.Abs(float64(gs[0].F32[i]-want[i])) > 1e-5 {
+			t.Fatalf("fake-quant grad = %v, want %v", gs[0].F32, want)
+		}
+	}
+}
