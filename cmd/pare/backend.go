@@ -22,6 +22,7 @@ var backends = map[string]func(g *ir.Graph) (executor, error){
 		return p.Run, nil
 	},
 	"llvm": llvmBackend,
+	"go":   goBackend,
 }
 
 func backendNames() string {

@@ -33,9 +33,10 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 			target := fs.String("target", "", "target triple: x86_64-linux-gnu or aarch64-linux-gnu (default: host)")
 			mcpu := fs.String("mcpu", "", "target CPU (e.g. native, znver3, cortex-a76); default native for the host, generic otherwise")
 			mattr := fs.String("mattr", "", "target features, e.g. +avx2,+fma or +dotprod")
-			emit := fs.String("emit", "exe", "what to write: ll, obj, exe or plan")
+			emit := fs.String("emit", "exe", "what to write: ll, obj, exe, plan or go (a Go package in the folder OUT; -pkg, -main, -module)")
 			out := fs.String("o", "", "output `FILE`")
 			name := fs.String("name", "", "C name of the model (default: the graph name)")
+			ge := goEmit{fs.String("pkg", "", "-emit go: package name"), fs.Bool("main", false, "-emit go: add a command and go.mod"), fs.String("module", "", "-emit go -main: module path")}
 			return func(pos []string) error {
 				if len(pos) != 1 {
 					return fmt.Errorf("want one MODEL, got %d arguments", len(pos))
@@ -44,7 +45,7 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 					return fmt.Errorf("-o OUT is required")
 				}
 				t, err := compileTarget(*target, *mcpu, *mattr)
-				if err != nil {
+				if err != nil && *emit != "go" {
 					return err
 				}
 				g, err := mf.load(pos[0])
@@ -57,6 +58,9 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				}
 				if *name != "" {
 					p.Name = codegen.CName(*name)
+				}
+				if *emit == "go" {
+					return emitGo(p, *out, ge)
 				}
 				return emitProgram(p, t, *emit, *out)
 			}

@@ -1,0 +1,28 @@
+package gosrc
+
+import (
+	"os"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen"
+)
+
+// TestDumpMnist writes the generated mnist package to $GOSRC_DUMP (for reading).
+func TestDumpMnist(t *testing.T) {
+	dir := os.Getenv("GOSRC_DUMP")
+	if dir == "" {
+		t.Skip("set GOSRC_DUMP=DIR to write the generated mnist-7 package")
+	}
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Generate(p, Options{Main: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+}
