@@ -9,6 +9,13 @@ import (
 // lowerValue builds the step of v and fuses the elementwise chain that
 // follows it; last is the chain's final value (the step's output).
 func (l *lowerer) lowerValue(v *ir.Value) (st *Step, last *ir.Value, err error) {
+	if isIntStep(v) {
+		st, err = l.lowerIntOp(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, v, nil
+	}
 	switch v.Op.Name {
 	case "conv":
 		st, last, err = l.lowerConv(v)

@@ -11,28 +11,14 @@ const maxScratch = 512 << 20
 // per-channel scale, bias or batchnorm into its weights when they are
 // constant.
 func (l *lowerer) lowerConv(v *ir.Value) (*Step, *ir.Value, error) {
-	x, w := v.Args[0].Type, v.Args[1].Type
 	if !isF32(v) {
-		return nil, nil, Unsupported(v, "integer conv (%v × %v → %v) is not compiled yet", x, w, v.Type)
+		return l.lowerIntConv(v)
 	}
-	if x.Rank() != 3 && x.Rank() != 4 {
-		return nil, nil, Unsupported(v, "%d-D conv (1-D and 2-D are compiled)", x.Rank()-2)
-	}
-	win, err := ir.WindowOf(v, x.Rank()-2, w.Shape[2:])
+	w := v.Args[1].Type
+	c, err := convOf(v)
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &Conv{N: x.Shape[0], C: x.Shape[1], H: 1, W: x.Shape[2], M: w.Shape[0], OH: 1, OW: v.Type.Shape[2],
-		KH: 1, KW: w.Shape[2], SH: 1, SW: win.Strides[0], DH: 1, DW: win.Dilations[0], PL: win.PadsBegin[0],
-		Group: v.Int("group")}
-	if x.Rank() == 4 {
-		c.H, c.W, c.OH, c.OW = x.Shape[2], x.Shape[3], v.Type.Shape[2], v.Type.Shape[3]
-		c.KH, c.KW = w.Shape[2], w.Shape[3]
-		c.SH, c.SW, c.DH, c.DW = win.Strides[0], win.Strides[1], win.Dilations[0], win.Dilations[1]
-		c.PT, c.PL = win.PadsBegin[0], win.PadsBegin[1]
-	}
-	c.Cg, c.Mg = c.C/c.Group, c.M/c.Group
-	c.Pointwise = c.KH == 1 && c.KW == 1 && c.SH == 1 && c.SW == 1 && c.PT == 0 && c.PL == 0 && c.H == c.OH && c.W == c.OW
 
 	st := &Step{Kernel: KConvGemm, Op: "conv", Where: v.Where(), Conv: c}
 	wt := constOf(v.Args[1])
@@ -109,6 +95,30 @@ func (l *lowerer) lowerConv(v *ir.Value) (*Step, *ir.Value, error) {
 	return st, last, nil
 }
 
+// convOf is the geometry of a 1-D or 2-D conv.
+func convOf(v *ir.Value) (*Conv, error) {
+	x, w := v.Args[0].Type, v.Args[1].Type
+	if x.Rank() != 3 && x.Rank() != 4 {
+		return nil, Unsupported(v, "%d-D conv (1-D and 2-D are compiled)", x.Rank()-2)
+	}
+	win, err := ir.WindowOf(v, x.Rank()-2, w.Shape[2:])
+	if err != nil {
+		return nil, err
+	}
+	c := &Conv{N: x.Shape[0], C: x.Shape[1], H: 1, W: x.Shape[2], M: w.Shape[0], OH: 1, OW: v.Type.Shape[2],
+		KH: 1, KW: w.Shape[2], SH: 1, SW: win.Strides[0], DH: 1, DW: win.Dilations[0], PL: win.PadsBegin[0],
+		Group: v.Int("group")}
+	if x.Rank() == 4 {
+		c.H, c.W, c.OH, c.OW = x.Shape[2], x.Shape[3], v.Type.Shape[2], v.Type.Shape[3]
+		c.KH, c.KW = w.Shape[2], w.Shape[3]
+		c.SH, c.SW, c.DH, c.DW = win.Strides[0], win.Strides[1], win.Dilations[0], win.Dilations[1]
+		c.PT, c.PL = win.PadsBegin[0], win.PadsBegin[1]
+	}
+	c.Cg, c.Mg = c.C/c.Group, c.M/c.Group
+	c.Pointwise = c.KH == 1 && c.KW == 1 && c.SH == 1 && c.SW == 1 && c.PT == 0 && c.PL == 0 && c.H == c.OH && c.W == c.OW
+	return c, nil
+}
+
 // channelAffine returns the per-channel scale and shift that u applies to
 // cur when u is a constant per-channel mul/add/sub/div or a batchnorm.
 func (l *lowerer) channelAffine(u, cur *ir.Value) (scale, shift []float32) {
@@ -155,7 +165,7 @@ func (l *lowerer) channelAffine(u, cur *ir.Value) (scale, shift []float32) {
 // and a following constant row bias is folded in.
 func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 	if !isF32(v) {
-		return nil, nil, Unsupported(v, "integer %s (%v × %v → %v) is not compiled yet", v.Op.Name, v.Args[0].Type, v.Args[1].Type, v.Type)
+		return l.lowerIntGemm(v)
 	}
 	a, b := v.Args[0], v.Args[1]
 	gm := &Gemm{Alpha: 1}

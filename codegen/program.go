@@ -88,6 +88,10 @@ const (
 	KSoftmax Kernel = "softmax"
 	// KReduce: reduce In[0] over Reduce.
 	KReduce Kernel = "reduce"
+	// KQuant: elementwise integer conversions (QMap): quantize,
+	// dequantize, requantize and integer clamps. In: x, then QMap.Kind's
+	// per-channel parameter arrays.
+	KQuant Kernel = "quant"
 	// KCopy: strided copies (Copies) of In[i] into Out, after filling Out
 	// with Fill when HasFill.
 	KCopy Kernel = "copy"
@@ -132,6 +136,48 @@ type Step struct {
 	Copies  []Copy
 	HasFill bool
 	Fill    float32
+	// Rq is set on integer conv, gemm, pool and softmax steps.
+	Rq   *Requant
+	QMap *QMap
+}
+
+// Requant is the integer arithmetic of a quantized conv or gemm step:
+// acc = Σ (x - ZX)·w' + bias in wrapping int32, w' the zero-centred weights
+// packed as int32 (In[1]; a runtime B of a gemm has zero point ZB), bias
+// int32 (In[2], always present), then by Mode:
+//   - "i32": acc is stored as it is;
+//   - "float": round_half_even(float32(acc)·scale[c]) + ZY (In[3] = scale f32[nch]);
+//   - "tflite": MultiplyByQuantizedMultiplier(acc, mult[c], shift[c]) + ZY
+//     (In[3] = mult i32[nch], In[4] = shift i32[nch]);
+//
+// and clamped to [Lo, Hi] (max then min: the type range and a fused act).
+// c is the output channel (conv) or column (gemm).
+//
+// On pool steps Mode "tflite" is TFLite's integer average (rounded
+// division by the count of valid elements) and "max" an integer max pool;
+// on softmax steps "tflite" is TFLite's integer softmax with In[1] the
+// exp table and In[2] the Q12.19 table, both i32[256] indexed by max - x.
+type Requant struct {
+	Mode   string
+	ZX, ZB int32
+	ZY     int32
+	Lo, Hi int32
+}
+
+// QMap is an elementwise integer conversion over In[0] seen as [Outer,
+// Dim, Inner] (the parameters index Dim):
+//   - "quantize": sat(round_half_even(x / sy[c]) + zy[c]); In: x, sy f32, zy i32
+//   - "dequantize": float32(x - zx[c])·sx[c]; In: x, sx f32, zx i32
+//   - "requantize_float": quantize(dequantize(x)); In: x, sx, zx, sy, zy
+//   - "requantize_tflite": MultiplyByQuantizedMultiplier(x - zx[c], mult[c],
+//     shift[c]) + zy[c]; In: x, zx, mult, shift, zy
+//   - "clamp": x (stored integers)
+//
+// Integer results are clamped to [Lo, Hi] (max then min).
+type QMap struct {
+	Kind              string
+	Outer, Dim, Inner int
+	Lo, Hi            int32
 }
 
 // EpiOp is one elementwise operation of an epilogue.

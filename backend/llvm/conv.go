@@ -91,8 +91,12 @@ func (k *kfn) convDepthwise(s *codegen.Step, in []value.Value, y value.Value) er
 // im2col writes the column matrix of one group's input (Cg × H×W at xb)
 // into col (Cg*KH*KW × OH*OW); padding reads as zero.
 func (k *kfn) im2col(c *codegen.Conv, x, xb, col value.Value) {
+	k.im2colG(c, xb, col, cf(0), func(i value.Value) value.Value { return k.load(x, i) })
+}
+
+// im2colG is im2col with the element load ld(index of x) and padding zero.
+func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, ld func(i value.Value) value.Value) {
 	osz := c.OH * c.OW
-	zero := cf(0)
 	k.loop(0, c.Cg, func(chn value.Value) {
 		xc := k.add(xb, k.mul(chn, c.H*c.W))
 		for kh := 0; kh < c.KH; kh++ {
@@ -113,7 +117,7 @@ func (k *kfn) im2col(c *codegen.Conv, x, xb, col value.Value) {
 					dr := k.add(dst, k.mul(oh, c.OW))
 					k.fill(col, dr, lo, zero)
 					k.loop(lo, hi, func(ow value.Value) {
-						k.store(k.load(x, k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.add(dr, ow))
+						k.store(ld(k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.add(dr, ow))
 					})
 					k.fill(col, k.add(dr, ci(hi)), c.OW-hi, zero)
 				})

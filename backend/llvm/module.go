@@ -184,6 +184,44 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 		scratch, rest = rest[0], rest[1:]
 	}
 	var err error
+	switch {
+	case s.Kernel == codegen.KQuant:
+		err = k.qmap(s, in, out)
+	case s.Rq != nil:
+		err = k.intKernel(s, in, out, scratch)
+	default:
+		err = k.floatKernel(s, in, out, scratch, rest)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 {
+		k.epilogueSweep(s, out, rest)
+	}
+	k.b.NewRet(nil)
+	return k.f, nil
+}
+
+// intKernel emits the integer form of a step (codegen.Requant).
+func (k *kfn) intKernel(s *codegen.Step, in []value.Value, out, scratch value.Value) error {
+	switch s.Kernel {
+	case codegen.KConvGemm:
+		return k.intConv(s, in, out, scratch)
+	case codegen.KConvDepthwise:
+		return k.intDepthwise(s, in, out, scratch)
+	case codegen.KGemm:
+		return k.intGemm(s, in, out, scratch)
+	case codegen.KPool:
+		return k.intPool(s, in[0], out)
+	case codegen.KSoftmax:
+		return k.intSoftmax(s, in, out)
+	}
+	return &codegen.UnsupportedError{Where: s.Where, Op: s.Op, Reason: fmt.Sprintf("integer kernel %s has no LLVM implementation", s.Kernel)}
+}
+
+// floatKernel emits the f32 form of a step.
+func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.Value, rest []value.Value) error {
+	var err error
 	switch s.Kernel {
 	case codegen.KConvGemm:
 		err = k.convGemm(s, in, out, scratch)
@@ -206,14 +244,7 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	default:
 		err = &codegen.UnsupportedError{Where: s.Where, Op: s.Op, Reason: fmt.Sprintf("kernel %s has no LLVM implementation", s.Kernel)}
 	}
-	if err != nil {
-		return nil, err
-	}
-	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 {
-		k.epilogueSweep(s, out, rest)
-	}
-	k.b.NewRet(nil)
-	return k.f, nil
+	return err
 }
 
 // run emits NAME_run(inputs..., outputs...), which calls every kernel with

@@ -1,0 +1,133 @@
+package llvm
+
+import (
+	"math"
+
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// Integer arithmetic as rt computes it: gemmlowp's rounding doubling high
+// multiply and rounding shift (TFLite's MultiplyByQuantizedMultiplier),
+// round-half-even requantization through float32, and clamps. Shift
+// amounts are run-time values (per-channel parameters) with Go's semantics
+// for shifts of 32 bits or more.
+
+var (
+	i32     = types.I32
+	i1      = types.I1
+	falseI1 = constant.NewInt(types.I1, 0)
+)
+
+func c32(n int64) *constant.Int { return constant.NewInt(i32, n) }
+func c64(n int64) *constant.Int { return constant.NewInt(i64, n) }
+
+// loadInt loads element idx of an integer operand of dtype dt as i32
+// (sign- or zero-extended).
+func (k *kfn) loadInt(ptr, idx value.Value, dt pir.DType) value.Value {
+	v := k.load(ptr, idx)
+	switch dt {
+	case pir.U8, pir.Bool:
+		return k.b.NewZExt(v, i32)
+	case pir.I8, pir.I16:
+		return k.b.NewSExt(v, i32)
+	case pir.I64:
+		return k.b.NewTrunc(v, i32)
+	}
+	return v
+}
+
+// storeInt stores an i32 value into an integer operand of dtype dt.
+func (k *kfn) storeInt(v, ptr, idx value.Value, dt pir.DType) {
+	switch dt {
+	case pir.I8, pir.U8, pir.I16, pir.Bool:
+		v = k.b.NewTrunc(v, elemType(dt))
+	case pir.I64:
+		v = k.b.NewSExt(v, i64)
+	}
+	k.store(v, ptr, idx)
+}
+
+func (k *kfn) smax(a, b value.Value) value.Value {
+	return k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, a, b), a, b)
+}
+
+func (k *kfn) smin(a, b value.Value) value.Value {
+	return k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, a, b), a, b)
+}
+
+// clampI is min(max(x, lo), hi), as rt's clamps.
+func (k *kfn) clampI(x value.Value, lo, hi int32) value.Value {
+	return k.smin(k.smax(x, c32(int64(lo))), c32(int64(hi)))
+}
+
+// srdhm is SaturatingRoundingDoublingHighMul.
+func (k *kfn) srdhm(a, b value.Value) value.Value {
+	ab := k.b.NewMul(k.b.NewSExt(a, i64), k.b.NewSExt(b, i64))
+	nudge := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, ab, c64(0)), c64(1-(1<<30)), c64(1<<30))
+	q := k.b.NewTrunc(k.b.NewSDiv(k.b.NewAdd(ab, nudge), c64(1<<31)), i32)
+	minI := c32(math.MinInt32)
+	ovf := k.b.NewAnd(k.b.NewICmp(enum.IPredEQ, a, minI), k.b.NewICmp(enum.IPredEQ, b, minI))
+	return k.b.NewSelect(ovf, c32(math.MaxInt32), q)
+}
+
+// rdbpot is RoundingDivideByPOT(x, e) for a run-time e >= 0.
+func (k *kfn) rdbpot(x, e value.Value) value.Value {
+	big := k.b.NewICmp(enum.IPredSGT, e, c32(31))
+	es := k.b.NewSelect(big, c32(31), e)
+	mask := k.b.NewSelect(big, c32(-1), k.b.NewSub(k.b.NewShl(c32(1), es), c32(1)))
+	rem := k.b.NewAnd(x, mask)
+	thr := k.b.NewAdd(k.b.NewAShr(mask, c32(1)), k.b.NewZExt(k.b.NewICmp(enum.IPredSLT, x, c32(0)), i32))
+	r := k.b.NewAShr(x, es)
+	return k.b.NewAdd(r, k.b.NewZExt(k.b.NewICmp(enum.IPredSGT, rem, thr), i32))
+}
+
+// mbqm is MultiplyByQuantizedMultiplier(x, mult, shift).
+func (k *kfn) mbqm(x, mult, shift value.Value) value.Value {
+	pos := k.b.NewICmp(enum.IPredSGT, shift, c32(0))
+	left := k.b.NewSelect(pos, shift, c32(0))
+	right := k.b.NewSelect(pos, c32(0), k.b.NewSub(c32(0), shift))
+	return k.rdbpot(k.srdhm(k.b.NewShl(x, left), mult), right)
+}
+
+// satShl is gemmlowp's saturating left shift by a constant.
+func (k *kfn) satShl(x value.Value, e int) value.Value {
+	thr := int64(1)<<(31-e) - 1
+	v := value.Value(k.b.NewShl(x, c32(int64(e))))
+	v = k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, x, c32(thr)), c32(math.MaxInt32), v)
+	return k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, x, c32(-thr)), c32(math.MinInt32), v)
+}
+
+// oneOverOnePlusX is gemmlowp's 1/(1+x), Q0.31 in and out.
+func (k *kfn) oneOverOnePlusX(a value.Value) value.Value {
+	s := k.b.NewAdd(k.b.NewSExt(a, i64), c64(math.MaxInt32))
+	sign := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, s, c64(0)), c64(-1), c64(1))
+	half := k.b.NewTrunc(k.b.NewSDiv(k.b.NewAdd(s, sign), c64(2)), i32)
+	x := value.Value(k.b.NewAdd(c32(1515870810), k.srdhm(half, c32(-1010580540))))
+	for i := 0; i < 3; i++ {
+		oneMinus := k.b.NewSub(c32(1<<29), k.srdhm(half, x))
+		x = k.b.NewAdd(x, k.satShl(k.srdhm(x, oneMinus), 2))
+	}
+	return k.satShl(x, 1)
+}
+
+// roundF32 rounds a float to the nearest integer, ties to even, for
+// |f| <= 4e6 (the caller clamps): adding and removing 1.5·2^23 in float32.
+func (k *kfn) roundF32(f value.Value) value.Value {
+	const magic = 12582912
+	return k.b.NewFSub(k.b.NewFAdd(f, cf(magic)), cf(magic))
+}
+
+// quantF is sat(round_half_even(f) + zy) clamped to [lo, hi] (NaN gives 0).
+func (k *kfn) quantF(f, zy value.Value, lo, hi int32) value.Value {
+	nan := k.b.NewFCmp(enum.FPredUNO, f, f)
+	c := k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, f, cf(-4e6)), cf(-4e6), f)
+	c = k.b.NewSelect(k.b.NewFCmp(enum.FPredOGT, c, cf(4e6)), cf(4e6), c)
+	r := k.b.NewFAdd(k.roundF32(c), k.b.NewSIToFP(zy, f32))
+	y := k.clampI(k.b.NewFPToSI(k.b.NewSelect(nan, cf(0), r), i32), lo, hi)
+	return k.b.NewSelect(nan, c32(0), y)
+}

@@ -1,0 +1,288 @@
+package llvm
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// Integer kernels (codegen.Requant, codegen.QMap): int32 accumulators in
+// an arena row, accumulated as axpy updates acc[j] += a·b[j] (which opt
+// vectorizes along the row), then requantized into the 8-bit result.
+
+// requant returns the function that turns an accumulator of channel c
+// into the stored result value (i32).
+func (k *kfn) requant(s *codegen.Step, in []value.Value) func(acc, c value.Value) value.Value {
+	r := s.Rq
+	switch r.Mode {
+	case "float":
+		return func(acc, c value.Value) value.Value {
+			f := k.b.NewFMul(k.b.NewSIToFP(acc, f32), k.load(in[3], c))
+			return k.quantF(f, c32(int64(r.ZY)), r.Lo, r.Hi)
+		}
+	case "tflite":
+		return func(acc, c value.Value) value.Value {
+			y := k.b.NewAdd(k.mbqm(acc, k.load(in[3], c), k.load(in[4], c)), c32(int64(r.ZY)))
+			return k.clampI(y, r.Lo, r.Hi)
+		}
+	}
+	return func(acc, c value.Value) value.Value { return acc }
+}
+
+// axpyRows accumulates rows: acc[0:n] = init(j); for p < K: acc += a(p)·b(p, j).
+func (k *kfn) axpyRow(acc value.Value, n, K int, init func(j value.Value) value.Value,
+	a func(p value.Value) value.Value, b func(p, j value.Value) value.Value) {
+	k.loop(0, n, func(j value.Value) { k.store(init(j), acc, j) })
+	k.loop(0, K, func(p value.Value) {
+		av := a(p)
+		k.loop(0, n, func(j value.Value) {
+			k.store(k.b.NewAdd(k.load(acc, j), k.b.NewMul(av, b(p, j))), acc, j)
+		})
+	})
+}
+
+// intConv: per batch entry and group, the integer im2col (x - zx, padding
+// 0) and one accumulator row per output channel.
+func (k *kfn) intConv(s *codegen.Step, in []value.Value, y, scratch value.Value) error {
+	c := s.Conv
+	x, w, bias := in[0], in[1], in[2]
+	xdt := s.In[0].DType
+	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW
+	zx := c32(int64(s.Rq.ZX))
+	fin := k.requant(s, in)
+	acc := scratch
+	col := k.at(scratch, ci(P))
+	k.loop(0, c.N, func(n value.Value) {
+		k.loop(0, c.Group, func(g value.Value) {
+			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
+			var bv func(p, j value.Value) value.Value
+			if c.Pointwise {
+				bv = func(p, j value.Value) value.Value {
+					return k.b.NewSub(k.loadInt(x, k.add(xb, k.madd(p, P, j)), xdt), zx)
+				}
+			} else {
+				k.im2colG(c, xb, col, c32(0), func(i value.Value) value.Value {
+					return k.b.NewSub(k.loadInt(x, i, xdt), zx)
+				})
+				bv = func(p, j value.Value) value.Value { return k.load(col, k.madd(p, P, j)) }
+			}
+			k.loop(0, c.Mg, func(i value.Value) {
+				m := k.madd(g, c.Mg, i)
+				b0 := k.load(bias, m)
+				k.axpyRow(acc, P, K, func(value.Value) value.Value { return b0 },
+					func(p value.Value) value.Value { return k.load(w, k.madd(m, K, p)) }, bv)
+				yb := k.mul(k.madd(n, c.M, m), P)
+				k.loop(0, P, func(j value.Value) {
+					k.storeInt(fin(k.load(acc, j), m), y, k.add(yb, j), s.Out.DType)
+				})
+			})
+		})
+	})
+	return nil
+}
+
+// intDepthwise: one accumulator row per output channel, the kernel
+// offsets unrolled with their valid output ranges.
+func (k *kfn) intDepthwise(s *codegen.Step, in []value.Value, y, acc value.Value) error {
+	c := s.Conv
+	x, w, bias := in[0], in[1], in[2]
+	xdt := s.In[0].DType
+	P := c.OH * c.OW
+	zx := c32(int64(s.Rq.ZX))
+	fin := k.requant(s, in)
+	k.loop(0, c.N, func(n value.Value) {
+		k.loop(0, c.M, func(m value.Value) {
+			ic := m
+			if c.Mg != 1 {
+				ic = k.b.NewSDiv(m, ci(c.Mg))
+			}
+			xb := k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
+			k.fill(acc, ci(0), P, k.load(bias, m))
+			for kh := 0; kh < c.KH; kh++ {
+				ohLo, ohHi := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
+				for kw := 0; kw < c.KW; kw++ {
+					off := kw*c.DW - c.PL
+					lo, hi := validRange(off, c.SW, c.W, c.OW)
+					if lo >= hi || ohLo >= ohHi {
+						continue
+					}
+					wv := k.load(w, k.madd(m, c.KH*c.KW, ci(kh*c.KW+kw)))
+					k.loop(ohLo, ohHi, func(oh value.Value) {
+						xr := k.add(xb, k.mul(k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT)), c.W))
+						ar := k.mul(oh, c.OW)
+						k.loop(lo, hi, func(ow value.Value) {
+							xv := k.b.NewSub(k.loadInt(x, k.add(xr, k.add(k.mul(ow, c.SW), ci(off))), xdt), zx)
+							ai := k.add(ar, ow)
+							k.store(k.b.NewAdd(k.load(acc, ai), k.b.NewMul(wv, xv)), acc, ai)
+						})
+					})
+				}
+			}
+			yb := k.mul(k.madd(n, c.M, m), P)
+			k.loop(0, P, func(j value.Value) {
+				k.storeInt(fin(k.load(acc, j), m), y, k.add(yb, j), s.Out.DType)
+			})
+		})
+	})
+	return nil
+}
+
+// intGemm: one accumulator row per output row; the channel is the column.
+func (k *kfn) intGemm(s *codegen.Step, in []value.Value, y, acc value.Value) error {
+	gm := s.Gemm
+	a, b, bias := in[0], in[1], in[2]
+	adt, bdt := s.In[0].DType, s.In[1].DType
+	zx, zb := c32(int64(s.Rq.ZX)), c32(int64(s.Rq.ZB))
+	fin := k.requant(s, in)
+	for _, bt := range gm.Batch {
+		aOff, bOff, cOff := ci(bt[0]), ci(bt[1]), ci(bt[2])
+		k.loop(0, gm.M, func(i value.Value) {
+			av := func(p value.Value) value.Value {
+				idx := k.add(aOff, k.madd(i, gm.K, p))
+				if gm.TransA {
+					idx = k.add(aOff, k.madd(p, gm.M, i))
+				}
+				return k.b.NewSub(k.loadInt(a, idx, adt), zx)
+			}
+			bv := func(p, j value.Value) value.Value {
+				idx := k.add(bOff, k.madd(p, gm.N, j))
+				if bdt == s.In[2].DType { // packed, zero-centred int32
+					return k.load(b, idx)
+				}
+				return k.b.NewSub(k.loadInt(b, idx, bdt), zb)
+			}
+			k.axpyRow(acc, gm.N, gm.K, func(j value.Value) value.Value { return k.load(bias, j) }, av, bv)
+			yb := k.add(cOff, k.mul(i, gm.N))
+			k.loop(0, gm.N, func(j value.Value) {
+				k.storeInt(fin(k.load(acc, j), j), y, k.add(yb, j), s.Out.DType)
+			})
+		})
+	}
+	return nil
+}
+
+// qmap: quantize, dequantize, requantize and integer clamps over
+// [Outer, Dim, Inner].
+func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
+	m := s.QMap
+	x := in[0]
+	xdt, ydt := s.In[0].DType, s.Out.DType
+	k.nest([]int{m.Outer, m.Dim, m.Inner}, [][]int{{m.Dim * m.Inner, m.Inner, 1}, {0, 1, 0}}, func(offs []value.Value) {
+		i, c := offs[0], offs[1]
+		var r value.Value
+		deq := func(sx, zx value.Value) value.Value {
+			xi := k.b.NewSub(k.b.NewSExt(k.loadInt(x, i, xdt), i64), k.b.NewSExt(zx, i64))
+			return k.b.NewFMul(k.b.NewSIToFP(xi, f32), sx)
+		}
+		switch m.Kind {
+		case "quantize":
+			f := k.load(x, i)
+			if xdt != pir.F32 {
+				f = k.b.NewSIToFP(f, f32)
+			}
+			r = k.quantF(k.b.NewFDiv(f, k.load(in[1], c)), k.load(in[2], c), m.Lo, m.Hi)
+		case "dequantize":
+			k.store(deq(k.load(in[1], c), k.load(in[2], c)), y, i)
+			return
+		case "requantize_float":
+			f := deq(k.load(in[1], c), k.load(in[2], c))
+			r = k.quantF(k.b.NewFDiv(f, k.load(in[3], c)), k.load(in[4], c), m.Lo, m.Hi)
+		case "requantize_tflite":
+			d := k.b.NewSub(k.loadInt(x, i, xdt), k.load(in[1], c))
+			q := k.b.NewAdd(k.b.NewSExt(k.mbqm(d, k.load(in[2], c), k.load(in[3], c)), i64), k.b.NewSExt(k.load(in[4], c), i64))
+			q2 := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, q, c64(int64(m.Lo))), c64(int64(m.Lo)), q)
+			q2 = k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, q2, c64(int64(m.Hi))), c64(int64(m.Hi)), q2)
+			r = k.b.NewTrunc(q2, i32)
+		case "clamp":
+			r = k.clampI(k.loadInt(x, i, xdt), m.Lo, m.Hi)
+		}
+		k.storeInt(r, y, i, ydt)
+	})
+	if m.Kind == "" {
+		return fmt.Errorf("%s: empty quant map", s.Where)
+	}
+	return nil
+}
+
+// intPool: integer max pooling and TFLite's average (the sum of the valid
+// window elements divided by their count, halves away from zero). The
+// window loops clamp their indices and select, without branches.
+func (k *kfn) intPool(s *codegen.Step, x, y value.Value) error {
+	p := s.Pool
+	dt := s.In[0].DType
+	avg := s.Rq.Mode == "tflite"
+	k.loop(0, p.Planes, func(pl value.Value) {
+		xb := k.mul(pl, p.H*p.W)
+		k.loop(0, p.OH, func(oh value.Value) {
+			k.loop(0, p.OW, func(ow value.Value) {
+				init := []value.Value{c32(math.MinInt32), c32(0)}
+				if avg {
+					init[0] = c32(0)
+				}
+				res := k.loopAcc(p.KH*p.KW, init, func(t value.Value, a []value.Value) []value.Value {
+					kh, kw := k.b.NewSDiv(t, ci(p.KW)), k.b.NewSRem(t, ci(p.KW))
+					ih := k.add(k.mul(oh, p.SH), k.add(k.b.NewMul(kh, ci(p.DH)), ci(-p.PT)))
+					iw := k.add(k.mul(ow, p.SW), k.add(k.b.NewMul(kw, ci(p.DW)), ci(-p.PL)))
+					ok := k.b.NewAnd(k.b.NewAnd(k.b.NewICmp(enum.IPredSGE, ih, ci(0)), k.b.NewICmp(enum.IPredSLT, ih, ci(p.H))),
+						k.b.NewAnd(k.b.NewICmp(enum.IPredSGE, iw, ci(0)), k.b.NewICmp(enum.IPredSLT, iw, ci(p.W))))
+					idx := k.b.NewSelect(ok, k.add(xb, k.madd(ih, p.W, iw)), xb)
+					v := k.loadInt(x, idx, dt)
+					var nv value.Value
+					if avg {
+						nv = k.b.NewAdd(a[0], v)
+					} else {
+						nv = k.smax(a[0], v)
+					}
+					return []value.Value{k.b.NewSelect(ok, nv, a[0]), k.b.NewAdd(a[1], k.b.NewZExt(ok, i32))}
+				})
+				r := res[0]
+				if avg {
+					n := k.b.NewSelect(k.b.NewICmp(enum.IPredEQ, res[1], c32(0)), c32(1), res[1])
+					half := k.b.NewSDiv(n, c32(2))
+					num := k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, r, c32(0)), k.b.NewAdd(r, half), k.b.NewSub(r, half))
+					r = k.clampI(k.b.NewSDiv(num, n), s.Rq.Lo, s.Rq.Hi)
+				}
+				k.storeInt(r, y, k.add(k.mul(pl, p.OH*p.OW), k.madd(oh, p.OW, ow)), s.Out.DType)
+			})
+		})
+	})
+	return nil
+}
+
+// intSoftmax: TFLite's integer softmax with the exponentials from the
+// step's tables (indexed by max - x).
+func (k *kfn) intSoftmax(s *codegen.Step, in []value.Value, y value.Value) error {
+	outer, depth, inner := s.Softmax[0], s.Softmax[1], s.Softmax[2]
+	x, expT, sumT := in[0], in[1], in[2]
+	dt := s.In[0].DType
+	lo, hi := s.Rq.Lo, s.Rq.Hi
+	ctlz := k.e.intrinsic("llvm.ctlz.i32", i32, i32, i1)
+	k.loop(0, outer, func(o value.Value) {
+		k.loop(0, inner, func(j value.Value) {
+			base := k.add(k.mul(o, depth*inner), j)
+			xi := func(c value.Value) value.Value { return k.loadInt(x, k.madd(c, inner, base), dt) }
+			mx := k.loopAcc(depth, []value.Value{c32(math.MinInt32)}, func(c value.Value, a []value.Value) []value.Value {
+				return []value.Value{k.smax(a[0], xi(c))}
+			})[0]
+			diff := func(c value.Value) value.Value { return k.b.NewSExt(k.b.NewSub(mx, xi(c)), i64) }
+			sum := k.loopAcc(depth, []value.Value{c32(0)}, func(c value.Value, a []value.Value) []value.Value {
+				return []value.Value{k.b.NewAdd(a[0], k.load(sumT, diff(c)))}
+			})[0]
+			head := k.b.NewCall(ctlz, sum, falseI1)
+			recip := k.oneOverOnePlusX(k.b.NewSub(k.b.NewShl(sum, head), c32(math.MinInt32)))
+			shift := k.b.NewAdd(k.b.NewSub(c32(12), head), c32(31-8))
+			k.loop(0, depth, func(c value.Value) {
+				e := k.load(expT, diff(c))
+				r := k.clampI(k.b.NewAdd(k.rdbpot(k.srdhm(recip, e), shift), c32(int64(lo))), lo, hi)
+				r = k.b.NewSelect(k.b.NewICmp(enum.IPredSGE, e, c32(0)), r, c32(int64(lo)))
+				k.storeInt(r, y, k.madd(c, inner, base), s.Out.DType)
+			})
+		})
+	})
+	return nil
+}

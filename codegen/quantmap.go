@@ -1,0 +1,181 @@
+package codegen
+
+import (
+	"math"
+
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+)
+
+// lowerIntOp lowers the integer ops isIntStep selects.
+func (l *lowerer) lowerIntOp(v *ir.Value) (*Step, error) {
+	switch v.Op.Name {
+	case "maxpool", "avgpool":
+		return l.lowerIntPool(v)
+	case "softmax":
+		return l.lowerIntSoftmax(v)
+	}
+	return l.lowerQMap(v)
+}
+
+// qchannels is the [Outer, Dim, Inner] view of a tensor of shape along the
+// channel axis of qs (the first per-axis one; Dim 1 when all are per tensor).
+func qchannels(shape []int, qs ...*ir.Quant) (outer, dim, inner int) {
+	n := ir.NumElements(shape)
+	for _, q := range qs {
+		if q != nil && q.Axis >= 0 {
+			inner = ir.NumElements(shape[q.Axis+1:])
+			return n / max(1, shape[q.Axis]*inner), shape[q.Axis], inner
+		}
+	}
+	return 1, 1, n
+}
+
+func qparams(q *ir.Quant, dim int) (s []float32, z []int32) {
+	s, z = make([]float32, dim), make([]int32, dim)
+	for c := 0; c < dim; c++ {
+		s[c], z[c] = q.ScaleAt(c), int32(q.ZeroAt(c))
+	}
+	return s, z
+}
+
+func (l *lowerer) lowerQMap(v *ir.Value) (*Step, error) {
+	x := v.Args[0]
+	xt, yt := x.Type, v.Type
+	qx, qy := xt.Quant, yt.Quant
+	outer, dim, inner := qchannels(yt.Shape, qx, qy)
+	m := &QMap{Outer: outer, Dim: dim, Inner: inner}
+	if yt.DType.IsInt() {
+		lo, hi := yt.DType.Range()
+		m.Lo, m.Hi = int32(max(lo, math.MinInt32)), int32(min(hi, math.MaxInt32))
+	}
+	st := &Step{Kernel: KQuant, Op: v.Op.Name, Where: v.Where(), QMap: m}
+	st.In = []Operand{l.operand(x)}
+	f32 := func(s []float32) Operand { return l.packed(ir.FromF32([]int{len(s)}, s)) }
+	i32 := func(z []int32) Operand { return l.packed(i32Tensor([]int{len(z)}, z)) }
+	small := yt.DType == ir.I8 || yt.DType == ir.U8 || yt.DType == ir.I16
+	if qx != nil && qx.Axis >= 0 && qy != nil && qy.Axis >= 0 && qx.Axis != qy.Axis {
+		return nil, Unsupported(v, "requantize between axes %d and %d", qx.Axis, qy.Axis)
+	}
+	switch v.Op.Name {
+	case "quantize":
+		if qy == nil || !small || (xt.DType != ir.F32 && xt.DType != ir.I32) {
+			return nil, Unsupported(v, "quantize %v to %v (f32 or i32 to i8/u8/i16 are compiled)", xt, yt)
+		}
+		m.Kind = "quantize"
+		s, z := qparams(qy, dim)
+		st.In = append(st.In, f32(s), i32(z))
+	case "dequantize":
+		if qx == nil || xt.DType == ir.I64 || yt.DType != ir.F32 {
+			return nil, Unsupported(v, "dequantize %v", xt)
+		}
+		m.Kind = "dequantize"
+		s, z := qparams(qx, dim)
+		st.In = append(st.In, f32(s), i32(z))
+	case "requantize":
+		if qx == nil || qy == nil || !small || xt.DType == ir.I64 {
+			return nil, Unsupported(v, "requantize %v to %v", xt, yt)
+		}
+		sx, zx := qparams(qx, dim)
+		sy, zy := qparams(qy, dim)
+		switch rqMode(v) {
+		case "float":
+			m.Kind = "requantize_float"
+			st.In = append(st.In, f32(sx), i32(zx), f32(sy), i32(zy))
+		case "tflite":
+			m.Kind = "requantize_tflite"
+			mult, shift := make([]int32, dim), make([]int32, dim)
+			for c := range mult {
+				a, b := rt.QuantizeMultiplier(float64(sx[c]) / float64(sy[c]))
+				mult[c], shift[c] = a, int32(b)
+			}
+			st.In = append(st.In, i32(zx), i32(mult), i32(shift), i32(zy))
+		default:
+			return nil, Unsupported(v, "rq=%s", rqMode(v))
+		}
+	case "relu", "clip":
+		if !qx.Equal(qy) || xt.DType != yt.DType || (qx != nil && qx.Axis >= 0) || xt.DType == ir.I64 {
+			return nil, Unsupported(v, "integer %s from %v to %v", v.Op.Name, xt, yt)
+		}
+		m.Kind = "clamp"
+		if v.Op.Name == "relu" {
+			if qx != nil {
+				m.Lo = int32(qx.ZeroPoint[0])
+			} else {
+				m.Lo = 0
+			}
+		} else {
+			lo, hi := intBounds(v.Float("min"), v.Float("max"), xt.DType)
+			m.Lo, m.Hi = int32(lo), int32(hi)
+		}
+		m.Outer, m.Dim, m.Inner = 1, 1, xt.NumElements()
+	}
+	return st, nil
+}
+
+// lowerIntPool lowers integer max pooling and TFLite's average pooling.
+func (l *lowerer) lowerIntPool(v *ir.Value) (*Step, error) {
+	x := v.Args[0].Type
+	if !is8(x.DType) || x.DType != v.Type.DType || !x.Quant.Equal(v.Type.Quant) || x.Rank() != 4 {
+		return nil, Unsupported(v, "integer %s from %v to %v", v.Op.Name, x, v.Type)
+	}
+	rq := &Requant{Mode: "max"}
+	if v.Op.Name == "avgpool" {
+		if rqMode(v) != "tflite" || x.Quant == nil || x.Quant.Axis >= 0 || v.Int("ceil_mode") != 0 || v.Int("count_include_pad") != 0 {
+			return nil, Unsupported(v, "integer avgpool (rq=tflite without ceil_mode or count_include_pad is compiled)")
+		}
+		rq.Mode = "tflite"
+	}
+	win, err := ir.WindowOf(v, 2, nil)
+	if err != nil {
+		return nil, err
+	}
+	if rq.Mode == "tflite" && (win.Dilations[0] != 1 || win.Dilations[1] != 1) {
+		return nil, Unsupported(v, "tflite avgpool with dilations")
+	}
+	p := &Pool{Max: rq.Mode == "max", Planes: x.Shape[0] * x.Shape[1], H: x.Shape[2], W: x.Shape[3],
+		OH: v.Type.Shape[2], OW: v.Type.Shape[3], KH: win.Kernel[0], KW: win.Kernel[1],
+		SH: win.Strides[0], SW: win.Strides[1], DH: win.Dilations[0], DW: win.Dilations[1],
+		PT: win.PadsBegin[0], PL: win.PadsBegin[1], PB: win.PadsEnd[0], PR: win.PadsEnd[1]}
+	lo, hi := x.DType.Range()
+	rq.Lo, rq.Hi = int32(lo), int32(hi)
+	st := &Step{Kernel: KPool, Op: v.Op.Name, Where: v.Where(), Pool: p, Rq: rq}
+	st.In = []Operand{l.operand(v.Args[0])}
+	return st, nil
+}
+
+// lowerIntSoftmax lowers TFLite's integer softmax. The exponentials depend
+// on max - x only, which takes at most 256 values: they are tabulated here.
+func (l *lowerer) lowerIntSoftmax(v *ir.Value) (*Step, error) {
+	x := v.Args[0].Type
+	qx, qo := x.Quant, v.Type.Quant
+	if rqMode(v) != "tflite" || !is8(x.DType) || !is8(v.Type.DType) || qx == nil || qo == nil || qx.Axis >= 0 || qo.Axis >= 0 {
+		return nil, Unsupported(v, "integer softmax %v to %v (rq=tflite on 8-bit per-tensor is compiled)", x, v.Type)
+	}
+	lo, hi := v.Type.DType.Range()
+	if qo.ZeroPoint[0] != lo || math.Abs(float64(qo.Scale[0]-1.0/256)) > 0.001/256 {
+		return nil, Unsupported(v, "rq=tflite softmax needs result quantization q(1/256, %d)", lo)
+	}
+	const scaledDiffBits, accumBits = 5, 12
+	real := math.Min(float64(qx.Scale[0])*(1<<(31-scaledDiffBits)), 1<<31-1.0)
+	if real <= 1 {
+		return nil, Unsupported(v, "rq=tflite softmax: input scale %v is too small", qx.Scale[0])
+	}
+	mult, leftShift := rt.QuantizeMultiplier(real)
+	diffMin := -inputRadius(scaledDiffBits, leftShift, 31)
+	exps, sums := make([]int32, 256), make([]int32, 256)
+	for d := range exps {
+		diff := int32(-d)
+		exps[d], sums[d] = -1, 0
+		if diff >= diffMin {
+			exps[d] = expOnNegativeValues(rt.SaturatingRoundingDoublingHighMul(diff*(1<<leftShift), mult), scaledDiffBits)
+			sums[d] = rt.RoundingDivideByPOT(exps[d], accumBits)
+		}
+	}
+	ax := v.Int("axis")
+	s := v.Type.Shape
+	st := &Step{Kernel: KSoftmax, Op: "softmax", Where: v.Where(), Rq: &Requant{Mode: "tflite", Lo: int32(lo), Hi: int32(hi)},
+		Softmax: [3]int{ir.NumElements(s[:ax]), s[ax], ir.NumElements(s[ax+1:])}}
+	st.In = []Operand{l.operand(v.Args[0]), l.packed(i32Tensor([]int{256}, exps)), l.packed(i32Tensor([]int{256}, sums))}
+	return st, nil
+}
