@@ -178,7 +178,11 @@ func TestDeterministic(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			r := recipes[s.name]
 			r.epochs = 1
-			sub := train.Limit(map[string]int{"lenet300": 1280, "lenet5": 256}[s.name])
+			n := map[string]int{"lenet300": 1280, "lenet5": 256}[s.name]
+			if testing.Short() {
+				n /= 2
+			}
+			sub := train.Limit(n)
 			var runs [2][]uint32
 			var accs [2]int
 			for i, procs := range []int{1, max(2, runtime.NumCPU())} {
