@@ -8,6 +8,7 @@ import (
 
 	"github.com/pare-ml/pare/frontend/tflite"
 	pir "github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/passes"
 )
 
 func qt(dt pir.DType, scale float32, zp int64, shape ...int) pir.Type {
@@ -235,4 +236,30 @@ func TestTFLiteModelsAArch64(t *testing.T) {
 			checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, randInputs(g, 3))
 		})
 	}
+}
+
+// TestMnistQuantized: mnist-7 through canonicalize, quantize (calibrated on
+// its three test inputs) and fuse, compiled, equals rt bit for bit.
+func TestMnistQuantized(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	in := mnistInputs(t)
+	ctx := &passes.Context{Data: &passes.Dataset{Name: "mnist-7 test sets", Inputs: in}}
+	if _, err := passes.RunSpec(g, "canonicalize,quantize,fuse", ctx); err != nil {
+		t.Fatal(err)
+	}
+	quantized := false
+	for _, v := range g.Values {
+		if v.Op != nil && v.Op.Name == "conv" && v.Args[0].Type.DType == pir.I8 {
+			quantized = true
+		}
+	}
+	if !quantized {
+		t.Fatalf("quantize left no int8 conv:\n%s", g)
+	}
+	checkAgainstRT(t, g, host, nil, in...)
 }
