@@ -17,14 +17,16 @@ type wkey struct {
 }
 
 type gen struct {
-	p       *codegen.Program
-	pkg     string
-	f       *jen.File
-	weights map[wkey]string     // decoded weight slices by place
-	arena   map[ir.DType]int64  // elements of each per-dtype arena
-	tables  []jen.Code          // package-level constant tables of kernels
-	dtypes  map[ir.DType]bool   // dtypes of inputs and outputs (decoders)
-	wdtypes map[ir.DType]bool   // dtypes of weights (decoders)
+	p          *codegen.Program
+	pkg        string
+	f          *jen.File
+	weights    map[wkey]string    // decoded weight slices by place
+	arena      map[ir.DType]int64 // elements of each per-dtype arena
+	tables     []jen.Code         // package-level constant tables of kernels
+	dtypes     map[ir.DType]bool  // dtypes of inputs and outputs (decoders)
+	wdtypes    map[ir.DType]bool  // dtypes of weights (decoders)
+	intHelpers bool               // integer arithmetic helpers are needed
+	needBits   bool               // math/bits is used
 }
 
 // unsupported reports a step the Go kernels do not cover.
@@ -352,6 +354,13 @@ func (g *gen) helpers(f *jen.File) {
 		jen.Return(),
 	)
 	f.Line()
+	if g.intHelpers {
+		f.Add(jen.Id(intHelperSrc))
+		f.Line()
+	}
+	if g.needBits {
+		f.Var().Id("_").Op("=").Qual("math/bits", "LeadingZeros32")
+	}
 	f.Comment("keep the imports used whatever the kernels need.")
 	f.Var().Id("_").Op("=").Qual("math", "Inf")
 	f.Var().Id("_").Op("=").Qual("encoding/binary", "LittleEndian")

@@ -1,13 +1,17 @@
 package gosrc
 
 import (
+	"bytes"
 	"fmt"
+	"go/format"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/frontend/onnx"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
@@ -102,4 +106,100 @@ func TestMnist(t *testing.T) {
 	needGo(t)
 	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
 	checkAgainstRT(t, g, nil, nil, mnistInputs(t)...)
+}
+
+// TestMnistArm64 cross-compiles the generated mnist-7 command with
+// GOARCH=arm64 and runs it under qemu-aarch64 (correctness only).
+func TestMnistArm64(t *testing.T) {
+	needGo(t)
+	if _, err := exec.LookPath("qemu-aarch64"); err != nil {
+		t.Skip("qemu-aarch64 not found (make toolchain installs qemu-user)")
+	}
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	checkAgainstRT(t, g, []string{"GOARCH=arm64", "CGO_ENABLED=0"}, []string{"qemu-aarch64"}, mnistInputs(t)...)
+}
+
+// TestGeneratedPackageIsClean: the generated package is gofmt'd, go vet
+// clean and imports the standard library only.
+func TestGeneratedPackageIsClean(t *testing.T) {
+	needGo(t)
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Generate(p, Options{Main: true, Package: "mnist"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := fs.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range fs {
+		if !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		if f, err := format.Source(src); err != nil || !bytes.Equal(f, src) {
+			t.Errorf("%s is not gofmt'd (%v)", name, err)
+		}
+	}
+	cmd := exec.Command("go", "vet", "./...")
+	cmd.Dir = dir
+	cmd.Env = GoEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go vet: %v\n%s", err, out)
+	}
+	cmd = exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./...")
+	cmd.Dir = dir
+	cmd.Env = GoEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Fields(string(out)) {
+		if l != "mnist" && l != "mnist/cmd/mnist" {
+			t.Errorf("generated code depends on %s", l)
+		}
+	}
+}
+
+// TestHostileNames: node and graph names that try to inject code or
+// comments end up quoted or sanitized; the package still builds and runs.
+func TestHostileNames(t *testing.T) {
+	needGo(t)
+	evil := "x\") }\nfunc init() { panic(\"pwned\") } /* */ //go:generate rm -rf / \u2028"
+	g := pir.NewGraph(evil)
+	x := g.AddParam(evil, pir.TensorType(pir.F32, 2, 3))
+	y, err := g.Add("relu", []*pir.Value{x}, nil, pir.Type{}, evil+"1", evil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := g.Add("sigmoid", []*pir.Value{y}, nil, pir.Type{}, evil+"*/", evil+"*/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*pir.Value{z}
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Generate(p, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range fs {
+		if strings.Contains(string(src), "pwned\") }") && strings.HasSuffix(name, ".go") {
+			for _, l := range strings.Split(string(src), "\n") {
+				if strings.HasPrefix(strings.TrimSpace(l), "func init") {
+					t.Fatalf("%s: injected code: %s", name, l)
+				}
+			}
+		}
+		if strings.Contains(name, "/") && !strings.HasPrefix(name, "cmd/") {
+			t.Errorf("file %q", name)
+		}
+	}
+	in := pir.FromF32([]int{2, 3}, []float32{-1, 0.5, 2, -3, 4, 0})
+	checkAgainstRT(t, g, nil, nil, []*pir.Tensor{in})
 }

@@ -73,24 +73,42 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 		return nil, nil, unsupported(s, "epilogue on a %v result", s.Out.DType)
 	}
 	var err error
-	switch s.Kernel {
-	case codegen.KConvGemm:
+	switch {
+	case s.Rq != nil && s.Kernel == codegen.KConvGemm:
+		err = k.intConv()
+	case s.Rq != nil && s.Kernel == codegen.KConvDepthwise:
+		err = k.intDepthwise()
+	case s.Rq != nil && s.Kernel == codegen.KGemm:
+		err = k.intGemm()
+	case s.Rq != nil && s.Kernel == codegen.KPool:
+		err = k.intPool()
+	case s.Rq != nil && s.Kernel == codegen.KSoftmax:
+		err = k.intSoftmax()
+	case s.Rq != nil:
+		err = unsupported(s, "integer kernel %s", s.Kernel)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case s.Rq != nil:
+	case s.Kernel == codegen.KConvGemm:
 		err = k.convGemm()
-	case codegen.KConvDepthwise:
+	case s.Kernel == codegen.KConvDepthwise:
 		err = k.convDepthwise()
-	case codegen.KGemm:
+	case s.Kernel == codegen.KGemm:
 		err = k.gemm()
-	case codegen.KMap:
+	case s.Kernel == codegen.KMap:
 		err = k.mapStep()
-	case codegen.KPool:
+	case s.Kernel == codegen.KPool:
 		err = k.pool()
-	case codegen.KGlobalAvgPool:
+	case s.Kernel == codegen.KGlobalAvgPool:
 		err = k.globalAvgPool()
-	case codegen.KSoftmax:
+	case s.Kernel == codegen.KSoftmax:
 		err = k.softmax()
-	case codegen.KReduce:
+	case s.Kernel == codegen.KReduce:
 		err = k.reduce()
-	case codegen.KCopy:
+	case s.Kernel == codegen.KCopy:
 		err = k.copyStep()
 	default:
 		if h, ok := extraKernels[s.Kernel]; ok {

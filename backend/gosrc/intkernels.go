@@ -1,0 +1,439 @@
+package gosrc
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/ir"
+)
+
+// Integer kernels (codegen.Requant, codegen.QMap): int32 accumulators in an
+// arena row, wrapping int32 arithmetic as rt's, then the requantization of
+// rt (rq=float: round half to even of float32(acc)·scale; rq=tflite:
+// MultiplyByQuantizedMultiplier) written with the same Go helpers as rt's,
+// so results are identical.
+//
+// Zero points are folded out of the inner loops: Σ(x-zx)·w' equals
+// Σx·w' - zx·Σw' in wrapping int32 arithmetic, so the inner loops multiply
+// the stored 8-bit values directly, and padding positions hold zx.
+
+func init() {
+	extraKernels[codegen.KQuant] = (*kfn).qmap
+}
+
+func isInt8(dt ir.DType) bool { return dt == ir.I8 || dt == ir.U8 }
+
+// finish is the code storing the requantized accumulator acc of channel c
+// into dst.
+func (k *kfn) finish(dst, acc, c string) (jen.Code, error) {
+	r := k.s.Rq
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return nil, err
+	}
+	k.g.intHelpers = true
+	switch r.Mode {
+	case "float":
+		return L("%s = %s(quantF(float32(%s)*x3[%s], %d, %d, %d))", dst, t, acc, c, r.ZY, r.Lo, r.Hi), nil
+	case "tflite":
+		return L("%s = %s(clampI(mbqm(%s, x3[%s], x4[%s])+%d, %d, %d))", dst, t, acc, c, c, r.ZY, r.Lo, r.Hi), nil
+	case "i32":
+		if k.s.Out.DType != ir.I32 {
+			return nil, unsupported(k.s, "i32 accumulators into %v", k.s.Out.DType)
+		}
+		return L("%s = %s", dst, acc), nil
+	}
+	return nil, unsupported(k.s, "requantization %q", r.Mode)
+}
+
+// intConv: per image and group, an int32 im2col of the stored values
+// (padding holds zx) after the accumulator row, then one axpy sweep per
+// output channel.
+func (k *kfn) intConv() error {
+	c := k.s.Conv
+	if !isInt8(k.s.In[0].DType) || k.s.In[1].DType != ir.I32 || k.s.Scratch == nil {
+		return unsupported(k.s, "integer conv on %v", k.s.In[0].DType)
+	}
+	zx := k.s.Rq.ZX
+	hw, P, K := c.H*c.W, c.OH*c.OW, c.Cg*c.KH*c.KW
+	fin, err := k.finish("yr[j]", "acc[j]", "oc")
+	if err != nil {
+		return err
+	}
+	body := []jen.Code{L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw)}
+	var bRow func(kk string) string
+	if c.Pointwise {
+		bRow = func(kk string) string { return fmt.Sprintf("xg[(%s)*%d:]", kk, P) }
+	} else {
+		var rowCopy jen.Code
+		if c.SW == 1 {
+			rowCopy = For("ow", "lo", "hi", L("rr[ow] = int32(xr[ow+off])"))
+		} else {
+			rowCopy = For("ow", "lo", "hi", L("rr[ow] = int32(xr[ow*%d+off])", c.SW))
+		}
+		body = append(body, For("c", 0, c.Cg, For("kh", 0, c.KH, For("kw", 0, c.KW,
+			L("row := col[((c*%d+kh)*%d+kw)*%d:][:%d]", c.KH, c.KW, P, P),
+			L("off := kw*%d - %d", c.DW, c.PL),
+			L("lo, hi := validRange(off, %d, %d, %d)", c.SW, c.W, c.OW),
+			For("oh", 0, c.OH,
+				L("rr := row[oh*%d:][:%d]", c.OW, c.OW),
+				L("ih := oh*%d + kh*%d - %d", c.SH, c.DH, c.PT),
+				jen.If(L("ih < 0 || ih >= %d", c.H)).Block(jen.For(L("i := range rr")).Block(L("rr[i] = %d", zx)), jen.Continue()),
+				L("xr := xg[(c*%d+ih)*%d:][:%d]", c.H, c.W, c.W),
+				For("ow", 0, "lo", L("rr[ow] = %d", zx)),
+				For("ow", "hi", c.OW, L("rr[ow] = %d", zx)),
+				rowCopy,
+			)))))
+		bRow = func(kk string) string { return fmt.Sprintf("col[(%s)*%d:]", kk, P) }
+	}
+	inner := []jen.Code{
+		L("oc := g*%d + m", c.Mg),
+		L("wr := x1[oc*%d:][:%d]", K, K),
+		L("var wsum int32"),
+		jen.For(L("_, w := range wr")).Block(L("wsum += w")),
+		L("a0 := x2[oc] - %d*wsum", zx),
+		jen.For(L("j := range acc")).Block(L("acc[j] = a0")),
+	}
+	inner = append(inner, intAxpy("acc", K, func(kk string) string { return "wr[" + kk + "]" }, bRow)...)
+	inner = append(inner, L("yr := y[(n*%d+oc)*%d:][:%d]", c.M, P, P), jen.For(L("j := range acc")).Block(fin))
+	body = append(body, For("m", 0, c.Mg, inner...))
+	k.add(L("acc := scratch[:%d]", P))
+	if !c.Pointwise {
+		k.add(L("col := scratch[%d:][:%d]", P, K*P))
+	}
+	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
+	return nil
+}
+
+// intAxpy is acc[j] += Σ_k a(k)·int32(b(k)[j]), 4-way unrolled over k.
+func intAxpy(acc string, kk int, aExpr func(k string) string, bRow func(k string) string) []jen.Code {
+	var out []jen.Code
+	k4 := kk / 4 * 4
+	if k4 > 0 {
+		out = append(out, jen.For(L("k := 0"), L("k < %d", k4), L("k += 4")).Block(
+			L("a0, a1, a2, a3 := %s, %s, %s, %s", aExpr("k"), aExpr("k+1"), aExpr("k+2"), aExpr("k+3")),
+			jen.If(L("a0|a1|a2|a3 == 0")).Block(jen.Continue()),
+			L("b0 := %s[:len(%s)]", bRow("k"), acc),
+			L("b1 := %s[:len(%s)]", bRow("k+1"), acc),
+			L("b2 := %s[:len(%s)]", bRow("k+2"), acc),
+			L("b3 := %s[:len(%s)]", bRow("k+3"), acc),
+			jen.For(L("j := range %s", acc)).Block(
+				L("%s[j] += a0*int32(b0[j]) + a1*int32(b1[j]) + a2*int32(b2[j]) + a3*int32(b3[j])", acc),
+			),
+		))
+	}
+	if k4 < kk {
+		out = append(out, For("k", k4, kk,
+			L("a0 := %s", aExpr("k")),
+			L("b0 := %s[:len(%s)]", bRow("k"), acc),
+			jen.For(L("j := range %s", acc)).Block(L("%s[j] += a0 * int32(b0[j])", acc)),
+		))
+	}
+	return out
+}
+
+// intDepthwise: one accumulator row per output channel.
+func (k *kfn) intDepthwise() error {
+	c := k.s.Conv
+	if !isInt8(k.s.In[0].DType) || k.s.In[1].DType != ir.I32 || k.s.Scratch == nil {
+		return unsupported(k.s, "integer depthwise conv on %v", k.s.In[0].DType)
+	}
+	zx := k.s.Rq.ZX
+	hw, P, T := c.H*c.W, c.OH*c.OW, c.KH*c.KW
+	fin, err := k.finish("yp[j]", "acc[j]", "m")
+	if err != nil {
+		return err
+	}
+	var tap jen.Code
+	if c.SW == 1 {
+		tap = jen.Block(L("xs := xr[lo+off : hi+off]"), L("as := ar[lo:hi]"), L("as = as[:len(xs)]"),
+			jen.For(L("j := range xs")).Block(L("as[j] += wv * (int32(xs[j]) - %d)", zx)))
+	} else {
+		tap = For("ow", "lo", "hi", L("ar[ow] += wv * (int32(xr[ow*%d+off]) - %d)", c.SW, zx))
+	}
+	k.add(L("acc := scratch[:%d]", P))
+	k.add(For("n", 0, c.N, For("m", 0, c.M,
+		L("xp := x0[(n*%d+m/%d)*%d:][:%d]", c.C, c.Mg, hw, hw),
+		L("wm := x1[m*%d:][:%d]", T, T),
+		L("b := x2[m]"),
+		jen.For(L("j := range acc")).Block(L("acc[j] = b")),
+		For("kh", 0, c.KH,
+			L("ohLo, ohHi := validRange(kh*%d-%d, %d, %d, %d)", c.DH, c.PT, c.SH, c.H, c.OH),
+			For("kw", 0, c.KW,
+				L("wv := wm[kh*%d+kw]", c.KW),
+				L("off := kw*%d - %d", c.DW, c.PL),
+				L("lo, hi := validRange(off, %d, %d, %d)", c.SW, c.W, c.OW),
+				jen.If(L("lo >= hi")).Block(jen.Continue()),
+				For("oh", "ohLo", "ohHi",
+					L("ih := oh*%d + kh*%d - %d", c.SH, c.DH, c.PT),
+					L("xr := xp[ih*%d:][:%d]", c.W, c.W),
+					L("ar := acc[oh*%d:][:%d]", c.OW, c.OW),
+					tap,
+				),
+			),
+		),
+		L("yp := y[(n*%d+m)*%d:][:%d]", c.M, P, P),
+		jen.For(L("j := range acc")).Block(fin),
+	)))
+	return nil
+}
+
+// intGemm: one accumulator row per output row; the channel is the column.
+func (k *kfn) intGemm() error {
+	gm := k.s.Gemm
+	r := k.s.Rq
+	if !isInt8(k.s.In[0].DType) || k.s.Scratch == nil {
+		return unsupported(k.s, "integer gemm on %v", k.s.In[0].DType)
+	}
+	M, N, K := gm.M, gm.N, gm.K
+	if M*N == 0 {
+		return nil
+	}
+	fin, err := k.finish("cr[j]", "acc[j]", "j")
+	if err != nil {
+		return err
+	}
+	packed := k.s.In[1].DType == ir.I32
+	aAt := func(kk string) string {
+		if gm.TransA {
+			return fmt.Sprintf("int32(a[(%s)*%d+m])", kk, M)
+		}
+		return fmt.Sprintf("int32(a[m*%d+%s])", K, kk)
+	}
+	row := []jen.Code{jen.For(L("j := range acc")).Block(L("acc[j] = x2[j]"))}
+	if packed {
+		// Σ(a-zx)·b' = Σa·b' - zx·Σb' (per column, computed once per step).
+		row = append(row, jen.For(L("j := range acc")).Block(L("acc[j] -= %d * bsum[j]", r.ZX)))
+		row = append(row, intAxpy("acc", K, aAt, func(kk string) string { return fmt.Sprintf("b[(%s)*%d:]", kk, N) })...)
+	} else {
+		row = append(row, For("k", 0, K,
+			L("av := %s - %d", aAt("k"), r.ZX),
+			L("br := b[k*%d:][:len(acc)]", N),
+			jen.For(L("j := range acc")).Block(L("acc[j] += av * (int32(br[j]) - %d)", r.ZB))))
+	}
+	row = append(row, L("cr := c[m*%d:][:%d]", N, N), jen.For(L("j := range acc")).Block(fin))
+	k.add(L("acc := scratch[:%d]", N))
+	for _, bt := range gm.Batch {
+		blk := []jen.Code{
+			L("a := x0[%d:][:%d]", bt[0], M*K),
+			L("b := x1[%d:][:%d]", bt[1], K*N),
+			L("c := y[%d:][:%d]", bt[2], M*N),
+		}
+		if packed {
+			blk = append(blk, L("var bsum [%d]int32", N), For("k", 0, K, L("br := b[k*%d:][:%d]", N, N),
+				jen.For(L("j, v := range br")).Block(L("bsum[j] += v"))))
+		}
+		blk = append(blk, For("m", 0, M, row...))
+		k.add(jen.Block(blk...))
+	}
+	return nil
+}
+
+// intPool: integer max pooling and TFLite's average pooling.
+func (k *kfn) intPool() error {
+	p := k.s.Pool
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return err
+	}
+	k.g.intHelpers = true
+	avg := k.s.Rq.Mode == "tflite"
+	var upd, store []jen.Code
+	if avg {
+		upd = []jen.Code{L("s += int32(xp[ih*%d+iw])", p.W), L("cnt++")}
+		store = []jen.Code{
+			jen.If(L("cnt == 0")).Block(L("cnt = 1")),
+			L("num := s - cnt/2"),
+			jen.If(L("s > 0")).Block(L("num = s + cnt/2")),
+			L("yp[oh*%d+ow] = %s(clampI(num/cnt, %d, %d))", p.OW, t, k.s.Rq.Lo, k.s.Rq.Hi),
+		}
+	} else {
+		upd = []jen.Code{jen.If(L("v := int32(xp[ih*%d+iw]); v > s", p.W)).Block(L("s = v"))}
+		store = []jen.Code{L("yp[oh*%d+ow] = %s(s)", p.OW, t)}
+	}
+	init := "s := int32(math.MinInt32)"
+	if avg {
+		init = "s, cnt := int32(0), int32(0)"
+	}
+	hw, P := p.H*p.W, p.OH*p.OW
+	k.add(For("pl", 0, p.Planes,
+		L("xp := x0[pl*%d:][:%d]", hw, hw),
+		L("yp := y[pl*%d:][:%d]", P, P),
+		For("oh", 0, p.OH, For("ow", 0, p.OW, append([]jen.Code{L("%s", init),
+			For("kh", 0, p.KH,
+				L("ih := oh*%d + kh*%d - %d", p.SH, p.DH, p.PT),
+				jen.If(L("ih < 0 || ih >= %d", p.H)).Block(jen.Continue()),
+				For("kw", 0, p.KW,
+					L("iw := ow*%d + kw*%d - %d", p.SW, p.DW, p.PL),
+					jen.If(L("iw < 0 || iw >= %d", p.W)).Block(jen.Continue()),
+					jen.Block(upd...),
+				)),
+		}, store...)...))))
+	return nil
+}
+
+// intSoftmax: TFLite's integer softmax with the exponentials from the
+// step's tables (indexed by max - x).
+func (k *kfn) intSoftmax() error {
+	outer, depth, inner := k.s.Softmax[0], k.s.Softmax[1], k.s.Softmax[2]
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return err
+	}
+	k.g.intHelpers = true
+	lo, hi := k.s.Rq.Lo, k.s.Rq.Hi
+	k.add(For("o", 0, outer, For("in", 0, inner,
+		L("base := o*%d + in", depth*inner),
+		L("mx := int32(math.MinInt32)"),
+		For("c", 0, depth, jen.If(L("v := int32(x0[base+c*%d]); v > mx", inner)).Block(L("mx = v"))),
+		L("var sum int32"),
+		For("c", 0, depth, L("sum += x2[uint8(mx-int32(x0[base+c*%d]))]", inner)),
+		L("head := int32(bits.LeadingZeros32(uint32(sum)))"),
+		L("recip := oneOverOnePlusX(sum<<head - math.MinInt32)"),
+		L("shift := 12 - head + 23"),
+		For("c", 0, depth,
+			L("e := x1[uint8(mx-int32(x0[base+c*%d]))]", inner),
+			L("r := clampI(rdbpot(srdhm(recip, e), shift)+%d, %d, %d)", lo, lo, hi),
+			jen.If(L("e < 0")).Block(L("r = %d", lo)),
+			L("y[base+c*%d] = %s(r)", inner, t),
+		),
+	)))
+	k.g.f.ImportName("math/bits", "bits")
+	k.g.needBits = true
+	return nil
+}
+
+// qmap: quantize, dequantize, requantize and integer clamps over
+// [Outer, Dim, Inner].
+func (k *kfn) qmap() error {
+	m := k.s.QMap
+	xt, yt := k.s.In[0].DType, k.s.Out.DType
+	t, err := goType(yt)
+	if err != nil {
+		return err
+	}
+	k.g.intHelpers = true
+	var e jen.Code
+	switch m.Kind {
+	case "quantize":
+		e = L("y[i] = %s(quantF(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
+	case "dequantize":
+		e = L("y[i] = float32(int64(x0[i])-int64(x2[c])) * x1[c]")
+	case "requantize_float":
+		e = L("y[i] = %s(quantF(float32(int64(x0[i])-int64(x2[c]))*x1[c]/x3[c], x4[c], %d, %d))", t, m.Lo, m.Hi)
+	case "requantize_tflite":
+		e = jen.Block(
+			L("q := int64(mbqm(int32(x0[i])-x1[c], x2[c], x3[c])) + int64(x4[c])"),
+			L("q = max(%d, min(%d, q))", m.Lo, m.Hi),
+			L("y[i] = %s(q)", t))
+	case "clamp":
+		if xt == ir.I64 || xt == ir.Bool {
+			return unsupported(k.s, "integer clamp of %v", xt)
+		}
+		e = L("y[i] = %s(clampI(int32(x0[i]), %d, %d))", t, m.Lo, m.Hi)
+	default:
+		return unsupported(k.s, "quant map %q", m.Kind)
+	}
+	if m.Kind != "clamp" && m.Kind != "quantize" && xt == ir.F32 {
+		return unsupported(k.s, "%s of %v", m.Kind, xt)
+	}
+	if xt == ir.Bool {
+		return unsupported(k.s, "%s of %v", m.Kind, xt)
+	}
+	k.add(For("o", 0, m.Outer, For("c", 0, m.Dim, For("j", 0, m.Inner,
+		L("i := (o*%d+c)*%d + j", m.Dim, m.Inner), e))))
+	return nil
+}
+
+// intHelpers emits rt's integer arithmetic (rt/quant.go, rt/tflite_fixed.go)
+// as the generated kernels call it.
+const intHelperSrc = `
+// srdhm is gemmlowp's SaturatingRoundingDoublingHighMul.
+func srdhm(a, b int32) int32 {
+	if a == b && a == math.MinInt32 {
+		return math.MaxInt32
+	}
+	ab := int64(a) * int64(b)
+	nudge := int64(1 << 30)
+	if ab < 0 {
+		nudge = 1 - (1 << 30)
+	}
+	return int32((ab + nudge) / (1 << 31))
+}
+
+// rdbpot is gemmlowp's RoundingDivideByPOT (ties away from zero).
+func rdbpot(x int32, exponent int32) int32 {
+	mask := int32(1)<<exponent - 1
+	remainder := x & mask
+	threshold := mask >> 1
+	if x < 0 {
+		threshold++
+	}
+	r := x >> exponent
+	if remainder > threshold {
+		r++
+	}
+	return r
+}
+
+// mbqm is TFLite's MultiplyByQuantizedMultiplier.
+func mbqm(x, mantissa, shift int32) int32 {
+	left, right := int32(0), int32(0)
+	if shift > 0 {
+		left = shift
+	} else {
+		right = -shift
+	}
+	return rdbpot(srdhm(x*(1<<left), mantissa), right)
+}
+
+// quantF is round_half_even(f) + zy saturated to [lo, hi] (NaN gives 0).
+func quantF(f float32, zy, lo, hi int32) int32 {
+	r := math.RoundToEven(float64(f)) + float64(zy)
+	switch {
+	case r != r:
+		return 0
+	case r <= float64(lo):
+		return lo
+	case r >= float64(hi):
+		return hi
+	}
+	return int32(r)
+}
+
+// clampI is min(max(x, lo), hi).
+func clampI(x, lo, hi int32) int32 {
+	return min(max(x, lo), hi)
+}
+
+func fpMul(a, b int32) int32 { return srdhm(a, b) }
+
+func fpSatShiftLeft(x int32, e int32) int32 {
+	threshold := int32(1)<<(31-e) - 1
+	switch {
+	case x > threshold:
+		return math.MaxInt32
+	case x < -threshold:
+		return math.MinInt32
+	}
+	return x << e
+}
+
+// oneOverOnePlusX is gemmlowp's 1/(1+x), Q0.31 in and out.
+func oneOverOnePlusX(a int32) int32 {
+	s := int64(a) + int64(math.MaxInt32)
+	sign := int64(1)
+	if s < 0 {
+		sign = -1
+	}
+	half := int32((s + sign) / 2)
+	x := int32(1515870810) + fpMul(half, -1010580540)
+	for i := 0; i < 3; i++ {
+		oneMinus := int32(1)<<29 - fpMul(half, x)
+		x += fpSatShiftLeft(fpMul(x, oneMinus), 2)
+	}
+	return fpSatShiftLeft(x, 1)
+}
+`
