@@ -2,11 +2,13 @@ package gosrc
 
 import (
 	"math/rand"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/pare-ml/pare/frontend/tflite"
 	pir "github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/passes"
 )
 
 func qt(dt pir.DType, scale float32, zp int64, shape ...int) pir.Type {
@@ -163,7 +165,7 @@ func TestIntOps(t *testing.T) {
 	checkAgainstRT(t, g, nil, nil, vals)
 }
 
-func tfliteModel(t *testing.T, rel string) *pir.Graph {
+func tfliteModel(t testing.TB, rel string) *pir.Graph {
 	t.Helper()
 	path := filepath.Join(modelsDir, "tflite", rel)
 	g, err := tflite.Import(path, tflite.Options{})
@@ -192,4 +194,70 @@ func TestTFLiteModels(t *testing.T) {
 			checkAgainstRT(t, g, nil, nil, randInputs(g, 1), randInputs(g, 2))
 		})
 	}
+}
+
+// quantizedMnist is mnist-7 through canonicalize, quantize (calibrated on
+// its three test inputs) and fuse.
+func quantizedMnist(t testing.TB) (*pir.Graph, [][]*pir.Tensor) {
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	in := mnistInputs(t)
+	ctx := &passes.Context{Data: &passes.Dataset{Name: "mnist-7 test sets", Inputs: in}}
+	if _, err := passes.RunSpec(g, "canonicalize,quantize,fuse", ctx); err != nil {
+		t.Fatal(err)
+	}
+	quantized := false
+	for _, v := range g.Values {
+		if v.Op != nil && v.Op.Name == "conv" && v.Args[0].Type.DType == pir.I8 {
+			quantized = true
+		}
+	}
+	if !quantized {
+		t.Fatalf("quantize left no int8 conv:\n%s", g)
+	}
+	return g, in
+}
+
+// TestMnistQuantized: the int8 mnist-7 equals rt bit for bit.
+func TestMnistQuantized(t *testing.T) {
+	needGo(t)
+	g, in := quantizedMnist(t)
+	checkAgainstRT(t, g, nil, nil, in...)
+}
+
+// TestIntArm64: the integer cases and person_detect built with GOARCH=arm64
+// and run under qemu-aarch64 equal rt.
+func TestIntArm64(t *testing.T) {
+	needGo(t)
+	if _, err := exec.LookPath("qemu-aarch64"); err != nil {
+		t.Skip("qemu-aarch64 not found (make toolchain installs qemu-user)")
+	}
+	arm := []string{"GOARCH=arm64", "CGO_ENABLED=0"}
+	g, vals := intOpsGraph(t)
+	checkAgainstRT(t, g, arm, []string{"qemu-aarch64"}, vals)
+	if testing.Short() {
+		return
+	}
+	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
+		t.Run(filepath.Base(m), func(t *testing.T) {
+			g := tfliteModel(t, m)
+			checkAgainstRT(t, g, arm, []string{"qemu-aarch64"}, randInputs(g, 3))
+		})
+	}
+}
+
+// BenchmarkMnistInt8Go is BenchmarkMnistGo on the int8 mnist-7.
+func BenchmarkMnistInt8Go(b *testing.B) {
+	g, in := quantizedMnist(b)
+	benchGenerated(b, g, in[0])
+}
+
+// BenchmarkPersonDetectGo: person_detect's generated command (latency,
+// build time, binary size).
+func BenchmarkPersonDetectGo(b *testing.B) {
+	path := filepath.Join(modelsDir, "tflite", "tflite-micro/person_detect.tflite")
+	g, err := tflite.Import(path, tflite.Options{})
+	if err != nil {
+		b.Skipf("%s: %v", path, err)
+	}
+	benchGenerated(b, g, randInputs(g, 1))
 }
