@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
 
 	"github.com/pare-ml/pare/frontend/onnx"
 	"github.com/pare-ml/pare/ir"
@@ -11,10 +12,14 @@ import (
 func init() {
 	register(&command{
 		name: "export", args: "MODEL -o OUT.onnx [--form float|qdq|qoperator]",
-		summary: "write a model as ONNX (float now; quantized QDQ / QOperator forms to come)",
+		summary: "write a model as ONNX: float, or quantized in QDQ or QOperator form",
 		detail: `Fused activations (act=relu / act=clip from the fuse pass) are written as
-separate Relu / Clip nodes. Quantized graphs (pare opt ... quantize) cannot be
-written yet: --form qdq and qoperator report what is missing.`,
+separate Relu / Clip nodes. Quantized graphs (pare opt ... quantize) need
+--form qdq (QuantizeLinear / DequantizeLinear around float ops) or --form
+qoperator (QLinearConv / QLinearMatMul, ConvInteger / MatMulInteger; other
+quantized ops in QDQ form). ONNX requantizes in float32 as pare's rq=float;
+rq=tflite layers are written the same way, with a warning. The model's
+pare.input_scale metadata (read by pare eval) is kept when MODEL is ONNX.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			var mf modelFlags
 			mf.register(fs)
@@ -28,29 +33,36 @@ written yet: --form qdq and qoperator report what is missing.`,
 				if err != nil {
 					return err
 				}
-				switch *form {
-				case "float":
-				case "qdq", "qoperator":
-					return fmt.Errorf("--form %s: quantized ONNX export is not implemented yet (frontend/onnx/export_quant.go)", *form)
-				default:
+				quant := *form == onnx.FormQDQ || *form == onnx.FormQOperator
+				if !quant && *form != onnx.FormFloat {
 					return fmt.Errorf("--form %q (float, qdq, qoperator)", *form)
 				}
-				if err := unfuseActs(g); err != nil {
+				if quant {
+					for _, w := range onnx.QuantWarnings(g) {
+						fmt.Fprintln(stderr, "warning:", w)
+					}
+				}
+				// The quantized forms write the activations of integer ops themselves.
+				if err := unfuseActs(g, func(v *ir.Value) bool { return !quant || v.Type.DType == ir.F32 }); err != nil {
 					return err
 				}
-				return onnx.ExportFile(g, *out)
+				opts := onnx.ExportOptions{Form: *form}
+				if s := modelInputScale(pos[0]); s != 0 {
+					opts.Metadata = map[string]string{"pare.input_scale": strconv.FormatFloat(s, 'g', -1, 64)}
+				}
+				return onnx.ExportFileWith(g, *out, opts)
 			}
 		},
 	})
 }
 
-// unfuseActs turns act attributes back into relu / clip values, for writers
-// that map ops one to one.
-func unfuseActs(g *ir.Graph) error {
+// unfuseActs turns the act attributes of the values sel picks back into
+// relu / clip values, for writers that map ops one to one.
+func unfuseActs(g *ir.Graph, sel func(*ir.Value) bool) error {
 	var out []*ir.Value
 	for _, v := range g.Values {
 		out = append(out, v)
-		if v.Op.AttrDef("act") == nil || v.Str("act") == "none" {
+		if v.Op == nil || v.Op.AttrDef("act") == nil || v.Str("act") == "none" || !sel(v) {
 			continue
 		}
 		act := v.Str("act")

@@ -27,6 +27,7 @@ const ExportOpset = 13
 type ExportOptions struct {
 	DocString string            // the model's doc_string
 	Metadata  map[string]string // metadata_props
+	Form      string            // float (default), qdq or qoperator: export_quant.go
 }
 
 // Export writes g as an ONNX model.
@@ -67,7 +68,10 @@ func ExportWith(g *ir.Graph, w io.Writer, opts ExportOptions) error {
 
 // ExportModel builds the ONNX model message of g.
 func ExportModel(g *ir.Graph, opts ExportOptions) (*onnxpb.ModelProto, error) {
-	e := &exporter{g: g, gp: &onnxpb.GraphProto{Name: proto.String(g.Name)}, names: map[string]bool{}}
+	if err := checkForm(opts.Form); err != nil {
+		return nil, err
+	}
+	e := &exporter{g: g, gp: &onnxpb.GraphProto{Name: proto.String(g.Name)}, names: map[string]bool{}, opts: opts}
 	for _, p := range g.Params {
 		e.names[p.Name] = true
 	}
@@ -75,7 +79,7 @@ func ExportModel(g *ir.Graph, opts ExportOptions) (*onnxpb.ModelProto, error) {
 		e.names[v.Name] = true
 	}
 	for _, p := range g.Params {
-		vi, err := valueInfo(p.Name, p.Type)
+		vi, err := valueInfo(p.Name, e.ioType(p.Type))
 		if err != nil {
 			return nil, fmt.Errorf("export %s: input %%%s: %v", g.Name, p.Name, err)
 		}
@@ -101,11 +105,14 @@ func ExportModel(g *ir.Graph, opts ExportOptions) (*onnxpb.ModelProto, error) {
 			name = e.fresh(r.Name + ".out")
 			e.node("Identity", []string{r.Name}, []string{name}, nil)
 		}
-		vi, err := valueInfo(name, r.Type)
+		vi, err := valueInfo(name, e.ioType(r.Type))
 		if err != nil {
 			return nil, fmt.Errorf("export %s: result %%%s: %v", g.Name, r.Name, err)
 		}
 		e.gp.Output = append(e.gp.Output, vi)
+	}
+	if e.quantized() {
+		e.dropUnused()
 	}
 	m := &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(8),
@@ -133,6 +140,8 @@ type exporter struct {
 	gp    *onnxpb.GraphProto
 	names map[string]bool
 	n     int
+	opts  ExportOptions
+	q     *quantState // the quantized forms' state (export_quant.go)
 }
 
 // exportFn writes the nodes of one value.
@@ -184,6 +193,9 @@ func ExportableOps() []string {
 }
 
 func (e *exporter) value(v *ir.Value) error {
+	if e.quantized() && involvesQuant(v) {
+		return e.quantValue(v)
+	}
 	f := exportOps[v.Op.Name]
 	if f == nil {
 		return fmt.Errorf("op %s cannot be exported to ONNX (the writer maps %s)", v.Op.Name, strings.Join(ExportableOps(), ", "))
