@@ -58,6 +58,21 @@ func isF32(v *ir.Value) bool {
 	return true
 }
 
+// plainInt reports whether v and its arguments are integers of one dtype
+// without quantization (the arithmetic wraps in the type, as rt's).
+func plainInt(v *ir.Value) bool {
+	dt := v.Type.DType
+	if !dt.IsInt() || dt == ir.Bool || v.Type.Quant != nil {
+		return false
+	}
+	for _, a := range v.Args {
+		if a.Type.DType != dt || a.Type.Quant != nil {
+			return false
+		}
+	}
+	return true
+}
+
 var unaryEpi = map[string]EpiOp{
 	"relu": EpiRelu, "leaky_relu": EpiLeakyRelu, "clip": EpiClip, "sigmoid": EpiSigmoid, "tanh": EpiTanh,
 	"hardsigmoid": EpiHardSigmoid, "hardswish": EpiHardSwish, "exp": EpiExp, "log": EpiLog, "sqrt": EpiSqrt,
@@ -232,8 +247,8 @@ func (l *lowerer) lowerMap(v *ir.Value) (*Step, error) {
 	if !un && !bin && name != "batchnorm" {
 		return nil, Unsupported(v, "op %s is not compiled yet", name)
 	}
-	if !isF32(v) {
-		return nil, Unsupported(v, "%s on %v (the compiled elementwise kernels take f32)", name, v.Type)
+	if !isF32(v) && !(bin && plainInt(v) && name != "pow" && name != "prelu") {
+		return nil, Unsupported(v, "%s on %v (the compiled elementwise kernels take f32 and plain integers)", name, v.Type)
 	}
 	x := v.Args[0]
 	out := v.Type.Shape

@@ -5,6 +5,7 @@ import (
 	"github.com/llir/llvm/ir/value"
 
 	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
 )
 
 // mapStep: out = epilogue(in0) over the step's loop nest.
@@ -52,7 +53,11 @@ func (k *kfn) applyEpi(s *codegen.Step, v value.Value, args []value.Value, offs 
 			if e.Swapped {
 				x, y = o, v
 			}
-			v = k.binary(e.Op, x, y)
+			if s.Out.DType != pir.F32 {
+				v = k.intBinary(e.Op, x, y, s.Out.DType == pir.U8)
+			} else {
+				v = k.binary(e.Op, x, y)
+			}
 			continue
 		}
 		v = k.unary(e, v)

@@ -123,12 +123,24 @@ var intCases = []intCase{
 		x := add(qt(pir.U8, 0.13, 96, 1, 1001))
 		return g.Add("softmax", []*pir.Value{x}, pir.Attrs{"axis": pir.Int(1), "rq": pir.Str("tflite")}, qt(pir.U8, 1.0/256, 0), "s", "s")
 	}},
+	intBinCase("add", pir.I8, []int{3, 4}, []int{4}), intBinCase("sub", pir.I32, []int{3, 4}, []int{3, 4}),
+	intBinCase("mul", pir.I16, []int{2, 5}, []int{2, 1}), intBinCase("div", pir.I8, []int{40}, []int{40}),
+	intBinCase("div", pir.U8, []int{40}, []int{1}), intBinCase("max", pir.U8, []int{6}, []int{6}),
+	intBinCase("min", pir.I16, []int{6}, []int{6}),
 	{"relu_i8", func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
 		return g.Add("relu", []*pir.Value{add(qt(pir.I8, 0.1, -20, 4, 5))}, nil, pir.Type{}, "r", "r")
 	}},
 	{"clip_u8", func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
 		return g.Add("clip", []*pir.Value{add(qt(pir.U8, 0.1, 20, 4, 5))}, pir.Attrs{"min": pir.Float(10.5), "max": pir.Float(200)}, pir.Type{}, "c", "c")
 	}},
+}
+
+func intBinCase(op string, dt pir.DType, a, b []int) intCase {
+	return intCase{op + "_" + dt.String(), func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		x := add(pir.Type{DType: dt, Shape: a})
+		y := add(pir.Type{DType: dt, Shape: b})
+		return g.Add(op, []*pir.Value{x, y}, nil, pir.Type{}, op, op)
+	}}
 }
 
 // intOpsGraph builds every integer case into one graph with its inputs.

@@ -8,6 +8,7 @@ import (
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
+	"github.com/pare-ml/pare/codegen"
 	pir "github.com/pare-ml/pare/ir"
 )
 
@@ -130,4 +131,39 @@ func (k *kfn) quantF(f, zy value.Value, lo, hi int32) value.Value {
 	r := k.b.NewFAdd(k.roundF32(c), k.b.NewSIToFP(zy, f32))
 	y := k.clampI(k.b.NewFPToSI(k.b.NewSelect(nan, cf(0), r), i32), lo, hi)
 	return k.b.NewSelect(nan, c32(0), y)
+}
+
+// intBinary is a plain integer binary op wrapping in the element type, as
+// rt's: division by zero gives 0 and MIN / -1 gives MIN.
+func (k *kfn) intBinary(op codegen.EpiOp, x, y value.Value, unsigned bool) value.Value {
+	b := k.b
+	t := x.Type().(*types.IntType)
+	zero := constant.NewInt(t, 0)
+	lt := enum.IPredSLT
+	if unsigned {
+		lt = enum.IPredULT
+	}
+	switch op {
+	case codegen.EpiAdd:
+		return b.NewAdd(x, y)
+	case codegen.EpiSub:
+		return b.NewSub(x, y)
+	case codegen.EpiMul:
+		return b.NewMul(x, y)
+	case codegen.EpiMax:
+		return b.NewSelect(b.NewICmp(lt, x, y), y, x)
+	case codegen.EpiMin:
+		return b.NewSelect(b.NewICmp(lt, y, x), y, x)
+	case codegen.EpiDiv:
+		one := constant.NewInt(t, 1)
+		y0 := b.NewICmp(enum.IPredEQ, y, zero)
+		if unsigned {
+			return b.NewSelect(y0, zero, b.NewUDiv(x, b.NewSelect(y0, one, y)))
+		}
+		minV := constant.NewInt(t, -(int64(1) << (t.BitSize - 1)))
+		ovf := b.NewAnd(b.NewICmp(enum.IPredEQ, x, minV), b.NewICmp(enum.IPredEQ, y, constant.NewInt(t, -1)))
+		safe := b.NewSelect(b.NewOr(y0, ovf), one, y)
+		return b.NewSelect(y0, zero, b.NewSDiv(x, safe))
+	}
+	panic("llvm: unknown integer binary op " + string(op))
 }
