@@ -51,6 +51,30 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// TestConformanceBackends runs the same folders through the compiled
+// backends: nothing may fail (ops a backend lacks are reported unsupported).
+func TestConformanceBackends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: compiles one binary per conformance test")
+	}
+	dirs := []string{sharedPath(t, "onnx-node"), sharedPath(t, "onnx-node-pytorch")}
+	for _, b := range []string{"go", "llvm"} {
+		t.Run(b, func(t *testing.T) {
+			code, out, errOut := pare(append([]string{"check", "--backend", b}, dirs...)...)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			for _, l := range lines {
+				if strings.HasPrefix(l, "FAIL") {
+					t.Error(l)
+				}
+			}
+			t.Log(lines[len(lines)-1])
+			if code != 0 {
+				t.Errorf("pare check --backend %s exited %d: %s", b, code, errOut)
+			}
+		})
+	}
+}
+
 func TestCheckReportsFailure(t *testing.T) {
 	// test_relu with its input given as the expected output: relu changes the
 	// negative elements, so check must report FAIL and exit 1.
