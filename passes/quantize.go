@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/pare-ml/pare/ir"
 )
@@ -145,6 +146,19 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	for _, t := range targets {
 		if matchName(t, c.keep) {
 			skip[t] = true
+		}
+	}
+	for _, k := range c.keep {
+		found := false
+		for _, t := range targets {
+			found = found || matchName(t, []string{k})
+		}
+		if !found {
+			var names []string
+			for _, t := range targets {
+				names = append(names, t.Source)
+			}
+			return fmt.Errorf("keep=%s names no layer to quantize (layers: %s)", k, strings.Join(names, ", "))
 		}
 	}
 	ng, err := c.build(g, obs, skip)
