@@ -780,3 +780,80 @@ func SliceLen(n, start, end, step int) (int, error) {
 	}
 	return 0, fmt.Errorf("slice step 0")
 }
+
+// Compressed weight encodings (written by the prune / share passes): the
+// decoded tensor is an ordinary value of the declared type, so any op can
+// consume it; rt decodes constant encodings once and its conv / gemm /
+// matmul kernels use a CSR encoding directly when it is sparse enough.
+func init() {
+	register(
+		&OpDef{Name: "sparse_decode", Args: []string{"values", "colidx", "rowptr"}, Infer: sparseDecodeInfer,
+			Doc: "CSR weights: the declared shape viewed as [shape[0], rest]; row r holds values[rowptr[r]:rowptr[r+1]] at columns colidx[...]; other elements are zero"},
+		&OpDef{Name: "codebook_decode", Args: []string{"codebook", "indices"}, Infer: codebookDecodeInfer,
+			Attrs: []AttrDef{{Name: "bits", Kind: AttrInt, Required: true, Doc: "bits per index, 1..8; indices are packed little-endian bit fields in u8 bytes"}},
+			Doc:   "shared weights: element i of the declared shape is codebook[index i]"},
+	)
+}
+
+// decodedType is the result of a decode op: the declared shape, the dtype
+// of the stored elements, and the declared quantization (else theirs).
+func decodedType(v *Value, elem Type) (Type, error) {
+	s := v.Type.Shape
+	if len(s) == 0 {
+		return Type{}, fmt.Errorf("%s needs a declared result shape", v.Op.Name)
+	}
+	if err := CheckShape(s); err != nil {
+		return Type{}, err
+	}
+	t := Type{DType: elem.DType, Shape: s, Quant: v.Type.Quant}
+	if t.Quant == nil && elem.Quant != nil && elem.Quant.Axis < 0 {
+		t.Quant = elem.Quant
+	}
+	if elem.DType != F32 && t.Quant == nil {
+		return Type{}, fmt.Errorf("%s of %v elements needs a quantized result type", v.Op.Name, elem.DType)
+	}
+	return t, checkQuant(t.Quant, t)
+}
+
+func sparseDecodeInfer(v *Value) (Type, error) {
+	vals, col, ptr := arg(v, 0), arg(v, 1), arg(v, 2)
+	if vals.Rank() != 1 || col.Rank() != 1 || ptr.Rank() != 1 || vals.Shape[0] != col.Shape[0] {
+		return Type{}, fmt.Errorf("values %v and colidx %v must be 1-D of one length, rowptr %v 1-D", vals.Shape, col.Shape, ptr.Shape)
+	}
+	if vals.DType != F32 && vals.DType != I8 && vals.DType != U8 {
+		return Type{}, fmt.Errorf("values must be f32, i8 or u8, got %v", vals.DType)
+	}
+	if col.DType != U8 && col.DType != I16 && col.DType != I32 || ptr.DType != I32 {
+		return Type{}, fmt.Errorf("colidx must be u8, i16 or i32 and rowptr i32, got %v and %v", col.DType, ptr.DType)
+	}
+	t, err := decodedType(v, vals)
+	if err != nil {
+		return Type{}, err
+	}
+	if ptr.Shape[0] != t.Shape[0]+1 || vals.Shape[0] > t.NumElements() {
+		return Type{}, fmt.Errorf("rowptr %v needs %d entries and values %v at most %d", ptr.Shape, t.Shape[0]+1, vals.Shape, t.NumElements())
+	}
+	return t, nil
+}
+
+func codebookDecodeInfer(v *Value) (Type, error) {
+	cb, ix := arg(v, 0), arg(v, 1)
+	bits := v.Int("bits")
+	if bits < 1 || bits > 8 {
+		return Type{}, fmt.Errorf("bits %d (want 1..8)", bits)
+	}
+	if cb.Rank() != 1 || cb.Shape[0] < 1 || cb.Shape[0] > 1<<bits {
+		return Type{}, fmt.Errorf("codebook %v must be 1-D with 1..%d entries", cb.Shape, 1<<bits)
+	}
+	if cb.DType != F32 && cb.DType != I8 && cb.DType != U8 || ix.DType != U8 || ix.Rank() != 1 {
+		return Type{}, fmt.Errorf("codebook must be f32, i8 or u8 and indices 1-D u8, got %v and %v", cb, ix)
+	}
+	t, err := decodedType(v, cb)
+	if err != nil {
+		return Type{}, err
+	}
+	if want := (t.NumElements()*bits + 7) / 8; ix.Shape[0] != want {
+		return Type{}, fmt.Errorf("indices %v: %d elements of %d bits need %d bytes", ix.Shape, t.NumElements(), bits, want)
+	}
+	return t, nil
+}

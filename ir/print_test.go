@@ -115,6 +115,12 @@ func everyOpGraph(t testing.TB) *Graph {
 	gq := b.ci("gq", U8, &Quant{Axis: 1, Scale: []float32{1, 2, 3, 4}, ZeroPoint: []int64{0, 255, 128, 3}}, 6, 4)
 	gemmq := b.add("gemm", []*Value{x2q, gq, b.ci("gb", I32, nil, 4)}, nil, Type{DType: I32})
 	b.add("cast", []*Value{gemmq}, nil, Type{DType: I64})
+	// Compressed weights (prune / share passes).
+	spc := g.AddConst("spc", &Tensor{DType: U8, Shape: []int{3}, U8: []uint8{0, 5, 2}}, nil)
+	spr := g.AddConst("spr", &Tensor{DType: I32, Shape: []int{3}, I32: []int32{0, 2, 3}}, nil)
+	b.add("sparse_decode", []*Value{b.cf("spv", 3), spc, spr}, nil, TensorType(F32, 2, 6))
+	cbi := g.AddConst("cbi", &Tensor{DType: U8, Shape: []int{3}, U8: []uint8{0x1b, 0xe4, 0x39}}, nil)
+	b.add("codebook_decode", []*Value{b.cf("cb", 4), cbi}, Attrs{"bits": Int(2)}, TensorType(F32, 2, 6))
 	nan := ramp(6, 6)
 	nan.F32[4] = float32(math.NaN())
 	nan.F32[5] = float32(math.Inf(-1))

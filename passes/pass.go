@@ -43,7 +43,11 @@ type Pass struct {
 // ordering constraints are the After / Before lists.
 var passes = []*Pass{
 	canonicalizePass,
+	prunePass,
+	lowrankPass,
 	quantizePass,
+	sharePass,
+	sparsePass,
 	fusePass,
 }
 

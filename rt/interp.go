@@ -57,6 +57,9 @@ func build(v *ir.Value) (kernel, error) {
 	if tb := tfliteBuilder(v); tb != nil { // TFLite integer kernels (tflite.go)
 		b = tb
 	}
+	if cb := compressedBuilder(v); cb != nil { // sparse weights (compressed.go)
+		b = cb
+	}
 	if b == nil {
 		return nil, fmt.Errorf("rt: %s: op %s is not supported by the interpreter", v.Where(), v.Op.Name)
 	}
