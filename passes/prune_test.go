@@ -203,3 +203,30 @@ func roundTrip(t *testing.T, g *ir.Graph) *ir.Graph {
 	sameOutputs(t, g, h, 0, 2)
 	return h
 }
+
+func TestPruneStructured(t *testing.T) {
+	g0 := compressNet(t)
+	data := randomData(t, g0, 64)
+	g := g0.Clone()
+	reps := mustRun(t, g, "prune{ratio=0.5,structured}", &Context{Data: data})
+	if s := g.Lookup("conv1").Type.Shape; s[1] != 4 {
+		t.Errorf("conv1 output %v, want 4 channels\n%s", s, g)
+	}
+	if s := g.Lookup("flat").Type.Shape; s[1] != 96 {
+		t.Errorf("flatten %v, want 96 columns", s)
+	}
+	if s := g.Lookup("fc1").Type.Shape; s[1] != 16 {
+		t.Errorf("fc1 %v, want 16 neurons", s)
+	}
+	if a, b := reps[0].Before.MACs, reps[0].After.MACs; b >= a*6/10 {
+		t.Errorf("MACs %d → %d", a, b)
+	}
+	plain := g0.Clone()
+	mustRun(t, plain, "prune{ratio=0.5,structured,refit=false}", nil)
+	ep, ef := outputError(t, g0, plain, data), outputError(t, g0, g, data)
+	t.Logf("output MSE: structured %.4g, with refit %.4g", ep, ef)
+	if !(ef < ep) {
+		t.Errorf("refit did not help: %.4g vs %.4g", ef, ep)
+	}
+	roundTrip(t, g)
+}
