@@ -230,3 +230,47 @@ func TestPruneStructured(t *testing.T) {
 	}
 	roundTrip(t, g)
 }
+
+func TestLowrank(t *testing.T) {
+	g0 := compressNet(t)
+	full := g0.Clone()
+	mustRun(t, full, "lowrank{energy=1}", nil) // full rank saves nothing: unchanged
+	if full.String() != g0.String() {
+		t.Errorf("energy=1 changed the graph")
+	}
+	for _, spec := range []string{"lowrank{ratio=0.6}", "lowrank{energy=0.9}"} {
+		g := g0.Clone()
+		reps := mustRun(t, g, spec, nil)
+		if a, b := reps[0].Before.Params, reps[0].After.Params; b >= a {
+			t.Errorf("%s: params %d → %d", spec, a, b)
+		}
+		n := 0
+		for _, v := range g.Values {
+			if v.Op.Name == "conv" && v.Args[1].Type.Shape[2] == 1 {
+				n++
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no conv split\n%s", spec, g)
+		}
+		roundTrip(t, g)
+	}
+	// A weight of rank 3 is reproduced by a rank-3 split.
+	g := g0.Clone()
+	fc1 := g.Lookup("fc1")
+	w := ir.NewTensor(ir.F32, []int{32, 192})
+	for i := 0; i < 32; i++ {
+		for j := 0; j < 192; j++ {
+			w.F32[i*192+j] = float32(math.Sin(float64(i+j)) + math.Cos(float64(2*i-j))*0.5 + 0.1*float64(i%3))
+		}
+	}
+	fc1.Args[1] = g.AddConst("w3r", w, nil)
+	g.RemoveDead()
+	topoSort(g)
+	before := g.Clone()
+	mustRun(t, g, "lowrank{energy=0.999999,skip=conv1,conv2}", nil)
+	if r := g.Lookup("fc1").Args[1].Type.Shape[1]; r > 4 {
+		t.Errorf("rank %d for a rank-3 weight", r)
+	}
+	sameOutputs(t, before, g, 1e-3, 2)
+}
