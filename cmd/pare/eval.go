@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,8 +26,11 @@ func init() {
 (Debian's dataset-fashion-mnist), or INPUTS.npy:LABELS.npy (N samples stacked on
 axis 0; labels integers).
 Images become inputs as (pixel*scale - mean) / std. The default scale is the
-model's ONNX metadata entry pare.input_scale when it has one (pare's own LeNets
-set 1/255), else 1: raw 0..255 pixels, which is what mnist-7 takes.
+model's ONNX metadata entry pare.input_scale (or a doc_string line
+pare.input_scale=S, or "(pixel/255)" as pare's LeNets write) when it has one,
+else 1: raw 0..255 pixels, which is what mnist-7 takes. A u8 / i8 model input
+(mnist.tflite) takes the values rounded, or quantized with the input's scale
+and zero point when it has them.
 Runs on every core with one interpreter; a progress bar on a terminal.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			var mf modelFlags
@@ -85,9 +89,16 @@ func modelInputScale(path string) float64 {
 			return parseScale(p.GetValue())
 		}
 	}
-	for _, line := range strings.Split(m.GetDocString(), "\n") {
+	doc := m.GetDocString()
+	for _, line := range strings.Split(doc, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "pare.input_scale="); ok {
 			return parseScale(v)
+		}
+	}
+	// pare's LeNets (tests/zoo) describe their input as "(pixel/255)".
+	if _, v, ok := strings.Cut(doc, "(pixel/"); ok {
+		if n, _, ok := strings.Cut(v, ")"); ok {
+			return parseScale("1/" + n)
 		}
 	}
 	return 0
@@ -110,8 +121,12 @@ func parseScale(s string) float64 {
 
 // load reads the data set as inputs of g's first parameter.
 func (d *dataFlags) load(modelPath string, g *ir.Graph, limit int) (*passes.Dataset, error) {
-	if len(g.Params) != 1 || g.Params[0].Type.DType != ir.F32 {
-		return nil, fmt.Errorf("evaluation needs a model with one f32 input, %s has %d", g.Name, len(g.Params))
+	if len(g.Params) != 1 {
+		return nil, fmt.Errorf("evaluation needs a model with one input, %s has %d", g.Name, len(g.Params))
+	}
+	pt := g.Params[0].Type
+	if pt.DType != ir.F32 && pt.DType != ir.U8 && pt.DType != ir.I8 {
+		return nil, fmt.Errorf("evaluation needs an f32, u8 or i8 input, %s takes %v", g.Name, pt)
 	}
 	shape := g.Params[0].Type.Shape
 	scale := d.scale
@@ -133,7 +148,11 @@ func (d *dataFlags) load(modelPath string, g *ir.Graph, limit int) (*passes.Data
 	case spec == "fashion-mnist:train":
 		set, err = dataset.FashionMNIST("train")
 	case strings.Contains(spec, ".npy"):
-		return loadNPY(spec, shape, limit)
+		ds, err := loadNPY(spec, shape, limit)
+		if err != nil {
+			return nil, err
+		}
+		return ds, toInputType(ds, pt)
 	default:
 		return nil, fmt.Errorf("unknown data %q (mnist, mnist:train, fashion-mnist[:train], INPUTS.npy:LABELS.npy)", spec)
 	}
@@ -149,7 +168,35 @@ func (d *dataFlags) load(modelPath string, g *ir.Graph, limit int) (*passes.Data
 	for _, x := range in {
 		ds.Inputs = append(ds.Inputs, []*ir.Tensor{x})
 	}
-	return ds, nil
+	return ds, toInputType(ds, pt)
+}
+
+// toInputType converts preprocessed f32 inputs to an integer model input:
+// a quantized one takes round(x/scale)+zero point, a plain u8 / i8 one the
+// rounded values (raw 0..255 pixels with the default scale 1: a u8 image
+// input such as mnist.tflite's); both saturate.
+func toInputType(ds *passes.Dataset, t ir.Type) error {
+	if t.DType == ir.F32 {
+		return nil
+	}
+	q := t.Quant
+	if q != nil && q.Axis >= 0 {
+		return fmt.Errorf("input %v is quantized per axis", t)
+	}
+	lo, hi := t.DType.Range()
+	for _, in := range ds.Inputs {
+		x := in[0]
+		y := ir.NewTensor(t.DType, x.Shape)
+		for i, f := range x.F32 {
+			r := math.RoundToEven(float64(f))
+			if q != nil {
+				r = math.RoundToEven(float64(f/q.Scale[0])) + float64(q.ZeroPoint[0])
+			}
+			y.SetInt(i, int64(math.Max(float64(lo), math.Min(float64(hi), r))))
+		}
+		in[0] = y
+	}
+	return nil
 }
 
 // loadNPY reads INPUTS.npy[:LABELS.npy]: f32 samples stacked on axis 0.
