@@ -143,7 +143,8 @@ type Step struct {
 
 // Requant is the integer arithmetic of a quantized conv or gemm step:
 // acc = Σ (x - ZX)·w' + bias in wrapping int32, w' the zero-centred weights
-// packed as int32 (In[1]; a runtime B of a gemm has zero point ZB), bias
+// packed as i8 or i16 (In[1]; a runtime B of a gemm, BRuntime, has its
+// stored type and zero point ZB), bias
 // int32 (In[2], always present), then by Mode:
 //   - "i32": acc is stored as it is;
 //   - "float": round_half_even(float32(acc)·scale[c]) + ZY (In[3] = scale f32[nch]);
@@ -158,10 +159,11 @@ type Step struct {
 // on softmax steps "tflite" is TFLite's integer softmax with In[1] the
 // exp table and In[2] the Q12.19 table, both i32[256] indexed by max - x.
 type Requant struct {
-	Mode   string
-	ZX, ZB int32
-	ZY     int32
-	Lo, Hi int32
+	Mode     string
+	ZX, ZB   int32
+	BRuntime bool
+	ZY       int32
+	Lo, Hi   int32
 }
 
 // QMap is an elementwise integer conversion over In[0] seen as [Outer,

@@ -135,6 +135,23 @@ func centered(t *ir.Tensor, q *ir.Quant) []int32 {
 	return out
 }
 
+// narrow packs zero-centred weights as i8 when they fit (weights with zero
+// points 0, as TFLite's int8 ones), else i16 (they lie in [-255, 255]).
+func narrow(shape []int, x []int32) *ir.Tensor {
+	dt := ir.I8
+	for _, e := range x {
+		if e < -128 || e > 127 {
+			dt = ir.I16
+			break
+		}
+	}
+	t := ir.NewTensor(dt, shape)
+	for i, e := range x {
+		t.SetInt(i, int64(e))
+	}
+	return t
+}
+
 // intBias returns a constant i32 bias of n entries (zeros without one).
 func intBias(v *ir.Value, arg int, n int) ([]int32, bool) {
 	b := make([]int32, n)
@@ -170,7 +187,8 @@ func checkIntOperands(v *ir.Value, a, b ir.Type) error {
 	return nil
 }
 
-// lowerIntConv lowers an integer conv with constant weights and bias.
+// lowerIntConv lowers an integer conv with constant weights (packed
+// zero-centred, i8 or i16) and bias.
 func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 	x, w := v.Args[0].Type, v.Args[1].Type
 	if err := checkIntOperands(v, x, w); err != nil {
@@ -197,7 +215,7 @@ func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 		return nil, nil, err
 	}
 	st := &Step{Kernel: KConvGemm, Op: "conv", Where: v.Where(), Conv: c, Rq: rq}
-	st.In = []Operand{l.operand(v.Args[0]), l.packed(i32Tensor(wt.Shape, centered(wt, w.Quant))),
+	st.In = []Operand{l.operand(v.Args[0]), l.packed(narrow(wt.Shape, centered(wt, w.Quant))),
 		l.packed(i32Tensor([]int{c.M}, bias))}
 	st.In = append(st.In, params...)
 	P := c.OH * c.OW
@@ -278,12 +296,12 @@ func (l *lowerer) lowerIntGemm(v *ir.Value) (*Step, *ir.Value, error) {
 			}
 			bc, gm.TransB = tt, false
 		}
-		st.In = append(st.In, l.packed(i32Tensor(bt.Shape, bc)))
+		st.In = append(st.In, l.packed(narrow(bt.Shape, bc)))
 	} else {
 		if qb.Axis >= 0 || gm.TransB {
 			return nil, nil, Unsupported(v, "runtime B quantized per axis or transposed")
 		}
-		rq.ZB = int32(qb.ZeroPoint[0])
+		rq.ZB, rq.BRuntime = int32(qb.ZeroPoint[0]), true
 		st.In = append(st.In, l.operand(b))
 	}
 	st.In = append(st.In, l.packed(i32Tensor([]int{gm.N}, bias)))

@@ -75,7 +75,7 @@ func (k *kfn) intConv(s *codegen.Step, in []value.Value, y, scratch value.Value)
 				m := k.madd(g, c.Mg, i)
 				b0 := k.load(bias, m)
 				k.axpyRow(acc, P, K, func(value.Value) value.Value { return b0 },
-					func(p value.Value) value.Value { return k.load(w, k.madd(m, K, p)) }, bv)
+					func(p value.Value) value.Value { return k.loadInt(w, k.madd(m, K, p), s.In[1].DType) }, bv)
 				yb := k.mul(k.madd(n, c.M, m), P)
 				k.loop(0, P, func(j value.Value) {
 					k.storeInt(fin(k.load(acc, j), m), y, k.add(yb, j), s.Out.DType)
@@ -111,7 +111,7 @@ func (k *kfn) intDepthwise(s *codegen.Step, in []value.Value, y, acc value.Value
 					if lo >= hi || ohLo >= ohHi {
 						continue
 					}
-					wv := k.load(w, k.madd(m, c.KH*c.KW, ci(kh*c.KW+kw)))
+					wv := k.loadInt(w, k.madd(m, c.KH*c.KW, ci(kh*c.KW+kw)), s.In[1].DType)
 					k.loop(ohLo, ohHi, func(oh value.Value) {
 						xr := k.add(xb, k.mul(k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT)), c.W))
 						ar := k.mul(oh, c.OW)
@@ -151,8 +151,8 @@ func (k *kfn) intGemm(s *codegen.Step, in []value.Value, y, acc value.Value) err
 			}
 			bv := func(p, j value.Value) value.Value {
 				idx := k.add(bOff, k.madd(p, gm.N, j))
-				if bdt == s.In[2].DType { // packed, zero-centred int32
-					return k.load(b, idx)
+				if !s.Rq.BRuntime { // packed, zero-centred
+					return k.loadInt(b, idx, bdt)
 				}
 				return k.b.NewSub(k.loadInt(b, idx, bdt), zb)
 			}
