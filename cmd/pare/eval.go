@@ -23,8 +23,9 @@ func init() {
 		name: "eval", args: "MODEL --data SPEC [--limit N] [--scale S] [--mean M] [--std S]",
 		summary: "top-1 and top-5 accuracy of a classifier on a labelled data set",
 		detail: `Data SPEC: mnist (the 10,000 test images), mnist:train, fashion-mnist[:train]
-(Debian's dataset-fashion-mnist), or INPUTS.npy:LABELS.npy (N samples stacked on
-axis 0; labels integers).
+(Debian's dataset-fashion-mnist), DIR (images listed in DIR/labels.txt as "FILE
+LABEL" lines, or one subfolder per class; decoded and resized bilinearly to the
+input), or INPUTS.npy:LABELS.npy (N samples stacked on axis 0; labels integers).
 Images become inputs as (pixel*scale - mean) / std. The default scale is the
 model's ONNX metadata entry pare.input_scale (or a doc_string line
 pare.input_scale=S, or "(pixel/255)" as pare's LeNets write) when it has one,
@@ -63,7 +64,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, name, def string) {
-	fs.StringVar(&d.spec, name, def, "data `SPEC`: mnist, mnist:train, fashion-mnist[:train], INPUTS.npy:LABELS.npy")
+	fs.StringVar(&d.spec, name, def, "data `SPEC`: mnist, mnist:train, fashion-mnist[:train], DIR (labels.txt or a folder per class), INPUTS.npy:LABELS.npy")
 	fs.IntVar(&d.limit, "limit", 0, "use the first `N` samples (0: all)")
 	fs.Float64Var(&d.scale, "scale", -1, "pixel scale (default: the model's pare.input_scale, else 1)")
 	fs.Float64Var(&d.mean, "mean", 0, "subtracted after scaling")
@@ -147,6 +148,16 @@ func (d *dataFlags) load(modelPath string, g *ir.Graph, limit int) (*passes.Data
 		set, err = dataset.FashionMNIST("test")
 	case spec == "fashion-mnist:train":
 		set, err = dataset.FashionMNIST("train")
+	case isDir(spec):
+		in, labels, err := dataset.FolderTensors(spec, pt, dataset.Raw, pp, limit)
+		if err != nil {
+			return nil, err
+		}
+		ds := &passes.Dataset{Name: filepath.Base(filepath.Clean(spec)), Labels: labels}
+		for _, x := range in {
+			ds.Inputs = append(ds.Inputs, []*ir.Tensor{x})
+		}
+		return ds, nil
 	case strings.Contains(spec, ".npy"):
 		ds, err := loadNPY(spec, shape, limit)
 		if err != nil {
@@ -154,7 +165,7 @@ func (d *dataFlags) load(modelPath string, g *ir.Graph, limit int) (*passes.Data
 		}
 		return ds, toInputType(ds, pt)
 	default:
-		return nil, fmt.Errorf("unknown data %q (mnist, mnist:train, fashion-mnist[:train], INPUTS.npy:LABELS.npy)", spec)
+		return nil, fmt.Errorf("unknown data %q (mnist, mnist:train, fashion-mnist[:train], DIR, INPUTS.npy:LABELS.npy)", spec)
 	}
 	if err != nil {
 		return nil, err
@@ -269,4 +280,9 @@ func isTerminal(w any) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
