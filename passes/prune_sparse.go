@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
 )
 
 // sparse: store weights that have enough exact zeros in CSR form —
@@ -145,4 +146,44 @@ func encodeCSR(g *ir.Graph, w *ir.Value, minZeros float64) (*ir.Value, error) {
 		return nil, fmt.Errorf("%s: %v", w.Where(), err)
 	}
 	return dec, nil
+}
+
+// Decompress replaces every constant sparse_decode / codebook_decode by the
+// dense constant it decodes to (for formats that have no such encodings,
+// such as ONNX export). It returns how many it replaced.
+func Decompress(g *ir.Graph) (int, error) {
+	n := 0
+	for _, v := range append([]*ir.Value{}, g.Values...) {
+		if v.Op.Name != "sparse_decode" && v.Op.Name != "codebook_decode" {
+			continue
+		}
+		t, err := rt.EvalOp(v, constTensors(v))
+		if err != nil {
+			return n, err
+		}
+		c := g.AddConst(v.Name+".dense", t, v.Type.Quant)
+		c.Source = v.Source
+		g.ReplaceUses(v, c)
+		n++
+	}
+	g.RemoveDead()
+	topoSort(g)
+	return n, nil
+}
+
+// constTensors evaluates the (constant or decoded) arguments of v.
+func constTensors(v *ir.Value) []*ir.Tensor {
+	var out []*ir.Tensor
+	for _, a := range v.Args {
+		if a.IsConst() {
+			out = append(out, a.Const)
+			continue
+		}
+		t, err := rt.EvalOp(a, constTensors(a))
+		if err != nil {
+			return nil
+		}
+		out = append(out, t)
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -30,18 +31,20 @@ type modelSpec struct {
 
 var pipelines = []struct{ name, spec string }{
 	{"float", "canonicalize"},
-	{"prune 90 % + CSR", "canonicalize,prune{ratio=0.9},sparse"},
+	{"prune 90 % + CSR", "canonicalize,prune{ratio=0.9,scope=layer,min=1000},sparse"},
 	{"prune 50 % channels", "canonicalize,prune{ratio=0.5,structured}"},
 	{"lowrank 90 % energy", "canonicalize,lowrank{energy=0.9}"},
 	{"share 4 bits", "canonicalize,share{bits=4}"},
 	{"quantize int8", "canonicalize,quantize"},
-	{"prune → quantize → share", "canonicalize,prune{ratio=0.9},quantize,share{bits=4}"},
+	{"prune 75 % → quantize → share 4 bits", "canonicalize,prune{ratio=0.75,scope=layer,min=1000},quantize,share{bits=4}"},
+	{"prune 50 % → quantize → share 3 bits", "canonicalize,prune{ratio=0.5,scope=layer,min=1000},quantize,share{bits=3}"},
 }
 
 func main() {
 	limit := flag.Int("limit", 10000, "test images")
 	calibN := flag.Int("calib", 1000, "calibration images from MNIST train")
 	only := flag.String("spec", "", "run only this pipeline (default: the table's)")
+	match := flag.String("model", "", "run only models whose name contains this")
 	flag.Parse()
 	models := []modelSpec{}
 	for _, z := range []struct{ name, path string }{{"LeNet-300-100", "tests/zoo/lenet300.onnx"}, {"LeNet-5", "tests/zoo/lenet5.onnx"}} {
@@ -61,6 +64,9 @@ func main() {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\tpipeline\tweight bytes\tratio\tMACs\tnon-zero MACs\ttop-1 %\tΔ points\t")
 	for _, m := range models {
+		if !strings.Contains(m.name, *match) {
+			continue
+		}
 		if err := runModel(tw, m, pls, *limit, *calibN); err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", m.name, err)
 			os.Exit(1)
