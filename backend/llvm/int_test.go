@@ -199,7 +199,9 @@ func TestIntOpsAArch64(t *testing.T) {
 	checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, vals)
 }
 
-func tfliteModel(t *testing.T, rel string) *pir.Graph {
+func tfliteModel(t *testing.T, rel string) *pir.Graph { return tfliteModelB(t, rel) }
+
+func tfliteModelB(t testing.TB, rel string) *pir.Graph {
 	t.Helper()
 	path := filepath.Join(modelsDir, "tflite", rel)
 	g, err := tflite.Import(path, tflite.Options{})
