@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pare-ml/pare/frontend/dataset"
+	"github.com/pare-ml/pare/frontend/onnx"
+	"github.com/pare-ml/pare/ir"
 )
 
 // TestEvalImageFolder: pare eval on a folder of MNIST PNGs with labels.txt
@@ -52,5 +55,36 @@ func TestEvalImageFolder(t *testing.T) {
 	t.Log(strings.TrimSpace(folder))
 	if top(folder) == "" || top(folder) != top(idx) {
 		t.Errorf("folder: %q, MNIST files: %q", folder, idx)
+	}
+}
+
+// TestModelInputScale: pare.input_scale metadata, a doc_string line, or the
+// LeNets' "(pixel/255)" doc_string set the default scale.
+func TestModelInputScale(t *testing.T) {
+	g := ir.NewGraph("m")
+	x := g.AddParam("x", ir.Type{DType: ir.F32, Shape: []int{1, 4}})
+	r, err := g.Add("relu", []*ir.Value{x}, nil, ir.Type{}, "r", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*ir.Value{r}
+	dir := t.TempDir()
+	for i, o := range []onnx.ExportOptions{
+		{Metadata: map[string]string{"pare.input_scale": "1/255"}},
+		{DocString: "a model\npare.input_scale=0.00392156862745098"},
+		{DocString: "input: f32[1,1,28,28] MNIST image, NCHW, pixels scaled to [0,1] (pixel/255); output: logits"},
+		{},
+	} {
+		p := filepath.Join(dir, fmt.Sprintf("m%d.onnx", i))
+		if err := onnx.ExportFileWith(g, p, o); err != nil {
+			t.Fatal(err)
+		}
+		want := 1.0 / 255
+		if i == 3 {
+			want = 0
+		}
+		if s := modelInputScale(p); math.Abs(s-want) > 1e-12 {
+			t.Errorf("%+v: scale %v, want %v", o, s, want)
+		}
 	}
 }
