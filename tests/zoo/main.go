@@ -83,7 +83,14 @@ func main() {
 	limit := flag.Int("limit", 0, "train on the first N training images only (0: all)")
 	batch := flag.Int("batch", 0, "batch size (0: the model's recipe)")
 	shards := flag.Int("shards", 0, "shards per batch (0: the model's recipe)")
+	readme := flag.Bool("readme", false, "only rewrite DIR/README.md from the records in DIR")
 	flag.Parse()
+	if *readme {
+		if err := writeReadme(*out); err != nil {
+			fail(err)
+		}
+		return
+	}
 	var names []string
 	switch *which {
 	case "all":
