@@ -48,6 +48,7 @@ var passes = []*Pass{
 	quantizePass,
 	sharePass,
 	sparsePass,
+	distillPass,
 	fusePass,
 }
 
@@ -78,6 +79,9 @@ type Context struct {
 	Data *Dataset
 	// Log receives progress lines (may be nil).
 	Log io.Writer
+	// Teacher is the model the distill pass learns from; Pipeline.Run sets
+	// it to (a copy of) its input graph when it is nil.
+	Teacher *ir.Graph
 }
 
 func (c *Context) logf(format string, args ...any) {

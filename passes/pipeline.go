@@ -46,6 +46,10 @@ func (pl *Pipeline) Run(g *ir.Graph, ctx *Context, ro RunOptions) ([]*Report, er
 			return nil, err
 		}
 	}
+	if ctx.Teacher == nil {
+		ctx.Teacher = g.Clone() // the distill pass's teacher: the pipeline's input
+		defer func() { ctx.Teacher = nil }()
+	}
 	var reps []*Report
 	for i, st := range pl.Steps {
 		if st.Pass.NeedsData && ctx.Data.Len() == 0 {
