@@ -53,7 +53,7 @@ func (k *kfn) finish(dst, acc, c string) (jen.Code, error) {
 // output channel.
 func (k *kfn) intConv() error {
 	c := k.s.Conv
-	if !isInt8(k.s.In[0].DType) || k.s.In[1].DType != ir.I32 || k.s.Scratch == nil {
+	if !isInt8(k.s.In[0].DType) || !isPackedWeight(k.s.In[1].DType) || k.s.Scratch == nil {
 		return unsupported(k.s, "integer conv on %v", k.s.In[0].DType)
 	}
 	zx := k.s.Rq.ZX
@@ -92,11 +92,11 @@ func (k *kfn) intConv() error {
 		L("oc := g*%d + m", c.Mg),
 		L("wr := x1[oc*%d:][:%d]", K, K),
 		L("var wsum int32"),
-		jen.For(L("_, w := range wr")).Block(L("wsum += w")),
+		jen.For(L("_, w := range wr")).Block(L("wsum += int32(w)")),
 		L("a0 := x2[oc] - %d*wsum", zx),
 		jen.For(L("j := range acc")).Block(L("acc[j] = a0")),
 	}
-	inner = append(inner, intAxpy("acc", K, func(kk string) string { return "wr[" + kk + "]" }, bRow)...)
+	inner = append(inner, intAxpy("acc", K, func(kk string) string { return "int32(wr[" + kk + "])" }, bRow)...)
 	inner = append(inner, L("yr := y[(n*%d+oc)*%d:][:%d]", c.M, P, P), jen.For(L("j := range acc")).Block(fin))
 	body = append(body, For("m", 0, c.Mg, inner...))
 	k.add(L("acc := scratch[:%d]", P))
@@ -137,7 +137,7 @@ func intAxpy(acc string, kk int, aExpr func(k string) string, bRow func(k string
 // intDepthwise: one accumulator row per output channel.
 func (k *kfn) intDepthwise() error {
 	c := k.s.Conv
-	if !isInt8(k.s.In[0].DType) || k.s.In[1].DType != ir.I32 || k.s.Scratch == nil {
+	if !isInt8(k.s.In[0].DType) || !isPackedWeight(k.s.In[1].DType) || k.s.Scratch == nil {
 		return unsupported(k.s, "integer depthwise conv on %v", k.s.In[0].DType)
 	}
 	zx := k.s.Rq.ZX
@@ -162,7 +162,7 @@ func (k *kfn) intDepthwise() error {
 		For("kh", 0, c.KH,
 			L("ohLo, ohHi := validRange(kh*%d-%d, %d, %d, %d)", c.DH, c.PT, c.SH, c.H, c.OH),
 			For("kw", 0, c.KW,
-				L("wv := wm[kh*%d+kw]", c.KW),
+				L("wv := int32(wm[kh*%d+kw])", c.KW),
 				L("off := kw*%d - %d", c.DW, c.PL),
 				L("lo, hi := validRange(off, %d, %d, %d)", c.SW, c.W, c.OW),
 				jen.If(L("lo >= hi")).Block(jen.Continue()),
@@ -195,7 +195,9 @@ func (k *kfn) intGemm() error {
 	if err != nil {
 		return err
 	}
-	packed := k.s.In[1].DType == ir.I32
+	// Constant weights come packed zero-centred (i8 or i16); a runtime B
+	// keeps its stored type and zero point.
+	packed := !r.BRuntime
 	aAt := func(kk string) string {
 		if gm.TransA {
 			return fmt.Sprintf("int32(a[(%s)*%d+m])", kk, M)
@@ -223,7 +225,7 @@ func (k *kfn) intGemm() error {
 		}
 		if packed {
 			blk = append(blk, L("var bsum [%d]int32", N), For("k", 0, K, L("br := b[k*%d:][:%d]", N, N),
-				jen.For(L("j, v := range br")).Block(L("bsum[j] += v"))))
+				jen.For(L("j, v := range br")).Block(L("bsum[j] += int32(v)"))))
 		}
 		blk = append(blk, For("m", 0, M, row...))
 		k.add(jen.Block(blk...))
@@ -437,3 +439,7 @@ func oneOverOnePlusX(a int32) int32 {
 	return fpSatShiftLeft(x, 1)
 }
 `
+
+// isPackedWeight reports whether codegen packed constant integer weights
+// (zero-centred) in a type the integer kernels read.
+func isPackedWeight(dt ir.DType) bool { return dt == ir.I8 || dt == ir.I16 || dt == ir.I32 }
