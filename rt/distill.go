@@ -116,14 +116,14 @@ func (o *tiedOptimizer) Step(params []*Param, grads [][]float32, lr float32) {
 }
 
 // CentroidGrads turns the gradient of a tied weight's dense elements into
-// the gradient of its codebook entries (in stored units): entry k gets the
-// sum over the elements using it of gradient × scale. Fixed (zero) entries
+// the gradient of its codebook entries (in units of the mean scale): entry
+// k gets the sum over the elements using it of gradient × scale / unit. Fixed (zero) entries
 // get none.
 func (lw *liftedWeight) CentroidGrads(g []float32) []float32 {
 	out := make([]float32, len(lw.cbFixed))
 	for j, c := range lw.cluster {
 		if c >= 0 {
-			out[c] += g[j] * lw.scale[j]
+			out[c] += g[j] * lw.scale[j] / lw.cbUnit
 		}
 	}
 	for k, fixed := range lw.cbFixed {
@@ -146,7 +146,7 @@ func (lw *liftedWeight) refresh() {
 	for j, c := range lw.cluster {
 		d[j] = 0
 		if c >= 0 {
-			d[j] = (cb[c] - lw.zero[j]) * lw.scale[j]
+			d[j] = (cb[c]/lw.cbUnit - lw.zero[j]) * lw.scale[j]
 		}
 	}
 }
@@ -179,7 +179,7 @@ func (s *Student) Commit() error {
 			}
 			t := c.Const.Clone()
 			for k, x := range lw.cb.Data() {
-				storeAt(t, k, float64(x))
+				storeAt(t, k, float64(x/lw.cbUnit))
 			}
 			c.Const = t
 			continue

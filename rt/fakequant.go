@@ -59,6 +59,7 @@ type liftedWeight struct {
 	cluster []int
 	cb      *Param
 	cbFixed []bool
+	cbUnit  float32 // cb holds entries × cbUnit
 }
 
 // liftedBias is a bias (f32, or int32 trained in f32).
@@ -291,10 +292,17 @@ func (s *Student) liftWeight(f *ir.Graph, w *ir.Value) (*ir.Value, error) {
 				lw.cluster[i] = CodebookIndex(ix.U8, bits, sl)
 			}
 		}
+		// Entries train in real units of the mean scale, so that the
+		// optimizer's steps mean the same for integer and float codebooks.
+		var sum float64
+		for _, sc := range lw.scale {
+			sum += float64(sc)
+		}
+		lw.cbUnit = float32(sum / float64(n))
 		c := ir.NewTensor(ir.F32, []int{cb.Len()})
 		lw.cbFixed = make([]bool, cb.Len())
 		for k := range c.F32 {
-			c.F32[k] = float32(cb.At(k))
+			c.F32[k] = float32(cb.At(k)) * lw.cbUnit
 			lw.cbFixed[k] = c.F32[k] == 0
 		}
 		lw.cb = &Param{V: &ir.Value{Name: stored.Args[0].Name, Op: ir.OpConst, Const: c, Type: ir.Type{DType: ir.F32, Shape: c.Shape}}}

@@ -1,0 +1,149 @@
+package passes
+
+import (
+	"testing"
+
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+)
+
+// tinyMLP is a trained 16-32-3 classifier of a synthetic set, and the set
+// (batch-1 samples).
+func tinyMLP(t *testing.T) (*ir.Graph, *Dataset) {
+	t.Helper()
+	r := rt.NewRand(5)
+	d := &Dataset{Name: "blobs"}
+	for i := 0; i < 512; i++ {
+		c := i % 3
+		x := ir.NewTensor(ir.F32, []int{1, 16})
+		for j := range x.F32 {
+			x.F32[j] = float32(r.Float64())
+			if j%3 == c {
+				x.F32[j] += 0.6
+			}
+		}
+		d.Inputs = append(d.Inputs, []*ir.Tensor{x})
+		d.Labels = append(d.Labels, c)
+	}
+	w1, b1 := ir.NewTensor(ir.F32, []int{32, 16}), ir.NewTensor(ir.F32, []int{32})
+	w2, b2 := ir.NewTensor(ir.F32, []int{3, 32}), ir.NewTensor(ir.F32, []int{3})
+	r.Uniform(w1.F32, 0.4)
+	r.Uniform(w2.F32, 0.3)
+	g := ir.NewGraph("mlp")
+	x := g.AddParam("x", ir.Type{DType: ir.F32, Shape: []int{1, 16}})
+	add := func(op string, args []*ir.Value, name string) *ir.Value {
+		v, err := g.Add(op, args, ir.Attrs{"trans_b": ir.Int(1)}, ir.Type{}, name, name)
+		if op == "relu" {
+			v, err = g.Add(op, args, nil, ir.Type{}, name, name)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	h := add("gemm", []*ir.Value{x, g.AddConst("fc1.w", w1, nil), g.AddConst("fc1.b", b1, nil)}, "fc1")
+	h = add("relu", []*ir.Value{h}, "relu")
+	y := add("gemm", []*ir.Value{h, g.AddConst("fc2.w", w2, nil), g.AddConst("fc2.b", b2, nil)}, "fc2")
+	g.Results = []*ir.Value{y}
+	s, err := rt.Lift(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rt.FineTune(s, DatasetExamples(d), rt.FineTuneConfig{Epochs: 2, Batch: 32, LR: 1e-2, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return g, d
+}
+
+func constZeros(t *testing.T, g *ir.Graph, name string) float64 {
+	for _, v := range g.Values {
+		if v.Name == name && v.Args[1].IsConst() {
+			w := v.Args[1].Const
+			z := 0
+			for _, x := range w.F32 {
+				if x == 0 {
+					z++
+				}
+			}
+			return float64(z) / float64(w.Len())
+		}
+	}
+	t.Fatalf("no layer %s with a constant weight", name)
+	return 0
+}
+
+func TestDistillPipeline(t *testing.T) {
+	g0, d := tinyMLP(t)
+	acc0, err := Evaluate(g0, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc0.Top1Pct() < 90 {
+		t.Fatalf("teacher top-1 %.1f %%", acc0.Top1Pct())
+	}
+	g := g0.Clone()
+	reps, err := RunSpec(g, "prune{ratio=0.5,refit=false},distill{epochs=2,lr=0.01},prune{ratio=0.75,refit=false},distill{epochs=2,lr=0.01}", &Context{Data: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 4 || len(reps[1].Notes) == 0 {
+		t.Fatalf("reports: %v", reps)
+	}
+	if z := constZeros(t, g, "fc1"); z < 0.7 {
+		t.Errorf("fc1 weight is %.2f zeros after prune 75 %% and distill", z)
+	}
+	acc, err := Evaluate(g, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("teacher %.1f %%, pruned 75 %% and distilled %.1f %%", acc0.Top1Pct(), acc.Top1Pct())
+	if acc.Top1Pct() < acc0.Top1Pct()-5 {
+		t.Errorf("distilled student %.1f %% vs teacher %.1f %%", acc.Top1Pct(), acc0.Top1Pct())
+	}
+	// The teacher (the pipeline's input) is untouched.
+	if z := constZeros(t, g0, "fc1"); z != 0 {
+		t.Errorf("the input graph changed: %.2f zeros", z)
+	}
+}
+
+func TestDistillQuantizedShared(t *testing.T) {
+	g0, d := tinyMLP(t)
+	g := g0.Clone()
+	if _, err := RunSpec(g, "prune{ratio=0.5,refit=false},quantize,share{bits=4}", &Context{Data: d}); err != nil {
+		t.Fatal(err)
+	}
+	// Lifting and committing without training changes nothing.
+	s, err := rt.Lift(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameOutputs(t, g, s.Float, 1e-4, 3)
+	before := g.Clone()
+	if err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	sameOutputs(t, before, g, 0, 3)
+	// Distillation keeps the encodings.
+	text := func(g *ir.Graph) (n int) {
+		for _, v := range g.Values {
+			if v.Op.Name == "codebook_decode" {
+				n++
+			}
+		}
+		return n
+	}
+	ncb := text(g)
+	if _, err := RunSpec(g, "distill{epochs=1,lr=0.005}", &Context{Data: d, Teacher: g0}); err != nil {
+		t.Fatal(err)
+	}
+	if text(g) != ncb || ncb == 0 {
+		t.Errorf("%d codebooks after distill, %d before", text(g), ncb)
+	}
+	acc, err := Evaluate(g, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Top1Pct() < 80 {
+		t.Errorf("quantized, shared and distilled: top-1 %.1f %%", acc.Top1Pct())
+	}
+}
