@@ -1,0 +1,364 @@
+// Command distill prints pare's knowledge-distillation tables (issue 9):
+//
+//		go run ./tests/distill [-part table|qat|cross|all] [-train N] [-test N] [-epochs E] [-seed S]
+//
+//	  - table: for LeNet-300-100 and LeNet-5 (tests/zoo/*.onnx; mnist-7 when
+//	    they are absent), the compression pipeline prune → quantize → share
+//	    without fine-tuning, and the same with distillation from the float
+//	    model after every step (prune 50 %, distill, prune to the target,
+//	    distill, quantize, share, distill): weight bytes, ratio to f32 and
+//	    top-1 on the MNIST test images;
+//	  - qat: a small model trained here on Fashion-MNIST, quantized post-training
+//	    to int8 (per channel and per tensor), then fine-tuned with fake
+//	    quantization (quantization-aware, with the float model as teacher):
+//	    the points int8 loses and how many QAT recovers;
+//	  - cross: LeNet-5 as teacher and a student CNN of under a quarter of its
+//	    parameters, trained on hard labels vs distilled from the teacher with
+//	    no labels, same initialization, seed, data and epochs.
+//
+// Each part runs alone; -train bounds the training images used by every
+// fine-tuning step (the default keeps each part to a few minutes on an idle
+// 2-core machine).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/pare-ml/pare/frontend/dataset"
+	"github.com/pare-ml/pare/frontend/onnx"
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/passes"
+	"github.com/pare-ml/pare/rt"
+)
+
+var (
+	part   = flag.String("part", "all", "table, qat, cross or all")
+	nTrain = flag.Int("train", 10000, "training images per fine-tuning step")
+	nTest  = flag.Int("test", 10000, "test images")
+	epochs = flag.Int("epochs", 1, "epochs per fine-tuning step (cross and qat train for 2× that)")
+	seed   = flag.Uint64("seed", 1, "seed of initializations and shuffling")
+	ratio  = flag.Float64("ratio", 0.92, "prune ratio of the table's pipelines")
+	lr     = flag.Float64("lr", 5e-4, "learning rate of the distillation steps")
+)
+
+func main() {
+	flag.Parse()
+	t0 := time.Now()
+	run := func(name string, f func() error) {
+		if *part != "all" && *part != name {
+			return
+		}
+		if err := f(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			os.Exit(1)
+		}
+	}
+	run("table", table)
+	run("qat", qat)
+	run("cross", cross)
+	fmt.Fprintf(os.Stderr, "done in %s\n", time.Since(t0).Round(time.Second))
+}
+
+// model is a trained classifier and the input scale it expects.
+type model struct {
+	name, path string
+	scale      float32
+}
+
+func zoo() []model {
+	var ms []model
+	for _, z := range []model{{"LeNet-300-100", "tests/zoo/lenet300.onnx", 1.0 / 255}, {"LeNet-5", "tests/zoo/lenet5.onnx", 1.0 / 255}} {
+		if _, err := os.Stat(z.path); err == nil {
+			ms = append(ms, z)
+		} else {
+			fmt.Fprintf(os.Stderr, "%s is absent\n", z.path)
+		}
+	}
+	if len(ms) == 0 {
+		ms = append(ms, model{"mnist-7 (stand-in: tests/zoo has no LeNet yet)", "../shared/models/onnx/mnist-7/mnist-7.onnx", 1})
+	}
+	return ms
+}
+
+// images loads split of MNIST (or Fashion-MNIST) as batch-1 inputs of shape.
+func images(fashion bool, split string, limit int, shape []int, scale float32) (*passes.Dataset, error) {
+	var s *dataset.Set
+	var err error
+	if fashion {
+		s, err = dataset.FashionMNIST(split)
+	} else {
+		s, err = dataset.MNIST(split)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s = s.Limit(limit)
+	in, labels, err := s.Tensors(shape, dataset.Preprocess{Scale: scale})
+	if err != nil {
+		return nil, err
+	}
+	d := &passes.Dataset{Name: s.Name, Labels: labels}
+	for _, x := range in {
+		d.Inputs = append(d.Inputs, []*ir.Tensor{x})
+	}
+	return d, nil
+}
+
+func top1(g *ir.Graph, d *passes.Dataset) (float64, error) {
+	a, err := passes.Evaluate(g, d, nil)
+	return a.Top1Pct(), err
+}
+
+func table() error {
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\tpipeline\tweight bytes\tratio\ttop-1 %%\tΔ points\t\n")
+	for _, m := range zoo() {
+		g0, err := onnx.Import(m.path, onnx.Options{})
+		if err != nil {
+			return err
+		}
+		shape := g0.Params[0].Type.Shape
+		train, err := images(false, "train", *nTrain, shape, m.scale)
+		if err != nil {
+			return err
+		}
+		test, err := images(false, "test", *nTest, shape, m.scale)
+		if err != nil {
+			return err
+		}
+		p := fmt.Sprintf("prune{ratio=%g,scope=layer,min=1000}", *ratio)
+		d := fmt.Sprintf("distill{epochs=%d,lr=%g,seed=%d}", *epochs, *lr, *seed)
+		rows := []struct{ name, spec string }{
+			{"float", "canonicalize"},
+			{fmt.Sprintf("prune %g %% → quantize → share 4 bits", 100**ratio), "canonicalize," + p + ",quantize,share{bits=4}"},
+			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=layer,min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=4}," + d},
+			{fmt.Sprintf("prune %g %% → quantize → share 3 bits", 100**ratio), "canonicalize," + p + ",quantize,share{bits=3}"},
+			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=layer,min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=3}," + d},
+		}
+		var fb int64
+		var ft float64
+		for i, r := range rows {
+			t0 := time.Now()
+			g := g0.Clone()
+			if _, err := passes.RunSpec(g, r.spec, &passes.Context{Data: train}); err != nil {
+				return fmt.Errorf("%s: %s: %v", m.name, r.spec, err)
+			}
+			acc, err := top1(g, test)
+			if err != nil {
+				return err
+			}
+			b := ir.GraphCost(g).Bytes
+			if i == 0 {
+				fb, ft = b, acc
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f×\t%.2f\t%+.2f\t\n", m.name, r.name, b, float64(fb)/float64(b), acc, acc-ft)
+			fmt.Fprintf(os.Stderr, "%s: %s: %.2f %% (%s)\n", m.name, r.spec, acc, time.Since(t0).Round(time.Second))
+		}
+	}
+	fmt.Fprintf(tw, "(%d training images per step, %d epoch(s), lr %g, seed %d; top-1 on %d test images)\t\t\t\t\t\t\n", *nTrain, *epochs, *lr, *seed, *nTest)
+	return tw.Flush()
+}
+
+// net builds small classifiers as IR graphs over weights shared by every
+// batch size.
+type net struct {
+	g   *ir.Graph
+	err error
+	r   *rt.Rand
+}
+
+func newNet(name string, r *rt.Rand) (*net, *ir.Value) {
+	n := &net{g: ir.NewGraph(name), r: r}
+	return n, n.g.AddParam("input", ir.Type{DType: ir.F32, Shape: []int{1, 1, 28, 28}})
+}
+
+func (n *net) op(name string, args []*ir.Value, attrs ir.Attrs, hint ir.Type) *ir.Value {
+	if n.err != nil {
+		return nil
+	}
+	v, err := n.g.Add(name, args, attrs, hint, name, name)
+	n.err = err
+	return v
+}
+
+// weight is uniform in ±sqrt(3/fan_in) (Caffe's xavier); biases are zero.
+func (n *net) weight(name string, fanIn int, shape ...int) *ir.Value {
+	t := ir.NewTensor(ir.F32, shape)
+	n.r.Uniform(t.F32, float32(math.Sqrt(3/float64(fanIn))))
+	return n.g.AddConst(name, t, nil)
+}
+
+func (n *net) bias(name string, k int) *ir.Value {
+	return n.g.AddConst(name, ir.NewTensor(ir.F32, []int{k}), nil)
+}
+
+func (n *net) dense(x *ir.Value, in, out int, name string) *ir.Value {
+	return n.op("gemm", []*ir.Value{x, n.weight(name+".w", in, out, in), n.bias(name+".b", out)}, ir.Attrs{"trans_b": ir.Int(1)}, ir.Type{})
+}
+
+func (n *net) conv(x *ir.Value, in, out, k int, name string) *ir.Value {
+	return n.op("conv", []*ir.Value{x, n.weight(name+".w", in*k*k, out, in, k, k), n.bias(name+".b", out)}, nil, ir.Type{})
+}
+
+func (n *net) done(y *ir.Value) (*ir.Graph, error) {
+	if n.err != nil {
+		return nil, n.err
+	}
+	n.g.Results = []*ir.Value{y}
+	return n.g, ir.Verify(n.g)
+}
+
+// mlp is dense 784-hidden-10 with ReLU.
+func mlp(hidden int, seed uint64) (*ir.Graph, error) {
+	n, x := newNet("mlp", rt.NewRand(seed))
+	h := n.op("reshape", []*ir.Value{x}, nil, ir.Type{DType: ir.F32, Shape: []int{1, 784}})
+	h = n.op("relu", []*ir.Value{n.dense(h, 784, hidden, "fc1")}, nil, ir.Type{})
+	return n.done(n.dense(h, hidden, 10, "fc2"))
+}
+
+// smallCNN is conv 5×5×6, max-pool 2, conv 5×5×12, max-pool 2, dense
+// 192-64, ReLU, dense 64-10: 14,970 parameters (LeNet-5 has 431,080).
+func smallCNN(seed uint64) (*ir.Graph, error) {
+	n, x := newNet("cnn", rt.NewRand(seed))
+	pool := ir.Attrs{"kernel": ir.Ints(2, 2), "strides": ir.Ints(2, 2)}
+	h := n.op("relu", []*ir.Value{n.conv(x, 1, 6, 5, "conv1")}, nil, ir.Type{})
+	h = n.op("maxpool", []*ir.Value{h}, pool, ir.Type{})
+	h = n.op("relu", []*ir.Value{n.conv(h, 6, 12, 5, "conv2")}, nil, ir.Type{})
+	h = n.op("maxpool", []*ir.Value{h}, pool, ir.Type{})
+	h = n.op("reshape", []*ir.Value{h}, nil, ir.Type{DType: ir.F32, Shape: []int{1, 192}})
+	h = n.op("relu", []*ir.Value{n.dense(h, 192, 64, "fc1")}, nil, ir.Type{})
+	return n.done(n.dense(h, 64, 10, "fc2"))
+}
+
+func params(g *ir.Graph) int {
+	n := 0
+	for _, v := range g.Values {
+		if v.IsConst() {
+			n += v.Const.Len()
+		}
+	}
+	return n
+}
+
+// fit trains g in place (through rt.Lift / rt.FineTune, which also serve
+// plain float graphs).
+func fit(g *ir.Graph, data *passes.Dataset, cfg rt.FineTuneConfig) error {
+	s, err := rt.Lift(g)
+	if err != nil {
+		return err
+	}
+	cfg.Log = os.Stderr
+	_, err = rt.FineTune(s, passes.DatasetExamples(data), cfg)
+	return err
+}
+
+func qat() error {
+	shape := []int{1, 1, 28, 28}
+	train, err := images(true, "train", *nTrain, shape, 1.0/255)
+	if err != nil {
+		return err
+	}
+	test, err := images(true, "test", *nTest, shape, 1.0/255)
+	if err != nil {
+		return err
+	}
+	calib := &passes.Dataset{Inputs: train.Inputs[:min(1000, train.Len())], Labels: train.Labels[:min(1000, train.Len())]}
+	f, err := mlp(100, *seed)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "qat: training a 784-100-10 MLP on %d Fashion-MNIST images\n", train.Len())
+	if err := fit(f, train, rt.FineTuneConfig{Epochs: 2 * *epochs, LR: 2e-3, Seed: *seed}); err != nil {
+		return err
+	}
+	ft, err := top1(f, test)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Fashion-MNIST MLP 784-100-10\ttop-1 %%\tΔ points\trecovered\t\n")
+	fmt.Fprintf(tw, "float\t%.2f\t\t\t\n", ft)
+	for _, spec := range []string{"canonicalize,quantize", "canonicalize,quantize{per-tensor}"} {
+		g := f.Clone()
+		if _, err := passes.RunSpec(g, spec, &passes.Context{Data: calib}); err != nil {
+			return err
+		}
+		pt, err := top1(g, test)
+		if err != nil {
+			return err
+		}
+		s, err := rt.Lift(g)
+		if err != nil {
+			return err
+		}
+		_, err = rt.FineTune(s, passes.DatasetExamples(train), rt.FineTuneConfig{Teacher: f, Epochs: *epochs, LR: 1e-4, Seed: *seed, Log: os.Stderr})
+		if err != nil {
+			return err
+		}
+		qt, err := top1(g, test)
+		if err != nil {
+			return err
+		}
+		rec := "-"
+		if lost := ft - pt; lost > 0 {
+			rec = fmt.Sprintf("%.0f %%", 100*(qt-pt)/lost)
+		}
+		fmt.Fprintf(tw, "%s (post-training)\t%.2f\t%+.2f\t\t\n", spec, pt, pt-ft)
+		fmt.Fprintf(tw, "  + QAT (fake quant, STE, teacher = float)\t%.2f\t%+.2f\t%s\t\n", qt, qt-ft, rec)
+	}
+	fmt.Fprintf(tw, "(%d training images, %d test images, seed %d)\t\t\t\t\n", train.Len(), test.Len(), *seed)
+	return tw.Flush()
+}
+
+func cross() error {
+	ms := zoo()
+	t := ms[len(ms)-1] // LeNet-5 when present
+	teacher, err := onnx.Import(t.path, onnx.Options{})
+	if err != nil {
+		return err
+	}
+	shape := teacher.Params[0].Type.Shape
+	train, err := images(false, "train", *nTrain, shape, t.scale)
+	if err != nil {
+		return err
+	}
+	test, err := images(false, "test", *nTest, shape, t.scale)
+	if err != nil {
+		return err
+	}
+	tt, err := top1(teacher, test)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "model\tparameters\ttraining\ttop-1 %%\t\n")
+	fmt.Fprintf(tw, "%s (teacher)\t%d\t\t%.2f\t\n", t.name, params(teacher), tt)
+	for _, distill := range []bool{false, true} {
+		s, err := smallCNN(*seed)
+		if err != nil {
+			return err
+		}
+		cfg := rt.FineTuneConfig{Epochs: 2 * *epochs, LR: 2e-3, Seed: *seed}
+		how := "hard labels (cross-entropy)"
+		if distill {
+			cfg.Teacher, cfg.NoLabels, cfg.Temperature = teacher, true, 4
+			how = "distilled, no labels (T=4)"
+		}
+		fmt.Fprintf(os.Stderr, "cross: student %s\n", how)
+		if err := fit(s, train, cfg); err != nil {
+			return err
+		}
+		st, err := top1(s, test)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "student CNN (%.1f%% of the teacher)\t%d\t%s\t%.2f\t\n", 100*float64(params(s))/float64(params(teacher)), params(s), how, st)
+	}
+	fmt.Fprintf(tw, "(%d training images, %d epochs, Adam 2e-3 cosine, seed %d; %d test images)\t\t\t\t\n", train.Len(), 2**epochs, *seed, test.Len())
+	return tw.Flush()
+}
