@@ -95,36 +95,79 @@ func (k *kfn) im2col(c *codegen.Conv, x, xb, col value.Value) {
 }
 
 // im2colG is im2col with the element load ld(index of x) and padding zero.
+// The kernel offsets are a loop, not unrolled: a 7×7 kernel would otherwise
+// emit 49 copies of the row loops for opt and llc to compile.
 func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, ld func(i value.Value) value.Value) {
 	osz := c.OH * c.OW
 	k.loop(0, c.Cg, func(chn value.Value) {
 		xc := k.add(xb, k.mul(chn, c.H*c.W))
-		for kh := 0; kh < c.KH; kh++ {
-			ohLo, ohHi := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
-			for kw := 0; kw < c.KW; kw++ {
-				row := k.madd(chn, c.KH*c.KW, ci(kh*c.KW+kw))
+		k.loop(0, c.KH, func(kh value.Value) {
+			offH := k.add(k.mul(kh, c.DH), ci(-c.PT))
+			ohLo, ohHi := k.validRangeV(offH, c.SH, c.H, c.OH)
+			k.loop(0, c.KW, func(kw value.Value) {
+				row := k.madd(k.madd(chn, c.KH, kh), c.KW, kw)
 				dst := k.mul(row, osz)
-				off := kw*c.DW - c.PL
-				lo, hi := validRange(off, c.SW, c.W, c.OW)
-				if hi <= lo || ohHi <= ohLo {
-					k.fill(col, dst, osz, zero)
-					continue
-				}
-				k.fill(col, dst, ohLo*c.OW, zero)
-				k.loop(ohLo, ohHi, func(oh value.Value) {
-					ih := k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT))
-					xr := k.add(xc, k.mul(ih, c.W))
+				off := k.add(k.mul(kw, c.DW), ci(-c.PL))
+				lo, hi := k.validRangeV(off, c.SW, c.W, c.OW)
+				k.fillV(col, dst, k.mulV(ohLo, c.OW), zero)
+				k.loopV(ohLo, ohHi, func(oh value.Value) {
+					ih := k.add(k.mul(oh, c.SH), offH)
+					xr := k.add(k.add(xc, k.mul(ih, c.W)), off)
 					dr := k.add(dst, k.mul(oh, c.OW))
-					k.fill(col, dr, lo, zero)
-					k.loop(lo, hi, func(ow value.Value) {
-						k.store(ld(k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.add(dr, ow))
+					k.fillV(col, dr, lo, zero)
+					k.loopV(lo, hi, func(ow value.Value) {
+						k.store(ld(k.add(xr, k.mul(ow, c.SW))), col, k.add(dr, ow))
 					})
-					k.fill(col, k.add(dr, ci(hi)), c.OW-hi, zero)
+					k.fillV(col, k.add(dr, hi), k.subV(ci(c.OW), hi), zero)
 				})
-				k.fill(col, k.add(dst, ci(ohHi*c.OW)), (c.OH-ohHi)*c.OW, zero)
-			}
-		}
+				k.fillV(col, k.add(dst, k.mulV(ohHi, c.OW)), k.mulV(k.subV(ci(c.OH), ohHi), c.OW), zero)
+			})
+		})
 	})
+}
+
+// validRangeV is validRange with off computed at run time (constants fold).
+func (k *kfn) validRangeV(off value.Value, stride, size, n int) (lo, hi value.Value) {
+	if c, ok := constInt(off); ok {
+		l, h := validRange(int(c), stride, size, n)
+		return ci(l), ci(h)
+	}
+	// lo = off < 0 ? (-off + stride-1) / stride : 0
+	neg := k.b.NewSub(ci(stride-1), off)
+	lo = k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, off, ci(0)), k.b.NewSDiv(neg, ci(stride)), ci(0))
+	// hi = last < 0 ? 0 : min(n, last/stride + 1), last = size-1-off
+	last := k.b.NewSub(ci(size-1), off)
+	h := k.b.NewAdd(k.b.NewSDiv(last, ci(stride)), ci(1))
+	h2 := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, h, ci(n)), h, ci(n))
+	hi = k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, last, ci(0)), ci(0), h2)
+	lo = k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, lo, hi), hi, lo)
+	return lo, hi
+}
+
+// fillV stores v into ptr[off : off+n], n computed at run time.
+func (k *kfn) fillV(ptr, off, n, v value.Value) {
+	if c, ok := constInt(n); ok {
+		k.fill(ptr, off, int(c), v)
+		return
+	}
+	k.loopV(ci(0), n, func(j value.Value) { k.store(v, ptr, k.add(off, j)) })
+}
+
+func (k *kfn) mulV(a value.Value, n int) value.Value { return k.mul(a, n) }
+
+// subV is a - b (constants fold).
+func (k *kfn) subV(a, b value.Value) value.Value {
+	x, xa := constInt(a)
+	y, yb := constInt(b)
+	switch {
+	case xa && yb:
+		return ci(int(x - y))
+	case yb && y == 0:
+		return a
+	}
+	i := k.b.NewSub(a, b)
+	i.OverflowFlags = []enum.OverflowFlag{enum.OverflowFlagNSW}
+	return i
 }
 
 // convGemm: per batch entry and group, (im2col and) a GEMM of the weights

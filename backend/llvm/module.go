@@ -101,11 +101,22 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, error) 
 			"\t.section .rodata", "\t.balign 64", "\t.globl "+wsym, "\t.hidden "+wsym,
 			wsym+":", fmt.Sprintf("\t.incbin \"%s\"", weightsPath), fmt.Sprintf("\t.size %s, %d", wsym, wn), "\t.text")
 	}
+	// Steps with the same shapes, constants and epilogue get the same
+	// function text: emit it once (resnet's repeated blocks), which
+	// shortens opt and llc as much as the code.
 	var kernels []*ir.Func
+	seen := map[string]*ir.Func{}
 	for _, s := range p.Steps {
 		f, err := e.kernel(s)
 		if err != nil {
 			return nil, err
+		}
+		key := strings.Replace(f.LLString(), "@"+f.Name()+"(", "@(", 1)
+		if g := seen[key]; g != nil {
+			e.m.Funcs = e.m.Funcs[:len(e.m.Funcs)-1]
+			f = g
+		} else {
+			seen[key] = f
 		}
 		kernels = append(kernels, f)
 	}
@@ -172,6 +183,9 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	}
 	k := e.newFunc(s.Name, types.Void, params...)
 	k.f.Linkage = enum.LinkageInternal
+	// Kept out of NAME_run: inlined, every kernel would be optimized and
+	// compiled again as one huge function.
+	k.f.FuncAttrs = append(k.f.FuncAttrs, enum.FuncAttrNoInline)
 	args := make([]value.Value, len(params))
 	for i, p := range params {
 		args[i] = p
