@@ -44,6 +44,7 @@ var (
 	seed   = flag.Uint64("seed", 1, "seed of initializations and shuffling")
 	ratio  = flag.Float64("ratio", 0.92, "prune ratio of the table's pipelines")
 	lr     = flag.Float64("lr", 5e-4, "learning rate of the distillation steps")
+	scope  = flag.String("scope", "global", "prune scope of the table's pipelines: global or layer")
 )
 
 func main() {
@@ -131,14 +132,14 @@ func table() error {
 		if err != nil {
 			return err
 		}
-		p := fmt.Sprintf("prune{ratio=%g,scope=layer,min=1000}", *ratio)
+		p := fmt.Sprintf("prune{ratio=%g,scope=%s,min=1000}", *ratio, *scope)
 		d := fmt.Sprintf("distill{epochs=%d,lr=%g,seed=%d}", *epochs, *lr, *seed)
 		rows := []struct{ name, spec string }{
 			{"float", "canonicalize"},
 			{fmt.Sprintf("prune %g %% → quantize → share 4 bits", 100**ratio), "canonicalize," + p + ",quantize,share{bits=4}"},
-			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=layer,min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=4}," + d},
+			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=" + *scope + ",min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=4}," + d},
 			{fmt.Sprintf("prune %g %% → quantize → share 3 bits", 100**ratio), "canonicalize," + p + ",quantize,share{bits=3}"},
-			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=layer,min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=3}," + d},
+			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=" + *scope + ",min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=3}," + d},
 		}
 		var fb int64
 		var ft float64
@@ -160,7 +161,7 @@ func table() error {
 			fmt.Fprintf(os.Stderr, "%s: %s: %.2f %% (%s)\n", m.name, r.spec, acc, time.Since(t0).Round(time.Second))
 		}
 	}
-	fmt.Fprintf(tw, "(%d training images per step, %d epoch(s), lr %g, seed %d; top-1 on %d test images)\t\t\t\t\t\t\n", *nTrain, *epochs, *lr, *seed, *nTest)
+	fmt.Fprintf(tw, "(prune scope %s; %d training images per step, %d epoch(s), lr %g, seed %d; top-1 on %d test images)\t\t\t\t\t\t\n", *scope, *nTrain, *epochs, *lr, *seed, *nTest)
 	return tw.Flush()
 }
 
