@@ -98,6 +98,10 @@ func (k *kfn) im2col(c *codegen.Conv, x, xb, col value.Value) {
 // The kernel offsets are a loop, not unrolled: a 7×7 kernel would otherwise
 // emit 49 copies of the row loops for opt and llc to compile.
 func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, ld func(i value.Value) value.Value) {
+	if !k.e.compact {
+		k.im2colUnrolled(c, xb, col, zero, ld)
+		return
+	}
 	osz := c.OH * c.OW
 	k.loop(0, c.Cg, func(chn value.Value) {
 		xc := k.add(xb, k.mul(chn, c.H*c.W))
@@ -123,6 +127,40 @@ func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, ld func(i valu
 				k.fillV(col, k.add(dst, k.mulV(ohHi, c.OW)), k.mulV(k.subV(ci(c.OH), ohHi), c.OW), zero)
 			})
 		})
+	})
+}
+
+// im2colUnrolled is im2colG with the kernel offsets unrolled (small programs:
+// constant bounds let opt vectorize and unroll every row copy).
+func (k *kfn) im2colUnrolled(c *codegen.Conv, xb, col, zero value.Value, ld func(i value.Value) value.Value) {
+	osz := c.OH * c.OW
+	k.loop(0, c.Cg, func(chn value.Value) {
+		xc := k.add(xb, k.mul(chn, c.H*c.W))
+		for kh := 0; kh < c.KH; kh++ {
+			ohLo, ohHi := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
+			for kw := 0; kw < c.KW; kw++ {
+				row := k.madd(chn, c.KH*c.KW, ci(kh*c.KW+kw))
+				dst := k.mul(row, osz)
+				off := kw*c.DW - c.PL
+				lo, hi := validRange(off, c.SW, c.W, c.OW)
+				if hi <= lo || ohHi <= ohLo {
+					k.fill(col, dst, osz, zero)
+					continue
+				}
+				k.fill(col, dst, ohLo*c.OW, zero)
+				k.loop(ohLo, ohHi, func(oh value.Value) {
+					ih := k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT))
+					xr := k.add(xc, k.mul(ih, c.W))
+					dr := k.add(dst, k.mul(oh, c.OW))
+					k.fill(col, dr, lo, zero)
+					k.loop(lo, hi, func(ow value.Value) {
+						k.store(ld(k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.add(dr, ow))
+					})
+					k.fill(col, k.add(dr, ci(hi)), c.OW-hi, zero)
+				})
+				k.fill(col, k.add(dst, ci(ohHi*c.OW)), (c.OH-ohHi)*c.OW, zero)
+			}
+		}
 	})
 }
 

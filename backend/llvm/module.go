@@ -63,6 +63,10 @@ type emitter struct {
 	arena   *ir.Global
 	weights *ir.Global
 	decls   map[string]*ir.Func
+	// compact: a large program (splitMinKernels steps or more), emitted for
+	// compile time (kernel offsets as loops, kernels not inlined, lighter
+	// opt and llc settings); small ones are emitted for speed alone.
+	compact bool
 }
 
 // Emit returns the LLVM module of p. weightsPath is the file the module
@@ -75,7 +79,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, error) 
 		return nil, fmt.Errorf("weights path %q: quotes, backslashes and newlines cannot be included by the assembler", weightsPath)
 	}
 	t = resolveCPU(t)
-	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}}
+	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p)}
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()
 	e.m.SourceFilename = p.Name
@@ -185,7 +189,9 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	k.f.Linkage = enum.LinkageInternal
 	// Kept out of NAME_run: inlined, every kernel would be optimized and
 	// compiled again as one huge function.
-	k.f.FuncAttrs = append(k.f.FuncAttrs, enum.FuncAttrNoInline)
+	if e.compact {
+		k.f.FuncAttrs = append(k.f.FuncAttrs, enum.FuncAttrNoInline)
+	}
 	args := make([]value.Value, len(params))
 	for i, p := range params {
 		args[i] = p

@@ -118,7 +118,7 @@ func compileParts(mods []*ir.Module, base, obj string, t Target) error {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			errs[i] = CompileObj(ll, objs[i], t)
+			errs[i] = compileObj(ll, objs[i], t, true)
 			os.Remove(ll)
 		}(i, ll)
 	}

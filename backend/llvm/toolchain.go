@@ -144,7 +144,14 @@ func optFlags(t Target) []string {
 }
 
 // CompileObj optimizes ll with opt -O3 and compiles it with llc into obj.
-func CompileObj(ll, obj string, t Target) error {
+func CompileObj(ll, obj string, t Target) error { return compileObj(ll, obj, t, false) }
+
+// compactProgram reports whether p is large enough to be emitted and
+// compiled for compile time (see emitter.compact).
+func compactProgram(p *codegen.Program) bool { return len(p.Steps) >= splitMinKernels }
+
+// compileObj is CompileObj; compact selects the lighter settings.
+func compileObj(ll, obj string, t Target, compact bool) error {
 	opt, err := Tool("opt-14", "opt")
 	if err != nil {
 		return err
@@ -161,11 +168,15 @@ func CompileObj(ll, obj string, t Target) error {
 	// the code llc compiles (light_squeezenet: llc 8.5 s → 1.8 s). Loop
 	// strength reduction is llc's costliest pass on these kernels and gains
 	// them nothing measurable.
-	fast := []string{"-force-vector-interleave=1", "-enable-epilogue-vectorization=false", "-unroll-threshold=50"}
+	var fast, lsr []string
+	if compact {
+		fast = []string{"-force-vector-interleave=1", "-enable-epilogue-vectorization=false", "-unroll-threshold=50"}
+		lsr = []string{"-disable-lsr"}
+	}
 	if err := run(opt, append(append([]string{"-O3", ll, "-o", bc}, fast...), optFlags(t)...)...); err != nil {
 		return err
 	}
-	return run(llc, append([]string{"-O3", "-disable-lsr", "-filetype=obj", "-relocation-model=pic", bc, "-o", obj}, optFlags(t)...)...)
+	return run(llc, append(append(lsr, "-O3", "-filetype=obj", "-relocation-model=pic", bc, "-o", obj), optFlags(t)...)...)
 }
 
 // BuildObj writes base.weights, base.o and base.h. Programs with many
@@ -190,7 +201,7 @@ func BuildObj(p *codegen.Program, t Target, base string) (Artifacts, error) {
 			kernels++
 		}
 	}
-	if n := parts(kernels - 1); n > 1 {
+	if n := parts(kernels - 1); n > 1 && compactProgram(p) {
 		if err := compileParts(splitModule(m, p.Name+"_run", n), abs, a.Obj, t); err != nil {
 			return a, err
 		}
@@ -199,7 +210,7 @@ func BuildObj(p *codegen.Program, t Target, base string) (Artifacts, error) {
 		if err := os.WriteFile(a.LL, []byte(m.String()), 0o644); err != nil {
 			return a, err
 		}
-		if err := CompileObj(a.LL, a.Obj, t); err != nil {
+		if err := compileObj(a.LL, a.Obj, t, compactProgram(p)); err != nil {
 			return a, err
 		}
 	}
