@@ -39,6 +39,7 @@ test-long: data
 
 bench: data build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./rt/ ./tests/...
+	$(MAKE) bench-llvm
 
 vet:
 	$(GO) vet ./...
@@ -94,6 +95,7 @@ toolchain:
 
 # bench-llvm: pare's compiled executables against ONNX Runtime (1 thread) on
 # the same machine; prints median latencies and the ratio pare/ORT.
-ORT_BENCH ?= $(firstword $(wildcard /tmp/ort/bench.mjs $(ORT_DIR)/bench.mjs))
+ORT_BENCH ?= $(firstword $(wildcard $(PARE_ORT_DIR)/bench.mjs $(ORT_DIR)/bench.mjs /tmp/ort/bench.mjs))
 bench-llvm: build
+	@[ -n "$(ORT_BENCH)" ] || echo "bench-llvm: ONNX Runtime not found (make ort, or PARE_ORT_DIR): pare rows only"
 	BIN=$(BIN) ORT_BENCH=$(ORT_BENCH) SHARED=$(SHARED) sh backend/llvm/bench.sh

@@ -35,17 +35,20 @@ row() {
 		src="$W/$name.ir"
 		cal="mnist:train" lim=256
 		case $name in light_*) cal="$W/r224_x.npy:$W/r224_y.npy" lim=4;; ppocr*) cal="$W/r640_x.npy:$W/r640_y.npy" lim=2;; esac
-		"$BIN" opt "$f" -passes 'canonicalize,quantize,fuse' --calib "$cal" -limit "$lim" $pf -o "$src" >/dev/null
+		"$BIN" opt "$f" -passes 'canonicalize,quantize,fuse' --calib "$cal" -limit "$lim" $pf -o "$src" >/dev/null 2>&1 || { printf '%-22s %s\n' "$name" "pare opt failed"; return; }
 		pf=""
 		"$BIN" export "$src" -o "$W/$name.q.onnx" --form qoperator >/dev/null 2>&1 && q="$W/$name.q.onnx" ;;
 	esac
-	"$BIN" compile "$src" $pf -emit exe -o "$W/$name" >/dev/null
+	if ! "$BIN" compile "$src" $pf -emit exe -o "$W/$name" >/dev/null 2>"$W/err"; then
+		printf '%-22s %s\n' "$name" "not compiled: $(head -c 120 "$W/err")"
+		return
+	fi
 	head -c "$n" /dev/zero > "$W/$name.in"
 	p=$("$W/$name" --bench "$it" "$W/$name.in" "$W/$name.out" | med)
 	o=- qo=-
 	if [ -n "$ORT_BENCH" ]; then
-		o=$(node "$ORT_BENCH" "$f" --threads 1 --iters "$it" $of | med)
-		[ -n "$q" ] && qo=$(node "$ORT_BENCH" "$q" --threads 1 --iters "$it" $of | med)
+		o=$(node "$ORT_BENCH" "$f" --threads 1 --iters "$it" $of 2>/dev/null | med)
+		[ -n "$q" ] && qo=$(node "$ORT_BENCH" "$q" --threads 1 --iters "$it" $of 2>/dev/null | med)
 	fi
 	printf '%-22s %7s %10s %10s %8s %12s %8s\n' "$name" "$it" "$p" "$o" "$(ratio "$p" "$o")" "$qo" "$(ratio "$p" "$qo")"
 }
