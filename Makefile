@@ -66,6 +66,14 @@ example: build
 	$(BIN) run tests/zoo/lenet5.onnx --input tests/testdata/mnist_test_0_label7.npy --out bin/lenet5.rt.npy >/dev/null
 	@cmp -s bin/lenet5.out.npy bin/lenet5.rt.npy && echo "example: the executable's logits equal rt's bit for bit" || \
 		echo "example: the executable's logits differ from rt's in the last bits (float; tests check 1e-4)"
+	$(BIN) opt tests/zoo/lenet5.onnx -passes 'canonicalize,quantize,fuse' --calib mnist:train --calib-limit 500 -o bin/lenet5.int8.ir
+	$(BIN) eval bin/lenet5.int8.ir --data mnist --scale 0.00392156862745098
+	$(BIN) compile bin/lenet5.int8.ir -target x86_64-linux-gnu -emit exe -o bin/lenet5.int8
+	bin/lenet5.int8 tests/testdata/mnist_test_0_label7.npy bin/lenet5.int8.out.npy
+	$(BIN) run bin/lenet5.int8.ir --input tests/testdata/mnist_test_0_label7.npy --out bin/lenet5.int8.rt.npy --top 3
+	@cmp -s bin/lenet5.int8.out.npy bin/lenet5.int8.rt.npy && echo "example: the int8 executable's outputs equal rt's bit for bit" || \
+		{ echo "example: the int8 executable differs from rt"; exit 1; }
+	@ls -l bin/lenet5 bin/lenet5.int8
 
 check-conformance: build
 	$(BIN) check $(SHARED)/onnx-node $(SHARED)/onnx-node-pytorch

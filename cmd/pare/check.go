@@ -294,4 +294,3 @@ func (c checker) compare(got, want *ir.Tensor) string {
 	return fmt.Sprintf("%d of %d elements differ; worst |Δ| %.3g at %d (got %.6g, want %.6g)",
 		bad, got.Len(), worst, at, got.At(at), want.At(at))
 }
-
