@@ -45,6 +45,18 @@ func (c *qconfig) build(g *ir.Graph, obs map[*ir.Value]*observer, skip map[*ir.V
 		}
 		b.ng.Results = append(b.ng.Results, f)
 	}
+	// Results keep the names users know them by (the model's output names):
+	// the integer value that feeds a result's dequantize takes a suffix.
+	for i, r := range g.Results {
+		f := b.ng.Results[i]
+		if f.Name == r.Name || f.IsParam() {
+			continue
+		}
+		if q := b.ng.Lookup(r.Name); q != nil {
+			b.ng.Rename(q, r.Name+".q")
+		}
+		b.ng.Rename(f, r.Name)
+	}
 	b.ng.RemoveDead()
 	if err := ir.Verify(b.ng); err != nil {
 		return nil, fmt.Errorf("quantized graph: %v", err)
