@@ -33,6 +33,7 @@ var sharePass = &Pass{
 		{Name: "iters", Kind: Int, Default: "50", Doc: "k-means iterations (at most)"},
 		{Name: "skip", Kind: List, Default: "", Doc: "layers (value or node names) left alone"},
 		{Name: "min", Kind: Int, Default: "0", Doc: "layers with fewer weights are left alone"},
+		{Name: "index", Kind: String, Default: "csr", Values: []string{"auto", "csr", "rel"}, Doc: "index encoding of sparse weights: CSR, relative (Deep Compression's gaps, zero fillers; not yet read by distill), or the smaller (auto)"},
 	},
 	After:  []string{"canonicalize", "prune", "lowrank", "quantize"},
 	Before: []string{"sparse"},
@@ -43,6 +44,7 @@ var sharePass = &Pass{
 		}
 		pp := o.String("init") == "kmeans++"
 		skip, minParams := o.List("skip"), o.Int("min")
+		index := o.String("index")
 		return func(g *ir.Graph, ctx *Context, rep *Report) error {
 			n := 0
 			for _, v := range append([]*ir.Value{}, g.Values...) {
@@ -56,7 +58,7 @@ var sharePass = &Pass{
 				if t := w.Const.DType; t != ir.F32 && t != ir.I8 {
 					continue
 				}
-				enc, note, err := shareWeight(g, w, bits, iters, pp)
+				enc, note, err := shareWeight(g, w, bits, iters, pp, index)
 				if err != nil {
 					return fmt.Errorf("%s: %v", v.Where(), err)
 				}
@@ -76,7 +78,7 @@ var sharePass = &Pass{
 }
 
 // shareWeight clusters constant w and returns the value that decodes it.
-func shareWeight(g *ir.Graph, w *ir.Value, bits, iters int, pp bool) (*ir.Value, string, error) {
+func shareWeight(g *ir.Graph, w *ir.Value, bits, iters int, pp bool, index string) (*ir.Value, string, error) {
 	t := w.Const
 	isInt := t.DType == ir.I8
 	if q := w.Type.Quant; isInt && q == nil {
@@ -99,9 +101,30 @@ func shareWeight(g *ir.Graph, w *ir.Value, bits, iters int, pp bool) (*ir.Value,
 	denseBytes := k*esize + (n*bits+7)/8
 	nnz := n - zeros
 	sparseBytes := k*esize + (nnz*bits+7)/8 + nnz*idt.Size() + 4*(rows+1)
+	var pos []int
+	for i, x := range vals {
+		if x != 0 {
+			pos = append(pos, i)
+		}
+	}
+	relBits, relBytes := bestRelBits(pos, bits)
+	relBytes += k * esize
+	useRel := false
+	switch index {
+	case "csr":
+		relBytes = math.MaxInt
+	case "rel":
+		sparseBytes = math.MaxInt
+	}
+	if relBytes < sparseBytes {
+		sparseBytes, useRel = relBytes, true
+	}
 	useSparse := 2*zeros >= n && sparseBytes < denseBytes
 	if min(denseBytes, sparseBytes) >= t.Len()*esize {
 		return nil, "", nil
+	}
+	if useSparse && useRel {
+		return shareRel(g, w, pos, bits, relBits, iters, pp, isInt)
 	}
 	// The elements the indices cover, and whether 0 is a fixed centroid.
 	var xs []float64
@@ -161,6 +184,63 @@ func shareWeight(g *ir.Graph, w *ir.Value, bits, iters int, pp bool) (*ir.Value,
 		return nil, "", err
 	}
 	return dec, fmt.Sprintf("%v: %d-entry codebook over %d non-zeros (CSR), %d → %d bytes", w.Type, len(cents), nnz, t.Len()*esize, sparseBytes), nil
+}
+
+// shareRel clusters the non-zeros of w (at pos) and stores them with
+// relative indices of relBits: sparse_rel_decode(codebook_decode(codebook,
+// indices), gaps). Zero fillers index a fixed 0 centroid.
+func shareRel(g *ir.Graph, w *ir.Value, pos []int, bits, relBits, iters int, pp, isInt bool) (*ir.Value, string, error) {
+	t := w.Const
+	gaps, at := relLayout(pos, relBits)
+	var xs []float64
+	fillers := 0
+	for _, p := range at {
+		if p >= 0 {
+			xs = append(xs, t.At(p))
+		} else {
+			fillers++
+		}
+	}
+	cents := kmeans1D(xs, 1<<bits, iters, pp, fillers > 0, isInt)
+	cb := ir.NewTensor(t.DType, []int{len(cents)})
+	for i, c := range cents {
+		cb.Set(i, c)
+	}
+	stored := make([]float64, len(at))
+	for k, p := range at {
+		if p >= 0 {
+			stored[k] = t.At(p)
+		}
+	}
+	idx := assign1D(stored, cents)
+	if fillers > 0 { // fillers must decode to exactly 0
+		z := sort.SearchFloat64s(cents, 0)
+		for k, p := range at {
+			if p < 0 {
+				idx[k] = z
+			}
+		}
+	}
+	var cq *ir.Quant
+	if isInt {
+		cq = ir.PerTensor(1, 0)
+	}
+	cbv := g.AddConst(w.Name+".codebook", cb, cq)
+	ixv := g.AddConst(w.Name+".indices", packIndices(idx, bits), nil)
+	gv := g.AddConst(w.Name+".gaps", packIndices(gaps, relBits), nil)
+	cbv.Source, ixv.Source, gv.Source = w.Source, w.Source, w.Source
+	vt := ir.Type{DType: t.DType, Shape: []int{len(at)}, Quant: cq}
+	nzv, err := g.Add("codebook_decode", []*ir.Value{cbv, ixv}, ir.Attrs{"bits": ir.Int(bits)}, vt, w.Name+".nz", w.Source)
+	if err != nil {
+		return nil, "", err
+	}
+	dec, err := g.Add("sparse_rel_decode", []*ir.Value{nzv, gv}, ir.Attrs{"bits": ir.Int(relBits)}, w.Type, w.Name+".shared", w.Source)
+	if err != nil {
+		return nil, "", err
+	}
+	size := cb.Len()*t.DType.Size() + ixv.Const.Len() + gv.Const.Len()
+	return dec, fmt.Sprintf("%v: %d-entry codebook over %d non-zeros, %d-bit relative indices (%d fillers), %d → %d bytes",
+		w.Type, len(cents), len(pos), relBits, fillers, t.Len()*t.DType.Size(), size), nil
 }
 
 // kmeans1D clusters xs into at most k centroids (sorted; with fixedZero,

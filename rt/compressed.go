@@ -14,6 +14,7 @@ import (
 func init() {
 	register("sparse_decode", decoder(decodeSparse))
 	register("codebook_decode", decoder(decodeCodebook))
+	register("sparse_rel_decode", decoder(decodeSparseRel))
 }
 
 // decoder builds the kernel of a decode op: constant arguments are decoded
@@ -59,6 +60,12 @@ func constTensor(a *ir.Value) *ir.Tensor {
 	case a.Op.Name == "sparse_decode":
 		if args := constArgs(a); args != nil {
 			if t, err := decodeSparse(a, args); err == nil {
+				return t
+			}
+		}
+	case a.Op.Name == "sparse_rel_decode":
+		if args := constArgs(a); args != nil {
+			if t, err := decodeSparseRel(a, args); err == nil {
 				return t
 			}
 		}
@@ -131,6 +138,47 @@ func decodeSparse(v *ir.Value, args []*ir.Tensor) (*ir.Tensor, error) {
 	return out, nil
 }
 
+// decodeSparseRel decodes the relative-index encoding (sparse_rel_decode):
+// value k sits gaps[k]+1 positions after value k-1, the first at gaps[0].
+func decodeSparseRel(v *ir.Value, args []*ir.Tensor) (*ir.Tensor, error) {
+	vals, gaps := args[0], args[1]
+	bits := v.Int("bits")
+	out := newResult(v)
+	pos := -1
+	for k := 0; k < vals.Len(); k++ {
+		pos += CodebookIndex(gaps.U8, bits, k) + 1
+		if pos >= out.Len() {
+			return nil, fmt.Errorf("value %d at position %d, past the %d elements of %v", k, pos, out.Len(), v.Type.Shape)
+		}
+		switch out.DType {
+		case ir.F32:
+			out.F32[pos] = vals.F32[k]
+		case ir.I8:
+			out.I8[pos] = vals.I8[k]
+		case ir.U8:
+			out.U8[pos] = vals.U8[k]
+		}
+	}
+	return out, nil
+}
+
+// csrOfDense is the CSR form of an f32 tensor viewed as [shape[0], rest].
+func csrOfDense(t *ir.Tensor) *csr {
+	rows := t.Shape[0]
+	cols := t.Len() / max(1, rows)
+	m := &csr{rows: rows, cols: cols, ptr: make([]int32, rows+1), val: []float32{}}
+	for r := 0; r < rows; r++ {
+		for c := 0; c < cols; c++ {
+			if x := t.F32[r*cols+c]; x != 0 {
+				m.col = append(m.col, int32(c))
+				m.val = append(m.val, x)
+			}
+		}
+		m.ptr[r+1] = int32(len(m.val))
+	}
+	return m
+}
+
 // CodebookIndex returns index i of a packed index stream of bits-wide fields.
 func CodebookIndex(packed []uint8, bits, i int) int {
 	pos := i * bits
@@ -175,15 +223,30 @@ func compressedBuilder(v *ir.Value) builder {
 		return nil
 	}
 	w := v.Args[1]
-	if w.Op == nil || w.Op.Name != "sparse_decode" || w.Type.DType != ir.F32 {
+	if w.Op == nil || w.Type.DType != ir.F32 {
 		return nil
 	}
-	args := constArgs(w)
-	if args == nil {
+	var m *csr
+	switch w.Op.Name {
+	case "sparse_decode":
+		args := constArgs(w)
+		if args == nil {
+			return nil
+		}
+		var err error
+		if m, err = readCSR(w.Type.Shape, args[0], args[1], args[2]); err != nil {
+			return nil
+		}
+	case "sparse_rel_decode":
+		t := constTensor(w)
+		if t == nil {
+			return nil
+		}
+		m = csrOfDense(t)
+	default:
 		return nil
 	}
-	m, err := readCSR(w.Type.Shape, args[0], args[1], args[2])
-	if err != nil || m.val == nil || m.density() > SparseWinDensity {
+	if m.val == nil || m.density() > SparseWinDensity {
 		return nil
 	}
 	var b builder

@@ -177,7 +177,7 @@ func constValue(v *ir.Value) (*ir.Tensor, error) {
 	if v.IsConst() {
 		return v.Const, nil
 	}
-	if v.Op.Name != "sparse_decode" && v.Op.Name != "codebook_decode" {
+	if v.Op.Name != "sparse_decode" && v.Op.Name != "codebook_decode" && v.Op.Name != "sparse_rel_decode" {
 		return nil, nil
 	}
 	var args []*ir.Tensor
