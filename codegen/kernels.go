@@ -7,6 +7,10 @@ import (
 // maxScratch bounds the im2col buffer of one conv (bytes).
 const maxScratch = 512 << 20
 
+// PanelCols is the width of the column panels an f32 KConvGemm step's
+// Scratch has room for (its columns are rounded up to a multiple).
+const PanelCols = 16
+
 // lowerConv lowers a 1-D or 2-D f32 convolution, folding a following
 // per-channel scale, bias or batchnorm into its weights when they are
 // constant.
@@ -83,14 +87,20 @@ func (l *lowerer) lowerConv(v *ir.Value) (*Step, *ir.Value, error) {
 	switch {
 	case c.Cg == 1:
 		st.Kernel = KConvDepthwise
-	case !c.Pointwise:
-		n := int64(c.Cg*c.KH*c.KW) * int64(c.OH*c.OW) * 4
+	default:
+		// Scratch holds the GEMM's B: the im2col matrix (or, for pointwise
+		// convs, the input) [Cg*KH*KW][OH*OW], with room for the columns
+		// rounded up to PanelCols (the LLVM backend packs B into column
+		// panels of that width; the Go backend reads the first
+		// Cg*KH*KW × OH*OW elements as the plain matrix).
+		cols := (c.OH*c.OW + PanelCols - 1) / PanelCols * PanelCols
+		n := int64(c.Cg*c.KH*c.KW) * int64(cols) * 4
 		if n > maxScratch {
 			return nil, nil, Unsupported(v, "im2col buffer of %d bytes", n)
 		}
 		b := l.newBuffer(n)
 		b.first, b.last = l.cur(), l.cur()
-		st.Scratch = &Operand{DType: ir.F32, Shape: []int{c.Cg * c.KH * c.KW, c.OH * c.OW}, buf: b}
+		st.Scratch = &Operand{DType: ir.F32, Shape: []int{c.Cg * c.KH * c.KW, cols}, buf: b}
 	}
 	return st, last, nil
 }

@@ -69,7 +69,9 @@ type Kernel string
 // Kernels. Backends switch on these; each documents its operands.
 const (
 	// KConvGemm: 2-D conv as GEMM. In: x, packed weight [G][Mg][Cg*KH*KW],
-	// bias [M] (optional). Im2col into Scratch unless Conv.Pointwise.
+	// bias [M] (optional). Im2col into Scratch unless Conv.Pointwise. f32
+	// steps always have a Scratch of [Cg*KH*KW][OH*OW rounded up to
+	// PanelCols] (pointwise ones too: a backend may pack B there).
 	KConvGemm Kernel = "conv_gemm"
 	// KConvDepthwise: 2-D conv with one input channel per group. In: x,
 	// weight [M][KH*KW], bias [M] (optional).

@@ -63,6 +63,9 @@ func (l *lowerer) lowerQMap(v *ir.Value) (*Step, error) {
 			return nil, Unsupported(v, "quantize %v to %v (f32 or i32 to i8/u8/i16 are compiled)", xt, yt)
 		}
 		m.Kind = "quantize"
+		if v.Str("rq") == "tflite" {
+			m.Kind = "quantize_away" // ties away from zero, as TFLite's QUANTIZE
+		}
 		s, z := qparams(qy, dim)
 		st.In = append(st.In, f32(s), i32(z))
 	case "dequantize":

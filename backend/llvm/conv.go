@@ -91,15 +91,15 @@ func (k *kfn) convDepthwise(s *codegen.Step, in []value.Value, y value.Value) er
 // im2col writes the column matrix of one group's input (Cg × H×W at xb)
 // into col (Cg*KH*KW × OH*OW); padding reads as zero.
 func (k *kfn) im2col(c *codegen.Conv, x, xb, col value.Value) {
-	k.im2colG(c, xb, col, cf(0), func(i value.Value) value.Value { return k.load(x, i) })
+	k.im2colG(c, xb, col, cf(0), 0, func(i value.Value) value.Value { return k.load(x, i) })
 }
 
 // im2colG is im2col with the element load ld(index of x) and padding zero.
 // The kernel offsets are a loop, not unrolled: a 7×7 kernel would otherwise
 // emit 49 copies of the row loops for opt and llc to compile.
-func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, ld func(i value.Value) value.Value) {
+func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, pk int, ld func(i value.Value) value.Value) {
 	if !k.e.compact {
-		k.im2colUnrolled(c, xb, col, zero, ld)
+		k.im2colUnrolled(c, xb, col, zero, pk, ld)
 		return
 	}
 	osz := c.OH * c.OW
@@ -110,29 +110,40 @@ func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, ld func(i valu
 			ohLo, ohHi := k.validRangeV(offH, c.SH, c.H, c.OH)
 			k.loop(0, c.KW, func(kw value.Value) {
 				row := k.madd(k.madd(chn, c.KH, kh), c.KW, kw)
-				dst := k.mul(row, osz)
+				fill := func(pos, n value.Value) {
+					k.fillV2(n, func(j value.Value) { k.store(zero, col, k.panelIdx(row, k.add(pos, j), osz, pk)) })
+				}
 				off := k.add(k.mul(kw, c.DW), ci(-c.PL))
 				lo, hi := k.validRangeV(off, c.SW, c.W, c.OW)
-				k.fillV(col, dst, k.mulV(ohLo, c.OW), zero)
+				fill(ci(0), k.mulV(ohLo, c.OW))
 				k.loopV(ohLo, ohHi, func(oh value.Value) {
 					ih := k.add(k.mul(oh, c.SH), offH)
 					xr := k.add(k.add(xc, k.mul(ih, c.W)), off)
-					dr := k.add(dst, k.mul(oh, c.OW))
-					k.fillV(col, dr, lo, zero)
+					dr := k.mul(oh, c.OW)
+					fill(dr, lo)
 					k.loopV(lo, hi, func(ow value.Value) {
-						k.store(ld(k.add(xr, k.mul(ow, c.SW))), col, k.add(dr, ow))
+						k.store(ld(k.add(xr, k.mul(ow, c.SW))), col, k.panelIdx(row, k.add(dr, ow), osz, pk))
 					})
-					k.fillV(col, k.add(dr, hi), k.subV(ci(c.OW), hi), zero)
+					fill(k.add(dr, hi), k.subV(ci(c.OW), hi))
 				})
-				k.fillV(col, k.add(dst, k.mulV(ohHi, c.OW)), k.mulV(k.subV(ci(c.OH), ohHi), c.OW), zero)
+				fill(k.mulV(ohHi, c.OW), k.mulV(k.subV(ci(c.OH), ohHi), c.OW))
 			})
 		})
 	})
 }
 
+// fillV2 runs body(j) for j in [0, n), n computed at run time.
+func (k *kfn) fillV2(n value.Value, body func(j value.Value)) {
+	if c, ok := constInt(n); ok {
+		k.loop(0, int(c), body)
+		return
+	}
+	k.loopV(ci(0), n, body)
+}
+
 // im2colUnrolled is im2colG with the kernel offsets unrolled (small programs:
 // constant bounds let opt vectorize and unroll every row copy).
-func (k *kfn) im2colUnrolled(c *codegen.Conv, xb, col, zero value.Value, ld func(i value.Value) value.Value) {
+func (k *kfn) im2colUnrolled(c *codegen.Conv, xb, col, zero value.Value, pk int, ld func(i value.Value) value.Value) {
 	osz := c.OH * c.OW
 	k.loop(0, c.Cg, func(chn value.Value) {
 		xc := k.add(xb, k.mul(chn, c.H*c.W))
@@ -140,25 +151,27 @@ func (k *kfn) im2colUnrolled(c *codegen.Conv, xb, col, zero value.Value, ld func
 			ohLo, ohHi := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
 			for kw := 0; kw < c.KW; kw++ {
 				row := k.madd(chn, c.KH*c.KW, ci(kh*c.KW+kw))
-				dst := k.mul(row, osz)
+				fill := func(pos value.Value, n int) {
+					k.loop(0, n, func(j value.Value) { k.store(zero, col, k.panelIdx(row, k.add(pos, j), osz, pk)) })
+				}
 				off := kw*c.DW - c.PL
 				lo, hi := validRange(off, c.SW, c.W, c.OW)
 				if hi <= lo || ohHi <= ohLo {
-					k.fill(col, dst, osz, zero)
+					fill(ci(0), osz)
 					continue
 				}
-				k.fill(col, dst, ohLo*c.OW, zero)
+				fill(ci(0), ohLo*c.OW)
 				k.loop(ohLo, ohHi, func(oh value.Value) {
 					ih := k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT))
 					xr := k.add(xc, k.mul(ih, c.W))
-					dr := k.add(dst, k.mul(oh, c.OW))
-					k.fill(col, dr, lo, zero)
+					dr := k.mul(oh, c.OW)
+					fill(dr, lo)
 					k.loop(lo, hi, func(ow value.Value) {
-						k.store(ld(k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.add(dr, ow))
+						k.store(ld(k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.panelIdx(row, k.add(dr, ow), osz, pk))
 					})
-					k.fill(col, k.add(dr, ci(hi)), c.OW-hi, zero)
+					fill(k.add(dr, ci(hi)), c.OW-hi)
 				})
-				k.fill(col, k.add(dst, ci(ohHi*c.OW)), (c.OH-ohHi)*c.OW, zero)
+				fill(ci(ohHi*c.OW), (c.OH-ohHi)*c.OW)
 			}
 		}
 	})
@@ -208,27 +221,33 @@ func (k *kfn) subV(a, b value.Value) value.Value {
 	return i
 }
 
-// convGemm: per batch entry and group, (im2col and) a GEMM of the weights
-// [Mg × Cg*KH*KW] with the columns [Cg*KH*KW × OH*OW].
-func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value) error {
+// convGemm: per batch entry and group, im2col into the column panels of
+// scratch (pointwise convs: a packing pass of the input), then the blocked
+// GEMM of the weights [Mg × Cg*KH*KW] with the panels (gemmPanels).
+func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value, epiArgs []value.Value) error {
 	c := s.Conv
 	x, w := in[0], in[1]
 	K := c.Cg * c.KH * c.KW
 	P := c.OH * c.OW
+	if !fusedEpi(s) {
+		epiArgs = nil
+	} else if epiArgs == nil {
+		epiArgs = []value.Value{}
+	}
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.Group, func(g value.Value) {
 			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
-			b, bOff := x, xb
-			if !c.Pointwise {
-				k.im2col(c, x, xb, scratch)
-				b, bOff = scratch, ci(0)
+			if c.Pointwise {
+				k.packPanels(x, xb, scratch, K, P)
+			} else {
+				k.im2colG(c, xb, scratch, cf(0), K, func(i value.Value) value.Value { return k.load(x, i) })
 			}
-			gm := gemmArgs{M: c.Mg, N: P, K: K, a: w, aOff: k.mul(g, c.Mg*K), b: b, bOff: bOff,
-				c: y, cOff: k.mul(k.madd(n, c.M, k.mul(g, c.Mg)), P), alpha: 1}
+			gm := panelGemm{M: c.Mg, N: P, K: K, a: w, aOff: k.mul(g, c.Mg*K), bp: scratch,
+				c: y, cOff: k.mul(k.madd(n, c.M, k.mul(g, c.Mg)), P), s: s, epiArgs: epiArgs}
 			if c.Bias {
-				gm.rowBias, gm.biasOff = in[2], k.mul(g, c.Mg)
+				gm.bias, gm.bOff = in[2], k.mul(g, c.Mg)
 			}
-			k.gemmCore(gm)
+			k.gemmPanels(gm)
 		})
 	})
 	return nil

@@ -133,6 +133,20 @@ func (k *kfn) quantF(f, zy value.Value, lo, hi int32) value.Value {
 	return k.b.NewSelect(nan, c32(0), y)
 }
 
+// quantFAway is quantF with ties rounded away from zero (TFLite's
+// QUANTIZE): in double, trunc(f ± 0.5) is exact for |f| < 4e6.
+func (k *kfn) quantFAway(f, zy value.Value, lo, hi int32) value.Value {
+	nan := k.b.NewFCmp(enum.FPredUNO, f, f)
+	c := k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, f, cf(-4e6)), cf(-4e6), f)
+	c = k.b.NewSelect(k.b.NewFCmp(enum.FPredOGT, c, cf(4e6)), cf(4e6), c)
+	d := k.b.NewFPExt(c, types.Double)
+	half := k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, d, constant.NewFloat(types.Double, 0)),
+		constant.NewFloat(types.Double, -0.5), constant.NewFloat(types.Double, 0.5))
+	r := k.b.NewAdd(k.b.NewFPToSI(k.b.NewFAdd(d, half), i32), zy)
+	y := k.clampI(r, lo, hi)
+	return k.b.NewSelect(nan, c32(0), y)
+}
+
 // intBinary is a plain integer binary op wrapping in the element type, as
 // rt's: division by zero gives 0 and MIN / -1 gives MIN.
 func (k *kfn) intBinary(op codegen.EpiOp, x, y value.Value, unsigned bool) value.Value {

@@ -66,7 +66,7 @@ func (k *kfn) intConv(s *codegen.Step, in []value.Value, y, scratch value.Value)
 					return k.b.NewSub(k.loadInt(x, k.add(xb, k.madd(p, P, j)), xdt), zx)
 				}
 			} else {
-				k.im2colG(c, xb, col, c32(0), func(i value.Value) value.Value {
+				k.im2colG(c, xb, col, c32(0), 0, func(i value.Value) value.Value {
 					return k.b.NewSub(k.loadInt(x, i, xdt), zx)
 				})
 				bv = func(p, j value.Value) value.Value { return k.load(col, k.madd(p, P, j)) }
@@ -180,12 +180,17 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			return k.b.NewFMul(k.b.NewSIToFP(xi, f32), sx)
 		}
 		switch m.Kind {
-		case "quantize":
+		case "quantize", "quantize_away":
 			f := k.load(x, i)
 			if xdt != pir.F32 {
 				f = k.b.NewSIToFP(f, f32)
 			}
-			r = k.quantF(k.b.NewFDiv(f, k.load(in[1], c)), k.load(in[2], c), m.Lo, m.Hi)
+			f = k.b.NewFDiv(f, k.load(in[1], c))
+			if m.Kind == "quantize_away" {
+				r = k.quantFAway(f, k.load(in[2], c), m.Lo, m.Hi)
+			} else {
+				r = k.quantF(f, k.load(in[2], c), m.Lo, m.Hi)
+			}
 		case "dequantize":
 			k.store(deq(k.load(in[1], c), k.load(in[2], c)), y, i)
 			return

@@ -215,7 +215,7 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 {
+	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 && !fusedEpi(s) {
 		k.epilogueSweep(s, out, rest)
 	}
 	k.b.NewRet(nil)
@@ -244,7 +244,7 @@ func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.
 	var err error
 	switch s.Kernel {
 	case codegen.KConvGemm:
-		err = k.convGemm(s, in, out, scratch)
+		err = k.convGemm(s, in, out, scratch, rest)
 	case codegen.KConvDepthwise:
 		err = k.convDepthwise(s, in, out)
 	case codegen.KGemm:
