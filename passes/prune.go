@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/pare-ml/pare/ir"
 )
@@ -32,6 +34,7 @@ var prunePass = &Pass{
 		{Name: "budget", Kind: Float, Default: "-1", Doc: "top-1 points the calibration set may lose; iterative pruning stops before exceeding it (-1: off)"},
 		{Name: "skip", Kind: List, Default: "", Doc: "layers (value or node names) left alone"},
 		{Name: "min", Kind: Int, Default: "0", Doc: "layers with fewer weights are left alone"},
+		{Name: "layers", Kind: List, Default: "", Doc: "per-layer ratios name:ratio (value or node names; unstructured), overriding ratio and scope for those layers"},
 	},
 	After:  []string{"canonicalize"},
 	Before: []string{"quantize", "share", "sparse", "fuse"},
@@ -49,6 +52,22 @@ type pruneConfig struct {
 	budget     float64
 	skip       []string
 	min        int
+	layers     map[string]float64 // per-layer ratios
+}
+
+// layerRatio returns the ratio layer l gets at overall progress ratio (of
+// c.ratio) and whether l has its own.
+func (c *pruneConfig) layerRatio(l *layerW, ratio float64) (float64, bool) {
+	for name, r := range c.layers {
+		if !matchName(l.v, []string{name}) && !matchName(l.w, []string{name}) {
+			continue
+		}
+		if ratio < c.ratio && c.ratio > 0 { // an iterative step: the same fraction of the way, geometrically
+			return 1 - math.Pow(1-r, math.Log(1-ratio)/math.Log(1-c.ratio)), true
+		}
+		return r, true
+	}
+	return 0, false
 }
 
 func newPrune(o Options) (Func, error) {
@@ -60,6 +79,15 @@ func newPrune(o Options) (Func, error) {
 	}
 	if c.steps < 1 || c.samples < 1 {
 		return nil, fmt.Errorf("steps and samples must be positive")
+	}
+	c.layers = map[string]float64{}
+	for _, e := range o.List("layers") {
+		name, r, ok := strings.Cut(e, ":")
+		f, err := strconv.ParseFloat(r, 64)
+		if !ok || err != nil || !(f >= 0 && f < 1) {
+			return nil, fmt.Errorf("layers: %q is not name:ratio with a ratio in [0, 1)", e)
+		}
+		c.layers[name] = f
 	}
 	return func(g *ir.Graph, ctx *Context, rep *Report) error { return runPrune(g, ctx, rep, c) }, nil
 }
@@ -139,18 +167,30 @@ func pruneUnstructured(g *ir.Graph, ctx *Context, rep *Report, c *pruneConfig, r
 		return nil
 	}
 	thr := make([]float32, len(layers))
+	own := make([]bool, len(layers))
+	for i, l := range layers {
+		if r, ok := c.layerRatio(l, ratio); ok {
+			thr[i], own[i] = magnitudeThreshold([][]float32{l.w.Const.F32}, r), true
+		}
+	}
 	if c.layerScope {
 		for i, l := range layers {
-			thr[i] = magnitudeThreshold([][]float32{l.w.Const.F32}, ratio)
+			if !own[i] {
+				thr[i] = magnitudeThreshold([][]float32{l.w.Const.F32}, ratio)
+			}
 		}
 	} else {
 		var all [][]float32
-		for _, l := range layers {
-			all = append(all, l.w.Const.F32)
+		for i, l := range layers {
+			if !own[i] {
+				all = append(all, l.w.Const.F32)
+			}
 		}
 		t := magnitudeThreshold(all, ratio)
 		for i := range thr {
-			thr[i] = t
+			if !own[i] {
+				thr[i] = t
+			}
 		}
 	}
 	var ref *ir.Graph

@@ -43,7 +43,7 @@ var pipelines = []struct{ name, spec string }{
 func main() {
 	limit := flag.Int("limit", 10000, "test images")
 	calibN := flag.Int("calib", 1000, "calibration images from MNIST train")
-	only := flag.String("spec", "", "run only this pipeline (default: the table's)")
+	only := flag.String("spec", "", "run only these pipelines, separated by ';' (default: the table's)")
 	match := flag.String("model", "", "run only models whose name contains this")
 	flag.Parse()
 	models := []modelSpec{}
@@ -59,7 +59,9 @@ func main() {
 	pls := pipelines
 	if *only != "" {
 		pls = pls[:0:0]
-		pls = append(pls, struct{ name, spec string }{*only, *only})
+		for _, sp := range strings.Split(*only, ";") {
+			pls = append(pls, struct{ name, spec string }{sp, sp})
+		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "model\tpipeline\tweight bytes\tratio\tMACs\tnon-zero MACs\ttop-1 %\tΔ points\t")
