@@ -664,7 +664,7 @@ func init() {
 				return Type{}, fmt.Errorf("quantize needs a declared quantized i8/u8/i16/i32 result, got %v", v.Type)
 			}
 			return t, checkQuant(t.Quant, t)
-		}, Doc: "saturate(round_half_even(x / scale) + zero_point)"},
+		}, Attrs: []AttrDef{rqAttr}, Doc: "saturate(round(x / scale) + zero_point), ties to even (rq=float, ONNX) or away from zero (rq=tflite, TFLite's QUANTIZE)"},
 		&OpDef{Name: "dequantize", Args: []string{"x"}, Flags: Elementwise, Infer: func(v *Value) (Type, error) {
 			x := arg(v, 0)
 			if x.Quant == nil {

@@ -74,11 +74,11 @@ func dequantizeInto[T integer](dst []float32, x []T, q *ir.Quant, shape []int) {
 }
 
 // quantizeInto writes saturate(round_half_even(x / scale) + zp) into dst.
-func quantizeInto[T integer](dst []T, x []float32, q *ir.Quant, shape []int, lo, hi int64) {
+func quantizeInto[T integer](dst []T, x []float32, q *ir.Quant, shape []int, lo, hi int64, round func(float32) float64) {
 	ch := channelsOf(q, shape)
 	for i, v := range x {
 		c := ch.at(i)
-		r := roundHalfEven(v/q.ScaleAt(c)) + float64(q.ZeroAt(c))
+		r := round(v/q.ScaleAt(c)) + float64(q.ZeroAt(c))
 		dst[i] = T(saturate(r, lo, hi))
 	}
 }
@@ -105,17 +105,25 @@ func dequantize(t *ir.Tensor, q *ir.Quant) (*ir.Tensor, error) {
 
 // quantize returns the dt tensor of f32 values x under q.
 func quantize(x *ir.Tensor, dt ir.DType, q *ir.Quant) (*ir.Tensor, error) {
+	return quantizeRound(x, dt, q, roundHalfEven)
+}
+
+// roundHalfAway rounds ties away from zero, as TFLite's QUANTIZE (std::round).
+func roundHalfAway(f float32) float64 { return math.Round(float64(f)) }
+
+// quantizeRound is quantize with the given rounding of x / scale.
+func quantizeRound(x *ir.Tensor, dt ir.DType, q *ir.Quant, round func(float32) float64) (*ir.Tensor, error) {
 	out := ir.NewTensor(dt, x.Shape)
 	lo, hi := dt.Range()
 	switch dt {
 	case ir.I8:
-		quantizeInto(out.I8, x.F32, q, x.Shape, lo, hi)
+		quantizeInto(out.I8, x.F32, q, x.Shape, lo, hi, round)
 	case ir.U8:
-		quantizeInto(out.U8, x.F32, q, x.Shape, lo, hi)
+		quantizeInto(out.U8, x.F32, q, x.Shape, lo, hi, round)
 	case ir.I16:
-		quantizeInto(out.I16, x.F32, q, x.Shape, lo, hi)
+		quantizeInto(out.I16, x.F32, q, x.Shape, lo, hi, round)
 	case ir.I32:
-		quantizeInto(out.I32, x.F32, q, x.Shape, lo, hi)
+		quantizeInto(out.I32, x.F32, q, x.Shape, lo, hi, round)
 	default:
 		return nil, fmt.Errorf("cannot quantize to %v", dt)
 	}
@@ -231,6 +239,14 @@ func buildQuantize(v *ir.Value) (kernel, error) {
 	}
 	x := v.Args[0].Type
 	dt := v.Type.DType
+	round := roundHalfEven
+	switch rq := rqOf(v); rq {
+	case "float":
+	case "tflite":
+		round = roundHalfAway
+	default:
+		return nil, fmt.Errorf("unknown rq %q (float or tflite)", rq)
+	}
 	return func(args []*ir.Tensor) (*ir.Tensor, error) {
 		f := args[0]
 		if x.DType == ir.I32 {
@@ -241,7 +257,7 @@ func buildQuantize(v *ir.Value) (kernel, error) {
 		} else if x.DType != ir.F32 {
 			return nil, fmt.Errorf("quantize takes f32 or i32, got %v", x.DType)
 		}
-		return quantize(f, dt, q)
+		return quantizeRound(f, dt, q, round)
 	}, nil
 }
 

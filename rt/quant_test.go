@@ -18,6 +18,17 @@ func TestQuantizeRounding(t *testing.T) {
 	equalInts(t, "u8", got, []int64{11, 13, 9, 5, 15, 11, 7, 255, 0})
 	got = eval1(t, "quantize", []*ir.Tensor{x}, nil, nil, ir.Type{DType: ir.I16, Quant: ir.PerTensor(0.01, -5)})
 	equalInts(t, "i16", got, []int64{45, 145, -55, -255, 245, 45, -155, 32767, -32768})
+	// rq=tflite: ties away from zero, as TFLite's QUANTIZE (std::round).
+	v, err := ir.NewValue("quantize", []*ir.Value{{Name: "x", Op: ir.OpParam, Type: ir.TensorType(ir.F32, 9)}},
+		ir.Attrs{"rq": ir.Str("tflite")}, ir.Type{DType: ir.I8, Quant: ir.PerTensor(1, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	away, err := EvalOp(v, []*ir.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalInts(t, "tflite", away, []int64{1, 2, -1, -3, 3, 0, -2, 127, -128})
 	// From i32 (the value as float).
 	i := intTensor(ir.I32, shp(4), 3, 5, -3, 1<<30)
 	got = eval1(t, "quantize", []*ir.Tensor{i}, nil, nil, ir.Type{DType: ir.I8, Quant: ir.PerTensor(2, 1)})

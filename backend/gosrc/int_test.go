@@ -74,6 +74,10 @@ var intCases = []intCase{
 		x := add(pir.TensorType(pir.F32, 2, 3, 5))
 		return g.Add("quantize", []*pir.Value{x}, nil, qt(pir.I8, 0.01, 3), "q", "q")
 	}},
+	{"quantize_tflite", func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		x := add(pir.TensorType(pir.F32, 2, 3, 5))
+		return g.Add("quantize", []*pir.Value{x}, pir.Attrs{"rq": pir.Str("tflite")}, qt(pir.I8, 0.01, 3), "q", "q")
+	}},
 	{"quantize_axis", func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
 		x := add(pir.TensorType(pir.F32, 2, 3, 5))
 		return g.Add("quantize", []*pir.Value{x}, nil, pir.Type{DType: pir.U8, Quant: qaxis(1, []float32{0.01, 0.02, 0.005}, []int64{128, 0, 7})}, "q", "q")

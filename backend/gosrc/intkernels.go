@@ -321,6 +321,8 @@ func (k *kfn) qmap() error {
 	switch m.Kind {
 	case "quantize":
 		e = L("y[i] = %s(quantF(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
+	case "quantize_away":
+		e = L("y[i] = %s(quantFAway(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
 	case "dequantize":
 		e = L("y[i] = float32(int64(x0[i])-int64(x2[c])) * x1[c]")
 	case "requantize_float":
@@ -338,7 +340,7 @@ func (k *kfn) qmap() error {
 	default:
 		return unsupported(k.s, "quant map %q", m.Kind)
 	}
-	if m.Kind != "clamp" && m.Kind != "quantize" && xt == ir.F32 {
+	if m.Kind != "clamp" && m.Kind != "quantize" && m.Kind != "quantize_away" && xt == ir.F32 {
 		return unsupported(k.s, "%s of %v", m.Kind, xt)
 	}
 	if xt == ir.Bool {
@@ -394,6 +396,20 @@ func mbqm(x, mantissa, shift int32) int32 {
 // quantF is round_half_even(f) + zy saturated to [lo, hi] (NaN gives 0).
 func quantF(f float32, zy, lo, hi int32) int32 {
 	r := math.RoundToEven(float64(f)) + float64(zy)
+	switch {
+	case r != r:
+		return 0
+	case r <= float64(lo):
+		return lo
+	case r >= float64(hi):
+		return hi
+	}
+	return int32(r)
+}
+
+// quantFAway is quantF with ties rounded away from zero (TFLite's QUANTIZE).
+func quantFAway(f float32, zy, lo, hi int32) int32 {
+	r := math.Round(float64(f)) + float64(zy)
 	switch {
 	case r != r:
 		return 0
