@@ -26,6 +26,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,14 +39,19 @@ import (
 )
 
 var (
-	part   = flag.String("part", "all", "table, qat, cross or all")
-	nTrain = flag.Int("train", 10000, "training images per fine-tuning step")
-	nTest  = flag.Int("test", 10000, "test images")
-	epochs = flag.Int("epochs", 1, "epochs per fine-tuning step (cross and qat train for 2× that)")
-	seed   = flag.Uint64("seed", 1, "seed of initializations and shuffling")
-	ratio  = flag.Float64("ratio", 0.92, "prune ratio of the table's pipelines")
-	lr     = flag.Float64("lr", 5e-4, "learning rate of the distillation steps")
-	scope  = flag.String("scope", "global", "prune scope of the table's pipelines: global or layer")
+	part     = flag.String("part", "all", "table, qat, cross or all")
+	nTrain   = flag.Int("train", 10000, "training images per fine-tuning step")
+	nTest    = flag.Int("test", 10000, "test images")
+	epochs   = flag.Int("epochs", 1, "epochs per fine-tuning step (cross and qat train for 2× that)")
+	seed     = flag.Uint64("seed", 1, "seed of initializations and shuffling")
+	ratio    = flag.Float64("ratio", 0.92, "prune ratio of the table's pipelines")
+	lr       = flag.Float64("lr", 5e-4, "learning rate of the distillation steps")
+	scope    = flag.String("scope", "global", "prune scope of the table's pipelines: global or layer")
+	qatLR    = flag.Float64("qatlr", 1e-4, "learning rate of the QAT fine-tuning")
+	qatModel = flag.String("qatmodel", "mnist-7", "model of the qat part: mnist-7, fashion or all")
+	temp     = flag.Float64("temp", 4, "distillation temperature of the cross part")
+	hardLR   = flag.String("hardlr", "2e-3", "comma-separated learning rates of the cross part's hard-label students")
+	softLR   = flag.String("softlr", "2e-3", "comma-separated learning rates of the cross part's distilled students")
 )
 
 func main() {
@@ -161,8 +168,11 @@ func table() error {
 			fmt.Fprintf(os.Stderr, "%s: %s: %.2f %% (%s)\n", m.name, r.spec, acc, time.Since(t0).Round(time.Second))
 		}
 	}
-	fmt.Fprintf(tw, "(prune scope %s; %d training images per step, %d epoch(s), lr %g, seed %d; top-1 on %d test images)\t\t\t\t\t\t\n", *scope, *nTrain, *epochs, *lr, *seed, *nTest)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("(prune scope %s; %d training images per step, %d epoch(s), lr %g, seed %d; top-1 on %d test images)\n\n", *scope, *nTrain, *epochs, *lr, *seed, *nTest)
+	return nil
 }
 
 // net builds small classifiers as IR graphs over weights shared by every
@@ -258,62 +268,98 @@ func fit(g *ir.Graph, data *passes.Dataset, cfg rt.FineTuneConfig) error {
 	return err
 }
 
+// qatCase is a float model, its data and the post-training quantizations
+// QAT starts from.
+type qatCase struct {
+	name    string
+	fashion bool
+	scale   float32
+	float   func(train *passes.Dataset) (*ir.Graph, error)
+	specs   []string
+}
+
+func qatCases() []qatCase {
+	var cs []qatCase
+	if *qatModel == "mnist-7" || *qatModel == "all" {
+		cs = append(cs, qatCase{"mnist-7 (ONNX zoo), MNIST", false, 1, func(*passes.Dataset) (*ir.Graph, error) {
+			return onnx.Import("../shared/models/onnx/mnist-7/mnist-7.onnx", onnx.Options{})
+		}, []string{"canonicalize,quantize{calib=entropy}", "canonicalize,quantize{calib=entropy,per-tensor}"}})
+	}
+	if *qatModel == "fashion" || *qatModel == "all" {
+		cs = append(cs, qatCase{"MLP 784-100-10, Fashion-MNIST", true, 1.0 / 255, func(train *passes.Dataset) (*ir.Graph, error) {
+			f, err := mlp(100, *seed)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(os.Stderr, "qat: training a 784-100-10 MLP on %d Fashion-MNIST images\n", train.Len())
+			return f, fit(f, train, rt.FineTuneConfig{Epochs: 2 * *epochs, LR: 2e-3, Seed: *seed})
+		}, []string{"canonicalize,quantize", "canonicalize,quantize{per-tensor}"}})
+	}
+	return cs
+}
+
 func qat() error {
-	shape := []int{1, 1, 28, 28}
-	train, err := images(true, "train", *nTrain, shape, 1.0/255)
-	if err != nil {
-		return err
-	}
-	test, err := images(true, "test", *nTest, shape, 1.0/255)
-	if err != nil {
-		return err
-	}
-	calib := &passes.Dataset{Inputs: train.Inputs[:min(1000, train.Len())], Labels: train.Labels[:min(1000, train.Len())]}
-	f, err := mlp(100, *seed)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "qat: training a 784-100-10 MLP on %d Fashion-MNIST images\n", train.Len())
-	if err := fit(f, train, rt.FineTuneConfig{Epochs: 2 * *epochs, LR: 2e-3, Seed: *seed}); err != nil {
-		return err
-	}
-	ft, err := top1(f, test)
-	if err != nil {
-		return err
-	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "Fashion-MNIST MLP 784-100-10\ttop-1 %%\tΔ points\trecovered\t\n")
-	fmt.Fprintf(tw, "float\t%.2f\t\t\t\n", ft)
-	for _, spec := range []string{"canonicalize,quantize", "canonicalize,quantize{per-tensor}"} {
-		g := f.Clone()
-		if _, err := passes.RunSpec(g, spec, &passes.Context{Data: calib}); err != nil {
-			return err
-		}
-		pt, err := top1(g, test)
+	fmt.Fprintf(tw, "model\tint8 pipeline\ttop-1 %%\tΔ points\trecovered\t\n")
+	for _, c := range qatCases() {
+		shape := []int{1, 1, 28, 28}
+		train, err := images(c.fashion, "train", *nTrain, shape, c.scale)
 		if err != nil {
 			return err
 		}
-		s, err := rt.Lift(g)
+		test, err := images(c.fashion, "test", *nTest, shape, c.scale)
 		if err != nil {
 			return err
 		}
-		_, err = rt.FineTune(s, passes.DatasetExamples(train), rt.FineTuneConfig{Teacher: f, Epochs: *epochs, LR: 1e-4, Seed: *seed, Log: os.Stderr})
+		calib := &passes.Dataset{Inputs: train.Inputs[:min(1000, train.Len())], Labels: train.Labels[:min(1000, train.Len())]}
+		f, err := c.float(train)
 		if err != nil {
 			return err
 		}
-		qt, err := top1(g, test)
+		if _, err := passes.RunSpec(f, "canonicalize", &passes.Context{}); err != nil {
+			return err
+		}
+		ft, err := top1(f, test)
 		if err != nil {
 			return err
 		}
-		rec := "-"
-		if lost := ft - pt; lost > 0 {
-			rec = fmt.Sprintf("%.0f %%", 100*(qt-pt)/lost)
+		fmt.Fprintf(tw, "%s\tf32\t%.2f\t\t\t\n", c.name, ft)
+		for _, spec := range c.specs {
+			t0 := time.Now()
+			g := f.Clone()
+			if _, err := passes.RunSpec(g, spec, &passes.Context{Data: calib}); err != nil {
+				return err
+			}
+			pt, err := top1(g, test)
+			if err != nil {
+				return err
+			}
+			s, err := rt.Lift(g)
+			if err != nil {
+				return err
+			}
+			_, err = rt.FineTune(s, passes.DatasetExamples(train), rt.FineTuneConfig{Teacher: f, Epochs: *epochs, LR: float32(*qatLR), Seed: *seed, Log: os.Stderr})
+			if err != nil {
+				return err
+			}
+			qt, err := top1(g, test)
+			if err != nil {
+				return err
+			}
+			rec := "-"
+			if lost := ft - pt; lost > 0 {
+				rec = fmt.Sprintf("%.0f %%", 100*(qt-pt)/lost)
+			}
+			fmt.Fprintf(os.Stderr, "qat: %s: %s: %.2f → %.2f %% (%s)\n", c.name, spec, pt, qt, time.Since(t0).Round(time.Second))
+			fmt.Fprintf(tw, "\t%s (post-training)\t%.2f\t%+.2f\t\t\n", spec, pt, pt-ft)
+			fmt.Fprintf(tw, "\t  + QAT (fake quant, STE, teacher = f32)\t%.2f\t%+.2f\t%s\t\n", qt, qt-ft, rec)
 		}
-		fmt.Fprintf(tw, "%s (post-training)\t%.2f\t%+.2f\t\t\n", spec, pt, pt-ft)
-		fmt.Fprintf(tw, "  + QAT (fake quant, STE, teacher = float)\t%.2f\t%+.2f\t%s\t\n", qt, qt-ft, rec)
 	}
-	fmt.Fprintf(tw, "(%d training images, %d test images, seed %d)\t\t\t\t\n", train.Len(), test.Len(), *seed)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("(QAT: %d training images, %d epoch(s), Adam %g cosine-decayed, seed %d; calibration on 1,000 training images; %d test images)\n\n", min(*nTrain, 60000), *epochs, *qatLR, *seed, *nTest)
+	return nil
 }
 
 func cross() error {
@@ -339,18 +385,36 @@ func cross() error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\tparameters\ttraining\ttop-1 %%\t\n")
 	fmt.Fprintf(tw, "%s (teacher)\t%d\t\t%.2f\t\n", t.name, params(teacher), tt)
-	for _, distill := range []bool{false, true} {
+	type run struct {
+		distill bool
+		lr      float64
+	}
+	var runs []run
+	for _, d := range []struct {
+		distill bool
+		lrs     string
+	}{{false, *hardLR}, {true, *softLR}} {
+		for _, f := range strings.Split(d.lrs, ",") {
+			x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil {
+				return fmt.Errorf("learning rate %q: %v", f, err)
+			}
+			runs = append(runs, run{d.distill, x})
+		}
+	}
+	for _, r := range runs {
 		s, err := smallCNN(*seed)
 		if err != nil {
 			return err
 		}
-		cfg := rt.FineTuneConfig{Epochs: 2 * *epochs, LR: 2e-3, Seed: *seed}
-		how := "hard labels (cross-entropy)"
-		if distill {
-			cfg.Teacher, cfg.NoLabels, cfg.Temperature = teacher, true, 4
-			how = "distilled, no labels (T=4)"
+		cfg := rt.FineTuneConfig{Epochs: 2 * *epochs, LR: float32(r.lr), Seed: *seed}
+		how := fmt.Sprintf("hard labels (cross-entropy), lr %g", r.lr)
+		if r.distill {
+			cfg.Teacher, cfg.NoLabels, cfg.Temperature = teacher, true, float32(*temp)
+			how = fmt.Sprintf("distilled, no labels (T=%g, T²·KL), lr %g", *temp, r.lr)
 		}
 		fmt.Fprintf(os.Stderr, "cross: student %s\n", how)
+		t0 := time.Now()
 		if err := fit(s, train, cfg); err != nil {
 			return err
 		}
@@ -358,8 +422,12 @@ func cross() error {
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(os.Stderr, "cross: %s: %.2f %% (%s)\n", how, st, time.Since(t0).Round(time.Second))
 		fmt.Fprintf(tw, "student CNN (%.1f%% of the teacher)\t%d\t%s\t%.2f\t\n", 100*float64(params(s))/float64(params(teacher)), params(s), how, st)
 	}
-	fmt.Fprintf(tw, "(%d training images, %d epochs, Adam 2e-3 cosine, seed %d; %d test images)\t\t\t\t\n", train.Len(), 2**epochs, *seed, test.Len())
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Printf("(%d training images, %d epochs, Adam cosine-decayed, batch 64, seed %d; %d test images)\n\n", train.Len(), 2**epochs, *seed, test.Len())
+	return nil
 }
