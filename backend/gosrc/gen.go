@@ -3,6 +3,7 @@ package gosrc
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -91,7 +92,8 @@ func (g *gen) file() ([]byte, error) {
 	f.PackageComment("Run and RunInto are safe for concurrent use (a mutex guards the arena).")
 	f.Anon("embed")
 	f.ImportName("math", "math")
-	f.ImportName("encoding/binary", "binary")
+	f.ImportName("errors", "errors")
+	f.ImportName("strconv", "strconv")
 
 	// Kernels first (they fill g.arena and g.weights).
 	var kernels []jen.Code
@@ -122,7 +124,7 @@ func (g *gen) file() ([]byte, error) {
 		inNames = append(inNames, jen.Lit(in.Value))
 		inTypes = append(inTypes, jen.Lit(in.DType.String()))
 		checks = append(checks, jen.If(L("len(in%d) != %d", i, n)).Block(
-			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%s: input %d has %%d elements, want %d", g.pkg, i, n)), L("len(in%d)", i)))))
+			jen.Return(errCount(fmt.Sprintf("%s: input %d has ", g.pkg, i), L("len(in%d)", i), fmt.Sprintf(" elements, want %d", n)))))
 	}
 	var outDecl, outMake []jen.Code
 	for i, o := range p.Outputs {
@@ -140,7 +142,7 @@ func (g *gen) file() ([]byte, error) {
 		outNames = append(outNames, jen.Lit(o.Value))
 		outTypes = append(outTypes, jen.Lit(o.DType.String()))
 		checks = append(checks, jen.If(L("len(out%d) != %d", i, n)).Block(
-			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%s: output %d has %%d elements, want %d", g.pkg, i, n)), L("len(out%d)", i)))))
+			jen.Return(errCount(fmt.Sprintf("%s: output %d has ", g.pkg, i), L("len(out%d)", i), fmt.Sprintf(" elements, want %d", n)))))
 	}
 
 	f.Comment("The inputs and outputs: source names, dtypes and shapes.")
@@ -233,6 +235,12 @@ func (g *gen) file() ([]byte, error) {
 	return src, nil
 }
 
+// errCount is errors.New(pre + strconv.Itoa(n) + post): the generated
+// package does not import fmt (it would add about a megabyte to a binary).
+func errCount(pre string, n jen.Code, post string) jen.Code {
+	return jen.Qual("errors", "New").Call(jen.Lit(pre).Op("+").Qual("strconv", "Itoa").Call(n).Op("+").Lit(post))
+}
+
 func shapeLit(s []int) jen.Code {
 	var v []jen.Code
 	for _, d := range s {
@@ -250,13 +258,13 @@ func (g *gen) bytesRunner(f *jen.File) {
 	f.Comment("the model on them and one that encodes the last outputs (for the command).")
 	f.Func().Id("NewBytesRunner").Params(L("in [][]byte")).Params(L("run func() error"), L("outputs func() [][]byte"), jen.Err().Error()).BlockFunc(func(b *jen.Group) {
 		b.If(L("len(in) != %d", len(p.Inputs))).Block(jen.Return(jen.Nil(), jen.Nil(),
-			jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%s: %%d inputs, want %d", g.pkg, len(p.Inputs))), L("len(in)"))))
+			errCount(g.pkg+": ", L("len(in)"), fmt.Sprintf(" inputs, want %d", len(p.Inputs)))))
 		var args []jen.Code
 		for i, in := range p.Inputs {
 			n := ir.NumElements(in.Shape)
 			sz := n * in.DType.Size()
 			b.If(L("len(in[%d]) != %d", i, sz)).Block(jen.Return(jen.Nil(), jen.Nil(),
-				jen.Qual("fmt", "Errorf").Call(jen.Lit(fmt.Sprintf("%s: input %d has %%d bytes, want %d", g.pkg, i, sz)), L("len(in[%d])", i))))
+				errCount(fmt.Sprintf("%s: input %d has ", g.pkg, i), L("len(in[%d])", i), fmt.Sprintf(" bytes, want %d", sz))))
 			b.Add(L("in%d := dec%s(in[%d])", i, suffix(in.DType), i))
 			args = append(args, L("in%d", i))
 		}
@@ -299,15 +307,16 @@ func (g *gen) helpers(f *jen.File) {
 		dts = append(dts, dt)
 	}
 	sort.Slice(dts, func(i, j int) bool { return dts[i] < dts[j] })
-	le := func() *jen.Statement { return jen.Qual("encoding/binary", "LittleEndian") }
+	var need16, need32, need64 bool
 	for _, dt := range dts {
 		t, _ := goType(dt)
 		sz := dt.Size()
 		var get, put jen.Code
 		switch dt {
 		case ir.F32:
-			get = jen.Qual("math", "Float32frombits").Call(le().Dot("Uint32").Call(L("b[4*i:]")))
-			put = le().Dot("PutUint32").Call(L("b[4*i:]"), jen.Qual("math", "Float32bits").Call(L("v")))
+			need32 = true
+			get = L("math.Float32frombits(le32(b[4*i:]))")
+			put = L("putLE32(b[4*i:], math.Float32bits(v))")
 		case ir.I8:
 			get = L("int8(b[i])")
 			put = L("b[i] = byte(v)")
@@ -318,14 +327,17 @@ func (g *gen) helpers(f *jen.File) {
 			get = L("b[i] != 0")
 			put = jen.If(L("v")).Block(L("b[i] = 1"))
 		case ir.I16:
-			get = L("int16(").Add(le().Dot("Uint16").Call(L("b[2*i:]"))).Op(")")
-			put = le().Dot("PutUint16").Call(L("b[2*i:]"), L("uint16(v)"))
+			need16 = true
+			get = L("int16(le16(b[2*i:]))")
+			put = L("putLE16(b[2*i:], uint16(v))")
 		case ir.I32:
-			get = L("int32(").Add(le().Dot("Uint32").Call(L("b[4*i:]"))).Op(")")
-			put = le().Dot("PutUint32").Call(L("b[4*i:]"), L("uint32(v)"))
+			need32 = true
+			get = L("int32(le32(b[4*i:]))")
+			put = L("putLE32(b[4*i:], uint32(v))")
 		case ir.I64:
-			get = L("int64(").Add(le().Dot("Uint64").Call(L("b[8*i:]"))).Op(")")
-			put = le().Dot("PutUint64").Call(L("b[8*i:]"), L("uint64(v)"))
+			need64 = true
+			get = L("int64(le64(b[8*i:]))")
+			put = L("putLE64(b[8*i:], uint64(v))")
 		}
 		s := suffix(dt)
 		f.Commentf("dec%s decodes little-endian %s values.", s, t)
@@ -341,6 +353,33 @@ func (g *gen) helpers(f *jen.File) {
 			jen.For(L("i, v := range x")).Block(put),
 			jen.Return(L("b")),
 		)
+		f.Line()
+	}
+	for _, w := range []struct {
+		need bool
+		bits int
+	}{{need16, 16}, {need32, 32}, {need64, 64}} {
+		if !w.need {
+			continue
+		}
+		u := fmt.Sprintf("uint%d", w.bits)
+		n := w.bits / 8
+		var get, put []string
+		for j := 0; j < n; j++ {
+			get = append(get, fmt.Sprintf("%s(b[%d])<<%d", u, j, 8*j))
+			put = append(put, fmt.Sprintf("b[%d] = byte(v >> %d)", j, 8*j))
+		}
+		f.Commentf("le%d reads a little-endian %s (encoding/binary without its reflection).", w.bits, u)
+		f.Func().Id(fmt.Sprintf("le%d", w.bits)).Params(L("b []byte")).Id(u).Block(
+			L("b = b[:%d]", n), L("return %s", strings.Join(get, " | ")))
+		f.Line()
+		f.Commentf("putLE%d writes v little-endian.", w.bits)
+		f.Func().Id(fmt.Sprintf("putLE%d", w.bits)).Params(L("b []byte"), L("v %s", u)).BlockFunc(func(bg *jen.Group) {
+			bg.Add(L("b = b[:%d]", n))
+			for _, p := range put {
+				bg.Add(L("%s", p))
+			}
+		})
 		f.Line()
 	}
 	f.Comment("validRange is the range [lo, hi) of outputs o with 0 <= o*stride+off < in, clamped to [0, out).")
@@ -363,5 +402,6 @@ func (g *gen) helpers(f *jen.File) {
 	}
 	f.Comment("keep the imports used whatever the kernels need.")
 	f.Var().Id("_").Op("=").Qual("math", "Inf")
-	f.Var().Id("_").Op("=").Qual("encoding/binary", "LittleEndian")
+	f.Var().Id("_").Op("=").Qual("strconv", "Itoa")
+	f.Var().Id("_").Op("=").Qual("errors", "New")
 }
