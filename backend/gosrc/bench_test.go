@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,9 +38,19 @@ func BenchmarkMnistGo(b *testing.B) {
 	benchGenerated(b, loadModel(b, "onnx/mnist-7/mnist-7.onnx"), mnistInputs(b)[0])
 }
 
+// benchGenerated builds g's command and reports, beside the median latency
+// the command measures in-process (no process start-up counted), rt's
+// median on the same inputs in the same run (half before, half after, so
+// load on a shared machine falls on both alike) and their ratio, the build
+// time, the binary size, the weights, and the binary beyond its weights
+// and beyond the floor (a minimal Go program built the same way).
 func benchGenerated(b *testing.B, g *pir.Graph, in []*pir.Tensor) {
 	needGo(b)
 	p, err := codegen.Lower(g)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := rt.New(g)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -63,23 +75,79 @@ func benchGenerated(b *testing.B, g *pir.Graph, in []*pir.Tensor) {
 		}
 		args = append(args, f)
 	}
+	n := max(b.N, 10)
+	var rtTimes []float64
+	rtRuns := func(k int) {
+		for i := 0; i < k; i++ {
+			s := time.Now()
+			if _, err := r.Run(in); err != nil {
+				b.Fatal(err)
+			}
+			rtTimes = append(rtTimes, float64(time.Since(s).Nanoseconds()))
+		}
+	}
 	b.ResetTimer()
-	args[1] = itoa(max(b.N, 10))
+	rtRuns(n / 2)
+	args[1] = itoa(n)
 	out, err := exec.Command(exe, args...).Output()
 	if err != nil {
 		b.Fatal(err)
 	}
+	rtRuns(n - n/2)
 	b.StopTimer()
-	var r struct {
+	var res struct {
 		Median float64 `json:"median_ms"`
 	}
-	if err := json.Unmarshal(out, &r); err != nil {
+	if err := json.Unmarshal(out, &res); err != nil {
 		b.Fatalf("%v: %s", err, out)
 	}
-	b.ReportMetric(r.Median*1e6, "median-ns/op")
+	sort.Float64s(rtTimes)
+	goNs, rtNs := res.Median*1e6, rtTimes[len(rtTimes)/2]
+	size := float64(st.Size()) / 1024
+	w := float64(len(p.Weights)) / 1024
+	b.ReportMetric(goNs, "go-ns/op")
+	b.ReportMetric(rtNs, "rt-ns/op")
+	b.ReportMetric(rtNs/goNs, "x-rt")
 	b.ReportMetric(build.Seconds(), "build-s")
-	b.ReportMetric(float64(st.Size())/1024, "binary-KiB")
-	b.ReportMetric(float64(len(p.Weights))/1024, "weights-KiB")
+	b.ReportMetric(size, "binary-KiB")
+	b.ReportMetric(w, "weights-KiB")
+	b.ReportMetric(size-w, "beyond-weights-KiB")
+	if fl := floorSize(b); fl > 0 {
+		b.ReportMetric(size-w-fl, "beyond-floor-KiB")
+	}
+}
+
+var floorOnce struct {
+	sync.Once
+	kib float64
+}
+
+// floorSize is the size in KiB of a minimal Go command (writing a line to
+// stdout with os) built like the generated ones: what any Go binary costs.
+func floorSize(b *testing.B) float64 {
+	floorOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pare-gosrc-floor-")
+		if err != nil {
+			return
+		}
+		defer os.RemoveAll(dir)
+		src := "package main\n\nimport \"os\"\n\nfunc main() { os.Stdout.WriteString(\"hi\\n\") }\n"
+		if os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644) != nil ||
+			os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module floor\n\ngo 1.22\n"), 0o644) != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", "floor", ".")
+		cmd.Dir, cmd.Env = dir, GoEnv()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Logf("floor build: %v\n%s", err, out)
+			return
+		}
+		if st, err := os.Stat(filepath.Join(dir, "floor")); err == nil {
+			floorOnce.kib = float64(st.Size()) / 1024
+			b.Logf("floor: a minimal Go command built with -trimpath -ldflags=\"-s -w\" is %.0f KiB", floorOnce.kib)
+		}
+	})
+	return floorOnce.kib
 }
 
 func itoa(n int) string {
