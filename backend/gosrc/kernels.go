@@ -19,6 +19,7 @@ type kfn struct {
 	params []jen.Code
 	args   []string
 	body   []jen.Code
+	fused  bool // the kernel applied the epilogue itself
 }
 
 func (k *kfn) param(name string, o codegen.Operand) error {
@@ -120,7 +121,7 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 {
+	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 && !k.fused {
 		k.epilogueSweep()
 	}
 	var ins []string
@@ -303,6 +304,78 @@ func axpyRows(c string, n, kk int, aExpr func(k string) string, bRow func(k stri
 	return out
 }
 
+// rowsAxpy emits y_i += Σ_k w_i[k]·B[k] for r rows y0..y{r-1} of the
+// same length with weight rows w0..w{r-1}, unrolled over k by 4 (2 for four
+// rows, so the weights of one step stay in registers): every B element loaded is
+// reused r times.
+func rowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
+	u := 4
+	if r > 2 {
+		u = 2
+	}
+	step := func(u int, k0 string) []jen.Code {
+		var as, zs, out []jen.Code
+		for i := 0; i < r; i++ {
+			for t := 0; t < u; t++ {
+				as = append(as, L("a%d%d := w%d[k+%d]", i, t, i, t))
+				zs = append(zs, L("a%d%d == 0", i, t))
+			}
+		}
+		out = append(out, as...)
+		cond := ""
+		for i, z := range zs {
+			if i > 0 {
+				cond += " && "
+			}
+			cond += fmt.Sprintf("%#v", z)
+		}
+		out = append(out, jen.If(L("%s", cond)).Block(jen.Continue()))
+		for t := 0; t < u; t++ {
+			out = append(out, L("p%d := %s[:len(y0)]", t, bRow(fmt.Sprintf("k+%d", t))))
+		}
+		var inner []jen.Code
+		for t := 0; t < u; t++ {
+			inner = append(inner, L("q%d := p%d[j]", t, t))
+		}
+		for i := 0; i < r; i++ {
+			e := ""
+			for t := 0; t < u; t++ {
+				if t > 0 {
+					e += " + "
+				}
+				e += fmt.Sprintf("a%d%d*q%d", i, t, t)
+			}
+			inner = append(inner, L("y%d[j] += %s", i, e))
+		}
+		out = append(out, jen.For(L("j := range y0")).Block(inner...))
+		_ = k0
+		return out
+	}
+	var out []jen.Code
+	ku := kk / u * u
+	if ku > 0 {
+		out = append(out, jen.For(L("k := 0"), L("k < %d", ku), L("k += %d", u)).Block(step(u, "k")...))
+	}
+	if ku < kk {
+		out = append(out, jen.For(L("k := %d", ku), L("k < %d", kk), L("k++")).Block(step(1, "k")...))
+	}
+	return out
+}
+
+// unaryEpilogue reports whether the step's epilogue takes no operand (so a
+// kernel may apply it to each output row as it finishes).
+func (k *kfn) unaryEpilogue() bool {
+	if len(k.s.Epilogue) == 0 {
+		return false
+	}
+	for _, e := range k.s.Epilogue {
+		if e.Arg != nil || e.Op.Binary() {
+			return false
+		}
+	}
+	return true
+}
+
 // convGemm: per image and group, im2col into scratch (unless pointwise),
 // then every output channel row is an axpy sweep over the columns.
 func (k *kfn) convGemm() error {
@@ -318,18 +391,44 @@ func (k *kfn) convGemm() error {
 		src = "scratch"
 		body = append(body, k.im2col()...)
 	}
-	inner := []jen.Code{
-		L("oc := g*%d + m", c.Mg),
-		L("yr := y[(n*%d+oc)*%d:][:%d]", c.M, P, P),
-		L("clear(yr)"),
-		L("wr := x1[oc*%d:][:%d]", K, K),
+	// Output rows in blocks of four, then two, then one: each B element
+	// loaded feeds every row of the block. Rows start from the bias (no
+	// clear, no separate bias pass) and a unary epilogue is applied to each
+	// row as it finishes, while it is in cache.
+	fused := k.unaryEpilogue()
+	m := 0
+	for _, r := range []int{4, 2, 1} {
+		if c.Mg-m < r {
+			continue
+		}
+		n := (c.Mg - m) / r
+		lo := m
+		m += n * r
+		var blk []jen.Code
+		for i := 0; i < r; i++ {
+			blk = append(blk, L("y%d := y[(n*%d+oc+%d)*%d:][:%d]", i, c.M, i, P, P))
+			if i > 0 {
+				blk = append(blk, L("y%d = y%d[:len(y0)]", i, i))
+			}
+			if c.Bias {
+				blk = append(blk, L("b%d := x2[oc+%d]", i, i), jen.For(L("j := range y%d", i)).Block(L("y%d[j] = b%d", i, i)))
+			} else {
+				blk = append(blk, L("clear(y%d)", i))
+			}
+			blk = append(blk, L("w%d := x1[(oc+%d)*%d:][:%d]", i, i, K, K))
+		}
+		blk = append(blk, rowsAxpy(r, K, func(kk string) string { return fmt.Sprintf("%s[(%s)*%d:]", src, kk, P) })...)
+		if fused {
+			for i := 0; i < r; i++ {
+				blk = append(blk, jen.For(L("j, v := range y%d", i)).Block(append(k.epi(nil), L("y%d[j] = v", i))...))
+			}
+		}
+		body = append(body, jen.For(L("m := %d", lo), L("m < %d", m), L("m += %d", r)).Block(
+			append([]jen.Code{L("oc := g*%d + m", c.Mg)}, blk...)...))
 	}
-	inner = append(inner, axpyRows("yr", P, K, func(kk string) string { return "wr[" + kk + "]" },
-		func(kk string) string { return fmt.Sprintf("%s[(%s)*%d:]", src, kk, P) })...)
-	if c.Bias {
-		inner = append(inner, L("b := x2[oc]"), jen.For(L("j := range yr")).Block(L("yr[j] += b")))
+	if fused {
+		k.fused = true
 	}
-	body = append(body, For("m", 0, c.Mg, inner...))
 	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
 	return nil
 }
