@@ -483,9 +483,52 @@ func (k *kfn) convDepthwise() error {
 	body := []jen.Code{
 		L("xp := x0[(n*%d+m/%d)*%d:][:%d]", c.C, c.Mg, hw, hw),
 		L("yp := y[(n*%d+m)*%d:][:%d]", c.M, P, P),
-		L("clear(yp)"),
-		L("wm := x1[m*%d:][:%d]", T, T),
-		For("kh", 0, c.KH,
+	}
+	if c.Bias {
+		body = append(body, L("b := x2[m]"), jen.For(L("j := range yp")).Block(L("yp[j] = b")))
+	} else {
+		body = append(body, L("clear(yp)"))
+	}
+	body = append(body, L("wm := x1[m*%d:][:%d]", T, T))
+	if c.SW == 1 && c.KW > 1 && c.KW <= 8 {
+		// A row of taps at once: over the output columns every tap of the
+		// row reads inside the input ([loC, hiC)), one sweep does all KW
+		// multiply-adds; the edges go tap by tap.
+		var ws, xs []jen.Code
+		sum := ""
+		for kw := 0; kw < c.KW; kw++ {
+			ws = append(ws, L("w%d := wk[%d]", kw, kw))
+			xs = append(xs, L("x%ds := xr[%s:][:len(ys)]", kw, offsetExpr([]string{"loC"}, []int{1}, kw*c.DW-c.PL)))
+			if kw > 0 {
+				sum += " + "
+			}
+			sum += fmt.Sprintf("w%d*x%ds[j]", kw, kw)
+		}
+		rowBody := append([]jen.Code{
+			L("ih := oh*%d + kh*%d - %d", c.SH, c.DH, c.PT),
+			L("xr := xp[ih*%d:][:%d]", c.W, c.W),
+			L("yr := yp[oh*%d:][:%d]", c.OW, c.OW),
+		}, jen.If(L("loC < hiC")).Block(append(append([]jen.Code{L("ys := yr[loC:hiC]")}, xs...),
+			jen.For(L("j := range ys")).Block(L("ys[j] += %s", sum)))...))
+		rowBody = append(rowBody,
+			For("kw", 0, c.KW,
+				L("wv := wk[kw]"),
+				L("off := kw*%d - %d", c.DW, c.PL),
+				L("lo, hi := validRange(off, 1, %d, %d)", c.W, c.OW),
+				For("ow", "lo", "min(loC, hi)", L("yr[ow] += wv * xr[ow+off]")),
+				For("ow", "max(hiC, lo)", "hi", L("yr[ow] += wv * xr[ow+off]")),
+			))
+		body = append(body, For("kh", 0, c.KH,
+			append(append([]jen.Code{
+				L("ohLo, ohHi := validRange(kh*%d-%d, %d, %d, %d)", c.DH, c.PT, c.SH, c.H, c.OH),
+				L("wk := wm[kh*%d:][:%d]", c.KW, c.KW),
+			}, ws...),
+				L("loC, hiC := validRange(-%d, 1, %d, %d)", c.PL, c.W-(c.KW-1)*c.DW, c.OW),
+				L("hiC = max(hiC, loC)"),
+				For("oh", "ohLo", "ohHi", rowBody...),
+			)...))
+	} else {
+		body = append(body, For("kh", 0, c.KH,
 			L("ohLo, ohHi := validRange(kh*%d-%d, %d, %d, %d)", c.DH, c.PT, c.SH, c.H, c.OH),
 			For("kw", 0, c.KW,
 				L("wv := wm[kh*%d+kw]", c.KW),
@@ -499,10 +542,11 @@ func (k *kfn) convDepthwise() error {
 					tap,
 				),
 			),
-		),
+		))
 	}
-	if c.Bias {
-		body = append(body, L("b := x2[m]"), jen.For(L("j := range yp")).Block(L("yp[j] += b")))
+	if k.unaryEpilogue() {
+		body = append(body, jen.For(L("j, v := range yp")).Block(append(k.epi(nil), L("yp[j] = v"))...))
+		k.fused = true
 	}
 	k.add(For("n", 0, c.N, For("m", 0, c.M, body...)))
 	return nil
