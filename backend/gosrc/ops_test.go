@@ -99,6 +99,8 @@ var opCases = []opCase{
 	convCase("conv_stride_dil", []int{2, 3, 11, 10}, []int{4, 3, 3, 2}, pir.Attrs{"strides": pir.Ints(2, 3), "dilations": pir.Ints(2, 1), "pads": pir.Ints(1, 0, 2, 1)}, false),
 	convCase("conv_group", []int{1, 6, 7, 7}, []int{4, 3, 3, 3}, pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(0, 1, 1, 0)}, true),
 	convCase("conv_depthwise", []int{1, 4, 8, 8}, []int{8, 1, 3, 3}, pir.Attrs{"group": pir.Int(4), "strides": pir.Ints(2, 2), "pads": pir.Ints(1, 1, 1, 1)}, true),
+	convCase("conv_depthwise_s1", []int{1, 2, 7, 9}, []int{2, 1, 3, 3}, pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(1, 1, 1, 2)}, true),
+	convCase("conv_depthwise_dil_wide", []int{1, 3, 6, 5}, []int{6, 1, 3, 4}, pir.Attrs{"group": pir.Int(3), "dilations": pir.Ints(1, 2), "pads": pir.Ints(1, 3, 2, 1)}, false),
 	convCase("conv_pointwise", []int{1, 5, 6, 6}, []int{7, 5, 1, 1}, nil, true),
 	convCase("conv1d", []int{1, 3, 12}, []int{4, 3, 3}, pir.Attrs{"pads": pir.Ints(1, 2)}, false),
 	unaryCase("maxpool", pir.Attrs{"kernel": pir.Ints(2), "strides": pir.Ints(2)}),
