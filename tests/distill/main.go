@@ -42,16 +42,19 @@ var (
 	part     = flag.String("part", "all", "table, qat, cross or all")
 	nTrain   = flag.Int("train", 10000, "training images per fine-tuning step")
 	nTest    = flag.Int("test", 10000, "test images")
-	epochs   = flag.Int("epochs", 1, "epochs per fine-tuning step (cross and qat train for 2× that)")
+	epochs   = flag.Int("epochs", 1, "epochs per fine-tuning step (the qat part's Fashion-MNIST MLP trains for 2× that)")
 	seed     = flag.Uint64("seed", 1, "seed of initializations and shuffling")
 	ratio    = flag.Float64("ratio", 0.92, "prune ratio of the table's pipelines")
 	lr       = flag.Float64("lr", 5e-4, "learning rate of the distillation steps")
 	scope    = flag.String("scope", "global", "prune scope of the table's pipelines: global or layer")
 	qatLR    = flag.Float64("qatlr", 1e-4, "learning rate of the QAT fine-tuning")
 	qatModel = flag.String("qatmodel", "mnist-7", "model of the qat part: mnist-7, fashion or all")
+	only     = flag.String("model", "", "table part: only the zoo model whose name contains this (LeNet-300-100 or LeNet-5)")
+	cTrain   = flag.Int("ctrain", 60000, "training images of the cross part")
+	cEpochs  = flag.Int("cepochs", 1, "training epochs of the cross part's students")
 	temp     = flag.Float64("temp", 4, "distillation temperature of the cross part")
-	hardLR   = flag.String("hardlr", "2e-3", "comma-separated learning rates of the cross part's hard-label students")
-	softLR   = flag.String("softlr", "2e-3", "comma-separated learning rates of the cross part's distilled students")
+	hardLR   = flag.String("hardlr", "2e-3,6e-3", "comma-separated learning rates of the cross part's hard-label students")
+	softLR   = flag.String("softlr", "6e-3", "comma-separated learning rates of the cross part's distilled students")
 )
 
 func main() {
@@ -126,6 +129,9 @@ func table() error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\tpipeline\tweight bytes\tratio\ttop-1 %%\tΔ points\t\n")
 	for _, m := range zoo() {
+		if !strings.Contains(m.name, *only) {
+			continue
+		}
 		g0, err := onnx.Import(m.path, onnx.Options{})
 		if err != nil {
 			return err
@@ -370,7 +376,7 @@ func cross() error {
 		return err
 	}
 	shape := teacher.Params[0].Type.Shape
-	train, err := images(false, "train", *nTrain, shape, t.scale)
+	train, err := images(false, "train", *cTrain, shape, t.scale)
 	if err != nil {
 		return err
 	}
@@ -407,7 +413,7 @@ func cross() error {
 		if err != nil {
 			return err
 		}
-		cfg := rt.FineTuneConfig{Epochs: 2 * *epochs, LR: float32(r.lr), Seed: *seed}
+		cfg := rt.FineTuneConfig{Epochs: *cEpochs, LR: float32(r.lr), Seed: *seed}
 		how := fmt.Sprintf("hard labels (cross-entropy), lr %g", r.lr)
 		if r.distill {
 			cfg.Teacher, cfg.NoLabels, cfg.Temperature = teacher, true, float32(*temp)
@@ -428,6 +434,6 @@ func cross() error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Printf("(%d training images, %d epochs, Adam cosine-decayed, batch 64, seed %d; %d test images)\n\n", train.Len(), 2**epochs, *seed, test.Len())
+	fmt.Printf("(%d training images, %d epochs, Adam cosine-decayed, batch 64, seed %d; %d test images)\n\n", train.Len(), *cEpochs, *seed, test.Len())
 	return nil
 }
