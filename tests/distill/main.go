@@ -1,6 +1,6 @@
 // Command distill prints pare's knowledge-distillation tables (issue 9):
 //
-//		go run ./tests/distill [-part table|qat|cross|all] [-train N] [-test N] [-epochs E] [-seed S]
+//		go run ./tests/distill [-part table|qat|cross|all] [-train N] [-test N] [-epochs E] [-seed S] [flags]
 //
 //	  - table: for LeNet-300-100 and LeNet-5 (tests/zoo/*.onnx; mnist-7 when
 //	    they are absent), the compression pipeline prune → quantize → share
@@ -8,16 +8,19 @@
 //	    model after every step (prune 50 %, distill, prune to the target,
 //	    distill, quantize, share, distill): weight bytes, ratio to f32 and
 //	    top-1 on the MNIST test images;
-//	  - qat: a small model trained here on Fashion-MNIST, quantized post-training
-//	    to int8 (per channel and per tensor), then fine-tuned with fake
-//	    quantization (quantization-aware, with the float model as teacher):
-//	    the points int8 loses and how many QAT recovers;
+//	  - qat: mnist-7 quantized post-training to int8 with the entropy
+//	    observer (per channel and per tensor), which loses two points, then
+//	    fine-tuned with fake quantization (quantization-aware, straight-through
+//	    estimator, the f32 model as teacher): the points int8 loses and how
+//	    many QAT recovers (-qatmodel fashion: a 784-100-10 MLP trained here
+//	    on Fashion-MNIST instead);
 //	  - cross: LeNet-5 as teacher and a student CNN of under a quarter of its
-//	    parameters, trained on hard labels vs distilled from the teacher with
-//	    no labels, same initialization, seed, data and epochs.
+//	    parameters, trained on hard labels (at each -hardlr) vs distilled from
+//	    the teacher with no labels (at each -softlr, temperature -temp), same
+//	    initialization, seed, data (-ctrain images) and epochs (-cepochs).
 //
 // Each part runs alone; -train bounds the training images used by every
-// fine-tuning step (the default keeps each part to a few minutes on an idle
+// fine-tuning step of table and qat (the default keeps each part to a few minutes on an idle
 // 2-core machine).
 package main
 
