@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,5 +149,38 @@ func TestImportStatsDiffRun(t *testing.T) {
 	code, _, errOut = pare("run", m, "--input", "nosuch=x.npy")
 	if code == 0 || !strings.Contains(errOut, "Input3") {
 		t.Errorf("run with a wrong input name should list the inputs: %q", errOut)
+	}
+}
+
+// TestCompileCompressed: a pruned, quantized and shared model compiles (its
+// encodings decoded to dense weights) and the executable's outputs equal rt's.
+func TestCompileCompressed(t *testing.T) {
+	if _, err := exec.LookPath("opt-14"); err != nil {
+		t.Skip("opt-14 not installed (make toolchain)")
+	}
+	dir := t.TempDir()
+	c := filepath.Join(dir, "c.ir")
+	code, _, errOut := pare("opt", "../../tests/zoo/lenet300.onnx", "-passes",
+		"canonicalize,prune{layers=ip1:0.8,ip2:0.7,logits:0.3},quantize,share{bits=4,index=auto}",
+		"--calib", "mnist:train", "--calib-limit", "50", "-o", c)
+	if code != 0 {
+		t.Skipf("pare opt: %s", errOut)
+	}
+	in := "../../tests/testdata/mnist_test_0_label7.npy"
+	rtOut, llOut := filepath.Join(dir, "rt.npy"), filepath.Join(dir, "ll.npy")
+	if code, _, errOut := pare("run", c, "--input", in, "--out", rtOut); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, _, errOut = pare("run", "--backend", "llvm", c, "--input", in, "--out", llOut)
+	if code != 0 {
+		t.Fatal(errOut)
+	}
+	if !strings.Contains(errOut, "decoded to dense") {
+		t.Errorf("no note about decoded encodings: %q", errOut)
+	}
+	a, _ := os.ReadFile(rtOut)
+	b, _ := os.ReadFile(llOut)
+	if len(a) == 0 || string(a) != string(b) {
+		t.Errorf("compiled outputs differ from rt's")
 	}
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/passes"
 )
 
 func init() {
@@ -50,6 +52,9 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				}
 				g, err := mf.load(pos[0])
 				if err != nil {
+					return err
+				}
+				if g, err = denseWeights(g); err != nil {
 					return err
 				}
 				p, err := codegen.Lower(g)
@@ -146,4 +151,28 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, b, 0o644)
+}
+
+// denseWeights decodes compressed weight encodings (sparse_decode,
+// sparse_rel_decode, codebook_decode of constants) into dense constants for
+// the compiled backends, which have no sparse or codebook kernels yet; it
+// says so, since the compiled model is then no smaller than the dense one.
+func denseWeights(g *ir.Graph) (*ir.Graph, error) {
+	has := false
+	for _, v := range g.Values {
+		switch v.Op.Name {
+		case "sparse_decode", "sparse_rel_decode", "codebook_decode":
+			has = true
+		}
+	}
+	if !has {
+		return g, nil
+	}
+	g = g.Clone()
+	n, err := passes.Decompress(g)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "note: %d compressed weight encodings (sparse, codebook) decoded to dense weights: the compiled backends have no sparse or codebook kernels yet\n", n)
+	return g, nil
 }
