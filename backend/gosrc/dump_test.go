@@ -26,3 +26,24 @@ func TestDumpMnist(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDumpMnistInt8 writes the generated int8 mnist-7 package to
+// $GOSRC_DUMP_INT8 (for reading).
+func TestDumpMnistInt8(t *testing.T) {
+	dir := os.Getenv("GOSRC_DUMP_INT8")
+	if dir == "" {
+		t.Skip("set GOSRC_DUMP_INT8=DIR to write the generated int8 mnist-7 package")
+	}
+	g, _ := quantizedMnist(t)
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Generate(p, Options{Main: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+}

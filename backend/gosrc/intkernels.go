@@ -58,8 +58,7 @@ func (k *kfn) intConv() error {
 	}
 	zx := k.s.Rq.ZX
 	hw, P, K := c.H*c.W, c.OH*c.OW, c.Cg*c.KH*c.KW
-	fin, err := k.finish("yr[j]", "acc[j]", "oc")
-	if err != nil {
+	if _, err := k.finish("yr[j]", "acc[j]", "oc"); err != nil {
 		return err
 	}
 	body := []jen.Code{L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw)}
@@ -88,23 +87,121 @@ func (k *kfn) intConv() error {
 			)))))
 		bRow = func(kk string) string { return fmt.Sprintf("col[(%s)*%d:]", kk, P) }
 	}
-	inner := []jen.Code{
-		L("oc := g*%d + m", c.Mg),
-		L("wr := x1[oc*%d:][:%d]", K, K),
-		L("var wsum int32"),
-		jen.For(L("_, w := range wr")).Block(L("wsum += int32(w)")),
-		L("a0 := x2[oc] - %d*wsum", zx),
-		jen.For(L("j := range acc")).Block(L("acc[j] = a0")),
-	}
-	inner = append(inner, intAxpy("acc", K, func(kk string) string { return "int32(wr[" + kk + "])" }, bRow)...)
-	inner = append(inner, L("yr := y[(n*%d+oc)*%d:][:%d]", c.M, P, P), jen.For(L("j := range acc")).Block(fin))
-	body = append(body, For("m", 0, c.Mg, inner...))
-	k.add(L("acc := scratch[:%d]", P))
+	// Output channels in blocks of four, then two, then one: each input
+	// value loaded feeds every channel of the block. The columns go in
+	// tiles of intTile so the block's accumulators (on the stack) stay in
+	// L1; each tile is requantized into its rows as soon as it is done.
+	body = append(body, k.intRowBlocks(c.Mg, K, P, "g*"+fmt.Sprint(c.Mg), func(i int) string {
+		return fmt.Sprintf("y[(n*%d+oc+%d)*%d+j0:]", c.M, i, P)
+	}, bRow, zx)...)
+	k.add(L("var accb [4][%d]int32", min(P, intTile)))
 	if !c.Pointwise {
 		k.add(L("col := scratch[%d:][:%d]", P, K*P))
 	}
 	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
 	return nil
+}
+
+// intTile is the column tile of the blocked integer kernels.
+const intTile = 256
+
+// intRowBlocks emits, for rows m in [0, rows) of the output in blocks of
+// 4, 2 and 1 (oc = base + m), acc_i = bias[oc+i] - zx·Σw_i + Σ_k w_i[k]·B[k]
+// over column tiles of at most intTile (j0 the tile start; bRow(k) the
+// start of row k of B, yRow(i) the start of output row i of the tile),
+// requantizing each finished tile into its row. W is x1 [rows][K].
+func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string, bRow func(k string) string, zx int32) []jen.Code {
+	var out []jen.Code
+	T := min(P, intTile)
+	m := 0
+	for _, r := range []int{4, 2, 1} {
+		if rows-m < r {
+			continue
+		}
+		n := (rows - m) / r
+		lo := m
+		m += n * r
+		var blk []jen.Code
+		for i := 0; i < r; i++ {
+			blk = append(blk,
+				L("w%d := x1[(oc+%d)*%d:][:%d]", i, i, K, K),
+				L("var ws%d int32", i),
+				jen.For(L("_, w := range w%d", i)).Block(L("ws%d += int32(w)", i)),
+				L("s%d := x2[oc+%d] - %d*ws%d", i, i, zx, i))
+		}
+		var tile []jen.Code
+		tile = append(tile, L("y0 := accb[0][:min(%d, %d-j0)]", T, P))
+		for i := 1; i < r; i++ {
+			tile = append(tile, L("y%d := accb[%d][:len(y0)]", i, i))
+		}
+		for i := 0; i < r; i++ {
+			tile = append(tile, jen.For(L("j := range y0")).Block(L("y%d[j] = s%d", i, i)))
+		}
+		tile = append(tile, intRowsAxpy(r, K, func(kk string) string { return bRow(kk) + "[j0:]" })...)
+		for i := 0; i < r; i++ {
+			fin, err := k.finish("yr[j]", fmt.Sprintf("y%d[j]", i), fmt.Sprintf("oc+%d", i))
+			if err != nil {
+				panic(err)
+			}
+			tile = append(tile, jen.Block(L("yr := %s[:len(y0)]", yRow(i)), jen.For(L("j := range y0")).Block(fin)))
+		}
+		blk = append(blk, jen.For(L("j0 := 0"), L("j0 < %d", P), L("j0 += %d", T)).Block(tile...))
+		out = append(out, jen.For(L("m := %d", lo), L("m < %d", m), L("m += %d", r)).Block(
+			append([]jen.Code{L("oc := %s + m", base)}, blk...)...))
+	}
+	return out
+}
+
+// intRowsAxpy is rowsAxpy on int32 accumulator rows y0..y{r-1} with
+// integer weight rows w0..w{r-1} and integer B rows (converted to int32).
+// Four rows go one k at a time, fewer two k at a time, so the weights,
+// the loaded B values and the row pointers stay in registers.
+func intRowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
+	u := 2
+	if r > 2 {
+		u = 1
+	}
+	step := func(u int) []jen.Code {
+		var out []jen.Code
+		cond := ""
+		for i := 0; i < r; i++ {
+			for t := 0; t < u; t++ {
+				out = append(out, L("a%d%d := int32(w%d[k+%d])", i, t, i, t))
+				if cond != "" {
+					cond += "|"
+				}
+				cond += fmt.Sprintf("a%d%d", i, t)
+			}
+		}
+		out = append(out, jen.If(L("%s == 0", cond)).Block(jen.Continue()))
+		for t := 0; t < u; t++ {
+			out = append(out, L("p%d := %s[:len(y0)]", t, bRow(fmt.Sprintf("(k+%d)", t))))
+		}
+		var inner []jen.Code
+		for t := 0; t < u; t++ {
+			inner = append(inner, L("q%d := int32(p%d[j])", t, t))
+		}
+		for i := 0; i < r; i++ {
+			e := ""
+			for t := 0; t < u; t++ {
+				if t > 0 {
+					e += " + "
+				}
+				e += fmt.Sprintf("a%d%d*q%d", i, t, t)
+			}
+			inner = append(inner, L("y%d[j] += %s", i, e))
+		}
+		return append(out, jen.For(L("j := range y0")).Block(inner...))
+	}
+	var out []jen.Code
+	ku := kk / u * u
+	if ku > 0 {
+		out = append(out, jen.For(L("k := 0"), L("k < %d", ku), L("k += %d", u)).Block(step(u)...))
+	}
+	if ku < kk {
+		out = append(out, jen.For(L("k := %d", ku), L("k < %d", kk), L("k++")).Block(step(1)...))
+	}
+	return out
 }
 
 // intAxpy is acc[j] += Σ_k a(k)·int32(b(k)[j]), 4-way unrolled over k.
