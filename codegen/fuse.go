@@ -27,6 +27,10 @@ func (l *lowerer) lowerValue(v *ir.Value) (st *Step, last *ir.Value, err error) 
 		st, err = l.lowerReduce(v)
 	case "transpose", "slice", "concat", "expand", "pad", "gather":
 		st, err = l.lowerLayout(v)
+	case "resize":
+		st, err = l.lowerResize(v)
+	case "conv_transpose":
+		st, err = l.lowerConvTranspose(v)
 	default:
 		st, err = l.lowerMap(v)
 	}

@@ -97,6 +97,15 @@ const (
 	// KCopy: strided copies (Copies) of In[i] into Out, after filling Out
 	// with Fill when HasFill.
 	KCopy Kernel = "copy"
+	// KResize: nearest or multilinear resize of In[0] (Resize), computed
+	// as rt's: per output element, the sum over the corners of the
+	// blending dims (in Resize.Dims order) of weight·x, weights multiplied
+	// in dim order, zero weights skipped.
+	KResize Kernel = "resize"
+	// KConvTranspose: 1-D or 2-D transposed convolution (Conv: H, W the
+	// input's, OH, OW the output's; M, Mg the output channels). In: x,
+	// weight [C][Mg][KH*KW] as ONNX stores it, bias [M] (optional).
+	KConvTranspose Kernel = "conv_transpose"
 )
 
 // Program is a lowered graph.
@@ -136,6 +145,7 @@ type Step struct {
 	Softmax [3]int
 	Reduce  *Reduce
 	Copies  []Copy
+	Resize  *Resize
 	HasFill bool
 	Fill    float32
 	// Rq is set on integer conv, gemm, pool and softmax steps.
@@ -273,6 +283,21 @@ type Copy struct {
 	Shape                  []int
 	SrcOff, DstOff         int
 	SrcStrides, DstStrides []int
+}
+
+// Resize maps every output coordinate of every dim to input coordinates.
+type Resize struct {
+	Shape []int // the output shape
+	Dims  []ResizeDim
+}
+
+// ResizeDim is one dim of a resize: output coordinate o reads input
+// element offsets I0[o] (weight 1-W1[o]) and I1[o] (weight W1[o]), both
+// already multiplied by the input stride. Without Lerp only I0 is read.
+type ResizeDim struct {
+	I0, I1 []int
+	W1     []float32
+	Lerp   bool
 }
 
 // eachOperand calls f on every operand of the step.

@@ -243,23 +243,67 @@ func (k *kfn) intDepthwise() error {
 	if err != nil {
 		return err
 	}
-	var tap jen.Code
-	if c.SW == 1 {
-		tap = jen.Block(L("xs := xr[lo+off : hi+off]"), L("as := ar[lo:hi]"), L("as = as[:len(xs)]"),
-			jen.For(L("j := range xs")).Block(L("as[j] += wv * (int32(xs[j]) - %d)", zx)))
-	} else {
-		tap = For("ow", "lo", "hi", L("ar[ow] += wv * (int32(xr[ow*%d+off]) - %d)", c.SW, zx))
-	}
-	k.add(L("acc := scratch[:%d]", P))
-	k.add(For("n", 0, c.N, For("m", 0, c.M,
+	body := []jen.Code{
 		L("xp := x0[(n*%d+m/%d)*%d:][:%d]", c.C, c.Mg, hw, hw),
 		L("wm := x1[m*%d:][:%d]", T, T),
 		L("b := x2[m]"),
 		jen.For(L("j := range acc")).Block(L("acc[j] = b")),
-		For("kh", 0, c.KH,
+	}
+	if c.SW == 1 && c.KW > 1 && c.KW <= 8 {
+		// As the f32 kernel: a row of taps at once over the output columns
+		// where every tap of the row reads inside the input ([loC, hiC)),
+		// one sweep doing all KW multiply-adds of the stored values with
+		// the zero point folded out (zx·Σw of the row); the edges go tap by
+		// tap.
+		var ws, xs []jen.Code
+		sum, wsum := "", ""
+		for kw := 0; kw < c.KW; kw++ {
+			ws = append(ws, L("w%d := int32(wk[%d])", kw, kw))
+			xs = append(xs, L("x%ds := xr[%s:][:len(ys)]", kw, offsetExpr([]string{"loC"}, []int{1}, kw*c.DW-c.PL)))
+			if kw > 0 {
+				sum += " + "
+				wsum += " + "
+			}
+			sum += fmt.Sprintf("w%d*int32(x%ds[j])", kw, kw)
+			wsum += fmt.Sprintf("w%d", kw)
+		}
+		rowBody := append([]jen.Code{
+			L("ih := oh*%d + kh*%d - %d", c.SH, c.DH, c.PT),
+			L("xr := xp[ih*%d:][:%d]", c.W, c.W),
+			L("ar := acc[oh*%d:][:%d]", c.OW, c.OW),
+		}, jen.If(L("loC < hiC")).Block(append(append([]jen.Code{L("ys := ar[loC:hiC]")}, xs...),
+			jen.For(L("j := range ys")).Block(L("ys[j] += %s - wz", sum)))...))
+		rowBody = append(rowBody,
+			For("kw", 0, c.KW,
+				L("wv := int32(wk[kw])"),
+				L("off := kw*%d - %d", c.DW, c.PL),
+				L("lo, hi := validRange(off, 1, %d, %d)", c.W, c.OW),
+				For("ow", "lo", "min(loC, hi)", L("ar[ow] += wv * (int32(xr[ow+off]) - %d)", zx)),
+				For("ow", "max(hiC, lo)", "hi", L("ar[ow] += wv * (int32(xr[ow+off]) - %d)", zx)),
+			))
+		body = append(body, For("kh", 0, c.KH,
+			append(append([]jen.Code{
+				L("ohLo, ohHi := validRange(kh*%d-%d, %d, %d, %d)", c.DH, c.PT, c.SH, c.H, c.OH),
+				L("wk := wm[kh*%d:][:%d]", c.KW, c.KW),
+			}, ws...),
+				L("wz := %d * (%s)", zx, wsum),
+				L("loC, hiC := validRange(-%d, 1, %d, %d)", c.PL, c.W-(c.KW-1)*c.DW, c.OW),
+				L("hiC = max(hiC, loC)"),
+				For("oh", "ohLo", "ohHi", rowBody...),
+			)...))
+	} else {
+		var tap jen.Code
+		if c.SW == 1 {
+			tap = jen.Block(L("xs := xr[lo+off : hi+off]"), L("as := ar[lo:hi]"), L("as = as[:len(xs)]"),
+				jen.For(L("j := range xs")).Block(L("as[j] += wv*int32(xs[j]) - wz")))
+		} else {
+			tap = For("ow", "lo", "hi", L("ar[ow] += wv*int32(xr[ow*%d+off]) - wz", c.SW))
+		}
+		body = append(body, For("kh", 0, c.KH,
 			L("ohLo, ohHi := validRange(kh*%d-%d, %d, %d, %d)", c.DH, c.PT, c.SH, c.H, c.OH),
 			For("kw", 0, c.KW,
 				L("wv := int32(wm[kh*%d+kw])", c.KW),
+				L("wz := %d * wv", zx),
 				L("off := kw*%d - %d", c.DW, c.PL),
 				L("lo, hi := validRange(off, %d, %d, %d)", c.SW, c.W, c.OW),
 				jen.If(L("lo >= hi")).Block(jen.Continue()),
@@ -270,10 +314,13 @@ func (k *kfn) intDepthwise() error {
 					tap,
 				),
 			),
-		),
+		))
+	}
+	body = append(body,
 		L("yp := y[(n*%d+m)*%d:][:%d]", c.M, P, P),
-		jen.For(L("j := range acc")).Block(fin),
-	)))
+		jen.For(L("j := range acc")).Block(fin))
+	k.add(L("acc := scratch[:%d]", P))
+	k.add(For("n", 0, c.N, For("m", 0, c.M, body...)))
 	return nil
 }
 

@@ -261,6 +261,10 @@ func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.
 		err = k.reduce(s, in[0], out)
 	case codegen.KCopy:
 		err = k.copy(s, in, out)
+	case codegen.KResize:
+		err = k.resize(s, in[0], out)
+	case codegen.KConvTranspose:
+		err = k.convTranspose(s, in, out)
 	default:
 		err = &codegen.UnsupportedError{Where: s.Where, Op: s.Op, Reason: fmt.Sprintf("kernel %s has no LLVM implementation", s.Kernel)}
 	}

@@ -52,6 +52,26 @@ func convCase(name string, x, w []int, attrs pir.Attrs, bias bool) opCase {
 	}}
 }
 
+func resizeCase(name string, x, y []int, attrs pir.Attrs) opCase {
+	return opCase{name, [][]int{x}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		return op("resize", attrs, pir.TensorType(pir.F32, y...), in[0])(g)
+	}}
+}
+
+func convTCase(name string, x, w []int, attrs pir.Attrs, bias bool) opCase {
+	return opCase{name, [][]int{x}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		args := []*pir.Value{in[0], g.AddConst("w", randTensor(r, w...), nil)}
+		if bias {
+			args = append(args, g.AddConst("b", randTensor(r, w[1]*max(1, attrs["group"].Int)), nil))
+		}
+		c, err := g.Add("conv_transpose", args, attrs, pir.Type{}, "ct", name)
+		if err != nil {
+			return nil, err
+		}
+		return g.Add("relu", []*pir.Value{c}, nil, pir.Type{}, "r", name)
+	}}
+}
+
 var opCases = []opCase{
 	unaryCase("relu", nil), unaryCase("sigmoid", nil), unaryCase("tanh", nil), unaryCase("hardswish", nil),
 	unaryCase("hardsigmoid", nil), unaryCase("exp", nil), unaryCase("abs", nil), unaryCase("neg", nil),
@@ -114,6 +134,17 @@ var opCases = []opCase{
 	{"global_avgpool", [][]int{{2, 3, 4, 5}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
 		return op("global_avgpool", nil, pir.Type{}, in[0])(g)
 	}},
+	resizeCase("resize_nearest_asym", []int{1, 2, 3, 4}, []int{1, 2, 6, 8}, pir.Attrs{"mode": pir.Str("nearest"), "coord": pir.Str("asymmetric"), "nearest_mode": pir.Str("floor")}),
+	resizeCase("resize_nearest_down", []int{1, 2, 7, 9}, []int{1, 2, 3, 4}, pir.Attrs{"mode": pir.Str("nearest"), "nearest_mode": pir.Str("round_prefer_ceil")}),
+	resizeCase("resize_nearest_tf", []int{2, 5, 5}, []int{2, 7, 3}, pir.Attrs{"mode": pir.Str("nearest"), "coord": pir.Str("tf_half_pixel_for_nn"), "nearest_mode": pir.Str("ceil")}),
+	resizeCase("resize_linear_half", []int{1, 2, 4, 5}, []int{1, 2, 7, 9}, pir.Attrs{"mode": pir.Str("linear")}),
+	resizeCase("resize_linear_align", []int{1, 3, 4, 4}, []int{1, 3, 8, 3}, pir.Attrs{"mode": pir.Str("linear"), "coord": pir.Str("align_corners")}),
+	resizeCase("resize_linear_pytorch", []int{1, 2, 3, 5}, []int{1, 2, 1, 10}, pir.Attrs{"mode": pir.Str("linear"), "coord": pir.Str("pytorch_half_pixel")}),
+	resizeCase("resize_linear_scales", []int{1, 1, 4, 4}, []int{1, 1, 8, 8}, pir.Attrs{"mode": pir.Str("linear"), "coord": pir.Str("asymmetric"), "scales": pir.Floats(1, 1, 2, 2)}),
+	resizeCase("resize_linear_3d", []int{2, 3, 4}, []int{4, 5, 4}, pir.Attrs{"mode": pir.Str("linear")}),
+	convTCase("conv_transpose_s2", []int{1, 4, 5, 5}, []int{4, 3, 2, 2}, pir.Attrs{"strides": pir.Ints(2, 2)}, true),
+	convTCase("conv_transpose_pad", []int{2, 4, 5, 6}, []int{4, 2, 3, 3}, pir.Attrs{"strides": pir.Ints(2, 1), "pads": pir.Ints(1, 0, 1, 2), "dilations": pir.Ints(1, 2), "group": pir.Int(2), "output_padding": pir.Ints(1, 0)}, false),
+	convTCase("conv_transpose_1d", []int{1, 3, 7}, []int{3, 2, 3}, pir.Attrs{"strides": pir.Ints(3), "pads": pir.Ints(1, 1)}, true),
 	{"reshape_result", [][]int{{2, 3, 4}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
 		x, err := op("relu", nil, pir.Type{}, in[0])(g)
 		if err != nil {
