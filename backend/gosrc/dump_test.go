@@ -47,3 +47,24 @@ func TestDumpMnistInt8(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDumpPersonDetect writes the generated person_detect package to
+// $GOSRC_DUMP_PD (for reading and timing).
+func TestDumpPersonDetect(t *testing.T) {
+	dir := os.Getenv("GOSRC_DUMP_PD")
+	if dir == "" {
+		t.Skip("set GOSRC_DUMP_PD=DIR to write the generated person_detect package")
+	}
+	g := tfliteModel(t, "tflite-micro/person_detect.tflite")
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := Generate(p, Options{Main: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+}

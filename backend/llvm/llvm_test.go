@@ -3,6 +3,7 @@ package llvm
 import (
 	"fmt"
 	"math"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,6 +138,33 @@ func TestLightSqueezenet(t *testing.T) {
 	in := pir.NewTensor(pir.F32, g.Params[0].Type.Shape)
 	for i := range in.F32 {
 		in.F32[i] = float32(i) / float32(len(in.F32))
+	}
+	checkAgainstRT(t, g, host, nil, []*pir.Tensor{in})
+}
+
+// TestPPOCRDet compiles PP-OCRv4 det (resize, conv_transpose, hardswish
+// chains) at 96×96 for the host and compares with rt.
+func TestPPOCRDet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ppocr det takes a while to compile on a loaded machine")
+	}
+	needTools(t)
+	path := filepath.Join(modelsDir, "onnx/ppocr/ch_PP-OCRv4_det_infer.onnx")
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("model %s not found", path)
+	}
+	g, err := onnx.Import(path, onnx.Options{Shapes: map[string][]int{"x": {1, 3, 96, 96}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	r := rand.New(rand.NewSource(3))
+	in := pir.NewTensor(pir.F32, g.Params[0].Type.Shape)
+	for i := range in.F32 {
+		in.F32[i] = r.Float32()*2 - 1
 	}
 	checkAgainstRT(t, g, host, nil, []*pir.Tensor{in})
 }
