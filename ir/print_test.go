@@ -121,6 +121,8 @@ func everyOpGraph(t testing.TB) *Graph {
 	b.add("sparse_decode", []*Value{b.cf("spv", 3), spc, spr}, nil, TensorType(F32, 2, 6))
 	cbi := g.AddConst("cbi", &Tensor{DType: U8, Shape: []int{3}, U8: []uint8{0x1b, 0xe4, 0x39}}, nil)
 	b.add("codebook_decode", []*Value{b.cf("cb", 4), cbi}, Attrs{"bits": Int(2)}, TensorType(F32, 2, 6))
+	rg := g.AddConst("rg", &Tensor{DType: U8, Shape: []int{2}, U8: []uint8{0x21, 0x03}}, nil)
+	b.add("sparse_rel_decode", []*Value{b.cf("rv", 4), rg}, Attrs{"bits": Int(4)}, TensorType(F32, 2, 6))
 	nan := ramp(6, 6)
 	nan.F32[4] = float32(math.NaN())
 	nan.F32[5] = float32(math.Inf(-1))
