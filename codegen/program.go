@@ -106,6 +106,10 @@ const (
 	// input's, OH, OW the output's; M, Mg the output channels). In: x,
 	// weight [C][Mg][KH*KW] as ONNX stores it, bias [M] (optional).
 	KConvTranspose Kernel = "conv_transpose"
+	// KQBinary: a quantized add, sub or mul of In[0] and In[1] (QBin),
+	// broadcast over Loop (Strides[0] the output's, contiguous; Strides[1]
+	// and Strides[2] the inputs').
+	KQBinary Kernel = "qbinary"
 )
 
 // Program is a lowered graph.
@@ -151,6 +155,24 @@ type Step struct {
 	// Rq is set on integer conv, gemm, pool and softmax steps.
 	Rq   *Requant
 	QMap *QMap
+	QBin *QBinary
+}
+
+// QBinary is the arithmetic of a quantized binary op on 8-bit per-tensor
+// operands a, b and result y, by Mode:
+//   - "float" (rt's viaFloat): da = float32(a - ZA)·SA, db likewise, f =
+//     da op db in f32, y = sat(round_half_even(f / SY) + ZY);
+//   - "tflite" (add and sub): x = MBQM((a - ZA)·2^20, M1, S1), z =
+//     MBQM((b - ZB)·2^20, M2, S2), y = MBQM(x ± z, MO, SO) + ZY (wrapping
+//     int32);
+//
+// then clamped to [Lo, Hi] (max then min: the type range and a fused act).
+type QBinary struct {
+	Op, Mode               string
+	ZA, ZB, ZY             int32
+	SA, SB, SY             float32
+	M1, S1, M2, S2, MO, SO int32
+	Lo, Hi                 int32
 }
 
 // Requant is the integer arithmetic of a quantized conv or gemm step:

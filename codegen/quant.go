@@ -21,6 +21,8 @@ func isIntStep(v *ir.Value) bool {
 		return true
 	case "relu", "clip", "maxpool", "avgpool", "softmax":
 		return len(v.Args) > 0 && v.Args[0].Type.DType.IsInt()
+	case "add", "sub", "mul":
+		return v.Type.DType.IsInt() && v.Type.Quant != nil
 	}
 	return false
 }

@@ -14,6 +14,8 @@ func (l *lowerer) lowerIntOp(v *ir.Value) (*Step, error) {
 		return l.lowerIntPool(v)
 	case "softmax":
 		return l.lowerIntSoftmax(v)
+	case "add", "sub", "mul":
+		return l.lowerQBinary(v)
 	}
 	return l.lowerQMap(v)
 }
@@ -180,5 +182,45 @@ func (l *lowerer) lowerIntSoftmax(v *ir.Value) (*Step, error) {
 	st := &Step{Kernel: KSoftmax, Op: "softmax", Where: v.Where(), Rq: &Requant{Mode: "tflite", Lo: int32(lo), Hi: int32(hi)},
 		Softmax: [3]int{ir.NumElements(s[:ax]), s[ax], ir.NumElements(s[ax+1:])}}
 	st.In = []Operand{l.operand(v.Args[0]), l.packed(i32Tensor([]int{256}, exps)), l.packed(i32Tensor([]int{256}, sums))}
+	return st, nil
+}
+
+// lowerQBinary lowers quantized add, sub and mul (rq float: through f32 as
+// rt's viaFloat; rq tflite: TFLite's integer add and sub).
+func (l *lowerer) lowerQBinary(v *ir.Value) (*Step, error) {
+	a, b, y := v.Args[0].Type, v.Args[1].Type, v.Type
+	for _, t := range []ir.Type{a, b, y} {
+		if !is8(t.DType) || t.Quant == nil || t.Quant.Axis >= 0 {
+			return nil, Unsupported(v, "quantized %s of %v and %v to %v (8-bit per-tensor operands are compiled)", v.Op.Name, a, b, y)
+		}
+	}
+	qb := &QBinary{Op: v.Op.Name, Mode: rqMode(v), ZA: int32(a.Quant.ZeroPoint[0]), ZB: int32(b.Quant.ZeroPoint[0]),
+		ZY: int32(y.Quant.ZeroPoint[0]), SA: a.Quant.Scale[0], SB: b.Quant.Scale[0], SY: y.Quant.Scale[0]}
+	switch qb.Mode {
+	case "float":
+	case "tflite":
+		if v.Op.Name == "mul" {
+			return nil, Unsupported(v, "rq=tflite mul")
+		}
+		const leftShift = 20
+		twiceMax := float64(2 * max(qb.SA, qb.SB))
+		m1, s1 := rt.QuantizeMultiplier(float64(qb.SA) / twiceMax)
+		m2, s2 := rt.QuantizeMultiplier(float64(qb.SB) / twiceMax)
+		mo, so := rt.QuantizeMultiplier(twiceMax / float64(float32(1<<leftShift)*qb.SY))
+		qb.M1, qb.S1, qb.M2, qb.S2, qb.MO, qb.SO = m1, int32(s1), m2, int32(s2), mo, int32(so)
+	default:
+		return nil, Unsupported(v, "rq=%s", qb.Mode)
+	}
+	lo, hi := y.DType.Range()
+	lo, hi, err := actBounds(v, lo, hi)
+	if err != nil {
+		return nil, err
+	}
+	qb.Lo, qb.Hi = int32(lo), int32(hi)
+	out := y.Shape
+	lp := &Loop{Shape: out, Strides: [][]int{ir.Strides(out), bcastStrides(a.Shape, out), bcastStrides(b.Shape, out)}}
+	lp.simplify()
+	st := &Step{Kernel: KQBinary, Op: v.Op.Name, Where: v.Where(), QBin: qb, Loop: lp}
+	st.In = []Operand{l.operand(v.Args[0]), l.operand(v.Args[1])}
 	return st, nil
 }

@@ -105,6 +105,9 @@ func (k *kfn) intConv() error {
 // intTile is the column tile of the blocked integer kernels.
 const intTile = 256
 
+var intU = map[int]int{4: 1, 2: 4, 1: 4}
+var intBlocks = []int{1}
+
 // intRowBlocks emits, for rows m in [0, rows) of the output in blocks of
 // 4, 2 and 1 (oc = base + m), acc_i = bias[oc+i] - zx·Σw_i + Σ_k w_i[k]·B[k]
 // over column tiles of at most intTile (j0 the tile start; bRow(k) the
@@ -114,7 +117,7 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 	var out []jen.Code
 	T := min(P, intTile)
 	m := 0
-	for _, r := range []int{4, 2, 1} {
+	for _, r := range intBlocks {
 		if rows-m < r {
 			continue
 		}
@@ -157,10 +160,7 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 // Four rows go one k at a time, fewer two k at a time, so the weights,
 // the loaded B values and the row pointers stay in registers.
 func intRowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
-	u := 2
-	if r > 2 {
-		u = 1
-	}
+	u := intU[r]
 	step := func(u int) []jen.Code {
 		var out []jen.Code
 		cond := ""

@@ -69,7 +69,20 @@ func intConvCase(name string, dt pir.DType, x, w []int, attrs pir.Attrs, perChan
 	}}
 }
 
+func qbinCase(name, op string, attrs pir.Attrs, a, b pir.Type, y pir.Type) intCase {
+	return intCase{name, func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		return g.Add(op, []*pir.Value{add(a), add(b)}, attrs, y, name, name)
+	}}
+}
+
 var intCases = []intCase{
+	qbinCase("add_float", "add", nil, qt(pir.I8, 0.04, -3, 2, 3, 5), qt(pir.I8, 0.07, 10, 2, 3, 5), qt(pir.I8, 0.09, -5)),
+	qbinCase("add_float_relu_bcast", "add", pir.Attrs{"act": pir.Str("relu")}, qt(pir.U8, 0.04, 128, 2, 3, 5), qt(pir.U8, 0.02, 3, 3, 1), qt(pir.U8, 0.05, 100)),
+	qbinCase("sub_float", "sub", nil, qt(pir.I8, 0.04, -3, 2, 3, 5), qt(pir.I8, 0.07, 10, 5), qt(pir.I8, 0.1, 1)),
+	qbinCase("mul_float", "mul", nil, qt(pir.U8, 0.04, 120, 2, 3, 5), qt(pir.U8, 0.07, 130, 1, 3, 1), qt(pir.U8, 0.2, 128)),
+	qbinCase("add_tflite", "add", pir.Attrs{"rq": pir.Str("tflite")}, qt(pir.I8, 0.04, -3, 2, 3, 5), qt(pir.I8, 0.07, 10, 2, 3, 5), qt(pir.I8, 0.09, -5)),
+	qbinCase("add_tflite_clip_bcast", "add", pir.Attrs{"rq": pir.Str("tflite"), "act": pir.Str("clip"), "act_min": pir.Float(-20), "act_max": pir.Float(40)}, qt(pir.I8, 0.03, 2, 1, 4, 3), qt(pir.I8, 0.05, -1, 4, 1), qt(pir.I8, 0.06, 0)),
+	qbinCase("sub_tflite_u8", "sub", pir.Attrs{"rq": pir.Str("tflite")}, qt(pir.U8, 0.03, 128, 3, 4), qt(pir.U8, 0.01, 120, 3, 4), qt(pir.U8, 0.04, 128)),
 	{"quantize", func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
 		x := add(pir.TensorType(pir.F32, 2, 3, 5))
 		return g.Add("quantize", []*pir.Value{x}, nil, qt(pir.I8, 0.01, 3), "q", "q")

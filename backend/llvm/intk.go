@@ -291,3 +291,43 @@ func (k *kfn) intSoftmax(s *codegen.Step, in []value.Value, y value.Value) error
 	})
 	return nil
 }
+
+// qbinary: quantized add, sub or mul (codegen.QBinary) over the broadcast
+// loop.
+func (k *kfn) qbinary(s *codegen.Step, in []value.Value, y value.Value) error {
+	q := s.QBin
+	adt, bdt, ydt := s.In[0].DType, s.In[1].DType, s.Out.DType
+	lp := s.Loop
+	k.nest(lp.Shape, lp.Strides, func(offs []value.Value) {
+		a := k.b.NewSub(k.loadInt(in[0], offs[1], adt), c32(int64(q.ZA)))
+		b := k.b.NewSub(k.loadInt(in[1], offs[2], bdt), c32(int64(q.ZB)))
+		var r value.Value
+		switch q.Mode {
+		case "float":
+			da := k.b.NewFMul(k.b.NewSIToFP(a, f32), cf(q.SA))
+			db := k.b.NewFMul(k.b.NewSIToFP(b, f32), cf(q.SB))
+			var f value.Value
+			switch q.Op {
+			case "add":
+				f = k.b.NewFAdd(da, db)
+			case "sub":
+				f = k.b.NewFSub(da, db)
+			default:
+				f = k.b.NewFMul(da, db)
+			}
+			r = k.quantF(k.b.NewFDiv(f, cf(q.SY)), c32(int64(q.ZY)), q.Lo, q.Hi)
+		default:
+			x := k.mbqm(k.b.NewShl(a, c32(20)), c32(int64(q.M1)), c32(int64(q.S1)))
+			z := k.mbqm(k.b.NewShl(b, c32(20)), c32(int64(q.M2)), c32(int64(q.S2)))
+			var raw value.Value
+			if q.Op == "sub" {
+				raw = k.b.NewSub(x, z)
+			} else {
+				raw = k.b.NewAdd(x, z)
+			}
+			r = k.clampI(k.b.NewAdd(k.mbqm(raw, c32(int64(q.MO)), c32(int64(q.SO))), c32(int64(q.ZY))), q.Lo, q.Hi)
+		}
+		k.storeInt(r, y, offs[0], ydt)
+	})
+	return nil
+}

@@ -207,6 +207,8 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	switch {
 	case s.Kernel == codegen.KQuant:
 		err = k.qmap(s, in, out)
+	case s.Kernel == codegen.KQBinary:
+		err = k.qbinary(s, in, out)
 	case s.Rq != nil:
 		err = k.intKernel(s, in, out, scratch)
 	default:
