@@ -87,8 +87,8 @@ func (k *kfn) intConv() error {
 			)))))
 		bRow = func(kk string) string { return fmt.Sprintf("col[(%s)*%d:]", kk, P) }
 	}
-	// Output channels in blocks of four, then two, then one: each input
-	// value loaded feeds every channel of the block. The columns go in
+	// Output channels in blocks (intBlocks): each input value loaded
+	// feeds every channel of the block. The columns go in
 	// tiles of intTile so the block's accumulators (on the stack) stay in
 	// L1; each tile is requantized into its rows as soon as it is done.
 	body = append(body, k.intRowBlocks(c.Mg, K, P, "g*"+fmt.Sprint(c.Mg), func(i int) string {
