@@ -141,7 +141,7 @@ func TestMNIST7Accuracy(t *testing.T) {
 // allModels lists every shared ONNX model with the import options it needs.
 func allModels(t *testing.T) map[string]onnx.Options {
 	m := map[string]onnx.Options{
-		"models/onnx/mnist-7/mnist-7.onnx":                     {},
+		"models/onnx/mnist-7/mnist-7.onnx":                      {},
 		"models/onnx/ppocr/ch_ppocr_mobile_v2.0_cls_infer.onnx": {Shapes: map[string][]int{"x": {1, 3, 48, 192}}},
 		"models/onnx/ppocr/ch_PP-OCRv4_det_infer.onnx":          {Shapes: map[string][]int{"x": {1, 3, 64, 64}}},
 	}
@@ -245,4 +245,3 @@ func firstDiff(a, b string) string {
 	}
 	return fmt.Sprintf("lengths %d and %d lines", len(la), len(lb))
 }
-

@@ -44,7 +44,7 @@ func ResizeBilinear(img image.Image, w, h, c int) []uint8 {
 			i := (y*sw + x) * c
 			if c == 1 {
 				// ITU-R 601 luma, as image/color.GrayModel.
-				src[i] = float64((19595*r+38470*g+7471*bb+1<<15)>>24)
+				src[i] = float64((19595*r + 38470*g + 7471*bb + 1<<15) >> 24)
 			} else {
 				src[i], src[i+1], src[i+2] = float64(r>>8), float64(g>>8), float64(bb>>8)
 			}
