@@ -1,0 +1,193 @@
+// Package codegentest holds the test graphs every backend runs against rt:
+// one table of integer cases (quantize, requantize, integer conv / gemm /
+// matmul in both requantization forms, TFLite pooling and softmax, plain
+// integer arithmetic ...), so that the LLVM and Go backends check the same
+// things.
+package codegentest
+
+import (
+	"fmt"
+	"math/rand"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+func QT(dt ir.DType, scale float32, zp int64, shape ...int) ir.Type {
+	return ir.Type{DType: dt, Shape: shape, Quant: &ir.Quant{Axis: -1, Scale: []float32{scale}, ZeroPoint: []int64{zp}}}
+}
+
+func QAxis(axis int, scales []float32, zps []int64) *ir.Quant {
+	return &ir.Quant{Axis: axis, Scale: scales, ZeroPoint: zps}
+}
+
+// randInt fills a tensor of an integer dtype with values in its range.
+func RandInt(r *rand.Rand, t ir.Type) *ir.Tensor {
+	x := ir.NewTensor(t.DType, t.Shape)
+	lo, hi := t.DType.Range()
+	if t.DType == ir.I32 {
+		lo, hi = -1000, 1000
+	}
+	for i := 0; i < x.Len(); i++ {
+		x.SetInt(i, lo+r.Int63n(hi-lo+1))
+	}
+	return x
+}
+
+// IntCase adds one integer case to g: Build calls add for each input it
+// needs (a graph parameter whose test value IntOpsGraph draws) and returns
+// the result value.
+type IntCase struct {
+	Name  string
+	Build func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error)
+}
+
+func ConstQ(g *ir.Graph, r *rand.Rand, t ir.Type) *ir.Value {
+	return g.AddConst("w", RandInt(r, t), t.Quant)
+}
+
+func I32Const(g *ir.Graph, r *rand.Rand, n int) *ir.Value {
+	return g.AddConst("b", RandInt(r, ir.Type{DType: ir.I32, Shape: []int{n}}), nil)
+}
+
+func intConvCase(name string, dt ir.DType, x, w []int, attrs ir.Attrs, perChannel bool) IntCase {
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		zx := int64(-3)
+		if dt == ir.U8 {
+			zx = 120
+		}
+		xv := add(QT(dt, 0.05, zx, x...))
+		wt := QT(dt, 0.02, 0, w...)
+		if dt == ir.U8 {
+			wt.Quant.ZeroPoint[0] = 131
+		}
+		if perChannel {
+			s, z := make([]float32, w[0]), make([]int64, w[0])
+			for i := range s {
+				s[i] = 0.01 + 0.003*float32(i)
+			}
+			wt.Quant = QAxis(0, s, z)
+		}
+		hint := QT(dt, 0.4, 5, nil...)
+		return g.Add("conv", []*ir.Value{xv, ConstQ(g, r, wt), I32Const(g, r, w[0])}, attrs, hint, name, name)
+	}}
+}
+
+func qbinCase(name, op string, attrs ir.Attrs, a, b ir.Type, y ir.Type) IntCase {
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add(op, []*ir.Value{add(a), add(b)}, attrs, y, name, name)
+	}}
+}
+
+var IntCases = []IntCase{
+	qbinCase("add_float", "add", nil, QT(ir.I8, 0.04, -3, 2, 3, 5), QT(ir.I8, 0.07, 10, 2, 3, 5), QT(ir.I8, 0.09, -5)),
+	qbinCase("add_float_relu_bcast", "add", ir.Attrs{"act": ir.Str("relu")}, QT(ir.U8, 0.04, 128, 2, 3, 5), QT(ir.U8, 0.02, 3, 3, 1), QT(ir.U8, 0.05, 100)),
+	qbinCase("sub_float", "sub", nil, QT(ir.I8, 0.04, -3, 2, 3, 5), QT(ir.I8, 0.07, 10, 5), QT(ir.I8, 0.1, 1)),
+	qbinCase("mul_float", "mul", nil, QT(ir.U8, 0.04, 120, 2, 3, 5), QT(ir.U8, 0.07, 130, 1, 3, 1), QT(ir.U8, 0.2, 128)),
+	qbinCase("add_tflite", "add", ir.Attrs{"rq": ir.Str("tflite")}, QT(ir.I8, 0.04, -3, 2, 3, 5), QT(ir.I8, 0.07, 10, 2, 3, 5), QT(ir.I8, 0.09, -5)),
+	qbinCase("add_tflite_clip_bcast", "add", ir.Attrs{"rq": ir.Str("tflite"), "act": ir.Str("clip"), "act_min": ir.Float(-20), "act_max": ir.Float(40)}, QT(ir.I8, 0.03, 2, 1, 4, 3), QT(ir.I8, 0.05, -1, 4, 1), QT(ir.I8, 0.06, 0)),
+	qbinCase("sub_tflite_u8", "sub", ir.Attrs{"rq": ir.Str("tflite")}, QT(ir.U8, 0.03, 128, 3, 4), QT(ir.U8, 0.01, 120, 3, 4), QT(ir.U8, 0.04, 128)),
+	{"quantize", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.TensorType(ir.F32, 2, 3, 5))
+		return g.Add("quantize", []*ir.Value{x}, nil, QT(ir.I8, 0.01, 3), "q", "q")
+	}},
+	{"quantize_tflite", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.TensorType(ir.F32, 2, 3, 5))
+		return g.Add("quantize", []*ir.Value{x}, ir.Attrs{"rq": ir.Str("tflite")}, QT(ir.I8, 0.01, 3), "q", "q")
+	}},
+	{"quantize_axis", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.TensorType(ir.F32, 2, 3, 5))
+		return g.Add("quantize", []*ir.Value{x}, nil, ir.Type{DType: ir.U8, Quant: QAxis(1, []float32{0.01, 0.02, 0.005}, []int64{128, 0, 7})}, "q", "q")
+	}},
+	{"dequantize", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("dequantize", []*ir.Value{add(QT(ir.I8, 0.03, -7, 4, 6))}, nil, ir.Type{}, "d", "d")
+	}},
+	{"requantize_float", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("requantize", []*ir.Value{add(QT(ir.I8, 0.03, -7, 4, 6))}, nil, QT(ir.U8, 0.05, 100), "r", "r")
+	}},
+	{"requantize_tflite", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("requantize", []*ir.Value{add(QT(ir.I8, 0.03, -7, 4, 6))}, ir.Attrs{"rq": ir.Str("tflite")}, QT(ir.I8, 0.011, 2), "r", "r")
+	}},
+	intConvCase("conv_i8_tflite", ir.I8, []int{1, 3, 9, 8}, []int{5, 3, 3, 3}, ir.Attrs{"rq": ir.Str("tflite"), "pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(2, 1)}, true),
+	intConvCase("conv_u8_tflite", ir.U8, []int{1, 3, 9, 8}, []int{4, 3, 3, 2}, ir.Attrs{"rq": ir.Str("tflite"), "pads": ir.Ints(0, 1, 1, 0)}, false),
+	intConvCase("conv_i8_float_relu", ir.I8, []int{2, 4, 6, 6}, []int{6, 2, 3, 3}, ir.Attrs{"group": ir.Int(2), "act": ir.Str("relu")}, true),
+	intConvCase("conv_pointwise", ir.U8, []int{1, 8, 5, 5}, []int{6, 8, 1, 1}, nil, false),
+	intConvCase("conv_depthwise", ir.I8, []int{1, 4, 7, 7}, []int{8, 1, 3, 3}, ir.Attrs{"rq": ir.Str("tflite"), "group": ir.Int(4), "pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(2, 2)}, true),
+	{"gemm_tflite", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(ir.I8, 0.05, 4, 3, 20))
+		w := ConstQ(g, r, QT(ir.I8, 0.01, 0, 7, 20))
+		return g.Add("gemm", []*ir.Value{x, w, I32Const(g, r, 7)}, ir.Attrs{"trans_b": ir.Int(1), "rq": ir.Str("tflite")}, QT(ir.I8, 0.3, -2), "g", "g")
+	}},
+	{"matmul_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(ir.U8, 0.05, 130, 2, 3, 9))
+		w := ConstQ(g, r, ir.Type{DType: ir.U8, Shape: []int{9, 5}, Quant: QAxis(1, []float32{0.01, 0.02, 0.03, 0.01, 0.02}, []int64{128, 120, 0, 255, 3})})
+		return g.Add("matmul", []*ir.Value{x, w}, nil, QT(ir.U8, 0.2, 128), "m", "m")
+	}},
+	{"matmul_runtime_i32", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		a := add(QT(ir.U8, 1, 12, 3, 4))
+		b := add(QT(ir.I8, 1, -5, 4, 6))
+		return g.Add("matmul", []*ir.Value{a, b}, nil, ir.Type{DType: ir.I32}, "m", "m")
+	}},
+	{"avgpool_tflite", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(ir.I8, 0.1, -1, 1, 3, 7, 6))
+		return g.Add("avgpool", []*ir.Value{x}, ir.Attrs{"rq": ir.Str("tflite"), "kernel": ir.Ints(3, 3), "strides": ir.Ints(2, 2), "pads": ir.Ints(1, 1, 1, 1)}, x.Type, "a", "a")
+	}},
+	{"maxpool_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(ir.U8, 0.1, 9, 1, 2, 7, 6))
+		return g.Add("maxpool", []*ir.Value{x}, ir.Attrs{"kernel": ir.Ints(2, 3), "strides": ir.Ints(2, 1), "pads": ir.Ints(0, 1, 1, 1)}, x.Type, "a", "a")
+	}},
+	{"softmax_tflite", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(ir.I8, 0.07, 3, 3, 11))
+		return g.Add("softmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(1), "rq": ir.Str("tflite")}, QT(ir.I8, 1.0/256, -128), "s", "s")
+	}},
+	{"softmax_u8_long", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(ir.U8, 0.13, 96, 1, 1001))
+		return g.Add("softmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(1), "rq": ir.Str("tflite")}, QT(ir.U8, 1.0/256, 0), "s", "s")
+	}},
+	intBinCase("add", ir.I8, []int{3, 4}, []int{4}), intBinCase("sub", ir.I32, []int{3, 4}, []int{3, 4}),
+	intBinCase("mul", ir.I16, []int{2, 5}, []int{2, 1}), intBinCase("div", ir.I8, []int{40}, []int{40}),
+	intBinCase("div", ir.U8, []int{40}, []int{1}), intBinCase("max", ir.U8, []int{6}, []int{6}),
+	intBinCase("min", ir.I16, []int{6}, []int{6}),
+	{"relu_i8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("relu", []*ir.Value{add(QT(ir.I8, 0.1, -20, 4, 5))}, nil, ir.Type{}, "r", "r")
+	}},
+	{"clip_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("clip", []*ir.Value{add(QT(ir.U8, 0.1, 20, 4, 5))}, ir.Attrs{"min": ir.Float(10.5), "max": ir.Float(200)}, ir.Type{}, "c", "c")
+	}},
+}
+
+func intBinCase(op string, dt ir.DType, a, b []int) IntCase {
+	return IntCase{op + "_" + dt.String(), func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.Type{DType: dt, Shape: a})
+		y := add(ir.Type{DType: dt, Shape: b})
+		return g.Add(op, []*ir.Value{x, y}, nil, ir.Type{}, op, op)
+	}}
+}
+
+// IntOpsGraph builds the given cases into one graph (one result per case)
+// with deterministic input values: integers over their dtype's range (i32
+// within ±1000), floats in [-2, 2).
+func IntOpsGraph(cases []IntCase) (*ir.Graph, []*ir.Tensor, error) {
+	r := rand.New(rand.NewSource(11))
+	g := ir.NewGraph("intops")
+	var vals []*ir.Tensor
+	for _, c := range cases {
+		add := func(ty ir.Type) *ir.Value {
+			if ty.DType == ir.F32 {
+				x := ir.NewTensor(ir.F32, ty.Shape)
+				for i := range x.F32 {
+					x.F32[i] = (r.Float32()*2 - 1) * 2
+				}
+				vals = append(vals, x)
+			} else {
+				vals = append(vals, RandInt(r, ty))
+			}
+			return g.AddParam(c.Name, ty)
+		}
+		v, err := c.Build(g, r, add)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %v", c.Name, err)
+		}
+		g.Results = append(g.Results, v)
+	}
+	return g, vals, nil
+}
