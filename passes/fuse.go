@@ -1,6 +1,8 @@
 package passes
 
 import (
+	"math"
+
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -10,31 +12,48 @@ import (
 // requantize; with `requant`, a requantize after an integer conv / gemm /
 // matmul is folded into the op's result type. The first two never change
 // what rt computes (float or integer); folding a requantize skips one
-// rounding step, so it is opt-in.
+// rounding step, so it is opt-in. Elementwise chains (fuse_elem.go):
+// hard-swish written as x * hardsigmoid(x) or x * clip(x+3, 0, 6) / 6
+// becomes hardswish(x); relu / clip of relu / clip becomes one clamp (and a
+// clamp after an f32 op that already has an act composes with it); (x + c1)
+// + c2 and (x * c1) * c2 fold their constants.
 var fusePass = &Pass{
 	Name:    "fuse",
 	Summary: "fuse activations into conv/gemm/matmul/add, remove quantize-dequantize pairs, fold requantize",
 	Options: []OptionDef{
 		{Name: "act", Kind: Bool, Default: "true", Doc: "fuse relu / clip into the producing op"},
 		{Name: "qdq", Kind: Bool, Default: "true", Doc: "remove dequantize→quantize pairs (or make them a requantize)"},
+		{Name: "hardswish", Kind: Bool, Default: "true", Doc: "x * hardsigmoid(x) and x * clip(x+3, 0, 6) / 6 → hardswish(x) (f32)"},
+		{Name: "clamps", Kind: Bool, Default: "true", Doc: "relu / clip chains → one relu / clip (f32)"},
+		{Name: "consts", Kind: Bool, Default: "true", Doc: "(x + c1) + c2 → x + (c1+c2), (x * c1) * c2 → x * (c1*c2) (f32; reassociation may change the last bit)"},
 		{Name: "requant", Kind: Bool, Default: "false", Doc: "fold a requantize into the integer op before it (changes rounding by at most one step)"},
 	},
 	After: []string{"canonicalize", "quantize"},
 	New: func(o Options) (Func, error) {
 		return func(g *ir.Graph, ctx *Context, rep *Report) error {
-			var n [3]int
+			var n [6]int
 			if o.Bool("qdq") {
 				n[1] = fuseQDQ(g)
 			}
 			if o.Bool("requant") {
 				n[2] = fuseRequant(g)
 			}
+			if o.Bool("hardswish") {
+				n[3] = fuseHardSwish(g)
+			}
+			if o.Bool("consts") {
+				n[5] = fuseConstChains(g)
+			}
+			if o.Bool("clamps") {
+				n[4] = fuseClampChains(g)
+			}
 			if o.Bool("act") {
 				n[0] = fuseAct(g)
 			}
 			g.RemoveDead()
 			topoSort(g)
-			rep.Notef("fused activations: %d, quantize-dequantize pairs: %d, requantizes folded: %d", n[0], n[1], n[2])
+			rep.Notef("fused activations: %d, quantize-dequantize pairs: %d, requantizes folded: %d, hard-swish: %d, clamp chains: %d, constant chains: %d",
+				n[0], n[1], n[2], n[3], n[4], n[5])
 			return nil
 		}, nil
 	},
@@ -51,14 +70,32 @@ func fuseAct(g *ir.Graph) int {
 			continue
 		}
 		p := v.Args[0]
-		if !actHosts[p.Op.Name] || p.Str("act") != "none" || soleUser(u, p) != v || !p.Type.Equal(v.Type) {
+		if !actHosts[p.Op.Name] || soleUser(u, p) != v || !p.Type.Equal(v.Type) {
 			continue
 		}
 		if p.Type.Quant != nil && p.Type.Quant.Axis >= 0 {
 			continue
 		}
 		attrs := p.Attrs.Clone()
-		if v.Op.Name == "relu" {
+		if act := p.Str("act"); act != "none" {
+			// A clamp after a clamp: compose them (f32 only; on integers
+			// relu and clip bounds mean different things).
+			l1, h1, ok := actBounds(p)
+			if !ok || !isF32(p) {
+				continue
+			}
+			l2, h2, _ := clampBounds(v)
+			lo, hi := composeClamps(l1, h1, l2, h2)
+			if op, _ := clampOp(lo, hi); op == "relu" {
+				attrs["act"] = ir.Str("relu")
+				delete(attrs, "act_min")
+				delete(attrs, "act_max")
+			} else {
+				attrs["act"] = ir.Str("clip")
+				attrs["act_min"] = ir.Float(lo)
+				attrs["act_max"] = ir.Float(hi)
+			}
+		} else if v.Op.Name == "relu" {
 			attrs["act"] = ir.Str("relu")
 		} else {
 			attrs["act"] = ir.Str("clip")
@@ -77,6 +114,17 @@ func fuseAct(g *ir.Graph) int {
 		n++
 	}
 	return n
+}
+
+// actBounds is the clamp a host's act attribute applies.
+func actBounds(p *ir.Value) (lo, hi float32, ok bool) {
+	switch p.Str("act") {
+	case "relu":
+		return 0, float32(math.Inf(1)), true
+	case "clip":
+		return p.Float("act_min"), p.Float("act_max"), true
+	}
+	return 0, 0, false
 }
 
 // fuseQDQ rewrites quantize(dequantize(x)).
