@@ -1,52 +1,12 @@
 package codegen
 
 import (
-	"math"
 
 	"github.com/pare-ml/pare/ir"
 )
 
 // Resize and transposed convolution lowering. The resize coordinate maps
-// are computed here exactly as rt's (rt/resize.go), in float32.
-
-func resizeCoord(coord string, x, scale float32, in, out int) float32 {
-	switch coord {
-	case "asymmetric":
-		return x / scale
-	case "align_corners":
-		if out == 1 {
-			return 0
-		}
-		return x * float32(in-1) / float32(out-1)
-	case "pytorch_half_pixel":
-		if out > 1 {
-			return (x+0.5)/scale - 0.5
-		}
-		return 0
-	case "tf_half_pixel_for_nn":
-		return (x + 0.5) / scale
-	}
-	return (x+0.5)/scale - 0.5 // half_pixel
-}
-
-func nearestIndex(mode string, x float32) int {
-	f := float32(math.Floor(float64(x)))
-	switch mode {
-	case "floor":
-		return int(f)
-	case "ceil":
-		return int(math.Ceil(float64(x)))
-	case "round_prefer_ceil":
-		if x-f == 0.5 {
-			return int(f) + 1
-		}
-		return int(math.Round(float64(x)))
-	}
-	if x-f == 0.5 {
-		return int(f)
-	}
-	return int(math.Round(float64(x)))
-}
+// are ir.ResizeAxis's, the same rt uses.
 
 func (l *lowerer) lowerResize(v *ir.Value) (*Step, error) {
 	if !isF32(v) {
@@ -58,8 +18,6 @@ func (l *lowerer) lowerResize(v *ir.Value) (*Step, error) {
 	}
 	istr := ir.Strides(in)
 	rs := &Resize{Shape: out, Dims: make([]ResizeDim, len(in))}
-	coord, mode := v.Str("coord"), v.Str("mode")
-	scales := v.FloatList("scales")
 	for d := range in {
 		n := out[d]
 		if n == 0 {
@@ -68,26 +26,11 @@ func (l *lowerer) lowerResize(v *ir.Value) (*Step, error) {
 		if in[d] == 0 {
 			return nil, Unsupported(v, "resize of an empty dim")
 		}
-		scale := float32(n) / float32(in[d])
-		if len(scales) > d {
-			scale = scales[d]
-		}
-		m := ResizeDim{I0: make([]int, n), I1: make([]int, n), W1: make([]float32, n)}
-		for o := 0; o < n; o++ {
-			x := resizeCoord(coord, float32(o), scale, in[d], n)
-			if mode == "nearest" {
-				i := min(max(nearestIndex(v.Str("nearest_mode"), x), 0), in[d]-1)
-				m.I0[o], m.I1[o] = i*istr[d], i*istr[d]
-				continue
-			}
-			x = min(max(x, 0), float32(in[d]-1))
-			i0 := int(x)
-			i1 := min(i0+1, in[d]-1)
-			w := x - float32(i0)
-			m.I0[o], m.I1[o], m.W1[o] = i0*istr[d], i1*istr[d], w
-			if w != 0 {
-				m.Lerp = true
-			}
+		a := ir.ResizeAxis(v, d, in[d], n)
+		m := ResizeDim{I0: a.I0, I1: a.I1, W1: a.W1, Lerp: a.Lerp}
+		for o := range m.I0 {
+			m.I0[o] *= istr[d]
+			m.I1[o] *= istr[d]
 		}
 		rs.Dims[d] = m
 	}

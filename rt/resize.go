@@ -2,7 +2,6 @@ package rt
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/pare-ml/pare/ir"
 )
@@ -19,70 +18,9 @@ type axisMap struct {
 	lerp   bool      // some w1 is not zero
 }
 
-func resizeCoord(coord string, x float32, scale float32, in, out int) float32 {
-	switch coord {
-	case "asymmetric":
-		return x / scale
-	case "align_corners":
-		if out == 1 {
-			return 0
-		}
-		return x * float32(in-1) / float32(out-1)
-	case "pytorch_half_pixel":
-		if out > 1 {
-			return (x+0.5)/scale - 0.5
-		}
-		return 0
-	case "tf_half_pixel_for_nn":
-		return (x + 0.5) / scale
-	}
-	return (x+0.5)/scale - 0.5 // half_pixel
-}
-
-func nearestIndex(mode string, x float32) int {
-	f := float32(math.Floor(float64(x)))
-	switch mode {
-	case "floor":
-		return int(f)
-	case "ceil":
-		return int(math.Ceil(float64(x)))
-	case "round_prefer_ceil":
-		if x-f == 0.5 {
-			return int(f) + 1
-		}
-		return int(math.Round(float64(x)))
-	}
-	// round_prefer_floor
-	if x-f == 0.5 {
-		return int(f)
-	}
-	return int(math.Round(float64(x)))
-}
-
 func newAxisMap(v *ir.Value, d, in, out int) axisMap {
-	scale := float32(out) / float32(in)
-	if sc := v.FloatList("scales"); len(sc) > d {
-		scale = sc[d]
-	}
-	coord, mode := v.Str("coord"), v.Str("mode")
-	m := axisMap{i0: make([]int, out), i1: make([]int, out), w1: make([]float32, out)}
-	for o := 0; o < out; o++ {
-		x := resizeCoord(coord, float32(o), scale, in, out)
-		if mode == "nearest" {
-			i := min(max(nearestIndex(v.Str("nearest_mode"), x), 0), in-1)
-			m.i0[o], m.i1[o] = i, i
-			continue
-		}
-		x = min(max(x, 0), float32(in-1))
-		i0 := int(x)
-		i1 := min(i0+1, in-1)
-		w := x - float32(i0)
-		m.i0[o], m.i1[o], m.w1[o] = i0, i1, w
-		if w != 0 {
-			m.lerp = true
-		}
-	}
-	return m
+	m := ir.ResizeAxis(v, d, in, out)
+	return axisMap{i0: m.I0, i1: m.I1, w1: m.W1, lerp: m.Lerp}
 }
 
 func buildResize(v *ir.Value) (kernel, error) {
