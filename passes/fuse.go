@@ -47,6 +47,7 @@ var fusePass = &Pass{
 			if o.Bool("clamps") {
 				n[4] = fuseClampChains(g)
 			}
+			g.RemoveDead() // fused chains leave dead values that would count as uses
 			if o.Bool("act") {
 				n[0] = fuseAct(g)
 			}

@@ -138,6 +138,37 @@ func hardSwishOf(u map[*ir.Value][]*ir.Value, v *ir.Value) *ir.Value {
 	return nil
 }
 
+// liveUsers is users over the values the results depend on, so that the
+// dead rest of an already fused chain does not count as a use.
+func liveUsers(g *ir.Graph) map[*ir.Value][]*ir.Value {
+	live := map[*ir.Value]bool{}
+	var mark func(v *ir.Value)
+	mark = func(v *ir.Value) {
+		if live[v] {
+			return
+		}
+		live[v] = true
+		for _, a := range v.Args {
+			mark(a)
+		}
+	}
+	for _, r := range g.Results {
+		mark(r)
+	}
+	u := map[*ir.Value][]*ir.Value{}
+	for _, v := range g.Values {
+		if live[v] {
+			for _, a := range v.Args {
+				u[a] = append(u[a], v)
+			}
+		}
+	}
+	for _, r := range g.Results {
+		u[r] = append(u[r], nil)
+	}
+	return u
+}
+
 // rewrite turns v into op(args){attrs} in place, keeping its type; it
 // restores v and reports false when the new op does not give v's type.
 func rewrite(v *ir.Value, op string, args []*ir.Value, attrs ir.Attrs) bool {
@@ -153,7 +184,7 @@ func rewrite(v *ir.Value, op string, args []*ir.Value, attrs ir.Attrs) bool {
 // fuseHardSwish rewrites written-out hard-swish into hardswish(x).
 func fuseHardSwish(g *ir.Graph) int {
 	n := 0
-	u := users(g)
+	u := liveUsers(g)
 	for _, v := range g.Values {
 		x := hardSwishOf(u, v)
 		if x == nil {
@@ -161,7 +192,7 @@ func fuseHardSwish(g *ir.Graph) int {
 		}
 		if rewrite(v, "hardswish", []*ir.Value{x}, ir.Attrs{}) {
 			n++
-			u = users(g)
+			u = liveUsers(g)
 		}
 	}
 	return n
@@ -209,7 +240,7 @@ func clampOp(lo, hi float32) (string, ir.Attrs) {
 // fuseClampChains turns relu / clip of a single-use relu / clip into one clamp.
 func fuseClampChains(g *ir.Graph) int {
 	n := 0
-	u := users(g)
+	u := liveUsers(g)
 	for _, v := range g.Values {
 		l2, h2, ok := clampBounds(v)
 		if !ok || !isF32(v) {
@@ -223,7 +254,7 @@ func fuseClampChains(g *ir.Graph) int {
 		op, attrs := clampOp(composeClamps(l1, h1, l2, h2))
 		if rewrite(v, op, []*ir.Value{p.Args[0]}, attrs) {
 			n++
-			u = users(g)
+			u = liveUsers(g)
 		}
 	}
 	return n
@@ -234,7 +265,7 @@ func fuseClampChains(g *ir.Graph) int {
 // changes the last bit or so of the result.
 func fuseConstChains(g *ir.Graph) int {
 	n := 0
-	u := users(g)
+	u := liveUsers(g)
 	for i := 0; i < len(g.Values); i++ {
 		v := g.Values[i]
 		if (v.Op.Name != "add" && v.Op.Name != "mul") || !isF32(v) {
@@ -255,7 +286,7 @@ func fuseConstChains(g *ir.Graph) int {
 		cv := g.AddConst(v.Name+".c", c, nil)
 		if rewrite(v, v.Op.Name, []*ir.Value{x, cv}, v.Attrs) {
 			n++
-			u = users(g)
+			u = liveUsers(g)
 		}
 	}
 	return n
