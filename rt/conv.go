@@ -60,10 +60,14 @@ func convGeomOf(v *ir.Value, x, w []int, weightIsTransposed bool) (*convGeom, er
 	return g, nil
 }
 
-// im2col writes the column matrix of one group's input x (cg × in) into
-// col (cg*kk × outSz): row (ci, kernel offset), column output position;
-// padding reads as zero.
-func im2col[T number](g *convGeom, x, col []T) {
+// windowRuns walks the column matrix of one group (cg*kk rows × outSz
+// columns, row = (input channel, kernel offset), column = output position)
+// one run of the last output dim at a time: for row r and outer output
+// position o, run(r, ci, o, base, off, lo, hi, ok) says that columns
+// o*OW+lo .. o*OW+hi-1 read input elements base + ow*sw + off of channel ci;
+// with ok false, or lo >= hi, the whole run reads padding. im2col and its
+// adjoint (col2im, for gradients) share it.
+func windowRuns(g *convGeom, run func(r, ci, o, base, off, lo, hi int, ok bool)) {
 	nsp := len(g.in)
 	last := nsp - 1
 	W, OW := g.in[last], g.out[last]
@@ -75,13 +79,10 @@ func im2col[T number](g *convGeom, x, col []T) {
 	oidx := make([]int, len(outer))
 	row := 0
 	for ci := 0; ci < g.cg; ci++ {
-		xc := x[ci*g.inSz : (ci+1)*g.inSz]
 		for i := range kidx {
 			kidx[i] = 0
 		}
 		for kk := 0; kk < g.kk; kk++ {
-			dst := col[row*g.outSz : (row+1)*g.outSz]
-			row++
 			// Valid output range of the last dim for this kernel offset.
 			off := kidx[last]*dw - pw
 			lo, hi := validRange(off, sw, W, OW)
@@ -89,7 +90,6 @@ func im2col[T number](g *convGeom, x, col []T) {
 				oidx[i] = 0
 			}
 			for o := 0; o < nOuter; o++ {
-				run := dst[o*OW : (o+1)*OW]
 				base, ok := 0, true
 				for d := 0; d < last; d++ {
 					p := oidx[d]*g.win.Strides[d] - g.win.PadsBegin[d] + kidx[d]*g.win.Dilations[d]
@@ -99,20 +99,7 @@ func im2col[T number](g *convGeom, x, col []T) {
 					}
 					base += p * inStr[d]
 				}
-				if !ok || lo >= hi {
-					clear(run)
-				} else {
-					clear(run[:lo])
-					clear(run[hi:])
-					src := xc[base:]
-					if sw == 1 {
-						copy(run[lo:hi], src[lo+off:hi+off])
-					} else {
-						for ow := lo; ow < hi; ow++ {
-							run[ow] = src[ow*sw+off]
-						}
-					}
-				}
+				run(row, ci, o, base, off, lo, hi, ok)
 				for d := len(oidx) - 1; d >= 0; d-- {
 					oidx[d]++
 					if oidx[d] < outer[d] {
@@ -121,6 +108,7 @@ func im2col[T number](g *convGeom, x, col []T) {
 					oidx[d] = 0
 				}
 			}
+			row++
 			for d := nsp - 1; d >= 0; d-- {
 				kidx[d]++
 				if kidx[d] < g.k[d] {
@@ -130,6 +118,31 @@ func im2col[T number](g *convGeom, x, col []T) {
 			}
 		}
 	}
+}
+
+// im2col writes the column matrix of one group's input x (cg × in) into
+// col (cg*kk × outSz): row (ci, kernel offset), column output position;
+// padding reads as zero.
+func im2col[T number](g *convGeom, x, col []T) {
+	OW := g.out[len(g.out)-1]
+	sw := g.win.Strides[len(g.in)-1]
+	windowRuns(g, func(r, ci, o, base, off, lo, hi int, ok bool) {
+		run := col[r*g.outSz+o*OW:][:OW]
+		if !ok || lo >= hi {
+			clear(run)
+			return
+		}
+		clear(run[:lo])
+		clear(run[hi:])
+		src := x[ci*g.inSz+base:]
+		if sw == 1 {
+			copy(run[lo:hi], src[lo+off:hi+off])
+			return
+		}
+		for ow := lo; ow < hi; ow++ {
+			run[ow] = src[ow*sw+off]
+		}
+	})
 }
 
 // validRange is the range [lo, hi) of output positions o in [0, n) for

@@ -100,68 +100,23 @@ func gradConv(v *ir.Value) (VJP, error) {
 // convCol2im adds the column matrix col (cg*kk × outSz, laid out as im2col
 // writes it) back onto the input-shaped dx (cg × in): the adjoint of im2col.
 func convCol2im(g *convGeom, col, dx []float32) {
-	nsp := len(g.in)
-	last := nsp - 1
-	W, OW := g.in[last], g.out[last]
-	sw, dw, pw := g.win.Strides[last], g.win.Dilations[last], g.win.PadsBegin[last]
-	inStr := ir.Strides(g.in)
-	outer := g.out[:last]
-	nOuter := ir.NumElements(outer)
-	kidx := make([]int, nsp)
-	oidx := make([]int, len(outer))
-	row := 0
-	for ci := 0; ci < g.cg; ci++ {
-		xc := dx[ci*g.inSz : (ci+1)*g.inSz]
-		for i := range kidx {
-			kidx[i] = 0
+	OW := g.out[len(g.out)-1]
+	sw := g.win.Strides[len(g.in)-1]
+	windowRuns(g, func(r, ci, o, base, off, lo, hi int, ok bool) {
+		if !ok || lo >= hi {
+			return
 		}
-		for kk := 0; kk < g.kk; kk++ {
-			src := col[row*g.outSz : (row+1)*g.outSz]
-			row++
-			off := kidx[last]*dw - pw
-			lo, hi := validRange(off, sw, W, OW)
-			for i := range oidx {
-				oidx[i] = 0
+		run := col[r*g.outSz+o*OW:][:OW]
+		dst := dx[ci*g.inSz+base:]
+		if sw == 1 {
+			d := dst[lo+off : hi+off]
+			for i, e := range run[lo:hi] {
+				d[i] += e
 			}
-			for o := 0; o < nOuter; o++ {
-				run := src[o*OW : (o+1)*OW]
-				base, ok := 0, true
-				for d := 0; d < last; d++ {
-					p := oidx[d]*g.win.Strides[d] - g.win.PadsBegin[d] + kidx[d]*g.win.Dilations[d]
-					if p < 0 || p >= g.in[d] {
-						ok = false
-						break
-					}
-					base += p * inStr[d]
-				}
-				if ok && lo < hi {
-					dst := xc[base:]
-					if sw == 1 {
-						d := dst[lo+off : hi+off]
-						for i, e := range run[lo:hi] {
-							d[i] += e
-						}
-					} else {
-						for ow := lo; ow < hi; ow++ {
-							dst[ow*sw+off] += run[ow]
-						}
-					}
-				}
-				for d := len(oidx) - 1; d >= 0; d-- {
-					oidx[d]++
-					if oidx[d] < outer[d] {
-						break
-					}
-					oidx[d] = 0
-				}
-			}
-			for d := nsp - 1; d >= 0; d-- {
-				kidx[d]++
-				if kidx[d] < g.k[d] {
-					break
-				}
-				kidx[d] = 0
-			}
+			return
 		}
-	}
+		for ow := lo; ow < hi; ow++ {
+			dst[ow*sw+off] += run[ow]
+		}
+	})
 }
