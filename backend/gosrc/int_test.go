@@ -13,13 +13,8 @@ import (
 )
 
 // goUnsupported lists the shared integer cases the Go backend does not
-// compile yet (quantized and plain integer elementwise arithmetic); every
-// other case must compile and match rt.
-var goUnsupported = map[string]bool{
-	"add_float": true, "add_float_relu_bcast": true, "sub_float": true, "mul_float": true,
-	"add_tflite": true, "add_tflite_clip_bcast": true, "sub_tflite_u8": true,
-	"add_i8": true, "sub_i32": true, "mul_i16": true, "div_i8": true, "div_u8": true, "max_u8": true, "min_i16": true,
-}
+// compile yet; every other case must compile and match rt.
+var goUnsupported = map[string]bool{}
 
 // intOpsGraph builds the shared integer cases the Go backend compiles into
 // one graph with its inputs.

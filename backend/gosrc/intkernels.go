@@ -21,6 +21,7 @@ import (
 
 func init() {
 	extraKernels[codegen.KQuant] = (*kfn).qmap
+	extraKernels[codegen.KQBinary] = (*kfn).qbinary
 }
 
 func isInt8(dt ir.DType) bool { return dt == ir.I8 || dt == ir.U8 }
@@ -498,6 +499,57 @@ func (k *kfn) qmap() error {
 	}
 	k.add(For("o", 0, m.Outer, For("c", 0, m.Dim, For("j", 0, m.Inner,
 		L("i := (o*%d+c)*%d + j", m.Dim, m.Inner), e))))
+	return nil
+}
+
+// qbinary: a quantized add, sub or mul (codegen.QBinary) over the
+// broadcast loop, as rt's viaFloat (rq float) or TFLite's add and sub (rq
+// tflite). The float products are converted explicitly so that no target
+// fuses them into an FMA.
+func (k *kfn) qbinary() error {
+	q, lp := k.s.QBin, k.s.Loop
+	for _, o := range append(k.s.In[:2:2], k.s.Out) {
+		if !isInt8(o.DType) {
+			return unsupported(k.s, "quantized %s on %v", q.Op, o.DType)
+		}
+	}
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return err
+	}
+	var body []jen.Code
+	switch q.Mode {
+	case "float":
+		op := map[string]string{"add": "+", "sub": "-", "mul": "*"}[q.Op]
+		if op == "" {
+			return unsupported(k.s, "quantized %s", q.Op)
+		}
+		body = []jen.Code{
+			L("da := float32(float32(a) * %s)", flit(q.SA)),
+			L("db := float32(float32(b) * %s)", flit(q.SB)),
+			L("y[o] = %s(quantF(float32(da%sdb)/%s, %d, %d, %d))", t, op, flit(q.SY), q.ZY, q.Lo, q.Hi),
+		}
+	case "tflite":
+		op := map[string]string{"add": "+", "sub": "-"}[q.Op]
+		if op == "" {
+			return unsupported(k.s, "rq=tflite %s", q.Op)
+		}
+		body = []jen.Code{
+			L("u := mbqm(a*(1<<20), %d, %d)", q.M1, q.S1),
+			L("w := mbqm(b*(1<<20), %d, %d)", q.M2, q.S2),
+			L("y[o] = %s(clampI(mbqm(u%sw, %d, %d)+%d, %d, %d))", t, op, q.MO, q.SO, q.ZY, q.Lo, q.Hi),
+		}
+	default:
+		return unsupported(k.s, "rq=%s", q.Mode)
+	}
+	k.g.intHelpers = true
+	k.add(nest(lp.Shape, func(idx []string) []jen.Code {
+		return append([]jen.Code{
+			L("o := %s", offsetExpr(idx, lp.Strides[0], 0)),
+			L("a := int32(x0[%s]) - %d", offsetExpr(idx, lp.Strides[1], 0), q.ZA),
+			L("b := int32(x1[%s]) - %d", offsetExpr(idx, lp.Strides[2], 0), q.ZB),
+		}, body...)
+	}))
 	return nil
 }
 

@@ -60,9 +60,10 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 			return nil, nil, err
 		}
 	}
+	intMap := s.Kernel == codegen.KMap && s.Out.DType != ir.F32
 	for j, e := range s.Epilogue {
 		if e.Arg != nil {
-			if e.Arg.DType != ir.F32 {
+			if e.Arg.DType != ir.F32 && !(intMap && e.Arg.DType == s.Out.DType) {
 				return nil, nil, unsupported(s, "epilogue operand of %v", e.Arg.DType)
 			}
 			if err := k.param(fmt.Sprintf("e%d", j), *e.Arg); err != nil {
@@ -70,7 +71,7 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 			}
 		}
 	}
-	if len(s.Epilogue) > 0 && s.Out.DType != ir.F32 {
+	if len(s.Epilogue) > 0 && s.Out.DType != ir.F32 && !intMap {
 		return nil, nil, unsupported(s, "epilogue on a %v result", s.Out.DType)
 	}
 	var err error
@@ -197,7 +198,13 @@ func (k *kfn) epi(argIdx []string) []jen.Code {
 			case codegen.EpiMul:
 				out = append(out, L("v = %s * %s", x, y))
 			case codegen.EpiDiv:
-				out = append(out, L("v = %s / %s", x, y))
+				if k.s.Out.DType != ir.F32 {
+					// As rt's: division by zero gives 0; MIN / -1 wraps
+					// to MIN in Go as in rt.
+					out = append(out, jen.If(L("t, u := %s, %s; u != 0", x, y)).Block(L("v = t / u")).Else().Block(L("v = 0")))
+				} else {
+					out = append(out, L("v = %s / %s", x, y))
+				}
 			case codegen.EpiMax:
 				out = append(out, jen.If(L("t, u := %s, %s; u > t", x, y)).Block(L("v = u")).Else().Block(L("v = t")))
 			case codegen.EpiMin:
@@ -258,8 +265,17 @@ func (k *kfn) epilogueSweep() {
 // mapStep: y = epilogue(x0) elementwise over the loop; y is contiguous.
 func (k *kfn) mapStep() error {
 	lp := k.s.Loop
-	if k.s.In[0].DType != ir.F32 {
-		return unsupported(k.s, "map over %v", k.s.In[0].DType)
+	if dt := k.s.In[0].DType; dt != ir.F32 {
+		// Plain integer arithmetic, wrapping in the element type as rt's:
+		// binary entries only, on operands of the result's type.
+		if dt == ir.Bool || dt != k.s.Out.DType {
+			return unsupported(k.s, "map over %v to %v", dt, k.s.Out.DType)
+		}
+		for _, e := range k.s.Epilogue {
+			if !e.Op.Binary() || e.Op == codegen.EpiPow || e.Op == codegen.EpiPrelu {
+				return unsupported(k.s, "integer %s", e.Op)
+			}
+		}
 	}
 	k.add(L("o := 0"))
 	k.add(nest(lp.Shape, func(idx []string) []jen.Code {
