@@ -14,14 +14,14 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The ONNX writer: an IR graph as a float ONNX model (opset 13). Each op
+// The ONNX writer: an IR graph as a float ONNX model (opset 14). Each op
 // maps to nodes through one row of exportOps; a quantized form (QDQ or
 // QLinear nodes) is another row or a check inside one. Constants become
 // initializers with raw_data, graph parameters the inputs, results the
 // outputs; ONNX names are the IR value names.
 
 // ExportOpset is the default-domain opset the writer targets.
-const ExportOpset = 13
+const ExportOpset = 14
 
 // ExportOptions adds what the IR does not hold.
 type ExportOptions struct {

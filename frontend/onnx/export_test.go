@@ -53,6 +53,24 @@ func exportGraph(t *testing.T) (*ir.Graph, []*ir.Tensor) {
 	h = add("sub", []*ir.Value{h, c("k", rnd(8, 1, 1))}, nil, ir.Type{})
 	h = add("div", []*ir.Value{h, c("d", pos(1))}, nil, ir.Type{})
 	h = add("tanh", []*ir.Value{h}, nil, ir.Type{})
+	// The elementwise ops of export_elem.go (positive operands where the op needs them).
+	e := add("hardswish", []*ir.Value{h}, nil, ir.Type{})
+	e = add("hardsigmoid", []*ir.Value{e}, ir.Attrs{"alpha": ir.Float(0.3), "beta": ir.Float(0.4)}, ir.Type{})
+	e = add("leaky_relu", []*ir.Value{e}, ir.Attrs{"alpha": ir.Float(0.1)}, ir.Type{})
+	e = add("prelu", []*ir.Value{e, c("slope", rnd(8, 1, 1))}, nil, ir.Type{})
+	e = add("neg", []*ir.Value{e}, nil, ir.Type{})
+	e = add("abs", []*ir.Value{e}, nil, ir.Type{})
+	e = add("max", []*ir.Value{e, c("mx", pos(1))}, nil, ir.Type{})
+	e = add("min", []*ir.Value{e, c("mn", pos(1))}, nil, ir.Type{})
+	e = add("exp", []*ir.Value{e}, nil, ir.Type{})
+	e = add("log", []*ir.Value{e}, nil, ir.Type{})
+	e = add("sqrt", []*ir.Value{add("abs", []*ir.Value{e}, nil, ir.Type{})}, nil, ir.Type{})
+	e = add("pow", []*ir.Value{e, c("p", pos(1))}, nil, ir.Type{})
+	e = add("erf", []*ir.Value{e}, nil, ir.Type{})
+	e = add("reciprocal", []*ir.Value{add("add", []*ir.Value{e, c("two", pos(1))}, nil, ir.Type{})}, nil, ir.Type{})
+	e = add("floor", []*ir.Value{e}, nil, ir.Type{})
+	e = add("ceil", []*ir.Value{add("mul", []*ir.Value{e, c("k2", pos(1))}, nil, ir.Type{})}, nil, ir.Type{})
+	h = add("add", []*ir.Value{h, e}, nil, ir.Type{})
 	h = add("transpose", []*ir.Value{h}, ir.Attrs{"perm": ir.Ints(0, 2, 3, 1)}, ir.Type{})
 	h = add("reshape", []*ir.Value{h}, nil, ir.Type{DType: ir.F32, Shape: []int{2, 32}})
 	h = add("gemm", []*ir.Value{h, c("fw", rnd(10, 32)), c("fb", rnd(10))}, ir.Attrs{"trans_b": ir.Int(1), "alpha": ir.Float(0.5)}, ir.Type{})
@@ -123,15 +141,15 @@ func TestExportRoundTrip(t *testing.T) {
 
 func TestExportUnsupported(t *testing.T) {
 	g := ir.NewGraph("bad")
-	x := g.AddParam("x", ir.Type{DType: ir.F32, Shape: []int{2, 3}})
-	y, err := g.Add("erf", []*ir.Value{x}, nil, ir.Type{}, "y", "my_erf")
+	x := g.AddParam("x", ir.Type{DType: ir.F32, Shape: []int{1, 1, 4, 4}})
+	y, err := g.Add("maxpool_index", []*ir.Value{x}, ir.Attrs{"kernel": ir.Ints(2, 2)}, ir.Type{}, "y", "my_argmax")
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.Results = []*ir.Value{y}
 	err = Export(g, &bytes.Buffer{})
-	if err == nil || !strings.Contains(err.Error(), "erf") || !strings.Contains(err.Error(), "my_erf") {
-		t.Errorf("export of erf: %v, want an error naming the op and node", err)
+	if err == nil || !strings.Contains(err.Error(), "maxpool_index") || !strings.Contains(err.Error(), "my_argmax") {
+		t.Errorf("export of maxpool_index: %v, want an error naming the op and node", err)
 	}
 	// A graph whose result is its input exports through Identity.
 	g = ir.NewGraph("id")
