@@ -23,6 +23,8 @@ func (l *lowerer) lowerValue(v *ir.Value) (st *Step, last *ir.Value, err error) 
 		st, last, err = l.lowerGemm(v)
 	case "maxpool", "avgpool":
 		st, err = l.lowerPool(v)
+	case "maxpool_index":
+		st, err = l.lowerPoolTable(v, true)
 	case "global_avgpool", "softmax", "reduce_mean", "reduce_sum", "reduce_max":
 		st, err = l.lowerReduce(v)
 	case "transpose", "slice", "concat", "expand", "pad", "gather":
@@ -266,7 +268,7 @@ func (l *lowerer) lowerMap(v *ir.Value) (*Step, error) {
 	default:
 		eps = l.epiOf(v, x)
 		if eps == nil {
-			return nil, Unsupported(v, "batchnorm with non-constant parameters")
+			return l.lowerBatchNorm(v)
 		}
 	}
 	for _, ea := range eps {

@@ -324,7 +324,7 @@ func (l *lowerer) lowerPool(v *ir.Value) (*Step, error) {
 		return nil, Unsupported(v, "%s on %v (compiled pooling takes f32)", v.Op.Name, x)
 	}
 	if x.Rank() != 3 && x.Rank() != 4 {
-		return nil, Unsupported(v, "%d-D pooling", x.Rank()-2)
+		return l.lowerPoolTable(v, false)
 	}
 	nsp := x.Rank() - 2
 	win, err := ir.WindowOf(v, nsp, nil)

@@ -110,6 +110,21 @@ const (
 	// broadcast over Loop (Strides[0] the output's, contiguous; Strides[1]
 	// and Strides[2] the inputs').
 	KQBinary Kernel = "qbinary"
+	// KPoolTable: N-d f32 max or average pooling, or maxpool_index, from
+	// per-output window tables (PoolTable), computed as rt's pool plan. In:
+	// x, offs i32[OutSz*K] (the plane offset of each window position, -1
+	// outside the input), then divisor f32[OutSz] (average) or the reported
+	// offsets i32[OutSz*K] (maxpool_index: row- or column-major).
+	KPoolTable Kernel = "pool_table"
+	// KBatchNorm: batchnorm with runtime parameters, as rt's: per channel
+	// a = scale/sqrt(var+eps) (the root in f64), b = bias - mean·a, then
+	// y = x·a + b. In: x [N, C, ...], scale, bias, mean, var f32[C].
+	KBatchNorm Kernel = "batchnorm"
+	// KIntConvRuntime: an integer conv (Conv, Rq with BRuntime) whose
+	// weights are a runtime operand: In: x, w [M][Cg·KH·KW] as stored
+	// (zero point Rq.ZB), bias i32[M], then the Requant parameters; Scratch
+	// as KConvGemm's integer form (accumulator row, then the im2col).
+	KIntConvRuntime Kernel = "int_conv_runtime"
 )
 
 // Program is a lowered graph.
@@ -145,6 +160,8 @@ type Step struct {
 	Conv    *Conv
 	Gemm    *Gemm
 	Pool    *Pool
+	PoolT   *PoolTable
+	BN      *BatchNorm
 	Loop    *Loop // KMap iteration space: operand 0 is In[0], then epilogue args
 	Softmax [3]int
 	Reduce  *Reduce
@@ -268,6 +285,21 @@ type Gemm struct {
 	Batch          [][3]int
 	Bias           bool // In[2] is a [N] row added to every output row
 	Alpha          float32
+}
+
+// PoolTable is an N-d pooling as tables (KPoolTable): Planes (n, c) planes
+// of InSz elements, OutSz outputs per plane, each reducing over K window
+// positions in row-major window order.
+type PoolTable struct {
+	Max, Index          bool
+	Planes, InSz, OutSz int
+	K                   int
+}
+
+// BatchNorm is the shape of a KBatchNorm step: x seen as [N, C, Inner].
+type BatchNorm struct {
+	N, C, Inner int
+	Eps         float32
 }
 
 // Pool is the geometry of a 2-D pooling.

@@ -190,7 +190,8 @@ func checkIntOperands(v *ir.Value, a, b ir.Type) error {
 }
 
 // lowerIntConv lowers an integer conv with constant weights (packed
-// zero-centred, i8 or i16) and bias.
+// zero-centred, i8 or i16) or runtime ones (KIntConvRuntime), and a
+// constant bias.
 func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 	x, w := v.Args[0].Type, v.Args[1].Type
 	if err := checkIntOperands(v, x, w); err != nil {
@@ -200,9 +201,6 @@ func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 		return nil, nil, Unsupported(v, "weight quantization along axis %d", w.Quant.Axis)
 	}
 	wt := constOf(v.Args[1])
-	if wt == nil {
-		return nil, nil, Unsupported(v, "integer conv with runtime weights")
-	}
 	c, err := convOf(v)
 	if err != nil {
 		return nil, nil, err
@@ -217,12 +215,28 @@ func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 		return nil, nil, err
 	}
 	st := &Step{Kernel: KConvGemm, Op: "conv", Where: v.Where(), Conv: c, Rq: rq}
-	st.In = []Operand{l.operand(v.Args[0]), l.packed(narrow(wt.Shape, centered(wt, w.Quant))),
-		l.packed(i32Tensor([]int{c.M}, bias))}
+	if wt != nil {
+		st.In = []Operand{l.operand(v.Args[0]), l.packed(narrow(wt.Shape, centered(wt, w.Quant)))}
+	} else {
+		// Runtime weights: one zero point, subtracted in the kernel.
+		zb := w.Quant.ZeroPoint[0]
+		for _, z := range w.Quant.ZeroPoint {
+			if z != zb {
+				return nil, nil, Unsupported(v, "runtime conv weights with per-channel zero points")
+			}
+		}
+		st.Kernel, rq.ZB, rq.BRuntime = KIntConvRuntime, int32(zb), true
+		st.In = []Operand{l.operand(v.Args[0]), l.operand(v.Args[1])}
+	}
+	st.In = append(st.In, l.packed(i32Tensor([]int{c.M}, bias)))
 	st.In = append(st.In, params...)
 	P := c.OH * c.OW
 	n := int64(P) // the accumulator row
 	switch {
+	case st.Kernel == KIntConvRuntime:
+		if !c.Pointwise {
+			n += int64(c.Cg*c.KH*c.KW) * int64(P)
+		}
 	case c.Cg == 1:
 		st.Kernel = KConvDepthwise
 	case !c.Pointwise:

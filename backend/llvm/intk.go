@@ -47,7 +47,8 @@ func (k *kfn) axpyRow(acc value.Value, n, K int, init func(j value.Value) value.
 }
 
 // intConv: per batch entry and group, the integer im2col (x - zx, padding
-// 0) and one accumulator row per output channel.
+// 0) and one accumulator row per output channel. Runtime weights
+// (KIntConvRuntime) have their zero point subtracted as they are read.
 func (k *kfn) intConv(s *codegen.Step, in []value.Value, y, scratch value.Value) error {
 	c := s.Conv
 	x, w, bias := in[0], in[1], in[2]
@@ -75,7 +76,13 @@ func (k *kfn) intConv(s *codegen.Step, in []value.Value, y, scratch value.Value)
 				m := k.madd(g, c.Mg, i)
 				b0 := k.load(bias, m)
 				k.axpyRow(acc, P, K, func(value.Value) value.Value { return b0 },
-					func(p value.Value) value.Value { return k.loadInt(w, k.madd(m, K, p), s.In[1].DType) }, bv)
+					func(p value.Value) value.Value {
+						wv := k.loadInt(w, k.madd(m, K, p), s.In[1].DType)
+						if s.Rq.BRuntime { // stored, not zero-centred
+							wv = k.b.NewSub(wv, c32(int64(s.Rq.ZB)))
+						}
+						return wv
+					}, bv)
 				yb := k.mul(k.madd(n, c.M, m), P)
 				k.loop(0, P, func(j value.Value) {
 					k.storeInt(fin(k.load(acc, j), m), y, k.add(yb, j), s.Out.DType)

@@ -227,7 +227,7 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 // intKernel emits the integer form of a step (codegen.Requant).
 func (k *kfn) intKernel(s *codegen.Step, in []value.Value, out, scratch value.Value) error {
 	switch s.Kernel {
-	case codegen.KConvGemm:
+	case codegen.KConvGemm, codegen.KIntConvRuntime:
 		return k.intConv(s, in, out, scratch)
 	case codegen.KConvDepthwise:
 		return k.intDepthwise(s, in, out, scratch)
@@ -267,6 +267,10 @@ func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.
 		err = k.resize(s, in[0], out)
 	case codegen.KConvTranspose:
 		err = k.convTranspose(s, in, out)
+	case codegen.KPoolTable:
+		err = k.poolTable(s, in, out)
+	case codegen.KBatchNorm:
+		err = k.batchNorm(s, in, out)
 	default:
 		err = &codegen.UnsupportedError{Where: s.Where, Op: s.Op, Reason: fmt.Sprintf("kernel %s has no LLVM implementation", s.Kernel)}
 	}
