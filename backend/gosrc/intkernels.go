@@ -54,10 +54,17 @@ func (k *kfn) finish(dst, acc, c string) (jen.Code, error) {
 // output channel.
 func (k *kfn) intConv() error {
 	c := k.s.Conv
-	if !isInt8(k.s.In[0].DType) || !isPackedWeight(k.s.In[1].DType) || k.s.Scratch == nil {
+	wdt := k.s.In[1].DType
+	if !isInt8(k.s.In[0].DType) || !(isPackedWeight(wdt) || k.s.Rq.BRuntime && isInt8(wdt)) || k.s.Scratch == nil {
 		return unsupported(k.s, "integer conv on %v", k.s.In[0].DType)
 	}
 	zx := k.s.Rq.ZX
+	// Runtime weights (codegen.KIntConvRuntime) are stored with their
+	// zero point, subtracted as they are read.
+	wz := ""
+	if k.s.Rq.BRuntime {
+		wz = fmt.Sprintf(" - %d", k.s.Rq.ZB)
+	}
 	hw, P, K := c.H*c.W, c.OH*c.OW, c.Cg*c.KH*c.KW
 	if _, err := k.finish("yr[j]", "acc[j]", "oc"); err != nil {
 		return err
@@ -94,7 +101,7 @@ func (k *kfn) intConv() error {
 	// L1; each tile is requantized into its rows as soon as it is done.
 	body = append(body, k.intRowBlocks(c.Mg, K, P, "g*"+fmt.Sprint(c.Mg), func(i int) string {
 		return fmt.Sprintf("y[(n*%d+oc+%d)*%d+j0:]", c.M, i, P)
-	}, bRow, zx)...)
+	}, bRow, zx, wz)...)
 	k.add(L("var accb [4][%d]int32", min(P, intTile)))
 	if !c.Pointwise {
 		k.add(L("col := scratch[%d:][:%d]", P, K*P))
@@ -120,7 +127,8 @@ var (
 // over column tiles of at most intTile (j0 the tile start; bRow(k) the
 // start of row k of B, yRow(i) the start of output row i of the tile),
 // requantizing each finished tile into its row. W is x1 [rows][K].
-func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string, bRow func(k string) string, zx int32) []jen.Code {
+// wz is code subtracted from every int32 weight ("" for zero-centred ones).
+func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string, bRow func(k string) string, zx int32, wz string) []jen.Code {
 	var out []jen.Code
 	T := min(P, intTile)
 	m := 0
@@ -136,7 +144,7 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 			blk = append(blk,
 				L("w%d := x1[(oc+%d)*%d:][:%d]", i, i, K, K),
 				L("var ws%d int32", i),
-				jen.For(L("_, w := range w%d", i)).Block(L("ws%d += int32(w)", i)),
+				jen.For(L("_, w := range w%d", i)).Block(L("ws%d += int32(w)%s", i, wz)),
 				L("s%d := x2[oc+%d] - %d*ws%d", i, i, zx, i))
 		}
 		var tile []jen.Code
@@ -147,7 +155,7 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 		for i := 0; i < r; i++ {
 			tile = append(tile, jen.For(L("j := range y0")).Block(L("y%d[j] = s%d", i, i)))
 		}
-		tile = append(tile, intRowsAxpy(r, K, func(kk string) string { return bRow(kk) + "[j0:]" })...)
+		tile = append(tile, intRowsAxpy(r, K, func(kk string) string { return bRow(kk) + "[j0:]" }, wz)...)
 		for i := 0; i < r; i++ {
 			fin, err := k.finish("yr[j]", fmt.Sprintf("y%d[j]", i), fmt.Sprintf("oc+%d", i))
 			if err != nil {
@@ -166,14 +174,14 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 // integer weight rows w0..w{r-1} and integer B rows (converted to int32).
 // Four rows go one k at a time, fewer two k at a time, so the weights,
 // the loaded B values and the row pointers stay in registers.
-func intRowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
+func intRowsAxpy(r, kk int, bRow func(k string) string, wz string) []jen.Code {
 	u := intU[r]
 	step := func(u int) []jen.Code {
 		var out []jen.Code
 		cond := ""
 		for i := 0; i < r; i++ {
 			for t := 0; t < u; t++ {
-				out = append(out, L("a%d%d := int32(w%d[k+%d])", i, t, i, t))
+				out = append(out, L("a%d%d := int32(w%d[k+%d])%s", i, t, i, t, wz))
 				if cond != "" {
 					cond += "|"
 				}

@@ -76,7 +76,7 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 	}
 	var err error
 	switch {
-	case s.Rq != nil && s.Kernel == codegen.KConvGemm:
+	case s.Rq != nil && (s.Kernel == codegen.KConvGemm || s.Kernel == codegen.KIntConvRuntime):
 		err = k.intConv()
 	case s.Rq != nil && s.Kernel == codegen.KConvDepthwise:
 		err = k.intDepthwise()
