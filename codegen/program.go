@@ -121,8 +121,9 @@ const (
 	// y = x·a + b. In: x [N, C, ...], scale, bias, mean, var f32[C].
 	KBatchNorm Kernel = "batchnorm"
 	// KIntConvRuntime: an integer conv (Conv, Rq with BRuntime) whose
-	// weights are a runtime operand: In: x, w [M][Cg·KH·KW] as stored
-	// (zero point Rq.ZB), bias i32[M], then the Requant parameters; Scratch
+	// weights are a runtime operand: In: x, w [M][Cg·KH·KW] as stored,
+	// bias i32[M], the Requant parameters, then the weight zero points
+	// i32[M] (last; Rq.ZB is the first of them); Scratch
 	// as KConvGemm's integer form (accumulator row, then the im2col).
 	KIntConvRuntime Kernel = "int_conv_runtime"
 )

@@ -218,18 +218,21 @@ func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 	if wt != nil {
 		st.In = []Operand{l.operand(v.Args[0]), l.packed(narrow(wt.Shape, centered(wt, w.Quant)))}
 	} else {
-		// Runtime weights: one zero point, subtracted in the kernel.
-		zb := w.Quant.ZeroPoint[0]
-		for _, z := range w.Quant.ZeroPoint {
-			if z != zb {
-				return nil, nil, Unsupported(v, "runtime conv weights with per-channel zero points")
-			}
-		}
-		st.Kernel, rq.ZB, rq.BRuntime = KIntConvRuntime, int32(zb), true
+		// Runtime weights: their zero points (per output channel) are
+		// subtracted in the kernel.
+		st.Kernel, rq.BRuntime = KIntConvRuntime, true
+		rq.ZB = int32(w.Quant.ZeroPoint[0])
 		st.In = []Operand{l.operand(v.Args[0]), l.operand(v.Args[1])}
 	}
 	st.In = append(st.In, l.packed(i32Tensor([]int{c.M}, bias)))
 	st.In = append(st.In, params...)
+	if st.Kernel == KIntConvRuntime {
+		zb := make([]int32, c.M)
+		for m := range zb {
+			zb[m] = int32(w.Quant.ZeroAt(m))
+		}
+		st.In = append(st.In, l.packed(i32Tensor([]int{c.M}, zb)))
+	}
 	P := c.OH * c.OW
 	n := int64(P) // the accumulator row
 	switch {

@@ -1,7 +1,6 @@
 package codegen
 
 import (
-
 	"github.com/pare-ml/pare/ir"
 )
 

@@ -79,7 +79,7 @@ func (k *kfn) intConv(s *codegen.Step, in []value.Value, y, scratch value.Value)
 					func(p value.Value) value.Value {
 						wv := k.loadInt(w, k.madd(m, K, p), s.In[1].DType)
 						if s.Rq.BRuntime { // stored, not zero-centred
-							wv = k.b.NewSub(wv, c32(int64(s.Rq.ZB)))
+							wv = k.b.NewSub(wv, k.load(in[len(in)-1], m))
 						}
 						return wv
 					}, bv)
