@@ -60,10 +60,10 @@ func (k *kfn) intConv() error {
 	}
 	zx := k.s.Rq.ZX
 	// Runtime weights (codegen.KIntConvRuntime) are stored with their
-	// zero point, subtracted as they are read.
+	// per-channel zero points (the last operand), subtracted as read.
 	wz := ""
 	if k.s.Rq.BRuntime {
-		wz = fmt.Sprintf(" - %d", k.s.Rq.ZB)
+		wz = fmt.Sprintf("x%d", len(k.s.In)-1)
 	}
 	hw, P, K := c.H*c.W, c.OH*c.OW, c.Cg*c.KH*c.KW
 	if _, err := k.finish("yr[j]", "acc[j]", "oc"); err != nil {
@@ -127,9 +127,22 @@ var (
 // over column tiles of at most intTile (j0 the tile start; bRow(k) the
 // start of row k of B, yRow(i) the start of output row i of the tile),
 // requantizing each finished tile into its row. W is x1 [rows][K].
-// wz is code subtracted from every int32 weight ("" for zero-centred ones).
+// wz names the per-row weight zero points subtracted from every weight
+// ("" for zero-centred weights).
 func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string, bRow func(k string) string, zx int32, wz string) []jen.Code {
 	var out []jen.Code
+	wsub := func(i int) string {
+		if wz == "" {
+			return ""
+		}
+		return fmt.Sprintf(" - zw%d", i)
+	}
+	zw := func(i int) jen.Code {
+		if wz == "" {
+			return jen.Null()
+		}
+		return L("zw%d := %s[oc+%d]", i, wz, i)
+	}
 	T := min(P, intTile)
 	m := 0
 	for _, r := range intBlocks {
@@ -143,8 +156,9 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 		for i := 0; i < r; i++ {
 			blk = append(blk,
 				L("w%d := x1[(oc+%d)*%d:][:%d]", i, i, K, K),
+				zw(i),
 				L("var ws%d int32", i),
-				jen.For(L("_, w := range w%d", i)).Block(L("ws%d += int32(w)%s", i, wz)),
+				jen.For(L("_, w := range w%d", i)).Block(L("ws%d += int32(w)%s", i, wsub(i))),
 				L("s%d := x2[oc+%d] - %d*ws%d", i, i, zx, i))
 		}
 		var tile []jen.Code
@@ -155,7 +169,7 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 		for i := 0; i < r; i++ {
 			tile = append(tile, jen.For(L("j := range y0")).Block(L("y%d[j] = s%d", i, i)))
 		}
-		tile = append(tile, intRowsAxpy(r, K, func(kk string) string { return bRow(kk) + "[j0:]" }, wz)...)
+		tile = append(tile, intRowsAxpy(r, K, func(kk string) string { return bRow(kk) + "[j0:]" }, wsub)...)
 		for i := 0; i < r; i++ {
 			fin, err := k.finish("yr[j]", fmt.Sprintf("y%d[j]", i), fmt.Sprintf("oc+%d", i))
 			if err != nil {
@@ -174,14 +188,14 @@ func (k *kfn) intRowBlocks(rows, K, P int, base string, yRow func(i int) string,
 // integer weight rows w0..w{r-1} and integer B rows (converted to int32).
 // Four rows go one k at a time, fewer two k at a time, so the weights,
 // the loaded B values and the row pointers stay in registers.
-func intRowsAxpy(r, kk int, bRow func(k string) string, wz string) []jen.Code {
+func intRowsAxpy(r, kk int, bRow func(k string) string, wsub func(i int) string) []jen.Code {
 	u := intU[r]
 	step := func(u int) []jen.Code {
 		var out []jen.Code
 		cond := ""
 		for i := 0; i < r; i++ {
 			for t := 0; t < u; t++ {
-				out = append(out, L("a%d%d := int32(w%d[k+%d])%s", i, t, i, t, wz))
+				out = append(out, L("a%d%d := int32(w%d[k+%d])%s", i, t, i, t, wsub(i)))
 				if cond != "" {
 					cond += "|"
 				}
