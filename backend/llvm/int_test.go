@@ -12,9 +12,11 @@ import (
 	"github.com/pare-ml/pare/passes"
 )
 
-// intOpsGraph builds every shared integer case into one graph with its inputs.
+// intOpsGraph builds every shared integer case (and the runtime-weight
+// convs) into one graph with its inputs.
 func intOpsGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
-	g, vals, err := codegentest.IntOpsGraph(codegentest.IntCases)
+	cases := append(append([]codegentest.IntCase{}, codegentest.IntCases...), codegentest.RuntimeWeightCases...)
+	g, vals, err := codegentest.IntOpsGraph(cases)
 	if err != nil {
 		t.Fatal(err)
 	}

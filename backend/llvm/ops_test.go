@@ -131,6 +131,28 @@ var opCases = []opCase{
 	{"avgpool_include_pad", [][]int{{1, 2, 8, 7}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
 		return op("avgpool", pir.Attrs{"kernel": pir.Ints(3, 3), "pads": pir.Ints(1, 1, 1, 1), "count_include_pad": pir.Int(1)}, pir.Type{}, in[0])(g)
 	}},
+	{"maxpool3d_ceil_dil", [][]int{{1, 2, 6, 7, 5}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		return op("maxpool", pir.Attrs{"kernel": pir.Ints(2, 3, 2), "strides": pir.Ints(2, 2, 1), "dilations": pir.Ints(1, 2, 2), "pads": pir.Ints(1, 0, 1, 0, 1, 0), "ceil_mode": pir.Int(1)}, pir.Type{}, in[0])(g)
+	}},
+	{"avgpool3d_include_pad", [][]int{{2, 1, 5, 6, 4}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		return op("avgpool", pir.Attrs{"kernel": pir.Ints(3, 2, 3), "strides": pir.Ints(2, 2, 2), "pads": pir.Ints(1, 1, 1, 1, 0, 1), "count_include_pad": pir.Int(1), "ceil_mode": pir.Int(1)}, pir.Type{}, in[0])(g)
+	}},
+	{"avgpool3d_dil_ceil", [][]int{{1, 2, 7, 6, 6}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		return op("avgpool", pir.Attrs{"kernel": pir.Ints(2, 2, 2), "strides": pir.Ints(2, 3, 2), "dilations": pir.Ints(2, 2, 1), "ceil_mode": pir.Int(1)}, pir.Type{}, in[0])(g)
+	}},
+	{"maxpool_index", [][]int{{2, 2, 7, 6}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		return op("maxpool_index", pir.Attrs{"kernel": pir.Ints(3, 2), "strides": pir.Ints(2, 2), "pads": pir.Ints(1, 1, 1, 0)}, pir.Type{}, in[0])(g)
+	}},
+	{"maxpool_index_colmajor", [][]int{{1, 3, 6, 7}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		return op("maxpool_index", pir.Attrs{"kernel": pir.Ints(2, 3), "strides": pir.Ints(1, 2), "dilations": pir.Ints(2, 1), "storage_order": pir.Int(1)}, pir.Type{}, in[0])(g)
+	}},
+	{"batchnorm_runtime", [][]int{{2, 3, 4, 5}, {3}, {3}, {3}, {3}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		vr, err := op("exp", nil, pir.Type{}, in[4])(g)
+		if err != nil {
+			return nil, err
+		}
+		return op("batchnorm", pir.Attrs{"epsilon": pir.Float(1e-3)}, pir.Type{}, in[0], in[1], in[2], in[3], vr)(g)
+	}},
 	{"global_avgpool", [][]int{{2, 3, 4, 5}}, func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
 		return op("global_avgpool", nil, pir.Type{}, in[0])(g)
 	}},

@@ -191,3 +191,37 @@ func IntOpsGraph(cases []IntCase) (*ir.Graph, []*ir.Tensor, error) {
 	}
 	return g, vals, nil
 }
+
+// RuntimeWeightCases are integer convs whose weights are graph inputs
+// (ConvInteger, QLinearConv with runtime weights). The Go backend does not
+// compile them yet, so they are kept out of IntCases.
+var RuntimeWeightCases = []IntCase{
+	runtimeConvCase("conv_runtime_i32", ir.I32, []int{1, 2, 6, 5}, ir.Type{DType: ir.U8, Shape: []int{3, 2, 3, 2},
+		Quant: QAxis(0, []float32{1, 1, 1}, []int64{0, 7, 200})}, ir.Attrs{"pads": ir.Ints(1, 0, 1, 1), "strides": ir.Ints(1, 2)}),
+	runtimeConvCase("conv_runtime_float_group", ir.I8, []int{2, 4, 5, 5}, QT(ir.I8, 0.02, -2, 6, 2, 3, 3),
+		ir.Attrs{"group": ir.Int(2), "act": ir.Str("relu"), "dilations": ir.Ints(2, 1)}),
+	runtimeConvCase("conv_runtime_tflite_pointwise", ir.U8, []int{1, 5, 4, 4}, QT(ir.U8, 0.03, 128, 4, 5, 1, 1),
+		ir.Attrs{"rq": ir.Str("tflite")}),
+}
+
+// runtimeConvCase is an integer conv of x (dt, or u8 with an i32 result)
+// and runtime weights of type w.
+func runtimeConvCase(name string, dt ir.DType, x []int, w ir.Type, attrs ir.Attrs) IntCase {
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		xdt, hint := dt, QT(dt, 0.3, 3, nil...)
+		if dt == ir.I32 {
+			xdt, hint = ir.U8, ir.Type{DType: ir.I32}
+		}
+		zx := int64(-3)
+		if xdt == ir.U8 {
+			zx = 120
+		}
+		xv := add(QT(xdt, 0.05, zx, x...))
+		wv := add(w)
+		args := []*ir.Value{xv, wv}
+		if dt != ir.I32 {
+			args = append(args, I32Const(g, r, w.Shape[0]))
+		}
+		return g.Add("conv", args, attrs, hint, name, name)
+	}}
+}
