@@ -20,7 +20,7 @@ var goUnsupported = map[string]bool{}
 // one graph with its inputs.
 func intOpsGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
 	var cases []codegentest.IntCase
-	for _, c := range codegentest.IntCases {
+	for _, c := range append(append([]codegentest.IntCase{}, codegentest.IntCases...), codegentest.RuntimeWeightCases...) {
 		if !goUnsupported[c.Name] {
 			cases = append(cases, c)
 		}

@@ -193,8 +193,8 @@ func IntOpsGraph(cases []IntCase) (*ir.Graph, []*ir.Tensor, error) {
 }
 
 // RuntimeWeightCases are integer convs whose weights are graph inputs
-// (ConvInteger, QLinearConv with runtime weights). The Go backend does not
-// compile them yet, so they are kept out of IntCases.
+// (ConvInteger, QLinearConv with runtime weights); both backends run them
+// with IntCases.
 var RuntimeWeightCases = []IntCase{
 	runtimeConvCase("conv_runtime_i32", ir.I32, []int{1, 2, 6, 5}, ir.Type{DType: ir.U8, Shape: []int{3, 2, 3, 2},
 		Quant: QAxis(0, []float32{1, 1, 1}, []int64{0, 7, 200})}, ir.Attrs{"pads": ir.Ints(1, 0, 1, 1), "strides": ir.Ints(1, 2)}),
