@@ -109,9 +109,6 @@ func TestIntArm64(t *testing.T) {
 	arm := []string{"GOARCH=arm64", "CGO_ENABLED=0"}
 	g, vals := intOpsGraph(t)
 	checkAgainstRT(t, g, arm, []string{"qemu-aarch64"}, vals)
-	if testing.Short() {
-		return
-	}
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
 			g := tfliteModel(t, m)

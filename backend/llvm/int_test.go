@@ -77,9 +77,6 @@ func randInputs(g *pir.Graph, seed int64) []*pir.Tensor {
 // TestTFLiteModels: person_detect and mobilenet_v1_0.25_128_quant compiled
 // for the host equal rt on random inputs, bit for bit.
 func TestTFLiteModels(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compiling both models takes about a minute on a loaded machine")
-	}
 	needTools(t)
 	host, err := HostTarget()
 	if err != nil {
@@ -94,9 +91,6 @@ func TestTFLiteModels(t *testing.T) {
 }
 
 func TestTFLiteModelsAArch64(t *testing.T) {
-	if testing.Short() {
-		t.Skip("qemu model runs are slow")
-	}
 	needQemu(t)
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {

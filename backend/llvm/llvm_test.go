@@ -126,9 +126,6 @@ func TestMnistAArch64(t *testing.T) {
 // TestLightSqueezenet compiles light_squeezenet for the host and compares
 // with rt on the ONNX runner's deterministic input (element i is i/n).
 func TestLightSqueezenet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("light_squeezenet takes a while to compile on a loaded machine")
-	}
 	needTools(t)
 	g := loadModel(t, "onnx/light/light_squeezenet.onnx")
 	host, err := HostTarget()
@@ -145,9 +142,6 @@ func TestLightSqueezenet(t *testing.T) {
 // TestPPOCRDet compiles PP-OCRv4 det (resize, conv_transpose, hardswish
 // chains) at 96×96 for the host and compares with rt.
 func TestPPOCRDet(t *testing.T) {
-	if testing.Short() {
-		t.Skip("ppocr det takes a while to compile on a loaded machine")
-	}
 	needTools(t)
 	path := filepath.Join(modelsDir, "onnx/ppocr/ch_PP-OCRv4_det_infer.onnx")
 	if _, err := os.Stat(path); err != nil {
