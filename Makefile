@@ -37,8 +37,13 @@ test: data vet
 test-long: data
 	$(GO) test -count=1 -timeout 60m ./...
 
+# bench: rt kernels and training throughput; the Go backend against rt
+# (latency, build time, binary size); the LLVM executables against ONNX
+# Runtime (bench-llvm); compile times.
 bench: data build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./rt/ ./tests/...
+	$(GO) test -run '^$$' -bench 'Mnist|PersonDetect' -benchtime 300x ./backend/gosrc/
+	$(GO) test -run '^$$' -bench Compile -benchtime 1x ./backend/llvm/
 	$(MAKE) bench-llvm
 
 vet:
