@@ -3,8 +3,8 @@ package gosrc
 import (
 	"bytes"
 	"fmt"
+	"github.com/pare-ml/pare/codegen/codegentest"
 	"go/format"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,31 +39,6 @@ func loadModel(t testing.TB, rel string) *pir.Graph {
 	return g
 }
 
-// closeEnough compares float outputs within rtol relative to the largest
-// magnitude of want (plus a small absolute floor); integers exactly.
-func closeEnough(t *testing.T, what string, got, want *pir.Tensor, rtol float64) {
-	t.Helper()
-	if got.DType != want.DType || !pir.EqualShape(got.Shape, want.Shape) {
-		t.Fatalf("%s: got %v%v, want %v%v", what, got.DType, got.Shape, want.DType, want.Shape)
-	}
-	scale := 0.0
-	for i := 0; i < want.Len(); i++ {
-		scale = math.Max(scale, math.Abs(want.At(i)))
-	}
-	for i := 0; i < want.Len(); i++ {
-		g, w := got.At(i), want.At(i)
-		if want.DType != pir.F32 {
-			if g != w {
-				t.Fatalf("%s: element %d = %v, want %v", what, i, g, w)
-			}
-			continue
-		}
-		if math.IsNaN(g) != math.IsNaN(w) || math.Abs(g-w) > rtol*math.Max(math.Abs(w), 1e-3*scale)+1e-6 {
-			t.Fatalf("%s: element %d = %v, want %v", what, i, g, w)
-		}
-	}
-}
-
 // checkAgainstRT builds g's command (for env's GOARCH, run through runner)
 // and compares its outputs with rt's on every input set.
 func checkAgainstRT(t *testing.T, g *pir.Graph, env, runner []string, inputs ...[]*pir.Tensor) {
@@ -84,7 +59,7 @@ func checkAgainstRT(t *testing.T, g *pir.Graph, env, runner []string, inputs ...
 			t.Fatal(err)
 		}
 		for i := range want {
-			closeEnough(t, fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i], 1e-4)
+			codegentest.CloseEnough(t, fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i], 1e-4)
 		}
 	}
 }
