@@ -137,6 +137,9 @@ func TestImportStatsDiffRun(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "no changes") {
 		t.Errorf("diff of a model and its own IR: exit %d\n%s", code, out)
 	}
+	if code, _, errOut := pare("diff", m, filepath.Join(dir, "missing.ir")); code != 2 || errOut == "" {
+		t.Errorf("diff with a missing file: exit %d (want 2), %q", code, errOut)
+	}
 	in := filepath.Join(filepath.Dir(m), "test_data_set_0", "input_0.pb")
 	outFile := filepath.Join(dir, "out.npy")
 	code, out, errOut = pare("run", irPath, "--input", in, "--top", "3", "--out", outFile)

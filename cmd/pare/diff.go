@@ -20,15 +20,15 @@ Exit status: 0 when the graphs are the same, 1 when they differ, 2 on error.`,
 			mf.register(fs)
 			return func(pos []string) error {
 				if len(pos) != 2 {
-					return fmt.Errorf("want two models A B, got %d arguments", len(pos))
+					return statusError{2, fmt.Errorf("want two models A B, got %d arguments", len(pos))}
 				}
 				a, err := mf.load(pos[0])
 				if err != nil {
-					return err
+					return statusError{2, err}
 				}
 				b, err := mf.load(pos[1])
 				if err != nil {
-					return err
+					return statusError{2, err}
 				}
 				d := ir.Diff(a, b)
 				d.Format(stdout)

@@ -29,6 +29,15 @@ func register(c *command) { commands[c.name] = c }
 // (pare diff exits 1 when graphs differ; pare check when a test failed).
 type exitError struct{ code int }
 
+// statusError is an error reported with a given exit status (pare diff
+// exits 2 on errors, as diff(1) does, since 1 means "they differ").
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 var stdout io.Writer = os.Stdout
@@ -73,6 +82,10 @@ func runMain(args []string) int {
 			return ee.code
 		}
 		fmt.Fprintf(stderr, "pare %s: %v\n", c.name, err)
+		var se statusError
+		if errors.As(err, &se) {
+			return se.code
+		}
 		return 1
 	}
 	return 0
