@@ -233,33 +233,6 @@ func intRowsAxpy(r, kk int, bRow func(k string) string, wsub func(i int) string)
 	return out
 }
 
-// intAxpy is acc[j] += Σ_k a(k)·int32(b(k)[j]), 4-way unrolled over k.
-func intAxpy(acc string, kk int, aExpr func(k string) string, bRow func(k string) string) []jen.Code {
-	var out []jen.Code
-	k4 := kk / 4 * 4
-	if k4 > 0 {
-		out = append(out, jen.For(L("k := 0"), L("k < %d", k4), L("k += 4")).Block(
-			L("a0, a1, a2, a3 := %s, %s, %s, %s", aExpr("k"), aExpr("k+1"), aExpr("k+2"), aExpr("k+3")),
-			jen.If(L("a0|a1|a2|a3 == 0")).Block(jen.Continue()),
-			L("b0 := %s[:len(%s)]", bRow("k"), acc),
-			L("b1 := %s[:len(%s)]", bRow("k+1"), acc),
-			L("b2 := %s[:len(%s)]", bRow("k+2"), acc),
-			L("b3 := %s[:len(%s)]", bRow("k+3"), acc),
-			jen.For(L("j := range %s", acc)).Block(
-				L("%s[j] += a0*int32(b0[j]) + a1*int32(b1[j]) + a2*int32(b2[j]) + a3*int32(b3[j])", acc),
-			),
-		))
-	}
-	if k4 < kk {
-		out = append(out, For("k", k4, kk,
-			L("a0 := %s", aExpr("k")),
-			L("b0 := %s[:len(%s)]", bRow("k"), acc),
-			jen.For(L("j := range %s", acc)).Block(L("%s[j] += a0 * int32(b0[j])", acc)),
-		))
-	}
-	return out
-}
-
 // intDepthwise: one accumulator row per output channel.
 func (k *kfn) intDepthwise() error {
 	c := k.s.Conv
@@ -381,7 +354,7 @@ func (k *kfn) intGemm() error {
 	if packed {
 		// Σ(a-zx)·b' = Σa·b' - zx·Σb' (per column, computed once per step).
 		row = append(row, jen.For(L("j := range acc")).Block(L("acc[j] -= %d * bsum[j]", r.ZX)))
-		row = append(row, intAxpy("acc", K, aAt, func(kk string) string { return fmt.Sprintf("b[(%s)*%d:]", kk, N) })...)
+		row = append(row, axpyRows("acc", K, aAt, func(kk string) string { return fmt.Sprintf("b[(%s)*%d:]", kk, N) }, toInt32)...)
 	} else {
 		row = append(row, For("k", 0, K,
 			L("av := %s - %d", aAt("k"), r.ZX),

@@ -290,11 +290,14 @@ func (k *kfn) mapStep() error {
 	return nil
 }
 
-// axpyRows emits c += sum_k a[k] * b[k*n : (k+1)*n] for a row c of n
-// elements, 4-way unrolled over k: aExpr(k) is the code of a[k] (k a code
-// expression), bRow(k) the code of the start of row k of B.
-func axpyRows(c string, n, kk int, aExpr func(k string) string, bRow func(k string) string) []jen.Code {
+// axpyRows emits c[j] += Σ_k a(k)·elem(b(k)[j]) over a row c, 4-way
+// unrolled over k, skipping groups of four zero a's: aExpr(k) is the code of
+// a[k] (k a code expression), bRow(k) the code of the start of row k of B,
+// elem wraps an element of B (a conversion to the accumulator's type, or
+// nothing). The f32 GEMM and the integer conv share it.
+func axpyRows(c string, kk int, aExpr, bRow, elem func(k string) string) []jen.Code {
 	var out []jen.Code
+	b := func(i int) string { return elem(fmt.Sprintf("b%d[j]", i)) }
 	k4 := kk / 4 * 4
 	if k4 > 0 {
 		out = append(out, jen.For(L("k := 0"), L("k < %d", k4), L("k += 4")).Block(
@@ -305,7 +308,7 @@ func axpyRows(c string, n, kk int, aExpr func(k string) string, bRow func(k stri
 			L("b2 := %s[:len(%s)]", bRow("k+2"), c),
 			L("b3 := %s[:len(%s)]", bRow("k+3"), c),
 			jen.For(L("j := range %s", c)).Block(
-				L("%s[j] += a0*b0[j] + a1*b1[j] + a2*b2[j] + a3*b3[j]", c),
+				L("%s[j] += a0*%s + a1*%s + a2*%s + a3*%s", c, b(0), b(1), b(2), b(3)),
 			),
 		))
 	}
@@ -313,12 +316,17 @@ func axpyRows(c string, n, kk int, aExpr func(k string) string, bRow func(k stri
 		out = append(out, For("k", k4, kk,
 			L("a0 := %s", aExpr("k")),
 			L("b0 := %s[:len(%s)]", bRow("k"), c),
-			jen.For(L("j := range %s", c)).Block(L("%s[j] += a0 * b0[j]", c)),
+			jen.For(L("j := range %s", c)).Block(L("%s[j] += a0 * %s", c, b(0))),
 		))
 	}
-	_ = n
 	return out
 }
+
+// same leaves an element as it is (f32 accumulators over f32 B).
+func same(x string) string { return x }
+
+// toInt32 widens an integer element to the int32 accumulator.
+func toInt32(x string) string { return "int32(" + x + ")" }
 
 // rowsAxpy emits y_i += Σ_k w_i[k]·B[k] for r rows y0..y{r-1} of the
 // same length with weight rows w0..w{r-1}, unrolled over k by 4 (2 for four
@@ -587,7 +595,7 @@ func (k *kfn) gemm() error {
 	var row []jen.Code
 	row = append(row, L("cr := c[m*%d:][:%d]", N, N), L("clear(cr)"))
 	if !gm.TransB {
-		row = append(row, axpyRows("cr", N, K, aAt, func(kk string) string { return fmt.Sprintf("b[(%s)*%d:]", kk, N) })...)
+		row = append(row, axpyRows("cr", K, aAt, func(kk string) string { return fmt.Sprintf("b[(%s)*%d:]", kk, N) }, same)...)
 	} else {
 		var ar string
 		if gm.TransA {
