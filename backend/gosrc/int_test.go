@@ -1,7 +1,6 @@
 package gosrc
 
 import (
-	"math/rand"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -50,15 +49,6 @@ func tfliteModel(t testing.TB, rel string) *pir.Graph {
 	return g
 }
 
-func randInputs(g *pir.Graph, seed int64) []*pir.Tensor {
-	r := rand.New(rand.NewSource(seed))
-	var in []*pir.Tensor
-	for _, p := range g.Params {
-		in = append(in, codegentest.RandInt(r, p.Type))
-	}
-	return in
-}
-
 // TestTFLiteModels: person_detect and mobilenet_v1_0.25_128_quant equal rt
 // on random inputs, bit for bit.
 func TestTFLiteModels(t *testing.T) {
@@ -66,7 +56,7 @@ func TestTFLiteModels(t *testing.T) {
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
 			g := tfliteModel(t, m)
-			checkAgainstRT(t, g, nil, nil, randInputs(g, 1), randInputs(g, 2))
+			checkAgainstRT(t, g, nil, nil, codegentest.RandInputs(g, 1), codegentest.RandInputs(g, 2))
 		})
 	}
 }
@@ -112,7 +102,7 @@ func TestIntArm64(t *testing.T) {
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
 			g := tfliteModel(t, m)
-			checkAgainstRT(t, g, arm, []string{"qemu-aarch64"}, randInputs(g, 3))
+			checkAgainstRT(t, g, arm, []string{"qemu-aarch64"}, codegentest.RandInputs(g, 3))
 		})
 	}
 }
@@ -131,5 +121,5 @@ func BenchmarkPersonDetectGo(b *testing.B) {
 	if err != nil {
 		b.Skipf("%s: %v", path, err)
 	}
-	benchGenerated(b, g, randInputs(g, 1))
+	benchGenerated(b, g, codegentest.RandInputs(g, 1))
 }

@@ -1,7 +1,6 @@
 package llvm
 
 import (
-	"math/rand"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -65,15 +64,6 @@ func tfliteModelB(t testing.TB, rel string) *pir.Graph {
 	return g
 }
 
-func randInputs(g *pir.Graph, seed int64) []*pir.Tensor {
-	r := rand.New(rand.NewSource(seed))
-	var in []*pir.Tensor
-	for _, p := range g.Params {
-		in = append(in, codegentest.RandInt(r, p.Type))
-	}
-	return in
-}
-
 // TestTFLiteModels: person_detect and mobilenet_v1_0.25_128_quant compiled
 // for the host equal rt on random inputs, bit for bit.
 func TestTFLiteModels(t *testing.T) {
@@ -85,7 +75,7 @@ func TestTFLiteModels(t *testing.T) {
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
 			g := tfliteModel(t, m)
-			checkAgainstRT(t, g, host, nil, randInputs(g, 1), randInputs(g, 2))
+			checkAgainstRT(t, g, host, nil, codegentest.RandInputs(g, 1), codegentest.RandInputs(g, 2))
 		})
 	}
 }
@@ -95,7 +85,7 @@ func TestTFLiteModelsAArch64(t *testing.T) {
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
 			g := tfliteModel(t, m)
-			checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, randInputs(g, 3))
+			checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, codegentest.RandInputs(g, 3))
 		})
 	}
 }

@@ -225,3 +225,14 @@ func runtimeConvCase(name string, dt ir.DType, x []int, w ir.Type, attrs ir.Attr
 		return g.Add("conv", args, attrs, hint, name, name)
 	}}
 }
+
+// RandInputs draws integer values for every parameter of g (a quantized
+// model's inputs), deterministic for a seed.
+func RandInputs(g *ir.Graph, seed int64) []*ir.Tensor {
+	r := rand.New(rand.NewSource(seed))
+	var in []*ir.Tensor
+	for _, p := range g.Params {
+		in = append(in, RandInt(r, p.Type))
+	}
+	return in
+}
