@@ -147,3 +147,66 @@ func TestDistillQuantizedShared(t *testing.T) {
 		t.Errorf("quantized, shared and distilled: top-1 %.1f %%", acc.Top1Pct())
 	}
 }
+
+// Distillation reads and rewrites Deep Compression's relative-index
+// encoding: the gaps stay as they were, zero fillers stay zero, and the
+// codebook entries train.
+func TestDistillRelativeIndices(t *testing.T) {
+	g0, d := tinyMLP(t)
+	for _, spec := range []string{"prune{ratio=0.8,refit=false},share{bits=4,index=rel}", "prune{ratio=0.8,refit=false},quantize,share{bits=4,index=rel}"} {
+		g := g0.Clone()
+		if _, err := RunSpec(g, spec, &Context{Data: d}); err != nil {
+			t.Fatal(err)
+		}
+		gaps := map[string]*ir.Tensor{}
+		books := map[string][]float64{}
+		for _, v := range g.Values {
+			if v.Op.Name == "sparse_rel_decode" {
+				gaps[v.Name] = v.Args[1].Const
+				cb := v.Args[0].Args[0].Const
+				for i := 0; i < cb.Len(); i++ {
+					books[v.Name] = append(books[v.Name], cb.At(i))
+				}
+			}
+		}
+		if len(gaps) == 0 {
+			t.Fatalf("%s: no relative-index weight", spec)
+		}
+		s, err := rt.Lift(g)
+		if err != nil {
+			t.Fatalf("%s: lift: %v", spec, err)
+		}
+		sameOutputs(t, g, s.Float, 1e-4, 3)
+		if _, err := RunSpec(g, "distill{epochs=1,lr=0.005}", &Context{Data: d, Teacher: g0}); err != nil {
+			t.Fatal(err)
+		}
+		moved := 0
+		for _, v := range g.Values {
+			if v.Op.Name != "sparse_rel_decode" {
+				continue
+			}
+			if v.Args[1].Const != gaps[v.Name] {
+				t.Errorf("%s: the gaps of %s were rewritten", spec, v.Name)
+			}
+			cb := v.Args[0].Args[0].Const
+			for i := 0; i < cb.Len(); i++ {
+				if books[v.Name][i] == 0 && cb.At(i) != 0 {
+					t.Errorf("%s: %s: the zero entry %d became %v", spec, v.Name, i, cb.At(i))
+				}
+				if cb.At(i) != books[v.Name][i] {
+					moved++
+				}
+			}
+		}
+		if moved == 0 {
+			t.Errorf("%s: no codebook entry moved", spec)
+		}
+		acc, err := Evaluate(g, d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acc.Top1Pct() < 80 {
+			t.Errorf("%s, distilled: top-1 %.1f %%", spec, acc.Top1Pct())
+		}
+	}
+}

@@ -33,7 +33,7 @@ var sharePass = &Pass{
 		{Name: "iters", Kind: Int, Default: "50", Doc: "k-means iterations (at most)"},
 		{Name: "skip", Kind: List, Default: "", Doc: "layers (value or node names) left alone"},
 		{Name: "min", Kind: Int, Default: "0", Doc: "layers with fewer weights are left alone"},
-		{Name: "index", Kind: String, Default: "csr", Values: []string{"auto", "csr", "rel"}, Doc: "index encoding of sparse weights: CSR, relative (Deep Compression's gaps, zero fillers; not yet read by distill), or the smaller (auto)"},
+		{Name: "index", Kind: String, Default: "auto", Values: []string{"auto", "csr", "rel"}, Doc: "index encoding of sparse weights: CSR, relative (Deep Compression's gaps, zero fillers), or the smaller of the two (auto)"},
 	},
 	After:  []string{"canonicalize", "prune", "lowrank", "quantize"},
 	Before: []string{"sparse"},

@@ -170,7 +170,7 @@ func (s *Student) Commit() error {
 	for _, lw := range s.ws {
 		if lw.cluster != nil {
 			cbv := lw.w
-			if cbv.Op.Name == "sparse_decode" {
+			if cbv.Op.Name == "sparse_decode" || cbv.Op.Name == "sparse_rel_decode" {
 				cbv = cbv.Args[0]
 			}
 			c := cbv.Args[0]
@@ -185,7 +185,7 @@ func (s *Student) Commit() error {
 			continue
 		}
 		target := lw.w
-		if target.Op.Name == "sparse_decode" {
+		if target.Op.Name == "sparse_decode" || target.Op.Name == "sparse_rel_decode" {
 			target = target.Args[0]
 		}
 		if !target.IsConst() {

@@ -96,7 +96,7 @@ func Lift(g *ir.Graph) (*Student, error) {
 		return f.Add("dequantize", []*ir.Value{q}, nil, ir.Type{}, name+".fdq", name)
 	}
 	for _, v := range g.Values {
-		if v.IsConst() || v.Op.Name == "codebook_decode" || v.Op.Name == "sparse_decode" {
+		if v.IsConst() || v.Op.Name == "codebook_decode" || v.Op.Name == "sparse_decode" || v.Op.Name == "sparse_rel_decode" {
 			continue // weights are lifted where a layer uses them; others below
 		}
 		args := make([]*ir.Value, len(v.Args))
@@ -272,6 +272,27 @@ func (s *Student) liftWeight(f *ir.Graph, w *ir.Value) (*ir.Value, error) {
 			}
 		}
 		stored = w.Args[0]
+	}
+	if w.Op.Name == "sparse_rel_decode" {
+		// Relative indices: value k sits gaps[k]+1 positions after value
+		// k-1. Zero fillers get a slot too; being zero, they are masked (or
+		// index the fixed zero centroid) and stay zero.
+		vals, gaps := w.Args[0], constTensor(w.Args[1])
+		if gaps == nil {
+			return nil, fmt.Errorf("%s: relative indices are not constant", w.Where())
+		}
+		for i := range lw.slot {
+			lw.slot[i] = -1
+		}
+		bits, pos := w.Int("bits"), -1
+		for k := 0; k < vals.Type.NumElements(); k++ {
+			pos += CodebookIndex(gaps.U8, bits, k) + 1
+			if pos >= n {
+				return nil, fmt.Errorf("%s: value %d lies past the %d elements", w.Where(), k, n)
+			}
+			lw.slot[pos] = k
+		}
+		stored = vals
 	}
 	dt, err := constF32(w)
 	if err != nil {
