@@ -19,7 +19,7 @@ var sparsePass = &Pass{
 	Summary: "store pruned weights as CSR (values + column indices + row pointers) where smaller than dense",
 	Options: []OptionDef{
 		{Name: "min", Kind: Float, Default: "0.5", Doc: "minimum fraction of zeros for a weight to be encoded"},
-		{Name: "index", Kind: String, Default: "csr", Values: []string{"auto", "csr", "rel"}, Doc: "index encoding: CSR (u8/i16 column indices, i32 row pointers), relative (Deep Compression's gaps of 1..8 bits, zero fillers; not yet read by distill), or the smaller (auto)"},
+		{Name: "index", Kind: String, Default: "auto", Values: []string{"auto", "csr", "rel"}, Doc: "index encoding: CSR (u8/i16 column indices, i32 row pointers), relative (Deep Compression's gaps of 1..8 bits, zero fillers), or the smaller of the two (auto)"},
 		{Name: "skip", Kind: List, Default: "", Doc: "layers (value or node names) left dense"},
 	},
 	After: []string{"canonicalize", "prune", "quantize", "share"},
