@@ -165,7 +165,7 @@ func TestSparseEncodingExact(t *testing.T) {
 	g := compressNet(t)
 	mustRun(t, g, "prune{ratio=0.85,scope=layer}", nil)
 	dense := g.Clone()
-	reps := mustRun(t, g, "sparse", nil)
+	reps := mustRun(t, g, "sparse{index=csr}", nil)
 	n := 0
 	for _, v := range g.Values {
 		if v.Op.Name == "sparse_decode" {
