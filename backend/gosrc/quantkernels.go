@@ -1,0 +1,102 @@
+package gosrc
+
+import (
+	"github.com/dave/jennifer/jen"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// qmap: quantize, dequantize, requantize and integer clamps over
+// [Outer, Dim, Inner].
+func (k *kfn) qmap() error {
+	m := k.s.QMap
+	xt, yt := k.s.In[0].DType, k.s.Out.DType
+	t, err := goType(yt)
+	if err != nil {
+		return err
+	}
+	k.g.intHelpers = true
+	var e jen.Code
+	switch m.Kind {
+	case "quantize":
+		e = L("y[i] = %s(quantF(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
+	case "quantize_away":
+		e = L("y[i] = %s(quantFAway(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
+	case "dequantize":
+		e = L("y[i] = float32(int64(x0[i])-int64(x2[c])) * x1[c]")
+	case "requantize_float":
+		e = L("y[i] = %s(quantF(float32(int64(x0[i])-int64(x2[c]))*x1[c]/x3[c], x4[c], %d, %d))", t, m.Lo, m.Hi)
+	case "requantize_tflite":
+		e = jen.Block(
+			L("q := int64(mbqm(int32(x0[i])-x1[c], x2[c], x3[c])) + int64(x4[c])"),
+			L("q = max(%d, min(%d, q))", m.Lo, m.Hi),
+			L("y[i] = %s(q)", t))
+	case "clamp":
+		if xt == ir.I64 || xt == ir.Bool {
+			return unsupported(k.s, "integer clamp of %v", xt)
+		}
+		e = L("y[i] = %s(clampI(int32(x0[i]), %d, %d))", t, m.Lo, m.Hi)
+	default:
+		return unsupported(k.s, "quant map %q", m.Kind)
+	}
+	if m.Kind != "clamp" && m.Kind != "quantize" && m.Kind != "quantize_away" && xt == ir.F32 {
+		return unsupported(k.s, "%s of %v", m.Kind, xt)
+	}
+	if xt == ir.Bool {
+		return unsupported(k.s, "%s of %v", m.Kind, xt)
+	}
+	k.add(For("o", 0, m.Outer, For("c", 0, m.Dim, For("j", 0, m.Inner,
+		L("i := (o*%d+c)*%d + j", m.Dim, m.Inner), e))))
+	return nil
+}
+
+// qbinary: a quantized add, sub or mul (codegen.QBinary) over the
+// broadcast loop, as rt's viaFloat (rq float) or TFLite's add and sub (rq
+// tflite). The float products are converted explicitly so that no target
+// fuses them into an FMA.
+func (k *kfn) qbinary() error {
+	q, lp := k.s.QBin, k.s.Loop
+	for _, o := range append(k.s.In[:2:2], k.s.Out) {
+		if !isInt8(o.DType) {
+			return unsupported(k.s, "quantized %s on %v", q.Op, o.DType)
+		}
+	}
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return err
+	}
+	var body []jen.Code
+	switch q.Mode {
+	case "float":
+		op := map[string]string{"add": "+", "sub": "-", "mul": "*"}[q.Op]
+		if op == "" {
+			return unsupported(k.s, "quantized %s", q.Op)
+		}
+		body = []jen.Code{
+			L("da := float32(float32(a) * %s)", flit(q.SA)),
+			L("db := float32(float32(b) * %s)", flit(q.SB)),
+			L("y[o] = %s(quantF(float32(da%sdb)/%s, %d, %d, %d))", t, op, flit(q.SY), q.ZY, q.Lo, q.Hi),
+		}
+	case "tflite":
+		op := map[string]string{"add": "+", "sub": "-"}[q.Op]
+		if op == "" {
+			return unsupported(k.s, "rq=tflite %s", q.Op)
+		}
+		body = []jen.Code{
+			L("u := mbqm(a*(1<<20), %d, %d)", q.M1, q.S1),
+			L("w := mbqm(b*(1<<20), %d, %d)", q.M2, q.S2),
+			L("y[o] = %s(clampI(mbqm(u%sw, %d, %d)+%d, %d, %d))", t, op, q.MO, q.SO, q.ZY, q.Lo, q.Hi),
+		}
+	default:
+		return unsupported(k.s, "rq=%s", q.Mode)
+	}
+	k.g.intHelpers = true
+	k.add(nest(lp.Shape, func(idx []string) []jen.Code {
+		return append([]jen.Code{
+			L("o := %s", offsetExpr(idx, lp.Strides[0], 0)),
+			L("a := int32(x0[%s]) - %d", offsetExpr(idx, lp.Strides[1], 0), q.ZA),
+			L("b := int32(x1[%s]) - %d", offsetExpr(idx, lp.Strides[2], 0), q.ZB),
+		}, body...)
+	}))
+	return nil
+}

@@ -1,0 +1,105 @@
+package gosrc
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// Softmax, reductions and copies (f32 and layout).
+
+func (k *kfn) softmax() error {
+	outer, n, inner := k.s.Softmax[0], k.s.Softmax[1], k.s.Softmax[2]
+	if k.s.In[0].DType != ir.F32 {
+		return unsupported(k.s, "softmax on %v", k.s.In[0].DType)
+	}
+	if n == 0 {
+		return nil
+	}
+	k.add(For("o", 0, outer, For("in", 0, inner,
+		L("base := o*%d + in", n*inner),
+		L("m := float32(math.Inf(-1))"),
+		For("j", 0, n, jen.If(L("v := x0[base+j*%d]; v > m", inner)).Block(L("m = v"))),
+		L("var s float32"),
+		For("j", 0, n, L("e := float32(math.Exp(float64(x0[base+j*%d] - m)))", inner), L("y[base+j*%d] = e", inner), L("s += e")),
+		For("j", 0, n, L("y[base+j*%d] /= s", inner)),
+	)))
+	return nil
+}
+
+func (k *kfn) reduce() error {
+	r := k.s.Reduce
+	if k.s.In[0].DType != ir.F32 {
+		return unsupported(k.s, "reduce on %v", k.s.In[0].DType)
+	}
+	n := ir.NumElements(r.Inner)
+	ostr := ir.Strides(r.Outer)
+	init := "0"
+	if r.Op == "max" {
+		init = "float32(math.Inf(-1))"
+	}
+	k.add(nest(r.Outer, func(oidx []string) []jen.Code {
+		base := offsetExpr(oidx, r.OStride, 0)
+		iidx := make([]string, len(r.Inner))
+		for d := range iidx {
+			iidx[d] = fmt.Sprintf("j%d", d)
+		}
+		var upd jen.Code
+		if r.Op == "max" {
+			upd = jen.If(L("v := x0[base+%s]; v > acc", offsetExpr(iidx, r.IStride, 0))).Block(L("acc = v"))
+		} else {
+			upd = L("acc += x0[base+%s]", offsetExpr(iidx, r.IStride, 0))
+		}
+		inner := []jen.Code{upd}
+		for d := len(r.Inner) - 1; d >= 0; d-- {
+			inner = []jen.Code{For(iidx[d], 0, r.Inner[d], inner...)}
+		}
+		body := []jen.Code{L("base := %s", base), L("_ = base"), L("acc := float32(%s)", init)}
+		body = append(body, inner...)
+		if r.Op == "mean" {
+			body = append(body, L("acc /= %d", n))
+		}
+		return append(body, L("y[%s] = acc", offsetExpr(oidx, ostr, 0)))
+	}))
+	return nil
+}
+
+func (k *kfn) copyStep() error {
+	s := k.s
+	if s.HasFill {
+		switch s.Out.DType {
+		case ir.F32:
+			k.add(jen.For(L("i := range y")).Block(L("y[i] = %s", flit(s.Fill))))
+		case ir.Bool:
+			k.add(jen.For(L("i := range y")).Block(L("y[i] = %v", s.Fill != 0)))
+		default:
+			if s.Fill != float32(int64(s.Fill)) {
+				return unsupported(s, "fill %v of an integer tensor", s.Fill)
+			}
+			t, _ := goType(s.Out.DType)
+			k.add(jen.For(L("i := range y")).Block(L("y[i] = %s(%d)", t, int64(s.Fill))))
+		}
+	}
+	for _, c := range s.Copies {
+		if s.In[c.Src].DType != s.Out.DType {
+			return unsupported(s, "copy from %v to %v", s.In[c.Src].DType, s.Out.DType)
+		}
+		src := fmt.Sprintf("x%d", c.Src)
+		r := len(c.Shape)
+		if r > 0 && c.SrcStrides[r-1] == 1 && c.DstStrides[r-1] == 1 {
+			n := c.Shape[r-1]
+			k.add(nest(c.Shape[:r-1], func(idx []string) []jen.Code {
+				so := offsetExpr(idx, c.SrcStrides[:r-1], c.SrcOff)
+				do := offsetExpr(idx, c.DstStrides[:r-1], c.DstOff)
+				return []jen.Code{L("copy(y[%s:][:%d], %s[%s:][:%d])", do, n, src, so, n)}
+			}))
+			continue
+		}
+		k.add(nest(c.Shape, func(idx []string) []jen.Code {
+			return []jen.Code{L("y[%s] = %s[%s]", offsetExpr(idx, c.DstStrides, c.DstOff), src, offsetExpr(idx, c.SrcStrides, c.SrcOff))}
+		}))
+	}
+	return nil
+}
