@@ -27,6 +27,8 @@ type gen struct {
 	dtypes     map[ir.DType]bool  // dtypes of inputs and outputs (decoders)
 	wdtypes    map[ir.DType]bool  // dtypes of weights (decoders)
 	intHelpers bool               // integer arithmetic helpers are needed
+	lanes      bool               // packLanes is needed
+	rqp        bool               // rqp is needed
 	needBits   bool               // math/bits is used
 }
 
@@ -394,7 +396,15 @@ func (g *gen) helpers(f *jen.File) {
 	)
 	f.Line()
 	if g.intHelpers {
-		f.Add(jen.Id(intHelperSrc))
+		src := intHelperSrc
+		if g.rqp {
+			src += rqpSrc
+		}
+		f.Add(jen.Id(src))
+		f.Line()
+	}
+	if g.lanes {
+		f.Add(jen.Id(packLanesSrc))
 		f.Line()
 	}
 	if g.needBits {

@@ -42,6 +42,18 @@ func mbqm(x, mantissa, shift int32) int32 {
 	return rdbpot(srdhm(x*(1<<left), mantissa), right)
 }
 
+// rqT is clampI(mbqm(x, m, shift)+zy, lo, hi) for a mantissa m other than
+// MinInt32 (so srdhm never saturates), without branches: srdhm's nudge and
+// truncating division are one rounding shift ((x·m + 2³⁰) >> 31 for either
+// sign), and rdbpot's rounding half away from zero of v/2^e is
+// (v + 2^(e-1) - [v < 0]) >> e for e > 0 (v itself for e = 0).
+func rqT(x, m, shift, zy, lo, hi int32) int32 {
+	v := (int64(x<<max(shift, 0))*int64(m) + 1<<30) >> 31
+	e := max(-shift, 0)
+	h := int64(1) << e >> 1
+	return min(max(int32((v+h+(v>>63)&(-h>>63))>>e)+zy, lo), hi)
+}
+
 // quantF is round_half_even(f) + zy saturated to [lo, hi] (NaN gives 0).
 func quantF(f float32, zy, lo, hi int32) int32 {
 	r := math.RoundToEven(float64(f)) + float64(zy)
@@ -102,5 +114,27 @@ func oneOverOnePlusX(a int32) int32 {
 		x += fpSatShiftLeft(fpMul(x, oneMinus), 2)
 	}
 	return fpSatShiftLeft(x, 1)
+}
+`
+
+// rqpSrc is rqT prepared per channel (rqp), emitted when a kernel uses it.
+const rqpSrc = `
+// rqp is one channel's rqT with its shifts and rounding terms worked out
+// (rqPrep), for a loop over the channel's outputs.
+type rqp struct {
+	m, h, hm int64
+	left, e  uint8
+}
+
+func rqPrep(m, shift int32) rqp {
+	e := max(-shift, 0)
+	h := int64(1) << e >> 1
+	return rqp{m: int64(m), h: h, hm: -h >> 63, left: uint8(max(shift, 0)), e: uint8(e)}
+}
+
+// apply is rqT(x, m, shift, zy, lo, hi) (shifts within [-31, 31]).
+func (q *rqp) apply(x, zy, lo, hi int32) int32 {
+	v := (int64(x<<(q.left&31))*q.m + 1<<30) >> 31
+	return min(max(int32((v+q.h+(v>>63)&q.hm)>>(q.e&63))+zy, lo), hi)
 }
 `

@@ -2,6 +2,7 @@ package gosrc
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/dave/jennifer/jen"
 
@@ -39,8 +40,100 @@ func (k *kfn) finish(dst, acc, c string) (jen.Code, error) {
 	case "float":
 		return L("%s = %s(quantF(float32(%s)*x3[%s], %d, %d, %d))", dst, t, acc, c, r.ZY, r.Lo, r.Hi), nil
 	case "tflite":
+		if k.fastRq() {
+			return L("%s = %s(rqT(%s, x3[%s], x4[%s], %d, %d, %d))", dst, t, acc, c, c, r.ZY, r.Lo, r.Hi), nil
+		}
 		return L("%s = %s(clampI(mbqm(%s, x3[%s], x4[%s])+%d, %d, %d))", dst, t, acc, c, c, r.ZY, r.Lo, r.Hi), nil
 	case "i32":
+		if k.s.Out.DType != ir.I32 {
+			return nil, unsupported(k.s, "i32 accumulators into %v", k.s.Out.DType)
+		}
+		return L("%s = %s", dst, acc), nil
+	}
+	return nil, unsupported(k.s, "requantization %q", r.Mode)
+}
+
+// fastRq reports whether the step's TFLite multipliers (In[3]) and shifts
+// (In[4]) are constants with no MinInt32 mantissa and shifts within
+// [-31, 31], so that rqT and rqp compute mbqm exactly.
+func (k *kfn) fastRq() bool {
+	if k.s.Rq.Mode != "tflite" || len(k.s.In) < 5 || k.s.In[3].DType != ir.I32 || k.s.In[4].DType != ir.I32 {
+		return false
+	}
+	m, ok := k.g.weightInts(k.s.In[3])
+	sh, ok2 := k.g.weightInts(k.s.In[4])
+	if !ok || !ok2 {
+		return false
+	}
+	for _, v := range m {
+		if v == math.MinInt32 {
+			return false
+		}
+	}
+	for _, v := range sh {
+		if v < -31 || v > 31 {
+			return false
+		}
+	}
+	return true
+}
+
+// rqPrepType is the Go type of a channel's prepared requantization
+// (rqPrepInto), "" when there is none.
+func (k *kfn) rqPrepType() string {
+	switch {
+	case k.s.Rq.Mode == "float":
+		return "float32"
+	case k.fastRq():
+		return "rqp"
+	case k.s.Rq.Mode == "tflite":
+		return "[2]int32"
+	}
+	return ""
+}
+
+// rqPrepInto is the code preparing the requantization of channel c into
+// v (of type rqPrepType), hoisted out of a loop over the channel's
+// outputs; finishPrep stores an accumulator requantized with it.
+func (k *kfn) rqPrepInto(v, c string) jen.Code {
+	switch {
+	case k.s.Rq.Mode == "float":
+		return L("%s = x3[%s]", v, c)
+	case k.fastRq():
+		k.g.rqp = true
+		return L("%s = rqPrep(x3[%s], x4[%s])", v, c, c)
+	case k.s.Rq.Mode == "tflite":
+		return L("%s = [2]int32{x3[%s], x4[%s]}", v, c, c)
+	}
+	return jen.Null()
+}
+
+// rqPrep declares v and prepares channel c's requantization in it.
+func (k *kfn) rqPrep(v, c string) jen.Code {
+	t := k.rqPrepType()
+	if t == "" {
+		return jen.Null()
+	}
+	return jen.Var().Id(v).Id(t).Line().Add(k.rqPrepInto(v, c))
+}
+
+// finishPrep is finish with the channel's requantization prepared in v
+// (rqPrep).
+func (k *kfn) finishPrep(dst, acc, v string) (jen.Code, error) {
+	r := k.s.Rq
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return nil, err
+	}
+	k.g.intHelpers = true
+	switch {
+	case r.Mode == "float":
+		return L("%s = %s(quantF(float32(%s)*%s, %d, %d, %d))", dst, t, acc, v, r.ZY, r.Lo, r.Hi), nil
+	case k.fastRq():
+		return L("%s = %s(%s.apply(%s, %d, %d, %d))", dst, t, v, acc, r.ZY, r.Lo, r.Hi), nil
+	case r.Mode == "tflite":
+		return L("%s = %s(clampI(mbqm(%s, %s[0], %s[1])+%d, %d, %d))", dst, t, acc, v, v, r.ZY, r.Lo, r.Hi), nil
+	case r.Mode == "i32":
 		if k.s.Out.DType != ir.I32 {
 			return nil, unsupported(k.s, "i32 accumulators into %v", k.s.Out.DType)
 		}
@@ -57,6 +150,9 @@ func (k *kfn) intConv() error {
 	wdt := k.s.In[1].DType
 	if !isInt8(k.s.In[0].DType) || !(isPackedWeight(wdt) || k.s.Rq.BRuntime && isInt8(wdt)) || k.s.Scratch == nil {
 		return unsupported(k.s, "integer conv on %v", k.s.In[0].DType)
+	}
+	if ok, err := k.intConvLanes(); ok || err != nil {
+		return err
 	}
 	zx := k.s.Rq.ZX
 	// Runtime weights (codegen.KIntConvRuntime) are stored with their
@@ -241,7 +337,7 @@ func (k *kfn) intDepthwise() error {
 	}
 	zx := k.s.Rq.ZX
 	hw, P, T := c.H*c.W, c.OH*c.OW, c.KH*c.KW
-	fin, err := k.finish("yp[j]", "acc[j]", "m")
+	fin, err := k.finishPrep("yp[j]", "acc[j]", "q")
 	if err != nil {
 		return err
 	}
@@ -320,6 +416,7 @@ func (k *kfn) intDepthwise() error {
 	}
 	body = append(body,
 		L("yp := y[(n*%d+m)*%d:][:%d]", c.M, P, P),
+		k.rqPrep("q", "m"),
 		jen.For(L("j := range acc")).Block(fin))
 	k.add(L("acc := scratch[:%d]", P))
 	k.add(For("n", 0, c.N, For("m", 0, c.M, body...)))

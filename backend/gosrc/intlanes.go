@@ -1,0 +1,307 @@
+package gosrc
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/ir"
+)
+
+// Integer convolutions with lane-packed weights.
+//
+// Plain Go has no SIMD, but one 64-bit multiply can do several 8-bit
+// products at once: the constant weights of three output channels are
+// packed into one int64 word (lanes of 21 bits: w0 + w1·2²¹ + w2·2⁴²),
+// and x·word accumulates x·w0, x·w1 and x·w2 in their lanes. The sums are
+// exact modulo 2⁶⁴, so each lane is recovered exactly (sign-extending the
+// low bits, subtracting, shifting) as long as its sum lies in
+// [-2²⁰, 2²⁰): the plan (planLanes) checks that at generation time from
+// the weights (Σ|w|·max|x| over every chunk of k between two
+// extractions), and falls back to two lanes of 32 bits, then to the plain
+// kernel. The integer sums are then the same as rt's int32 ones (which
+// cannot wrap within those bounds), so results stay bit-identical.
+//
+// The kernel computes a tile of one word (up to three channels) by
+// laneCols output columns with the accumulators in registers and k
+// innermost, then requantizes the tile straight into the output.
+
+// laneCols is the number of output columns of one tile (accumulators).
+const laneCols = 6
+
+// lanePlan is the packing of a constant weight matrix: lanes channels per
+// int64 word, lane l at bit l·width, the lanes extracted every chunk k.
+type lanePlan struct {
+	lanes, width, chunk int
+}
+
+// weightInts returns the values of a constant integer operand.
+func (g *gen) weightInts(o codegen.Operand) ([]int64, bool) {
+	if o.Space != codegen.Weights {
+		return nil, false
+	}
+	n := ir.NumElements(o.Shape)
+	es := o.DType.Size()
+	if o.Offset < 0 || o.Offset+int64(n*es) > int64(len(g.p.Weights)) {
+		return nil, false
+	}
+	b := g.p.Weights[o.Offset:]
+	v := make([]int64, n)
+	for i := range v {
+		switch o.DType {
+		case ir.I8:
+			v[i] = int64(int8(b[i]))
+		case ir.I16:
+			v[i] = int64(int16(binary.LittleEndian.Uint16(b[2*i:])))
+		case ir.I32:
+			v[i] = int64(int32(binary.LittleEndian.Uint32(b[4*i:])))
+		default:
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// planLanes picks the packing of w [rows][K] against inputs of magnitude
+// at most xmax: three lanes if every lane sum over chunks of at least 16 k
+// stays within 21 bits, else two lanes of 32 bits.
+func planLanes(w []int64, rows, K int, xmax int64) (lanePlan, bool) {
+	fits := func(c int, bound int64) bool {
+		for r := 0; r < rows; r++ {
+			row := w[r*K:][:K]
+			for k0 := 0; k0 < K; k0 += c {
+				var s int64
+				for _, v := range row[k0:min(k0+c, K)] {
+					s += max(v, -v)
+				}
+				if s*xmax >= bound {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	for _, p := range []struct{ lanes, width, minChunk int }{{3, 21, 16}, {2, 32, 1}} {
+		bound := int64(1) << (p.width - 1)
+		for c := K; c >= min(p.minChunk, K); {
+			if fits(c, bound) {
+				return lanePlan{p.lanes, p.width, c}, true
+			}
+			// K, then the powers of two below it.
+			n := 1
+			for n*2 < c {
+				n *= 2
+			}
+			if n == c {
+				n /= 2
+			}
+			c = n
+			if c == 0 {
+				break
+			}
+		}
+	}
+	return lanePlan{}, false
+}
+
+// intConvLanes emits the integer conv with lane-packed constant weights;
+// it reports false (emitting nothing) when the weights are not constant
+// or do not fit a plan.
+func (k *kfn) intConvLanes() (bool, error) {
+	s, c := k.s, k.s.Conv
+	if s.Rq.BRuntime || !isInt8(s.In[0].DType) || !isPackedWeight(s.In[1].DType) || s.Scratch == nil {
+		return false, nil
+	}
+	w, ok := k.g.weightInts(s.In[1])
+	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW
+	if !ok || len(w) != c.M*K {
+		return false, nil
+	}
+	xmax := int64(128)
+	if s.In[0].DType == ir.U8 {
+		xmax = 255
+	}
+	pl, ok := planLanes(w, c.M, K, xmax)
+	if !ok {
+		return false, nil
+	}
+	if _, err := k.finish("yr[0]", "0", "oc"); err != nil {
+		return false, err
+	}
+	// zx·Σw per channel, folded out of the sums (wrapping int32 as rt's).
+	zws := make([]int64, c.M)
+	for m := range zws {
+		var sum int32
+		for _, v := range w[m*K:][:K] {
+			sum += int32(v)
+		}
+		zws[m] = int64(s.Rq.ZX * sum)
+	}
+	zwName := k.intTable(k.name+"_zw", zws)
+	nw := (c.Mg + pl.lanes - 1) / pl.lanes
+	wName := k.name + "_lanes"
+	wsrc, err := k.g.operand(s.In[1])
+	if err != nil {
+		return false, err
+	}
+	k.g.tables = append(k.g.tables, jen.Comment(fmt.Sprintf("%s holds the weights of %s, %d output channels per int64 word (lanes of %d bits).",
+		wName, k.name, pl.lanes, pl.width)).Line().
+		Var().Id(wName).Op("=").Id("packLanes").Call(L("%s, %d, %d, %d, %d, %d", wsrc, c.Group, c.Mg, K, pl.lanes, pl.width)))
+	k.g.lanes = true
+
+	hw := c.H * c.W
+	body := []jen.Code{L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw)}
+	src := "xg"
+	if !c.Pointwise {
+		src = "col"
+		body = append(body, k.intIm2col()...)
+	}
+	// Full words, then the last word with fewer lanes.
+	word := func(lanes int) []jen.Code {
+		out := []jen.Code{L("wp := %s[(g*%d+wd)*%d:][:%d]", wName, nw, K, K), L("oc := g*%d + wd*%d", c.Mg, pl.lanes)}
+		out = append(out, L("var cw [%d]int32", lanes))
+		prep := []jen.Code{L("cw[l] = x2[oc+l] - %s[oc+l]", zwName)}
+		if qt := k.rqPrepType(); qt != "" {
+			out = append(out, L("var qw [%d]%s", lanes, qt))
+			prep = append(prep, k.rqPrepInto("qw[l]", "oc+l"))
+		}
+		out = append(out, For("l", 0, lanes, prep...))
+		cols := P / laneCols * laneCols
+		if cols > 0 {
+			out = append(out, jen.For(L("j := 0"), L("j < %d", cols), L("j += %d", laneCols)).Block(k.laneTile(pl, lanes, laneCols, K, P, src)...))
+		}
+		if cols < P {
+			out = append(out, jen.Block(append([]jen.Code{L("j := %d", cols)}, k.laneTile(pl, lanes, P-cols, K, P, src)...)...))
+		}
+		return out
+	}
+	full := c.Mg / pl.lanes
+	if full > 0 {
+		body = append(body, For("wd", 0, full, word(pl.lanes)...))
+	}
+	if rest := c.Mg - full*pl.lanes; rest > 0 {
+		body = append(body, jen.Block(append([]jen.Code{L("wd := %d", full)}, word(rest)...)...))
+	}
+	if !c.Pointwise {
+		k.add(L("col := scratch[%d:][:%d]", P, K*P))
+	}
+	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
+	return true, nil
+}
+
+// laneTile is the code of one tile: columns [j, j+cols) of one word, its
+// first `lanes` channels stored (oc, c0.. the channel constants, wp the
+// word's weights, src the B matrix [K][P]).
+func (k *kfn) laneTile(pl lanePlan, lanes, cols, K, P int, src string) []jen.Code {
+	var out []jen.Code
+	chunked := pl.chunk < K
+	acc := func(t int) string { return fmt.Sprintf("a%d", t) }
+	var decl string
+	for t := 0; t < cols; t++ {
+		if t > 0 {
+			decl += ", "
+		}
+		decl += acc(t)
+	}
+	inner := []jen.Code{L("b := %s[o : o+%d : o+%d]", src, cols, cols)}
+	for t := 0; t < cols; t++ {
+		inner = append(inner, L("%s += int64(b[%d]) * w", acc(t), t))
+	}
+	inner = append(inner, L("o += %d", P))
+	// extract adds (or, unchunked, assigns) the lanes of every accumulator:
+	// the low lanes sign-extended, then shifted out; the top lane is what
+	// remains.
+	extract := func(op string) []jen.Code {
+		sh := 64 - pl.width
+		low := lanes
+		if lanes == pl.lanes {
+			low--
+		}
+		body := []jen.Code{For("l", 0, low,
+			L("e := a << %d >> %d", sh, sh),
+			L("s[l][t] %s int32(e)", op),
+			L("a = (a - e) >> %d", pl.width))}
+		if low < lanes {
+			body = append(body, L("s[%d][t] %s int32(a)", low, op))
+		}
+		return []jen.Code{jen.For(L("t, a := range [%d]int64{%s}", cols, decl)).Block(body...)}
+	}
+	out = append(out, L("var s [%d][%d]int32", lanes, cols))
+	if !chunked {
+		out = append(out, L("var %s int64", decl), L("o := j"),
+			jen.For(L("_, w := range wp")).Block(inner...))
+		out = append(out, extract("=")...)
+	} else {
+		chunk := append([]jen.Code{L("var %s int64", decl), L("o := k0*%d + j", P)},
+			jen.For(L("_, w := range wp[k0:min(k0+%d, %d)]", pl.chunk, K)).Block(inner...))
+		chunk = append(chunk, extract("+=")...)
+		out = append(out, jen.For(L("k0 := 0"), L("k0 < %d", K), L("k0 += %d", pl.chunk)).Block(chunk...))
+	}
+	fin, err := k.finishPrep("yr[t]", "cw[l]+v", "qw[l]")
+	if err != nil {
+		panic(err) // checked by the caller
+	}
+	out = append(out, For("l", 0, lanes,
+		L("yr := y[(n*%d+oc+l)*%d+j:][:%d]", k.s.Conv.M, P, cols),
+		jen.For(L("t, v := range s[l]")).Block(fin)))
+	return out
+}
+
+// intIm2col fills col [K][P] (int32) with the stored input values of group
+// g, padding positions holding zx.
+func (k *kfn) intIm2col() []jen.Code {
+	c, zx := k.s.Conv, k.s.Rq.ZX
+	P := c.OH * c.OW
+	var rowCopy jen.Code
+	if c.SW == 1 {
+		rowCopy = For("ow", "lo", "hi", L("rr[ow] = int32(xr[ow+off])"))
+	} else {
+		rowCopy = For("ow", "lo", "hi", L("rr[ow] = int32(xr[ow*%d+off])", c.SW))
+	}
+	return []jen.Code{For("c", 0, c.Cg, For("kh", 0, c.KH, For("kw", 0, c.KW,
+		L("row := col[((c*%d+kh)*%d+kw)*%d:][:%d]", c.KH, c.KW, P, P),
+		L("off := kw*%d - %d", c.DW, c.PL),
+		L("lo, hi := validRange(off, %d, %d, %d)", c.SW, c.W, c.OW),
+		For("oh", 0, c.OH,
+			L("rr := row[oh*%d:][:%d]", c.OW, c.OW),
+			L("ih := oh*%d + kh*%d - %d", c.SH, c.DH, c.PT),
+			jen.If(L("ih < 0 || ih >= %d", c.H)).Block(jen.For(L("i := range rr")).Block(L("rr[i] = %d", zx)), jen.Continue()),
+			L("xr := xg[(c*%d+ih)*%d:][:%d]", c.H, c.W, c.W),
+			For("ow", 0, "lo", L("rr[ow] = %d", zx)),
+			For("ow", "hi", c.OW, L("rr[ow] = %d", zx)),
+			rowCopy,
+		))))}
+}
+
+// intTable adds a package-level int32 table and returns its name.
+func (k *kfn) intTable(name string, v []int64) string {
+	var vals []jen.Code
+	for _, x := range v {
+		vals = append(vals, jen.Lit(int(x)))
+	}
+	k.g.tables = append(k.g.tables, jen.Var().Id(name).Op("=").Index(jen.Lit(len(v))).Int32().Values(vals...))
+	return name
+}
+
+// packLanesSrc is the generated helper that packs weight rows into words.
+const packLanesSrc = `
+// packLanes packs weights w [groups][rows][k] into int64 words of lanes
+// rows each, lane l at bit l·width (the words [groups][ceil(rows/lanes)][k]):
+// x·word then accumulates the lanes' products at once.
+func packLanes[T int8 | int16 | int32](w []T, groups, rows, k, lanes, width int) []int64 {
+	nw := (rows + lanes - 1) / lanes
+	p := make([]int64, groups*nw*k)
+	for g := 0; g < groups; g++ {
+		for r := 0; r < rows; r++ {
+			dst := p[(g*nw+r/lanes)*k:][:k]
+			src := w[(g*rows+r)*k:][:k]
+			for j, v := range src {
+				dst[j] += int64(v) << (width * (r % lanes))
+			}
+		}
+	}
+	return p
+}
+`
