@@ -335,6 +335,13 @@ func (k *kfn) intDepthwise() error {
 	if !isInt8(k.s.In[0].DType) || !isPackedWeight(k.s.In[1].DType) || k.s.Scratch == nil {
 		return unsupported(k.s, "integer depthwise conv on %v", k.s.In[0].DType)
 	}
+	if c.Mg >= 2 {
+		// Several output channels per input channel: a conv for the
+		// lane-packed kernel.
+		if ok, err := k.intConvLanes(); ok || err != nil {
+			return err
+		}
+	}
 	zx := k.s.Rq.ZX
 	hw, P, T := c.H*c.W, c.OH*c.OW, c.KH*c.KW
 	fin, err := k.finishPrep("yp[j]", "acc[j]", "q")

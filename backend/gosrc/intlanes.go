@@ -66,8 +66,9 @@ func (g *gen) weightInts(o codegen.Operand) ([]int64, bool) {
 
 // planLanes picks the packing of w [rows][K] against inputs of magnitude
 // at most xmax: three lanes if every lane sum over chunks of at least 16 k
-// stays within 21 bits, else two lanes of 32 bits.
-func planLanes(w []int64, rows, K int, xmax int64) (lanePlan, bool) {
+// stays within 21 bits, else two lanes of 32 bits. Chunks are multiples
+// of unit k (the kernel extracts between rows of taps).
+func planLanes(w []int64, rows, K, unit int, xmax int64) (lanePlan, bool) {
 	fits := func(c int, bound int64) bool {
 		for r := 0; r < rows; r++ {
 			row := w[r*K:][:K]
@@ -85,21 +86,14 @@ func planLanes(w []int64, rows, K int, xmax int64) (lanePlan, bool) {
 	}
 	for _, p := range []struct{ lanes, width, minChunk int }{{3, 21, 16}, {2, 32, 1}} {
 		bound := int64(1) << (p.width - 1)
-		for c := K; c >= min(p.minChunk, K); {
-			if fits(c, bound) {
+		// K, then unit times the powers of two below it, largest first.
+		var cands []int
+		for n := 1; n*unit < K; n *= 2 {
+			cands = append([]int{n * unit}, cands...)
+		}
+		for _, c := range append([]int{K}, cands...) {
+			if c >= min(p.minChunk, K) && fits(c, bound) {
 				return lanePlan{p.lanes, p.width, c}, true
-			}
-			// K, then the powers of two below it.
-			n := 1
-			for n*2 < c {
-				n *= 2
-			}
-			if n == c {
-				n /= 2
-			}
-			c = n
-			if c == 0 {
-				break
 			}
 		}
 	}
@@ -123,7 +117,11 @@ func (k *kfn) intConvLanes() (bool, error) {
 	if s.In[0].DType == ir.U8 {
 		xmax = 255
 	}
-	pl, ok := planLanes(w, c.M, K, xmax)
+	unit := 1
+	if !c.Pointwise {
+		unit = c.KW
+	}
+	pl, ok := planLanes(w, c.M, K, unit, xmax)
 	if !ok {
 		return false, nil
 	}
@@ -153,10 +151,11 @@ func (k *kfn) intConvLanes() (bool, error) {
 
 	hw := c.H * c.W
 	body := []jen.Code{L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw)}
-	src := "xg"
+	src := laneSrc{pointwise: c.Pointwise, P: P, SW: c.SW}
 	if !c.Pointwise {
-		src = "col"
-		body = append(body, k.intIm2col()...)
+		var pre []jen.Code
+		src.koff, src.wp, pre = k.lanePad()
+		body = append(body, pre...)
 	}
 	// Full words, then the last word with fewer lanes.
 	word := func(lanes int) []jen.Code {
@@ -168,14 +167,26 @@ func (k *kfn) intConvLanes() (bool, error) {
 			prep = append(prep, k.rqPrepInto("qw[l]", "oc+l"))
 		}
 		out = append(out, For("l", 0, lanes, prep...))
-		cols := P / laneCols * laneCols
+		// Tiles of laneCols columns over the flat output (pointwise) or
+		// over each output row (the tile reads one input row per tap).
+		n, v, head := P, "j", []jen.Code{}
+		if !c.Pointwise {
+			n, v = c.OW, "ow"
+			head = []jen.Code{L("j := oh*%d + ow", c.OW), L("base := %s", offsetExpr([]string{"oh", "ow"}, []int{c.SH * src.wp, c.SW}, 0))}
+		}
+		var tiles []jen.Code
+		cols := n / laneCols * laneCols
 		if cols > 0 {
-			out = append(out, jen.For(L("j := 0"), L("j < %d", cols), L("j += %d", laneCols)).Block(k.laneTile(pl, lanes, laneCols, K, P, src)...))
+			tiles = append(tiles, jen.For(L("%s := 0", v), L("%s < %d", v, cols), L("%s += %d", v, laneCols)).Block(
+				append(append([]jen.Code{}, head...), k.laneTile(pl, lanes, laneCols, K, src)...)...))
 		}
-		if cols < P {
-			out = append(out, jen.Block(append([]jen.Code{L("j := %d", cols)}, k.laneTile(pl, lanes, P-cols, K, P, src)...)...))
+		if cols < n {
+			tiles = append(tiles, jen.Block(append(append([]jen.Code{L("%s := %d", v, cols)}, head...), k.laneTile(pl, lanes, n-cols, K, src)...)...))
 		}
-		return out
+		if c.Pointwise {
+			return append(out, tiles...)
+		}
+		return append(out, For("oh", 0, c.OH, tiles...))
 	}
 	full := c.Mg / pl.lanes
 	if full > 0 {
@@ -184,17 +195,56 @@ func (k *kfn) intConvLanes() (bool, error) {
 	if rest := c.Mg - full*pl.lanes; rest > 0 {
 		body = append(body, jen.Block(append([]jen.Code{L("wd := %d", full)}, word(rest)...)...))
 	}
-	if !c.Pointwise {
-		k.add(L("col := scratch[%d:][:%d]", P, K*P))
-	}
 	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
 	return true, nil
 }
 
+// laneSrc is where a lane tile reads its inputs: pointwise, row k of B is
+// x's channel k (stride P); else the tap k of output column j+t reads
+// xp[base + roff[r] + kw·DW + t·SW] for the tap (r, kw) of row r = (c,
+// kh) in the padded input xp (row width wp).
+type laneSrc struct {
+	pointwise bool
+	P, SW, wp int
+	koff      string
+}
+
+// lanePad emits the copy of group g's input into a zero-point padded
+// buffer (when the conv has padding) and the table of tap offsets; it
+// returns the table's name, the padded row width and the code, which
+// leaves the input in xp.
+func (k *kfn) lanePad() (string, int, []jen.Code) {
+	c, zx := k.s.Conv, k.s.Rq.ZX
+	t, _ := goType(k.s.In[0].DType)
+	// The padded extent: every tap of every output inside it.
+	hp := max((c.OH-1)*c.SH+(c.KH-1)*c.DH+1, c.H+c.PT)
+	wp := max((c.OW-1)*c.SW+(c.KW-1)*c.DW+1, c.W+c.PL)
+	var code []jen.Code
+	if c.PT == 0 && c.PL == 0 && hp == c.H && wp == c.W {
+		code = append(code, L("xp := xg"))
+	} else {
+		pad := k.name + "_pad"
+		k.g.tables = append(k.g.tables, jen.Commentf("%s is %s's input with its padding (zero points).", pad, k.name).Line().
+			Var().Id(pad).Index(jen.Lit(c.Cg*hp*wp)).Id(t))
+		code = append(code,
+			L("xp := %s[:]", pad),
+			jen.For(L("i := range xp")).Block(L("xp[i] = %d", zx)),
+			For("c", 0, c.Cg, For("h", 0, c.H,
+				L("copy(xp[(c*%d+h+%d)*%d+%d:][:%d], xg[(c*%d+h)*%d:][:%d])", hp, c.PT, wp, c.PL, c.W, c.H, c.W, c.W))))
+	}
+	var offs []int64
+	for ci := 0; ci < c.Cg; ci++ {
+		for kh := 0; kh < c.KH; kh++ {
+			offs = append(offs, int64(ci*hp*wp+kh*c.DH*wp))
+		}
+	}
+	return k.intTable(k.name+"_roff", offs), wp, code
+}
+
 // laneTile is the code of one tile: columns [j, j+cols) of one word, its
-// first `lanes` channels stored (oc, c0.. the channel constants, wp the
-// word's weights, src the B matrix [K][P]).
-func (k *kfn) laneTile(pl lanePlan, lanes, cols, K, P int, src string) []jen.Code {
+// first `lanes` channels stored (oc the word's first channel, cw and qw
+// the channels' constants and requantizations, wp the word's weights).
+func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code {
 	var out []jen.Code
 	chunked := pl.chunk < K
 	acc := func(t int) string { return fmt.Sprintf("a%d", t) }
@@ -205,11 +255,27 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K, P int, src string) []jen.Cod
 		}
 		decl += acc(t)
 	}
-	inner := []jen.Code{L("b := %s[o : o+%d : o+%d]", src, cols, cols)}
-	for t := 0; t < cols; t++ {
-		inner = append(inner, L("%s += int64(b[%d]) * w", acc(t), t))
+	var inner []jen.Code
+	if src.pointwise {
+		inner = append(inner, L("b := xg[o : o+%d : o+%d]", cols, cols))
+		for t := 0; t < cols; t++ {
+			inner = append(inner, L("%s += int64(b[%d]) * w", acc(t), t))
+		}
+		inner = append(inner, L("o += %d", src.P))
+	} else {
+		// A row of taps at a time: one slice of the input row, the
+		// row's KW weights in turn.
+		c := k.s.Conv
+		span := (cols-1)*c.SW + 1
+		tap := []jen.Code{L("b := row[%s:][:%d]", offsetExpr([]string{"kw"}, []int{c.DW}, 0), span)}
+		for t := 0; t < cols; t++ {
+			tap = append(tap, L("%s += int64(b[%d]) * w", acc(t), t*c.SW))
+		}
+		inner = []jen.Code{
+			L("row := xp[base+int(%s[r]):][:%d]", src.koff, span+(c.KW-1)*c.DW),
+			jen.For(L("kw, w := range wp[r*%d:][:%d]", c.KW, c.KW)).Block(tap...),
+		}
 	}
-	inner = append(inner, L("o += %d", P))
 	// extract adds (or, unchunked, assigns) the lanes of every accumulator:
 	// the low lanes sign-extended, then shifted out; the top lane is what
 	// remains.
@@ -229,22 +295,31 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K, P int, src string) []jen.Cod
 		return []jen.Code{jen.For(L("t, a := range [%d]int64{%s}", cols, decl)).Block(body...)}
 	}
 	out = append(out, L("var s [%d][%d]int32", lanes, cols))
-	if !chunked {
-		out = append(out, L("var %s int64", decl), L("o := j"),
-			jen.For(L("_, w := range wp")).Block(inner...))
+	switch {
+	case src.pointwise && !chunked:
+		out = append(out, L("var %s int64", decl), L("o := j"), jen.For(L("_, w := range wp")).Block(inner...))
 		out = append(out, extract("=")...)
-	} else {
-		chunk := append([]jen.Code{L("var %s int64", decl), L("o := k0*%d + j", P)},
-			jen.For(L("_, w := range wp[k0:min(k0+%d, %d)]", pl.chunk, K)).Block(inner...))
+	case src.pointwise:
+		chunk := []jen.Code{L("var %s int64", decl), L("o := k0*%d + j", src.P),
+			jen.For(L("_, w := range wp[k0:min(k0+%d, %d)]", pl.chunk, K)).Block(inner...)}
 		chunk = append(chunk, extract("+=")...)
 		out = append(out, jen.For(L("k0 := 0"), L("k0 < %d", K), L("k0 += %d", pl.chunk)).Block(chunk...))
+	case !chunked:
+		out = append(out, L("var %s int64", decl), For("r", 0, K/k.s.Conv.KW, inner...))
+		out = append(out, extract("=")...)
+	default:
+		rows, cr := K/k.s.Conv.KW, pl.chunk/k.s.Conv.KW
+		chunk := []jen.Code{L("var %s int64", decl),
+			jen.For(L("r := r0"), L("r < min(r0+%d, %d)", cr, rows), L("r++")).Block(inner...)}
+		chunk = append(chunk, extract("+=")...)
+		out = append(out, jen.For(L("r0 := 0"), L("r0 < %d", rows), L("r0 += %d", cr)).Block(chunk...))
 	}
 	fin, err := k.finishPrep("yr[t]", "cw[l]+v", "qw[l]")
 	if err != nil {
 		panic(err) // checked by the caller
 	}
 	out = append(out, For("l", 0, lanes,
-		L("yr := y[(n*%d+oc+l)*%d+j:][:%d]", k.s.Conv.M, P, cols),
+		L("yr := y[(n*%d+oc+l)*%d+j:][:%d]", k.s.Conv.M, k.s.Conv.OH*k.s.Conv.OW, cols),
 		jen.For(L("t, v := range s[l]")).Block(fin)))
 	return out
 }
