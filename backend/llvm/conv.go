@@ -94,15 +94,57 @@ func (k *kfn) im2col(c *codegen.Conv, x, xb, col value.Value) {
 	k.im2colG(c, xb, col, cf(0), 0, func(i value.Value) value.Value { return k.load(x, i) })
 }
 
-// im2colG is im2col with the element load ld(index of x) and padding zero.
-// The kernel offsets are a loop, not unrolled: a 7×7 kernel would otherwise
-// emit 49 copies of the row loops for opt and llc to compile.
+// colDst is where im2col writes: element idx(row, pos) of ptr, then
+// after(row) once a row is complete (nil: nothing).
+type colDst struct {
+	ptr   value.Value
+	idx   func(row, pos value.Value) value.Value
+	after func(row value.Value)
+}
+
+// im2colG is im2col with the element load ld(index of x) and padding zero,
+// into col in the plain layout (pk == 0) or the column panels of a pk-row
+// matrix.
 func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, pk int, ld func(i value.Value) value.Value) {
+	osz := c.OH * c.OW
+	k.im2colD(c, xb, zero, ld, colDst{ptr: col, idx: func(row, pos value.Value) value.Value { return k.panelIdx(row, pos, osz, pk) }})
+}
+
+// im2colPanels is im2colG into the column panels of col (pk = Cg*KH*KW
+// rows) through tmp, room for one plain row of OH*OW elements: each row is
+// written there contiguously (loops opt vectorizes), then copied into the
+// panels 16 elements at a time (the panel layout's element-wise stores do
+// not vectorize).
+func (k *kfn) im2colPanels(c *codegen.Conv, xb, col, tmp value.Value, ld func(i value.Value) value.Value) {
+	osz := c.OH * c.OW
+	pk := c.Cg * c.KH * c.KW
+	full, rem := osz/nrCol, osz%nrCol
+	k.im2colD(c, xb, cf(0), ld, colDst{ptr: tmp,
+		idx: func(row, pos value.Value) value.Value { return pos },
+		after: func(row value.Value) {
+			k.loop(0, full, func(jp value.Value) {
+				s := k.mul(jp, nrCol)
+				d := k.mul(k.madd(jp, pk, row), nrCol)
+				for v := 0; v < nv; v++ {
+					k.vstore(k.vload(tmp, k.add(s, ci(v*vlen))), col, k.add(d, ci(v*vlen)))
+				}
+			})
+			if rem > 0 {
+				d := k.mul(k.madd(ci(full), pk, row), nrCol)
+				k.loop(0, rem, func(j value.Value) { k.store(k.load(tmp, k.add(ci(full*nrCol), j)), col, k.add(d, j)) })
+			}
+		}})
+}
+
+// im2colD is im2col into dst. The kernel offsets are a loop, not unrolled,
+// in compact programs: a 7×7 kernel would otherwise emit 49 copies of the
+// row loops for opt and llc to compile.
+func (k *kfn) im2colD(c *codegen.Conv, xb, zero value.Value, ld func(i value.Value) value.Value, dst colDst) {
 	if !k.e.compact {
-		k.im2colUnrolled(c, xb, col, zero, pk, ld)
+		k.im2colUnrolled(c, xb, zero, ld, dst)
 		return
 	}
-	osz := c.OH * c.OW
+	col := dst.ptr
 	k.loop(0, c.Cg, func(chn value.Value) {
 		xc := k.add(xb, k.mul(chn, c.H*c.W))
 		k.loop(0, c.KH, func(kh value.Value) {
@@ -111,7 +153,7 @@ func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, pk int, ld fun
 			k.loop(0, c.KW, func(kw value.Value) {
 				row := k.madd(k.madd(chn, c.KH, kh), c.KW, kw)
 				fill := func(pos, n value.Value) {
-					k.fillV2(n, func(j value.Value) { k.store(zero, col, k.panelIdx(row, k.add(pos, j), osz, pk)) })
+					k.fillV2(n, func(j value.Value) { k.store(zero, col, dst.idx(row, k.add(pos, j))) })
 				}
 				off := k.add(k.mul(kw, c.DW), ci(-c.PL))
 				lo, hi := k.validRangeV(off, c.SW, c.W, c.OW)
@@ -122,11 +164,14 @@ func (k *kfn) im2colG(c *codegen.Conv, xb, col, zero value.Value, pk int, ld fun
 					dr := k.mul(oh, c.OW)
 					fill(dr, lo)
 					k.loopV(lo, hi, func(ow value.Value) {
-						k.store(ld(k.add(xr, k.mul(ow, c.SW))), col, k.panelIdx(row, k.add(dr, ow), osz, pk))
+						k.store(ld(k.add(xr, k.mul(ow, c.SW))), col, dst.idx(row, k.add(dr, ow)))
 					})
 					fill(k.add(dr, hi), k.subV(ci(c.OW), hi))
 				})
 				fill(k.mulV(ohHi, c.OW), k.mulV(k.subV(ci(c.OH), ohHi), c.OW))
+				if dst.after != nil {
+					dst.after(row)
+				}
 			})
 		})
 	})
@@ -141,10 +186,11 @@ func (k *kfn) fillV2(n value.Value, body func(j value.Value)) {
 	k.loopV(ci(0), n, body)
 }
 
-// im2colUnrolled is im2colG with the kernel offsets unrolled (small programs:
+// im2colUnrolled is im2colD with the kernel offsets unrolled (small programs:
 // constant bounds let opt vectorize and unroll every row copy).
-func (k *kfn) im2colUnrolled(c *codegen.Conv, xb, col, zero value.Value, pk int, ld func(i value.Value) value.Value) {
+func (k *kfn) im2colUnrolled(c *codegen.Conv, xb, zero value.Value, ld func(i value.Value) value.Value, dst colDst) {
 	osz := c.OH * c.OW
+	col := dst.ptr
 	k.loop(0, c.Cg, func(chn value.Value) {
 		xc := k.add(xb, k.mul(chn, c.H*c.W))
 		for kh := 0; kh < c.KH; kh++ {
@@ -152,26 +198,29 @@ func (k *kfn) im2colUnrolled(c *codegen.Conv, xb, col, zero value.Value, pk int,
 			for kw := 0; kw < c.KW; kw++ {
 				row := k.madd(chn, c.KH*c.KW, ci(kh*c.KW+kw))
 				fill := func(pos value.Value, n int) {
-					k.loop(0, n, func(j value.Value) { k.store(zero, col, k.panelIdx(row, k.add(pos, j), osz, pk)) })
+					k.loop(0, n, func(j value.Value) { k.store(zero, col, dst.idx(row, k.add(pos, j))) })
 				}
 				off := kw*c.DW - c.PL
 				lo, hi := validRange(off, c.SW, c.W, c.OW)
 				if hi <= lo || ohHi <= ohLo {
 					fill(ci(0), osz)
-					continue
-				}
-				fill(ci(0), ohLo*c.OW)
-				k.loop(ohLo, ohHi, func(oh value.Value) {
-					ih := k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT))
-					xr := k.add(xc, k.mul(ih, c.W))
-					dr := k.mul(oh, c.OW)
-					fill(dr, lo)
-					k.loop(lo, hi, func(ow value.Value) {
-						k.store(ld(k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, k.panelIdx(row, k.add(dr, ow), osz, pk))
+				} else {
+					fill(ci(0), ohLo*c.OW)
+					k.loop(ohLo, ohHi, func(oh value.Value) {
+						ih := k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT))
+						xr := k.add(xc, k.mul(ih, c.W))
+						dr := k.mul(oh, c.OW)
+						fill(dr, lo)
+						k.loop(lo, hi, func(ow value.Value) {
+							k.store(ld(k.add(xr, k.add(k.mul(ow, c.SW), ci(off)))), col, dst.idx(row, k.add(dr, ow)))
+						})
+						fill(k.add(dr, ci(hi)), c.OW-hi)
 					})
-					fill(k.add(dr, ci(hi)), c.OW-hi)
-				})
-				fill(ci(ohHi*c.OW), (c.OH-ohHi)*c.OW)
+					fill(ci(ohHi*c.OW), (c.OH-ohHi)*c.OW)
+				}
+				if dst.after != nil {
+					dst.after(row)
+				}
 			}
 		}
 	})
@@ -234,16 +283,29 @@ func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value
 	} else if epiArgs == nil {
 		epiArgs = []value.Value{}
 	}
+	// im2col through a temporary row in the output when the output
+	// overlaps no input (it is written only by the GEMM that follows).
+	tmpOK := c.Mg >= 1
+	for i := range s.In {
+		if overlap(&s.In[i], &s.Out) {
+			tmpOK = false
+		}
+	}
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.Group, func(g value.Value) {
 			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
+			cOff := k.mul(k.madd(n, c.M, k.mul(g, c.Mg)), P)
 			if c.Pointwise {
 				k.packPanels(x, xb, scratch, K, P)
+			} else if tmpOK {
+				// The group's output rows are the temporary row: the GEMM
+				// overwrites them afterwards.
+				k.im2colPanels(c, xb, scratch, k.at(y, cOff), func(i value.Value) value.Value { return k.load(x, i) })
 			} else {
 				k.im2colG(c, xb, scratch, cf(0), K, func(i value.Value) value.Value { return k.load(x, i) })
 			}
 			gm := panelGemm{M: c.Mg, N: P, K: K, a: w, aOff: k.mul(g, c.Mg*K), bp: scratch,
-				c: y, cOff: k.mul(k.madd(n, c.M, k.mul(g, c.Mg)), P), s: s, epiArgs: epiArgs}
+				c: y, cOff: cOff, s: s, epiArgs: epiArgs, aPacked: k.e.packedA[s]}
 			if c.Bias {
 				gm.bias, gm.bOff = in[2], k.mul(g, c.Mg)
 			}

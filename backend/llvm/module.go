@@ -67,19 +67,25 @@ type emitter struct {
 	// compile time (kernel offsets as loops, kernels not inlined, lighter
 	// opt and llc settings); small ones are emitted for speed alone.
 	compact bool
+	// packedA: the conv steps whose weights repackWeights laid out in
+	// row blocks.
+	packedA map[*codegen.Step]bool
 }
 
-// Emit returns the LLVM module of p. weightsPath is the file the module
-// includes the weights from (absolute; written by the caller from p.Weights).
-func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, error) {
+// Emit returns the LLVM module of p and the weights blob it reads (p.Weights
+// with some constants repacked for the kernels: repackWeights), which the
+// caller writes to weightsPath, the file the module includes them from
+// (absolute).
+func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte, error) {
 	if err := CheckTarget(t); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if strings.ContainsAny(weightsPath, "\"\\\n\r") {
-		return nil, fmt.Errorf("weights path %q: quotes, backslashes and newlines cannot be included by the assembler", weightsPath)
+		return nil, nil, fmt.Errorf("weights path %q: quotes, backslashes and newlines cannot be included by the assembler", weightsPath)
 	}
 	t = resolveCPU(t)
-	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p)}
+	blob, packedA := repackWeights(p)
+	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA}
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()
 	e.m.SourceFilename = p.Name
@@ -113,7 +119,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, error) 
 	for _, s := range p.Steps {
 		f, err := e.kernel(s)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		key := strings.Replace(f.LLString(), "@"+f.Name()+"(", "@(", 1)
 		if g := seen[key]; g != nil {
@@ -125,7 +131,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, error) 
 		kernels = append(kernels, f)
 	}
 	e.run(kernels)
-	return e.m, nil
+	return e.m, blob, nil
 }
 
 // elemType is the LLVM type of a dtype's elements.

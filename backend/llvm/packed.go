@@ -159,23 +159,34 @@ type panelGemm struct {
 	bias, bOff value.Value // nil: no bias
 	s          *codegen.Step
 	epiArgs    []value.Value // non-nil: apply s.Epilogue (fusedEpi)
+	// aPacked: A is in row blocks of mrP rows (repackWeights), block
+	// starting at row i0 at aOff + i0*K, element (p, r) at + p*rows + r.
+	aPacked bool
+}
+
+// aIdx is the element index of A[i0+r, p] in a tile of rows rows.
+func (k *kfn) aIdx(g panelGemm, i0 value.Value, r, rows int, p value.Value) value.Value {
+	if g.aPacked {
+		return k.add(g.aOff, k.add(k.mul(i0, g.K), k.madd(p, rows, ci(r))))
+	}
+	return k.add(g.aOff, k.madd(k.add(i0, ci(r)), g.K, p))
 }
 
 // gemmPanels emits the blocked GEMM over packed B.
 func (k *kfn) gemmPanels(g panelGemm) {
 	nkb, kc := kBlocks(g.K)
 	last := nkb - 1
-	fullRB := g.M / mr
-	rowRem := g.M % mr
+	fullRB := g.M / mrP
+	rowRem := g.M % mrP
 	fullP := g.N / nrCol
 	colRem := g.N % nrCol
-	rbPerChunk := mcBlk / mr
+	rbPerChunk := mcBlk / mrP
 	fma := k.e.intrinsic("llvm.fmuladd.v8f32", v8, v8, v8, v8)
 	{
 		body := func(kb value.Value, pc value.Value, klen int) {
 			first, isLast := k.b.NewICmp(enum.IPredEQ, kb, ci(0)), k.b.NewICmp(enum.IPredEQ, kb, ci(last))
 			tile := func(ib, jp value.Value, rows, cols int) {
-				i0 := k.mul(ib, mr)
+				i0 := k.mul(ib, mrP)
 				bBase := k.add(k.mul(jp, g.K*nrCol), k.mul(pc, nrCol))
 				inits := make([]value.Value, 0, rows*nv)
 				cidx := make([]value.Value, rows*nv)
@@ -199,21 +210,36 @@ func (k *kfn) gemmPanels(g panelGemm) {
 						inits = append(inits, init)
 					}
 				}
-				acc := k.loopAcc(klen, inits, func(p value.Value, acc []value.Value) []value.Value {
-					brow := k.add(bBase, k.mul(p, nrCol))
+				// The A and B element pointers advance with the loop (phis
+				// beside the accumulators): the loads' addresses are
+				// base + constant, with or without llc's loop strength
+				// reduction.
+				aStep := rows
+				rowOff := func(r int) int { return r }
+				if !g.aPacked {
+					aStep = 1
+					rowOff = func(r int) int { return r * g.K }
+				}
+				a0 := k.at(g.a, k.aIdx(g, i0, 0, rows, pc))
+				b0 := k.at(g.bp, bBase)
+				n := len(inits)
+				res := k.loopAcc(klen, append(inits, a0, b0), func(p value.Value, st []value.Value) []value.Value {
+					acc, ap, bp := st[:n], st[n], st[n+1]
 					bv := make([]value.Value, nv)
 					for v := range bv {
-						bv[v] = k.vload(g.bp, k.add(brow, ci(v*vlen)))
+						bv[v] = k.vload(bp, ci(v*vlen))
 					}
-					out := make([]value.Value, len(acc))
+					out := make([]value.Value, 0, n+2)
+					out = out[:n]
 					for r := 0; r < rows; r++ {
-						a := k.splat(k.load(g.a, k.add(g.aOff, k.madd(k.add(i0, ci(r)), g.K, k.add(pc, p)))))
+						a := k.splat(k.load(ap, ci(rowOff(r))))
 						for v := 0; v < nv; v++ {
 							out[r*nv+v] = k.b.NewCall(fma, a, bv[v], acc[r*nv+v])
 						}
 					}
-					return out
+					return append(out, k.at(ap, ci(aStep)), k.at(bp, ci(nrCol)))
 				})
+				acc := res[:n]
 				for r := 0; r < rows; r++ {
 					for v := 0; v < nv; v++ {
 						n := cols - v*vlen
@@ -244,10 +270,10 @@ func (k *kfn) gemmPanels(g panelGemm) {
 					hi = ci(fullRB)
 				}
 				k.loop(0, fullP, func(jp value.Value) {
-					k.loopV(lo, hi, func(ib value.Value) { tile(ib, jp, mr, nrCol) })
+					k.loopV(lo, hi, func(ib value.Value) { tile(ib, jp, mrP, nrCol) })
 				})
 				if colRem > 0 {
-					k.loopV(lo, hi, func(ib value.Value) { tile(ib, ci(fullP), mr, colRem) })
+					k.loopV(lo, hi, func(ib value.Value) { tile(ib, ci(fullP), mrP, colRem) })
 				}
 			})
 			if rowRem > 0 {

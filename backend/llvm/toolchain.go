@@ -120,11 +120,11 @@ func WriteLL(p *codegen.Program, t Target, base string) (Artifacts, error) {
 		return Artifacts{}, err
 	}
 	a := Artifacts{LL: abs + ".ll", Weights: abs + ".weights"}
-	if err := os.WriteFile(a.Weights, p.Weights, 0o644); err != nil {
+	m, blob, err := Emit(p, t, a.Weights)
+	if err != nil {
 		return a, err
 	}
-	m, err := Emit(p, t, a.Weights)
-	if err != nil {
+	if err := os.WriteFile(a.Weights, blob, 0o644); err != nil {
 		return a, err
 	}
 	return a, os.WriteFile(a.LL, []byte(m.String()), 0o644)
@@ -188,11 +188,11 @@ func BuildObj(p *codegen.Program, t Target, base string) (Artifacts, error) {
 		return Artifacts{}, err
 	}
 	a := Artifacts{Weights: abs + ".weights", Obj: abs + ".o"}
-	if err := os.WriteFile(a.Weights, p.Weights, 0o644); err != nil {
+	m, blob, err := Emit(p, t, a.Weights)
+	if err != nil {
 		return a, err
 	}
-	m, err := Emit(p, t, a.Weights)
-	if err != nil {
+	if err := os.WriteFile(a.Weights, blob, 0o644); err != nil {
 		return a, err
 	}
 	kernels := 0

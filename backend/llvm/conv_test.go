@@ -1,0 +1,60 @@
+package llvm
+
+import (
+	"math/rand"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen/codegentest"
+	"github.com/pare-ml/pare/ir"
+)
+
+// convShape is an f32 conv (+ relu, or + add of a second input, relu) over
+// the shapes the packed GEMM blocks unevenly: remainder rows and columns,
+// several K blocks, groups, strides.
+func convShape(name string, x, w []int, attrs ir.Attrs, res []int) codegentest.OpCase {
+	ins := [][]int{x}
+	residual := res != nil
+	if residual {
+		ins = append(ins, res)
+	}
+	c := codegentest.OpCase{Name: name, Inputs: ins, Build: func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		args := []*ir.Value{in[0], g.AddConst("w", codegentest.RandTensor(r, w...), nil), g.AddConst("b", codegentest.RandTensor(r, w[0]), nil)}
+		v, err := g.Add("conv", args, attrs, ir.Type{}, "c", name)
+		if err != nil {
+			return nil, err
+		}
+		if residual {
+			if v, err = g.Add("add", []*ir.Value{v, in[1]}, nil, ir.Type{}, "a", name); err != nil {
+				return nil, err
+			}
+		}
+		return g.Add("relu", []*ir.Value{v}, nil, ir.Type{}, "r", name)
+	}}
+	return c
+}
+
+// TestConvShapes compiles f32 convs whose GEMMs have full and partial
+// register tiles, several K blocks and groups, and compares with rt.
+func TestConvShapes(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	pad1 := ir.Attrs{"pads": ir.Ints(1, 1, 1, 1)}
+	cases := []codegentest.OpCase{
+		convShape("c3x3_m13", []int{1, 20, 9, 9}, []int{13, 20, 3, 3}, pad1, nil),
+		convShape("c3x3_k576", []int{1, 64, 6, 7}, []int{14, 64, 3, 3}, pad1, nil),
+		convShape("c3x3_group", []int{1, 40, 8, 8}, []int{22, 20, 3, 3}, ir.Attrs{"pads": ir.Ints(1, 1, 1, 1), "group": ir.Int(2)}, nil),
+		convShape("c1x1_k300", []int{1, 300, 5, 5}, []int{7, 300, 1, 1}, nil, nil),
+		convShape("c1x1_s2", []int{1, 24, 9, 9}, []int{12, 24, 1, 1}, ir.Attrs{"strides": ir.Ints(2, 2)}, nil),
+		convShape("c7x7_s2", []int{2, 3, 20, 20}, []int{8, 3, 7, 7}, ir.Attrs{"strides": ir.Ints(2, 2), "pads": ir.Ints(3, 3, 3, 3)}, nil),
+		convShape("c1x1_res", []int{1, 32, 8, 8}, []int{24, 32, 1, 1}, nil, []int{1, 24, 8, 8}),
+		convShape("c3x3_res", []int{1, 16, 8, 8}, []int{18, 16, 3, 3}, pad1, []int{1, 18, 8, 8}),
+	}
+	g, vals, err := codegentest.OpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstRT(t, g, host, nil, vals)
+}
