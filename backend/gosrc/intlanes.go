@@ -175,10 +175,14 @@ func (k *kfn) intConvLanes() (bool, error) {
 			head = []jen.Code{L("j := oh*%d + ow", c.OW), L("base := %s", offsetExpr([]string{"oh", "ow"}, []int{c.SH * src.wp, c.SW}, 0))}
 		}
 		var tiles []jen.Code
-		cols := n / laneCols * laneCols
+		tc := laneCols
+		if (n+laneCols)/(laneCols+1) < (n+laneCols-1)/laneCols {
+			tc++ // one tile fewer (a row of 14: two of 7)
+		}
+		cols := n / tc * tc
 		if cols > 0 {
-			tiles = append(tiles, jen.For(L("%s := 0", v), L("%s < %d", v, cols), L("%s += %d", v, laneCols)).Block(
-				append(append([]jen.Code{}, head...), k.laneTile(pl, lanes, laneCols, K, src)...)...))
+			tiles = append(tiles, jen.For(L("%s := 0", v), L("%s < %d", v, cols), L("%s += %d", v, tc)).Block(
+				append(append([]jen.Code{}, head...), k.laneTile(pl, lanes, tc, K, src)...)...))
 		}
 		if cols < n {
 			tiles = append(tiles, jen.Block(append(append([]jen.Code{L("%s := %d", v, cols)}, head...), k.laneTile(pl, lanes, n-cols, K, src)...)...))
@@ -267,13 +271,26 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 		// row's KW weights in turn.
 		c := k.s.Conv
 		span := (cols-1)*c.SW + 1
-		tap := []jen.Code{L("b := row[%s:][:%d]", offsetExpr([]string{"kw"}, []int{c.DW}, 0), span)}
-		for t := 0; t < cols; t++ {
-			tap = append(tap, L("%s += int64(b[%d]) * w", acc(t), t*c.SW))
-		}
 		inner = []jen.Code{
 			L("row := xp[base+int(%s[r]):][:%d]", src.koff, span+(c.KW-1)*c.DW),
-			jen.For(L("kw, w := range wp[r*%d:][:%d]", c.KW, c.KW)).Block(tap...),
+			L("ws := wp[r*%d:][:%d]", c.KW, c.KW),
+		}
+		if c.KW <= 8 {
+			// Unrolled over the row's taps: constant offsets.
+			for kw := 0; kw < c.KW; kw++ {
+				var tap []jen.Code
+				tap = append(tap, L("w := ws[%d]", kw))
+				for t := 0; t < cols; t++ {
+					tap = append(tap, L("%s += int64(row[%d]) * w", acc(t), kw*c.DW+t*c.SW))
+				}
+				inner = append(inner, jen.Block(tap...))
+			}
+		} else {
+			tap := []jen.Code{L("b := row[%s:][:%d]", offsetExpr([]string{"kw"}, []int{c.DW}, 0), span)}
+			for t := 0; t < cols; t++ {
+				tap = append(tap, L("%s += int64(b[%d]) * w", acc(t), t*c.SW))
+			}
+			inner = append(inner, jen.For(L("kw, w := range ws")).Block(tap...))
 		}
 	}
 	// extract adds (or, unchunked, assigns) the lanes of every accumulator:
