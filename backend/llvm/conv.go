@@ -270,9 +270,95 @@ func (k *kfn) subV(a, b value.Value) value.Value {
 	return i
 }
 
-// convGemm: per batch entry and group, im2col into the column panels of
-// scratch (pointwise convs: a packing pass of the input), then the blocked
-// GEMM of the weights [Mg × Cg*KH*KW] with the panels (gemmPanels).
+// colBlockBytes bounds the column panels of one block of output rows
+// (convBlocks): they stay in L2 from their im2col to their GEMM.
+const colBlockBytes = 192 << 10
+
+// blockRows is the number of output rows of a column block: whole rows, a
+// multiple of the rows that make whole panels, within colBlockBytes when
+// it can; OH when one block covers them all.
+func blockRows(c *codegen.Conv, K int) int {
+	g := 1
+	for g < nrCol && c.OW%(2*g) == 0 {
+		g *= 2
+	}
+	unit := nrCol / g
+	rows := unit
+	for rows+unit <= c.OH && K*(rows+unit)*c.OW*4 <= colBlockBytes {
+		rows += unit
+	}
+	if rows >= c.OH {
+		return c.OH
+	}
+	return rows
+}
+
+// ifElse emits if cond { then() } else { els() }.
+func (k *kfn) ifElse(cond value.Value, then, els func()) {
+	tb, eb, done := k.f.NewBlock(""), k.f.NewBlock(""), k.f.NewBlock("")
+	k.b.NewCondBr(cond, tb, eb)
+	k.b = tb
+	then()
+	k.b.NewBr(done)
+	k.b = eb
+	els()
+	k.b.NewBr(done)
+	k.b = done
+}
+
+// im2colBlock writes the column panels (pk = K rows) of output rows
+// [oh0, oh0+rows) into col, each row of the matrix first as a plain row in
+// tmp (rows*OW elements), then copied into the panels.
+func (k *kfn) im2colBlock(c *codegen.Conv, x, xb, oh0 value.Value, rows int, col, tmp value.Value) {
+	L := rows * c.OW
+	pk := c.Cg * c.KH * c.KW
+	full, rem := L/nrCol, L%nrCol
+	zero := cf(0)
+	fill := func(pos value.Value, n value.Value) {
+		k.fillV2(n, func(j value.Value) { k.store(zero, tmp, k.add(pos, j)) })
+	}
+	k.loop(0, c.Cg, func(chn value.Value) {
+		xc := k.add(xb, k.mul(chn, c.H*c.W))
+		k.loop(0, c.KH, func(kh value.Value) {
+			offH := k.add(k.mul(kh, c.DH), ci(-c.PT))
+			k.loop(0, c.KW, func(kw value.Value) {
+				row := k.madd(k.madd(chn, c.KH, kh), c.KW, kw)
+				off := k.add(k.mul(kw, c.DW), ci(-c.PL))
+				lo, hi := k.validRangeV(off, c.SW, c.W, c.OW)
+				k.loop(0, rows, func(i value.Value) {
+					ih := k.add(k.mul(k.add(oh0, i), c.SH), offH)
+					dr := k.mul(i, c.OW)
+					valid := k.b.NewICmp(enum.IPredULT, ih, ci(c.H))
+					k.ifElse(valid, func() {
+						xr := k.add(k.add(xc, k.mul(ih, c.W)), off)
+						fill(dr, lo)
+						k.loopV(lo, hi, func(ow value.Value) {
+							k.store(k.load(x, k.add(xr, k.mul(ow, c.SW))), tmp, k.add(dr, ow))
+						})
+						fill(k.add(dr, hi), k.subV(ci(c.OW), hi))
+					}, func() { fill(dr, ci(c.OW)) })
+				})
+				k.loop(0, full, func(jp value.Value) {
+					s := k.mul(jp, nrCol)
+					d := k.mul(k.madd(jp, pk, row), nrCol)
+					for v := 0; v < nv; v++ {
+						k.vstore(k.vload(tmp, k.add(s, ci(v*vlen))), col, k.add(d, ci(v*vlen)))
+					}
+				})
+				if rem > 0 {
+					d := k.mul(k.madd(ci(full), pk, row), nrCol)
+					k.loop(0, rem, func(j value.Value) { k.store(k.load(tmp, k.add(ci(full*nrCol), j)), col, k.add(d, j)) })
+				}
+			})
+		})
+	})
+}
+
+// convGemm: per batch entry and group, and per block of output rows
+// (blockRows: the block's column panels stay in cache), im2col into the
+// column panels of scratch (pointwise convs: a packing pass of the input),
+// then the blocked GEMM of the weights [Mg × Cg*KH*KW] with the panels
+// (gemmPanels).
 func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value, epiArgs []value.Value) error {
 	c := s.Conv
 	x, w := in[0], in[1]
@@ -291,19 +377,54 @@ func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value
 			tmpOK = false
 		}
 	}
+	if !tmpOK && !c.Pointwise {
+		return k.convGemmWhole(s, in, y, scratch, epiArgs)
+	}
+	rows := blockRows(c, K)
+	nblk := (c.OH + rows - 1) / rows
+	L := rows * c.OW
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.Group, func(g value.Value) {
 			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
 			cOff := k.mul(k.madd(n, c.M, k.mul(g, c.Mg)), P)
-			if c.Pointwise {
-				k.packPanels(x, xb, scratch, K, P)
-			} else if tmpOK {
-				// The group's output rows are the temporary row: the GEMM
-				// overwrites them afterwards.
-				k.im2colPanels(c, xb, scratch, k.at(y, cOff), func(i value.Value) value.Value { return k.load(x, i) })
-			} else {
-				k.im2colG(c, xb, scratch, cf(0), K, func(i value.Value) value.Value { return k.load(x, i) })
-			}
+			// The last block ends at OH (it may recompute rows of the one
+			// before: the same values).
+			k.loop(0, nblk, func(b value.Value) {
+				oh0 := k.mul(b, rows)
+				if nblk*rows > c.OH {
+					lastStart := ci(c.OH - rows)
+					oh0 = k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, oh0, lastStart), oh0, lastStart)
+				}
+				p0 := k.mul(oh0, c.OW)
+				if c.Pointwise {
+					k.packPanelsS(x, k.add(xb, p0), scratch, K, L, P)
+				} else {
+					k.im2colBlock(c, x, xb, oh0, rows, scratch, k.at(y, k.add(cOff, p0)))
+				}
+				gm := panelGemm{M: c.Mg, N: L, K: K, a: w, aOff: k.mul(g, c.Mg*K), bp: scratch,
+					c: y, cOff: k.add(cOff, p0), ldc: P, s: s, epiArgs: epiArgs, aPacked: k.e.packedA[s]}
+				if c.Bias {
+					gm.bias, gm.bOff = in[2], k.mul(g, c.Mg)
+				}
+				k.gemmPanels(gm)
+			})
+		})
+	})
+	return nil
+}
+
+// convGemmWhole is convGemm in one block, im2col element by element into
+// the panels (the output overlaps an input: no temporary row there).
+func (k *kfn) convGemmWhole(s *codegen.Step, in []value.Value, y, scratch value.Value, epiArgs []value.Value) error {
+	c := s.Conv
+	x, w := in[0], in[1]
+	K := c.Cg * c.KH * c.KW
+	P := c.OH * c.OW
+	k.loop(0, c.N, func(n value.Value) {
+		k.loop(0, c.Group, func(g value.Value) {
+			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
+			cOff := k.mul(k.madd(n, c.M, k.mul(g, c.Mg)), P)
+			k.im2colG(c, xb, scratch, cf(0), K, func(i value.Value) value.Value { return k.load(x, i) })
 			gm := panelGemm{M: c.Mg, N: P, K: K, a: w, aOff: k.mul(g, c.Mg*K), bp: scratch,
 				c: y, cOff: cOff, s: s, epiArgs: epiArgs, aPacked: k.e.packedA[s]}
 			if c.Bias {

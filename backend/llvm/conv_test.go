@@ -4,6 +4,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/codegen/codegentest"
 	"github.com/pare-ml/pare/ir"
 )
@@ -51,10 +52,27 @@ func TestConvShapes(t *testing.T) {
 		convShape("c7x7_s2", []int{2, 3, 20, 20}, []int{8, 3, 7, 7}, ir.Attrs{"strides": ir.Ints(2, 2), "pads": ir.Ints(3, 3, 3, 3)}, nil),
 		convShape("c1x1_res", []int{1, 32, 8, 8}, []int{24, 32, 1, 1}, nil, []int{1, 24, 8, 8}),
 		convShape("c3x3_res", []int{1, 16, 8, 8}, []int{18, 16, 3, 3}, pad1, []int{1, 18, 8, 8}),
+		// Several column blocks (blockRows), the last one overlapping.
+		convShape("c3x3_blocks", []int{1, 64, 21, 8}, []int{10, 64, 3, 3}, pad1, []int{1, 10, 21, 8}),
+		convShape("c3x3_blocks_odd", []int{1, 64, 20, 13}, []int{7, 64, 3, 3}, ir.Attrs{"pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(1, 1)}, nil),
+		convShape("c3x3_blocks_s2", []int{1, 16, 81, 16}, []int{9, 16, 3, 3}, ir.Attrs{"pads": ir.Ints(1, 0, 1, 2), "strides": ir.Ints(2, 1)}, nil),
+		convShape("c1x1_blocks", []int{1, 300, 45, 8}, []int{13, 300, 1, 1}, nil, []int{1, 13, 45, 8}),
 	}
 	g, vals, err := codegentest.OpsGraph(cases)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkAgainstRT(t, g, host, nil, vals)
+}
+
+func TestBlockRows(t *testing.T) {
+	for _, c := range []struct {
+		k, oh, ow, want int
+	}{
+		{576, 21, 8, 10}, {576, 20, 13, 16}, {300, 45, 8, 20}, {576, 6, 7, 6}, {864, 160, 160, 1}, {576, 56, 56, 2},
+	} {
+		if got := blockRows(&codegen.Conv{OH: c.oh, OW: c.ow}, c.k); got != c.want {
+			t.Errorf("blockRows(K=%d, %dx%d) = %d, want %d", c.k, c.oh, c.ow, got, c.want)
+		}
+	}
 }

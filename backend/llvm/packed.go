@@ -159,6 +159,8 @@ type panelGemm struct {
 	bias, bOff value.Value // nil: no bias
 	s          *codegen.Step
 	epiArgs    []value.Value // non-nil: apply s.Epilogue (fusedEpi)
+	// ldc is C's row stride (0: N).
+	ldc int
 	// aPacked: A is in row blocks of mrP rows (repackWeights), block
 	// starting at row i0 at aOff + i0*K, element (p, r) at + p*rows + r.
 	aPacked bool
@@ -176,6 +178,10 @@ func (k *kfn) aIdx(g panelGemm, i0 value.Value, r, rows int, p value.Value) valu
 func (k *kfn) gemmPanels(g panelGemm) {
 	nkb, kc := kBlocks(g.K)
 	last := nkb - 1
+	ldc := g.ldc
+	if ldc == 0 {
+		ldc = g.N
+	}
 	fullRB := g.M / mrP
 	rowRem := g.M % mrP
 	fullP := g.N / nrCol
@@ -195,7 +201,7 @@ func (k *kfn) gemmPanels(g panelGemm) {
 					if g.bias != nil {
 						binit = k.splat(k.load(g.bias, k.add(g.bOff, k.add(i0, ci(r)))))
 					}
-					crow := k.add(g.cOff, k.madd(k.add(i0, ci(r)), g.N, k.mul(jp, nrCol)))
+					crow := k.add(g.cOff, k.madd(k.add(i0, ci(r)), ldc, k.mul(jp, nrCol)))
 					for v := 0; v < nv; v++ {
 						cidx[r*nv+v] = k.add(crow, ci(v*vlen))
 						n := cols - v*vlen
@@ -309,11 +315,14 @@ func kBlocks(K int) (nkb, kc int) {
 // packPanels copies the plain matrix B[K][N] at src+off into column panels
 // at dst (the last panel's extra columns are left as they are: the
 // micro-kernel's lanes are independent and those are never stored).
-func (k *kfn) packPanels(src, off, dst value.Value, K, N int) {
+func (k *kfn) packPanels(src, off, dst value.Value, K, N int) { k.packPanelsS(src, off, dst, K, N, N) }
+
+// packPanelsS is packPanels of a matrix whose rows are ld elements apart.
+func (k *kfn) packPanelsS(src, off, dst value.Value, K, N, ld int) {
 	fullP := N / nrCol
 	k.loop(0, fullP, func(jp value.Value) {
 		k.loop(0, K, func(p value.Value) {
-			s := k.add(off, k.madd(p, N, k.mul(jp, nrCol)))
+			s := k.add(off, k.madd(p, ld, k.mul(jp, nrCol)))
 			d := k.mul(k.madd(jp, K, p), nrCol)
 			for v := 0; v < nv; v++ {
 				k.vstore(k.vload(src, k.add(s, ci(v*vlen))), dst, k.add(d, ci(v*vlen)))
@@ -322,7 +331,7 @@ func (k *kfn) packPanels(src, off, dst value.Value, K, N int) {
 	})
 	if rem := N % nrCol; rem > 0 {
 		k.loop(0, K, func(p value.Value) {
-			s := k.add(off, k.madd(p, N, ci(fullP*nrCol)))
+			s := k.add(off, k.madd(p, ld, ci(fullP*nrCol)))
 			d := k.mul(k.madd(ci(fullP), K, p), nrCol)
 			k.loop(0, rem, func(j value.Value) { k.store(k.load(src, k.add(s, j)), dst, k.add(d, j)) })
 		})
