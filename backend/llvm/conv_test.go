@@ -76,3 +76,35 @@ func TestBlockRows(t *testing.T) {
 		}
 	}
 }
+
+// convTShape is an f32 conv_transpose with bias.
+func convTShape(name string, x, w []int, attrs ir.Attrs) codegentest.OpCase {
+	return codegentest.OpCase{Name: name, Inputs: [][]int{x}, Build: func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		groups := 1
+		if a, ok := attrs["group"]; ok {
+			groups = int(a.Int)
+		}
+		args := []*ir.Value{in[0], g.AddConst("w", codegentest.RandTensor(r, w...), nil), g.AddConst("b", codegentest.RandTensor(r, w[1]*groups), nil)}
+		return g.Add("conv_transpose", args, attrs, ir.Type{}, "ct", name)
+	}}
+}
+
+// TestConvTransposeShapes covers the upsampling transposed conv's vector
+// blocks, partial blocks and scalar tail, and kernels other than 2×2.
+func TestConvTransposeShapes(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	cases := []codegentest.OpCase{
+		convTShape("ct2x2_w45", []int{1, 5, 3, 45}, []int{5, 3, 2, 2}, ir.Attrs{"strides": ir.Ints(2, 2)}),
+		convTShape("ct3x3_w19_group", []int{2, 4, 2, 19}, []int{4, 2, 3, 3}, ir.Attrs{"strides": ir.Ints(3, 3), "group": ir.Int(2)}),
+		convTShape("ct2x1_w16", []int{1, 3, 4, 16}, []int{3, 1, 2, 1}, ir.Attrs{"strides": ir.Ints(2, 1)}),
+	}
+	g, vals, err := codegentest.OpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstRT(t, g, host, nil, vals)
+}
