@@ -377,6 +377,10 @@ func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value
 			tmpOK = false
 		}
 	}
+	if k.e.directConv(s) {
+		k.convDirect(s, in, y, scratch, epiArgs)
+		return nil
+	}
 	if !tmpOK && !c.Pointwise {
 		return k.convGemmWhole(s, in, y, scratch, epiArgs)
 	}
