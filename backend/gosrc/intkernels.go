@@ -341,6 +341,8 @@ func (k *kfn) intDepthwise() error {
 		if ok, err := k.intConvLanes(); ok || err != nil {
 			return err
 		}
+	} else if ok, err := k.intDepthwiseLanes(); ok || err != nil {
+		return err
 	}
 	zx := k.s.Rq.ZX
 	hw, P, T := c.H*c.W, c.OH*c.OW, c.KH*c.KW

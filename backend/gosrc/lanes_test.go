@@ -1,0 +1,82 @@
+package gosrc
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen/codegentest"
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// extremeInt fills a tensor of t with values drawn mostly from the ends of
+// its dtype's range (where lane sums are largest), some from inside it.
+func extremeInt(r *rand.Rand, t pir.Type) *pir.Tensor {
+	x := pir.NewTensor(t.DType, t.Shape)
+	lo, hi := t.DType.Range()
+	for i := 0; i < x.Len(); i++ {
+		v := []int64{lo, hi, lo, hi, lo + 1, hi - 1, 0, lo + r.Int63n(hi-lo+1)}[r.Intn(8)]
+		x.SetInt(i, v)
+	}
+	return x
+}
+
+// laneConvCase is an integer conv of an input x of dt with constant int8
+// weights w of extreme values.
+func laneConvCase(name string, dt pir.DType, x, w []int, attrs pir.Attrs) codegentest.IntCase {
+	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		zx := int64(-128)
+		if dt == pir.U8 {
+			zx = 0
+		}
+		xv := add(codegentest.QT(dt, 0.05, zx, x...))
+		s, z := make([]float32, w[0]), make([]int64, w[0])
+		for i := range s {
+			s[i] = 0.01 + 0.003*float32(i)
+		}
+		wt := pir.Type{DType: pir.I8, Shape: w, Quant: codegentest.QAxis(0, s, z)}
+		wv := g.AddConst("w", extremeInt(r, wt), wt.Quant)
+		return g.Add("conv", []*pir.Value{xv, wv, codegentest.I32Const(g, r, w[0])}, attrs, codegentest.QT(dt, 0.7, 3, nil...), name, name)
+	}}
+}
+
+// TestLaneConvsExtreme: the lane-packed integer convs (channels packed in
+// a weight word, pixels packed in an input word for true depthwise convs)
+// equal rt bit for bit with weights and inputs at the ends of their range,
+// over the shapes that change the kernels' tiling (output widths not a
+// multiple of three or of a tile, strides, dilations, asymmetric padding,
+// 5×5 taps, chunked lane extraction over long rows of k).
+func TestLaneConvsExtreme(t *testing.T) {
+	needGo(t)
+	var cases []codegentest.IntCase
+	for _, rq := range []string{"tflite", "float"} {
+		for _, ow := range []int{3, 4, 5, 7, 8, 13} {
+			cases = append(cases,
+				laneConvCase(fmt.Sprintf("dw_%s_w%d", rq, ow), pir.I8, []int{1, 3, 5, ow}, []int{3, 1, 3, 3},
+					pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1)}))
+		}
+		cases = append(cases,
+			laneConvCase("dw_s2_"+rq, pir.I8, []int{1, 4, 9, 11}, []int{4, 1, 3, 3},
+				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(4), "pads": pir.Ints(0, 1, 1, 0), "strides": pir.Ints(2, 2)}),
+			laneConvCase("dw_dil_5x5_"+rq, pir.I8, []int{1, 2, 9, 10}, []int{2, 1, 5, 5},
+				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(2), "pads": pir.Ints(2, 1, 2, 3), "dilations": pir.Ints(1, 2)}),
+			laneConvCase("dw_u8_"+rq, pir.U8, []int{1, 2, 6, 6}, []int{2, 1, 3, 3},
+				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(2), "pads": pir.Ints(1, 1, 1, 1)}),
+			laneConvCase("dw_mult_"+rq, pir.I8, []int{1, 2, 7, 7}, []int{6, 1, 3, 3},
+				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(2), "pads": pir.Ints(1, 1, 1, 1)}),
+			laneConvCase("pw_long_"+rq, pir.I8, []int{1, 300, 3, 5}, []int{7, 300, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}),
+			laneConvCase("conv_5x5_"+rq, pir.I8, []int{1, 9, 8, 9}, []int{5, 9, 5, 5},
+				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(2, 2, 2, 2)}),
+		)
+	}
+	g, vals, err := codegentest.IntOpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(5))
+	ext := make([]*pir.Tensor, len(vals))
+	for i, p := range g.Params {
+		ext[i] = extremeInt(r, p.Type)
+	}
+	checkAgainstRT(t, g, nil, nil, vals, ext)
+}
