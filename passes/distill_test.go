@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pare-ml/pare/ir"
@@ -208,5 +209,39 @@ func TestDistillRelativeIndices(t *testing.T) {
 		if acc.Top1Pct() < 80 {
 			t.Errorf("%s, distilled: top-1 %.1f %%", spec, acc.Top1Pct())
 		}
+	}
+}
+
+// prune{steps,distill} interleaves pruning and distillation, evaluates each
+// step on held-out samples, and recovers what pruning alone loses.
+func TestPruneDistillSteps(t *testing.T) {
+	g0, d := tinyMLP(t)
+	acc := func(spec string) (float64, *ir.Graph, []*Report) {
+		g := g0.Clone()
+		reps, err := RunSpec(g, spec, &Context{Data: d})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := Evaluate(g, d, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.Top1Pct(), g, reps
+	}
+	plain, _, _ := acc("prune{ratio=0.85,steps=3,refit=false,samples=128}")
+	dist, g, reps := acc("prune{ratio=0.85,steps=3,refit=false,samples=128,distill=2,lr=0.01}")
+	t.Logf("pruned 85 %% in 3 steps: %.1f %%; with distillation after each: %.1f %%", plain, dist)
+	if z := constZeros(t, g, "fc1"); z < 0.8 {
+		t.Errorf("fc1 is %.2f zeros", z)
+	}
+	if dist <= plain {
+		t.Errorf("distillation after every step did not help: %.1f %% vs %.1f %%", dist, plain)
+	}
+	notes := strings.Join(reps[0].Notes, "\n")
+	if strings.Count(notes, "step ") < 3 || !strings.Contains(notes, "epochs on 384 samples") {
+		t.Errorf("notes:\n%s", notes)
+	}
+	if _, err := RunSpec(g0.Clone(), "prune{ratio=0.5,distill=1}", &Context{}); err == nil || !strings.Contains(err.Error(), "needs data") {
+		t.Errorf("prune{distill} without data: %v", err)
 	}
 }

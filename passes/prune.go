@@ -32,6 +32,8 @@ var prunePass = &Pass{
 		{Name: "samples", Kind: Int, Default: "256", Doc: "calibration samples used by refit and evaluation"},
 		{Name: "steps", Kind: Int, Default: "1", Doc: "iterative schedule: prune in this many steps, refit and evaluate after each"},
 		{Name: "budget", Kind: Float, Default: "-1", Doc: "top-1 points the calibration set may lose; iterative pruning stops before exceeding it (-1: off)"},
+		{Name: "distill", Kind: Int, Default: "0", Doc: "epochs of distillation from the pipeline's input model after every step (prune → distill → prune → …; the last `samples` examples of the data are held out to evaluate each step; 0: off)"},
+		{Name: "lr", Kind: Float, Default: "0.001", Doc: "learning rate of the distillation steps"},
 		{Name: "skip", Kind: List, Default: "", Doc: "layers (value or node names) left alone"},
 		{Name: "min", Kind: Int, Default: "0", Doc: "layers with fewer weights are left alone"},
 		{Name: "layers", Kind: List, Default: "", Doc: "per-layer ratios name:ratio (value or node names; unstructured), overriding ratio and scope for those layers"},
@@ -53,6 +55,7 @@ type pruneConfig struct {
 	skip       []string
 	min        int
 	layers     map[string]float64 // per-layer ratios
+	distill    Func               // recovery after every step (nil: none)
 }
 
 // layerRatio returns the ratio layer l gets at overall progress ratio (of
@@ -79,6 +82,20 @@ func newPrune(o Options) (Func, error) {
 	}
 	if c.steps < 1 || c.samples < 1 {
 		return nil, fmt.Errorf("steps and samples must be positive")
+	}
+	if e := o.Int("distill"); e > 0 {
+		do := Options{pass: "distill", vals: map[string]string{}}
+		for _, d := range distillPass.Options {
+			do.vals[d.Name] = d.Default
+		}
+		do.vals["epochs"], do.vals["lr"] = strconv.Itoa(e), strconv.FormatFloat(o.Float("lr"), 'g', -1, 64)
+		f, err := newDistill(do)
+		if err != nil {
+			return nil, fmt.Errorf("distill: %v", err)
+		}
+		c.distill = f
+	} else if e < 0 {
+		return nil, fmt.Errorf("distill %d: want epochs ≥ 0", e)
 	}
 	c.layers = map[string]float64{}
 	for _, e := range o.List("layers") {
@@ -149,7 +166,7 @@ func prunableLayers(g *ir.Graph, skip []string, minParams int) []*layerW {
 }
 
 func runPrune(g *ir.Graph, ctx *Context, rep *Report, c *pruneConfig) error {
-	if c.steps > 1 || c.budget >= 0 {
+	if c.steps > 1 || c.budget >= 0 || c.distill != nil {
 		return runIterative(g, ctx, rep, c)
 	}
 	if c.structured {

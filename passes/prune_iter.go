@@ -9,13 +9,39 @@ import (
 
 // runIterative prunes in c.steps steps towards c.ratio (the fraction removed
 // grows geometrically in the kept fraction: 1-(1-ratio)^(i/steps)), with
-// refit after every step (distillation will plug in here when it lands),
-// evaluating top-1 on the calibration samples after each. With a budget
-// it stops at the last step whose accuracy loss stays within it.
+// refit after every step and, when c.distill is set, distillation from the
+// pipeline's input model, evaluating top-1 on the calibration samples after
+// each. With distillation those samples are the last c.samples of the data,
+// held out from training. With a budget it stops at the last step whose
+// accuracy loss stays within it.
 func runIterative(g *ir.Graph, ctx *Context, rep *Report, c *pruneConfig) error {
 	var eval *Dataset
 	base := -1.0
-	if ctx.Data.Len() > 0 {
+	train := ctx
+	if c.distill != nil {
+		if ctx.Data.Len() < c.samples+64 {
+			return fmt.Errorf("distill after every step needs data: at least %d samples (%d held out to evaluate, a batch to train), have %d", c.samples+64, c.samples, ctx.Data.Len())
+		}
+		if ctx.Teacher == nil {
+			return fmt.Errorf("distill after every step needs a teacher (the pipeline's input model)")
+		}
+		n := ctx.Data.Len() - c.samples
+		eval = &Dataset{Name: ctx.Data.Name + " (held out)", Inputs: ctx.Data.Inputs[n:]}
+		fit := &Dataset{Name: ctx.Data.Name, Inputs: ctx.Data.Inputs[:n]}
+		if ctx.Data.Labels != nil {
+			eval.Labels, fit.Labels = ctx.Data.Labels[n:], ctx.Data.Labels[:n]
+		}
+		cc := *ctx
+		cc.Data = fit
+		train = &cc
+	}
+	if eval != nil {
+		a, err := Evaluate(g, eval, nil)
+		if err != nil {
+			return err
+		}
+		base = a.Top1Pct()
+	} else if ctx.Data.Len() > 0 {
 		eval = subset(ctx.Data, c.samples)
 		a, err := Evaluate(g, eval, nil)
 		if err != nil {
@@ -31,12 +57,17 @@ func runIterative(g *ir.Graph, ctx *Context, rep *Report, c *pruneConfig) error 
 		step := &Report{}
 		var err error
 		if c.structured {
-			err = pruneStructured(g, ctx, step, c, r)
+			err = pruneStructured(g, train, step, c, r)
 		} else {
-			err = pruneUnstructured(g, ctx, step, c, r)
+			err = pruneUnstructured(g, train, step, c, r)
 		}
 		if err != nil {
 			return err
+		}
+		if c.distill != nil {
+			if err := c.distill(g, train, step); err != nil {
+				return fmt.Errorf("step %d: distill: %v", i, err)
+			}
 		}
 		acc := -1.0
 		if eval != nil {
