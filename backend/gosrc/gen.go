@@ -29,6 +29,8 @@ type gen struct {
 	intHelpers bool               // integer arithmetic helpers are needed
 	lanes      bool               // packLanes is needed
 	rqp        bool               // rqp is needed
+	rqS        bool               // rqS is needed
+	quantFC    bool               // quantFC is needed
 	needBits   bool               // math/bits is used
 }
 
@@ -399,6 +401,12 @@ func (g *gen) helpers(f *jen.File) {
 		src := intHelperSrc
 		if g.rqp {
 			src += rqpSrc
+		}
+		if g.rqS {
+			src += rqSSrc
+		}
+		if g.quantFC {
+			src += quantFCSrc
 		}
 		f.Add(jen.Id(src))
 		f.Line()

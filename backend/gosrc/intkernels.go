@@ -38,8 +38,11 @@ func (k *kfn) finish(dst, acc, c string) (jen.Code, error) {
 	k.g.intHelpers = true
 	switch r.Mode {
 	case "float":
-		return L("%s = %s(quantF(float32(%s)*x3[%s], %d, %d, %d))", dst, t, acc, c, r.ZY, r.Lo, r.Hi), nil
+		return L("%s = %s(%s)", dst, t, k.quantFCall(fmt.Sprintf("float32(%s)*x3[%s]", acc, c))), nil
 	case "tflite":
+		if f := k.rqFixPlan(); f != nil {
+			return L("%s = %s(rqS(%s, &%s[%s], %d, %d, %d))", dst, t, acc, f.table, c, f.shift, r.Lo, r.Hi), nil
+		}
 		if k.fastRq() {
 			return L("%s = %s(rqT(%s, x3[%s], x4[%s], %d, %d, %d))", dst, t, acc, c, c, r.ZY, r.Lo, r.Hi), nil
 		}
@@ -84,6 +87,8 @@ func (k *kfn) rqPrepType() string {
 	switch {
 	case k.s.Rq.Mode == "float":
 		return "float32"
+	case k.rqFixPlan() != nil:
+		return "*[4]int64"
 	case k.fastRq():
 		return "rqp"
 	case k.s.Rq.Mode == "tflite":
@@ -99,6 +104,8 @@ func (k *kfn) rqPrepInto(v, c string) jen.Code {
 	switch {
 	case k.s.Rq.Mode == "float":
 		return L("%s = x3[%s]", v, c)
+	case k.rqFixPlan() != nil:
+		return L("%s = &%s[%s]", v, k.rqf.table, c)
 	case k.fastRq():
 		k.g.rqp = true
 		return L("%s = rqPrep(x3[%s], x4[%s])", v, c, c)
@@ -128,7 +135,9 @@ func (k *kfn) finishPrep(dst, acc, v string) (jen.Code, error) {
 	k.g.intHelpers = true
 	switch {
 	case r.Mode == "float":
-		return L("%s = %s(quantF(float32(%s)*%s, %d, %d, %d))", dst, t, acc, v, r.ZY, r.Lo, r.Hi), nil
+		return L("%s = %s(%s)", dst, t, k.quantFCall(fmt.Sprintf("float32(%s)*%s", acc, v))), nil
+	case k.rqFixPlan() != nil:
+		return L("%s = %s(rqS(%s, %s, %d, %d, %d))", dst, t, acc, v, k.rqf.shift, r.Lo, r.Hi), nil
 	case k.fastRq():
 		return L("%s = %s(%s.apply(%s, %d, %d, %d))", dst, t, v, acc, r.ZY, r.Lo, r.Hi), nil
 	case r.Mode == "tflite":

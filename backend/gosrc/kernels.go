@@ -20,6 +20,9 @@ type kfn struct {
 	args   []string
 	body   []jen.Code
 	fused  bool // the kernel applied the epilogue itself
+
+	rqf     *rqFix // the prepared TFLite requantization (rqFixPlan)
+	rqfDone bool
 }
 
 func (k *kfn) param(name string, o codegen.Operand) error {

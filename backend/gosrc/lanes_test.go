@@ -24,6 +24,13 @@ func extremeInt(r *rand.Rand, t pir.Type) *pir.Tensor {
 // laneConvCase is an integer conv of an input x of dt with constant int8
 // weights w of extreme values.
 func laneConvCase(name string, dt pir.DType, x, w []int, attrs pir.Attrs) codegentest.IntCase {
+	return laneConvCaseY(name, dt, x, w, attrs, 0.7)
+}
+
+// laneConvCaseY is laneConvCase with the output scale sy (below the
+// product of the input and weight scales, the TFLite multipliers shift
+// left).
+func laneConvCaseY(name string, dt pir.DType, x, w []int, attrs pir.Attrs, sy float32) codegentest.IntCase {
 	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
 		zx := int64(-128)
 		if dt == pir.U8 {
@@ -36,13 +43,14 @@ func laneConvCase(name string, dt pir.DType, x, w []int, attrs pir.Attrs) codege
 		}
 		wt := pir.Type{DType: pir.I8, Shape: w, Quant: codegentest.QAxis(0, s, z)}
 		wv := g.AddConst("w", extremeInt(r, wt), wt.Quant)
-		return g.Add("conv", []*pir.Value{xv, wv, codegentest.I32Const(g, r, w[0])}, attrs, codegentest.QT(dt, 0.7, 3, nil...), name, name)
+		return g.Add("conv", []*pir.Value{xv, wv, codegentest.I32Const(g, r, w[0])}, attrs, codegentest.QT(dt, sy, 3, nil...), name, name)
 	}}
 }
 
 // TestLaneConvsExtreme: the lane-packed integer convs (channels packed in
 // a weight word, pixels packed in an input word for true depthwise convs)
-// equal rt bit for bit with weights and inputs at the ends of their range,
+// and the requantizations prepared at generation (rqS, quantFC; output
+// scales that make the TFLite shifts left or right) equal rt bit for bit with weights and inputs at the ends of their range,
 // over the shapes that change the kernels' tiling (output widths not a
 // multiple of three or of a tile, strides, dilations, asymmetric padding,
 // 5×5 taps, chunked lane extraction over long rows of k).
@@ -65,6 +73,9 @@ func TestLaneConvsExtreme(t *testing.T) {
 			laneConvCase("dw_mult_"+rq, pir.I8, []int{1, 2, 7, 7}, []int{6, 1, 3, 3},
 				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(2), "pads": pir.Ints(1, 1, 1, 1)}),
 			laneConvCase("pw_long_"+rq, pir.I8, []int{1, 300, 3, 5}, []int{7, 300, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}),
+			laneConvCaseY("dw_left_"+rq, pir.I8, []int{1, 3, 5, 6}, []int{3, 1, 3, 3},
+				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1)}, 0.0002),
+			laneConvCaseY("pw_mid_"+rq, pir.I8, []int{1, 16, 2, 7}, []int{8, 16, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.02),
 			laneConvCase("conv_5x5_"+rq, pir.I8, []int{1, 9, 8, 9}, []int{5, 9, 5, 5},
 				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(2, 2, 2, 2)}),
 		)

@@ -1,0 +1,226 @@
+package gosrc
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/ir"
+)
+
+// Requantizations prepared at generation time.
+//
+// TFLite's MultiplyByQuantizedMultiplier rounds twice (srdhm's rounding
+// shift by 31, then rdbpot's rounding shift by e half away from zero),
+// with a per-channel shift. Both roundings are one floor division:
+// with p = (x<<left)·m + 2³⁰, the result is
+//
+//	(p + h·2³¹ - [p < 0]·c·2³¹) >> (31+e)   (h = 2^(e-1), c = 1; both 0 when e = 0)
+//
+// and scaling the numerator by 2^(E-e) (E the layer's largest e) gives
+// every channel the same shift 31+E, a constant. The left shift is folded
+// into the multiplier and the output zero point into the rounding term.
+// This is exact when nothing overflows: the accumulators' bound (from the
+// constant weights and bias) makes x<<left fit int32 and the int64 sums
+// stay below 2⁶²; rqFixPlan checks both, else the kernels use rqp.
+//
+// rt's float requantization, round_half_even(float32(acc)·scale)+zy
+// saturated, is computed by quantFC when every scale is finite (so there
+// is no NaN): clamped first in float64 to [lo-zy, hi-zy] (rounding fixes
+// integers, so clamping before or after rounding is the same), rounded by
+// adding 1.5·2⁵² (ties to even, the integer in the low mantissa bits).
+
+// rqFix is a step's prepared TFLite requantization: per channel {M, A, H,
+// C} (rqS) and the shift.
+type rqFix struct {
+	table string
+	shift int
+}
+
+// accBound returns a bound on the magnitude of the step's int32
+// accumulators (Σ(x-zx)·w + bias), and false when it is not known.
+func (k *kfn) accBound() (float64, bool) {
+	s := k.s
+	if len(s.In) < 3 || s.Rq == nil || s.Rq.BRuntime {
+		return 0, false
+	}
+	lo, hi := s.In[0].DType.Range()
+	xr := float64(max(hi-int64(s.Rq.ZX), int64(s.Rq.ZX)-lo))
+	bias, ok := k.g.weightInts(s.In[2])
+	if !ok {
+		return 0, false
+	}
+	var bmax float64
+	for _, b := range bias {
+		bmax = max(bmax, math.Abs(float64(b)))
+	}
+	var K int
+	switch {
+	case s.Conv != nil:
+		K = s.Conv.Cg * s.Conv.KH * s.Conv.KW
+	case s.Gemm != nil:
+		K = s.Gemm.K
+	default:
+		return 0, false
+	}
+	w, ok := k.g.weightInts(s.In[1])
+	if !ok || K == 0 || len(w)%K != 0 {
+		return 0, false
+	}
+	var wsum float64 // the largest Σ|w| of a row of K (a conv's channel) or K·max|w|
+	if s.Conv != nil {
+		for r := 0; r < len(w)/K; r++ {
+			var t float64
+			for _, v := range w[r*K:][:K] {
+				t += math.Abs(float64(v))
+			}
+			wsum = max(wsum, t)
+		}
+	} else {
+		var wm float64
+		for _, v := range w {
+			wm = max(wm, math.Abs(float64(v)))
+		}
+		wsum = float64(K) * wm
+	}
+	return bmax + wsum*xr, true
+}
+
+// rqFixPlan returns the step's prepared TFLite requantization (adding its
+// table), or nil when it is not exact by the bounds above.
+func (k *kfn) rqFixPlan() *rqFix {
+	if k.rqfDone {
+		return k.rqf
+	}
+	k.rqfDone = true
+	if !k.fastRq() {
+		return nil
+	}
+	bound, ok := k.accBound()
+	if !ok {
+		return nil
+	}
+	ms, _ := k.g.weightInts(k.s.In[3])
+	shs, _ := k.g.weightInts(k.s.In[4])
+	rows, S, ok := rqFixRows(ms, shs, bound, k.s.Rq.ZY)
+	if !ok {
+		return nil
+	}
+	name := k.name + "_rq"
+	var lits []jen.Code
+	for _, r := range rows {
+		lits = append(lits, L("{%d, %d, %d, %d}", r[0], r[1], r[2], r[3]))
+	}
+	k.g.tables = append(k.g.tables, jen.Commentf("%s is %s's requantization per channel {M, A, H, C} for rqS (shift %d).", name, k.name, S).Line().
+		Var().Id(name).Op("=").Index(jen.Lit(len(ms))).Index(jen.Lit(4)).Int64().ValuesFunc(func(g *jen.Group) {
+		for _, r := range lits {
+			g.Add(r)
+		}
+	}))
+	k.g.rqS = true
+	k.rqf = &rqFix{table: name, shift: S}
+	return k.rqf
+}
+
+// rqFixRows prepares the channels' multipliers ms and shifts shs for rqS
+// with accumulators of magnitude at most bound and output zero point zy:
+// the rows {M, A, H, C} and the shift, ok false when it would not be exact.
+func rqFixRows(ms, shs []int64, bound float64, zy32 int32) ([][4]int64, int, bool) {
+	if len(ms) != len(shs) || len(ms) == 0 || bound >= 1<<31 {
+		return nil, 0, false
+	}
+	E := 0
+	for _, sh := range shs {
+		if sh < -31 || sh > 31 {
+			return nil, 0, false
+		}
+		E = max(E, int(-sh))
+	}
+	S := 31 + E
+	zy := big.NewInt(int64(zy32))
+	limit := new(big.Int).Lsh(big.NewInt(1), 62)
+	B := big.NewInt(int64(bound) + 1)
+	var rows [][4]int64
+	for c, m := range ms {
+		left, e := max(int(shs[c]), 0), max(int(-shs[c]), 0)
+		if m == math.MinInt32 || (bound+1)*math.Exp2(float64(left)) >= 1<<31 {
+			return nil, 0, false // srdhm would saturate, or x<<left wrap in int32
+		}
+		M := new(big.Int).Lsh(big.NewInt(m), uint(left+E-e))
+		A := new(big.Int).Lsh(big.NewInt(1), uint(30+E-e))
+		H := new(big.Int).Lsh(zy, uint(S))
+		C := big.NewInt(0)
+		if e > 0 {
+			H.Add(H, new(big.Int).Lsh(big.NewInt(1), uint(30+E)))
+			C.Lsh(big.NewInt(1), uint(31+E-e))
+		}
+		// |x·M| + |A| + |H| + |C| < 2⁶²: no int64 sum can overflow.
+		t := new(big.Int).Mul(B, new(big.Int).Abs(M))
+		t.Add(t, A)
+		t.Add(t, new(big.Int).Abs(H))
+		t.Add(t, C)
+		if t.Cmp(limit) >= 0 {
+			return nil, 0, false
+		}
+		rows = append(rows, [4]int64{M.Int64(), A.Int64(), H.Int64(), C.Int64()})
+	}
+	return rows, S, true
+}
+
+// floatScalesFinite reports whether the step's float requantization
+// scales (In[3]) are constants, all finite (quantFC applies).
+func (k *kfn) floatScalesFinite() bool {
+	if k.s.Rq == nil || k.s.Rq.Mode != "float" || len(k.s.In) < 4 {
+		return false
+	}
+	o := k.s.In[3]
+	if o.Space != codegen.Weights || o.DType != ir.F32 {
+		return false
+	}
+	n := ir.NumElements(o.Shape)
+	if o.Offset < 0 || o.Offset+int64(4*n) > int64(len(k.g.p.Weights)) {
+		return false
+	}
+	for i := 0; i < n; i++ {
+		f := math.Float32frombits(binary.LittleEndian.Uint32(k.g.p.Weights[o.Offset+int64(4*i):]))
+		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// quantFCall is the call of quantFC (finite scales) or quantF on the
+// float f.
+func (k *kfn) quantFCall(f string) string {
+	r := k.s.Rq
+	if k.floatScalesFinite() {
+		k.g.quantFC = true
+		return fmt.Sprintf("quantFC(%s, %d, %d, %d)", f, r.ZY, r.Lo-r.ZY, r.Hi-r.ZY)
+	}
+	return fmt.Sprintf("quantF(%s, %d, %d, %d)", f, r.ZY, r.Lo, r.Hi)
+}
+
+// rqSSrc and quantFCSrc are the generated helpers.
+const rqSSrc = `
+// rqS is rqT with a channel's constants q = {M, A, H, C} prepared at
+// generation time and the layer's shift s (one floor division for both of
+// MultiplyByQuantizedMultiplier's roundings, the zero point in H).
+func rqS(x int32, q *[4]int64, s uint, lo, hi int32) int32 {
+	p := int64(x)*q[0] + q[1]
+	return min(max(int32((p+q[2]-(p>>63)&q[3])>>s), lo), hi)
+}
+`
+
+const quantFCSrc = `
+// quantFC is quantF for a finite f: clamped to [lo-zy, hi-zy], then
+// rounded half to even by adding 1.5·2⁵² (the integer in the low bits).
+func quantFC(f float32, zy int32, lo, hi float64) int32 {
+	r := min(max(float64(f), lo), hi)
+	return int32(math.Float64bits(r+0x1.8p52)) + zy
+}
+`

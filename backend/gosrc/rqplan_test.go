@@ -1,0 +1,128 @@
+package gosrc
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRqHelpersExact builds the generated helpers rqS (with rows from
+// rqFixRows) and quantFC into a program that compares them with rqT's
+// reference (mbqm, quantF) on random and boundary accumulators, including
+// exact rounding ties, and checks that nothing differs.
+func TestRqHelpersExact(t *testing.T) {
+	needGo(t)
+	r := rand.New(rand.NewSource(7))
+	var cases strings.Builder
+	n := 0
+	for n < 60 {
+		m := int64(1<<30 + r.Int63n(1<<30))
+		if r.Intn(3) == 0 {
+			m = -m
+		}
+		if r.Intn(5) == 0 {
+			m = int64(r.Int31())
+		}
+		sh := int64(r.Intn(16) - 12) // mostly right shifts, some left
+		if r.Intn(6) == 0 {
+			sh = int64(-r.Intn(32))
+		}
+		bound := float64(int64(1) << (8 + r.Intn(22)))
+		zy := int32(r.Intn(256) - 128)
+		rows, s, ok := rqFixRows([]int64{m}, []int64{sh}, bound, zy)
+		if !ok {
+			continue
+		}
+		n++
+		fmt.Fprintf(&cases, "\t{%d, %d, %d, %d, [4]int64{%d, %d, %d, %d}, %d},\n", m, sh, zy, int64(bound), rows[0][0], rows[0][1], rows[0][2], rows[0][3], s)
+	}
+	src := `package main
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+)
+
+type rqCase struct {
+	m, sh, zy int32
+	bound     int64
+	q         [4]int64
+	s         uint
+}
+
+var cases = []rqCase{
+` + cases.String() + `}
+
+func main() {
+	r := rand.New(rand.NewSource(1))
+	bad := 0
+	for _, c := range cases {
+		xs := []int64{0, 1, -1, c.bound, -c.bound, c.bound - 1, 1 - c.bound}
+		for i := 0; i < 20000; i++ {
+			xs = append(xs, r.Int63n(2*c.bound+1)-c.bound)
+		}
+		// Rounding ties of the second rounding: v = k·2^e + 2^(e-1).
+		if e := -c.sh; e > 0 {
+			for i := 0; i < 2000; i++ {
+				v := (r.Int63n(1<<20)-1<<19)<<e + 1<<(e-1)
+				x := (v << 31) / int64(c.m)
+				for d := int64(-2); d <= 2; d++ {
+					if y := x + d; y >= -c.bound && y <= c.bound {
+						xs = append(xs, y)
+					}
+				}
+			}
+		}
+		for _, x := range xs {
+			want := clampI(mbqm(int32(x), c.m, c.sh)+c.zy, math.MinInt32, math.MaxInt32)
+			got := rqS(int32(x), &c.q, c.s, math.MinInt32, math.MaxInt32)
+			if got != want {
+				if bad < 10 {
+					fmt.Printf("rqS(%d) m=%d shift=%d zy=%d: %d, want %d\n", x, c.m, c.sh, c.zy, got, want)
+				}
+				bad++
+			}
+		}
+	}
+	for i := 0; i < 200000; i++ {
+		f := float32(r.NormFloat64() * math.Pow(10, float64(r.Intn(12)-3)))
+		if i%3 == 0 {
+			f = float32(r.Intn(4001)-2000) / 2 // ties
+		}
+		zy, lo, hi := int32(r.Intn(256)-128), int32(-128), int32(127)
+		if i%5 == 0 {
+			lo, hi = 0, 255
+		}
+		want := quantF(f, zy, lo, hi)
+		if got := quantFC(f, zy, float64(lo-zy), float64(hi-zy)); got != want {
+			if bad < 10 {
+				fmt.Printf("quantFC(%v, %d, %d, %d) = %d, want %d\n", f, zy, lo, hi, got, want)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		fmt.Printf("%d differences\n", bad)
+		os.Exit(1)
+	}
+}
+` + intHelperSrc + rqSSrc + quantFCSrc
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module rqcheck\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "run", ".")
+	cmd.Dir, cmd.Env = dir, GoEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
