@@ -57,6 +57,11 @@ func TestConvShapes(t *testing.T) {
 		convShape("c3x3_blocks_odd", []int{1, 64, 20, 13}, []int{7, 64, 3, 3}, ir.Attrs{"pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(1, 1)}, nil),
 		convShape("c3x3_blocks_s2", []int{1, 16, 81, 16}, []int{9, 16, 3, 3}, ir.Attrs{"pads": ir.Ints(1, 0, 1, 2), "strides": ir.Ints(2, 1)}, nil),
 		convShape("c1x1_blocks", []int{1, 300, 45, 8}, []int{13, 300, 1, 1}, nil, []int{1, 13, 45, 8}),
+		// Depthwise along rows (stride 1 across): vector blocks, single
+		// vectors, edge columns, kernel rows entering and leaving.
+		convShape("dw5x5_w28", []int{1, 1, 28, 28}, []int{8, 1, 5, 5}, ir.Attrs{"pads": ir.Ints(2, 2, 2, 2), "group": ir.Int(1)}, nil),
+		convShape("dw3x3_w75", []int{2, 3, 6, 75}, []int{3, 1, 3, 3}, ir.Attrs{"pads": ir.Ints(1, 1, 1, 1), "group": ir.Int(3)}, nil),
+		convShape("dw3x3_sh2_dil", []int{1, 4, 13, 44}, []int{8, 1, 3, 3}, ir.Attrs{"pads": ir.Ints(2, 2, 1, 0), "group": ir.Int(4), "strides": ir.Ints(2, 1), "dilations": ir.Ints(2, 2)}, nil),
 	}
 	g, vals, err := codegentest.OpsGraph(cases)
 	if err != nil {
