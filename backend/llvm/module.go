@@ -70,6 +70,9 @@ type emitter struct {
 	// packedA: the conv steps whose weights repackWeights laid out in
 	// row blocks.
 	packedA map[*codegen.Step]bool
+	// intPairs: the byte offset in the weights blob of the weight pairs
+	// of each integer conv the panel kernel runs (appendIntPairs).
+	intPairs map[*codegen.Step]int64
 }
 
 // Emit returns the LLVM module of p and the weights blob it reads (p.Weights
@@ -85,7 +88,8 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	}
 	t = resolveCPU(t)
 	blob, packedA := repackWeights(p)
-	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA}
+	blob, intPairs := appendIntPairs(p, blob)
+	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA, intPairs: intPairs}
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()
 	e.m.SourceFilename = p.Name
@@ -97,7 +101,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	e.arena.Linkage = enum.LinkageInternal
 	e.arena.Align = ir.Align(codegen.Align)
 	wsym := p.Name + "_weights"
-	wn := uint64(len(p.Weights))
+	wn := uint64(len(blob))
 	if wn == 0 {
 		e.weights = e.m.NewGlobalDef(wsym, constant.NewZeroInitializer(types.NewArray(codegen.Align, types.I8)))
 		e.weights.Linkage = enum.LinkageInternal
@@ -234,6 +238,10 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 func (k *kfn) intKernel(s *codegen.Step, in []value.Value, out, scratch value.Value) error {
 	switch s.Kernel {
 	case codegen.KConvGemm, codegen.KIntConvRuntime:
+		if _, ok := k.e.intPairs[s]; ok {
+			k.intConvPanel(s, in, out, scratch)
+			return nil
+		}
 		return k.intConv(s, in, out, scratch)
 	case codegen.KConvDepthwise:
 		return k.intDepthwise(s, in, out, scratch)

@@ -64,6 +64,11 @@ func splitModule(m *ir.Module, runName string, n int) []*ir.Module {
 		if g.Init != nil && g.Linkage == enum.LinkageInternal && !strings.HasSuffix(g.Name(), "_arena") {
 			tables = append(tables, g)
 		}
+		// The weights blob (defined by the main module's assembly) is
+		// declared in every part: some kernels read it directly.
+		if g.Init == nil && g.Linkage == enum.LinkageExternal {
+			tables = append(tables, g)
+		}
 	}
 	newMod := func() *ir.Module {
 		x := ir.NewModule()

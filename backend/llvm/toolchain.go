@@ -215,7 +215,7 @@ func BuildObj(p *codegen.Program, t Target, base string) (Artifacts, error) {
 		}
 	}
 	a.Header = abs + ".h"
-	return a, os.WriteFile(a.Header, []byte(Header(p)), 0o644)
+	return a, os.WriteFile(a.Header, []byte(header(p, len(blob))), 0o644)
 }
 
 // BuildExe compiles p into a static executable at out (intermediate files

@@ -1,0 +1,213 @@
+package llvm
+
+import (
+	"encoding/binary"
+
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// The register-blocked integer conv (constant weights): the im2col matrix,
+// x - zx as i16, is packed into Scratch in panels of 16 columns whose rows
+// go by pairs (k, k+1) interleaved per column, and the weights, sign-extended
+// to i16, are appended to the weights blob as (A[m,k], A[m,k+1]) pairs (one
+// i32 each) in row blocks of mrI rows. The micro-kernel multiplies a
+// broadcast weight pair with 8 columns' pairs and adds the two products of
+// each column into an i32 lane: the pattern x86 selects as vpmaddwd (the
+// form the llvm.x86.avx2.pmadd.wd intrinsic has; plain IR here, so other
+// targets compile it too). i16 × i16 products of |x - zx| ≤ 255 and int8
+// or zero-centred weights, summed in i32, are exact: the results equal rt's.
+
+// mrI is the number of rows of the integer tile (mrI × 16 columns: 2·mrI
+// <8 x i32> accumulators).
+const mrI = 4
+
+var (
+	i16   = types.I16
+	v16i6 = types.NewVector(16, types.I16)
+	v8i16 = types.NewVector(8, types.I16)
+	v8i32 = types.NewVector(8, types.I32)
+)
+
+// intPanelStep reports whether s is an integer conv the panel kernel takes.
+func intPanelStep(s *codegen.Step) bool {
+	if s.Kernel != codegen.KConvGemm || s.Rq == nil || s.Rq.BRuntime || s.Conv == nil || len(s.In) < 3 {
+		return false
+	}
+	if s.In[1].Space != codegen.Weights || (s.In[1].DType != pir.I8 && s.In[1].DType != pir.I16) {
+		return false
+	}
+	if dt := s.In[0].DType; dt != pir.U8 && dt != pir.I8 {
+		return false
+	}
+	c := s.Conv
+	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW
+	kq, pc := (K+1)/2, (P+nrCol-1)/nrCol*nrCol
+	return s.Scratch != nil && int64(kq*2*pc*2) <= s.Scratch.Bytes()
+}
+
+// appendIntPairs appends the weight pairs of every intPanelStep to w (64-byte
+// aligned) and returns w and each step's byte offset of its pairs.
+func appendIntPairs(p *codegen.Program, w []byte) ([]byte, map[*codegen.Step]int64) {
+	offs := map[*codegen.Step]int64{}
+	done := map[[2]int64]int64{}
+	w = w[:len(w):len(w)] // appends copy: w may be p.Weights
+	for _, s := range p.Steps {
+		if !intPanelStep(s) {
+			continue
+		}
+		key := [2]int64{s.In[1].Offset, int64(s.In[1].DType)}
+		if o, ok := done[key]; ok {
+			offs[s] = o
+			continue
+		}
+		c := s.Conv
+		K := c.Cg * c.KH * c.KW
+		kq := (K + 1) / 2
+		for len(w)%codegen.Align != 0 {
+			w = append(w, 0)
+		}
+		off := int64(len(w))
+		src := p.Weights[s.In[1].Offset:]
+		at := func(i int) int16 {
+			if s.In[1].DType == pir.I8 {
+				return int16(int8(src[i]))
+			}
+			return int16(binary.LittleEndian.Uint16(src[2*i:]))
+		}
+		buf := make([]byte, 4*c.M*kq)
+		for g := 0; g < c.Group; g++ {
+			for i0 := 0; i0 < c.Mg; i0 += mrI {
+				rows := min(mrI, c.Mg-i0)
+				for q := 0; q < kq; q++ {
+					for r := 0; r < rows; r++ {
+						m := g*c.Mg + i0 + r
+						lo := at(m*K + 2*q)
+						hi := int16(0)
+						if 2*q+1 < K {
+							hi = at(m*K + 2*q + 1)
+						}
+						e := (g*c.Mg+i0)*kq + q*rows + r
+						binary.LittleEndian.PutUint32(buf[4*e:], uint32(uint16(lo))|uint32(uint16(hi))<<16)
+					}
+				}
+			}
+		}
+		w = append(w, buf...)
+		offs[s], done[key] = off, off
+	}
+	return w, offs
+}
+
+// pmaddwd is the i32 sum of the products of the even and of the odd i16
+// lanes of a and b (<16 x i16> each).
+func (k *kfn) pmaddwd(a, b value.Value) value.Value {
+	even := shuffleMask(0, 2, 4, 6, 8, 10, 12, 14)
+	odd := shuffleMask(1, 3, 5, 7, 9, 11, 13, 15)
+	u := constant.NewUndef(v16i6)
+	half := func(x value.Value, m value.Value) value.Value {
+		return k.b.NewSExt(k.b.NewShuffleVector(x, u, m), v8i32)
+	}
+	return k.b.NewAdd(k.b.NewMul(half(a, even), half(b, even)), k.b.NewMul(half(a, odd), half(b, odd)))
+}
+
+// intConvPanel emits the integer conv of an intPanelStep.
+func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.Value) {
+	c := s.Conv
+	x := in[0]
+	xdt := s.In[0].DType
+	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW
+	kq := (K + 1) / 2
+	np := (P + nrCol - 1) / nrCol
+	zx := c32(int64(s.Rq.ZX))
+	fin := k.requant(s, in)
+	col := k.b.NewBitCast(scratch, types.NewPointer(i16))
+	wg := k.b.NewGetElementPtr(k.e.weights.ContentType, k.e.weights, ci(0), ci(int(k.e.intPairs[s])))
+	wg.InBounds = true
+	pairs := k.b.NewBitCast(wg, types.NewPointer(types.I32))
+	bIdx := func(row, pos value.Value) value.Value {
+		jp := k.b.NewLShr(pos, ci(4))
+		c16 := k.b.NewAnd(pos, ci(15))
+		half := k.b.NewLShr(c16, ci(3))
+		lane := k.b.NewAnd(c16, ci(7))
+		q := k.b.NewLShr(row, ci(1))
+		par := k.b.NewAnd(row, ci(1))
+		return k.add(k.mul(k.add(k.mul(k.madd(jp, kq, q), 2), half), 16), k.add(k.mul(lane, 2), par))
+	}
+	k.loop(0, c.N, func(n value.Value) {
+		k.loop(0, c.Group, func(g value.Value) {
+			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
+			k.im2colD(c, xb, constant.NewInt(i16, 0), func(i value.Value) value.Value {
+				return k.b.NewTrunc(k.b.NewSub(k.loadInt(x, i, xdt), zx), i16)
+			}, colDst{ptr: col, idx: bIdx})
+			tile := func(jp, i0 value.Value, rows int, cols value.Value) {
+				inits := make([]value.Value, 0, rows*2+2)
+				for r := 0; r < rows; r++ {
+					m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
+					b := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(in[2], m), constant.NewInt(types.I32, 0))
+					bs := k.b.NewShuffleVector(b, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32))
+					inits = append(inits, bs, bs)
+				}
+				nacc := len(inits)
+				a0 := k.at(pairs, k.add(k.mul(g, c.Mg*kq), k.mul(i0, kq)))
+				b0 := k.at(col, k.mul(jp, kq*32))
+				res := k.loopAcc(kq, append(inits, a0, b0), func(_ value.Value, st []value.Value) []value.Value {
+					acc := append([]value.Value(nil), st[:nacc]...)
+					ap, bp := st[nacc], st[nacc+1]
+					var bv [2]value.Value
+					for h := range bv {
+						l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(bp, ci(16*h)), types.NewPointer(v16i6)))
+						l.Align = 2
+						bv[h] = l
+					}
+					for r := 0; r < rows; r++ {
+						a := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(ap, ci(r)), constant.NewInt(types.I32, 0))
+						as := k.b.NewBitCast(k.b.NewShuffleVector(a, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32)), v16i6)
+						for h := range bv {
+							acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
+						}
+					}
+					return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(32)))
+				})
+				for r := 0; r < rows; r++ {
+					m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
+					yr := k.add(k.mul(k.madd(n, c.M, m), P), k.mul(jp, nrCol))
+					for h := 0; h < 2; h++ {
+						for l := 0; l < vlen; l++ {
+							j := h*vlen + l
+							store := func() {
+								v := k.b.NewExtractElement(res[2*r+h], constant.NewInt(types.I32, int64(l)))
+								k.storeInt(fin(v, m), y, k.add(yr, ci(j)), s.Out.DType)
+							}
+							if cc, ok := constInt(cols); ok {
+								if int(cc) > j {
+									store()
+								}
+								continue
+							}
+							k.if_(k.b.NewICmp(enum.IPredSLT, ci(j), cols), store)
+						}
+					}
+				}
+			}
+			full := c.Mg / mrI
+			rem := c.Mg % mrI
+			k.loop(0, np, func(jp value.Value) {
+				var cols value.Value = ci(nrCol)
+				if P%nrCol != 0 {
+					left := k.b.NewSub(ci(P), k.mul(jp, nrCol))
+					cols = value.Value(k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, left, ci(nrCol)), left, ci(nrCol)))
+				}
+				k.loop(0, full, func(ib value.Value) { tile(jp, k.mul(ib, mrI), mrI, cols) })
+				if rem > 0 {
+					tile(jp, ci(full*mrI), rem, cols)
+				}
+			})
+		})
+	})
+}
