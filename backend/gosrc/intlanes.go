@@ -311,19 +311,24 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 		}
 		return []jen.Code{jen.For(L("t, a := range [%d]int64{%s}", cols, decl)).Block(body...)}
 	}
+	if !chunked {
+		// One pass: the sums, then each column's lanes extracted and
+		// requantized straight into the channels' output rows.
+		out = append(out, L("var %s int64", decl))
+		if src.pointwise {
+			out = append(out, L("o := j"), jen.For(L("_, w := range wp")).Block(inner...))
+		} else {
+			out = append(out, For("r", 0, K/k.s.Conv.KW, inner...))
+		}
+		return append(out, k.laneStore(pl, lanes, cols)...)
+	}
 	out = append(out, L("var s [%d][%d]int32", lanes, cols))
 	switch {
-	case src.pointwise && !chunked:
-		out = append(out, L("var %s int64", decl), L("o := j"), jen.For(L("_, w := range wp")).Block(inner...))
-		out = append(out, extract("=")...)
 	case src.pointwise:
 		chunk := []jen.Code{L("var %s int64", decl), L("o := k0*%d + j", src.P),
 			jen.For(L("_, w := range wp[k0:min(k0+%d, %d)]", pl.chunk, K)).Block(inner...)}
 		chunk = append(chunk, extract("+=")...)
 		out = append(out, jen.For(L("k0 := 0"), L("k0 < %d", K), L("k0 += %d", pl.chunk)).Block(chunk...))
-	case !chunked:
-		out = append(out, L("var %s int64", decl), For("r", 0, K/k.s.Conv.KW, inner...))
-		out = append(out, extract("=")...)
 	default:
 		rows, cr := K/k.s.Conv.KW, pl.chunk/k.s.Conv.KW
 		chunk := []jen.Code{L("var %s int64", decl),
@@ -338,6 +343,42 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 	out = append(out, For("l", 0, lanes,
 		L("yr := y[(n*%d+oc+l)*%d+j:][:%d]", k.s.Conv.M, k.s.Conv.OH*k.s.Conv.OW, cols),
 		jen.For(L("t, v := range s[l]")).Block(fin)))
+	return out
+}
+
+// laneStore is the end of an unchunked tile: column t's accumulator a<t>
+// split into its lanes (the low ones sign-extended, the top one what
+// remains) and each lane requantized into its channel's output row.
+func (k *kfn) laneStore(pl lanePlan, lanes, cols int) []jen.Code {
+	c := k.s.Conv
+	var out []jen.Code
+	for l := 0; l < lanes; l++ {
+		out = append(out, L("y%d := y[(n*%d+oc+%d)*%d+j:][:%d]", l, c.M, l, c.OH*c.OW, cols),
+			L("cw%d, qw%d := cw[%d], qw[%d]", l, l, l, l))
+	}
+	sh := 64 - pl.width
+	for t := 0; t < cols; t++ {
+		b := []jen.Code{L("a := a%d", t)}
+		for l := 0; l < lanes; l++ {
+			e := fmt.Sprintf("e%d", l)
+			switch {
+			case l == pl.lanes-1:
+				b = append(b, L("%s := a", e))
+			case l == lanes-1:
+				b = append(b, L("%s := a << %d >> %d", e, sh, sh))
+			default:
+				b = append(b, L("%s := a << %d >> %d", e, sh, sh), L("a = (a - %s) >> %d", e, pl.width))
+			}
+		}
+		for l := 0; l < lanes; l++ {
+			f, err := k.finishPrep(fmt.Sprintf("y%d[%d]", l, t), fmt.Sprintf("cw%d+int32(e%d)", l, l), fmt.Sprintf("qw%d", l))
+			if err != nil {
+				panic(err) // checked by the caller
+			}
+			b = append(b, f)
+		}
+		out = append(out, jen.Block(b...))
+	}
 	return out
 }
 
