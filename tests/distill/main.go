@@ -3,11 +3,13 @@
 //		go run ./tests/distill [-part table|qat|cross|all] [-train N] [-test N] [-epochs E] [-seed S] [flags]
 //
 //	  - table: for LeNet-300-100 and LeNet-5 (tests/zoo/*.onnx; mnist-7 when
-//	    they are absent), the compression pipeline prune → quantize → share
-//	    without fine-tuning, and the same with distillation from the float
-//	    model after every step (prune 50 %, distill, prune to the target,
-//	    distill, quantize, share, distill): weight bytes, ratio to f32 and
-//	    top-1 on the MNIST test images;
+//	    they are absent), Deep Compression's pipeline without fine-tuning
+//	    (prune to the target in one step, share 4 bits; and the same with
+//	    int8 quantization before sharing), and with distillation from the
+//	    float model: prune 50 %, 75 %, 87.5 %, then the target, distilling
+//	    after each, (quantize,) share, distill again (codebook entries and
+//	    fake quantization train; pruned weights stay zero): weight bytes,
+//	    ratio to f32 and top-1 on the MNIST test images;
 //	  - qat: mnist-7 quantized post-training to int8 with the entropy
 //	    observer (per channel and per tensor), which loses two points, then
 //	    fine-tuned with fake quantization (quantization-aware, straight-through
@@ -19,9 +21,8 @@
 //	    the teacher with no labels (at each -softlr, temperature -temp), same
 //	    initialization, seed, data (-ctrain images) and epochs (-cepochs).
 //
-// Each part runs alone; -train bounds the training images used by every
-// fine-tuning step of table and qat (the default keeps each part to a few minutes on an idle
-// 2-core machine).
+// Each part runs alone; -train bounds the training images of the table's
+// distillation steps (all 60,000 by default), -qattrain those of qat.
 package main
 
 import (
@@ -43,12 +44,13 @@ import (
 
 var (
 	part     = flag.String("part", "all", "table, qat, cross or all")
-	nTrain   = flag.Int("train", 10000, "training images per fine-tuning step")
+	nTrain   = flag.Int("train", 0, "training images of the table's distillation steps (0: per model, 60,000 for LeNet-300-100, 12,000 for LeNet-5)")
+	qatTrain = flag.Int("qattrain", 10000, "training images of the qat part")
 	nTest    = flag.Int("test", 10000, "test images")
 	epochs   = flag.Int("epochs", 1, "epochs per fine-tuning step (the qat part's Fashion-MNIST MLP trains for 2× that)")
 	seed     = flag.Uint64("seed", 1, "seed of initializations and shuffling")
-	ratio    = flag.Float64("ratio", 0.92, "prune ratio of the table's pipelines")
-	lr       = flag.Float64("lr", 5e-4, "learning rate of the distillation steps")
+	ratio    = flag.Float64("ratio", 0, "prune ratio of the table's pipelines (0: per model, 92.5 % for both LeNets)")
+	lr       = flag.Float64("lr", 1e-3, "learning rate of the distillation steps of the table")
 	scope    = flag.String("scope", "global", "prune scope of the table's pipelines: global or layer")
 	qatLR    = flag.Float64("qatlr", 1e-4, "learning rate of the QAT fine-tuning")
 	qatModel = flag.String("qatmodel", "mnist-7", "model of the qat part: mnist-7, fashion or all")
@@ -82,11 +84,13 @@ func main() {
 type model struct {
 	name, path string
 	scale      float32
+	ratio      float64 // the table's prune ratio
+	train      int     // training images of the table's distillation steps
 }
 
 func zoo() []model {
 	var ms []model
-	for _, z := range []model{{"LeNet-300-100", "tests/zoo/lenet300.onnx", 1.0 / 255}, {"LeNet-5", "tests/zoo/lenet5.onnx", 1.0 / 255}} {
+	for _, z := range []model{{"LeNet-300-100", "tests/zoo/lenet300.onnx", 1.0 / 255, 0.925, 60000}, {"LeNet-5", "tests/zoo/lenet5.onnx", 1.0 / 255, 0.925, 12000}} {
 		if _, err := os.Stat(z.path); err == nil {
 			ms = append(ms, z)
 		} else {
@@ -94,7 +98,7 @@ func zoo() []model {
 		}
 	}
 	if len(ms) == 0 {
-		ms = append(ms, model{"mnist-7 (stand-in: tests/zoo has no LeNet yet)", "../shared/models/onnx/mnist-7/mnist-7.onnx", 1})
+		ms = append(ms, model{"mnist-7 (stand-in: tests/zoo has no LeNet yet)", "../shared/models/onnx/mnist-7/mnist-7.onnx", 1, 0.9, 12000})
 	}
 	return ms
 }
@@ -128,6 +132,26 @@ func top1(g *ir.Graph, d *passes.Dataset) (float64, error) {
 	return a.Top1Pct(), err
 }
 
+// schedule is the table's pipeline with distillation: prune in steps
+// (50 %, 75 %, 87.5 %, then the target), distilling from the float model
+// after each, then share (after quantize when int8), and distill again,
+// training the codebooks (and, when int8, through fake quantization).
+func schedule(target float64, int8 bool) []string {
+	d := func(e int, lr float64) string { return fmt.Sprintf("distill{epochs=%d,lr=%g,seed=%d}", e, lr, *seed) }
+	p := func(r float64) string { return fmt.Sprintf("prune{ratio=%g,scope=%s,min=1000}", r, *scope) }
+	steps := []string{"canonicalize"}
+	for _, r := range []float64{0.5, 0.75, 0.875} {
+		if r < target {
+			steps = append(steps, p(r), d(*epochs, *lr))
+		}
+	}
+	steps = append(steps, p(target), d(3**epochs, *lr))
+	if int8 {
+		steps = append(steps, "quantize")
+	}
+	return append(steps, "share{bits=4}", d(2**epochs, *lr*0.3))
+}
+
 func table() error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "model\tpipeline\tweight bytes\tratio\ttop-1 %%\tΔ points\t\n")
@@ -139,8 +163,16 @@ func table() error {
 		if err != nil {
 			return err
 		}
+		target := m.ratio
+		if *ratio > 0 {
+			target = *ratio
+		}
 		shape := g0.Params[0].Type.Shape
-		train, err := images(false, "train", *nTrain, shape, m.scale)
+		nt := m.train
+		if *nTrain > 0 {
+			nt = *nTrain
+		}
+		train, err := images(false, "train", nt, shape, m.scale)
 		if err != nil {
 			return err
 		}
@@ -148,22 +180,35 @@ func table() error {
 		if err != nil {
 			return err
 		}
-		p := fmt.Sprintf("prune{ratio=%g,scope=%s,min=1000}", *ratio, *scope)
-		d := fmt.Sprintf("distill{epochs=%d,lr=%g,seed=%d}", *epochs, *lr, *seed)
-		rows := []struct{ name, spec string }{
-			{"float", "canonicalize"},
-			{fmt.Sprintf("prune %g %% → quantize → share 4 bits", 100**ratio), "canonicalize," + p + ",quantize,share{bits=4}"},
-			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=" + *scope + ",min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=4}," + d},
-			{fmt.Sprintf("prune %g %% → quantize → share 3 bits", 100**ratio), "canonicalize," + p + ",quantize,share{bits=3}"},
-			{"  + distillation after every step", "canonicalize,prune{ratio=0.5,scope=" + *scope + ",min=1000}," + d + "," + p + "," + d + ",quantize,share{bits=3}," + d},
+		p := fmt.Sprintf("prune{ratio=%g,scope=%s,min=1000}", target, *scope)
+		pct := 100 * target
+		rows := []struct {
+			name  string
+			steps []string
+		}{
+			{"f32", []string{"canonicalize"}},
+			{fmt.Sprintf("prune %g %% → share 4 bits", pct), []string{"canonicalize", p, "share{bits=4}"}},
+			{fmt.Sprintf("  prune 50 → … → %g %%, share 4 bits, distilling after each", pct), schedule(target, false)},
+			{fmt.Sprintf("prune %g %% → quantize → share 4 bits", pct), []string{"canonicalize", p, "quantize", "share{bits=4}"}},
+			{fmt.Sprintf("  prune 50 → … → %g %%, quantize, share 4 bits, distilling after each", pct), schedule(target, true)},
 		}
 		var fb int64
 		var ft float64
 		for i, r := range rows {
 			t0 := time.Now()
 			g := g0.Clone()
-			if _, err := passes.RunSpec(g, r.spec, &passes.Context{Data: train}); err != nil {
-				return fmt.Errorf("%s: %s: %v", m.name, r.spec, err)
+			ctx := &passes.Context{Data: train, Teacher: g0}
+			for _, st := range r.steps {
+				if _, err := passes.RunSpec(g, st, ctx); err != nil {
+					return fmt.Errorf("%s: %s: %v", m.name, st, err)
+				}
+				if strings.HasPrefix(st, "distill") || strings.HasPrefix(st, "share") {
+					acc, err := top1(g, test)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(os.Stderr, "%s: %s: %.2f %% (%s)\n", m.name, st, acc, time.Since(t0).Round(time.Second))
+				}
 			}
 			acc, err := top1(g, test)
 			if err != nil {
@@ -174,13 +219,16 @@ func table() error {
 				fb, ft = b, acc
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f×\t%.2f\t%+.2f\t\n", m.name, r.name, b, float64(fb)/float64(b), acc, acc-ft)
-			fmt.Fprintf(os.Stderr, "%s: %s: %.2f %% (%s)\n", m.name, r.spec, acc, time.Since(t0).Round(time.Second))
+			if i == len(rows)-1 {
+				fmt.Fprintf(tw, "%s\t(distillation on %d training images)\t\t\t\t\t\n", m.name, nt)
+			}
+			fmt.Fprintf(os.Stderr, "%s: %s\n  → %.2f %%, %d bytes (%s)\n", m.name, strings.Join(r.steps, ","), acc, b, time.Since(t0).Round(time.Second))
 		}
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Printf("(prune scope %s; %d training images per step, %d epoch(s), lr %g, seed %d; top-1 on %d test images)\n\n", *scope, *nTrain, *epochs, *lr, *seed, *nTest)
+	fmt.Printf("(prune scope %s; distillation: %d epoch(s) per step (3× after the last prune, 2× after share), Adam %g cosine-decayed (×0.3 after share), T = 4, alpha 0.7, seed %d; top-1 on %d test images)\n\n", *scope, *epochs, *lr, *seed, *nTest)
 	return nil
 }
 
@@ -312,7 +360,7 @@ func qat() error {
 	fmt.Fprintf(tw, "model\tint8 pipeline\ttop-1 %%\tΔ points\trecovered\t\n")
 	for _, c := range qatCases() {
 		shape := []int{1, 1, 28, 28}
-		train, err := images(c.fashion, "train", *nTrain, shape, c.scale)
+		train, err := images(c.fashion, "train", *qatTrain, shape, c.scale)
 		if err != nil {
 			return err
 		}
@@ -367,7 +415,7 @@ func qat() error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Printf("(QAT: %d training images, %d epoch(s), Adam %g cosine-decayed, seed %d; calibration on 1,000 training images; %d test images)\n\n", min(*nTrain, 60000), *epochs, *qatLR, *seed, *nTest)
+	fmt.Printf("(QAT: %d training images, %d epoch(s), Adam %g cosine-decayed, seed %d; calibration on 1,000 training images; %d test images)\n\n", min(*qatTrain, 60000), *epochs, *qatLR, *seed, *nTest)
 	return nil
 }
 
