@@ -2,6 +2,7 @@ package gosrc
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen"
@@ -34,7 +35,7 @@ func TestDumpMnistInt8(t *testing.T) {
 	if dir == "" {
 		t.Skip("set GOSRC_DUMP_INT8=DIR to write the generated int8 mnist-7 package")
 	}
-	g, _ := quantizedMnist(t)
+	g, in := quantizedMnist(t)
 	p, err := codegen.Lower(g)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +45,10 @@ func TestDumpMnistInt8(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := fs.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	// A test digit as raw bytes, for timing on real data.
+	if err := os.WriteFile(filepath.Join(dir, "input0.bin"), in[0][0].Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

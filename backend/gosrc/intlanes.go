@@ -3,6 +3,7 @@ package gosrc
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -65,17 +66,28 @@ func (g *gen) weightInts(o codegen.Operand) ([]int64, bool) {
 }
 
 // planLanes picks the packing of w [rows][K] against inputs of magnitude
-// at most xmax: three lanes if every lane sum over chunks of at least 16 k
-// stays within 21 bits, else two lanes of 32 bits. Chunks are multiples
-// of unit k (the kernel extracts between rows of taps).
-func planLanes(w []int64, rows, K, unit int, xmax int64) (lanePlan, bool) {
+// at most xmax (in [0, xmax] when unsigned): three lanes if every lane sum
+// over chunks of at least 16 k stays within 21 bits, else two lanes of 32
+// bits. Chunks are multiples of unit k (the kernel extracts between rows
+// of taps). A lane sum of signed inputs is bounded by Σ|w|·xmax; of
+// unsigned ones by the larger of Σw over w > 0 and Σ|w| over w < 0, times
+// xmax.
+func planLanes(w []int64, rows, K, unit int, xmax int64, unsigned bool) (lanePlan, bool) {
 	fits := func(c int, bound int64) bool {
 		for r := 0; r < rows; r++ {
 			row := w[r*K:][:K]
 			for k0 := 0; k0 < K; k0 += c {
-				var s int64
+				var pos, neg int64
 				for _, v := range row[k0:min(k0+c, K)] {
-					s += max(v, -v)
+					if v > 0 {
+						pos += v
+					} else {
+						neg -= v
+					}
+				}
+				s := pos + neg
+				if unsigned {
+					s = max(pos, neg)
 				}
 				if s*xmax >= bound {
 					return false
@@ -114,14 +126,14 @@ func (k *kfn) intConvLanes() (bool, error) {
 		return false, nil
 	}
 	xmax := int64(128)
-	if s.In[0].DType == ir.U8 {
+	if s.In[0].DType == ir.U8 || k.laneUnsigned() {
 		xmax = 255
 	}
 	unit := 1
 	if !c.Pointwise {
 		unit = c.KW
 	}
-	pl, ok := planLanes(w, c.M, K, unit, xmax)
+	pl, ok := planLanes(w, c.M, K, unit, xmax, k.laneUnsigned())
 	if !ok {
 		return false, nil
 	}
@@ -131,6 +143,9 @@ func (k *kfn) intConvLanes() (bool, error) {
 	// zx·Σw per channel, folded out of the sums (wrapping int32 as rt's).
 	zws := make([]int64, c.M)
 	for m := range zws {
+		if k.laneUnsigned() {
+			break // the inputs are read as x - zx
+		}
 		var sum int32
 		for _, v := range w[m*K:][:K] {
 			sum += int32(v)
@@ -152,6 +167,14 @@ func (k *kfn) intConvLanes() (bool, error) {
 	hw := c.H * c.W
 	body := []jen.Code{L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw)}
 	src := laneSrc{pointwise: c.Pointwise, P: P, SW: c.SW}
+	if c.Pointwise && k.laneUnsigned() && s.In[0].DType == ir.I8 {
+		// x - zx = x + 128 as uint8 (zero-extending loads).
+		xu := k.name + "_u"
+		k.g.tables = append(k.g.tables, jen.Commentf("%s is a group of %s's input as x - zx (uint8).", xu, k.name).Line().
+			Var().Id(xu).Index(jen.Lit(c.Cg*hw)).Uint8())
+		body = []jen.Code{L("xs := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw), L("xg := %s[:]", xu),
+			jen.For(L("i, v := range xs")).Block(L("xg[i] = uint8(v) ^ 0x80"))}
+	}
 	if !c.Pointwise {
 		var pre []jen.Code
 		src.koff, src.wp, pre = k.lanePad()
@@ -220,11 +243,21 @@ type laneSrc struct {
 func (k *kfn) lanePad() (string, int, []jen.Code) {
 	c, zx := k.s.Conv, k.s.Rq.ZX
 	t, _ := goType(k.s.In[0].DType)
+	copyRow := func(dst, src string) jen.Code { return L("copy(%s, %s)", dst, src) }
+	if k.laneUnsigned() {
+		// The inputs as x - zx in uint8: padding is 0.
+		if t == "int8" {
+			copyRow = func(dst, src string) jen.Code {
+				return jen.Block(L("d := %s", dst), jen.For(L("i, v := range %s", src)).Block(L("d[i] = uint8(v) ^ 0x80")))
+			}
+		}
+		t, zx = "uint8", 0
+	}
 	// The padded extent: every tap of every output inside it.
 	hp := max((c.OH-1)*c.SH+(c.KH-1)*c.DH+1, c.H+c.PT)
 	wp := max((c.OW-1)*c.SW+(c.KW-1)*c.DW+1, c.W+c.PL)
 	var code []jen.Code
-	if c.PT == 0 && c.PL == 0 && hp == c.H && wp == c.W {
+	if c.PT == 0 && c.PL == 0 && hp == c.H && wp == c.W && !(k.laneUnsigned() && k.s.In[0].DType == ir.I8) {
 		code = append(code, L("xp := xg"))
 	} else {
 		pad := k.name + "_pad"
@@ -234,7 +267,7 @@ func (k *kfn) lanePad() (string, int, []jen.Code) {
 			L("xp := %s[:]", pad),
 			jen.For(L("i := range xp")).Block(L("xp[i] = %d", zx)),
 			For("c", 0, c.Cg, For("h", 0, c.H,
-				L("copy(xp[(c*%d+h+%d)*%d+%d:][:%d], xg[(c*%d+h)*%d:][:%d])", hp, c.PT, wp, c.PL, c.W, c.H, c.W, c.W))))
+				copyRow(fmt.Sprintf("xp[(c*%d+h+%d)*%d+%d:][:%d]", hp, c.PT, wp, c.PL, c.W), fmt.Sprintf("xg[(c*%d+h)*%d:][:%d]", c.H, c.W, c.W)))))
 	}
 	var offs []int64
 	for ci := 0; ci < c.Cg; ci++ {
@@ -243,6 +276,35 @@ func (k *kfn) lanePad() (string, int, []jen.Code) {
 		}
 	}
 	return k.intTable(k.name+"_roff", offs), wp, code
+}
+
+// laneUnsigned reports whether the conv's inputs minus their zero point
+// fit uint8 (int8 with zx = -128, uint8 with zx = 0): the lane kernels
+// then read x - zx (no zero point to fold out) and skip the rows of taps
+// whose inputs all equal the zero point (ReLU outputs, image background).
+func (k *kfn) laneUnsigned() bool {
+	dt, zx := k.s.In[0].DType, k.s.Rq.ZX
+	return (dt == ir.I8 && zx == -128) || (dt == ir.U8 && zx == 0)
+}
+
+// zeroSkip is the code skipping the rest of a loop iteration when the n
+// uint8 of row are all zero (x = zx), or nothing when inputs are signed.
+func (k *kfn) zeroSkip(row string, n int) jen.Code {
+	if !k.laneUnsigned() {
+		return jen.Null()
+	}
+	var terms []string
+	if n < 8 {
+		for i := 0; i < n; i++ {
+			terms = append(terms, fmt.Sprintf("%s[%d]", row, i))
+		}
+	} else {
+		k.g.word8 = true
+		for o := 0; o < n; o += 8 {
+			terms = append(terms, fmt.Sprintf("word8(%s[%d:])", row, min(o, n-8)))
+		}
+	}
+	return jen.If(L("%s == 0", strings.Join(terms, "|"))).Block(jen.Continue())
 }
 
 // laneTile is the code of one tile: columns [j, j+cols) of one word, its
@@ -273,6 +335,7 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 		span := (cols-1)*c.SW + 1
 		inner = []jen.Code{
 			L("row := xp[base+int(%s[r]):][:%d]", src.koff, span+(c.KW-1)*c.DW),
+			k.zeroSkip("row", span+(c.KW-1)*c.DW),
 			L("ws := wp[r*%d:][:%d]", c.KW, c.KW),
 		}
 		if c.KW <= 8 {
@@ -417,6 +480,17 @@ func (k *kfn) intTable(name string, v []int64) string {
 	k.g.tables = append(k.g.tables, jen.Var().Id(name).Op("=").Index(jen.Lit(len(v))).Int32().Values(vals...))
 	return name
 }
+
+// word8Src is the generated helper reading eight bytes as one word (the
+// compiler makes it one load).
+const word8Src = `
+// word8 is the little-endian word of b[:8].
+func word8(b []uint8) uint64 {
+	b = b[:8]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+`
 
 // packLanesSrc is the generated helper that packs weight rows into words.
 const packLanesSrc = `

@@ -31,11 +31,18 @@ func laneConvCase(name string, dt pir.DType, x, w []int, attrs pir.Attrs) codege
 // product of the input and weight scales, the TFLite multipliers shift
 // left).
 func laneConvCaseY(name string, dt pir.DType, x, w []int, attrs pir.Attrs, sy float32) codegentest.IntCase {
+	zx := int64(-128)
+	if dt == pir.U8 {
+		zx = 0
+	}
+	return laneConvCaseZ(name, dt, zx, x, w, attrs, sy)
+}
+
+// laneConvCaseZ is laneConvCaseY with the input zero point zx (-128 for
+// int8 and 0 for uint8 make the kernels read x - zx as uint8 and skip
+// rows of zero points; others keep the stored values signed).
+func laneConvCaseZ(name string, dt pir.DType, zx int64, x, w []int, attrs pir.Attrs, sy float32) codegentest.IntCase {
 	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
-		zx := int64(-128)
-		if dt == pir.U8 {
-			zx = 0
-		}
 		xv := add(codegentest.QT(dt, 0.05, zx, x...))
 		s, z := make([]float32, w[0]), make([]int64, w[0])
 		for i := range s {
@@ -76,6 +83,11 @@ func TestLaneConvsExtreme(t *testing.T) {
 			laneConvCaseY("dw_left_"+rq, pir.I8, []int{1, 3, 5, 6}, []int{3, 1, 3, 3},
 				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1)}, 0.0002),
 			laneConvCaseY("pw_mid_"+rq, pir.I8, []int{1, 16, 2, 7}, []int{8, 16, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.02),
+			laneConvCaseZ("pw_signed_"+rq, pir.I8, -3, []int{1, 40, 2, 7}, []int{8, 40, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.5),
+			laneConvCaseZ("conv_signed_"+rq, pir.I8, 5, []int{1, 6, 6, 9}, []int{4, 6, 3, 3},
+				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(1, 1, 1, 1)}, 0.5),
+			laneConvCaseZ("conv_u8_"+rq, pir.U8, 128, []int{1, 6, 6, 9}, []int{4, 6, 3, 3},
+				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(1, 0, 1, 2)}, 0.5),
 			laneConvCase("conv_5x5_"+rq, pir.I8, []int{1, 9, 8, 9}, []int{5, 9, 5, 5},
 				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(2, 2, 2, 2)}),
 		)
@@ -86,8 +98,16 @@ func TestLaneConvsExtreme(t *testing.T) {
 	}
 	r := rand.New(rand.NewSource(5))
 	ext := make([]*pir.Tensor, len(vals))
+	sparse := make([]*pir.Tensor, len(vals))
 	for i, p := range g.Params {
 		ext[i] = extremeInt(r, p.Type)
+		// Mostly zero points (whole rows of taps skipped), some extremes.
+		sparse[i] = extremeInt(r, p.Type)
+		for j := 0; j < sparse[i].Len(); j++ {
+			if r.Intn(7) != 0 {
+				sparse[i].SetInt(j, p.Type.Quant.ZeroPoint[0])
+			}
+		}
 	}
-	checkAgainstRT(t, g, nil, nil, vals, ext)
+	checkAgainstRT(t, g, nil, nil, vals, ext, sparse)
 }
