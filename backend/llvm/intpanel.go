@@ -2,9 +2,9 @@ package llvm
 
 import (
 	"encoding/binary"
+	"strings"
 
 	"github.com/llir/llvm/ir/constant"
-	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
@@ -34,7 +34,9 @@ var (
 	v8i32 = types.NewVector(8, types.I32)
 )
 
-// intPanelStep reports whether s is an integer conv the panel kernel takes.
+// intPanelStep reports whether s is an integer conv the panel kernel takes:
+// constant weights, and either room in Scratch for the i16 panels or a
+// pointwise conv with an even K (its B is read from the input in place).
 func intPanelStep(s *codegen.Step) bool {
 	if s.Kernel != codegen.KConvGemm || s.Rq == nil || s.Rq.BRuntime || s.Conv == nil || len(s.In) < 3 {
 		return false
@@ -45,10 +47,21 @@ func intPanelStep(s *codegen.Step) bool {
 	if dt := s.In[0].DType; dt != pir.U8 && dt != pir.I8 {
 		return false
 	}
+	return intPanelPacked(s) || intPanelDirect(s)
+}
+
+// intPanelPacked: the im2col panels fit in Scratch.
+func intPanelPacked(s *codegen.Step) bool {
 	c := s.Conv
 	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW
 	kq, pc := (K+1)/2, (P+nrCol-1)/nrCol*nrCol
 	return s.Scratch != nil && int64(kq*2*pc*2) <= s.Scratch.Bytes()
+}
+
+// intPanelDirect: a pointwise conv of even K, B read from the input.
+func intPanelDirect(s *codegen.Step) bool {
+	c := s.Conv
+	return c.Pointwise && (c.Cg*c.KH*c.KW)%2 == 0
 }
 
 // appendIntPairs appends the weight pairs of every intPanelStep to w (64-byte
@@ -104,9 +117,36 @@ func appendIntPairs(p *codegen.Program, w []byte) ([]byte, map[*codegen.Step]int
 	return w, offs
 }
 
+// hasAVX2 reports whether the target has AVX2 (by -mattr or a CPU name
+// known to have it).
+func (t Target) hasAVX2() bool {
+	if t.Arch() != "x86_64" {
+		return false
+	}
+	if strings.Contains(t.Features, "-avx2") {
+		return false
+	}
+	if strings.Contains(t.Features, "+avx2") {
+		return true
+	}
+	for _, p := range []string{"haswell", "broadwell", "skylake", "cascadelake", "cooperlake", "cannonlake", "icelake",
+		"tigerlake", "rocketlake", "alderlake", "raptorlake", "meteorlake", "sapphirerapids", "emeraldrapids", "graniterapids",
+		"znver", "x86-64-v3", "x86-64-v4", "bdver4"} {
+		if strings.HasPrefix(t.CPU, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // pmaddwd is the i32 sum of the products of the even and of the odd i16
-// lanes of a and b (<16 x i16> each).
+// lanes of a and b (<16 x i16> each): llvm.x86.avx2.pmadd.wd where the
+// target has AVX2 (shuffles around plain IR can hide the pattern from
+// instruction selection), plain IR elsewhere.
 func (k *kfn) pmaddwd(a, b value.Value) value.Value {
+	if k.e.t.hasAVX2() {
+		return k.b.NewCall(k.e.intrinsic("llvm.x86.avx2.pmadd.wd", v8i32, v16i6, v16i6), a, b)
+	}
 	even := shuffleMask(0, 2, 4, 6, 8, 10, 12, 14)
 	odd := shuffleMask(1, 3, 5, 7, 9, 11, 13, 15)
 	u := constant.NewUndef(v16i6)
@@ -123,7 +163,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 	xdt := s.In[0].DType
 	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW
 	kq := (K + 1) / 2
-	np := (P + nrCol - 1) / nrCol
+	direct := !intPanelPacked(s)
 	zx := c32(int64(s.Rq.ZX))
 	fin := k.requant(s, in)
 	col := k.b.NewBitCast(scratch, types.NewPointer(i16))
@@ -139,13 +179,46 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 		par := k.b.NewAnd(row, ci(1))
 		return k.add(k.mul(k.add(k.mul(k.madd(jp, kq, q), 2), half), 16), k.add(k.mul(lane, 2), par))
 	}
+	v16i8 := types.NewVector(16, types.I8)
+	zx16 := func() value.Value {
+		e := make([]constant.Constant, 16)
+		for i := range e {
+			e[i] = constant.NewInt(i16, int64(s.Rq.ZX))
+		}
+		return constant.NewVector(v16i6, e...)
+	}()
+	// xrow loads 16 (cols) elements of an input row as x - zx in i16.
+	xrow := func(ptr value.Value, cols int) value.Value {
+		vp := k.b.NewBitCast(ptr, types.NewPointer(v16i8))
+		var v value.Value
+		if cols >= 16 {
+			l := k.b.NewLoad(v16i8, vp)
+			l.Align = 1
+			v = l
+		} else {
+			mask := make([]constant.Constant, 16)
+			for i := range mask {
+				mask[i] = constant.NewBool(i < cols)
+			}
+			f := k.e.intrinsic("llvm.masked.load.v16i8.p0v16i8", v16i8, types.NewPointer(v16i8), types.I32, types.NewVector(16, types.I1), v16i8)
+			v = k.b.NewCall(f, vp, constant.NewInt(types.I32, 1), constant.NewVector(types.NewVector(16, types.I1), mask...), constant.NewZeroInitializer(v16i8))
+		}
+		if xdt == pir.U8 {
+			v = k.b.NewZExt(v, v16i6)
+		} else {
+			v = k.b.NewSExt(v, v16i6)
+		}
+		return k.b.NewSub(v, zx16)
+	}
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.Group, func(g value.Value) {
 			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
-			k.im2colD(c, xb, constant.NewInt(i16, 0), func(i value.Value) value.Value {
-				return k.b.NewTrunc(k.b.NewSub(k.loadInt(x, i, xdt), zx), i16)
-			}, colDst{ptr: col, idx: bIdx})
-			tile := func(jp, i0 value.Value, rows int, cols value.Value) {
+			if !direct {
+				k.im2colD(c, xb, constant.NewInt(i16, 0), func(i value.Value) value.Value {
+					return k.b.NewTrunc(k.b.NewSub(k.loadInt(x, i, xdt), zx), i16)
+				}, colDst{ptr: col, idx: bIdx})
+			}
+			tile := func(jp, i0 value.Value, rows int, cols int) {
 				inits := make([]value.Value, 0, rows*2+2)
 				for r := 0; r < rows; r++ {
 					m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
@@ -155,15 +228,28 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 				}
 				nacc := len(inits)
 				a0 := k.at(pairs, k.add(k.mul(g, c.Mg*kq), k.mul(i0, kq)))
-				b0 := k.at(col, k.mul(jp, kq*32))
+				var b0 value.Value
+				bStep := 32
+				if direct {
+					b0 = k.at(x, k.add(xb, k.mul(jp, nrCol)))
+					bStep = 2 * P
+				} else {
+					b0 = k.at(col, k.mul(jp, kq*32))
+				}
 				res := k.loopAcc(kq, append(inits, a0, b0), func(_ value.Value, st []value.Value) []value.Value {
 					acc := append([]value.Value(nil), st[:nacc]...)
 					ap, bp := st[nacc], st[nacc+1]
 					var bv [2]value.Value
-					for h := range bv {
-						l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(bp, ci(16*h)), types.NewPointer(v16i6)))
-						l.Align = 2
-						bv[h] = l
+					if direct {
+						r0, r1 := xrow(bp, cols), xrow(k.at(bp, ci(P)), cols)
+						bv[0] = k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
+						bv[1] = k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
+					} else {
+						for h := range bv {
+							l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(bp, ci(16*h)), types.NewPointer(v16i6)))
+							l.Align = 2
+							bv[h] = l
+						}
 					}
 					for r := 0; r < rows; r++ {
 						a := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(ap, ci(r)), constant.NewInt(types.I32, 0))
@@ -172,42 +258,28 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 							acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
 						}
 					}
-					return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(32)))
+					return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(bStep)))
 				})
 				for r := 0; r < rows; r++ {
 					m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
 					yr := k.add(k.mul(k.madd(n, c.M, m), P), k.mul(jp, nrCol))
-					for h := 0; h < 2; h++ {
-						for l := 0; l < vlen; l++ {
-							j := h*vlen + l
-							store := func() {
-								v := k.b.NewExtractElement(res[2*r+h], constant.NewInt(types.I32, int64(l)))
-								k.storeInt(fin(v, m), y, k.add(yr, ci(j)), s.Out.DType)
-							}
-							if cc, ok := constInt(cols); ok {
-								if int(cc) > j {
-									store()
-								}
-								continue
-							}
-							k.if_(k.b.NewICmp(enum.IPredSLT, ci(j), cols), store)
-						}
+					for j := 0; j < cols; j++ {
+						v := k.b.NewExtractElement(res[2*r+j/vlen], constant.NewInt(types.I32, int64(j%vlen)))
+						k.storeInt(fin(v, m), y, k.add(yr, ci(j)), s.Out.DType)
 					}
 				}
 			}
-			full := c.Mg / mrI
-			rem := c.Mg % mrI
-			k.loop(0, np, func(jp value.Value) {
-				var cols value.Value = ci(nrCol)
-				if P%nrCol != 0 {
-					left := k.b.NewSub(ci(P), k.mul(jp, nrCol))
-					cols = value.Value(k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, left, ci(nrCol)), left, ci(nrCol)))
-				}
+			full, rem := c.Mg/mrI, c.Mg%mrI
+			panels := func(jp value.Value, cols int) {
 				k.loop(0, full, func(ib value.Value) { tile(jp, k.mul(ib, mrI), mrI, cols) })
 				if rem > 0 {
 					tile(jp, ci(full*mrI), rem, cols)
 				}
-			})
+			}
+			k.loop(0, P/nrCol, func(jp value.Value) { panels(jp, nrCol) })
+			if P%nrCol != 0 {
+				panels(ci(P/nrCol), P%nrCol)
+			}
 		})
 	})
 }
