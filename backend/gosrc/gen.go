@@ -31,7 +31,6 @@ type gen struct {
 	rqp        bool               // rqp is needed
 	rqS        bool               // rqS is needed
 	quantFC    bool               // quantFC is needed
-	word8      bool               // word8 is needed
 	needBits   bool               // math/bits is used
 }
 
@@ -416,10 +415,7 @@ func (g *gen) helpers(f *jen.File) {
 		f.Add(jen.Id(packLanesSrc))
 		f.Line()
 	}
-	if g.word8 {
-		f.Add(jen.Id(word8Src))
-		f.Line()
-	}
+
 	if g.needBits {
 		f.Var().Id("_").Op("=").Qual("math/bits", "LeadingZeros32")
 	}

@@ -3,7 +3,6 @@ package gosrc
 import (
 	"encoding/binary"
 	"fmt"
-	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -269,6 +268,15 @@ func (k *kfn) lanePad() (string, int, []jen.Code) {
 			For("c", 0, c.Cg, For("h", 0, c.H,
 				copyRow(fmt.Sprintf("xp[(c*%d+h+%d)*%d+%d:][:%d]", hp, c.PT, wp, c.PL, c.W), fmt.Sprintf("xg[(c*%d+h)*%d:][:%d]", c.H, c.W, c.W)))))
 	}
+	if k.laneUnsigned() {
+		// nz[i] counts the inputs other than the zero point before xp[i]:
+		// a row of taps is all zero points when the count does not change.
+		nz := k.name + "_nz"
+		k.g.tables = append(k.g.tables, jen.Commentf("%s counts the nonzero entries of %s's padded input before each.", nz, k.name).Line().
+			Var().Id(nz).Index(jen.Lit(c.Cg*hp*wp+1)).Int32())
+		code = append(code, L("nz := %s[:]", nz),
+			jen.For(L("i, v := range xp")).Block(L("nz[i+1] = nz[i] + int32(min(v, 1))")))
+	}
 	var offs []int64
 	for ci := 0; ci < c.Cg; ci++ {
 		for kh := 0; kh < c.KH; kh++ {
@@ -288,23 +296,13 @@ func (k *kfn) laneUnsigned() bool {
 }
 
 // zeroSkip is the code skipping the rest of a loop iteration when the n
-// uint8 of row are all zero (x = zx), or nothing when inputs are signed.
-func (k *kfn) zeroSkip(row string, n int) jen.Code {
+// inputs from xp[o] on all equal the zero point (unsigned inputs; nothing
+// otherwise).
+func (k *kfn) zeroSkip(o string, n int) jen.Code {
 	if !k.laneUnsigned() {
 		return jen.Null()
 	}
-	var terms []string
-	if n < 8 {
-		for i := 0; i < n; i++ {
-			terms = append(terms, fmt.Sprintf("%s[%d]", row, i))
-		}
-	} else {
-		k.g.word8 = true
-		for o := 0; o < n; o += 8 {
-			terms = append(terms, fmt.Sprintf("word8(%s[%d:])", row, min(o, n-8)))
-		}
-	}
-	return jen.If(L("%s == 0", strings.Join(terms, "|"))).Block(jen.Continue())
+	return jen.If(L("nz[%s+%d] == nz[%s]", o, n, o)).Block(jen.Continue())
 }
 
 // laneTile is the code of one tile: columns [j, j+cols) of one word, its
@@ -334,8 +332,9 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 		c := k.s.Conv
 		span := (cols-1)*c.SW + 1
 		inner = []jen.Code{
-			L("row := xp[base+int(%s[r]):][:%d]", src.koff, span+(c.KW-1)*c.DW),
-			k.zeroSkip("row", span+(c.KW-1)*c.DW),
+			L("o := base + int(%s[r])", src.koff),
+			k.zeroSkip("o", span+(c.KW-1)*c.DW),
+			L("row := xp[o:][:%d]", span+(c.KW-1)*c.DW),
 			L("ws := wp[r*%d:][:%d]", c.KW, c.KW),
 		}
 		if c.KW <= 8 {
@@ -480,17 +479,6 @@ func (k *kfn) intTable(name string, v []int64) string {
 	k.g.tables = append(k.g.tables, jen.Var().Id(name).Op("=").Index(jen.Lit(len(v))).Int32().Values(vals...))
 	return name
 }
-
-// word8Src is the generated helper reading eight bytes as one word (the
-// compiler makes it one load).
-const word8Src = `
-// word8 is the little-endian word of b[:8].
-func word8(b []uint8) uint64 {
-	b = b[:8]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
-`
 
 // packLanesSrc is the generated helper that packs weight rows into words.
 const packLanesSrc = `
