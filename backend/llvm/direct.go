@@ -55,7 +55,7 @@ func (e *emitter) directConv(s *codegen.Step) bool {
 	}
 	// Tiles run along output rows: narrow rows leave lanes idle that the
 	// panels, which run across rows, fill (resnet's 7×7 maps: 7 of 16).
-	if ch := (c.OW + nrCol - 1) / nrCol; c.OW*100 < 85*ch*nrCol {
+	if ch := (c.OW + nrCol - 1) / nrCol; c.OW*100 < 83*ch*nrCol {
 		return false
 	}
 	need := int64(c.Cg*hp*wp+2*nrCol) * 4
