@@ -3,6 +3,7 @@ package gosrc
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 
 	"github.com/dave/jennifer/jen"
 
@@ -419,8 +420,14 @@ func (k *kfn) laneStore(pl lanePlan, lanes, cols int) []jen.Code {
 			L("cw%d, qw%d := cw[%d], qw[%d]", l, l, l, l))
 	}
 	sh := 64 - pl.width
+	var decl []string
 	for t := 0; t < cols; t++ {
-		b := []jen.Code{L("a := a%d", t)}
+		decl = append(decl, fmt.Sprintf("a%d", t))
+	}
+	// A loop over the columns (not unrolled: the compiler would hoist and
+	// spill every column's lanes at once).
+	{
+		var b []jen.Code
 		for l := 0; l < lanes; l++ {
 			e := fmt.Sprintf("e%d", l)
 			switch {
@@ -433,13 +440,13 @@ func (k *kfn) laneStore(pl lanePlan, lanes, cols int) []jen.Code {
 			}
 		}
 		for l := 0; l < lanes; l++ {
-			f, err := k.finishPrep(fmt.Sprintf("y%d[%d]", l, t), fmt.Sprintf("cw%d+int32(e%d)", l, l), fmt.Sprintf("qw%d", l))
+			f, err := k.finishPrep(fmt.Sprintf("y%d[t]", l), fmt.Sprintf("cw%d+int32(e%d)", l, l), fmt.Sprintf("qw%d", l))
 			if err != nil {
 				panic(err) // checked by the caller
 			}
 			b = append(b, f)
 		}
-		out = append(out, jen.Block(b...))
+		out = append(out, jen.For(L("t, a := range [%d]int64{%s}", cols, strings.Join(decl, ", "))).Block(b...))
 	}
 	return out
 }
