@@ -516,6 +516,30 @@ func (k *kfn) intPool() error {
 		upd = []jen.Code{jen.If(L("v := int32(xp[ih*%d+iw]); v > s", p.W)).Block(L("s = v"))}
 		store = []jen.Code{L("yp[oh*%d+ow] = %s(s)", p.OW, t)}
 	}
+	if !avg && p.PT == 0 && p.PL == 0 && (p.OH-1)*p.SH+(p.KH-1)*p.DH < p.H && (p.OW-1)*p.SW+(p.KW-1)*p.DW < p.W && p.KH*p.KW <= 16 {
+		// Every window inside the input: the max of its taps, unrolled.
+		hw, P := p.H*p.W, p.OH*p.OW
+		span := (p.OW-1)*p.SW + (p.KW-1)*p.DW + 1
+		rows := []jen.Code{L("yr := yp[oh*%d:][:%d]", p.OW, p.OW)}
+		var taps []jen.Code
+		for kh := 0; kh < p.KH; kh++ {
+			rows = append(rows, L("r%d := xp[(oh*%d+%d)*%d:][:%d]", kh, p.SH, kh*p.DH, p.W, span))
+			for kw := 0; kw < p.KW; kw++ {
+				v := fmt.Sprintf("r%d[i+%d]", kh, kw*p.DW)
+				if kh == 0 && kw == 0 {
+					taps = append(taps, L("s := %s", v))
+				} else {
+					taps = append(taps, L("s = max(s, %s)", v))
+				}
+			}
+		}
+		k.add(For("pl", 0, p.Planes,
+			L("xp := x0[pl*%d:][:%d]", hw, hw),
+			L("yp := y[pl*%d:][:%d]", P, P),
+			For("oh", 0, p.OH, append(rows, jen.For(L("ow := range yr")).Block(
+				append(append([]jen.Code{L("i := ow * %d", p.SW)}, taps...), L("yr[ow] = s"))...))...)))
+		return nil
+	}
 	init := "s := int32(math.MinInt32)"
 	if avg {
 		init = "s, cnt := int32(0), int32(0)"

@@ -30,9 +30,10 @@ import (
 //
 // rt's float requantization, round_half_even(float32(acc)·scale)+zy
 // saturated, is computed by quantFC when every scale is finite (so there
-// is no NaN): clamped first in float64 to [lo-zy, hi-zy] (rounding fixes
-// integers, so clamping before or after rounding is the same), rounded by
-// adding 1.5·2⁵² (ties to even, the integer in the low mantissa bits).
+// is no NaN): clamped first to [lo-zy, hi-zy] (rounding fixes integers,
+// so clamping before or after rounding is the same), rounded by adding
+// 1.5·2²³ in float32 (ties to even, the integer in the low mantissa bits;
+// exact for the clamped magnitudes, below 2²²).
 
 // rqFix is a step's prepared TFLite requantization: per channel {M, A, H,
 // C} (rqS) and the shift.
@@ -198,9 +199,10 @@ func (k *kfn) floatScalesFinite() bool {
 // float f.
 func (k *kfn) quantFCall(f string) string {
 	r := k.s.Rq
-	if k.floatScalesFinite() {
+	lo, hi := int64(r.Lo)-int64(r.ZY), int64(r.Hi)-int64(r.ZY)
+	if k.floatScalesFinite() && max(-lo, lo, -hi, hi) < 1<<22 {
 		k.g.quantFC = true
-		return fmt.Sprintf("quantFC(%s, %d, %d, %d)", f, r.ZY, r.Lo-r.ZY, r.Hi-r.ZY)
+		return fmt.Sprintf("quantFC(%s, %d, %d, %d)", f, r.ZY, lo, hi)
 	}
 	return fmt.Sprintf("quantF(%s, %d, %d, %d)", f, r.ZY, r.Lo, r.Hi)
 }
@@ -217,10 +219,11 @@ func rqS(x int32, q *[4]int64, s uint, lo, hi int32) int32 {
 `
 
 const quantFCSrc = `
-// quantFC is quantF for a finite f: clamped to [lo-zy, hi-zy], then
-// rounded half to even by adding 1.5·2⁵² (the integer in the low bits).
-func quantFC(f float32, zy int32, lo, hi float64) int32 {
-	r := min(max(float64(f), lo), hi)
-	return int32(math.Float64bits(r+0x1.8p52)) + zy
+// quantFC is quantF for a finite f: clamped to [lo-zy, hi-zy] (within
+// ±2²²), then rounded half to even by adding 1.5·2²³ (the sum's bits are
+// those of 1.5·2²³ plus the integer).
+func quantFC(f float32, zy int32, lo, hi float32) int32 {
+	r := min(max(f, lo), hi)
+	return int32(math.Float32bits(r+0x1.8p23)) - 0x4b400000 + zy
 }
 `

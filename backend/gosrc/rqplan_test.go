@@ -100,7 +100,7 @@ func main() {
 			lo, hi = 0, 255
 		}
 		want := quantF(f, zy, lo, hi)
-		if got := quantFC(f, zy, float64(lo-zy), float64(hi-zy)); got != want {
+		if got := quantFC(f, zy, float32(lo-zy), float32(hi-zy)); got != want {
 			if bad < 10 {
 				fmt.Printf("quantFC(%v, %d, %d, %d) = %d, want %d\n", f, zy, lo, hi, got, want)
 			}
