@@ -113,3 +113,29 @@ func TestConvTransposeShapes(t *testing.T) {
 	}
 	checkAgainstRT(t, g, host, nil, vals)
 }
+
+// TestPoolShapes covers the row-wise pooling's vectorized interior and
+// unrolled edge columns on planes wider than a vector.
+func TestPoolShapes(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	pool := func(name, op string, x []int, attrs ir.Attrs) codegentest.OpCase {
+		return codegentest.OpCase{Name: name, Inputs: [][]int{x}, Build: func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+			return g.Add(op, []*ir.Value{in[0]}, attrs, ir.Type{}, "p", name)
+		}}
+	}
+	cases := []codegentest.OpCase{
+		pool("max3x3_s2", "maxpool", []int{1, 3, 37, 45}, ir.Attrs{"kernel": ir.Ints(3, 3), "strides": ir.Ints(2, 2)}),
+		pool("max3x3_s2_pad_ceil", "maxpool", []int{1, 2, 30, 41}, ir.Attrs{"kernel": ir.Ints(3, 3), "strides": ir.Ints(2, 2), "pads": ir.Ints(1, 1, 1, 1), "ceil_mode": ir.Int(1)}),
+		pool("avg3x3_pad", "avgpool", []int{1, 2, 20, 33}, ir.Attrs{"kernel": ir.Ints(3, 3), "pads": ir.Ints(1, 1, 1, 1)}),
+		pool("avg5x3_s1x2", "avgpool", []int{2, 1, 19, 40}, ir.Attrs{"kernel": ir.Ints(5, 3), "strides": ir.Ints(1, 2), "pads": ir.Ints(2, 0, 2, 1), "count_include_pad": ir.Int(1)}),
+	}
+	g, vals, err := codegentest.OpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstRT(t, g, host, nil, vals)
+}

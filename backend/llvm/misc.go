@@ -1,6 +1,8 @@
 package llvm
 
 import (
+	"sort"
+
 	"fmt"
 	"math"
 
@@ -26,31 +28,10 @@ func (k *kfn) pool(s *codegen.Step, x, y value.Value) error {
 	k.loop(0, p.Planes, func(pl value.Value) {
 		xb := k.mul(pl, p.H*p.W)
 		yb := k.mul(pl, osz)
-		k.fill(y, yb, osz, init)
-		for kh := 0; kh < p.KH; kh++ {
-			ohLo, ohHi := validRange(kh*p.DH-p.PT, p.SH, p.H, p.OH)
-			for kw := 0; kw < p.KW; kw++ {
-				off := kw*p.DW - p.PL
-				lo, hi := validRange(off, p.SW, p.W, p.OW)
-				if lo >= hi || ohLo >= ohHi {
-					continue
-				}
-				k.loop(ohLo, ohHi, func(oh value.Value) {
-					ih := k.add(k.mul(oh, p.SH), ci(kh*p.DH-p.PT))
-					xr := k.add(xb, k.mul(ih, p.W))
-					yr := k.add(yb, k.mul(oh, p.OW))
-					k.loop(lo, hi, func(ow value.Value) {
-						xv := k.load(x, k.add(xr, k.add(k.mul(ow, p.SW), ci(off))))
-						yi := k.add(yr, ow)
-						yv := k.load(y, yi)
-						if p.Max {
-							k.store(k.fmax(xv, yv), y, yi)
-						} else {
-							k.store(k.b.NewFAdd(yv, xv), y, yi)
-						}
-					})
-				})
-			}
+		if overlap(&s.In[0], &s.Out) {
+			k.poolTaps(p, x, y, xb, yb, init)
+		} else {
+			k.poolRows(p, x, y, xb, yb, init)
 		}
 		if !p.Max {
 			rows := k.e.floatTable(s.Name+"_rows", poolCounts(p.OH, p.KH, p.SH, p.DH, p.PT, p.PB, p.H, p.IncludePad))
@@ -214,4 +195,110 @@ func (k *kfn) copy(s *codegen.Step, in []value.Value, out value.Value) error {
 		})
 	}
 	return nil
+}
+
+// poolTaps accumulates one plane tap by tap over the whole output plane
+// (the output may overlap the input: no reordering).
+func (k *kfn) poolTaps(p *codegen.Pool, x, y, xb, yb, init value.Value) {
+	osz := p.OH * p.OW
+	k.fill(y, yb, osz, init)
+	for kh := 0; kh < p.KH; kh++ {
+		ohLo, ohHi := validRange(kh*p.DH-p.PT, p.SH, p.H, p.OH)
+		for kw := 0; kw < p.KW; kw++ {
+			off := kw*p.DW - p.PL
+			lo, hi := validRange(off, p.SW, p.W, p.OW)
+			if lo >= hi || ohLo >= ohHi {
+				continue
+			}
+			k.loop(ohLo, ohHi, func(oh value.Value) {
+				ih := k.add(k.mul(oh, p.SH), ci(kh*p.DH-p.PT))
+				xr := k.add(xb, k.mul(ih, p.W))
+				yr := k.add(yb, k.mul(oh, p.OW))
+				k.loop(lo, hi, func(ow value.Value) {
+					xv := k.load(x, k.add(xr, k.add(k.mul(ow, p.SW), ci(off))))
+					yi := k.add(yr, ow)
+					yv := k.load(y, yi)
+					if p.Max {
+						k.store(k.fmax(xv, yv), y, yi)
+					} else {
+						k.store(k.b.NewFAdd(yv, xv), y, yi)
+					}
+				})
+			})
+		}
+	}
+}
+
+// poolRows computes one plane row by row, each output once: rows split
+// into segments with the same kernel rows inside the input, so the taps
+// are known here; over the columns every kernel column reads inside, one
+// loop with every tap in its body (opt vectorizes it, strided loads as
+// interleaved groups); the edge columns unrolled with their valid taps.
+// The taps combine in the order poolTaps uses (kh, then kw), so results
+// are the same bit for bit.
+func (k *kfn) poolRows(p *codegen.Pool, x, y, xb, yb, init value.Value) {
+	lo, hi := 0, p.OW
+	for kw := 0; kw < p.KW; kw++ {
+		l, h := validRange(kw*p.DW-p.PL, p.SW, p.W, p.OW)
+		lo, hi = max(lo, l), min(hi, h)
+	}
+	if hi < lo {
+		lo, hi = 0, 0
+	}
+	cuts := []int{0, p.OH}
+	for kh := 0; kh < p.KH; kh++ {
+		l, h := validRange(kh*p.DH-p.PT, p.SH, p.H, p.OH)
+		cuts = append(cuts, l, h)
+	}
+	sort.Ints(cuts)
+	comb := func(acc, xv value.Value) value.Value {
+		if p.Max {
+			return k.fmax(xv, acc)
+		}
+		return k.b.NewFAdd(acc, xv)
+	}
+	for i := 0; i+1 < len(cuts); i++ {
+		r0, r1 := cuts[i], cuts[i+1]
+		if r0 >= r1 {
+			continue
+		}
+		var khs []int
+		for kh := 0; kh < p.KH; kh++ {
+			if l, h := validRange(kh*p.DH-p.PT, p.SH, p.H, p.OH); l <= r0 && r1 <= h {
+				khs = append(khs, kh)
+			}
+		}
+		k.loop(r0, r1, func(oh value.Value) {
+			yr := k.add(yb, k.mul(oh, p.OW))
+			xr := make([]value.Value, p.KH)
+			for _, kh := range khs {
+				xr[kh] = k.add(xb, k.mul(k.add(k.mul(oh, p.SH), ci(kh*p.DH-p.PT)), p.W))
+			}
+			k.loop(lo, hi, func(ow value.Value) {
+				acc := init
+				for _, kh := range khs {
+					for kw := 0; kw < p.KW; kw++ {
+						acc = comb(acc, k.load(x, k.add(xr[kh], k.add(k.mul(ow, p.SW), ci(kw*p.DW-p.PL)))))
+					}
+				}
+				k.store(acc, y, k.add(yr, ow))
+			})
+			for ow := 0; ow < p.OW; ow++ {
+				if ow >= lo && ow < hi {
+					continue
+				}
+				acc := value.Value(init)
+				for _, kh := range khs {
+					for kw := 0; kw < p.KW; kw++ {
+						iw := ow*p.SW + kw*p.DW - p.PL
+						if iw < 0 || iw >= p.W {
+							continue
+						}
+						acc = comb(acc, k.load(x, k.add(xr[kh], ci(iw))))
+					}
+				}
+				k.store(acc, y, k.add(yr, ci(ow)))
+			}
+		})
+	}
 }
