@@ -5,21 +5,25 @@
 # canonicalize,quantize,fuse calibrated on ramp images (ramp.py; there is no
 # data set for the light models), compared with ORT f32 and with ORT running
 # pare's QOperator export (QLinearConv / QLinearMatMul, ORT's u8s8 kernels).
+# Each figure is the lowest of ROUNDS medians, pare and ORT alternating, so
+# that load from other processes on a shared machine weighs on both alike.
 # Env: BIN (pare), ORT_BENCH (bench.mjs), SHARED (shared folder), ITERS,
-# MODELS (space-separated subset of the row names).
+# ROUNDS (default 3), MODELS (space-separated subset of the row names).
 set -e
 BIN=${BIN:-bin/pare}
 SHARED=${SHARED:-../shared}
 ITERS=${ITERS:-2000}
+ROUNDS=${ROUNDS:-3}
 HERE=$(dirname "$0")
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 go run ./backend/llvm/internal/mkmlp -o "$W/mlp.onnx"
 O="$SHARED/models/onnx"
 DIMS="--dim p2o.DynamicDimension.0=1 --dim p2o.DynamicDimension.1=640 --dim p2o.DynamicDimension.2=640"
-echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ORT 1 thread"
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ORT 1 thread; best of $ROUNDS medians"
 printf '%-22s %7s %10s %10s %8s %12s %8s\n' model iters pare_ms ort_ms pare/ort ort_qop_ms pare/qop
 med() { sed -n 's/.*"median_ms": *\([0-9.]*\).*/\1/p'; }
+lower() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || a == "-") print b; else if (b == "" || b == "-" || a + 0 <= b + 0) print a; else print b }'; }
 ratio() { awk -v p="$1" -v o="$2" 'BEGIN { if (o + 0 > 0 && p + 0 > 0) printf "%.2f", p / o; else print "-" }'; }
 # row NAME MODEL ITERS INBYTES [pare compile flags] -- [ort flags]
 row() {
@@ -44,12 +48,14 @@ row() {
 		return
 	fi
 	head -c "$n" /dev/zero > "$W/$name.in"
-	p=$("$W/$name" --bench "$it" "$W/$name.in" "$W/$name.out" | med)
-	o=- qo=-
-	if [ -n "$ORT_BENCH" ]; then
-		o=$(node "$ORT_BENCH" "$f" --threads 1 --iters "$it" $of 2>/dev/null | med)
-		[ -n "$q" ] && qo=$(node "$ORT_BENCH" "$q" --threads 1 --iters "$it" $of 2>/dev/null | med)
-	fi
+	p=- o=- qo=-
+	for r in $(seq "$ROUNDS"); do
+		p=$(lower "$p" "$("$W/$name" --bench "$it" "$W/$name.in" "$W/$name.out" | med)")
+		if [ -n "$ORT_BENCH" ]; then
+			o=$(lower "$o" "$(node "$ORT_BENCH" "$f" --threads 1 --iters "$it" $of 2>/dev/null | med)")
+			[ -n "$q" ] && qo=$(lower "$qo" "$(node "$ORT_BENCH" "$q" --threads 1 --iters "$it" $of 2>/dev/null | med)")
+		fi
+	done
 	printf '%-22s %7s %10s %10s %8s %12s %8s\n' "$name" "$it" "$p" "$o" "$(ratio "$p" "$o")" "$qo" "$(ratio "$p" "$qo")"
 }
 python3 "$HERE/ramp.py" 4 3 224 224 "$W/r224"
