@@ -175,9 +175,16 @@ func (k *kfn) intConvLanes() (bool, error) {
 		body = []jen.Code{L("xs := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw), L("xg := %s[:]", xu),
 			jen.For(L("i, v := range xs")).Block(L("xg[i] = uint8(v) ^ 0x80"))}
 	}
+	full := c.Mg / pl.lanes
+	rest := c.Mg - full*pl.lanes
+	px, pxOK := k.pixelRestPlan(w, full*pl.lanes, xmax)
 	if !c.Pointwise {
 		var pre []jen.Code
-		src.koff, src.wp, pre = k.lanePad()
+		minW := 0
+		if pxOK {
+			minW = px.minW
+		}
+		src.koff, src.wp, pre = k.lanePad(minW)
 		body = append(body, pre...)
 	}
 	// Full words, then the last word with fewer lanes.
@@ -215,11 +222,13 @@ func (k *kfn) intConvLanes() (bool, error) {
 		}
 		return append(out, For("oh", 0, c.OH, tiles...))
 	}
-	full := c.Mg / pl.lanes
 	if full > 0 {
 		body = append(body, For("wd", 0, full, word(pl.lanes)...))
 	}
-	if rest := c.Mg - full*pl.lanes; rest > 0 {
+	switch {
+	case rest > 0 && pxOK:
+		body = append(body, k.pixelRest(px, w, full*pl.lanes, src.wp, zwName)...)
+	case rest > 0:
 		body = append(body, jen.Block(append([]jen.Code{L("wd := %d", full)}, word(rest)...)...))
 	}
 	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
@@ -236,11 +245,18 @@ type laneSrc struct {
 	koff      string
 }
 
+// padDims is the extent of a conv's padded input: every tap of every
+// output inside it.
+func (k *kfn) padDims() (hp, wp int) {
+	c := k.s.Conv
+	return max((c.OH-1)*c.SH+(c.KH-1)*c.DH+1, c.H+c.PT), max((c.OW-1)*c.SW+(c.KW-1)*c.DW+1, c.W+c.PL)
+}
+
 // lanePad emits the copy of group g's input into a zero-point padded
 // buffer (when the conv has padding) and the table of tap offsets; it
 // returns the table's name, the padded row width and the code, which
 // leaves the input in xp.
-func (k *kfn) lanePad() (string, int, []jen.Code) {
+func (k *kfn) lanePad(minW int) (string, int, []jen.Code) {
 	c, zx := k.s.Conv, k.s.Rq.ZX
 	t, _ := goType(k.s.In[0].DType)
 	copyRow := func(dst, src string) jen.Code { return L("copy(%s, %s)", dst, src) }
@@ -254,8 +270,8 @@ func (k *kfn) lanePad() (string, int, []jen.Code) {
 		t, zx = "uint8", 0
 	}
 	// The padded extent: every tap of every output inside it.
-	hp := max((c.OH-1)*c.SH+(c.KH-1)*c.DH+1, c.H+c.PT)
-	wp := max((c.OW-1)*c.SW+(c.KW-1)*c.DW+1, c.W+c.PL)
+	hp, wp := k.padDims()
+	wp = max(wp, minW)
 	var code []jen.Code
 	if c.PT == 0 && c.PL == 0 && hp == c.H && wp == c.W && !(k.laneUnsigned() && k.s.In[0].DType == ir.I8) {
 		code = append(code, L("xp := xg"))

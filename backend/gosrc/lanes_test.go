@@ -55,7 +55,9 @@ func laneConvCaseZ(name string, dt pir.DType, zx int64, x, w []int, attrs pir.At
 }
 
 // TestLaneConvsExtreme: the lane-packed integer convs (channels packed in
-// a weight word, pixels packed in an input word for true depthwise convs)
+// a weight word; pixels packed in an input word for true depthwise convs
+// and for the channels left over from the last word, with and without
+// chunked extraction)
 // and the requantizations prepared at generation (rqS, quantFC; output
 // scales that make the TFLite shifts left or right) equal rt bit for bit with weights and inputs at the ends of their range,
 // over the shapes that change the kernels' tiling (output widths not a
