@@ -44,7 +44,8 @@ import (
 
 var (
 	part     = flag.String("part", "all", "table, qat, cross or all")
-	nTrain   = flag.Int("train", 0, "training images of the table's distillation steps (0: per model, 60,000 for LeNet-300-100, 12,000 for LeNet-5)")
+	nTrain   = flag.Int("train", 0, "training images of the table's distillation steps (0: per model, 60,000 for LeNet-300-100, 20,000 for LeNet-5)")
+	int8     = flag.String("int8", "", "table part: run the int8 pipelines for every model (all) or none (none); default: LeNet-300-100 only (LeNet-5 trains 8× slower in rt)")
 	qatTrain = flag.Int("qattrain", 10000, "training images of the qat part")
 	nTest    = flag.Int("test", 10000, "test images")
 	epochs   = flag.Int("epochs", 1, "epochs per fine-tuning step (the qat part's Fashion-MNIST MLP trains for 2× that)")
@@ -86,11 +87,12 @@ type model struct {
 	scale      float32
 	ratio      float64 // the table's prune ratio
 	train      int     // training images of the table's distillation steps
+	int8       bool    // the table has the int8 pipelines (-int8 all: every model)
 }
 
 func zoo() []model {
 	var ms []model
-	for _, z := range []model{{"LeNet-300-100", "tests/zoo/lenet300.onnx", 1.0 / 255, 0.925, 60000}, {"LeNet-5", "tests/zoo/lenet5.onnx", 1.0 / 255, 0.925, 12000}} {
+	for _, z := range []model{{"LeNet-300-100", "tests/zoo/lenet300.onnx", 1.0 / 255, 0.925, 60000, true}, {"LeNet-5", "tests/zoo/lenet5.onnx", 1.0 / 255, 0.925, 20000, false}} {
 		if _, err := os.Stat(z.path); err == nil {
 			ms = append(ms, z)
 		} else {
@@ -98,7 +100,7 @@ func zoo() []model {
 		}
 	}
 	if len(ms) == 0 {
-		ms = append(ms, model{"mnist-7 (stand-in: tests/zoo has no LeNet yet)", "../shared/models/onnx/mnist-7/mnist-7.onnx", 1, 0.9, 12000})
+		ms = append(ms, model{"mnist-7 (stand-in: tests/zoo has no LeNet yet)", "../shared/models/onnx/mnist-7/mnist-7.onnx", 1, 0.9, 12000, false})
 	}
 	return ms
 }
@@ -189,8 +191,15 @@ func table() error {
 			{"f32", []string{"canonicalize"}},
 			{fmt.Sprintf("prune %g %% → share 4 bits", pct), []string{"canonicalize", p, "share{bits=4}"}},
 			{fmt.Sprintf("  prune 50 → … → %g %%, share 4 bits, distilling after each", pct), schedule(target, false)},
-			{fmt.Sprintf("prune %g %% → quantize → share 4 bits", pct), []string{"canonicalize", p, "quantize", "share{bits=4}"}},
-			{fmt.Sprintf("  prune 50 → … → %g %%, quantize, share 4 bits, distilling after each", pct), schedule(target, true)},
+		}
+		if *int8 == "all" || *int8 == "" && m.int8 {
+			rows = append(rows, []struct {
+				name  string
+				steps []string
+			}{
+				{fmt.Sprintf("prune %g %% → quantize → share 4 bits", pct), []string{"canonicalize", p, "quantize", "share{bits=4}"}},
+				{fmt.Sprintf("  prune 50 → … → %g %%, quantize, share 4 bits, distilling after each", pct), schedule(target, true)},
+			}...)
 		}
 		var fb int64
 		var ft float64
