@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
@@ -164,6 +165,12 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW
 	kq := (K + 1) / 2
 	direct := !intPanelPacked(s)
+	// tmpOff: where the two plain rows go (i16 elements past the panels),
+	// or -1 when Scratch has no room for them.
+	tmpOff := -1
+	if pc := (P + nrCol - 1) / nrCol * nrCol; !direct && int64(kq*2*pc*2+4*P) <= s.Scratch.Bytes() {
+		tmpOff = kq * 2 * pc
+	}
 	zx := c32(int64(s.Rq.ZX))
 	fin := k.requant(s, in)
 	col := k.b.NewBitCast(scratch, types.NewPointer(i16))
@@ -213,10 +220,48 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.Group, func(g value.Value) {
 			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
-			if !direct {
-				k.im2colD(c, xb, constant.NewInt(i16, 0), func(i value.Value) value.Value {
-					return k.b.NewTrunc(k.b.NewSub(k.loadInt(x, i, xdt), zx), i16)
-				}, colDst{ptr: col, idx: bIdx})
+			ld := func(i value.Value) value.Value {
+				return k.b.NewTrunc(k.b.NewSub(k.loadInt(x, i, xdt), zx), i16)
+			}
+			switch {
+			case direct:
+			case tmpOff >= 0:
+				// Rows into two plain rows past the panels, then each pair
+				// interleaved into the panels 16 columns at a time.
+				tmp := k.at(col, ci(tmpOff))
+				k.im2colD(c, xb, constant.NewInt(i16, 0), ld, colDst{ptr: tmp,
+					idx: func(row, pos value.Value) value.Value {
+						return k.add(k.mul(k.b.NewAnd(row, ci(1)), P), pos)
+					},
+					after: func(row value.Value) {
+						odd := k.b.NewICmp(enum.IPredEQ, k.b.NewAnd(row, ci(1)), ci(1))
+						last := k.b.NewICmp(enum.IPredEQ, row, ci(K-1))
+						k.if_(k.b.NewOr(odd, last), func() {
+							q := k.b.NewLShr(row, ci(1))
+							k.loop(0, P/nrCol, func(jp value.Value) {
+								ld16 := func(off value.Value) value.Value {
+									l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(tmp, off), types.NewPointer(v16i6)))
+									l.Align = 2
+									return l
+								}
+								t0, t1 := ld16(k.mul(jp, nrCol)), ld16(k.add(ci(P), k.mul(jp, nrCol)))
+								for h, m := range [2]value.Value{
+									shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+									shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)} {
+									d := k.mul(k.add(k.mul(k.madd(jp, kq, q), 2), ci(h)), 16)
+									st := k.b.NewStore(k.b.NewShuffleVector(t0, t1, m), k.b.NewBitCast(k.at(col, d), types.NewPointer(v16i6)))
+									st.Align = 2
+								}
+							})
+							k.loop(P/nrCol*nrCol, P, func(j value.Value) {
+								r0 := k.b.NewShl(q, ci(1))
+								k.store(k.load(tmp, j), col, bIdx(r0, j))
+								k.store(k.load(tmp, k.add(ci(P), j)), col, bIdx(k.b.NewOr(r0, ci(1)), j))
+							})
+						})
+					}})
+			default:
+				k.im2colD(c, xb, constant.NewInt(i16, 0), ld, colDst{ptr: col, idx: bIdx})
 			}
 			tile := func(jp, i0 value.Value, rows int, cols int) {
 				inits := make([]value.Value, 0, rows*2+2)
