@@ -107,21 +107,22 @@ func (k *kfn) rqFixPlan() *rqFix {
 	}
 	ms, _ := k.g.weightInts(k.s.In[3])
 	shs, _ := k.g.weightInts(k.s.In[4])
-	rows, S, ok := rqFixRows(ms, shs, bound, k.s.Rq.ZY)
+	// The rows are checked here and computed again by rqRows at init.
+	_, S, ok := rqFixRows(ms, shs, bound, k.s.Rq.ZY)
 	if !ok {
 		return nil
 	}
 	name := k.name + "_rq"
-	var lits []jen.Code
-	for _, r := range rows {
-		lits = append(lits, L("{%d, %d, %d, %d}", r[0], r[1], r[2], r[3]))
+	m3, err := k.g.operand(k.s.In[3])
+	if err != nil {
+		return nil
+	}
+	m4, err := k.g.operand(k.s.In[4])
+	if err != nil {
+		return nil
 	}
 	k.g.tables = append(k.g.tables, jen.Commentf("%s is %s's requantization per channel {M, A, H, C} for rqS (shift %d).", name, k.name, S).Line().
-		Var().Id(name).Op("=").Index(jen.Lit(len(ms))).Index(jen.Lit(4)).Int64().ValuesFunc(func(g *jen.Group) {
-		for _, r := range lits {
-			g.Add(r)
-		}
-	}))
+		Var().Id(name).Op("=").Id("rqRows").Call(L("%s, %s, %d, %d", m3, m4, S-31, k.s.Rq.ZY)))
 	k.g.rqS = true
 	k.rqf = &rqFix{table: name, shift: S}
 	return k.rqf
@@ -209,6 +210,22 @@ func (k *kfn) quantFCall(f string) string {
 
 // rqSSrc and quantFCSrc are the generated helpers.
 const rqSSrc = `
+// rqRows prepares rqS's constants {M, A, H, C} for the multipliers m and
+// shifts sh with the layer's largest right shift E and zero point zy (the
+// generator checked that the sums cannot overflow).
+func rqRows(m, sh []int32, E uint, zy int64) [][4]int64 {
+	rows := make([][4]int64, len(m))
+	for c := range rows {
+		left, e := uint(max(sh[c], 0)), uint(max(-sh[c], 0))
+		rows[c] = [4]int64{int64(m[c]) << (left + E - e), 1 << (30 + E - e), zy << (31 + E), 0}
+		if e > 0 {
+			rows[c][2] += 1 << (30 + E)
+			rows[c][3] = 1 << (31 + E - e)
+		}
+	}
+	return rows
+}
+
 // rqS is rqT with a channel's constants q = {M, A, H, C} prepared at
 // generation time and the layer's shift s (one floor division for both of
 // MultiplyByQuantizedMultiplier's roundings, the zero point in H).

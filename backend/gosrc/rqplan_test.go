@@ -11,7 +11,7 @@ import (
 )
 
 // TestRqHelpersExact builds the generated helpers rqS (with rows from
-// rqFixRows) and quantFC into a program that compares them with rqT's
+// rqFixRows, which rqRows must compute alike) and quantFC into a program that compares them with rqT's
 // reference (mbqm, quantF) on random and boundary accumulators, including
 // exact rounding ties, and checks that nothing differs.
 func TestRqHelpersExact(t *testing.T) {
@@ -63,6 +63,10 @@ func main() {
 	r := rand.New(rand.NewSource(1))
 	bad := 0
 	for _, c := range cases {
+		if q := rqRows([]int32{c.m}, []int32{c.sh}, c.s-31, int64(c.zy))[0]; q != c.q {
+			fmt.Printf("rqRows(%d, %d, %d, %d) = %v, want %v\n", c.m, c.sh, c.s-31, c.zy, q, c.q)
+			bad++
+		}
 		xs := []int64{0, 1, -1, c.bound, -c.bound, c.bound - 1, 1 - c.bound}
 		for i := 0; i < 20000; i++ {
 			xs = append(xs, r.Int63n(2*c.bound+1)-c.bound)
