@@ -89,6 +89,9 @@ func (k *kfn) convGemm() error {
 	if k.s.In[0].DType != ir.F32 || k.s.In[1].DType != ir.F32 {
 		return unsupported(k.s, "conv on %v", k.s.In[0].DType)
 	}
+	if k.winoOK() {
+		return k.convWino()
+	}
 	hw, P, K := c.H*c.W, c.OH*c.OW, c.Cg*c.KH*c.KW
 	var body []jen.Code
 	body = append(body, L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw))

@@ -31,6 +31,7 @@ type gen struct {
 	rqp        bool               // rqp is needed
 	rqS        bool               // rqS is needed
 	quantFC    bool               // quantFC is needed
+	wino       bool               // winoWeights is needed
 	needBits   bool               // math/bits is used
 }
 
@@ -413,6 +414,10 @@ func (g *gen) helpers(f *jen.File) {
 	}
 	if g.lanes {
 		f.Add(jen.Id(packLanesSrc))
+		f.Line()
+	}
+	if g.wino {
+		f.Add(jen.Id(winoSrc))
 		f.Line()
 	}
 

@@ -1,0 +1,82 @@
+package gosrc
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen/codegentest"
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// TestWinoMatrices: Aᵀ((G·g) ⊙ (Bᵀ·d)) is the correlation of d with g.
+func TestWinoMatrices(t *testing.T) {
+	bt, g, at := winoMatrices(winoM, 5, winoPoints)
+	r := rand.New(rand.NewSource(1))
+	for trial := 0; trial < 100; trial++ {
+		var w [5]float64
+		var d [6]float64
+		for i := range w {
+			w[i] = r.NormFloat64()
+		}
+		for i := range d {
+			d[i] = r.NormFloat64()
+		}
+		var prod [6]float64
+		for i := range prod {
+			var gw, bd float64
+			for j := range w {
+				gw += g[i][j] * w[j]
+			}
+			for j := range d {
+				bd += bt[i][j] * d[j]
+			}
+			prod[i] = gw * bd
+		}
+		for o := 0; o < winoM; o++ {
+			var got, want float64
+			for i := range prod {
+				got += at[o][i] * prod[i]
+			}
+			for k := range w {
+				want += w[k] * d[o+k]
+			}
+			if math.Abs(got-want) > 1e-9*(1+math.Abs(want)) {
+				t.Fatalf("output %d: %v, want %v", o, got, want)
+			}
+		}
+	}
+}
+
+// winoCase is an f32 conv (then relu) of x with random weights w.
+func winoCase(name string, x, w []int, attrs pir.Attrs, bias bool) codegentest.OpCase {
+	return codegentest.OpCase{Name: name, Inputs: [][]int{x}, Build: func(g *pir.Graph, r *rand.Rand, in []*pir.Value) (*pir.Value, error) {
+		args := []*pir.Value{in[0], g.AddConst("w", codegentest.RandTensor(r, w...), nil)}
+		if bias {
+			args = append(args, g.AddConst("b", codegentest.RandTensor(r, w[0]), nil))
+		}
+		c, err := g.Add("conv", args, attrs, pir.Type{}, "c", name)
+		if err != nil {
+			return nil, err
+		}
+		return g.Add("relu", []*pir.Value{c}, nil, pir.Type{}, "r", name)
+	}}
+}
+
+// TestWinoConvs: f32 convs with rows of 5 taps (computed by F(2,5)) are
+// within 1e-4 of rt: odd and even output widths, asymmetric padding,
+// groups, no bias, several output channel blocks.
+func TestWinoConvs(t *testing.T) {
+	needGo(t)
+	cases := []codegentest.OpCase{
+		winoCase("wino_mnist", []int{1, 8, 14, 14}, []int{16, 8, 5, 5}, pir.Attrs{"pads": pir.Ints(2, 2, 2, 2)}, true),
+		winoCase("wino_odd", []int{2, 3, 9, 11}, []int{7, 3, 5, 5}, pir.Attrs{"pads": pir.Ints(1, 0, 2, 3)}, true),
+		winoCase("wino_group", []int{1, 4, 8, 9}, []int{6, 2, 4, 5}, pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(0, 2, 1, 2)}, false),
+		winoCase("wino_rect", []int{1, 9, 5, 12}, []int{3, 9, 1, 5}, nil, true),
+	}
+	g, vals, err := codegentest.OpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstRT(t, g, nil, nil, vals)
+}

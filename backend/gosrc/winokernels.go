@@ -1,0 +1,308 @@
+package gosrc
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/dave/jennifer/jen"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// f32 convolutions with 5 taps per row by Winograd's minimal filtering
+// along the rows, F(2,5): two outputs of a row from six inputs with six
+// multiplies instead of ten. The six inputs of each window are transformed
+// once (d' = Bᵀd, shared by every output channel and kernel row), the
+// weights once at init (g' = G·g), the products summed over the input
+// channels and kernel rows as six GEMMs (one per transformed component,
+// the row sweeps of convGemm), and two outputs recovered per window
+// (y = Aᵀ(Σ g'⊙d')). The transforms come from Toom-Cook interpolation at
+// 0, ±1, ±2 and ∞ (winoMatrices). The transformed values and their sums
+// are float64 (the scalar float64 multiply-adds cost what float32 ones
+// do): the transforms' cancellations stay well within the backend's 1e-4
+// of rt even for outputs much smaller than their terms.
+
+// winoM is the number of outputs per window.
+const winoM = 2
+
+// winoMatrices returns Bᵀ (n×n), G (n×r) and Aᵀ (m×n) of the correlation
+// y[i] = Σ_k g[k]·d[i+k] (i < m) by evaluation at the points pts (the last
+// one ∞), n = m + r - 1 = len(pts).
+func winoMatrices(m, r int, pts []float64) (bt, g, at [][]float64) {
+	n := m + r - 1
+	vand := func(p float64, inf bool, deg int) []float64 {
+		row := make([]float64, deg)
+		if inf {
+			row[deg-1] = 1
+			return row
+		}
+		for j := range row {
+			row[j] = math.Pow(p, float64(j))
+		}
+		return row
+	}
+	v := make([][]float64, n)
+	a := make([][]float64, n)
+	g = make([][]float64, n)
+	for i := 0; i < n; i++ {
+		inf := i == n-1
+		v[i] = vand(pts[i], inf, n)
+		a[i] = vand(pts[i], inf, m)
+		g[i] = vand(pts[i], inf, r)
+	}
+	vi := invert(v)
+	bt = make([][]float64, n)
+	for i := range bt {
+		bt[i] = make([]float64, n)
+		for j := range bt[i] {
+			bt[i][j] = vi[j][i]
+		}
+	}
+	at = make([][]float64, m)
+	for t := range at {
+		at[t] = make([]float64, n)
+		for i := range at[t] {
+			at[t][i] = a[i][t]
+		}
+	}
+	return bt, g, at
+}
+
+// invert inverts a small matrix by Gauss-Jordan elimination with partial
+// pivoting.
+func invert(a [][]float64) [][]float64 {
+	n := len(a)
+	m := make([][]float64, n)
+	for i := range m {
+		m[i] = make([]float64, 2*n)
+		copy(m[i], a[i])
+		m[i][n+i] = 1
+	}
+	for c := 0; c < n; c++ {
+		p := c
+		for r := c + 1; r < n; r++ {
+			if math.Abs(m[r][c]) > math.Abs(m[p][c]) {
+				p = r
+			}
+		}
+		m[c], m[p] = m[p], m[c]
+		d := m[c][c]
+		for j := range m[c] {
+			m[c][j] /= d
+		}
+		for r := 0; r < n; r++ {
+			if r != c && m[r][c] != 0 {
+				f := m[r][c]
+				for j := range m[r] {
+					m[r][j] -= f * m[c][j]
+				}
+			}
+		}
+	}
+	inv := make([][]float64, n)
+	for i := range inv {
+		inv[i] = m[i][n:]
+	}
+	return inv
+}
+
+// winoPoints are the interpolation points of F(2,5) (∞ last).
+var winoPoints = []float64{0, 1, -1, 2, -2, math.Inf(1)}
+
+// winoOK reports whether the step is an f32 conv convWino computes:
+// 5 taps per row, unit strides and dilations, a kernel of several rows or
+// channels (enough work to amortize the transforms).
+func (k *kfn) winoOK() bool {
+	c := k.s.Conv
+	return k.s.In[0].DType == ir.F32 && k.s.In[1].DType == ir.F32 && !c.Pointwise &&
+		c.KW == 5 && c.SW == 1 && c.DW == 1 && c.SH == 1 && c.DH == 1 && c.Cg*c.KH >= 8 && c.OW >= 4
+}
+
+// lit is a float64 constant as Go source.
+func lit(v float64) string {
+	if v == math.Trunc(v) {
+		return fmt.Sprintf("%d", int64(v))
+	}
+	return fmt.Sprintf("%v", v)
+}
+
+// combo is Σ coef[i]·term(i) over the nonzero coefficients, as Go source.
+func combo(coef []float64, term func(i int) string) string {
+	var b strings.Builder
+	for i, cf := range coef {
+		if math.Abs(cf) < 1e-12 {
+			continue
+		}
+		switch {
+		case b.Len() == 0 && cf == 1:
+		case b.Len() == 0 && cf == -1:
+			b.WriteString("-")
+		case b.Len() == 0:
+			b.WriteString(lit(cf) + "*")
+		case cf == 1:
+			b.WriteString(" + ")
+		case cf == -1:
+			b.WriteString(" - ")
+		case cf < 0:
+			b.WriteString(" - " + lit(-cf) + "*")
+		default:
+			b.WriteString(" + " + lit(cf) + "*")
+		}
+		b.WriteString(term(i))
+	}
+	if b.Len() == 0 {
+		return "0"
+	}
+	return b.String()
+}
+
+// convWino emits the conv by F(2,5) along the rows.
+func (k *kfn) convWino() error {
+	c := k.s.Conv
+	bt, gm, at := winoMatrices(winoM, c.KW, winoPoints)
+	n := len(bt)
+	nw := (c.OW + winoM - 1) / winoM // windows per row
+	hp := max(c.OH+c.KH-1, c.H+c.PT)
+	wp := max(winoM*nw+c.KW-1, c.W+c.PL)
+	KK := c.Cg * c.KH // the GEMMs' k: (input channel, kernel row)
+	pos := c.OH * nw  // the GEMMs' columns: (output row, window)
+	hw := c.H * c.W
+	pad, dq, yq, wg := k.name+"_pad", k.name+"_d", k.name+"_y", k.name+"_g"
+	w1, err := k.g.operand(k.s.In[1])
+	if err != nil {
+		return err
+	}
+	var grows []string
+	for _, row := range gm {
+		var vs []string
+		for _, v := range row {
+			vs = append(vs, lit(v))
+		}
+		grows = append(grows, "{"+strings.Join(vs, ", ")+"}")
+	}
+	var offs []int64
+	for ci := 0; ci < c.Cg; ci++ {
+		for kh := 0; kh < c.KH; kh++ {
+			offs = append(offs, int64((ci*hp+kh)*nw))
+		}
+	}
+	off := k.intTable(k.name+"_off", offs)
+	k.g.tables = append(k.g.tables,
+		jen.Commentf("%s is a group of %s's input with its padding.", pad, k.name).Line().
+			Var().Id(pad).Index(jen.Lit(c.Cg*hp*wp)).Float32(),
+		jen.Commentf("%s holds the transformed input windows [%d][Cg·rows][%d windows].", dq, n, nw).Line().
+			Var().Id(dq).Index(jen.Lit(n*c.Cg*hp*nw)).Float64(),
+		jen.Commentf("%s holds the transformed sums of a block of output channels [%d][4][%d].", yq, n, pos).Line().
+			Var().Id(yq).Index(jen.Lit(n*4*pos)).Float64(),
+		jen.Commentf("%s holds %s's transformed weights [%d][M][Cg·KH] (G·g of each kernel row).", wg, k.name, n).Line().
+			Var().Id(wg).Op("=").Id("winoWeights").Call(L("%s, [][]float64{%s}, %d, %d", w1, strings.Join(grows, ", "), c.M, c.KW)))
+	k.g.wino = true
+
+	// The padded group and its transformed windows.
+	body := []jen.Code{
+		L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw),
+		L("xp := %s[:]", pad),
+		For("c", 0, c.Cg, For("h", 0, c.H,
+			L("copy(xp[(c*%d+h+%d)*%d+%d:][:%d], xg[(c*%d+h)*%d:][:%d])", hp, c.PT, wp, c.PL, c.W, c.H, c.W, c.W))),
+		L("dq := %s[:]", dq),
+	}
+	var tr []jen.Code
+	tr = append(tr, L("d := xr[w*%d:][:%d]", winoM, n))
+	for i := 0; i < n; i++ {
+		tr = append(tr, L("d%d := float64(d[%d])", i, i))
+	}
+	for xi := 0; xi < n; xi++ {
+		tr = append(tr, L("dq[%d+i*%d+w] = %s", xi*c.Cg*hp*nw, nw, combo(bt[xi], func(i int) string { return fmt.Sprintf("d%d", i) })))
+	}
+	body = append(body, For("i", 0, c.Cg*hp,
+		L("xr := xp[i*%d:][:%d]", wp, wp),
+		For("w", 0, nw, tr...)))
+
+	// Blocks of output channels: per component, the row sweeps; then two
+	// outputs per window.
+	fused := k.unaryEpilogue()
+	m := 0
+	for _, r := range []int{4, 2, 1} {
+		if c.Mg-m < r {
+			continue
+		}
+		cnt := (c.Mg - m) / r
+		lo := m
+		m += cnt * r
+		var blk []jen.Code
+		for xi := 0; xi < n; xi++ {
+			var comp []jen.Code
+			for i := 0; i < r; i++ {
+				comp = append(comp, L("y%d := %s[%d:][:%d]", i, yq, (xi*4+i)*pos, pos))
+				if i > 0 {
+					comp = append(comp, L("y%d = y%d[:len(y0)]", i, i))
+				}
+				comp = append(comp, L("clear(y%d)", i), L("w%d := %s[(%d*%d+oc+%d)*%d:][:%d]", i, wg, xi, c.M, i, KK, KK))
+			}
+			comp = append(comp, rowsAxpy(r, KK, func(kk string) string {
+				return fmt.Sprintf("dq[%d+int(%s[%s]):]", xi*c.Cg*hp*nw, off, kk)
+			})...)
+			blk = append(blk, jen.Block(comp...))
+		}
+		for i := 0; i < r; i++ {
+			var outw []jen.Code
+			for xi := 0; xi < n; xi++ {
+				outw = append(outw, L("s%d := %s[%d+p]", xi, yq, (xi*4+i)*pos))
+			}
+			for t := 0; t < winoM; t++ {
+				v := combo(at[t], func(xi int) string { return fmt.Sprintf("s%d", xi) })
+				st := []jen.Code{L("v := b + float32(%s)", v)}
+				if fused {
+					st = append(st, k.epi(nil)...)
+				}
+				st = append(st, L("yr[w*%d+%d] = v", winoM, t))
+				if winoM*(nw-1)+t >= c.OW {
+					outw = append(outw, jen.If(L("w*%d+%d < %d", winoM, t, c.OW)).Block(st...))
+				} else {
+					outw = append(outw, jen.Block(st...))
+				}
+			}
+			b := "0"
+			if c.Bias {
+				b = fmt.Sprintf("x2[oc+%d]", i)
+			}
+			blk = append(blk, jen.Block(
+				L("b := float32(%s)", b),
+				L("yo := y[(n*%d+oc+%d)*%d:][:%d]", c.M, i, c.OH*c.OW, c.OH*c.OW),
+				For("oh", 0, c.OH,
+					L("yr := yo[oh*%d:][:%d]", c.OW, c.OW),
+					For("w", 0, nw, append([]jen.Code{L("p := oh*%d + w", nw)}, outw...)...))))
+		}
+		body = append(body, jen.For(L("m := %d", lo), L("m < %d", m), L("m += %d", r)).Block(
+			append([]jen.Code{L("oc := g*%d + m", c.Mg)}, blk...)...))
+	}
+	if fused {
+		k.fused = true
+	}
+	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
+	return nil
+}
+
+// winoSrc is the generated helper transforming the weights.
+const winoSrc = `
+// winoWeights transforms the weights w [M][Cg][KH][kw] of a conv by G
+// (rows of kw taps to len(G) values), laid out [len(G)][M][Cg·KH] for the
+// row sweeps.
+func winoWeights(w []float32, G [][]float64, M, kw int) []float64 {
+	rows := len(w) / kw
+	kk := rows / M
+	out := make([]float64, len(G)*rows)
+	for r := 0; r < rows; r++ {
+		g := w[r*kw:][:kw]
+		for xi, gr := range G {
+			var s float64
+			for j, v := range g {
+				s += gr[j] * float64(v)
+			}
+			out[xi*rows+(r/kk)*kk+r%kk] = s
+		}
+	}
+	return out
+}
+`
