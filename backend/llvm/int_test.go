@@ -1,6 +1,7 @@
 package llvm
 
 import (
+	"math/rand"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -114,4 +115,42 @@ func TestMnistQuantized(t *testing.T) {
 		t.Fatalf("quantize left no int8 conv:\n%s", g)
 	}
 	checkAgainstRT(t, g, host, nil, in...)
+}
+
+// localIntConv is an integer conv case over the shapes the panel and row
+// kernels block unevenly (as codegentest's integer conv cases).
+func localIntConv(name string, dt pir.DType, x, w []int, attrs pir.Attrs) codegentest.IntCase {
+	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		zx := int64(-3)
+		if dt == pir.U8 {
+			zx = 120
+		}
+		xv := add(codegentest.QT(dt, 0.05, zx, x...))
+		wt := codegentest.QT(dt, 0.02, 0, w...)
+		if dt == pir.U8 {
+			wt.Quant.ZeroPoint[0] = 131
+		}
+		return g.Add("conv", []*pir.Value{xv, codegentest.ConstQ(g, r, wt), codegentest.I32Const(g, r, w[0])}, attrs, codegentest.QT(dt, 0.4, 5), name, name)
+	}}
+}
+
+// TestIntConvShapes: integer convs on the panel kernel (im2col rows, odd
+// K, pointwise from the input) and depthwise rows, equal to rt's.
+func TestIntConvShapes(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	cases := []codegentest.IntCase{
+		localIntConv("dw_rows_u8", pir.U8, []int{1, 1, 28, 28}, []int{8, 1, 5, 5}, pir.Attrs{"pads": pir.Ints(2, 2, 2, 2)}),
+		localIntConv("dw_rows_i8_tflite", pir.I8, []int{1, 3, 10, 45}, []int{6, 1, 3, 3}, pir.Attrs{"rq": pir.Str("tflite"), "group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1), "strides": pir.Ints(2, 1)}),
+		localIntConv("panel_odd_k", pir.I8, []int{1, 3, 20, 21}, []int{9, 3, 3, 3}, pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}),
+		localIntConv("panel_pointwise", pir.U8, []int{1, 16, 7, 9}, []int{13, 16, 1, 1}, nil),
+	}
+	g, vals, err := codegentest.IntOpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstRT(t, g, host, nil, vals)
 }
