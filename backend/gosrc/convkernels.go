@@ -177,6 +177,9 @@ func (k *kfn) convDepthwise() error {
 	if k.s.In[0].DType != ir.F32 || k.s.In[1].DType != ir.F32 {
 		return unsupported(k.s, "conv on %v", k.s.In[0].DType)
 	}
+	if k.winoOK() {
+		return k.convWino()
+	}
 	hw, P, T := c.H*c.W, c.OH*c.OW, c.KH*c.KW
 	var tap jen.Code
 	if c.SW == 1 {

@@ -73,6 +73,8 @@ func TestWinoConvs(t *testing.T) {
 		winoCase("wino_odd", []int{2, 3, 9, 11}, []int{7, 3, 5, 5}, pir.Attrs{"pads": pir.Ints(1, 0, 2, 3)}, true),
 		winoCase("wino_group", []int{1, 4, 8, 9}, []int{6, 2, 4, 5}, pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(0, 2, 1, 2)}, false),
 		winoCase("wino_rect", []int{1, 9, 5, 12}, []int{3, 9, 1, 5}, nil, true),
+		winoCase("wino_dw_mult", []int{1, 2, 12, 13}, []int{8, 1, 5, 5}, pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(2, 2, 2, 2)}, true),
+		winoCase("wino_mnist_first", []int{1, 1, 28, 28}, []int{8, 1, 5, 5}, pir.Attrs{"pads": pir.Ints(2, 2, 2, 2)}, true),
 	}
 	g, vals, err := codegentest.OpsGraph(cases)
 	if err != nil {

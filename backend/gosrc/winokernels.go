@@ -111,12 +111,13 @@ func invert(a [][]float64) [][]float64 {
 var winoPoints = []float64{0, 1, -1, 2, -2, math.Inf(1)}
 
 // winoOK reports whether the step is an f32 conv convWino computes:
-// 5 taps per row, unit strides and dilations, a kernel of several rows or
-// channels (enough work to amortize the transforms).
+// 5 taps per row, unit strides and dilations, enough kernel rows and
+// output channels per group to amortize the transforms (not a true
+// depthwise conv).
 func (k *kfn) winoOK() bool {
 	c := k.s.Conv
 	return k.s.In[0].DType == ir.F32 && k.s.In[1].DType == ir.F32 && !c.Pointwise &&
-		c.KW == 5 && c.SW == 1 && c.DW == 1 && c.SH == 1 && c.DH == 1 && c.Cg*c.KH >= 8 && c.OW >= 4
+		c.KW == 5 && c.SW == 1 && c.DW == 1 && c.SH == 1 && c.DH == 1 && c.Mg >= 2 && c.Cg*c.KH*c.Mg >= 16 && c.OW >= 4
 }
 
 // lit is a float64 constant as Go source.
