@@ -291,8 +291,8 @@ func (k *kfn) lanePad(minW int) (string, int, []jen.Code) {
 		nz := k.name + "_nz"
 		k.g.tables = append(k.g.tables, jen.Commentf("%s counts the nonzero entries of %s's padded input before each.", nz, k.name).Line().
 			Var().Id(nz).Index(jen.Lit(c.Cg*hp*wp+1)).Int32())
-		code = append(code, L("nz := %s[:]", nz),
-			jen.For(L("i, v := range xp")).Block(L("nz[i+1] = nz[i] + int32(min(v, 1))")))
+		code = append(code, L("nz := %s[:]", nz), L("cnt := int32(0)"),
+			jen.For(L("i, v := range xp")).Block(L("cnt += int32(min(v, 1))"), L("nz[i+1] = cnt")))
 	}
 	var offs []int64
 	for ci := 0; ci < c.Cg; ci++ {
