@@ -381,10 +381,13 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 		if lanes == pl.lanes {
 			low--
 		}
-		body := []jen.Code{For("l", 0, low,
-			L("e := a << %d >> %d", sh, sh),
-			L("s[l][t] %s int32(e)", op),
-			L("a = (a - e) >> %d", pl.width))}
+		var body []jen.Code
+		for l := 0; l < low; l++ {
+			body = append(body, L("e%d := a << %d >> %d", l, sh, sh), L("a = (a - e%d) >> %d", l, pl.width))
+		}
+		for l := 0; l < low; l++ {
+			body = append(body, L("s[%d][t] %s int32(e%d)", l, op, l))
+		}
 		if low < lanes {
 			body = append(body, L("s[%d][t] %s int32(a)", low, op))
 		}
