@@ -38,7 +38,7 @@ func (k *kfn) finish(dst, acc, c string) (jen.Code, error) {
 	k.g.intHelpers = true
 	switch r.Mode {
 	case "float":
-		return L("%s = %s(%s)", dst, t, k.quantFCall(fmt.Sprintf("float32(%s)*x3[%s]", acc, c))), nil
+		return L("%s = %s(%s)", dst, t, k.quantFCall(acc, fmt.Sprintf("x3[%s]", c))), nil
 	case "tflite":
 		if f := k.rqFixPlan(); f != nil {
 			return L("%s = %s(rqS(%s, &%s[%s], %d, %d, %d))", dst, t, acc, f.table, c, f.shift, r.Lo, r.Hi), nil
@@ -135,7 +135,7 @@ func (k *kfn) finishPrep(dst, acc, v string) (jen.Code, error) {
 	k.g.intHelpers = true
 	switch {
 	case r.Mode == "float":
-		return L("%s = %s(%s)", dst, t, k.quantFCall(fmt.Sprintf("float32(%s)*%s", acc, v))), nil
+		return L("%s = %s(%s)", dst, t, k.quantFCall(acc, v)), nil
 	case k.rqFixPlan() != nil:
 		return L("%s = %s(rqS(%s, %s, %d, %d, %d))", dst, t, acc, v, k.rqf.shift, r.Lo, r.Hi), nil
 	case k.fastRq():

@@ -29,8 +29,10 @@ import (
 // stay below 2⁶²; rqFixPlan checks both, else the kernels use rqp.
 //
 // rt's float requantization, round_half_even(float32(acc)·scale)+zy
-// saturated, is computed by quantFC when every scale is finite (so there
-// is no NaN): clamped first to [lo-zy, hi-zy] (rounding fixes integers,
+// saturated, is computed by quantFI when the scales are positive with a
+// bounded ratio (quantFIBound: the accumulator clamped in int32 first, no
+// float clamps), else by quantFC when every scale is finite (so there is
+// no NaN): clamped first to [lo-zy, hi-zy] (rounding fixes integers,
 // so clamping before or after rounding is the same), rounded by adding
 // 1.5·2²³ in float32 (ties to even, the integer in the low mantissa bits;
 // exact for the clamped magnitudes, below 2²²).
@@ -173,39 +175,67 @@ func rqFixRows(ms, shs []int64, bound float64, zy32 int32) ([][4]int64, int, boo
 	return rows, S, true
 }
 
-// floatScalesFinite reports whether the step's float requantization
-// scales (In[3]) are constants, all finite (quantFC applies).
-func (k *kfn) floatScalesFinite() bool {
+// floatScales returns the step's float requantization scales (In[3])
+// when they are constants, all finite (quantFC applies).
+func (k *kfn) floatScales() ([]float32, bool) {
 	if k.s.Rq == nil || k.s.Rq.Mode != "float" || len(k.s.In) < 4 {
-		return false
+		return nil, false
 	}
 	o := k.s.In[3]
 	if o.Space != codegen.Weights || o.DType != ir.F32 {
-		return false
+		return nil, false
 	}
 	n := ir.NumElements(o.Shape)
 	if o.Offset < 0 || o.Offset+int64(4*n) > int64(len(k.g.p.Weights)) {
-		return false
+		return nil, false
 	}
-	for i := 0; i < n; i++ {
-		f := math.Float32frombits(binary.LittleEndian.Uint32(k.g.p.Weights[o.Offset+int64(4*i):]))
-		if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-			return false
+	sc := make([]float32, n)
+	for i := range sc {
+		sc[i] = math.Float32frombits(binary.LittleEndian.Uint32(k.g.p.Weights[o.Offset+int64(4*i):]))
+		if math.IsNaN(float64(sc[i])) || math.IsInf(float64(sc[i]), 0) {
+			return nil, false
 		}
 	}
-	return true
+	return sc, true
 }
 
-// quantFCall is the call of quantFC (finite scales) or quantF on the
-// float f.
-func (k *kfn) quantFCall(f string) string {
+// quantFIBound returns the clamp a of quantFI's accumulators for positive
+// scales in [smin, smax] and results within ±span of the zero point:
+// |float32(a)·s| stays below 2²¹ (so the rounding by 1.5·2²³ is exact),
+// and beyond ±a every result saturates (|acc·s| ≥ 2·(span+2)), so
+// clamping the accumulator changes nothing.
+func quantFIBound(smin, smax float64, span int64) (int32, bool) {
+	if !(smin > 0) || smax > 1e30 || span >= 1<<20 {
+		return 0, false
+	}
+	a := math.Min(math.Floor(math.Exp2(21)/smax), math.MaxInt32)
+	if a*smin*(1-1e-6) < float64(2*(span+2)) {
+		return 0, false
+	}
+	return int32(a), true
+}
+
+// quantFCall is the call of quantFI (positive finite scales of a bounded
+// ratio), quantFC (finite scales) or quantF on float32(acc)·scale.
+func (k *kfn) quantFCall(acc, scale string) string {
 	r := k.s.Rq
 	lo, hi := int64(r.Lo)-int64(r.ZY), int64(r.Hi)-int64(r.ZY)
-	if k.floatScalesFinite() && max(-lo, lo, -hi, hi) < 1<<22 {
-		k.g.quantFC = true
-		return fmt.Sprintf("quantFC(%s, %d, %d, %d)", f, r.ZY, lo, hi)
+	sc, ok := k.floatScales()
+	if ok {
+		smin, smax := math.Inf(1), 0.0
+		for _, v := range sc {
+			smin, smax = math.Min(smin, float64(v)), math.Max(smax, float64(v))
+		}
+		if a, ok := quantFIBound(smin, smax, max(-lo, lo, -hi, hi)); ok {
+			k.g.quantFC = true
+			return fmt.Sprintf("quantFI(%s, %s, %d, %d, %d, %d)", acc, scale, r.ZY, r.Lo, r.Hi, a)
+		}
 	}
-	return fmt.Sprintf("quantF(%s, %d, %d, %d)", f, r.ZY, r.Lo, r.Hi)
+	if ok && max(-lo, lo, -hi, hi) < 1<<22 {
+		k.g.quantFC = true
+		return fmt.Sprintf("quantFC(float32(%s)*%s, %d, %d, %d)", acc, scale, r.ZY, lo, hi)
+	}
+	return fmt.Sprintf("quantF(float32(%s)*%s, %d, %d, %d)", acc, scale, r.ZY, r.Lo, r.Hi)
 }
 
 // rqSSrc and quantFCSrc are the generated helpers.
@@ -236,6 +266,15 @@ func rqS(x int32, q *[4]int64, s uint, lo, hi int32) int32 {
 `
 
 const quantFCSrc = `
+// quantFI is quantF(float32(acc)·s) for a positive scale: the accumulator
+// clamped to ±a (beyond which the result saturates either way, and within
+// which |float32(acc)·s| < 2²¹), rounded half to even by adding 1.5·2²³,
+// then clamped to [lo, hi].
+func quantFI(acc int32, s float32, zy, lo, hi, a int32) int32 {
+	f := float32(min(max(acc, -a), a)) * s
+	return min(max(int32(math.Float32bits(f+0x1.8p23))-0x4b400000+zy, lo), hi)
+}
+
 // quantFC is quantF for a finite f: clamped to [lo-zy, hi-zy] (within
 // ±2²²), then rounded half to even by adding 1.5·2²³ (the sum's bits are
 // those of 1.5·2²³ plus the integer).

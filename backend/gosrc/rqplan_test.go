@@ -2,6 +2,7 @@ package gosrc
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -11,7 +12,8 @@ import (
 )
 
 // TestRqHelpersExact builds the generated helpers rqS (with rows from
-// rqFixRows, which rqRows must compute alike) and quantFC into a program that compares them with rqT's
+// rqFixRows, which rqRows must compute alike), quantFI (with clamps from
+// quantFIBound) and quantFC into a program that compares them with rqT's
 // reference (mbqm, quantF) on random and boundary accumulators, including
 // exact rounding ties, and checks that nothing differs.
 func TestRqHelpersExact(t *testing.T) {
@@ -40,6 +42,24 @@ func TestRqHelpersExact(t *testing.T) {
 		n++
 		fmt.Fprintf(&cases, "\t{%d, %d, %d, %d, [4]int64{%d, %d, %d, %d}, %d},\n", m, sh, zy, int64(bound), rows[0][0], rows[0][1], rows[0][2], rows[0][3], s)
 	}
+	var fcases strings.Builder
+	for nf := 0; nf < 200; {
+		sc := float32(math.Exp(r.Float64()*16 - 12)) // 6e-6 .. 54
+		zy, lo, hi := int32(r.Intn(256)-128), int32(-128), int32(127)
+		if r.Intn(3) == 0 {
+			lo = zy // relu
+		}
+		if r.Intn(4) == 0 {
+			zy, lo, hi = int32(r.Intn(256)), 0, 255
+		}
+		span := max(int64(lo-zy), int64(zy-lo), int64(hi-zy), int64(zy-hi))
+		a, ok := quantFIBound(float64(sc), float64(sc)*(1+r.Float64()*100), span)
+		if !ok {
+			continue
+		}
+		nf++
+		fmt.Fprintf(&fcases, "\t{%v, %d, %d, %d, %d},\n", sc, zy, lo, hi, a)
+	}
 	src := `package main
 
 import (
@@ -58,6 +78,12 @@ type rqCase struct {
 
 var cases = []rqCase{
 ` + cases.String() + `}
+
+var fcases = []struct {
+	s             float32
+	zy, lo, hi, a int32
+}{
+` + fcases.String() + `}
 
 func main() {
 	r := rand.New(rand.NewSource(1))
@@ -109,6 +135,25 @@ func main() {
 				fmt.Printf("quantFC(%v, %d, %d, %d) = %d, want %d\n", f, zy, lo, hi, got, want)
 			}
 			bad++
+		}
+	}
+	for _, c := range fcases {
+		xs := []int32{0, 1, -1, c.a, -c.a, c.a + 1, -c.a - 1, c.a - 1, 1 - c.a, math.MaxInt32, math.MinInt32}
+		for i := 0; i < 3000; i++ {
+			xs = append(xs, int32(r.Uint32()), int32(r.Int63n(4*int64(c.a)+1)-2*int64(c.a)))
+			// Accumulators whose products fall near a tie.
+			k := float64(r.Intn(600) - 300)
+			x := int32(math.Round((k + 0.5) / float64(c.s)))
+			xs = append(xs, x-1, x, x+1)
+		}
+		for _, x := range xs {
+			want := quantF(float32(x)*c.s, c.zy, c.lo, c.hi)
+			if got := quantFI(x, c.s, c.zy, c.lo, c.hi, c.a); got != want {
+				if bad < 10 {
+					fmt.Printf("quantFI(%d, %v, %d, %d, %d, %d) = %d, want %d\n", x, c.s, c.zy, c.lo, c.hi, c.a, got, want)
+				}
+				bad++
+			}
 		}
 	}
 	if bad > 0 {
