@@ -429,16 +429,38 @@ func (k *kfn) im2colBlock(c *codegen.Conv, x, xb, oh0 value.Value, rows int, col
 	L := rows * c.OW
 	pk := c.Cg * c.KH * c.KW
 	full, rem := L/nrCol, L%nrCol
-	zero := cf(0)
-	fill := func(pos value.Value, n value.Value) {
-		k.fillV2(n, func(j value.Value) { k.store(zero, tmp, k.add(pos, j)) })
-	}
+	k.im2colRows(c, xb, oh0, rows, cf(0), func(i value.Value) value.Value { return k.load(x, i) },
+		func(row value.Value) value.Value { return tmp },
+		func(row value.Value) {
+			k.loop(0, full, func(jp value.Value) {
+				s := k.mul(jp, nrCol)
+				d := k.mul(k.madd(jp, pk, row), nrCol)
+				for v := 0; v < nv; v++ {
+					k.vstore(k.vload(tmp, k.add(s, ci(v*vlen))), col, k.add(d, ci(v*vlen)))
+				}
+			})
+			if rem > 0 {
+				d := k.mul(k.madd(ci(full), pk, row), nrCol)
+				k.loop(0, rem, func(j value.Value) { k.store(k.load(tmp, k.add(ci(full*nrCol), j)), col, k.add(d, j)) })
+			}
+		})
+}
+
+// im2colRows writes every row of the im2col matrix over output rows
+// [oh0, oh0+rows) as a plain row (rows·OW elements, ld(index of x), zero
+// for padding) at tmp(row), then calls after(row).
+func (k *kfn) im2colRows(c *codegen.Conv, xb, oh0 value.Value, rows int, zero value.Value, ld func(i value.Value) value.Value,
+	tmp func(row value.Value) value.Value, after func(row value.Value)) {
 	k.loop(0, c.Cg, func(chn value.Value) {
 		xc := k.add(xb, k.mul(chn, c.H*c.W))
 		k.loop(0, c.KH, func(kh value.Value) {
 			offH := k.add(k.mul(kh, c.DH), ci(-c.PT))
 			k.loop(0, c.KW, func(kw value.Value) {
 				row := k.madd(k.madd(chn, c.KH, kh), c.KW, kw)
+				t := tmp(row)
+				fill := func(pos value.Value, n value.Value) {
+					k.fillV2(n, func(j value.Value) { k.store(zero, t, k.add(pos, j)) })
+				}
 				off := k.add(k.mul(kw, c.DW), ci(-c.PL))
 				lo, hi := k.validRangeV(off, c.SW, c.W, c.OW)
 				k.loop(0, rows, func(i value.Value) {
@@ -449,22 +471,12 @@ func (k *kfn) im2colBlock(c *codegen.Conv, x, xb, oh0 value.Value, rows int, col
 						xr := k.add(k.add(xc, k.mul(ih, c.W)), off)
 						fill(dr, lo)
 						k.loopV(lo, hi, func(ow value.Value) {
-							k.store(k.load(x, k.add(xr, k.mul(ow, c.SW))), tmp, k.add(dr, ow))
+							k.store(ld(k.add(xr, k.mul(ow, c.SW))), t, k.add(dr, ow))
 						})
 						fill(k.add(dr, hi), k.subV(ci(c.OW), hi))
 					}, func() { fill(dr, ci(c.OW)) })
 				})
-				k.loop(0, full, func(jp value.Value) {
-					s := k.mul(jp, nrCol)
-					d := k.mul(k.madd(jp, pk, row), nrCol)
-					for v := 0; v < nv; v++ {
-						k.vstore(k.vload(tmp, k.add(s, ci(v*vlen))), col, k.add(d, ci(v*vlen)))
-					}
-				})
-				if rem > 0 {
-					d := k.mul(k.madd(ci(full), pk, row), nrCol)
-					k.loop(0, rem, func(j value.Value) { k.store(k.load(tmp, k.add(ci(full*nrCol), j)), col, k.add(d, j)) })
-				}
+				after(row)
 			})
 		})
 	})

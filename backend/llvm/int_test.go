@@ -147,6 +147,8 @@ func TestIntConvShapes(t *testing.T) {
 		localIntConv("dw_rows_i8_tflite", pir.I8, []int{1, 3, 10, 45}, []int{6, 1, 3, 3}, pir.Attrs{"rq": pir.Str("tflite"), "group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1), "strides": pir.Ints(2, 1)}),
 		localIntConv("panel_odd_k", pir.I8, []int{1, 3, 20, 21}, []int{9, 3, 3, 3}, pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}),
 		localIntConv("panel_pointwise", pir.U8, []int{1, 16, 7, 9}, []int{13, 16, 1, 1}, nil),
+		// Several row blocks, the last overlapping; odd K.
+		localIntConv("panel_blocks", pir.I8, []int{1, 63, 30, 8}, []int{5, 63, 3, 3}, pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}),
 	}
 	g, vals, err := codegentest.IntOpsGraph(cases)
 	if err != nil {

@@ -224,108 +224,125 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 			ld := func(i value.Value) value.Value {
 				return k.b.NewTrunc(k.b.NewSub(k.loadInt(x, i, xdt), zx), i16)
 			}
-			switch {
-			case direct:
-			case tmpOff >= 0:
-				// Rows into two plain rows past the panels, then each pair
-				// interleaved into the panels 16 columns at a time.
-				tmp := k.at(col, ci(tmpOff))
-				k.im2colD(c, xb, constant.NewInt(i16, 0), ld, colDst{ptr: tmp,
-					idx: func(row, pos value.Value) value.Value {
-						return k.add(k.mul(k.b.NewAnd(row, ci(1)), P), pos)
-					},
-					after: func(row value.Value) {
-						odd := k.b.NewICmp(enum.IPredEQ, k.b.NewAnd(row, ci(1)), ci(1))
-						last := k.b.NewICmp(enum.IPredEQ, row, ci(K-1))
-						k.if_(k.b.NewOr(odd, last), func() {
-							q := k.b.NewLShr(row, ci(1))
-							k.loop(0, P/nrCol, func(jp value.Value) {
-								ld16 := func(off value.Value) value.Value {
-									l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(tmp, off), types.NewPointer(v16i6)))
-									l.Align = 2
-									return l
-								}
-								t0, t1 := ld16(k.mul(jp, nrCol)), ld16(k.add(ci(P), k.mul(jp, nrCol)))
-								for h, m := range [2]value.Value{
-									shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
-									shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)} {
-									d := k.mul(k.add(k.mul(k.madd(jp, kq, q), 2), ci(h)), 16)
-									st := k.b.NewStore(k.b.NewShuffleVector(t0, t1, m), k.b.NewBitCast(k.at(col, d), types.NewPointer(v16i6)))
-									st.Align = 2
-								}
-							})
-							k.loop(P/nrCol*nrCol, P, func(j value.Value) {
-								r0 := k.b.NewShl(q, ci(1))
-								k.store(k.load(tmp, j), col, bIdx(r0, j))
-								k.store(k.load(tmp, k.add(ci(P), j)), col, bIdx(k.b.NewOr(r0, ci(1)), j))
+			// Blocks of output rows (blockRows on the i16 panels' bytes):
+			// each block's panels stay in L2 from their im2col to the GEMM;
+			// the last block ends at OH (it may recompute rows: the same
+			// values).
+			blocked := !direct && tmpOff >= 0
+			rowsB := c.OH
+			if blocked {
+				rowsB = blockRows(c, kq)
+			}
+			L := rowsB * c.OW
+			tmpB := k.at(col, ci(kq*2*((L+nrCol-1)/nrCol*nrCol)))
+			nblk := (c.OH + rowsB - 1) / rowsB
+			k.loop(0, nblk, func(blk value.Value) {
+				oh0 := k.mul(blk, rowsB)
+				if nblk*rowsB > c.OH {
+					lastStart := ci(c.OH - rowsB)
+					oh0 = k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, oh0, lastStart), oh0, lastStart)
+				}
+				p0 := k.mul(oh0, c.OW)
+				switch {
+				case direct:
+				case blocked:
+					// Rows into two plain rows past the panels, then each
+					// pair interleaved into the panels 16 columns at a time.
+					k.im2colRows(c, xb, oh0, rowsB, constant.NewInt(i16, 0), ld,
+						func(row value.Value) value.Value { return k.at(tmpB, k.mul(k.b.NewAnd(row, ci(1)), L)) },
+						func(row value.Value) {
+							odd := k.b.NewICmp(enum.IPredEQ, k.b.NewAnd(row, ci(1)), ci(1))
+							last := k.b.NewICmp(enum.IPredEQ, row, ci(K-1))
+							k.if_(k.b.NewOr(odd, last), func() {
+								q := k.b.NewLShr(row, ci(1))
+								k.loop(0, L/nrCol, func(jp value.Value) {
+									ld16 := func(off value.Value) value.Value {
+										l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(tmpB, off), types.NewPointer(v16i6)))
+										l.Align = 2
+										return l
+									}
+									t0, t1 := ld16(k.mul(jp, nrCol)), ld16(k.add(ci(L), k.mul(jp, nrCol)))
+									for h, m := range [2]value.Value{
+										shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+										shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)} {
+										d := k.mul(k.add(k.mul(k.madd(jp, kq, q), 2), ci(h)), 16)
+										st := k.b.NewStore(k.b.NewShuffleVector(t0, t1, m), k.b.NewBitCast(k.at(col, d), types.NewPointer(v16i6)))
+										st.Align = 2
+									}
+								})
+								k.loop(L/nrCol*nrCol, L, func(j value.Value) {
+									r0 := k.b.NewShl(q, ci(1))
+									k.store(k.load(tmpB, j), col, bIdx(r0, j))
+									k.store(k.load(tmpB, k.add(ci(L), j)), col, bIdx(k.b.NewOr(r0, ci(1)), j))
+								})
 							})
 						})
-					}})
-			default:
-				k.im2colD(c, xb, constant.NewInt(i16, 0), ld, colDst{ptr: col, idx: bIdx})
-			}
-			tile := func(jp, i0 value.Value, rows int, cols int) {
-				inits := make([]value.Value, 0, rows*2+2)
-				for r := 0; r < rows; r++ {
-					m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
-					b := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(in[2], m), constant.NewInt(types.I32, 0))
-					bs := k.b.NewShuffleVector(b, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32))
-					inits = append(inits, bs, bs)
+				default:
+					k.im2colD(c, xb, constant.NewInt(i16, 0), ld, colDst{ptr: col, idx: bIdx})
 				}
-				nacc := len(inits)
-				a0 := k.at(pairs, k.add(k.mul(g, c.Mg*kq), k.mul(i0, kq)))
-				var b0 value.Value
-				bStep := 32
-				if direct {
-					b0 = k.at(x, k.add(xb, k.mul(jp, nrCol)))
-					bStep = 2 * P
-				} else {
-					b0 = k.at(col, k.mul(jp, kq*32))
-				}
-				res := k.loopAcc(kq, append(inits, a0, b0), func(_ value.Value, st []value.Value) []value.Value {
-					acc := append([]value.Value(nil), st[:nacc]...)
-					ap, bp := st[nacc], st[nacc+1]
-					var bv [2]value.Value
-					if direct {
-						r0, r1 := xrow(bp, cols), xrow(k.at(bp, ci(P)), cols)
-						bv[0] = k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
-						bv[1] = k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
-					} else {
-						for h := range bv {
-							l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(bp, ci(16*h)), types.NewPointer(v16i6)))
-							l.Align = 2
-							bv[h] = l
-						}
-					}
+				tile := func(jp, i0 value.Value, rows int, cols int) {
+					inits := make([]value.Value, 0, rows*2+2)
 					for r := 0; r < rows; r++ {
-						a := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(ap, ci(r)), constant.NewInt(types.I32, 0))
-						as := k.b.NewBitCast(k.b.NewShuffleVector(a, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32)), v16i6)
-						for h := range bv {
-							acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
+						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
+						b := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(in[2], m), constant.NewInt(types.I32, 0))
+						bs := k.b.NewShuffleVector(b, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32))
+						inits = append(inits, bs, bs)
+					}
+					nacc := len(inits)
+					a0 := k.at(pairs, k.add(k.mul(g, c.Mg*kq), k.mul(i0, kq)))
+					var b0 value.Value
+					bStep := 32
+					if direct {
+						b0 = k.at(x, k.add(xb, k.add(p0, k.mul(jp, nrCol))))
+						bStep = 2 * P
+					} else {
+						b0 = k.at(col, k.mul(jp, kq*32))
+					}
+					res := k.loopAcc(kq, append(inits, a0, b0), func(_ value.Value, st []value.Value) []value.Value {
+						acc := append([]value.Value(nil), st[:nacc]...)
+						ap, bp := st[nacc], st[nacc+1]
+						var bv [2]value.Value
+						if direct {
+							r0, r1 := xrow(bp, cols), xrow(k.at(bp, ci(P)), cols)
+							bv[0] = k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
+							bv[1] = k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
+						} else {
+							for h := range bv {
+								l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(bp, ci(16*h)), types.NewPointer(v16i6)))
+								l.Align = 2
+								bv[h] = l
+							}
+						}
+						for r := 0; r < rows; r++ {
+							a := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(ap, ci(r)), constant.NewInt(types.I32, 0))
+							as := k.b.NewBitCast(k.b.NewShuffleVector(a, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32)), v16i6)
+							for h := range bv {
+								acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
+							}
+						}
+						return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(bStep)))
+					})
+					for r := 0; r < rows; r++ {
+						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
+						yr := k.add(k.add(k.mul(k.madd(n, c.M, m), P), p0), k.mul(jp, nrCol))
+						for j := 0; j < cols; j++ {
+							v := k.b.NewExtractElement(res[2*r+j/vlen], constant.NewInt(types.I32, int64(j%vlen)))
+							k.storeInt(fin(v, m), y, k.add(yr, ci(j)), s.Out.DType)
 						}
 					}
-					return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(bStep)))
-				})
-				for r := 0; r < rows; r++ {
-					m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
-					yr := k.add(k.mul(k.madd(n, c.M, m), P), k.mul(jp, nrCol))
-					for j := 0; j < cols; j++ {
-						v := k.b.NewExtractElement(res[2*r+j/vlen], constant.NewInt(types.I32, int64(j%vlen)))
-						k.storeInt(fin(v, m), y, k.add(yr, ci(j)), s.Out.DType)
+				}
+				full, rem := c.Mg/mrI, c.Mg%mrI
+				panels := func(jp value.Value, cols int) {
+					k.loop(0, full, func(ib value.Value) { tile(jp, k.mul(ib, mrI), mrI, cols) })
+					if rem > 0 {
+						tile(jp, ci(full*mrI), rem, cols)
 					}
 				}
-			}
-			full, rem := c.Mg/mrI, c.Mg%mrI
-			panels := func(jp value.Value, cols int) {
-				k.loop(0, full, func(ib value.Value) { tile(jp, k.mul(ib, mrI), mrI, cols) })
-				if rem > 0 {
-					tile(jp, ci(full*mrI), rem, cols)
+				k.loop(0, L/nrCol, func(jp value.Value) { panels(jp, nrCol) })
+				if L%nrCol != 0 {
+					panels(ci(L/nrCol), L%nrCol)
 				}
-			}
-			k.loop(0, P/nrCol, func(jp value.Value) { panels(jp, nrCol) })
-			if P%nrCol != 0 {
-				panels(ci(P/nrCol), P%nrCol)
-			}
+			})
 		})
 	})
 }
