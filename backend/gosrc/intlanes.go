@@ -98,15 +98,23 @@ func planLanes(w []int64, rows, K, unit int, xmax int64, unsigned bool) (lanePla
 	}
 	for _, p := range []struct{ lanes, width, minChunk int }{{3, 21, 16}, {2, 32, 1}} {
 		bound := int64(1) << (p.width - 1)
-		// K, then unit times the powers of two below it, largest first.
+		// The fewest chunks: K/n rounded up to a multiple of unit for n up
+		// to 8, then unit times the powers of two below, largest first.
 		var cands []int
-		for n := 1; n*unit < K; n *= 2 {
-			cands = append([]int{n * unit}, cands...)
+		for n := 1; n <= 8; n++ {
+			cands = append(cands, ((K+n-1)/n+unit-1)/unit*unit)
 		}
-		for _, c := range append([]int{K}, cands...) {
-			if c >= min(p.minChunk, K) && fits(c, bound) {
+		var pows []int
+		for n := 1; n*unit < cands[7]; n *= 2 {
+			pows = append([]int{n * unit}, pows...)
+		}
+		cands = append(cands, pows...)
+		last := 0
+		for _, c := range cands {
+			if c != last && c >= min(p.minChunk, K) && fits(c, bound) {
 				return lanePlan{p.lanes, p.width, c}, true
 			}
+			last = c
 		}
 	}
 	return lanePlan{}, false
