@@ -1,7 +1,6 @@
 package llvm
 
 import (
-	"encoding/binary"
 	"sort"
 	"strings"
 
@@ -16,9 +15,9 @@ import (
 
 // The register-blocked integer conv (constant weights): the im2col matrix,
 // x - zx as i16, is packed into Scratch in panels of 16 columns whose rows
-// go by pairs (k, k+1) interleaved per column, and the weights, sign-extended
-// to i16, are appended to the weights blob as (A[m,k], A[m,k+1]) pairs (one
-// i32 each) in row blocks of mrI rows. The micro-kernel multiplies a
+// go by pairs (k, k+1) interleaved per column, and the weights are laid
+// out as (A[m,k], A[m,k+1]) pairs in row blocks of mrI rows
+// (appendIntPairs), sign-extended to i16 lanes as they are broadcast. The micro-kernel multiplies a
 // broadcast weight pair with 8 columns' pairs and adds the two products of
 // each column into an i32 lane: the pattern x86 selects as vpmaddwd (the
 // form the llvm.x86.avx2.pmadd.wd intrinsic has; plain IR here, so other
@@ -66,55 +65,92 @@ func intPanelDirect(s *codegen.Step) bool {
 	return c.Pointwise && (c.Cg*c.KH*c.KW)%2 == 0
 }
 
-// appendIntPairs appends the weight pairs of every intPanelStep to w (64-byte
-// aligned) and returns w and each step's byte offset of its pairs.
+// appendIntPairs lays out the weight pairs of every intPanelStep in the
+// weights' own element type (i8 or i16 pairs, rows of a block pair by
+// pair): in place when K is even and no other step reads the weights (the
+// layout fills the same bytes), else appended to w (64-byte aligned; odd K
+// takes a zero pad per row). It returns w and each step's byte offset of
+// its pairs.
 func appendIntPairs(p *codegen.Program, w []byte) ([]byte, map[*codegen.Step]int64) {
 	offs := map[*codegen.Step]int64{}
-	done := map[[2]int64]int64{}
-	w = w[:len(w):len(w)] // appends copy: w may be p.Weights
+	// Weight regions read by anything but a panel step of one geometry
+	// stay as they are.
+	type geo struct{ G, Mg, K int }
+	geos := map[int64]geo{}
+	shared := map[int64]bool{}
+	var others [][2]int64
+	for _, s := range p.Steps {
+		panel := intPanelStep(s)
+		for i, o := range operands(s) {
+			if o.Space != codegen.Weights {
+				continue
+			}
+			if panel && i == 1 {
+				c := s.Conv
+				g := geo{c.Group, c.Mg, c.Cg * c.KH * c.KW}
+				if old, ok := geos[o.Offset]; ok && old != g {
+					shared[o.Offset] = true
+				}
+				geos[o.Offset] = g
+				continue
+			}
+			others = append(others, [2]int64{o.Offset, o.Offset + o.Bytes()})
+		}
+	}
+	done := map[int64]int64{}
+	copied := false
 	for _, s := range p.Steps {
 		if !intPanelStep(s) {
 			continue
 		}
-		key := [2]int64{s.In[1].Offset, int64(s.In[1].DType)}
-		if o, ok := done[key]; ok {
-			offs[s] = o
+		o := s.In[1].Offset
+		if off, ok := done[o]; ok {
+			offs[s] = off
 			continue
 		}
 		c := s.Conv
 		K := c.Cg * c.KH * c.KW
 		kq := (K + 1) / 2
-		for len(w)%codegen.Align != 0 {
-			w = append(w, 0)
-		}
-		off := int64(len(w))
-		src := p.Weights[s.In[1].Offset:]
-		at := func(i int) int16 {
-			if s.In[1].DType == pir.I8 {
-				return int16(int8(src[i]))
+		es := s.In[1].DType.Size()
+		inPlace := K%2 == 0 && !shared[o]
+		for _, r := range others {
+			if r[0] < o+s.In[1].Bytes() && o < r[1] {
+				inPlace = false
 			}
-			return int16(binary.LittleEndian.Uint16(src[2*i:]))
 		}
-		buf := make([]byte, 4*c.M*kq)
+		src := p.Weights[o : o+s.In[1].Bytes()]
+		buf := make([]byte, es*c.M*kq*2)
 		for g := 0; g < c.Group; g++ {
 			for i0 := 0; i0 < c.Mg; i0 += mrI {
 				rows := min(mrI, c.Mg-i0)
 				for q := 0; q < kq; q++ {
 					for r := 0; r < rows; r++ {
 						m := g*c.Mg + i0 + r
-						lo := at(m*K + 2*q)
-						hi := int16(0)
-						if 2*q+1 < K {
-							hi = at(m*K + 2*q + 1)
+						for par := 0; par < 2; par++ {
+							if k := 2*q + par; k < K {
+								e := ((g*c.Mg+i0)*kq+q*rows+r)*2 + par
+								copy(buf[es*e:es*e+es], src[es*(m*K+k):])
+							}
 						}
-						e := (g*c.Mg+i0)*kq + q*rows + r
-						binary.LittleEndian.PutUint32(buf[4*e:], uint32(uint16(lo))|uint32(uint16(hi))<<16)
 					}
 				}
 			}
 		}
-		w = append(w, buf...)
-		offs[s], done[key] = off, off
+		if !copied {
+			w = append([]byte(nil), w...) // w may be p.Weights
+			copied = true
+		}
+		off := o
+		if inPlace {
+			copy(w[o:], buf)
+		} else {
+			for len(w)%codegen.Align != 0 {
+				w = append(w, 0)
+			}
+			off = int64(len(w))
+			w = append(w, buf...)
+		}
+		offs[s], done[o] = off, off
 	}
 	return w, offs
 }
@@ -177,7 +213,24 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 	col := k.b.NewBitCast(scratch, types.NewPointer(i16))
 	wg := k.b.NewGetElementPtr(k.e.weights.ContentType, k.e.weights, ci(0), ci(int(k.e.intPairs[s])))
 	wg.InBounds = true
-	pairs := k.b.NewBitCast(wg, types.NewPointer(types.I32))
+	// A pair is an i32 (i16 weights) or an i16 (i8 weights, widened to
+	// i16 lanes as it is broadcast).
+	w8 := s.In[1].DType == pir.I8
+	pairT := types.Type(types.I32)
+	if w8 {
+		pairT = i16
+	}
+	pairs := k.b.NewBitCast(wg, types.NewPointer(pairT))
+	v8i16t := types.NewVector(8, i16)
+	bcastPair := func(v value.Value) value.Value {
+		if !w8 {
+			a := k.b.NewInsertElement(constant.NewUndef(v8i32), v, constant.NewInt(types.I32, 0))
+			return k.b.NewBitCast(k.b.NewShuffleVector(a, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32)), v16i6)
+		}
+		a := k.b.NewInsertElement(constant.NewUndef(v8i16t), v, constant.NewInt(types.I32, 0))
+		sp := k.b.NewShuffleVector(a, constant.NewUndef(v8i16t), constant.NewZeroInitializer(types.NewVector(8, types.I32)))
+		return k.b.NewSExt(k.b.NewBitCast(sp, types.NewVector(16, types.I8)), v16i6)
+	}
 	bIdx := func(row, pos value.Value) value.Value {
 		jp := k.b.NewLShr(pos, ci(4))
 		c16 := k.b.NewAnd(pos, ci(15))
@@ -314,8 +367,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 							}
 						}
 						for r := 0; r < rows; r++ {
-							a := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(ap, ci(r)), constant.NewInt(types.I32, 0))
-							as := k.b.NewBitCast(k.b.NewShuffleVector(a, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32)), v16i6)
+							as := bcastPair(k.load(ap, ci(r)))
 							for h := range bv {
 								acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
 							}
