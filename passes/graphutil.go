@@ -113,3 +113,9 @@ func matchName(v *ir.Value, names []string) bool {
 	}
 	return false
 }
+
+// shortType is t without its quantization parameters (a per-channel
+// scale list makes a report line thousands of characters long).
+func shortType(t ir.Type) string {
+	return ir.Type{DType: t.DType, Shape: t.Shape}.String()
+}

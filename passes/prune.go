@@ -22,7 +22,7 @@ import (
 // Zeros stay dense tensors here; the sparse pass stores them as CSR.
 var prunePass = &Pass{
 	Name:    "prune",
-	Summary: "magnitude pruning (global or per layer), structured channel pruning, least-squares refit, iterative schedule",
+	Summary: "magnitude pruning (global or per layer), structured channel pruning, least-squares refit, iterative schedule with distillation after each step",
 	Options: []OptionDef{
 		{Name: "ratio", Kind: Float, Default: "0.5", Doc: "fraction of weights (or channels, when structured) removed"},
 		{Name: "scope", Kind: String, Default: "global", Values: []string{"global", "layer"}, Doc: "one magnitude threshold over all layers, or the ratio in every layer"},

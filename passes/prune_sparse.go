@@ -16,7 +16,7 @@ import (
 // enough (rt.SparseWinDensity); codegen rejects sparse_decode as unsupported.
 var sparsePass = &Pass{
 	Name:    "sparse",
-	Summary: "store pruned weights as CSR (values + column indices + row pointers) where smaller than dense",
+	Summary: "store pruned weights sparse, as CSR (values, column indices, row pointers) or relative indices (gaps), where smaller than dense",
 	Options: []OptionDef{
 		{Name: "min", Kind: Float, Default: "0.5", Doc: "minimum fraction of zeros for a weight to be encoded"},
 		{Name: "index", Kind: String, Default: "auto", Values: []string{"auto", "csr", "rel"}, Doc: "index encoding: CSR (u8/i16 column indices, i32 row pointers), relative (Deep Compression's gaps of 1..8 bits, zero fillers), or the smaller of the two (auto)"},
@@ -50,7 +50,7 @@ var sparsePass = &Pass{
 				if enc.Op.Name == "sparse_rel_decode" {
 					form = fmt.Sprintf("%d-bit relative indices", enc.Int("bits"))
 				}
-				rep.Notef("%s: %v stored with %s, %d values, %d → %d bytes", layerKey(v), w.Type, form, enc.Args[0].Type.NumElements(),
+				rep.Notef("%s: %v stored with %s, %d values, %d → %d bytes", layerKey(v), shortType(w.Type), form, enc.Args[0].Type.NumElements(),
 					w.Type.Bytes(), csrBytes(enc))
 			}
 			g.RemoveDead()

@@ -157,7 +157,7 @@ func shareWeight(g *ir.Graph, w *ir.Value, bits, iters int, pp bool, index strin
 		if err != nil {
 			return nil, "", err
 		}
-		return dec, fmt.Sprintf("%v: %d-entry codebook, %d → %d bytes", w.Type, len(cents), t.Len()*esize, denseBytes), nil
+		return dec, fmt.Sprintf("%v: %d-entry codebook, %d → %d bytes", shortType(w.Type), len(cents), t.Len()*esize, denseBytes), nil
 	}
 	vt := ir.Type{DType: t.DType, Shape: []int{len(xs)}, Quant: cq}
 	nzv, err := g.Add("codebook_decode", []*ir.Value{cbv, ixv}, ir.Attrs{"bits": ir.Int(bits)}, vt, w.Name+".nz", w.Source)
@@ -183,7 +183,7 @@ func shareWeight(g *ir.Graph, w *ir.Value, bits, iters int, pp bool, index strin
 	if err != nil {
 		return nil, "", err
 	}
-	return dec, fmt.Sprintf("%v: %d-entry codebook over %d non-zeros (CSR), %d → %d bytes", w.Type, len(cents), nnz, t.Len()*esize, sparseBytes), nil
+	return dec, fmt.Sprintf("%v: %d-entry codebook over %d non-zeros (CSR), %d → %d bytes", shortType(w.Type), len(cents), nnz, t.Len()*esize, sparseBytes), nil
 }
 
 // shareRel clusters the non-zeros of w (at pos) and stores them with
@@ -240,7 +240,7 @@ func shareRel(g *ir.Graph, w *ir.Value, pos []int, bits, relBits, iters int, pp,
 	}
 	size := cb.Len()*t.DType.Size() + ixv.Const.Len() + gv.Const.Len()
 	return dec, fmt.Sprintf("%v: %d-entry codebook over %d non-zeros, %d-bit relative indices (%d fillers), %d → %d bytes",
-		w.Type, len(cents), len(pos), relBits, fillers, t.Len()*t.DType.Size(), size), nil
+		shortType(w.Type), len(cents), len(pos), relBits, fillers, t.Len()*t.DType.Size(), size), nil
 }
 
 // kmeans1D clusters xs into at most k centroids (sorted; with fixedZero,
