@@ -65,6 +65,10 @@ var (
 
 func main() {
 	flag.Parse()
+	if *int8 != "" && *int8 != "all" && *int8 != "none" {
+		fmt.Fprintf(os.Stderr, "-int8 %q: want all or none\n", *int8)
+		os.Exit(2)
+	}
 	t0 := time.Now()
 	run := func(name string, f func() error) {
 		if *part != "all" && *part != name {
