@@ -150,11 +150,18 @@ func TestDistillQuantizedShared(t *testing.T) {
 }
 
 // Distillation reads and rewrites Deep Compression's relative-index
-// encoding: the gaps stay as they were, zero fillers stay zero, and the
-// codebook entries train.
+// encoding: the gaps stay as they were, zero fillers (and a codebook's zero
+// entry) stay zero, and the codebook entries or stored values train.
 func TestDistillRelativeIndices(t *testing.T) {
+	stored := func(v *ir.Value) *ir.Tensor { // the codebook, or the values
+		if v.Args[0].IsConst() {
+			return v.Args[0].Const
+		}
+		return v.Args[0].Args[0].Const
+	}
 	g0, d := tinyMLP(t)
-	for _, spec := range []string{"prune{ratio=0.8,refit=false},share{bits=4,index=rel}", "prune{ratio=0.8,refit=false},quantize,share{bits=4,index=rel}"} {
+	for _, spec := range []string{"prune{ratio=0.8,refit=false},share{bits=4,index=rel}", "prune{ratio=0.8,refit=false},quantize,share{bits=4,index=rel}",
+		"prune{ratio=0.8,refit=false},sparse{index=rel}", "prune{ratio=0.8,refit=false},quantize,sparse{index=rel}"} {
 		g := g0.Clone()
 		if _, err := RunSpec(g, spec, &Context{Data: d}); err != nil {
 			t.Fatal(err)
@@ -164,7 +171,7 @@ func TestDistillRelativeIndices(t *testing.T) {
 		for _, v := range g.Values {
 			if v.Op.Name == "sparse_rel_decode" {
 				gaps[v.Name] = v.Args[1].Const
-				cb := v.Args[0].Args[0].Const
+				cb := stored(v)
 				for i := 0; i < cb.Len(); i++ {
 					books[v.Name] = append(books[v.Name], cb.At(i))
 				}
@@ -189,7 +196,7 @@ func TestDistillRelativeIndices(t *testing.T) {
 			if v.Args[1].Const != gaps[v.Name] {
 				t.Errorf("%s: the gaps of %s were rewritten", spec, v.Name)
 			}
-			cb := v.Args[0].Args[0].Const
+			cb := stored(v)
 			for i := 0; i < cb.Len(); i++ {
 				if books[v.Name][i] == 0 && cb.At(i) != 0 {
 					t.Errorf("%s: %s: the zero entry %d became %v", spec, v.Name, i, cb.At(i))
@@ -200,7 +207,7 @@ func TestDistillRelativeIndices(t *testing.T) {
 			}
 		}
 		if moved == 0 {
-			t.Errorf("%s: no codebook entry moved", spec)
+			t.Errorf("%s: no codebook entry or value moved", spec)
 		}
 		acc, err := Evaluate(g, d, nil)
 		if err != nil {
