@@ -45,7 +45,7 @@ import (
 var (
 	part     = flag.String("part", "all", "table, qat, cross or all")
 	nTrain   = flag.Int("train", 0, "training images of the table's distillation steps (0: per model, 60,000 for LeNet-300-100, 20,000 for LeNet-5)")
-	int8     = flag.String("int8", "", "table part: run the int8 pipelines for every model (all) or none (none); default: LeNet-300-100 only (LeNet-5 trains 8× slower in rt)")
+	int8     = flag.String("int8", "", "table part: run the int8 pipelines for every model (all), for none (none), or only them (only); default: LeNet-300-100 only (LeNet-5 trains 8× slower in rt)")
 	qatTrain = flag.Int("qattrain", 10000, "training images of the qat part")
 	nTest    = flag.Int("test", 10000, "test images")
 	epochs   = flag.Int("epochs", 1, "epochs per fine-tuning step (the qat part's Fashion-MNIST MLP trains for 2× that)")
@@ -65,8 +65,8 @@ var (
 
 func main() {
 	flag.Parse()
-	if *int8 != "" && *int8 != "all" && *int8 != "none" {
-		fmt.Fprintf(os.Stderr, "-int8 %q: want all or none\n", *int8)
+	if *int8 != "" && *int8 != "all" && *int8 != "none" && *int8 != "only" {
+		fmt.Fprintf(os.Stderr, "-int8 %q: want all, none or only\n", *int8)
 		os.Exit(2)
 	}
 	t0 := time.Now()
@@ -196,7 +196,10 @@ func table() error {
 			{fmt.Sprintf("prune %g %% → share 4 bits", pct), []string{"canonicalize", p, "share{bits=4}"}},
 			{fmt.Sprintf("  prune 50 → … → %g %%, share 4 bits, distilling after each", pct), schedule(target, false)},
 		}
-		if *int8 == "all" || *int8 == "" && m.int8 {
+		if *int8 == "only" {
+			rows = rows[:1]
+		}
+		if *int8 == "all" || *int8 == "only" || *int8 == "" && m.int8 {
 			rows = append(rows, []struct {
 				name  string
 				steps []string
