@@ -15,14 +15,14 @@ func TestWinoMatrices(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
 	for trial := 0; trial < 100; trial++ {
 		var w [5]float64
-		var d [6]float64
+		d := make([]float64, winoM+4)
 		for i := range w {
 			w[i] = r.NormFloat64()
 		}
 		for i := range d {
 			d[i] = r.NormFloat64()
 		}
-		var prod [6]float64
+		prod := make([]float64, len(d))
 		for i := range prod {
 			var gw, bd float64
 			for j := range w {
@@ -63,8 +63,8 @@ func winoCase(name string, x, w []int, attrs pir.Attrs, bias bool) codegentest.O
 	}}
 }
 
-// TestWinoConvs: f32 convs with rows of 5 taps (computed by F(2,5)) are
-// within 1e-4 of rt: odd and even output widths, asymmetric padding,
+// TestWinoConvs: f32 convs with rows of 5 taps (computed by F(4,5)) are
+// within 1e-4 of rt: output widths of every remainder mod 4, asymmetric padding,
 // groups, no bias, several output channel blocks.
 func TestWinoConvs(t *testing.T) {
 	needGo(t)
@@ -74,6 +74,7 @@ func TestWinoConvs(t *testing.T) {
 		winoCase("wino_group", []int{1, 4, 8, 9}, []int{6, 2, 4, 5}, pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(0, 2, 1, 2)}, false),
 		winoCase("wino_rect", []int{1, 9, 5, 12}, []int{3, 9, 1, 5}, nil, true),
 		winoCase("wino_dw_mult", []int{1, 2, 12, 13}, []int{8, 1, 5, 5}, pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(2, 2, 2, 2)}, true),
+		winoCase("wino_narrow", []int{1, 3, 6, 7}, []int{4, 3, 5, 5}, pir.Attrs{"pads": pir.Ints(2, 2, 2, 2)}, true),
 		winoCase("wino_mnist_first", []int{1, 1, 28, 28}, []int{8, 1, 5, 5}, pir.Attrs{"pads": pir.Ints(2, 2, 2, 2)}, true),
 	}
 	g, vals, err := codegentest.OpsGraph(cases)

@@ -11,20 +11,23 @@ import (
 )
 
 // f32 convolutions with 5 taps per row by Winograd's minimal filtering
-// along the rows, F(2,5): two outputs of a row from six inputs with six
-// multiplies instead of ten. The six inputs of each window are transformed
-// once (d' = Bᵀd, shared by every output channel and kernel row), the
-// weights once at init (g' = G·g), the products summed over the input
-// channels and kernel rows as six GEMMs (one per transformed component,
-// the row sweeps of convGemm), and two outputs recovered per window
-// (y = Aᵀ(Σ g'⊙d')). The transforms come from Toom-Cook interpolation at
-// 0, ±1, ±2 and ∞ (winoMatrices). The transformed values and their sums
+// along the rows, F(4,5): four outputs of a row from eight inputs with
+// eight multiplies instead of twenty (F(2,5), six for two, took a third
+// more multiplies in the row sweeps, which dominate mnist-7). The eight
+// inputs of each window are transformed once (d' = Bᵀd, shared by every
+// output channel and kernel row), the weights once at init (g' = G·g),
+// the products summed over the input channels and kernel rows as eight
+// GEMMs (one per transformed component, the row sweeps of convGemm), and
+// four outputs recovered per window (y = Aᵀ(Σ g'⊙d')); the last window
+// of a row may reach into the padding (its extra outputs are not
+// stored). The transforms come from Toom-Cook interpolation at 0, ±1,
+// ±2, ±1/2 and ∞ (winoMatrices). The transformed values and their sums
 // are float64 (the scalar float64 multiply-adds cost what float32 ones
 // do): the transforms' cancellations stay well within the backend's 1e-4
 // of rt even for outputs much smaller than their terms.
 
 // winoM is the number of outputs per window.
-const winoM = 2
+const winoM = 4
 
 // winoMatrices returns Bᵀ (n×n), G (n×r) and Aᵀ (m×n) of the correlation
 // y[i] = Σ_k g[k]·d[i+k] (i < m) by evaluation at the points pts (the last
@@ -107,8 +110,8 @@ func invert(a [][]float64) [][]float64 {
 	return inv
 }
 
-// winoPoints are the interpolation points of F(2,5) (∞ last).
-var winoPoints = []float64{0, 1, -1, 2, -2, math.Inf(1)}
+// winoPoints are the interpolation points of F(4,5) (∞ last).
+var winoPoints = []float64{0, 1, -1, 2, -2, 0.5, -0.5, math.Inf(1)}
 
 // winoOK reports whether the step is an f32 conv convWino computes:
 // 5 taps per row, unit strides and dilations, enough kernel rows and
@@ -158,7 +161,7 @@ func combo(coef []float64, term func(i int) string) string {
 	return b.String()
 }
 
-// convWino emits the conv by F(2,5) along the rows.
+// convWino emits the conv by F(4,5) along the rows.
 func (k *kfn) convWino() error {
 	c := k.s.Conv
 	bt, gm, at := winoMatrices(winoM, c.KW, winoPoints)
@@ -220,7 +223,7 @@ func (k *kfn) convWino() error {
 		L("xr := xp[i*%d:][:%d]", wp, wp),
 		For("w", 0, nw, tr...)))
 
-	// Blocks of output channels: per component, the row sweeps; then two
+	// Blocks of output channels: per component, the row sweeps; then four
 	// outputs per window.
 	fused := k.unaryEpilogue()
 	m := 0
