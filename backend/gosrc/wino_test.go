@@ -83,3 +83,37 @@ func TestWinoConvs(t *testing.T) {
 	}
 	checkAgainstRT(t, g, nil, nil, vals)
 }
+
+// TestWinoPairs: the transforms at opposite points of F(4,5) split into
+// shared and opposite terms (so the generated transforms take the
+// shorter form), and u = e + o, v = e - o.
+func TestWinoPairs(t *testing.T) {
+	bt, _, at := winoMatrices(winoM, 5, winoPoints)
+	pair := winoPairs(winoPoints)
+	n := 0
+	for a, b := range pair {
+		if b < a {
+			continue
+		}
+		n++
+		e, o, ok := splitPair(bt[a], bt[b])
+		if !ok {
+			t.Fatalf("Bᵀ rows %d and %d do not split", a, b)
+		}
+		for j := range e {
+			if math.Abs(e[j]+o[j]-bt[a][j]) > 1e-12 || math.Abs(e[j]-o[j]-bt[b][j]) > 1e-9 {
+				t.Fatalf("Bᵀ rows %d, %d at %d: e %v o %v", a, b, j, e[j], o[j])
+			}
+		}
+		u, v := make([]float64, winoM), make([]float64, winoM)
+		for r := range at {
+			u[r], v[r] = at[r][a], at[r][b]
+		}
+		if _, _, ok := splitPair(u, v); !ok {
+			t.Fatalf("Aᵀ columns %d and %d do not split", a, b)
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d pairs of opposite points, want 3", n)
+	}
+}

@@ -161,6 +161,112 @@ func combo(coef []float64, term func(i int) string) string {
 	return b.String()
 }
 
+// winoPairs returns, for each point, the index of its opposite (p and -p,
+// p ≠ 0), or -1.
+func winoPairs(pts []float64) []int {
+	pair := make([]int, len(pts))
+	for i, p := range pts {
+		pair[i] = -1
+		for j, q := range pts {
+			if p != 0 && !math.IsInf(p, 0) && q == -p {
+				pair[i] = j
+			}
+		}
+	}
+	return pair
+}
+
+// splitPair splits the coefficients u of the transform at a point p and v
+// of the one at -p, where v[j] = ±u[j] (Toom-Cook at opposite points:
+// x ↦ -x flips the odd powers), into the terms they share and those of
+// opposite signs: u = e + o, v = e - o, so the two take one sum of each
+// instead of two full sums. ok is false if u and v are not so related or
+// e or o is empty.
+func splitPair(u, v []float64) (e, o []float64, ok bool) {
+	e, o = make([]float64, len(u)), make([]float64, len(u))
+	var ne, no int
+	for j := range u {
+		tol := 1e-9 * (1 + math.Abs(u[j]))
+		switch {
+		case math.Abs(u[j]) < 1e-12 && math.Abs(v[j]) < 1e-12:
+		case math.Abs(v[j]-u[j]) < tol:
+			e[j], ne = u[j], ne+1
+		case math.Abs(v[j]+u[j]) < tol:
+			o[j], no = u[j], no+1
+		default:
+			return nil, nil, false
+		}
+	}
+	return e, o, ne > 0 && no > 0
+}
+
+// winoInput is the input transform of a window d0, d1, … as statements
+// storing component xi in dst(xi), opposite points' components from one
+// even and one odd sum (splitPair).
+func winoInput(bt [][]float64, pair []int, dst func(xi int) string) []jen.Code {
+	d := func(i int) string { return fmt.Sprintf("d%d", i) }
+	var out []jen.Code
+	done := make([]bool, len(bt))
+	for xi := range bt {
+		if done[xi] {
+			continue
+		}
+		if b := pair[xi]; b > xi {
+			if e, o, ok := splitPair(bt[xi], bt[b]); ok {
+				out = append(out, L("e%d, o%d := %s, %s", xi, xi, combo(e, d), combo(o, d)),
+					L("%s = e%d + o%d", dst(xi), xi, xi), L("%s = e%d - o%d", dst(b), xi, xi))
+				done[b] = true
+				continue
+			}
+		}
+		out = append(out, L("%s = %s", dst(xi), combo(bt[xi], d)))
+	}
+	return out
+}
+
+// winoOutput is the output transform of the sums s0, s1, …: statements
+// forming the sums and differences of opposite points' sums (sp, sm) and
+// the expression of each output.
+func winoOutput(at [][]float64, pair []int) (pre []jen.Code, outs []string) {
+	n := len(at[0])
+	var names []string
+	coefs := make([][]float64, len(at))
+	add := func(name string, col func(t int) float64) {
+		names = append(names, name)
+		for t := range at {
+			coefs[t] = append(coefs[t], col(t))
+		}
+	}
+	for xi := 0; xi < n; xi++ {
+		b := pair[xi]
+		if b >= 0 && b < xi {
+			continue
+		}
+		u, v := make([]float64, len(at)), make([]float64, len(at))
+		for t := range at {
+			u[t] = at[t][xi]
+			if b >= 0 {
+				v[t] = at[t][b]
+			}
+		}
+		e, o, ok := splitPair(u, v)
+		if b < 0 || !ok {
+			add(fmt.Sprintf("s%d", xi), func(t int) float64 { return u[t] })
+			if b >= 0 {
+				add(fmt.Sprintf("s%d", b), func(t int) float64 { return v[t] })
+			}
+			continue
+		}
+		pre = append(pre, L("sp%d, sm%d := s%d+s%d, s%d-s%d", xi, xi, xi, b, xi, b))
+		add(fmt.Sprintf("sp%d", xi), func(t int) float64 { return e[t] })
+		add(fmt.Sprintf("sm%d", xi), func(t int) float64 { return o[t] })
+	}
+	for t := range at {
+		outs = append(outs, combo(coefs[t], func(i int) string { return names[i] }))
+	}
+	return pre, outs
+}
+
 // convWino emits the conv by F(4,5) along the rows.
 func (k *kfn) convWino() error {
 	c := k.s.Conv
@@ -216,9 +322,8 @@ func (k *kfn) convWino() error {
 	for i := 0; i < n; i++ {
 		tr = append(tr, L("d%d := float64(d[%d])", i, i))
 	}
-	for xi := 0; xi < n; xi++ {
-		tr = append(tr, L("dq[%d+i*%d+w] = %s", xi*c.Cg*hp*nw, nw, combo(bt[xi], func(i int) string { return fmt.Sprintf("d%d", i) })))
-	}
+	pair := winoPairs(winoPoints)
+	tr = append(tr, winoInput(bt, pair, func(xi int) string { return fmt.Sprintf("dq[%d+i*%d+w]", xi*c.Cg*hp*nw, nw) })...)
 	body = append(body, For("i", 0, c.Cg*hp,
 		L("xr := xp[i*%d:][:%d]", wp, wp),
 		For("w", 0, nw, tr...)))
@@ -254,8 +359,9 @@ func (k *kfn) convWino() error {
 			for xi := 0; xi < n; xi++ {
 				outw = append(outw, L("s%d := %s[%d+p]", xi, yq, (xi*4+i)*pos))
 			}
-			for t := 0; t < winoM; t++ {
-				v := combo(at[t], func(xi int) string { return fmt.Sprintf("s%d", xi) })
+			pre, outs := winoOutput(at, pair)
+			outw = append(outw, pre...)
+			for t, v := range outs {
 				st := []jen.Code{L("v := b + float32(%s)", v)}
 				if fused {
 					st = append(st, k.epi(nil)...)
