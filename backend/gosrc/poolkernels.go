@@ -38,6 +38,10 @@ func (k *kfn) pool() error {
 		return unsupported(k.s, "pool on %v", k.s.In[0].DType)
 	}
 	hw, P := p.H*p.W, p.OH*p.OW
+	if p.Max && p.PT == 0 && p.PL == 0 && (p.OH-1)*p.SH+(p.KH-1)*p.DH < p.H && (p.OW-1)*p.SW+(p.KW-1)*p.DW < p.W && p.KH*p.KW <= 16 {
+		k.maxPoolInside()
+		return nil
+	}
 	init := "0"
 	acc := "yr[ow] += xr[ow*%d+off]"
 	if p.Max {
@@ -80,6 +84,27 @@ func (k *kfn) pool() error {
 	}
 	k.add(For("pl", 0, p.Planes, body...))
 	return nil
+}
+
+// maxPoolInside: a max pool whose windows all lie inside the input takes
+// each output from its taps unrolled (no per-tap range), compared as rt
+// does (from -∞, a tap replaces the max only if greater: NaNs skipped).
+func (k *kfn) maxPoolInside() {
+	p := k.s.Pool
+	hw, P := p.H*p.W, p.OH*p.OW
+	span := (p.OW-1)*p.SW + (p.KW-1)*p.DW + 1
+	rows := []jen.Code{L("yr := yp[oh*%d:][:%d]", p.OW, p.OW)}
+	taps := []jen.Code{L("i := ow * %d", p.SW), L("s := float32(math.Inf(-1))")}
+	for kh := 0; kh < p.KH; kh++ {
+		rows = append(rows, L("r%d := xp[(oh*%d+%d)*%d:][:%d]", kh, p.SH, kh*p.DH, p.W, span))
+		for kw := 0; kw < p.KW; kw++ {
+			taps = append(taps, jen.If(L("v := r%d[i+%d]; v > s", kh, kw*p.DW)).Block(L("s = v")))
+		}
+	}
+	k.add(For("pl", 0, p.Planes,
+		L("xp := x0[pl*%d:][:%d]", hw, hw),
+		L("yp := y[pl*%d:][:%d]", P, P),
+		For("oh", 0, p.OH, append(rows, jen.For(L("ow := range yr")).Block(append(taps, L("yr[ow] = s"))...))...)))
 }
 
 func (k *kfn) globalAvgPool() error {
