@@ -195,3 +195,15 @@ func (k *kfn) fmax(a, b value.Value) value.Value {
 func (k *kfn) fmin(a, b value.Value) value.Value {
 	return k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, a, b), a, b)
 }
+
+// entryAlloca allocates a stack slot of type t in the function's entry
+// block (once per call, wherever the caller's builder is) and returns its
+// address as a *t.
+func (k *kfn) entryAlloca(t types.Type, align int) value.Value {
+	a := ir.NewAlloca(t)
+	a.Align = ir.Align(align)
+	entry := k.f.Blocks[0]
+	a.SetName(fmt.Sprintf("stk%d", len(entry.Insts)))
+	entry.Insts = append([]ir.Instruction{a}, entry.Insts...)
+	return a
+}

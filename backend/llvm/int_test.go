@@ -156,3 +156,44 @@ func TestIntConvShapes(t *testing.T) {
 	}
 	checkAgainstRT(t, g, host, nil, vals)
 }
+
+// extremeIntConv is an i8 conv whose weights are all -128 or 127 and
+// whose input zero point is -128 (x - zx up to 255): the largest i16 pair
+// products the panel kernel's widened weight pairs meet.
+func extremeIntConv(name string, x, w []int, attrs pir.Attrs) codegentest.IntCase {
+	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		xv := add(codegentest.QT(pir.I8, 0.05, -128, x...))
+		wt := codegentest.QT(pir.I8, 0.02, 0, w...)
+		wv := pir.NewTensor(pir.I8, w)
+		for i := 0; i < wv.Len(); i++ {
+			v := int64(-128)
+			if r.Intn(3) == 0 {
+				v = 127
+			}
+			wv.SetInt(i, v)
+		}
+		return g.Add("conv", []*pir.Value{xv, g.AddConst("w", wv, wt.Quant), codegentest.I32Const(g, r, w[0])}, attrs, codegentest.QT(pir.I8, 4, 5), name, name)
+	}}
+}
+
+// TestIntConvExtremes: the panel kernel (im2col and pointwise from the
+// input, float and TFLite requantization, row blocks of fewer than mrI rows
+// and panels of fewer than 16 columns) at the int8 extremes, equal to rt's.
+func TestIntConvExtremes(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	cases := []codegentest.IntCase{
+		extremeIntConv("ext_panel", []int{1, 5, 9, 11}, []int{7, 5, 3, 3}, pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}),
+		extremeIntConv("ext_panel_tflite", []int{1, 5, 9, 11}, []int{6, 5, 3, 3}, pir.Attrs{"rq": pir.Str("tflite"), "pads": pir.Ints(1, 1, 1, 1)}),
+		extremeIntConv("ext_pointwise", []int{1, 64, 5, 7}, []int{11, 64, 1, 1}, nil),
+		extremeIntConv("ext_pointwise_tflite", []int{1, 32, 6, 6}, []int{9, 32, 1, 1}, pir.Attrs{"rq": pir.Str("tflite")}),
+	}
+	g, vals, err := codegentest.IntOpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAgainstRT(t, g, host, nil, vals)
+}

@@ -17,7 +17,8 @@ import (
 // x - zx as i16, is packed into Scratch in panels of 16 columns whose rows
 // go by pairs (k, k+1) interleaved per column, and the weights are laid
 // out as (A[m,k], A[m,k+1]) pairs in row blocks of mrI rows
-// (appendIntPairs), sign-extended to i16 lanes as they are broadcast. The micro-kernel multiplies a
+// (appendIntPairs), sign-extended to i16 lanes as they are broadcast (on AVX2
+// targets, once per row block into a stack buffer). The micro-kernel multiplies a
 // broadcast weight pair with 8 columns' pairs and adds the two products of
 // each column into an i32 lane: the pattern x86 selects as vpmaddwd (the
 // form the llvm.x86.avx2.pmadd.wd intrinsic has; plain IR here, so other
@@ -221,6 +222,18 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 		pairT = i16
 	}
 	pairs := k.b.NewBitCast(wg, types.NewPointer(pairT))
+	// wbuf: on AVX2 targets, i8 pairs are widened to i16 pairs once per
+	// block of mrI rows into a stack buffer (mrI·kq i32 pairs), so that the
+	// kernel broadcasts a pair straight from memory (vpbroadcastd, a load)
+	// instead of broadcasting and sign-extending it per tile (two more
+	// shuffle-unit instructions a row per pair: a quarter of the kernel's
+	// time). Other targets (the embedded ones) keep their stack small.
+	var wbuf value.Value
+	if w8 && k.e.t.hasAVX2() {
+		w8, pairT = false, types.I32
+		wbuf = k.entryAlloca(types.NewArray(uint64(mrI*kq), types.I32), 32)
+		wbuf = k.b.NewBitCast(wbuf, types.NewPointer(types.I32))
+	}
 	v8i16t := types.NewVector(8, i16)
 	bcastPair := func(v value.Value) value.Value {
 		if !w8 {
@@ -333,7 +346,9 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 				default:
 					k.im2colD(c, xb, constant.NewInt(i16, 0), ld, colDst{ptr: col, idx: bIdx})
 				}
-				tile := func(jp, i0 value.Value, rows int, cols int) {
+				// tile: rows × cols outputs from the pairs at a0 (row block
+				// i0's pairs, or their i16 copy in wbuf).
+				tile := func(jp, i0 value.Value, rows int, cols int, a0 value.Value) {
 					inits := make([]value.Value, 0, rows*2+2)
 					for r := 0; r < rows; r++ {
 						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
@@ -342,7 +357,6 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 						inits = append(inits, bs, bs)
 					}
 					nacc := len(inits)
-					a0 := k.at(pairs, k.add(k.mul(g, c.Mg*kq), k.mul(i0, kq)))
 					var b0 value.Value
 					bStep := 32
 					if direct {
@@ -384,10 +398,33 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					}
 				}
 				full, rem := c.Mg/mrI, c.Mg%mrI
-				panels := func(jp value.Value, cols int) {
-					k.loop(0, full, func(ib value.Value) { tile(jp, k.mul(ib, mrI), mrI, cols) })
+				blockA := func(i0 value.Value) value.Value {
+					return k.at(pairs, k.add(k.mul(g, c.Mg*kq), k.mul(i0, kq)))
+				}
+				if wbuf != nil {
+					// Row blocks outer: each block's i8 pairs widened
+					// once into wbuf, then every panel of columns.
+					rowBlock := func(i0 value.Value, rows int) {
+						src := k.b.NewBitCast(blockA(i0), types.NewPointer(types.I8))
+						dst := k.b.NewBitCast(wbuf, types.NewPointer(i16))
+						k.loop(0, rows*kq*2, func(e value.Value) {
+							k.store(k.b.NewSExt(k.load(src, e), i16), dst, e)
+						})
+						k.loop(0, L/nrCol, func(jp value.Value) { tile(jp, i0, rows, nrCol, wbuf) })
+						if L%nrCol != 0 {
+							tile(ci(L/nrCol), i0, rows, L%nrCol, wbuf)
+						}
+					}
+					k.loop(0, full, func(ib value.Value) { rowBlock(k.mul(ib, mrI), mrI) })
 					if rem > 0 {
-						tile(jp, ci(full*mrI), rem, cols)
+						rowBlock(ci(full*mrI), rem)
+					}
+					return
+				}
+				panels := func(jp value.Value, cols int) {
+					k.loop(0, full, func(ib value.Value) { i0 := k.mul(ib, mrI); tile(jp, i0, mrI, cols, blockA(i0)) })
+					if rem > 0 {
+						tile(jp, ci(full*mrI), rem, cols, blockA(ci(full*mrI)))
 					}
 				}
 				k.loop(0, L/nrCol, func(jp value.Value) { panels(jp, nrCol) })
