@@ -13,7 +13,8 @@ import (
 // rowsAxpy emits y_i += Σ_k w_i[k]·B[k] for r rows y0..y{r-1} of the
 // same length with weight rows w0..w{r-1}, unrolled over k by 4 (2 for four
 // rows, so the weights of one step stay in registers): every B element loaded is
-// reused r times.
+// reused r times. An odd k of four rows ends with a step of three (a
+// step of one would load and store the rows for a single product each).
 func rowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
 	u := 4
 	if r > 2 {
@@ -59,8 +60,15 @@ func rowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
 	}
 	var out []jen.Code
 	ku := kk / u * u
+	tail3 := u == 2 && kk%2 == 1 && kk >= 3
+	if tail3 {
+		ku -= 2
+	}
 	if ku > 0 {
 		out = append(out, jen.For(L("k := 0"), L("k < %d", ku), L("k += %d", u)).Block(step(u, "k")...))
+	}
+	if tail3 {
+		return append(out, jen.For(L("k := %d", ku), L("k < %d", kk), L("k += 3")).Block(step(3, "k")...))
 	}
 	if ku < kk {
 		out = append(out, jen.For(L("k := %d", ku), L("k < %d", kk), L("k++")).Block(step(1, "k")...))
