@@ -11,15 +11,11 @@ import (
 // The f32 convolutions: im2col + GEMM and depthwise.
 
 // rowsAxpy emits y_i += Σ_k w_i[k]·B[k] for r rows y0..y{r-1} of the
-// same length with weight rows w0..w{r-1}, unrolled over k by 4 (2 for four
-// rows, so the weights of one step stay in registers): every B element loaded is
-// reused r times. An odd k of four rows ends with a step of three (a
-// step of one would load and store the rows for a single product each).
+// same length with weight rows w0..w{r-1}, unrolled over k by 4 (3 for four
+// rows, the rest by 2: twelve weights stay in registers, the rows are
+// loaded and stored once per three products): every B element loaded is
+// reused r times.
 func rowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
-	u := 4
-	if r > 2 {
-		u = 2
-	}
 	step := func(u int, k0 string) []jen.Code {
 		var as, zs, out []jen.Code
 		for i := 0; i < r; i++ {
@@ -59,16 +55,29 @@ func rowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
 		return out
 	}
 	var out []jen.Code
-	ku := kk / u * u
-	tail3 := u == 2 && kk%2 == 1 && kk >= 3
-	if tail3 {
-		ku -= 2
+	if r > 2 {
+		// Steps of three, the rest by two (one only if k is 1).
+		n3, n2, n1 := kk/3, 0, 0
+		switch {
+		case kk%3 == 1 && n3 > 0:
+			n3, n2 = n3-1, 2
+		case kk%3 == 2:
+			n2 = 1
+		case kk%3 == 1:
+			n1 = 1
+		}
+		k0 := 0
+		for _, st := range []struct{ u, n int }{{3, n3}, {2, n2}, {1, n1}} {
+			if st.n > 0 {
+				out = append(out, jen.For(L("k := %d", k0), L("k < %d", k0+st.u*st.n), L("k += %d", st.u)).Block(step(st.u, "k")...))
+				k0 += st.u * st.n
+			}
+		}
+		return out
 	}
+	ku := kk / 4 * 4
 	if ku > 0 {
-		out = append(out, jen.For(L("k := 0"), L("k < %d", ku), L("k += %d", u)).Block(step(u, "k")...))
-	}
-	if tail3 {
-		return append(out, jen.For(L("k := %d", ku), L("k < %d", kk), L("k += 3")).Block(step(3, "k")...))
+		out = append(out, jen.For(L("k := 0"), L("k < %d", ku), L("k += 4")).Block(step(4, "k")...))
 	}
 	if ku < kk {
 		out = append(out, jen.For(L("k := %d", ku), L("k < %d", kk), L("k++")).Block(step(1, "k")...))
