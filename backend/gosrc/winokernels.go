@@ -303,8 +303,9 @@ func (k *kfn) convWino() error {
 			Var().Id(pad).Index(jen.Lit(c.Cg*hp*wp)).Float32(),
 		jen.Commentf("%s holds the transformed input windows [%d][Cg·rows][%d windows].", dq, n, nw).Line().
 			Var().Id(dq).Index(jen.Lit(n*c.Cg*hp*nw)).Float64(),
-		jen.Commentf("%s holds the transformed sums of a block of output channels [%d][4][%d].", yq, n, pos).Line().
-			Var().Id(yq).Index(jen.Lit(n*4*pos)).Float64(),
+		jen.Commentf("%s holds the transformed sums of a block of output channels [%d][4][%d]", yq, n, pos).Line().
+			Comment("(a slice, not an array: the sweeps address its rows from a register, not each from the symbol).").Line().
+			Var().Id(yq).Op("=").Make(jen.Index().Float64(), jen.Lit(n*4*pos)),
 		jen.Commentf("%s holds %s's transformed weights [%d][M][Cg·KH] (G·g of each kernel row).", wg, k.name, n).Line().
 			Var().Id(wg).Op("=").Id("winoWeights").Call(L("%s, [][]float64{%s}, %d, %d", w1, strings.Join(grows, ", "), c.M, c.KW)))
 	k.g.wino = true
@@ -316,6 +317,7 @@ func (k *kfn) convWino() error {
 		For("c", 0, c.Cg, For("h", 0, c.H,
 			L("copy(xp[(c*%d+h+%d)*%d+%d:][:%d], xg[(c*%d+h)*%d:][:%d])", hp, c.PT, wp, c.PL, c.W, c.H, c.W, c.W))),
 		L("dq := %s[:]", dq),
+		L("yq := %s[:%d]", yq, n*4*pos),
 	}
 	var tr []jen.Code
 	tr = append(tr, L("d := xr[w*%d:][:%d]", winoM, n))
@@ -343,7 +345,7 @@ func (k *kfn) convWino() error {
 		for xi := 0; xi < n; xi++ {
 			var comp []jen.Code
 			for i := 0; i < r; i++ {
-				comp = append(comp, L("y%d := %s[%d:][:%d]", i, yq, (xi*4+i)*pos, pos))
+				comp = append(comp, L("y%d := yq[%d:][:%d]", i, (xi*4+i)*pos, pos))
 				if i > 0 {
 					comp = append(comp, L("y%d = y%d[:len(y0)]", i, i))
 				}
@@ -357,7 +359,7 @@ func (k *kfn) convWino() error {
 		for i := 0; i < r; i++ {
 			var outw []jen.Code
 			for xi := 0; xi < n; xi++ {
-				outw = append(outw, L("s%d := %s[%d+p]", xi, yq, (xi*4+i)*pos))
+				outw = append(outw, L("s%d := yq[%d+p]", xi, (xi*4+i)*pos))
 			}
 			pre, outs := winoOutput(at, pair)
 			outw = append(outw, pre...)
