@@ -167,7 +167,7 @@ func extremeIntConv(name string, x, w []int, attrs pir.Attrs) codegentest.IntCas
 		wv := pir.NewTensor(pir.I8, w)
 		for i := 0; i < wv.Len(); i++ {
 			v := int64(-128)
-			if r.Intn(3) == 0 {
+			if r.Intn(2) == 0 {
 				v = 127
 			}
 			wv.SetInt(i, v)
@@ -177,7 +177,7 @@ func extremeIntConv(name string, x, w []int, attrs pir.Attrs) codegentest.IntCas
 }
 
 // TestIntConvExtremes: the panel kernel (im2col and pointwise from the
-// input, float and TFLite requantization, row blocks of fewer than mrI rows
+// input or packed in groups of panels, float and TFLite requantization, row blocks of fewer than mrI rows
 // and panels of fewer than 16 columns) at the int8 extremes, equal to rt's.
 func TestIntConvExtremes(t *testing.T) {
 	needTools(t)
@@ -190,6 +190,9 @@ func TestIntConvExtremes(t *testing.T) {
 		extremeIntConv("ext_panel_tflite", []int{1, 5, 9, 11}, []int{6, 5, 3, 3}, pir.Attrs{"rq": pir.Str("tflite"), "pads": pir.Ints(1, 1, 1, 1)}),
 		extremeIntConv("ext_pointwise", []int{1, 64, 5, 7}, []int{11, 64, 1, 1}, nil),
 		extremeIntConv("ext_pointwise_tflite", []int{1, 32, 6, 6}, []int{9, 32, 1, 1}, pir.Attrs{"rq": pir.Str("tflite")}),
+		// K = 2048: B packed in groups of two panels (the last group
+		// one panel and the partial one).
+		extremeIntConv("ext_pointwise_groups", []int{1, 2048, 5, 10}, []int{6, 2048, 1, 1}, nil),
 	}
 	g, vals, err := codegentest.IntOpsGraph(cases)
 	if err != nil {

@@ -284,6 +284,24 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 		}
 		return k.b.NewSub(v, zx16)
 	}
+	// pairRows: B's pairs of rows (k, k+1) from the input at bp (16, or
+	// cols masked, columns), interleaved per column: two <16 x i16>.
+	pairRows := func(bp value.Value, cols int) [2]value.Value {
+		r0, r1 := xrow(bp, cols), xrow(k.at(bp, ci(P)), cols)
+		return [2]value.Value{
+			k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)),
+			k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))}
+	}
+	// bbuf: for pointwise convs with widened weights, up to npG panels of
+	// B (and a partial one) packed on the stack once (kq·32 i16 each, as the im2col panels),
+	// then every row block over them: B built once, not once a row block.
+	var bbuf value.Value
+	npG := 0
+	if direct && wbuf != nil {
+		npG = max(1, min((P+nrCol-1)/nrCol, (128<<10)/(kq*64)))
+		bbuf = k.entryAlloca(types.NewArray(uint64((npG+1)*kq*32), i16), 32)
+		bbuf = k.b.NewBitCast(bbuf, types.NewPointer(i16))
+	}
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.Group, func(g value.Value) {
 			xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
@@ -348,7 +366,10 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 				}
 				// tile: rows × cols outputs from the pairs at a0 (row block
 				// i0's pairs, or their i16 copy in wbuf).
-				tile := func(jp, i0 value.Value, rows int, cols int, a0 value.Value) {
+				tile := func(jp, i0 value.Value, rows int, cols int, a0, bsrc value.Value) {
+					// bsrc: the panel of B packed on the stack (pointwise
+					// convs on AVX2), else B from the input or Scratch.
+					direct := direct && bsrc == nil
 					inits := make([]value.Value, 0, rows*2+2)
 					for r := 0; r < rows; r++ {
 						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
@@ -362,6 +383,8 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					if direct {
 						b0 = k.at(x, k.add(xb, k.add(p0, k.mul(jp, nrCol))))
 						bStep = 2 * P
+					} else if bsrc != nil {
+						b0 = bsrc
 					} else {
 						b0 = k.at(col, k.mul(jp, kq*32))
 					}
@@ -370,9 +393,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 						ap, bp := st[nacc], st[nacc+1]
 						var bv [2]value.Value
 						if direct {
-							r0, r1 := xrow(bp, cols), xrow(k.at(bp, ci(P)), cols)
-							bv[0] = k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23))
-							bv[1] = k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))
+							bv = pairRows(bp, cols)
 						} else {
 							for h := range bv {
 								l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(bp, ci(16*h)), types.NewPointer(v16i6)))
@@ -401,18 +422,63 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 				blockA := func(i0 value.Value) value.Value {
 					return k.at(pairs, k.add(k.mul(g, c.Mg*kq), k.mul(i0, kq)))
 				}
+				widen := func(i0 value.Value, rows int) {
+					src := k.b.NewBitCast(blockA(i0), types.NewPointer(types.I8))
+					dst := k.b.NewBitCast(wbuf, types.NewPointer(i16))
+					k.loop(0, rows*kq*2, func(e value.Value) {
+						k.store(k.b.NewSExt(k.load(src, e), i16), dst, e)
+					})
+				}
+				if bbuf != nil {
+					// Groups of npG panels: B packed into bbuf, then each
+					// row block's pairs widened into wbuf and run over
+					// the group's panels.
+					slot := func(t value.Value) value.Value { return k.at(bbuf, k.mul(t, kq*32)) }
+					group := func(jp0 value.Value, np, cols int) {
+						// np panels of 16 columns from jp0, then (cols > 0)
+						// one of cols columns.
+						pack := func(jp, t value.Value, cols int) {
+							bp0 := k.at(x, k.add(xb, k.add(p0, k.mul(jp, nrCol))))
+							k.loop(0, kq, func(q value.Value) {
+								bv := pairRows(k.at(bp0, k.mul(q, 2*P)), cols)
+								for h := range bv {
+									st := k.b.NewStore(bv[h], k.b.NewBitCast(k.at(slot(t), k.madd(q, 32, ci(16*h))), types.NewPointer(v16i6)))
+									st.Align = 2
+								}
+							})
+						}
+						k.loop(0, np, func(t value.Value) { pack(k.add(jp0, t), t, nrCol) })
+						if cols > 0 {
+							pack(k.add(jp0, ci(np)), ci(np), cols)
+						}
+						rowBlock := func(i0 value.Value, rows int) {
+							widen(i0, rows)
+							k.loop(0, np, func(t value.Value) { tile(k.add(jp0, t), i0, rows, nrCol, wbuf, slot(t)) })
+							if cols > 0 {
+								tile(k.add(jp0, ci(np)), i0, rows, cols, wbuf, slot(ci(np)))
+							}
+						}
+						k.loop(0, full, func(ib value.Value) { rowBlock(k.mul(ib, mrI), mrI) })
+						if rem > 0 {
+							rowBlock(ci(full*mrI), rem)
+						}
+					}
+					fullP, last := L/nrCol, L%nrCol
+					ng := fullP / npG // the last group: fewer panels, and the partial one
+					k.loop(0, ng, func(gi value.Value) { group(k.mul(gi, npG), npG, 0) })
+					if lp := fullP - ng*npG; lp > 0 || last > 0 {
+						group(ci(ng*npG), lp, last)
+					}
+					return
+				}
 				if wbuf != nil {
 					// Row blocks outer: each block's i8 pairs widened
 					// once into wbuf, then every panel of columns.
 					rowBlock := func(i0 value.Value, rows int) {
-						src := k.b.NewBitCast(blockA(i0), types.NewPointer(types.I8))
-						dst := k.b.NewBitCast(wbuf, types.NewPointer(i16))
-						k.loop(0, rows*kq*2, func(e value.Value) {
-							k.store(k.b.NewSExt(k.load(src, e), i16), dst, e)
-						})
-						k.loop(0, L/nrCol, func(jp value.Value) { tile(jp, i0, rows, nrCol, wbuf) })
+						widen(i0, rows)
+						k.loop(0, L/nrCol, func(jp value.Value) { tile(jp, i0, rows, nrCol, wbuf, nil) })
 						if L%nrCol != 0 {
-							tile(ci(L/nrCol), i0, rows, L%nrCol, wbuf)
+							tile(ci(L/nrCol), i0, rows, L%nrCol, wbuf, nil)
 						}
 					}
 					k.loop(0, full, func(ib value.Value) { rowBlock(k.mul(ib, mrI), mrI) })
@@ -422,9 +488,9 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					return
 				}
 				panels := func(jp value.Value, cols int) {
-					k.loop(0, full, func(ib value.Value) { i0 := k.mul(ib, mrI); tile(jp, i0, mrI, cols, blockA(i0)) })
+					k.loop(0, full, func(ib value.Value) { i0 := k.mul(ib, mrI); tile(jp, i0, mrI, cols, blockA(i0), nil) })
 					if rem > 0 {
-						tile(jp, ci(full*mrI), rem, cols, blockA(ci(full*mrI)))
+						tile(jp, ci(full*mrI), rem, cols, blockA(ci(full*mrI)), nil)
 					}
 				}
 				k.loop(0, L/nrCol, func(jp value.Value) { panels(jp, nrCol) })
