@@ -7,19 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/pare-ml/pare/tests/ortpath"
 )
 
-// ortDir finds ONNX Runtime's bench.mjs: $PARE_ORT_DIR, ./.cache/ort, /tmp/ort.
-func ortDir() string {
-	for _, d := range []string{os.Getenv("PARE_ORT_DIR"), "../../.cache/ort", "/tmp/ort"} {
-		if d != "" {
-			if _, err := os.Stat(filepath.Join(d, "bench.mjs")); err == nil {
-				return d
-			}
-		}
-	}
-	return ""
-}
+// ortDir finds ONNX Runtime's harness: $PARE_ORT_DIR, .cache/ort, /tmp/ort.
+func ortDir() string { return ortpath.Dir(filepath.Join("..", "..")) }
 
 // TestExportFloatRunsInORT: mnist-7 after canonicalize,fuse (folded biases,
 // gemm, fused relu) exported to ONNX gives rt's outputs in ONNX Runtime.

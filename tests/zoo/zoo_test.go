@@ -13,6 +13,7 @@ import (
 	"github.com/pare-ml/pare/frontend/onnx"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
+	"github.com/pare-ml/pare/tests/ortpath"
 )
 
 // shipped lists the committed models and the top-1 each must reach.
@@ -92,23 +93,8 @@ func TestShippedModels(t *testing.T) {
 	}
 }
 
-// ortDir finds ONNX Runtime's bench.mjs: $PARE_ORT_DIR, ./.cache/ort (of
-// the repository) or /tmp/ort.
-func ortDir() string {
-	var dirs []string
-	if d := os.Getenv("PARE_ORT_DIR"); d != "" {
-		dirs = append(dirs, d)
-	}
-	dirs = append(dirs, filepath.Join("..", "..", ".cache", "ort"), "/tmp/ort")
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "bench.mjs")); err == nil {
-			if _, err := os.Stat(filepath.Join(d, "node_modules", "onnxruntime-node")); err == nil {
-				return d
-			}
-		}
-	}
-	return ""
-}
+// ortDir finds ONNX Runtime's harness: $PARE_ORT_DIR, .cache/ort, /tmp/ort.
+func ortDir() string { return ortpath.Dir(filepath.Join("..", "..")) }
 
 // TestONNXRuntime runs the shipped models in ONNX Runtime on MNIST test
 // images and compares the logits with rt's.
