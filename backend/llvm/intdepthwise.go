@@ -1,0 +1,136 @@
+package llvm
+
+import (
+	"sort"
+
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// intDepthwiseRows is intDepthwise for stride 1 across and 8-bit inputs,
+// as convDepthwiseRows: each output row once, i32 accumulators in
+// registers (8 columns a vector, 4 vectors a block) over row segments
+// with static kernel rows, edge columns unrolled; then requantized.
+// Integer sums: the same results as rt's in any order.
+func (k *kfn) intDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value) {
+	c := s.Conv
+	x, w := in[0], in[1]
+	xdt, wdt := s.In[0].DType, s.In[1].DType
+	osz := c.OH * c.OW
+	fin := k.requant(s, in)
+	zx := c32(int64(s.Rq.ZX))
+	v8i8 := types.NewVector(8, types.I8)
+	splat32 := func(v value.Value) value.Value {
+		b := k.b.NewInsertElement(constant.NewUndef(v8i32), v, constant.NewInt(types.I32, 0))
+		return k.b.NewShuffleVector(b, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32))
+	}
+	xvec := func(idx value.Value) value.Value {
+		l := k.b.NewLoad(v8i8, k.b.NewBitCast(k.at(x, idx), types.NewPointer(v8i8)))
+		l.Align = 1
+		var v value.Value
+		if xdt == pir.U8 {
+			v = k.b.NewZExt(l, v8i32)
+		} else {
+			v = k.b.NewSExt(l, v8i32)
+		}
+		return k.b.NewSub(v, splat32(zx))
+	}
+	lo, hi := 0, c.OW
+	for kw := 0; kw < c.KW; kw++ {
+		l, h := validRange(kw*c.DW-c.PL, 1, c.W, c.OW)
+		lo, hi = max(lo, l), min(hi, h)
+	}
+	if hi < lo {
+		lo, hi = 0, 0
+	}
+	const blk = 4
+	nblk := (hi - lo) / (blk * vlen)
+	nvec := (hi - lo - nblk*blk*vlen) / vlen
+	vEnd := lo + (nblk*blk+nvec)*vlen
+	cuts := []int{0, c.OH}
+	for kh := 0; kh < c.KH; kh++ {
+		l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
+		cuts = append(cuts, l, h)
+	}
+	sort.Ints(cuts)
+	k.loop(0, c.N, func(n value.Value) {
+		k.loop(0, c.M, func(m value.Value) {
+			ic := m
+			if c.Mg != 1 {
+				ic = k.b.NewSDiv(m, ci(c.Mg))
+			}
+			xb := k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
+			yb := k.mul(k.add(k.mul(n, c.M), m), osz)
+			bias := k.load(in[2], m)
+			wt := make([]value.Value, c.KH*c.KW)
+			for t := range wt {
+				wt[t] = k.loadInt(w, k.madd(m, c.KH*c.KW, ci(t)), wdt)
+			}
+			for i := 0; i+1 < len(cuts); i++ {
+				r0, r1 := cuts[i], cuts[i+1]
+				if r0 >= r1 {
+					continue
+				}
+				var khs []int
+				for kh := 0; kh < c.KH; kh++ {
+					if l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH); l <= r0 && r1 <= h {
+						khs = append(khs, kh)
+					}
+				}
+				k.loop(r0, r1, func(oh value.Value) {
+					yr := k.add(yb, k.mul(oh, c.OW))
+					xr := make([]value.Value, c.KH)
+					for _, kh := range khs {
+						xr[kh] = k.add(xb, k.mul(k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT)), c.W))
+					}
+					vecs := func(ow0 value.Value, nv int) {
+						a := make([]value.Value, nv)
+						for v := range a {
+							a[v] = splat32(bias)
+						}
+						for _, kh := range khs {
+							for kw := 0; kw < c.KW; kw++ {
+								wv := splat32(wt[kh*c.KW+kw])
+								for v := range a {
+									xv := xvec(k.add(xr[kh], k.add(ow0, ci(v*vlen+kw*c.DW-c.PL))))
+									a[v] = k.b.NewAdd(a[v], k.b.NewMul(wv, xv))
+								}
+							}
+						}
+						for v := range a {
+							for l := 0; l < vlen; l++ {
+								e := k.b.NewExtractElement(a[v], constant.NewInt(types.I32, int64(l)))
+								k.storeInt(fin(e, m), y, k.add(yr, k.add(ow0, ci(v*vlen+l))), s.Out.DType)
+							}
+						}
+					}
+					k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
+					if nvec > 0 {
+						vecs(ci(lo+nblk*blk*vlen), nvec)
+					}
+					for ow := 0; ow < c.OW; ow++ {
+						if ow >= lo && ow < vEnd {
+							continue
+						}
+						acc := bias
+						for _, kh := range khs {
+							for kw := 0; kw < c.KW; kw++ {
+								iw := ow + kw*c.DW - c.PL
+								if iw < 0 || iw >= c.W {
+									continue
+								}
+								xv := k.b.NewSub(k.loadInt(x, k.add(xr[kh], ci(iw)), xdt), zx)
+								acc = k.b.NewAdd(acc, k.b.NewMul(wt[kh*c.KW+kw], xv))
+							}
+						}
+						k.storeInt(fin(acc, m), y, k.add(yr, ci(ow)), s.Out.DType)
+					}
+				})
+			}
+		})
+	})
+}
