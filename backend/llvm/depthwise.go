@@ -72,26 +72,8 @@ func (k *kfn) convDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value
 	x, w := in[0], in[1]
 	osz := c.OH * c.OW
 	fma := k.e.intrinsic("llvm.fmuladd.v8f32", v8, v8, v8, v8)
-	// Columns where every tap is inside: ow + kw·DW - PL in [0, W).
-	lo, hi := 0, c.OW
-	for kw := 0; kw < c.KW; kw++ {
-		l, h := validRange(kw*c.DW-c.PL, 1, c.W, c.OW)
-		lo, hi = max(lo, l), min(hi, h)
-	}
-	if hi < lo {
-		lo, hi = 0, 0
-	}
-	const blk = 4
-	nblk := (hi - lo) / (blk * vlen)
-	nvec := (hi - lo - nblk*blk*vlen) / vlen
-	vEnd := lo + (nblk*blk+nvec)*vlen
-	// Row segments: boundaries where a kernel row enters or leaves.
-	cuts := []int{0, c.OH}
-	for kh := 0; kh < c.KH; kh++ {
-		l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
-		cuts = append(cuts, l, h)
-	}
-	sort.Ints(cuts)
+	const blk = dwBlk
+	lo, nblk, nvec, vEnd, cuts := planDWRows(c)
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.M, func(m value.Value) {
 			ic := m
@@ -168,4 +150,34 @@ func (k *kfn) convDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value
 			}
 		})
 	})
+}
+
+// dwBlk is the vectors a block of the row-by-row depthwise kernels.
+const dwBlk = 4
+
+// planDWRows is the static plan of a depthwise conv computed row by row
+// (stride 1 across), f32 or integer: from lo, the first column whose taps
+// all lie inside the input, nblk blocks of dwBlk vectors then nvec vectors
+// cover those columns up to vEnd (the rest go one at a time); cuts are the
+// row segment boundaries (sorted) where a kernel row enters or leaves the
+// input.
+func planDWRows(c *codegen.Conv) (lo, nblk, nvec, vEnd int, cuts []int) {
+	lo, hi := 0, c.OW
+	for kw := 0; kw < c.KW; kw++ {
+		l, h := validRange(kw*c.DW-c.PL, 1, c.W, c.OW)
+		lo, hi = max(lo, l), min(hi, h)
+	}
+	if hi < lo {
+		lo, hi = 0, 0
+	}
+	nblk = (hi - lo) / (dwBlk * vlen)
+	nvec = (hi - lo - nblk*dwBlk*vlen) / vlen
+	vEnd = lo + (nblk*dwBlk+nvec)*vlen
+	cuts = []int{0, c.OH}
+	for kh := 0; kh < c.KH; kh++ {
+		l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
+		cuts = append(cuts, l, h)
+	}
+	sort.Ints(cuts)
+	return lo, nblk, nvec, vEnd, cuts
 }

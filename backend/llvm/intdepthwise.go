@@ -1,8 +1,6 @@
 package llvm
 
 import (
-	"sort"
-
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
@@ -39,24 +37,8 @@ func (k *kfn) intDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value)
 		}
 		return k.b.NewSub(v, splat32(zx))
 	}
-	lo, hi := 0, c.OW
-	for kw := 0; kw < c.KW; kw++ {
-		l, h := validRange(kw*c.DW-c.PL, 1, c.W, c.OW)
-		lo, hi = max(lo, l), min(hi, h)
-	}
-	if hi < lo {
-		lo, hi = 0, 0
-	}
-	const blk = 4
-	nblk := (hi - lo) / (blk * vlen)
-	nvec := (hi - lo - nblk*blk*vlen) / vlen
-	vEnd := lo + (nblk*blk+nvec)*vlen
-	cuts := []int{0, c.OH}
-	for kh := 0; kh < c.KH; kh++ {
-		l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
-		cuts = append(cuts, l, h)
-	}
-	sort.Ints(cuts)
+	const blk = dwBlk
+	lo, nblk, nvec, vEnd, cuts := planDWRows(c)
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.M, func(m value.Value) {
 			ic := m
