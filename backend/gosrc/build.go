@@ -146,49 +146,7 @@ func BuildProgram(p *codegen.Program, env ...string) (*Executable, error) {
 
 // Run runs the command once on inputs.
 func (x *Executable) Run(inputs []*ir.Tensor) ([]*ir.Tensor, error) {
-	if len(inputs) != len(x.P.Inputs) {
-		return nil, fmt.Errorf("%d inputs, the model takes %d", len(inputs), len(x.P.Inputs))
-	}
-	work, err := os.MkdirTemp("", "pare-gosrc-run-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(work)
-	args := append([]string{}, x.Runner...)
-	args = append(args, x.Path)
-	for i, t := range inputs {
-		want := x.P.Inputs[i]
-		if t.DType != want.DType || !ir.EqualShape(t.Shape, want.Shape) {
-			return nil, fmt.Errorf("input %d (%s): got %v%v, want %v%v", i, want.Value, t.DType, ir.FormatShape(t.Shape), want.DType, ir.FormatShape(want.Shape))
-		}
-		f := filepath.Join(work, fmt.Sprintf("in%d.bin", i))
-		if err := os.WriteFile(f, t.Bytes(), 0o644); err != nil {
-			return nil, err
-		}
-		args = append(args, f)
-	}
-	for i := range x.P.Outputs {
-		args = append(args, filepath.Join(work, fmt.Sprintf("out%d.bin", i)))
-	}
-	cmd := exec.Command(args[0], args[1:]...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s: %v: %s", x.P.Name, err, stderr.String())
-	}
-	var outs []*ir.Tensor
-	for i, o := range x.P.Outputs {
-		b, err := os.ReadFile(filepath.Join(work, fmt.Sprintf("out%d.bin", i)))
-		if err != nil {
-			return nil, err
-		}
-		t, err := ir.TensorFromBytes(o.DType, o.Shape, b)
-		if err != nil {
-			return nil, fmt.Errorf("output %d (%s): %v", i, o.Value, err)
-		}
-		outs = append(outs, t)
-	}
-	return outs, nil
+	return codegen.RunExe(x.P, append(append([]string{}, x.Runner...), x.Path), "", inputs)
 }
 
 // Close releases the executable (cached builds stay for reuse).
