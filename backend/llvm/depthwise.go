@@ -90,64 +90,47 @@ func (k *kfn) convDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value
 			for t := range wt {
 				wt[t] = k.load(w, k.madd(m, c.KH*c.KW, ci(t)))
 			}
-			for i := 0; i+1 < len(cuts); i++ {
-				r0, r1 := cuts[i], cuts[i+1]
-				if r0 >= r1 {
-					continue
-				}
-				var khs []int
-				for kh := 0; kh < c.KH; kh++ {
-					if l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH); l <= r0 && r1 <= h {
-						khs = append(khs, kh)
+			k.dwRowSegments(c, cuts, xb, yb, func(khs []int, yr value.Value, xr []value.Value) {
+				vecs := func(ow0 value.Value, nv int) {
+					a := make([]value.Value, nv)
+					for v := range a {
+						a[v] = k.splat(bias)
 					}
-				}
-				k.loop(r0, r1, func(oh value.Value) {
-					yr := k.add(yb, k.mul(oh, c.OW))
-					xr := make([]value.Value, c.KH)
 					for _, kh := range khs {
-						xr[kh] = k.add(xb, k.mul(k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT)), c.W))
-					}
-					vecs := func(ow0 value.Value, nv int) {
-						a := make([]value.Value, nv)
-						for v := range a {
-							a[v] = k.splat(bias)
-						}
-						for _, kh := range khs {
-							for kw := 0; kw < c.KW; kw++ {
-								wv := k.splat(wt[kh*c.KW+kw])
-								for v := range a {
-									xv := k.vload(x, k.add(xr[kh], k.add(ow0, ci(v*vlen+kw*c.DW-c.PL))))
-									a[v] = k.b.NewCall(fma, wv, xv, a[v])
-								}
+						for kw := 0; kw < c.KW; kw++ {
+							wv := k.splat(wt[kh*c.KW+kw])
+							for v := range a {
+								xv := k.vload(x, k.add(xr[kh], k.add(ow0, ci(v*vlen+kw*c.DW-c.PL))))
+								a[v] = k.b.NewCall(fma, wv, xv, a[v])
 							}
 						}
-						for v := range a {
-							k.vstore(a[v], y, k.add(yr, k.add(ow0, ci(v*vlen))))
-						}
 					}
-					k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
-					if nvec > 0 {
-						vecs(ci(lo+nblk*blk*vlen), nvec)
+					for v := range a {
+						k.vstore(a[v], y, k.add(yr, k.add(ow0, ci(v*vlen))))
 					}
-					// The other columns one at a time.
-					for ow := 0; ow < c.OW; ow++ {
-						if ow >= lo && ow < vEnd {
-							continue
-						}
-						acc := bias
-						for _, kh := range khs {
-							for kw := 0; kw < c.KW; kw++ {
-								iw := ow + kw*c.DW - c.PL
-								if iw < 0 || iw >= c.W {
-									continue
-								}
-								acc = k.fadd(acc, k.fmul(wt[kh*c.KW+kw], k.load(x, k.add(xr[kh], ci(iw)))))
+				}
+				k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
+				if nvec > 0 {
+					vecs(ci(lo+nblk*blk*vlen), nvec)
+				}
+				// The other columns one at a time.
+				for ow := 0; ow < c.OW; ow++ {
+					if ow >= lo && ow < vEnd {
+						continue
+					}
+					acc := bias
+					for _, kh := range khs {
+						for kw := 0; kw < c.KW; kw++ {
+							iw := ow + kw*c.DW - c.PL
+							if iw < 0 || iw >= c.W {
+								continue
 							}
+							acc = k.fadd(acc, k.fmul(wt[kh*c.KW+kw], k.load(x, k.add(xr[kh], ci(iw)))))
 						}
-						k.store(acc, y, k.add(yr, ci(ow)))
 					}
-				})
-			}
+					k.store(acc, y, k.add(yr, ci(ow)))
+				}
+			})
 		})
 	})
 }
@@ -180,4 +163,31 @@ func planDWRows(c *codegen.Conv) (lo, nblk, nvec, vEnd int, cuts []int) {
 	}
 	sort.Ints(cuts)
 	return lo, nblk, nvec, vEnd, cuts
+}
+
+// dwRowSegments emits, for each row segment of cuts, a loop over its output
+// rows that calls row with the kernel rows inside the input there (khs),
+// the output row's offset yr (from yb) and, per kernel row in khs, the
+// offset of the input row it reads (xr, from xb).
+func (k *kfn) dwRowSegments(c *codegen.Conv, cuts []int, xb, yb value.Value, row func(khs []int, yr value.Value, xr []value.Value)) {
+	for i := 0; i+1 < len(cuts); i++ {
+		r0, r1 := cuts[i], cuts[i+1]
+		if r0 >= r1 {
+			continue
+		}
+		var khs []int
+		for kh := 0; kh < c.KH; kh++ {
+			if l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH); l <= r0 && r1 <= h {
+				khs = append(khs, kh)
+			}
+		}
+		k.loop(r0, r1, func(oh value.Value) {
+			yr := k.add(yb, k.mul(oh, c.OW))
+			xr := make([]value.Value, c.KH)
+			for _, kh := range khs {
+				xr[kh] = k.add(xb, k.mul(k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT)), c.W))
+			}
+			row(khs, yr, xr)
+		})
+	}
 }

@@ -52,67 +52,50 @@ func (k *kfn) intDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value)
 			for t := range wt {
 				wt[t] = k.loadInt(w, k.madd(m, c.KH*c.KW, ci(t)), wdt)
 			}
-			for i := 0; i+1 < len(cuts); i++ {
-				r0, r1 := cuts[i], cuts[i+1]
-				if r0 >= r1 {
-					continue
-				}
-				var khs []int
-				for kh := 0; kh < c.KH; kh++ {
-					if l, h := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH); l <= r0 && r1 <= h {
-						khs = append(khs, kh)
+			k.dwRowSegments(c, cuts, xb, yb, func(khs []int, yr value.Value, xr []value.Value) {
+				vecs := func(ow0 value.Value, nv int) {
+					a := make([]value.Value, nv)
+					for v := range a {
+						a[v] = splat32(bias)
 					}
-				}
-				k.loop(r0, r1, func(oh value.Value) {
-					yr := k.add(yb, k.mul(oh, c.OW))
-					xr := make([]value.Value, c.KH)
 					for _, kh := range khs {
-						xr[kh] = k.add(xb, k.mul(k.add(k.mul(oh, c.SH), ci(kh*c.DH-c.PT)), c.W))
-					}
-					vecs := func(ow0 value.Value, nv int) {
-						a := make([]value.Value, nv)
-						for v := range a {
-							a[v] = splat32(bias)
-						}
-						for _, kh := range khs {
-							for kw := 0; kw < c.KW; kw++ {
-								wv := splat32(wt[kh*c.KW+kw])
-								for v := range a {
-									xv := xvec(k.add(xr[kh], k.add(ow0, ci(v*vlen+kw*c.DW-c.PL))))
-									a[v] = k.b.NewAdd(a[v], k.b.NewMul(wv, xv))
-								}
-							}
-						}
-						for v := range a {
-							for l := 0; l < vlen; l++ {
-								e := k.b.NewExtractElement(a[v], constant.NewInt(types.I32, int64(l)))
-								k.storeInt(fin(e, m), y, k.add(yr, k.add(ow0, ci(v*vlen+l))), s.Out.DType)
+						for kw := 0; kw < c.KW; kw++ {
+							wv := splat32(wt[kh*c.KW+kw])
+							for v := range a {
+								xv := xvec(k.add(xr[kh], k.add(ow0, ci(v*vlen+kw*c.DW-c.PL))))
+								a[v] = k.b.NewAdd(a[v], k.b.NewMul(wv, xv))
 							}
 						}
 					}
-					k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
-					if nvec > 0 {
-						vecs(ci(lo+nblk*blk*vlen), nvec)
-					}
-					for ow := 0; ow < c.OW; ow++ {
-						if ow >= lo && ow < vEnd {
-							continue
+					for v := range a {
+						for l := 0; l < vlen; l++ {
+							e := k.b.NewExtractElement(a[v], constant.NewInt(types.I32, int64(l)))
+							k.storeInt(fin(e, m), y, k.add(yr, k.add(ow0, ci(v*vlen+l))), s.Out.DType)
 						}
-						acc := bias
-						for _, kh := range khs {
-							for kw := 0; kw < c.KW; kw++ {
-								iw := ow + kw*c.DW - c.PL
-								if iw < 0 || iw >= c.W {
-									continue
-								}
-								xv := k.b.NewSub(k.loadInt(x, k.add(xr[kh], ci(iw)), xdt), zx)
-								acc = k.b.NewAdd(acc, k.b.NewMul(wt[kh*c.KW+kw], xv))
+					}
+				}
+				k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
+				if nvec > 0 {
+					vecs(ci(lo+nblk*blk*vlen), nvec)
+				}
+				for ow := 0; ow < c.OW; ow++ {
+					if ow >= lo && ow < vEnd {
+						continue
+					}
+					acc := bias
+					for _, kh := range khs {
+						for kw := 0; kw < c.KW; kw++ {
+							iw := ow + kw*c.DW - c.PL
+							if iw < 0 || iw >= c.W {
+								continue
 							}
+							xv := k.b.NewSub(k.loadInt(x, k.add(xr[kh], ci(iw)), xdt), zx)
+							acc = k.b.NewAdd(acc, k.b.NewMul(wt[kh*c.KW+kw], xv))
 						}
-						k.storeInt(fin(acc, m), y, k.add(yr, ci(ow)), s.Out.DType)
 					}
-				})
-			}
+					k.storeInt(fin(acc, m), y, k.add(yr, ci(ow)), s.Out.DType)
+				}
+			})
 		})
 	})
 }
