@@ -10,6 +10,28 @@ import (
 
 // The f32 convolutions: im2col + GEMM and depthwise.
 
+// sweepRows emits the inner sweep of rowsAxpy and intRowsAxpy: the u B
+// rows p_t = bRow(t), then for every j, y_i[j] += Σ_t a_it·q_t with
+// q_t = p_t[j] converted by load (a format of one %s).
+func sweepRows(r, u int, bRow func(t int) string, load string) []jen.Code {
+	var out, inner []jen.Code
+	for t := 0; t < u; t++ {
+		out = append(out, L("p%d := %s[:len(y0)]", t, bRow(t)))
+		inner = append(inner, L("q%d := "+load, t, fmt.Sprintf("p%d[j]", t)))
+	}
+	for i := 0; i < r; i++ {
+		e := ""
+		for t := 0; t < u; t++ {
+			if t > 0 {
+				e += " + "
+			}
+			e += fmt.Sprintf("a%d%d*q%d", i, t, t)
+		}
+		inner = append(inner, L("y%d[j] += %s", i, e))
+	}
+	return append(out, jen.For(L("j := range y0")).Block(inner...))
+}
+
 // rowsAxpy emits y_i += Σ_k w_i[k]·B[k] for r rows y0..y{r-1} of the
 // same length with weight rows w0..w{r-1}, unrolled over k by 4 (3 for four
 // rows, the rest by 2: twelve weights stay in registers, the rows are
@@ -33,26 +55,7 @@ func rowsAxpy(r, kk int, bRow func(k string) string) []jen.Code {
 			cond += fmt.Sprintf("%#v", z)
 		}
 		out = append(out, jen.If(L("%s", cond)).Block(jen.Continue()))
-		for t := 0; t < u; t++ {
-			out = append(out, L("p%d := %s[:len(y0)]", t, bRow(fmt.Sprintf("k+%d", t))))
-		}
-		var inner []jen.Code
-		for t := 0; t < u; t++ {
-			inner = append(inner, L("q%d := p%d[j]", t, t))
-		}
-		for i := 0; i < r; i++ {
-			e := ""
-			for t := 0; t < u; t++ {
-				if t > 0 {
-					e += " + "
-				}
-				e += fmt.Sprintf("a%d%d*q%d", i, t, t)
-			}
-			inner = append(inner, L("y%d[j] += %s", i, e))
-		}
-		out = append(out, jen.For(L("j := range y0")).Block(inner...))
-		_ = k0
-		return out
+		return append(out, sweepRows(r, u, func(t int) string { return bRow(fmt.Sprintf("k+%d", t)) }, "%s")...)
 	}
 	var out []jen.Code
 	if r > 2 {

@@ -308,24 +308,7 @@ func intRowsAxpy(r, kk int, bRow func(k string) string, wsub func(i int) string)
 			}
 		}
 		out = append(out, jen.If(L("%s == 0", cond)).Block(jen.Continue()))
-		for t := 0; t < u; t++ {
-			out = append(out, L("p%d := %s[:len(y0)]", t, bRow(fmt.Sprintf("(k+%d)", t))))
-		}
-		var inner []jen.Code
-		for t := 0; t < u; t++ {
-			inner = append(inner, L("q%d := int32(p%d[j])", t, t))
-		}
-		for i := 0; i < r; i++ {
-			e := ""
-			for t := 0; t < u; t++ {
-				if t > 0 {
-					e += " + "
-				}
-				e += fmt.Sprintf("a%d%d*q%d", i, t, t)
-			}
-			inner = append(inner, L("y%d[j] += %s", i, e))
-		}
-		return append(out, jen.For(L("j := range y0")).Block(inner...))
+		return append(out, sweepRows(r, u, func(t int) string { return bRow(fmt.Sprintf("(k+%d)", t)) }, "int32(%s)")...)
 	}
 	var out []jen.Code
 	ku := kk / u * u
