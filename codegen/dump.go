@@ -36,6 +36,14 @@ func (p *Program) Dump(w io.Writer) {
 		if len(epi) > 0 {
 			line += " then " + strings.Join(epi, ", ")
 		}
+		if sp := s.Sparse; sp != nil {
+			cb := ""
+			if sp.IdxBits > 0 {
+				cb = fmt.Sprintf(", %d-bit codebook indices", sp.IdxBits)
+			}
+			line += fmt.Sprintf(" sparse[%d×%d: %d non-zeros in %d entries, %d-bit gaps%s, %d bytes]",
+				sp.Rows, sp.Cols, sp.NonZeros, sp.Entries, sp.GapBits, cb, sp.Bytes(s.In[1]))
+		}
 		if s.InPlace {
 			line += " in-place"
 		}

@@ -70,8 +70,13 @@ func (l *lowerer) lowerConv(v *ir.Value) (*Step, *ir.Value, error) {
 	}
 	var xo, wo Operand
 	xo = l.operand(v.Args[0])
+	var sparseW []int64
 	if wt != nil {
-		wo = l.packed(wt)
+		if w, nnz := f32Bits(wt.F32); l.wantSparse(v.Args[1], nnz, c.M, c.Cg*c.KH*c.KW, false) {
+			sparseW = w // packed by sparseConv
+		} else {
+			wo = l.packed(wt)
+		}
 	} else {
 		wo = l.operand(v.Args[1])
 	}
@@ -83,6 +88,10 @@ func (l *lowerer) lowerConv(v *ir.Value) (*Step, *ir.Value, error) {
 	case len(v.Args) == 3:
 		st.In = append(st.In, l.operand(v.Args[2]))
 		c.Bias = true
+	}
+	if sparseW != nil {
+		l.sparseConv(st, sparseW, true)
+		return st, last, nil
 	}
 	switch {
 	case c.Cg == 1:
@@ -263,9 +272,18 @@ func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 		}
 	}
 	st.In = []Operand{l.operand(a)}
-	if bt != nil {
+	var sparseB []int64
+	if bt != nil && sharedB(gm) {
+		if w, nnz := f32Bits(transposeKN(bt.F32, gm.K, gm.N)); l.wantSparse(b, nnz, gm.N, gm.K, false) {
+			sparseB = w
+		}
+	}
+	switch {
+	case sparseB != nil:
+		st.In = append(st.In, Operand{}) // packed by sparseGemm
+	case bt != nil:
 		st.In = append(st.In, l.packed(bt))
-	} else {
+	default:
 		st.In = append(st.In, l.operand(b))
 	}
 	if bias != nil {
@@ -277,7 +295,20 @@ func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 		st.Loop = &Loop{Shape: out, Strides: [][]int{ir.Strides(out)}}
 		l.appendEpi(st, epiArg{e: Epi{Op: EpiAdd}, v: cArg})
 	}
+	if sparseB != nil {
+		l.sparseGemm(st, sparseB, true)
+	}
 	return st, last, nil
+}
+
+// sharedB reports whether every batch entry of gm reads the one B.
+func sharedB(gm *Gemm) bool {
+	for _, b := range gm.Batch {
+		if b[1] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // matmulBatch lists the (A, B, C) element offsets of every batch entry.

@@ -43,17 +43,31 @@ type lowerer struct {
 	bufs    []*buffer
 	blob    *blob
 	names   map[string]bool
+	opts    Options
+	enc     map[*ir.Value]bool // constants decoded from compressed encodings
 }
 
 // Lower turns a verified graph into a Program. Ops, dtypes or geometries
 // the kernels do not cover give an *UnsupportedError.
-func Lower(g *ir.Graph) (*Program, error) {
+func Lower(g *ir.Graph) (*Program, error) { return LowerWith(g, Options{}) }
+
+// LowerWith is Lower with options.
+func LowerWith(g *ir.Graph, opts Options) (*Program, error) {
 	if err := ir.Verify(g); err != nil {
+		return nil, err
+	}
+	switch opts.Weights {
+	case "", WeightsAuto, WeightsDense, WeightsCompressed:
+	default:
+		return nil, fmt.Errorf("weights mode %q: want auto, dense or compressed", opts.Weights)
+	}
+	g, enc, err := decodeConstants(g)
+	if err != nil {
 		return nil, err
 	}
 	l := &lowerer{g: g, p: &Program{Name: CName(g.Name)}, index: map[*ir.Value]int{}, uses: g.Uses(),
 		results: map[*ir.Value]bool{}, locs: map[*ir.Value]loc{}, fused: map[*ir.Value]bool{},
-		blob: newBlob(), names: map[string]bool{}}
+		blob: newBlob(), names: map[string]bool{}, opts: opts, enc: enc}
 	for i, v := range g.Values {
 		l.index[v] = i
 	}

@@ -126,6 +126,24 @@ const (
 	// i32[M] (last; Rq.ZB is the first of them); Scratch
 	// as KConvGemm's integer form (accumulator row, then the im2col).
 	KIntConvRuntime Kernel = "int_conv_runtime"
+	// KSparseConv: a conv (Conv; Rq when integer) whose constant weights
+	// are Sparse-encoded: out[n,m,oh,ow] = bias[m] + Σ over row m's
+	// entries (column k = (cg·KH + kh)·KW + kw, weight w) of w ·
+	// x[n, g·Cg + cg, oh·SH − PT + kh·DH, ow·SW − PL + kw·DW] (g = m / Mg;
+	// outside the input: 0, or for integers x − ZX is 0 there). In: x,
+	// values or codebook indices (see Sparse), bias (f32 when Conv.Bias;
+	// integer steps: i32[M] always, then the Requant parameters as
+	// KConvGemm's). Scratch (4-byte elements) has room for a table of
+	// 2·Cols words, then the padded input [C][Hp][Wp] (f32, or for integers
+	// x − ZX as i32), then for integer steps an accumulator plane OH·OW.
+	KSparseConv Kernel = "sparse_conv"
+	// KSparseGemm: a gemm or matmul (Gemm; Rq when integer) whose constant
+	// B is Sparse-encoded as Bᵀ (row n holds column n of B): Out[b][i][n] =
+	// Alpha·Σ over row n's entries (column k, weight w) of w·A[b][i][k]
+	// (+ bias[n]). Every batch entry reads the one B. In: A, values or
+	// codebook indices, bias (optional for f32; integer steps: i32[N], then
+	// the Requant parameters); integer steps have KGemm's Scratch.
+	KSparseGemm Kernel = "sparse_gemm"
 )
 
 // Program is a lowered graph.
@@ -174,6 +192,8 @@ type Step struct {
 	Rq   *Requant
 	QMap *QMap
 	QBin *QBinary
+	// Sparse is the compressed weight of KSparseConv and KSparseGemm.
+	Sparse *Sparse
 }
 
 // QBinary is the arithmetic of a quantized binary op on 8-bit per-tensor

@@ -137,6 +137,17 @@ func centered(t *ir.Tensor, q *ir.Quant) []int32 {
 	return out
 }
 
+// zeroPoints0 reports whether every zero point of q is 0 (so a zero
+// stored weight is a zero weight).
+func zeroPoints0(q *ir.Quant) bool {
+	for _, z := range q.ZeroPoint {
+		if z != 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // narrow packs zero-centred weights as i8 when they fit (weights with zero
 // points 0, as TFLite's int8 ones), else i16 (they lie in [-255, 255]).
 func narrow(shape []int, x []int32) *ir.Tensor {
@@ -215,8 +226,16 @@ func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 		return nil, nil, err
 	}
 	st := &Step{Kernel: KConvGemm, Op: "conv", Where: v.Where(), Conv: c, Rq: rq}
+	var sparseW []int64
 	if wt != nil {
-		st.In = []Operand{l.operand(v.Args[0]), l.packed(narrow(wt.Shape, centered(wt, w.Quant)))}
+		cw := centered(wt, w.Quant)
+		wo := Operand{} // packed by sparseConv
+		if x, nnz := i32Bits(cw); zeroPoints0(w.Quant) && l.wantSparse(v.Args[1], nnz, c.M, c.Cg*c.KH*c.KW, true) {
+			sparseW = x
+		} else {
+			wo = l.packed(narrow(wt.Shape, cw))
+		}
+		st.In = []Operand{l.operand(v.Args[0]), wo}
 	} else {
 		// Runtime weights: their zero points (per output channel) are
 		// subtracted in the kernel.
@@ -232,6 +251,10 @@ func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 			zb[m] = int32(w.Quant.ZeroAt(m))
 		}
 		st.In = append(st.In, l.packed(i32Tensor([]int{c.M}, zb)))
+	}
+	if sparseW != nil {
+		l.sparseConv(st, sparseW, false)
+		return st, v, nil
 	}
 	P := c.OH * c.OW
 	n := int64(P) // the accumulator row
@@ -304,6 +327,7 @@ func (l *lowerer) lowerIntGemm(v *ir.Value) (*Step, *ir.Value, error) {
 	}
 	st.Rq = rq
 	st.In = []Operand{l.operand(a)}
+	var sparseB []int64
 	if bt := constOf(b); bt != nil {
 		bc := centered(bt, qb)
 		if gm.TransB {
@@ -315,7 +339,12 @@ func (l *lowerer) lowerIntGemm(v *ir.Value) (*Step, *ir.Value, error) {
 			}
 			bc, gm.TransB = tt, false
 		}
-		st.In = append(st.In, l.packed(narrow(bt.Shape, bc)))
+		if x, nnz := i32Bits(transposeKN(bc, gm.K, gm.N)); zeroPoints0(qb) && sharedB(gm) && l.wantSparse(b, nnz, gm.N, gm.K, true) {
+			sparseB = x
+			st.In = append(st.In, Operand{}) // packed by sparseGemm
+		} else {
+			st.In = append(st.In, l.packed(narrow(bt.Shape, bc)))
+		}
 	} else {
 		if qb.Axis >= 0 || gm.TransB {
 			return nil, nil, Unsupported(v, "runtime B quantized per axis or transposed")
@@ -328,5 +357,8 @@ func (l *lowerer) lowerIntGemm(v *ir.Value) (*Step, *ir.Value, error) {
 	b0 := l.newBuffer(int64(gm.N) * 4)
 	b0.first, b0.last = l.cur(), l.cur()
 	st.Scratch = &Operand{DType: ir.I32, Shape: []int{gm.N}, buf: b0}
+	if sparseB != nil {
+		l.sparseGemm(st, sparseB, false)
+	}
 	return st, v, nil
 }

@@ -39,11 +39,5 @@ func prepare(name string, g *ir.Graph) (executor, error) {
 	if b == nil {
 		return nil, fmt.Errorf("unknown backend %q (have %s)", name, backendNames())
 	}
-	if name != "rt" {
-		var err error
-		if g, err = denseWeights(g); err != nil {
-			return nil, err
-		}
-	}
 	return b(g)
 }

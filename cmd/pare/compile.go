@@ -9,8 +9,6 @@ import (
 
 	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
-	"github.com/pare-ml/pare/ir"
-	"github.com/pare-ml/pare/passes"
 )
 
 func init() {
@@ -28,6 +26,11 @@ func init() {
            (raw little-endian or .npy; - is stdin), writes outputs (.npy by
            extension, else raw), and with --bench N prints the median latency of N runs.
 -emit plan the lowered program: steps, kernels, fused epilogues and the memory plan.
+-weights   how compressed (pruned, shared) weights compile: auto runs a sparse kernel
+           for a conv or gemm whose weights are sparse enough for it to be faster
+           (and keeps its weights encoded: per output channel, gaps and values or
+           codebook indices); compressed does so for every weight the model stores
+           encoded (smallest code); dense decodes everything to dense weights.
 Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): make toolchain.`,
 		flags: func(fs *flag.FlagSet) func([]string) error {
 			var mf modelFlags
@@ -38,6 +41,7 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 			emit := fs.String("emit", "exe", "what to write: ll, obj, exe, plan or go (a Go package in the folder OUT; -pkg, -main, -module)")
 			out := fs.String("o", "", "output `FILE`")
 			name := fs.String("name", "", "C name of the model (default: the graph name)")
+			weights := fs.String("weights", "auto", "compressed weights: auto, compressed or dense (see above)")
 			ge := goEmit{fs.String("pkg", "", "-emit go: package name"), fs.Bool("main", false, "-emit go: add a command and go.mod"), fs.String("module", "", "-emit go -main: module path")}
 			return func(pos []string) error {
 				if len(pos) != 1 {
@@ -54,13 +58,11 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				if err != nil {
 					return err
 				}
-				if g, err = denseWeights(g); err != nil {
-					return err
-				}
-				p, err := codegen.Lower(g)
+				p, err := codegen.LowerWith(g, codegen.Options{Weights: *weights})
 				if err != nil {
 					return err
 				}
+				reportSparse(p)
 				if *name != "" {
 					p.Name = codegen.CName(*name)
 				}
@@ -153,26 +155,30 @@ func copyFile(from, to string) error {
 	return os.WriteFile(to, b, 0o644)
 }
 
-// denseWeights decodes compressed weight encodings (sparse_decode,
-// sparse_rel_decode, codebook_decode of constants) into dense constants for
-// the compiled backends, which have no sparse or codebook kernels yet; it
-// says so, since the compiled model is then no smaller than the dense one.
-func denseWeights(g *ir.Graph) (*ir.Graph, error) {
-	has := false
-	for _, v := range g.Values {
-		switch v.Op.Name {
-		case "sparse_decode", "sparse_rel_decode", "codebook_decode":
-			has = true
+// reportSparse says which layers run sparse kernels and what their
+// weights cost, encoded against dense.
+func reportSparse(p *codegen.Program) {
+	n, enc, dense := 0, int64(0), int64(0)
+	for _, st := range p.Steps {
+		sp := st.Sparse
+		if sp == nil {
+			continue
 		}
+		n++
+		b := sp.Bytes(st.In[1])
+		d := int64(sp.Rows*sp.Cols) * int64(st.In[1].DType.Size())
+		if sp.IdxBits > 0 {
+			d = int64(sp.Rows*sp.Cols) * int64(sp.Codebook.DType.Size())
+		}
+		enc, dense = enc+b, dense+d
+		cb := "values"
+		if sp.IdxBits > 0 {
+			cb = fmt.Sprintf("%d-bit codebook indices", sp.IdxBits)
+		}
+		fmt.Fprintf(stderr, "sparse %s: %d×%d, %.1f%% non-zero, %d-bit gaps, %s: %d bytes (dense %d)\n",
+			st.Where, sp.Rows, sp.Cols, 100*float64(sp.NonZeros)/float64(max(sp.Rows*sp.Cols, 1)), sp.GapBits, cb, b, d)
 	}
-	if !has {
-		return g, nil
+	if n > 0 {
+		fmt.Fprintf(stderr, "%d layers run sparse kernels: their weights take %d bytes (dense %d, %.1f× smaller)\n", n, enc, dense, float64(dense)/float64(max(enc, 1)))
 	}
-	g = g.Clone()
-	n, err := passes.Decompress(g)
-	if err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stderr, "note: %d compressed weight encodings (sparse, codebook) decoded to dense weights: the compiled backends have no sparse or codebook kernels yet\n", n)
-	return g, nil
 }
