@@ -32,6 +32,7 @@ type gen struct {
 	rqS        bool               // rqS is needed
 	quantFC    bool               // quantFC is needed
 	wino       bool               // winoWeights is needed
+	sparse     bool               // sparseField is needed
 	needBits   bool               // math/bits is used
 }
 
@@ -418,6 +419,10 @@ func (g *gen) helpers(f *jen.File) {
 	}
 	if g.wino {
 		f.Add(jen.Id(winoSrc))
+		f.Line()
+	}
+	if g.sparse {
+		f.Add(jen.Id(sparseFieldSrc))
 		f.Line()
 	}
 

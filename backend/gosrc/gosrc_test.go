@@ -43,7 +43,17 @@ func loadModel(t testing.TB, rel string) *pir.Graph {
 // and compares its outputs with rt's on every input set.
 func checkAgainstRT(t *testing.T, g *pir.Graph, env, runner []string, inputs ...[]*pir.Tensor) {
 	t.Helper()
-	x, err := Build(g, env...)
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProgram(t, g, p, env, runner, inputs...)
+}
+
+// checkProgram is checkAgainstRT for g lowered to p.
+func checkProgram(t *testing.T, g *pir.Graph, p *codegen.Program, env, runner []string, inputs ...[]*pir.Tensor) {
+	t.Helper()
+	x, err := BuildProgram(p, env...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,10 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 	}
 	var err error
 	switch {
+	case s.Kernel == codegen.KSparseConv:
+		err = k.sparseConv()
+	case s.Kernel == codegen.KSparseGemm:
+		err = k.sparseGemm()
 	case s.Rq != nil && (s.Kernel == codegen.KConvGemm || s.Kernel == codegen.KIntConvRuntime):
 		err = k.intConv()
 	case s.Rq != nil && s.Kernel == codegen.KConvDepthwise:
@@ -96,7 +100,7 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 		return nil, nil, err
 	}
 	switch {
-	case s.Rq != nil:
+	case s.Rq != nil, s.Sparse != nil:
 	case s.Kernel == codegen.KConvGemm:
 		err = k.convGemm()
 	case s.Kernel == codegen.KConvDepthwise:

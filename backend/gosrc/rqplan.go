@@ -71,6 +71,10 @@ func (k *kfn) accBound() (float64, bool) {
 		return 0, false
 	}
 	w, ok := k.g.weightInts(s.In[1])
+	if s.Sparse != nil { // In[1] holds entries: the bound needs the rows
+		d, err := codegen.DecodeSparse(k.g.p, s)
+		w, ok = d, err == nil
+	}
 	if !ok || K == 0 || len(w)%K != 0 {
 		return 0, false
 	}
