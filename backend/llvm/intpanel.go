@@ -65,13 +65,14 @@ func intPanelDirect(s *codegen.Step) bool {
 	return c.Pointwise && (c.Cg*c.KH*c.KW)%2 == 0
 }
 
-// appendIntPairs lays out the weight pairs of every intPanelStep in the
-// weights' own element type (i8 or i16 pairs, rows of a block pair by
-// pair): in place when K is even and no other step reads the weights (the
-// layout fills the same bytes), else appended to w (64-byte aligned; odd K
-// takes a zero pad per row). It returns w and each step's byte offset of
-// its pairs.
-func appendIntPairs(p *codegen.Program, w []byte) ([]byte, map[*codegen.Step]int64) {
+// appendIntPairs lays out the weights of every intPanelStep in groups of
+// kg = t.kGroup(s) consecutive k (pairs for the multiply-add kernel, quads
+// for the dot-product one: intdot.go), in the weights' own element type
+// (i8 or i16), rows of a block group by group: in place when kg divides K
+// and no other step reads the weights (the layout fills the same bytes),
+// else appended to w (64-byte aligned; the last group of a row padded with
+// zero weights). It returns w and each step's byte offset of its groups.
+func appendIntPairs(p *codegen.Program, w []byte, t Target) ([]byte, map[*codegen.Step]int64) {
 	offs := map[*codegen.Step]int64{}
 	// Weight regions read by anything but a panel step of one geometry
 	// stay as they are.
@@ -110,25 +111,26 @@ func appendIntPairs(p *codegen.Program, w []byte) ([]byte, map[*codegen.Step]int
 		}
 		c := s.Conv
 		K := c.Cg * c.KH * c.KW
-		kq := (K + 1) / 2
+		kg := t.kGroup(s)
+		kq := (K + kg - 1) / kg
 		es := s.In[1].DType.Size()
-		inPlace := K%2 == 0 && !shared[o]
+		inPlace := K%kg == 0 && !shared[o]
 		for _, r := range others {
 			if r[0] < o+s.In[1].Bytes() && o < r[1] {
 				inPlace = false
 			}
 		}
 		src := p.Weights[o : o+s.In[1].Bytes()]
-		buf := make([]byte, es*c.M*kq*2)
+		buf := make([]byte, es*c.M*kq*kg)
 		for g := 0; g < c.Group; g++ {
 			for i0 := 0; i0 < c.Mg; i0 += mrI {
 				rows := min(mrI, c.Mg-i0)
 				for q := 0; q < kq; q++ {
 					for r := 0; r < rows; r++ {
 						m := g*c.Mg + i0 + r
-						for par := 0; par < 2; par++ {
-							if k := 2*q + par; k < K {
-								e := ((g*c.Mg+i0)*kq+q*rows+r)*2 + par
+						for par := 0; par < kg; par++ {
+							if k := kg*q + par; k < K {
+								e := ((g*c.Mg+i0)*kq+q*rows+r)*kg + par
 								copy(buf[es*e:es*e+es], src[es*(m*K+k):])
 							}
 						}
@@ -194,8 +196,14 @@ func (k *kfn) pmaddwd(a, b value.Value) value.Value {
 	return k.b.NewAdd(k.b.NewMul(half(a, even), half(b, even)), k.b.NewMul(half(a, odd), half(b, odd)))
 }
 
-// intConvPanel emits the integer conv of an intPanelStep.
+// intConvPanel emits the integer conv of an intPanelStep: on the
+// dot-product kernel (intdot.go) where the target has one and the weights
+// are i8, else on multiply-adds of i16 pairs.
 func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.Value) {
+	if k.e.t.kGroup(s) == 4 {
+		k.intConvDot(s, in, y, scratch)
+		return
+	}
 	c := s.Conv
 	x := in[0]
 	xdt := s.In[0].DType

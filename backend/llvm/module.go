@@ -88,7 +88,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	}
 	t = resolveCPU(t)
 	blob, packedA := repackWeights(p)
-	blob, intPairs := appendIntPairs(p, blob)
+	blob, intPairs := appendIntPairs(p, blob, t)
 	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA, intPairs: intPairs}
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()

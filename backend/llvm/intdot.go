@@ -1,0 +1,215 @@
+package llvm
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	"github.com/llir/llvm/ir"
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
+)
+
+// The dot-product integer conv: on targets with a 4-way 8-bit dot product
+// (AArch64 +dotprod: sdot, s8 × s8; x86 AVX-VNNI or AVX512-VNNI:
+// vpdpbusd, u8 × s8), each i32 lane of an accumulator adds the products of
+// 4 consecutive k of a weight row and of an activation column in one
+// instruction. LLVM 14 never forms these from plain IR: the kernel calls
+// the intrinsics.
+//
+// Layout. The weights (i8, zero-centred) are laid out by appendIntPairs in
+// quads of 4 consecutive k (kGroup 4), rows of a block of mrI rows quad by
+// quad, a row's last quad padded with zero weights. B, the im2col matrix
+// (or the input of a pointwise conv), is packed in panels of 16 columns:
+// for each quad of k, 64 bytes, column c's 4 k at bytes 4c..4c+3. A tile
+// of mrI rows × 16 columns broadcasts a row's weight quad (one i32) to
+// every lane and dots it with the panel's 64 bytes (4 <16 x i8> for sdot,
+// 2 <32 x i8> for vpdpbusd.256, 1 <64 x i8> for vpdpbusd.512).
+//
+// Exactness. rt computes acc = bias + Σ_k (x_k − zx)·w_k in int32 wrapping
+// arithmetic. Both instructions want a fixed signedness for the
+// activation operand: sdot s8, vpdpbusd u8. The kernel feeds them
+// x' = x + d, the stored byte with its top bit flipped where the
+// signedness differs (u8 x to s8: d = −128; i8 x to u8: d = +128;
+// otherwise d = 0), which is the byte x' as the instruction reads it. Then
+//
+//	Σ (x_k − zx)·w_k = Σ x'_k·w_k − (zx + d)·Σ w_k
+//
+// holds over the integers, hence modulo 2^32: the kernel starts each
+// accumulator at bias + corr with corr = −(zx + d)·Σ_k w_k, computed at
+// compile time per output channel (a constant array). The padding of the
+// im2col matrix is x = zx (x − zx = 0), i.e. the byte zx + d, which lies in
+// the operand's range (u8 zx − 128 in [−128, 127], i8 zx + 128 in [0, 255]).
+// Each product |x'·w| ≤ 255·128 and a quad's sum |·| < 2^17 are exact; the
+// instructions add them into the lane modulo 2^32 (vpdpbusd, not the
+// saturating vpdpbusds; sdot always wraps), as rt's int32 sums. The zero
+// weights padding K to a multiple of 4 add 0 whatever B holds there (the
+// padded rows and the columns past the last are never written: stale,
+// defined bytes, multiplied by 0 or never stored).
+
+// dotISA is a target's 4-way 8-bit dot product.
+type dotISA int
+
+const (
+	dotNone    dotISA = iota
+	dotSDOT           // AArch64 sdot, <4 x i32> lanes
+	dotVNNI256        // x86 vpdpbusd on ymm (AVX-VNNI, or AVX512-VNNI with AVX512VL)
+	dotVNNI512        // x86 vpdpbusd on zmm (AVX512-VNNI without AVX512VL)
+)
+
+// CPUs that have the feature, as LLVM 14 knows them (checked with llc-14
+// -mcpu=NAME compiling the intrinsic).
+var (
+	dotprodCPUs = []string{"ampere1", "apple-a13", "apple-a14", "apple-latest", "apple-m1", "cortex-a510", "cortex-a55",
+		"cortex-a65", "cortex-a710", "cortex-a75", "cortex-a76", "cortex-a77", "cortex-a78", "cortex-r82", "cortex-x1",
+		"cortex-x2", "exynos-m4", "exynos-m5", "neoverse-512tvb", "neoverse-e1", "neoverse-n1", "neoverse-n2",
+		"neoverse-v1", "saphira", "tsv110"}
+	vnniCPUs = []string{"alderlake", "cascadelake", "cooperlake", "icelake-client", "icelake-server", "rocketlake",
+		"sapphirerapids", "tigerlake"}
+)
+
+// hasFeature reports whether the -mattr list enables f ("+f" and no
+// later "-f").
+func (t Target) hasFeature(f string) (on, set bool) {
+	for _, a := range strings.Split(t.Features, ",") {
+		switch strings.TrimSpace(a) {
+		case "+" + f:
+			on, set = true, true
+		case "-" + f:
+			on, set = false, true
+		}
+	}
+	return on, set
+}
+
+func cpuIn(cpu string, names []string) bool {
+	for _, n := range names {
+		if cpu == n || strings.HasPrefix(cpu, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// dot is the target's dot-product instruction (dotNone: none).
+func (t Target) dot() dotISA {
+	switch t.Arch() {
+	case "aarch64":
+		on, set := t.hasFeature("dotprod")
+		if on || !set && cpuIn(t.CPU, dotprodCPUs) {
+			return dotSDOT
+		}
+	case "x86_64":
+		if on, _ := t.hasFeature("avxvnni"); on {
+			return dotVNNI256
+		}
+		on, set := t.hasFeature("avx512vnni")
+		if !set && cpuIn(t.CPU, vnniCPUs) {
+			return dotVNNI256 // every one of them has AVX512VL or AVX-VNNI
+		}
+		if on {
+			if vl, _ := t.hasFeature("avx512vl"); vl || cpuIn(t.CPU, vnniCPUs) {
+				return dotVNNI256
+			}
+			return dotVNNI512
+		}
+	}
+	return dotNone
+}
+
+// kGroup is the number of consecutive k per weight group of a panel step:
+// 4 on the dot-product kernel (i8 weights, a target with a dot product),
+// else 2 (pairs for multiply-adds).
+func (t Target) kGroup(s *codegen.Step) int {
+	if s.In[1].DType == pir.I8 && t.dot() != dotNone {
+		return 4
+	}
+	return 2
+}
+
+// dotFlip reports whether the activation bytes get their top bit flipped
+// for the instruction (see Exactness above), and d.
+func (t Target) dotFlip(xdt pir.DType) (bool, int64) {
+	if t.dot() == dotSDOT {
+		if xdt == pir.U8 {
+			return true, -128
+		}
+		return false, 0
+	}
+	if xdt == pir.I8 {
+		return true, 128
+	}
+	return false, 0
+}
+
+// dotCorr is corr[m] = −(zx + d)·Σ_k w[m,k] (int32, wrapping) of a dot
+// step, as a constant global shared by the steps with the same values.
+func (k *kfn) dotCorr(s *codegen.Step) value.Value {
+	c := s.Conv
+	K := c.Cg * c.KH * c.KW
+	_, d := k.e.t.dotFlip(s.In[0].DType)
+	w := k.e.p.Weights[s.In[1].Offset:]
+	zd := int64(s.Rq.ZX) + d
+	elems := make([]constant.Constant, c.M)
+	h := fnv.New64a()
+	for m := 0; m < c.M; m++ {
+		var sum int64
+		for j := 0; j < K; j++ {
+			sum += int64(int8(w[m*K+j]))
+		}
+		v := int32(-zd * sum)
+		elems[m] = constant.NewInt(i32, int64(v))
+		_ = binary.Write(h, binary.LittleEndian, v)
+	}
+	name := fmt.Sprintf("dotcorr.%016x.%d", h.Sum64(), c.M)
+	for _, g := range k.e.m.Globals {
+		if g.Name() == name {
+			return g
+		}
+	}
+	g := k.e.m.NewGlobalDef(name, constant.NewArray(types.NewArray(uint64(c.M), i32), elems...))
+	g.Immutable = true
+	g.Linkage = enum.LinkageInternal // a table: split modules copy it into every part
+	g.UnnamedAddr = enum.UnnamedAddrUnnamedAddr
+	g.Align = ir.Align(4)
+	return g
+}
+
+// dotLanes is the number of i32 lanes of one accumulator.
+func (d dotISA) lanes() int {
+	switch d {
+	case dotSDOT:
+		return 4
+	case dotVNNI256:
+		return 8
+	}
+	return 16
+}
+
+// bcastQuad is a weight quad (i32) in every lane of an accumulator.
+func (k *kfn) bcastQuad(isa dotISA, wq value.Value) value.Value {
+	vi := types.NewVector(uint64(isa.lanes()), i32)
+	bc := k.b.NewInsertElement(constant.NewUndef(vi), wq, constant.NewInt(i32, 0))
+	return k.b.NewShuffleVector(bc, constant.NewUndef(vi), constant.NewZeroInitializer(vi))
+}
+
+// dot4 adds to acc (<n x i32>) the dot products of the 4 bytes of each
+// lane of b (activation bytes, <4n x i8>) and of w (bcastQuad).
+func (k *kfn) dot4(isa dotISA, acc, b, w value.Value) value.Value {
+	vi := types.NewVector(uint64(isa.lanes()), i32)
+	if isa == dotSDOT {
+		v16 := types.NewVector(16, types.I8)
+		f := k.e.intrinsic("llvm.aarch64.neon.sdot.v4i32.v16i8", vi, vi, v16, v16)
+		return k.b.NewCall(f, acc, b, k.b.NewBitCast(w, v16))
+	}
+	// vpdpbusd(src, a, b): a's bytes unsigned (the activations), b's
+	// signed (the weights); it wraps (vpdpbusds would saturate).
+	f := k.e.intrinsic(fmt.Sprintf("llvm.x86.avx512.vpdpbusd.%d", 32*isa.lanes()), vi, vi, vi, vi)
+	return k.b.NewCall(f, acc, k.b.NewBitCast(b, vi), w)
+}

@@ -1,0 +1,219 @@
+package llvm
+
+import (
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/codegen/codegentest"
+	pir "github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/passes"
+)
+
+var (
+	aarch64Dot = Target{Triple: "aarch64-linux-gnu", Features: "+neon,+dotprod"}
+	// qemuMax runs AArch64 executables on a CPU with every extension
+	// qemu emulates (sdot among them).
+	qemuMax = []string{"qemu-aarch64", "-cpu", "max"}
+)
+
+func TestDotISA(t *testing.T) {
+	for _, c := range []struct {
+		t    Target
+		want dotISA
+	}{
+		{Target{Triple: "aarch64-linux-gnu", Features: "+neon"}, dotNone},
+		{aarch64Dot, dotSDOT},
+		{Target{Triple: "aarch64-linux-gnu", Features: "+neon,+dotprod,-dotprod"}, dotNone},
+		{Target{Triple: "aarch64-linux-gnu", CPU: "cortex-a76"}, dotSDOT},
+		{Target{Triple: "aarch64-linux-gnu", CPU: "cortex-a76", Features: "-dotprod"}, dotNone},
+		{Target{Triple: "aarch64-linux-gnu", CPU: "cortex-a53"}, dotNone},
+		{Target{Triple: "x86_64-linux-gnu", CPU: "znver3"}, dotNone},
+		{Target{Triple: "x86_64-linux-gnu", Features: "+avx2,+avxvnni"}, dotVNNI256},
+		{Target{Triple: "x86_64-linux-gnu", Features: "+avx512vnni,+avx512vl"}, dotVNNI256},
+		{Target{Triple: "x86_64-linux-gnu", Features: "+avx512f,+avx512vnni"}, dotVNNI512},
+		{Target{Triple: "x86_64-linux-gnu", CPU: "icelake-server"}, dotVNNI256},
+		{Target{Triple: "x86_64-linux-gnu", CPU: "alderlake"}, dotVNNI256},
+		{Target{Triple: "x86_64-linux-gnu", CPU: "icelake-server", Features: "-avx512vnni"}, dotNone},
+	} {
+		if got := c.t.dot(); got != c.want {
+			t.Errorf("%+v: dot() = %d, want %d", c.t, got, c.want)
+		}
+	}
+}
+
+// dotConv is an integer conv with input zero point zx and i8 weights:
+// extreme (all −128 or 127) or uniform over [−128, 127].
+func dotConv(name string, dt pir.DType, zx int64, x, w []int, attrs pir.Attrs, extreme bool) codegentest.IntCase {
+	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		xv := add(codegentest.QT(dt, 0.05, zx, x...))
+		wt := codegentest.QT(pir.I8, 0.02, 0, w...)
+		wv := pir.NewTensor(pir.I8, w)
+		for i := 0; i < wv.Len(); i++ {
+			v := r.Int63n(256) - 128
+			if extreme {
+				v = -128
+				if r.Intn(2) == 0 {
+					v = 127
+				}
+			}
+			wv.SetInt(i, v)
+		}
+		args := []*pir.Value{xv, g.AddConst("w", wv, wt.Quant)}
+		if strings.HasSuffix(name, "_i32") { // ConvInteger: the accumulators themselves
+			return g.Add("conv", args, attrs, pir.Type{DType: pir.I32}, name, name)
+		}
+		args = append(args, codegentest.I32Const(g, r, w[0]))
+		return g.Add("conv", args, attrs, codegentest.QT(dt, 4, 5), name, name)
+	}}
+}
+
+// dotCases: im2col and pointwise convs of u8 and i8 inputs with the zero
+// point at both ends of its range, K not a multiple of 4, groups, strides
+// and dilations, a batch of 2, partial row blocks and panels, float and
+// TFLite requantization; and one u8-weight conv (i16 weights: the
+// multiply-add kernel).
+func dotCases() []codegentest.IntCase {
+	pad1 := pir.Ints(1, 1, 1, 1)
+	tfl := pir.Str("tflite")
+	return []codegentest.IntCase{
+		dotConv("dot_u8_zx0", pir.U8, 0, []int{1, 3, 9, 11}, []int{7, 3, 3, 3}, pir.Attrs{"pads": pad1}, true),
+		dotConv("dot_u8_zx255_tflite", pir.U8, 255, []int{1, 5, 6, 7}, []int{6, 5, 3, 3}, pir.Attrs{"pads": pad1, "rq": tfl}, true),
+		dotConv("dot_i8_zxmin_group", pir.I8, -128, []int{1, 4, 7, 8}, []int{6, 2, 3, 3}, pir.Attrs{"pads": pad1, "group": pir.Int(2)}, true),
+		dotConv("dot_i8_zxmax_stride", pir.I8, 127, []int{2, 3, 9, 10}, []int{5, 3, 3, 2}, pir.Attrs{"pads": pir.Ints(1, 0, 1, 1), "strides": pir.Ints(2, 1), "dilations": pir.Ints(1, 2), "rq": tfl}, true),
+		dotConv("dot_i8_rand", pir.I8, -7, []int{1, 9, 8, 8}, []int{17, 9, 3, 3}, pir.Attrs{"pads": pad1}, false),
+		dotConv("dot_pw_u8_zx0", pir.U8, 0, []int{1, 16, 5, 7}, []int{9, 16, 1, 1}, nil, true),
+		dotConv("dot_pw_u8_zx255_k10", pir.U8, 255, []int{1, 10, 6, 6}, []int{5, 10, 1, 1}, pir.Attrs{"rq": tfl}, true),
+		dotConv("dot_pw_i8_zxmin_k18", pir.I8, -128, []int{2, 18, 4, 5}, []int{13, 18, 1, 1}, nil, true),
+		dotConv("dot_pw_i8_zxmax_k2", pir.I8, 127, []int{1, 2, 3, 3}, []int{4, 2, 1, 1}, nil, true),
+		dotConv("dot_pw_i8_rand", pir.I8, 3, []int{1, 36, 9, 9}, []int{10, 36, 1, 1}, pir.Attrs{"rq": tfl}, false),
+		// i32 results (no requantization): every bit of the accumulators.
+		dotConv("dot_u8_zx255_i32", pir.U8, 255, []int{1, 5, 6, 7}, []int{6, 5, 3, 3}, pir.Attrs{"pads": pad1}, true),
+		dotConv("dot_u8_zx0_i32", pir.U8, 0, []int{1, 3, 5, 6}, []int{5, 3, 3, 3}, pir.Attrs{"pads": pad1}, false),
+		dotConv("dot_i8_zxmin_i32", pir.I8, -128, []int{1, 7, 5, 6}, []int{5, 7, 3, 3}, pir.Attrs{"pads": pad1, "strides": pir.Ints(2, 2)}, true),
+		dotConv("dot_i8_zxmax_i32", pir.I8, 127, []int{1, 3, 5, 6}, []int{9, 3, 3, 3}, pir.Attrs{"pads": pad1}, false),
+		dotConv("dot_pw_u8_zx255_i32", pir.U8, 255, []int{1, 14, 5, 7}, []int{6, 14, 1, 1}, nil, true),
+		dotConv("dot_pw_i8_zxmin_i32", pir.I8, -128, []int{1, 22, 4, 5}, []int{5, 22, 1, 1}, nil, true),
+		dotConv("dot_pw_i8_zxmax_i32", pir.I8, 127, []int{1, 6, 4, 5}, []int{7, 6, 1, 1}, nil, false),
+		localIntConv("dot_u8_weights_i16", pir.U8, []int{1, 16, 7, 9}, []int{13, 16, 1, 1}, nil),
+	}
+}
+
+// dotGraph: dotCases, checked to reach the dot kernel (i8 weights on an
+// integer panel step).
+func dotGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
+	g, vals, err := codegentest.IntOpsGraph(dotCases())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range p.Steps {
+		if intPanelStep(s) && aarch64Dot.kGroup(s) == 4 {
+			n++
+		}
+	}
+	if n < len(dotCases())-1 {
+		t.Fatalf("%d of %d convs on the dot kernel", n, len(dotCases())-1)
+	}
+	return g, vals
+}
+
+// TestIntDotAArch64: the sdot kernel under qemu-aarch64 -cpu max equals rt.
+func TestIntDotAArch64(t *testing.T) {
+	needQemu(t)
+	g, vals := dotGraph(t)
+	checkAgainstRT(t, g, aarch64Dot, qemuMax, vals)
+}
+
+// TestIntDotModelsAArch64: person_detect and the quantized mnist-7 with
+// sdot under qemu equal rt.
+func TestIntDotModelsAArch64(t *testing.T) {
+	needQemu(t)
+	t.Run("person_detect", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("person_detect under qemu: not in -short")
+		}
+		g := tfliteModel(t, "tflite-micro/person_detect.tflite")
+		checkAgainstRT(t, g, aarch64Dot, qemuMax, codegentest.RandInputs(g, 5))
+	})
+	t.Run("mnist-7", func(t *testing.T) {
+		g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+		in := mnistInputs(t)
+		ctx := &passes.Context{Data: &passes.Dataset{Name: "mnist-7 test sets", Inputs: in}}
+		if _, err := passes.RunSpec(g, "canonicalize,quantize,fuse", ctx); err != nil {
+			t.Fatal(err)
+		}
+		checkAgainstRT(t, g, aarch64Dot, qemuMax, in...)
+	})
+}
+
+// cpuFlags is the flags line of /proc/cpuinfo.
+func cpuFlags() map[string]bool {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "flags") {
+			m := map[string]bool{}
+			for _, f := range strings.Fields(l) {
+				m[f] = true
+			}
+			return m
+		}
+	}
+	return nil
+}
+
+// TestIntDotVNNI: the vpdpbusd kernel's IR calls the intrinsic and llc
+// compiles it for AVX-VNNI and AVX512-VNNI (256- and 512-bit). qemu 7.2's
+// TCG does not emulate vpdpbusd (SIGILL, VEX and EVEX), so the executables
+// run only on a host whose /proc/cpuinfo has the flags.
+func TestIntDotVNNI(t *testing.T) {
+	needTools(t)
+	g, vals := dotGraph(t)
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := cpuFlags()
+	for _, c := range []struct {
+		name, attr, intrinsic string
+		run                   bool
+	}{
+		{"avxvnni", "+avx2,+fma,+avxvnni", "llvm.x86.avx512.vpdpbusd.256", flags["avx_vnni"]},
+		{"avx512vnni_vl", "+avx2,+fma,+avx512f,+avx512bw,+avx512vl,+avx512vnni", "llvm.x86.avx512.vpdpbusd.256", flags["avx512_vnni"] && flags["avx512vl"]},
+		{"avx512vnni", "+avx2,+fma,+avx512f,+avx512bw,+avx512vnni", "llvm.x86.avx512.vpdpbusd.512", flags["avx512_vnni"]},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tgt := Target{Triple: "x86_64-linux-gnu", Features: c.attr}
+			base := filepath.Join(t.TempDir(), "intops")
+			a, err := WriteLL(p, tgt, base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ll, err := os.ReadFile(a.LL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(ll), "call <"); !strings.Contains(string(ll), "@"+c.intrinsic+"(") || n == 0 {
+				t.Fatalf("%s: no call of %s", a.LL, c.intrinsic)
+			}
+			if err := CompileObj(a.LL, base+".o", tgt); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("objdump", "-d", base+".o").Output(); err == nil && !strings.Contains(string(out), "vpdpbusd") {
+				t.Fatalf("%s.o: no vpdpbusd", base)
+			}
+			if !c.run {
+				t.Skipf("compiled only: this CPU lacks the %s flags in /proc/cpuinfo (and qemu 7.2 does not emulate vpdpbusd)", c.name)
+			}
+			checkAgainstRT(t, g, tgt, nil, vals)
+		})
+	}
+}
