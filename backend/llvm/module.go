@@ -219,6 +219,8 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 		err = k.qmap(s, in, out)
 	case s.Kernel == codegen.KQBinary:
 		err = k.qbinary(s, in, out)
+	case s.Kernel == codegen.KSparseConv || s.Kernel == codegen.KSparseGemm:
+		err = k.sparse(s, in, out, scratch)
 	case s.Rq != nil:
 		err = k.intKernel(s, in, out, scratch)
 	default:

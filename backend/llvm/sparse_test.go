@@ -1,0 +1,120 @@
+package llvm
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/codegen/codegentest"
+	pir "github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/passes"
+	"github.com/pare-ml/pare/rt"
+)
+
+// checkProgramRT compiles p (lowered from g) for tgt, runs it on every
+// input set and compares with rt: integers exactly, floats within 1e-4.
+// It returns the number of sparse steps p has.
+func checkProgramRT(t *testing.T, g *pir.Graph, p *codegen.Program, tgt Target, runner []string, inputs ...[]*pir.Tensor) int {
+	t.Helper()
+	x, err := BuildProgram(p, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.Runner = runner
+	for n, in := range inputs {
+		want, err := rt.Run(g, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			codegentest.CloseEnough(t, fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i], 1e-4)
+		}
+	}
+	sparse := 0
+	for _, s := range p.Steps {
+		if s.Sparse != nil {
+			sparse++
+		}
+	}
+	return sparse
+}
+
+// sparseEncodings are the weight encodings the sparse cases are compiled
+// from: plain zeros, the IR's sparse encoding, and codebooks of it.
+var sparseEncodings = []string{"", "sparse{min=0.5}", "share{bits=4},sparse{min=0.5}"}
+
+// testSparseCases compiles the shared sparse cases (every conv and gemm
+// geometry, f32 and integer) for tgt with compressed and default weights
+// and compares them with rt.
+func testSparseCases(t *testing.T, tgt Target, runner []string, encodings []string) {
+	for _, enc := range encodings {
+		for _, mode := range []string{codegen.WeightsCompressed, codegen.WeightsAuto} {
+			t.Run(fmt.Sprintf("%q/%s", enc, mode), func(t *testing.T) {
+				g, vals, err := codegentest.SparseGraph(enc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := codegen.LowerWith(g, codegen.Options{Weights: mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := checkProgramRT(t, g, p, tgt, runner, vals)
+				if n < 10 {
+					t.Errorf("only %d sparse steps", n)
+				}
+			})
+		}
+	}
+}
+
+// TestSparseCases: every sparse geometry on the host. -short compiles the
+// plain-zeros graph only.
+func TestSparseCases(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	encs := sparseEncodings
+	if testing.Short() {
+		encs = encs[:1]
+	}
+	testSparseCases(t, host, nil, encs)
+}
+
+func TestSparseCasesAArch64(t *testing.T) {
+	if testing.Short() {
+		t.Skip("qemu: not in -short")
+	}
+	needQemu(t)
+	testSparseCases(t, aarch64, []string{"qemu-aarch64"}, sparseEncodings)
+}
+
+// TestSparseMnist: mnist-7 pruned 90% and shared on 4 bits, compiled with
+// compressed weights (every conv and the dense layer sparse), equals rt.
+func TestSparseMnist(t *testing.T) {
+	if testing.Short() {
+		t.Skip("not in -short")
+	}
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	if _, err := passes.RunSpec(g, "canonicalize,prune{ratio=0.9},share{bits=4}", nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := codegen.LowerWith(g, codegen.Options{Weights: codegen.WeightsCompressed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := checkProgramRT(t, g, p, host, nil, mnistInputs(t)...); n < 3 {
+		t.Errorf("mnist: %d sparse steps, want 3 (two convs, the dense layer)", n)
+	}
+}
