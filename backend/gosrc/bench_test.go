@@ -158,3 +158,119 @@ func itoa(n int) string {
 	}
 	return s
 }
+
+// benchExe builds p's command into a fresh directory and writes the
+// inputs beside it, returning the command line of a --bench run (its
+// count at index 1).
+func benchExe(b *testing.B, p *codegen.Program, in []*pir.Tensor) []string {
+	dir := b.TempDir()
+	exe := filepath.Join(dir, "model")
+	if err := BuildExe(p, filepath.Join(dir, "src"), exe); err != nil {
+		b.Fatal(err)
+	}
+	args := []string{exe, "--bench", "0"}
+	for i, t := range in {
+		f := filepath.Join(dir, "in"+itoa(i)+".bin")
+		if err := os.WriteFile(f, t.Bytes(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		args = append(args, f)
+	}
+	return args
+}
+
+// benchBinarySize is the size of p's command built as benchExe builds it.
+func benchBinarySize(b *testing.B, p *codegen.Program) int64 {
+	args := benchExe(b, p, nil)
+	st, err := os.Stat(args[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st.Size()
+}
+
+// benchInterleaved builds the commands of programs ps (taking the same
+// inputs) and runs them in turn, rounds times each with n inferences a
+// run, so that load on a shared machine falls on all alike; it returns
+// each program's median over its runs' medians (ns).
+func benchInterleaved(b *testing.B, ps []*codegen.Program, in []*pir.Tensor, n, rounds int) []float64 {
+	return benchInterleavedRT(b, ps, in, n, rounds, nil)
+}
+
+// benchInterleavedRT is benchInterleaved with, when ref is not nil, n
+// runs of rt's ref in-process after each round of commands, its median
+// appended last.
+func benchInterleavedRT(b *testing.B, ps []*codegen.Program, in []*pir.Tensor, n, rounds int, ref *rt.Interp) []float64 {
+	var cmds [][]string
+	for _, p := range ps {
+		cmds = append(cmds, benchExe(b, p, in))
+	}
+	meds := make([][]float64, len(ps))
+	var rtMeds []float64
+	b.ResetTimer()
+	for r := 0; r < rounds; r++ {
+		for i, c := range cmds {
+			c[2] = itoa(n)
+			out, err := exec.Command(c[0], c[1:]...).Output()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var res struct {
+				Median float64 `json:"median_ms"`
+			}
+			if err := json.Unmarshal(out, &res); err != nil {
+				b.Fatalf("%v: %s", err, out)
+			}
+			meds[i] = append(meds[i], res.Median*1e6)
+		}
+		if ref != nil {
+			var t []float64
+			for i := 0; i < n; i++ {
+				s := time.Now()
+				if _, err := ref.Run(in); err != nil {
+					b.Fatal(err)
+				}
+				t = append(t, float64(time.Since(s).Nanoseconds()))
+			}
+			sort.Float64s(t)
+			rtMeds = append(rtMeds, t[len(t)/2])
+		}
+	}
+	b.StopTimer()
+	var ns []float64
+	for _, m := range append(meds, rtMeds) {
+		if len(m) > 0 {
+			sort.Float64s(m)
+			ns = append(ns, m[len(m)/2])
+		}
+	}
+	return ns
+}
+
+// BenchmarkMnistSideBySide times the generated f32 and int8 mnist-7 and rt
+// (on the f32 graph) interleaved in one run: the medians (ns), each
+// command's speed-up over rt and f32/int8 (above 1: int8 is faster).
+func BenchmarkMnistSideBySide(b *testing.B) {
+	needGo(b)
+	gf := loadModel(b, "onnx/mnist-7/mnist-7.onnx")
+	gi, sets := quantizedMnist(b)
+	var ps []*codegen.Program
+	for _, g := range []*pir.Graph{gf, gi} {
+		p, err := codegen.Lower(g)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	r, err := rt.New(gf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ns := benchInterleavedRT(b, ps, sets[0], max(b.N, 20), 5, r)
+	b.ReportMetric(ns[0], "f32-ns")
+	b.ReportMetric(ns[1], "int8-ns")
+	b.ReportMetric(ns[2], "rt-ns")
+	b.ReportMetric(ns[2]/ns[0], "f32-x-rt")
+	b.ReportMetric(ns[2]/ns[1], "int8-x-rt")
+	b.ReportMetric(ns[0]/ns[1], "f32/int8")
+}

@@ -1,6 +1,8 @@
 package gosrc
 
 import (
+	"fmt"
+	"math/rand"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen"
@@ -82,4 +84,105 @@ func TestMnistPrunedShared(t *testing.T) {
 	}
 	g := prunedMnist(t)
 	checkProgram(t, g, lowerSparse(t, g, codegen.WeightsCompressed, 2), nil, nil, mnistInputs(t)...)
+}
+
+// sparseConvGraph is one 32→32 3×3 conv (pad 1, bias, relu) on 28×28 with
+// weights of the given density (sparse-encoded): f32, or int8 (per-channel weights, int8
+// activations with zero point -128, rq=float).
+func sparseConvGraph(integer bool, density float64) (*pir.Graph, []*pir.Tensor, error) {
+	r := rand.New(rand.NewSource(11))
+	g := pir.NewGraph("spconv")
+	x, w := []int{1, 32, 28, 28}, []int{32, 32, 3, 3}
+	attrs := pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}
+	zero := func(t *pir.Tensor) *pir.Tensor {
+		for i := 0; i < t.Len(); i++ {
+			if r.Float64() >= density {
+				t.SetInt(i, 0)
+				if t.DType == pir.F32 {
+					t.F32[i] = 0
+				}
+			}
+		}
+		return t
+	}
+	var v *pir.Value
+	var in *pir.Tensor
+	var err error
+	if integer {
+		scales := make([]float32, w[0])
+		for i := range scales {
+			scales[i] = 0.002 + 0.003*r.Float32()
+		}
+		wt := pir.Type{DType: pir.I8, Shape: w, Quant: codegentest.QAxis(0, scales, make([]int64, w[0]))}
+		xt := codegentest.QT(pir.I8, 0.05, -128, x...)
+		in = codegentest.RandInt(r, xt)
+		args := []*pir.Value{g.AddParam("x", xt), g.AddConst("w", zero(codegentest.RandInt(r, wt)), wt.Quant), codegentest.I32Const(g, r, w[0])}
+		attrs["act"] = pir.Str("relu")
+		v, err = g.Add("conv", args, attrs, codegentest.QT(pir.I8, 0.04, -128), "conv", "conv")
+	} else {
+		in = codegentest.RandTensor(r, x...)
+		args := []*pir.Value{g.AddParam("x", pir.TensorType(pir.F32, x...)), g.AddConst("w", zero(codegentest.RandTensor(r, w...)), nil),
+			g.AddConst("b", codegentest.RandTensor(r, w[0]), nil)}
+		if v, err = g.Add("conv", args, attrs, pir.Type{}, "conv", "conv"); err == nil {
+			v, err = g.Add("relu", []*pir.Value{v}, nil, pir.Type{}, "relu", "relu")
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	g.Results = []*pir.Value{v}
+	// Encoded, so that codegen.WeightsCompressed runs a sparse kernel at
+	// any density.
+	if _, err := passes.RunSpec(g, "sparse{min=0.3}", nil); err != nil {
+		return nil, nil, err
+	}
+	return g, []*pir.Tensor{in}, pir.Verify(g)
+}
+
+// BenchmarkSparseConv times the dense and the sparse kernel of one conv
+// (sparseConvGraph) side by side at several weight densities, reporting
+// both medians (ns) and dense/sparse: where the ratio falls below 1 the
+// sparse kernel stops winning (0.6 is the densest the sparse pass
+// encodes with min=0.3; codegen's auto thresholds are
+// SparseMaxDensityF32 and SparseMaxDensityInt).
+func BenchmarkSparseConv(b *testing.B) {
+	needGo(b)
+	for _, integer := range []bool{false, true} {
+		for _, d := range []float64{0.1, 0.2, 0.35, 0.5, 0.6} {
+			name := fmt.Sprintf("f32/density=%.2f", d)
+			if integer {
+				name = fmt.Sprintf("int8/density=%.2f", d)
+			}
+			b.Run(name, func(b *testing.B) {
+				g, in, err := sparseConvGraph(integer, d)
+				if err != nil {
+					b.Fatal(err)
+				}
+				dense := lowerSparse(b, g, codegen.WeightsDense, 0)
+				sparse := lowerSparse(b, g, codegen.WeightsCompressed, 1)
+				ns := benchInterleaved(b, []*codegen.Program{dense, sparse}, in, max(b.N, 20), 5)
+				b.ReportMetric(ns[0], "dense-ns")
+				b.ReportMetric(ns[1], "sparse-ns")
+				b.ReportMetric(ns[0]/ns[1], "dense/sparse")
+			})
+		}
+	}
+}
+
+// BenchmarkMnistPrunedShared compares mnist-7 pruned and shared
+// (prunedMnist) compiled with sparse kernels for its encoded weights and
+// with dense ones: latency side by side, binary and weights sizes.
+func BenchmarkMnistPrunedShared(b *testing.B) {
+	needGo(b)
+	g := prunedMnist(b)
+	dense := lowerSparse(b, g, codegen.WeightsDense, 0)
+	sparse := lowerSparse(b, g, codegen.WeightsCompressed, 1)
+	ps := []*codegen.Program{dense, sparse}
+	ns := benchInterleaved(b, ps, mnistInputs(b)[0], max(b.N, 20), 5)
+	for i, tag := range []string{"dense", "sparse"} {
+		b.ReportMetric(ns[i], tag+"-ns")
+		b.ReportMetric(float64(len(ps[i].Weights))/1024, tag+"-weights-KiB")
+		b.ReportMetric(float64(benchBinarySize(b, ps[i]))/1024, tag+"-binary-KiB")
+	}
+	b.ReportMetric(ns[0]/ns[1], "dense/sparse")
 }
