@@ -217,3 +217,43 @@ func TestIntDotVNNI(t *testing.T) {
 		})
 	}
 }
+
+// maxPoolCase is an 8-bit max pooling of a random input.
+func maxPoolCase(name string, dt pir.DType, x []int, attrs pir.Attrs) codegentest.IntCase {
+	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		zx := int64(-5)
+		if dt == pir.U8 {
+			zx = 100
+		}
+		xv := add(codegentest.QT(dt, 0.1, zx, x...))
+		return g.Add("maxpool", []*pir.Value{xv}, attrs, xv.Type, name, name)
+	}}
+}
+
+// TestIntMaxPool: the 8-bit max pooling on poolRows (intMaxPool) equals
+// rt's, on the host and under qemu-aarch64: strides, dilations, pads,
+// uneven edges, and windows with no valid tap (pads wider than the
+// kernel: rt stores 0 there).
+func TestIntMaxPool(t *testing.T) {
+	needTools(t)
+	cases := []codegentest.IntCase{
+		maxPoolCase("mp_i8_3x3s2", pir.I8, []int{1, 5, 23, 23}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(2, 2)}),
+		maxPoolCase("mp_u8_3x3s2_pad", pir.U8, []int{2, 3, 12, 17}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(2, 2), "pads": pir.Ints(1, 1, 1, 1)}),
+		maxPoolCase("mp_i8_2x3_dil", pir.I8, []int{1, 4, 11, 40}, pir.Attrs{"kernel": pir.Ints(2, 3), "strides": pir.Ints(1, 3), "dilations": pir.Ints(2, 1), "pads": pir.Ints(0, 2, 1, 1)}),
+		maxPoolCase("mp_u8_empty", pir.U8, []int{1, 2, 5, 6}, pir.Attrs{"kernel": pir.Ints(1, 1), "pads": pir.Ints(2, 1, 1, 2)}),
+		maxPoolCase("mp_i8_empty", pir.I8, []int{1, 2, 5, 6}, pir.Attrs{"kernel": pir.Ints(2, 1), "strides": pir.Ints(2, 1), "pads": pir.Ints(2, 1, 2, 1)}),
+	}
+	g, vals, err := codegentest.IntOpsGraph(cases)
+	if err != nil {
+		t.Skipf("graph: %v", err)
+	}
+	if host, err := HostTarget(); err == nil {
+		checkAgainstRT(t, g, host, nil, vals)
+	}
+	for _, n := range []string{"aarch64-linux-gnu-gcc", "qemu-aarch64"} {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("%s not found: the AArch64 run skipped", n)
+		}
+	}
+	checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, vals)
+}

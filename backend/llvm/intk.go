@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
 	"github.com/pare-ml/pare/codegen"
@@ -228,11 +230,16 @@ func (k *kfn) intPool(s *codegen.Step, x, y value.Value) error {
 	p := s.Pool
 	dt := s.In[0].DType
 	avg := s.Rq.Mode == "tflite"
+	if !avg && (dt == pir.I8 || dt == pir.U8) && s.Out.DType == dt && !overlap(&s.In[0], &s.Out) {
+		k.intMaxPool(s, x, y)
+		return nil
+	}
 	k.loop(0, p.Planes, func(pl value.Value) {
 		xb := k.mul(pl, p.H*p.W)
 		k.loop(0, p.OH, func(oh value.Value) {
 			k.loop(0, p.OW, func(ow value.Value) {
-				init := []value.Value{c32(math.MinInt32), c32(0)}
+				lowest, _ := dt.Range() // rt's max starts there (a window without a valid tap keeps it)
+				init := []value.Value{c32(lowest), c32(0)}
 				if avg {
 					init[0] = c32(0)
 				}
@@ -264,6 +271,21 @@ func (k *kfn) intPool(s *codegen.Step, x, y value.Value) error {
 		})
 	})
 	return nil
+}
+
+// intMaxPool is the 8-bit max pooling of intPool on poolRows (rows, their
+// inner columns one vectorizable loop), in the elements' own type from its
+// lowest value, as rt (which a window without a valid tap keeps).
+func (k *kfn) intMaxPool(s *codegen.Step, x, y value.Value) {
+	p := s.Pool
+	lt, init := enum.IPredSLT, constant.NewInt(types.I8, -128)
+	if s.In[0].DType == pir.U8 {
+		lt, init = enum.IPredULT, constant.NewInt(types.I8, 0)
+	}
+	comb := func(acc, xv value.Value) value.Value { return k.b.NewSelect(k.b.NewICmp(lt, acc, xv), xv, acc) }
+	k.loop(0, p.Planes, func(pl value.Value) {
+		k.poolRows(p, x, y, k.mul(pl, p.H*p.W), k.mul(pl, p.OH*p.OW), init, comb)
+	})
 }
 
 // intSoftmax: TFLite's integer softmax with the exponentials from the

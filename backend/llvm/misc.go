@@ -31,7 +31,12 @@ func (k *kfn) pool(s *codegen.Step, x, y value.Value) error {
 		if overlap(&s.In[0], &s.Out) {
 			k.poolTaps(p, x, y, xb, yb, init)
 		} else {
-			k.poolRows(p, x, y, xb, yb, init)
+			k.poolRows(p, x, y, xb, yb, init, func(acc, xv value.Value) value.Value {
+				if p.Max {
+					return k.fmax(xv, acc)
+				}
+				return k.b.NewFAdd(acc, xv)
+			})
 		}
 		if !p.Max {
 			rows := k.e.floatTable(s.Name+"_rows", poolCounts(p.OH, p.KH, p.SH, p.DH, p.PT, p.PB, p.H, p.IncludePad))
@@ -235,8 +240,9 @@ func (k *kfn) poolTaps(p *codegen.Pool, x, y, xb, yb, init value.Value) {
 // loop with every tap in its body (opt vectorizes it, strided loads as
 // interleaved groups); the edge columns unrolled with their valid taps.
 // The taps combine in the order poolTaps uses (kh, then kw), so results
-// are the same bit for bit.
-func (k *kfn) poolRows(p *codegen.Pool, x, y, xb, yb, init value.Value) {
+// are the same bit for bit. comb(acc, x) combines a tap into acc (from
+// init), in the elements' own type (f32 here, i8 for intMaxPool).
+func (k *kfn) poolRows(p *codegen.Pool, x, y, xb, yb, init value.Value, comb func(acc, xv value.Value) value.Value) {
 	lo, hi := 0, p.OW
 	for kw := 0; kw < p.KW; kw++ {
 		l, h := validRange(kw*p.DW-p.PL, p.SW, p.W, p.OW)
@@ -251,12 +257,6 @@ func (k *kfn) poolRows(p *codegen.Pool, x, y, xb, yb, init value.Value) {
 		cuts = append(cuts, l, h)
 	}
 	sort.Ints(cuts)
-	comb := func(acc, xv value.Value) value.Value {
-		if p.Max {
-			return k.fmax(xv, acc)
-		}
-		return k.b.NewFAdd(acc, xv)
-	}
 	for i := 0; i+1 < len(cuts); i++ {
 		r0, r1 := cuts[i], cuts[i+1]
 		if r0 >= r1 {
