@@ -5,6 +5,9 @@
 # canonicalize,quantize,fuse calibrated on ramp images (ramp.py; there is no
 # data set for the light models), compared with ORT f32 and with ORT running
 # pare's QOperator export (QLinearConv / QLinearMatMul, ORT's u8s8 kernels).
+# _p90s4 rows are pare's canonicalize,prune{ratio=0.9},share{bits=4}
+# compiled with -weights compressed (sparse kernels) and, _dense, with
+# -weights dense, against ORT running the unpruned model.
 # Each figure is the lowest of ROUNDS medians, pare and ORT alternating, so
 # that load from other processes on a shared machine weighs on both alike.
 # Env: BIN (pare), ORT_BENCH (bench.mjs), SHARED (shared folder), ITERS,
@@ -43,6 +46,11 @@ row() {
 		pf=""
 		"$BIN" export "$src" -o "$W/$name.q.onnx" --form qoperator >/dev/null 2>&1 && q="$W/$name.q.onnx" ;;
 	esac
+	case $name in *_p90s4|*_p90s4_dense)
+		src="$W/$name.ir"
+		"$BIN" opt "$f" -passes 'canonicalize,prune{ratio=0.9},share{bits=4}' -o "$src" >/dev/null 2>&1 || { printf '%-22s %s\n' "$name" "pare opt failed"; return; }
+		case $name in *_dense) pf="$pf -weights dense" ;; *) pf="$pf -weights compressed" ;; esac ;;
+	esac
 	if ! "$BIN" compile "$src" $pf -emit exe -o "$W/$name" >/dev/null 2>"$W/err"; then
 		printf '%-22s %s\n' "$name" "not compiled: $(head -c 120 "$W/err")"
 		return
@@ -66,6 +74,8 @@ row mlp "$W/mlp.onnx" "$ITERS" 3136
 row light_squeezenet "$O/light/light_squeezenet.onnx" "$BIG" 602112
 row light_resnet50 "$O/light/light_resnet50.onnx" "$BIG" 602112
 row ppocr_det_640 "$O/ppocr/ch_PP-OCRv4_det_infer.onnx" "$BIG" 4915200 --shape x=1x3x640x640 -- $DIMS
+row mnist-7_p90s4 "$O/mnist-7/mnist-7.onnx" "$ITERS" 3136
+row mnist-7_p90s4_dense "$O/mnist-7/mnist-7.onnx" "$ITERS" 3136
 row mnist-7_int8 "$O/mnist-7/mnist-7.onnx" "$ITERS" 3136
 row mlp_int8 "$W/mlp.onnx" "$ITERS" 3136
 row light_squeezenet_int8 "$O/light/light_squeezenet.onnx" "$BIG" 602112

@@ -1,0 +1,142 @@
+package llvm
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/codegen/codegentest"
+	pir "github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/passes"
+)
+
+// BenchmarkSparseConv compares the dense and the sparse kernel of one conv
+// (32→32 channels, 3×3, pads 1, 28×28, fused relu; f32 and int8) at
+// weight densities 0.1 to 0.8: where the sparse kernel stops winning is
+// the density threshold worth choosing (codegen.SparseMaxDensityF32,
+// SparseMaxDensityInt). Both executables run side by side, alternating,
+// the best of 3 medians of 2000 runs each. Run with
+//
+//	go test -run '^$' -bench SparseConv -benchtime 1x ./backend/llvm
+func BenchmarkSparseConv(b *testing.B) {
+	needTools(b)
+	host, err := HostTarget()
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, integer := range []bool{false, true} {
+		for _, d := range []float64{0.1, 0.2, 0.35, 0.5, 0.65, 0.8} {
+			kind := "f32"
+			if integer {
+				kind = "int8"
+			}
+			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) {
+				g := benchConv(b, integer, d)
+				var exes []*Executable
+				for _, mode := range []string{codegen.WeightsDense, codegen.WeightsCompressed} {
+					p, err := codegen.LowerWith(g, codegen.Options{Weights: mode})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if sparse := p.Steps[0].Sparse != nil; sparse != (mode == codegen.WeightsCompressed) {
+						b.Fatalf("%s: step 0 is %s", mode, p.Steps[0].Kernel)
+					}
+					x, err := BuildProgram(p, host)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer x.Close()
+					exes = append(exes, x)
+				}
+				in := filepath.Join(b.TempDir(), "in")
+				if err := os.WriteFile(in, make([]byte, exes[0].P.Inputs[0].Bytes()), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				best := []float64{0, 0}
+				for i := 0; i < b.N; i++ {
+					for round := 0; round < 3; round++ {
+						for j, x := range exes {
+							ms := benchMedian(b, x.Path, in, 2000)
+							if best[j] == 0 || ms < best[j] {
+								best[j] = ms
+							}
+						}
+					}
+				}
+				b.ReportMetric(best[0]*1000, "dense_us")
+				b.ReportMetric(best[1]*1000, "sparse_us")
+				b.ReportMetric(best[0]/best[1], "speedup")
+			})
+		}
+	}
+}
+
+// benchConv is one conv of the benchmark with weights of the given
+// density, encoded by the sparse pass.
+func benchConv(b *testing.B, integer bool, density float64) *pir.Graph {
+	r := rand.New(rand.NewSource(1))
+	g := pir.NewGraph("bconv")
+	zero := func(t *pir.Tensor) *pir.Tensor {
+		for i := 0; i < t.Len(); i++ {
+			if r.Float64() >= density {
+				t.SetInt(i, 0)
+				if t.DType == pir.F32 {
+					t.F32[i] = 0
+				}
+			}
+		}
+		return t
+	}
+	attrs := pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}
+	var v *pir.Value
+	var err error
+	if integer {
+		x := g.AddParam("x", codegentest.QT(pir.I8, 0.05, -3, 1, 32, 28, 28))
+		scales, zps := make([]float32, 32), make([]int64, 32)
+		for i := range scales {
+			scales[i] = 0.002 + 0.003*r.Float32()
+		}
+		wt := pir.Type{DType: pir.I8, Shape: []int{32, 32, 3, 3}, Quant: codegentest.QAxis(0, scales, zps)}
+		w := g.AddConst("w", zero(codegentest.RandInt(r, wt)), wt.Quant)
+		attrs["act"] = pir.Str("relu")
+		v, err = g.Add("conv", []*pir.Value{x, w, codegentest.I32Const(g, r, 32)}, attrs, codegentest.QT(pir.I8, 0.04, -1), "conv", "conv")
+	} else {
+		x := g.AddParam("x", pir.TensorType(pir.F32, 1, 32, 28, 28))
+		w := g.AddConst("w", zero(codegentest.RandTensor(r, 32, 32, 3, 3)), nil)
+		c, err2 := g.Add("conv", []*pir.Value{x, w, g.AddConst("b", codegentest.RandTensor(r, 32), nil)}, attrs, pir.Type{}, "conv", "conv")
+		if err2 != nil {
+			b.Fatal(err2)
+		}
+		v, err = g.Add("relu", []*pir.Value{c}, nil, pir.Type{}, "relu", "conv")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.Results = []*pir.Value{v}
+	if _, err := passes.RunSpec(g, "sparse{min=0.1}", nil); err != nil {
+		b.Fatal(err)
+	}
+	return g
+}
+
+var medianRE = regexp.MustCompile(`"median_ms": *([0-9.]+)`)
+
+// benchMedian runs an executable's --bench and returns its median (ms).
+func benchMedian(b *testing.B, exe, in string, iters int) float64 {
+	out, err := exec.Command(exe, "--bench", strconv.Itoa(iters), in).Output()
+	if err != nil {
+		b.Fatalf("%s: %v", exe, err)
+	}
+	m := medianRE.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("%s: no median in %q", exe, out)
+	}
+	ms, _ := strconv.ParseFloat(string(m[1]), 64)
+	return ms
+}
