@@ -104,8 +104,20 @@ func (g *gen) file() ([]byte, error) {
 	// Kernels first (they fill g.arena and g.weights).
 	var kernels []jen.Code
 	var calls []jen.Code
+	fusions := poolFusions(g)
+	absorbed := map[int]bool{}
+	for _, j := range fusions {
+		absorbed[j] = true
+	}
 	for i, s := range p.Steps {
-		fn, call, err := g.step(i, s)
+		if absorbed[i] {
+			continue
+		}
+		var pool *codegen.Step
+		if j, ok := fusions[i]; ok {
+			pool = p.Steps[j]
+		}
+		fn, call, err := g.step(i, s, pool)
 		if err != nil {
 			return nil, err
 		}

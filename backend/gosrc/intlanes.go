@@ -443,8 +443,12 @@ func (k *kfn) laneStore(pl lanePlan, lanes, cols int) []jen.Code {
 	c := k.s.Conv
 	var out []jen.Code
 	for l := 0; l < lanes; l++ {
-		out = append(out, L("y%d := y[(n*%d+oc+%d)*%d+j:][:%d]", l, c.M, l, c.OH*c.OW, cols),
-			L("cw%d, qw%d := cw[%d], qw[%d]", l, l, l, l))
+		out = append(out, L("y%d := y[(n*%d+oc+%d)*%d+j:][:%d]", l, c.M, l, c.OH*c.OW, cols))
+		if k.rqPrepType() != "" {
+			out = append(out, L("cw%d, qw%d := cw[%d], qw[%d]", l, l, l, l))
+		} else {
+			out = append(out, L("cw%d := cw[%d]", l, l))
+		}
 	}
 	sh := 64 - pl.width
 	var decl []string

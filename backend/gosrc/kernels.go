@@ -43,11 +43,17 @@ func (k *kfn) param(name string, o codegen.Operand) error {
 
 func (k *kfn) add(c ...jen.Code) { k.body = append(k.body, c...) }
 
-// step emits the kernel of step s and the statement that calls it.
-func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
+// step emits the kernel of step s and the statement that calls it; pool,
+// when not nil, is the max pool step after it that the kernel absorbs
+// (poolfuse.go).
+func (g *gen) step(i int, s *codegen.Step, pool *codegen.Step) ([]jen.Code, jen.Code, error) {
 	name := codegen.CName(s.Name)
 	if !strings.HasPrefix(name, "k_") {
 		name = "k_" + name
+	}
+	orig := s
+	if pool != nil {
+		s = fusedConvStep(s)
 	}
 	k := &kfn{g: g, s: s, name: name}
 	for j, in := range s.In {
@@ -55,7 +61,19 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 			return nil, nil, err
 		}
 	}
-	if err := k.param("y", s.Out); err != nil {
+	if pool != nil {
+		t, err := goType(s.Out.DType)
+		if err != nil {
+			return nil, nil, err
+		}
+		plane := name + "_acc"
+		g.tables = append(g.tables, jen.Commentf("%s holds %s's results before %s.", plane, name, finishName(orig)).Line().
+			Var().Id(plane).Index(jen.Lit(ir.NumElements(s.Out.Shape))).Id(t))
+		if err := k.param("yo", pool.Out); err != nil {
+			return nil, nil, err
+		}
+		k.add(L("y := %s[:]", plane))
+	} else if err := k.param("y", s.Out); err != nil {
 		return nil, nil, err
 	}
 	if s.Scratch != nil {
@@ -132,6 +150,12 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 && !k.fused {
 		k.epilogueSweep()
 	}
+	if pool != nil {
+		if err := k.poolSweep(orig, pool); err != nil {
+			return nil, nil, err
+		}
+		s = orig
+	}
 	var ins []string
 	for _, o := range s.In {
 		ins = append(ins, fmt.Sprintf("%v%v", o.DType, ir.FormatShape(o.Shape)))
@@ -143,6 +167,9 @@ func (g *gen) step(i int, s *codegen.Step) ([]jen.Code, jen.Code, error) {
 	}
 	if len(eps) > 0 {
 		doc += " then " + strings.Join(eps, ", ")
+	}
+	if pool != nil {
+		doc += fmt.Sprintf(", %s -> %v%v (fused)", pool.Op, pool.Out.DType, ir.FormatShape(pool.Out.Shape))
 	}
 	fn := []jen.Code{jen.Comment(doc).Line().Comment("Source: " + comment(s.Where)).Line().
 		Func().Id(name).Params(k.params...).Block(k.body...)}
