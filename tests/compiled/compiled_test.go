@@ -234,4 +234,3 @@ func BenchmarkCompressed(b *testing.B) {
 		}
 	}
 }
-
