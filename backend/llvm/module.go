@@ -220,7 +220,7 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	case s.Kernel == codegen.KQBinary:
 		err = k.qbinary(s, in, out)
 	case s.Kernel == codegen.KSparseConv || s.Kernel == codegen.KSparseGemm:
-		err = k.sparse(s, in, out, scratch)
+		err = k.sparse(s, in, out, scratch, rest)
 	case s.Rq != nil:
 		err = k.intKernel(s, in, out, scratch)
 	default:

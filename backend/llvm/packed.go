@@ -82,10 +82,11 @@ func (k *kfn) vstoreN(v, ptr, idx value.Value, n int) {
 }
 
 // fusedEpi reports whether the step's epilogue is applied inside the packed
-// conv GEMM (vector unary ops, and add/sub/mul of an operand laid out like
-// the output and not overlapping it) rather than by a sweep afterwards.
+// conv GEMM or the sparse conv (vector unary ops, and add/sub/mul of an
+// operand laid out like the output and not overlapping it) rather than by a
+// sweep afterwards.
 func fusedEpi(s *codegen.Step) bool {
-	if s.Kernel != codegen.KConvGemm || s.Rq != nil || s.Out.DType != pir.F32 || len(s.Epilogue) == 0 || s.Loop == nil {
+	if (s.Kernel != codegen.KConvGemm && s.Kernel != codegen.KSparseConv) || s.Rq != nil || s.Out.DType != pir.F32 || len(s.Epilogue) == 0 || s.Loop == nil {
 		return false
 	}
 	for j, e := range s.Epilogue {

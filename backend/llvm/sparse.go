@@ -42,8 +42,9 @@ const (
 	spRows = 8
 )
 
-// sparse emits a KSparseConv or KSparseGemm step.
-func (k *kfn) sparse(s *codegen.Step, in []value.Value, out, scratch value.Value) error {
+// sparse emits a KSparseConv or KSparseGemm step; epiArgs are the
+// operands of its epilogue's binary entries.
+func (k *kfn) sparse(s *codegen.Step, in []value.Value, out, scratch value.Value, epiArgs []value.Value) error {
 	if s.Sparse == nil {
 		return fmt.Errorf("%s: %s step without a sparse weight", s.Where, s.Kernel)
 	}
@@ -52,7 +53,7 @@ func (k *kfn) sparse(s *codegen.Step, in []value.Value, out, scratch value.Value
 		if s.Conv == nil || scratch == nil {
 			return fmt.Errorf("%s: sparse conv without geometry or scratch", s.Where)
 		}
-		k.sparseConv(s, in, out, scratch)
+		k.sparseConv(s, in, out, scratch, epiArgs)
 		return nil
 	case codegen.KSparseGemm:
 		if s.Gemm == nil {
@@ -300,8 +301,10 @@ func spColumns(ow int) (nvec, nfb int, last spBlock) {
 	return nvec, nfb, last
 }
 
-// sparseConv emits a KSparseConv step (f32 or integer).
-func (k *kfn) sparseConv(s *codegen.Step, in []value.Value, y, scratch value.Value) {
+// sparseConv emits a KSparseConv step (f32 or integer); an f32 step's
+// epilogue is applied to the accumulators as they are stored when it
+// vectorizes (fusedEpi), else by the sweep after the kernel.
+func (k *kfn) sparseConv(s *codegen.Step, in []value.Value, y, scratch value.Value, epiArgs []value.Value) {
 	c, sp := s.Conv, s.Sparse
 	integer := s.Rq != nil
 	vec := k.spVec(integer)
@@ -393,7 +396,12 @@ func (k *kfn) sparseConv(s *codegen.Step, in []value.Value, y, scratch value.Val
 						if integer {
 							vec.store(res[r*len(b.starts)+v], acc, k.add(row, ci(st)), b.lanes[v])
 						} else {
-							vec.store(res[r*len(b.starts)+v], y, k.add(yb, k.add(row, ci(st))), b.lanes[v])
+							idx := k.add(yb, k.add(row, ci(st)))
+							x := res[r*len(b.starts)+v]
+							if fusedEpi(s) {
+								x = k.vepi(s, x, epiArgs, idx, b.lanes[v])
+							}
+							vec.store(x, y, idx, b.lanes[v])
 						}
 					}
 				}

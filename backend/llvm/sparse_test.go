@@ -2,6 +2,7 @@ package llvm
 
 import (
 	"fmt"
+	"math/rand"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen"
@@ -117,4 +118,47 @@ func TestSparseMnist(t *testing.T) {
 	if n := checkProgramRT(t, g, p, host, nil, mnistInputs(t)...); n < 3 {
 		t.Errorf("mnist: %d sparse steps, want 3 (two convs, the dense layer)", n)
 	}
+}
+
+// TestSparseResidual: a sparse conv whose epilogue adds a residual operand
+// and applies relu (a ResNet block's tail), fused into its stores.
+func TestSparseResidual(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	r := rand.New(rand.NewSource(2))
+	g := pir.NewGraph("residual")
+	x := g.AddParam("x", pir.TensorType(pir.F32, 2, 16, 9, 13))
+	y := g.AddParam("y", pir.TensorType(pir.F32, 2, 16, 9, 13))
+	w := codegentest.RandTensor(r, 16, 16, 3, 3)
+	for i := range w.F32 {
+		if r.Float64() > 0.2 {
+			w.F32[i] = 0
+		}
+	}
+	args := []*pir.Value{x, g.AddConst("w", w, nil), g.AddConst("b", codegentest.RandTensor(r, 16), nil)}
+	c, err := g.Add("conv", args, pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}, pir.Type{}, "conv", "conv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := g.Add("add", []*pir.Value{c, y}, nil, pir.Type{}, "add", "add")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := g.Add("relu", []*pir.Value{a}, nil, pir.Type{}, "relu", "relu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*pir.Value{v}
+	p, err := codegen.LowerWith(g, codegen.Options{Weights: codegen.WeightsAuto})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Steps[0]; s.Kernel != codegen.KSparseConv || len(s.Epilogue) != 2 || !fusedEpi(s) {
+		t.Fatalf("step 0: %s with %d epilogue entries, fused %v", s.Kernel, len(s.Epilogue), fusedEpi(s))
+	}
+	in := []*pir.Tensor{codegentest.RandTensor(r, 2, 16, 9, 13), codegentest.RandTensor(r, 2, 16, 9, 13)}
+	checkProgramRT(t, g, p, host, nil, in)
 }
