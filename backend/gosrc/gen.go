@@ -33,6 +33,7 @@ type gen struct {
 	quantFC    bool               // quantFC is needed
 	wino       bool               // winoWeights is needed
 	sparse     bool               // sparseField is needed
+	mixed      bool               // packMixed is needed
 	needBits   bool               // math/bits is used
 }
 
@@ -431,6 +432,10 @@ func (g *gen) helpers(f *jen.File) {
 	}
 	if g.wino {
 		f.Add(jen.Id(winoSrc))
+		f.Line()
+	}
+	if g.mixed {
+		f.Add(jen.Id(packMixedSrc))
 		f.Line()
 	}
 	if g.sparse {

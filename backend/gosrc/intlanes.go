@@ -167,10 +167,17 @@ func (k *kfn) intConvLanes() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	k.g.tables = append(k.g.tables, jen.Comment(fmt.Sprintf("%s holds the weights of %s, %d output channels per int64 word (lanes of %d bits).",
-		wName, k.name, pl.lanes, pl.width)).Line().
-		Var().Id(wName).Op("=").Id("packLanes").Call(L("%s, %d, %d, %d, %d, %d", wsrc, c.Group, c.Mg, K, pl.lanes, pl.width)))
-	k.g.lanes = true
+	// Mixed words (intmixed.go): F float64 channels beside the lanes.
+	F, _ := k.mixedFloats(w, pl, xmax)
+	var fName, restName string
+	if F > 0 {
+		wName, fName = k.mixedTables(wsrc, pl, F)
+	} else {
+		k.g.tables = append(k.g.tables, jen.Comment(fmt.Sprintf("%s holds the weights of %s, %d output channels per int64 word (lanes of %d bits).",
+			wName, k.name, pl.lanes, pl.width)).Line().
+			Var().Id(wName).Op("=").Id("packLanes").Call(L("%s, %d, %d, %d, %d, %d", wsrc, c.Group, c.Mg, K, pl.lanes, pl.width)))
+		k.g.lanes = true
+	}
 
 	hw := c.H * c.W
 	body := []jen.Code{L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw)}
@@ -183,9 +190,16 @@ func (k *kfn) intConvLanes() (bool, error) {
 		body = []jen.Code{L("xs := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw), L("xg := %s[:]", xu),
 			jen.For(L("i, v := range xs")).Block(L("xg[i] = uint8(v) ^ 0x80"))}
 	}
-	full := c.Mg / pl.lanes
-	rest := c.Mg - full*pl.lanes
-	px, pxOK := k.pixelRestPlan(w, full*pl.lanes, xmax)
+	full := c.Mg / (pl.lanes + F)
+	rest := c.Mg - full*(pl.lanes+F)
+	px, pxOK := k.pixelRestPlan(w, full*(pl.lanes+F), xmax)
+	if F > 0 && rest > 0 && !pxOK {
+		// The rest as one word of integer lanes of its own.
+		restName = k.name + "_rest"
+		k.g.tables = append(k.g.tables, jen.Commentf("%s holds the weights of %s's last %d channels (one word of int64 lanes).", restName, k.name, rest).Line().
+			Var().Id(restName).Op("=").Id("packLanes").Call(L("%s[%d:], 1, %d, %d, %d, %d", wsrc, full*(pl.lanes+F)*K, rest, K, pl.lanes, pl.width)))
+		k.g.lanes = true
+	}
 	if !c.Pointwise {
 		var pre []jen.Code
 		minW := 0
@@ -194,17 +208,29 @@ func (k *kfn) intConvLanes() (bool, error) {
 		}
 		src.koff, src.wp, pre = k.lanePad(minW)
 		body = append(body, pre...)
+		if F > 0 {
+			hp, _ := k.padDims()
+			body = append(body, k.mixedInput(c.Cg*hp*src.wp)...)
+		}
 	}
 	// Full words, then the last word with fewer lanes.
-	word := func(lanes int) []jen.Code {
-		out := []jen.Code{L("wp := %s[(g*%d+wd)*%d:][:%d]", wName, nw, K, K), L("oc := g*%d + wd*%d", c.Mg, pl.lanes)}
-		out = append(out, L("var cw [%d]int32", lanes))
+	word := func(lanes, nf int) []jen.Code {
+		var out []jen.Code
+		switch {
+		case nf > 0:
+			out = []jen.Code{L("wp := %s[wd*%d:][:%d]", wName, K, K), L("fp := %s[wd*%d:][:%d]", fName, K*nf, K*nf), L("oc := wd * %d", pl.lanes+nf)}
+		case restName != "":
+			out = []jen.Code{L("wp := %s[:%d]", restName, K), L("oc := %d", full*(pl.lanes+F))}
+		default:
+			out = []jen.Code{L("wp := %s[(g*%d+wd)*%d:][:%d]", wName, nw, K, K), L("oc := g*%d + wd*%d", c.Mg, pl.lanes)}
+		}
+		out = append(out, L("var cw [%d]int32", lanes+nf))
 		prep := []jen.Code{L("cw[l] = x2[oc+l] - %s[oc+l]", zwName)}
 		if qt := k.rqPrepType(); qt != "" {
-			out = append(out, L("var qw [%d]%s", lanes, qt))
+			out = append(out, L("var qw [%d]%s", lanes+nf, qt))
 			prep = append(prep, k.rqPrepInto("qw[l]", "oc+l"))
 		}
-		out = append(out, For("l", 0, lanes, prep...))
+		out = append(out, For("l", 0, lanes+nf, prep...))
 		// Tiles of laneCols columns over the flat output (pointwise) or
 		// over each output row (the tile reads one input row per tap).
 		n, v, head := P, "j", []jen.Code{}
@@ -220,10 +246,10 @@ func (k *kfn) intConvLanes() (bool, error) {
 		cols := n / tc * tc
 		if cols > 0 {
 			tiles = append(tiles, jen.For(L("%s := 0", v), L("%s < %d", v, cols), L("%s += %d", v, tc)).Block(
-				append(append([]jen.Code{}, head...), k.laneTile(pl, lanes, tc, K, src)...)...))
+				append(append([]jen.Code{}, head...), k.laneTile(pl, lanes, nf, tc, K, src)...)...))
 		}
 		if cols < n {
-			tiles = append(tiles, jen.Block(append(append([]jen.Code{L("%s := %d", v, cols)}, head...), k.laneTile(pl, lanes, n-cols, K, src)...)...))
+			tiles = append(tiles, jen.Block(append(append([]jen.Code{L("%s := %d", v, cols)}, head...), k.laneTile(pl, lanes, nf, n-cols, K, src)...)...))
 		}
 		if c.Pointwise {
 			return append(out, tiles...)
@@ -231,13 +257,17 @@ func (k *kfn) intConvLanes() (bool, error) {
 		return append(out, For("oh", 0, c.OH, tiles...))
 	}
 	if full > 0 {
-		body = append(body, For("wd", 0, full, word(pl.lanes)...))
+		body = append(body, For("wd", 0, full, word(pl.lanes, F)...))
 	}
 	switch {
 	case rest > 0 && pxOK:
 		body = append(body, k.pixelRest(px, w, full*pl.lanes, src.wp, zwName)...)
 	case rest > 0:
-		body = append(body, jen.Block(append([]jen.Code{L("wd := %d", full)}, word(rest)...)...))
+		wd := L("wd := %d", full)
+		if restName != "" {
+			wd = jen.Null() // its own table
+		}
+		body = append(body, jen.Block(append([]jen.Code{wd}, word(rest, 0)...)...))
 	}
 	k.add(For("n", 0, c.N, For("g", 0, c.Group, body...)))
 	return true, nil
@@ -332,8 +362,9 @@ func (k *kfn) zeroSkip(o string, n int) jen.Code {
 
 // laneTile is the code of one tile: columns [j, j+cols) of one word, its
 // first `lanes` channels stored (oc the word's first channel, cw and qw
-// the channels' constants and requantizations, wp the word's weights).
-func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code {
+// the channels' constants and requantizations, wp the word's weights),
+// then F float64 channels (mixed words: fp their weights, xf the input).
+func (k *kfn) laneTile(pl lanePlan, lanes, F, cols, K int, src laneSrc) []jen.Code {
 	var out []jen.Code
 	chunked := pl.chunk < K
 	acc := func(t int) string { return fmt.Sprintf("a%d", t) }
@@ -362,6 +393,7 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 			L("row := xp[o:][:%d]", span+(c.KW-1)*c.DW),
 			L("ws := wp[r*%d:][:%d]", c.KW, c.KW),
 		}
+		inner = append(inner, mixedRow(F, c.KW, span+(c.KW-1)*c.DW)...)
 		if c.KW <= 8 {
 			// Unrolled over the row's taps: constant offsets.
 			for kw := 0; kw < c.KW; kw++ {
@@ -370,6 +402,7 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 				for t := 0; t < cols; t++ {
 					tap = append(tap, L("%s += int64(row[%d]) * w", acc(t), kw*c.DW+t*c.SW))
 				}
+				tap = append(tap, mixedTap(F, kw, cols, func(t int) int { return kw*c.DW + t*c.SW })...)
 				inner = append(inner, jen.Block(tap...))
 			}
 		} else {
@@ -404,15 +437,16 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 	if !chunked {
 		// One pass: the sums, then each column's lanes extracted and
 		// requantized straight into the channels' output rows.
-		out = append(out, L("var %s int64", decl))
+		out = append(out, L("var %s int64", decl), mixedDecl(F, cols))
 		if src.pointwise {
 			out = append(out, L("o := j"), jen.For(L("_, w := range wp")).Block(inner...))
 		} else {
 			out = append(out, For("r", 0, K/k.s.Conv.KW, inner...))
 		}
-		return append(out, k.laneStore(pl, lanes, cols)...)
+		out = append(out, k.laneStore(pl, lanes, cols)...)
+		return append(out, k.mixedStore(lanes, F, cols)...)
 	}
-	out = append(out, L("var s [%d][%d]int32", lanes, cols))
+	out = append(out, L("var s [%d][%d]int32", lanes, cols), mixedDecl(F, cols))
 	switch {
 	case src.pointwise:
 		chunk := []jen.Code{L("var %s int64", decl), L("o := k0*%d + j", src.P),
@@ -433,7 +467,7 @@ func (k *kfn) laneTile(pl lanePlan, lanes, cols, K int, src laneSrc) []jen.Code 
 	out = append(out, For("l", 0, lanes,
 		L("yr := y[(n*%d+oc+l)*%d+j:][:%d]", k.s.Conv.M, k.s.Conv.OH*k.s.Conv.OW, cols),
 		jen.For(L("t, v := range s[l]")).Block(fin)))
-	return out
+	return append(out, k.mixedStore(lanes, F, cols)...)
 }
 
 // laneStore is the end of an unchunked tile: column t's accumulator a<t>

@@ -11,8 +11,9 @@ import (
 
 // poolFuseGraph: convs followed by max pools that the Go backend fuses
 // (f32 with relu and clip; int8 and uint8 with float and TFLite
-// requantization, dense and sparse weights), and one whose conv output is
-// also a result (not fused).
+// requantization, dense and sparse weights), one whose conv output is
+// also a result (not fused), and an integer conv with mixed words and a
+// rest word.
 func poolFuseGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
 	r := rand.New(rand.NewSource(3))
 	g := pir.NewGraph("poolfuse")
@@ -62,6 +63,12 @@ func poolFuseGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
 			codegentest.QT(q.dt, 0.04, q.zx/2), q.name, q.name))
 		g.Results = append(g.Results, pool(q.name+"_pool", cq, 2, 2))
 	}
+	// A conv of mixed words whose last channels are too few columns for
+	// pixel lanes: one word of integer lanes (intmixed.go).
+	xm := add("m_x", codegentest.QT(pir.I8, 0.05, -3, 1, 4, 5, 2))
+	wm := codegentest.QT(pir.I8, 0.02, 0, 6, 4, 3, 3)
+	g.Results = append(g.Results, must(g.Add("conv", []*pir.Value{xm, g.AddConst("m_w", codegentest.RandInt(r, wm), wm.Quant), codegentest.I32Const(g, r, 6)},
+		pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}, codegentest.QT(pir.I8, 0.04, 1), "m_conv", "m_conv")))
 	if err := pir.Verify(g); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,168 @@
+package gosrc
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// Mixed words: integer lanes and float64 channels in one tile.
+//
+// The lane kernel is bound by the integer multiplier (one 64-bit multiply
+// a cycle), while the floating-point units sit idle. A float64 multiply
+// of two small integers is exact, and so is a float64 sum of them below
+// 2⁵³: a channel whose Σ|w|·max|x| stays below that is computed exactly
+// in float64. So each word of a mixed conv carries, beside its integer
+// lanes, mixedMax more channels as float64 accumulators over a float64
+// copy of the padded input; the tile's loop issues both kinds of
+// multiplies, which run on separate units. The float sums are converted
+// back (int64, then wrapping int32 as rt's) before the requantization.
+
+// mixedMax is the largest number of float64 channels per word.
+const mixedMax = 1
+
+// mixedFloats returns the number of float64 channels per word of the
+// lane-packed conv with weights w [M][K] (0: no mixing), and reports
+// whether the channels left over after the mixed words go as pixel lanes
+// (else as one word of integer lanes).
+func (k *kfn) mixedFloats(w []int64, pl lanePlan, xmax int64) (int, bool) {
+	c := k.s.Conv
+	if c.Pointwise || c.Group != 1 || c.KW > 8 {
+		return 0, false
+	}
+	K := c.Cg * c.KH * c.KW
+	for m := 0; m < c.M; m++ {
+		var s int64
+		for _, v := range w[m*K:][:K] {
+			s += max(v, -v)
+		}
+		if float64(s)*float64(xmax) >= 1<<53 {
+			return 0, false
+		}
+	}
+	for f := mixedMax; f > 0; f-- {
+		full := c.Mg / (pl.lanes + f)
+		rest := c.Mg - full*(pl.lanes+f)
+		if full == 0 {
+			continue
+		}
+		if rest == 0 {
+			return f, false
+		}
+		if _, ok := k.pixelRestPlan(w, full*(pl.lanes+f), xmax); ok {
+			return f, true
+		}
+		if rest <= pl.lanes {
+			return f, false
+		}
+	}
+	return 0, false
+}
+
+// mixedTables adds the packed weights of the mixed words (integer words
+// and float64 channels, packMixed) and returns their names.
+func (k *kfn) mixedTables(wsrc string, pl lanePlan, F int) (words, floats string) {
+	c := k.s.Conv
+	K := c.Cg * c.KH * c.KW
+	words, floats = k.name+"_lanes", k.name+"_fl"
+	k.g.tables = append(k.g.tables, jen.Commentf("%s and %s hold the weights of %s's mixed words: %d channels as int64 lanes of %d bits, then %d as float64 ([word][k][%d]).",
+		words, floats, k.name, pl.lanes, pl.width, F, F).Line().
+		Var().List(jen.Id(words), jen.Id(floats)).Op("=").Id("packMixed").Call(L("%s, %d, %d, %d, %d, %d", wsrc, c.Mg, K, pl.lanes, pl.width, F)))
+	k.g.mixed = true
+	return words, floats
+}
+
+// mixedInput is the float64 copy xf of the padded input xp.
+func (k *kfn) mixedInput(n int) []jen.Code {
+	xf := k.name + "_xf"
+	k.g.tables = append(k.g.tables, jen.Commentf("%s is %s's padded input as float64 (mixed words).", xf, k.name).Line().
+		Var().Id(xf).Index(jen.Lit(n)).Float64())
+	return []jen.Code{L("xf := %s[:len(xp)]", xf), jen.For(L("i, v := range xp")).Block(L("xf[i] = float64(v)"))}
+}
+
+// mixedAcc names the float64 accumulator of channel f, column t.
+func mixedAcc(f, t int) string { return fmt.Sprintf("h%d_%d", f, t) }
+
+// mixedDecl declares the float64 accumulators of F channels by cols
+// columns.
+func mixedDecl(F, cols int) jen.Code {
+	if F == 0 {
+		return jen.Null()
+	}
+	d := ""
+	for f := 0; f < F; f++ {
+		for t := 0; t < cols; t++ {
+			if d != "" {
+				d += ", "
+			}
+			d += mixedAcc(f, t)
+		}
+	}
+	return L("var %s float64", d)
+}
+
+// mixedRow is the head of a row of taps for the float channels: the row
+// of xf at o and the row's weights.
+func mixedRow(F, kw, n int) []jen.Code {
+	if F == 0 {
+		return nil
+	}
+	return []jen.Code{L("rf := xf[o:][:%d]", n), L("fs := fp[r*%d:][:%d]", kw*F, kw*F)}
+}
+
+// mixedTap is tap kw's float multiply-adds: column t reads rf[idx(t)].
+func mixedTap(F, kw, cols int, idx func(t int) int) []jen.Code {
+	var out []jen.Code
+	for f := 0; f < F; f++ {
+		out = append(out, L("v%d := fs[%d]", f, kw*F+f))
+		for t := 0; t < cols; t++ {
+			out = append(out, L("%s += rf[%d] * v%d", mixedAcc(f, t), idx(t), f))
+		}
+	}
+	return out
+}
+
+// mixedStore requantizes the float channels' sums (channels oc+lanes+f)
+// into their output rows.
+func (k *kfn) mixedStore(lanes, F, cols int) []jen.Code {
+	c := k.s.Conv
+	var out []jen.Code
+	for f := 0; f < F; f++ {
+		l := lanes + f
+		st := []jen.Code{L("yr := y[(n*%d+oc+%d)*%d+j:][:%d]", c.M, l, c.OH*c.OW, cols)}
+		for t := 0; t < cols; t++ {
+			fin, err := k.finishPrep(fmt.Sprintf("yr[%d]", t), fmt.Sprintf("cw[%d]+int32(int64(%s))", l, mixedAcc(f, t)), fmt.Sprintf("qw[%d]", l))
+			if err != nil {
+				panic(err) // checked by the caller
+			}
+			st = append(st, fin)
+		}
+		out = append(out, jen.Block(st...))
+	}
+	return out
+}
+
+// packMixedSrc is the generated helper packing the mixed words.
+const packMixedSrc = `
+// packMixed packs the weights w [rows][k] of a conv's mixed words, each
+// of lanes+nf channels: the first lanes as packLanes' words ([word][k]),
+// the other nf as float64 ([word][k][nf]).
+func packMixed[T int8 | int16 | int32](w []T, rows, k, lanes, width, nf int) ([]int64, []float64) {
+	nw := rows / (lanes + nf)
+	p := make([]int64, nw*k)
+	f := make([]float64, nw*k*nf)
+	for wd := 0; wd < nw; wd++ {
+		for l := 0; l < lanes+nf; l++ {
+			src := w[(wd*(lanes+nf)+l)*k:][:k]
+			for j, v := range src {
+				if l < lanes {
+					p[wd*k+j] += int64(v) << (width * l)
+				} else {
+					f[(wd*k+j)*nf+l-lanes] = float64(v)
+				}
+			}
+		}
+	}
+	return p, f
+}
+`
