@@ -123,18 +123,72 @@ func (r *spReader) next(col, e value.Value) value.Value {
 
 // value is the weight of entry e: f32, or i32 for integer steps.
 func (r *spReader) value(e value.Value) value.Value {
-	k := r.k
 	if r.sp.IdxBits == 0 {
-		if r.f32 {
-			return k.load(r.vals, e)
-		}
-		return k.loadInt(r.vals, e, r.valDT)
+		return r.weight(e, nil)
 	}
-	idx := k.bitField(r.vals, e, r.sp.IdxBits)
-	if r.f32 {
+	return r.weight(nil, r.k.bitField(r.vals, e, r.sp.IdxBits))
+}
+
+// weight is the value of entry e (no codebook) or codebook entry idx.
+func (r *spReader) weight(e, idx value.Value) value.Value {
+	k := r.k
+	switch {
+	case idx != nil && r.f32:
 		return k.load(r.book, idx)
+	case idx != nil:
+		return k.loadInt(r.book, idx, r.bookDT)
+	case r.f32:
+		return k.load(r.vals, e)
 	}
-	return k.loadInt(r.book, idx, r.bookDT)
+	return k.loadInt(r.vals, e, r.valDT)
+}
+
+// spGroup is the number of entries a gemm decodes at once: a group that
+// starts at an entry index multiple of spGroup starts at a byte of both bit
+// streams, and its fields fill exactly bits·spGroup/8 bytes, read as one
+// word.
+const (
+	spGroupLog = 3
+	spGroup    = 1 << spGroupLog
+)
+
+// spWord is the n bytes at base[off:] as one little-endian integer (i64).
+func (k *kfn) spWord(base, off value.Value, n int) value.Value {
+	t := types.NewInt(uint64(8 * n))
+	l := k.b.NewLoad(t, k.b.NewBitCast(k.at(base, off), types.NewPointer(t)))
+	l.Align = 1
+	if n == 8 {
+		return l
+	}
+	return k.b.NewZExt(l, i64)
+}
+
+// group decodes entries [j·spGroup, (j+1)·spGroup): their gaps and weights.
+func (r *spReader) group(j value.Value) (gaps, ws []value.Value) {
+	k := r.k
+	field := func(w value.Value, u, bits int) value.Value {
+		if bits == 0 {
+			return ci(0)
+		}
+		return k.b.NewAnd(k.b.NewLShr(w, ci(u*bits)), ci(1<<bits-1))
+	}
+	var gw, iw value.Value
+	if r.sp.GapBits > 0 {
+		gw = k.spWord(r.gaps, k.mul(j, r.sp.GapBits), r.sp.GapBits)
+	}
+	if r.sp.IdxBits > 0 {
+		iw = k.spWord(r.vals, k.mul(j, r.sp.IdxBits), r.sp.IdxBits)
+	}
+	e0 := k.mul(j, spGroup)
+	for u := 0; u < spGroup; u++ {
+		gaps = append(gaps, field(gw, u, r.sp.GapBits))
+		if iw != nil {
+			ws = append(ws, r.weight(nil, field(iw, u, r.sp.IdxBits)))
+		} else {
+			ws = append(ws, r.weight(k.add(e0, ci(u)), nil))
+		}
+	}
+	return gaps, ws
 }
 
 // loopCarry runs body for i in [lo, hi) (bounds at run time, possibly
@@ -465,10 +519,10 @@ func (k *kfn) sparseGemm(s *codegen.Step, in []value.Value, out value.Value) {
 			}
 			k.loop(0, gm.N, func(n value.Value) {
 				lo, hi := rd.bounds(n)
-				// one entry into the accumulators of slot u
-				entry := func(e, col value.Value, a []value.Value, u int) value.Value {
-					col = rd.next(col, e)
-					w := rd.value(e)
+				// one entry (the column after col by gap, weight w) into
+				// the accumulators of slot u
+				entry := func(col, gap, w value.Value, a []value.Value, u int) value.Value {
+					col = k.add(col, k.add(gap, ci(1)))
 					for r := 0; r < R; r++ {
 						x := aAt(k.add(i0, ci(r)), col)
 						if integer {
@@ -479,30 +533,32 @@ func (k *kfn) sparseGemm(s *codegen.Step, in []value.Value, out value.Value) {
 					}
 					return col
 				}
+				one := func(e value.Value, c []value.Value) []value.Value {
+					a := append([]value.Value(nil), c[1:]...)
+					col := entry(c[0], k.bitField(rd.gaps, e, rd.sp.GapBits), rd.value(e), a, 0)
+					return append([]value.Value{col}, a...)
+				}
 				st := make([]value.Value, 1+U*R)
 				st[0] = ci(-1)
 				for i := 1; i < len(st); i++ {
 					st[i] = zero
 				}
-				mainEnd := lo
-				if U > 1 {
-					groups := k.b.NewSDiv(k.b.NewSub(hi, lo), ci(U))
-					mainEnd = k.add(lo, k.mul(groups, U))
-					st = k.loopCarry(ci(0), groups, st, func(j value.Value, c []value.Value) []value.Value {
-						a := append([]value.Value(nil), c[1:]...)
-						col := c[0]
-						e0 := k.add(lo, k.mul(j, U))
-						for u := 0; u < U; u++ {
-							col = entry(k.add(e0, ci(u)), col, a, u)
-						}
-						return append([]value.Value{col}, a...)
-					})
-				}
-				st = k.loopCarry(mainEnd, hi, st, func(e value.Value, c []value.Value) []value.Value {
+				// Entries one by one up to a multiple of spGroup, then
+				// whole groups, then the rest one by one.
+				lo8 := k.b.NewAnd(k.add(lo, ci(spGroup-1)), ci(-spGroup))
+				headEnd := k.smin(lo8, hi)
+				hi8 := k.b.NewAnd(hi, ci(-spGroup))
+				st = k.loopCarry(lo, headEnd, st, one)
+				st = k.loopCarry(k.b.NewAShr(lo8, ci(spGroupLog)), k.b.NewAShr(hi8, ci(spGroupLog)), st, func(j value.Value, c []value.Value) []value.Value {
 					a := append([]value.Value(nil), c[1:]...)
-					col := entry(e, c[0], a, 0)
+					col := c[0]
+					gaps, ws := rd.group(j)
+					for u := range gaps {
+						col = entry(col, gaps[u], ws[u], a, u%U)
+					}
 					return append([]value.Value{col}, a...)
 				})
+				st = k.loopCarry(k.smax(headEnd, hi8), hi, st, one)
 				for r := 0; r < R; r++ {
 					sum := st[1+r]
 					for u := 1; u < U; u++ {

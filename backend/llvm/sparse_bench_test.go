@@ -36,53 +36,73 @@ func BenchmarkSparseConv(b *testing.B) {
 			if integer {
 				kind = "int8"
 			}
-			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) {
-				g := benchConv(b, integer, d)
-				var exes []*Executable
-				for _, mode := range []string{codegen.WeightsDense, codegen.WeightsCompressed} {
-					p, err := codegen.LowerWith(g, codegen.Options{Weights: mode})
-					if err != nil {
-						b.Fatal(err)
-					}
-					if sparse := p.Steps[0].Sparse != nil; sparse != (mode == codegen.WeightsCompressed) {
-						b.Fatalf("%s: step 0 is %s", mode, p.Steps[0].Kernel)
-					}
-					x, err := BuildProgram(p, host)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer x.Close()
-					exes = append(exes, x)
-				}
-				in := filepath.Join(b.TempDir(), "in")
-				if err := os.WriteFile(in, make([]byte, exes[0].P.Inputs[0].Bytes()), 0o644); err != nil {
-					b.Fatal(err)
-				}
-				best := []float64{0, 0}
-				for i := 0; i < b.N; i++ {
-					for round := 0; round < 3; round++ {
-						for j, x := range exes {
-							ms := benchMedian(b, x.Path, in, 2000)
-							if best[j] == 0 || ms < best[j] {
-								best[j] = ms
-							}
-						}
-					}
-				}
-				b.ReportMetric(best[0]*1000, "dense_us")
-				b.ReportMetric(best[1]*1000, "sparse_us")
-				b.ReportMetric(best[0]/best[1], "speedup")
-			})
+			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) { benchDenseSparse(b, host, benchConv(b, integer, d)) })
 		}
 	}
 }
 
-// benchConv is one conv of the benchmark with weights of the given
-// density, encoded by the sparse pass.
-func benchConv(b *testing.B, integer bool, density float64) *pir.Graph {
-	r := rand.New(rand.NewSource(1))
-	g := pir.NewGraph("bconv")
-	zero := func(t *pir.Tensor) *pir.Tensor {
+// BenchmarkSparseGemm is BenchmarkSparseConv for a dense layer (1×784 by
+// 784×300, LeNet-300-100's first, with bias; f32 and int8).
+func BenchmarkSparseGemm(b *testing.B) {
+	needTools(b)
+	host, err := HostTarget()
+	if err != nil {
+		b.Skip(err)
+	}
+	for _, integer := range []bool{false, true} {
+		for _, d := range []float64{0.1, 0.2, 0.35, 0.5, 0.65, 0.8} {
+			kind := "f32"
+			if integer {
+				kind = "int8"
+			}
+			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) { benchDenseSparse(b, host, benchGemm(b, integer, d)) })
+		}
+	}
+}
+
+// benchDenseSparse builds g's one conv or gemm with dense and with sparse
+// weights and reports both latencies: the best of 3 medians of 2000 runs,
+// the two executables alternating.
+func benchDenseSparse(b *testing.B, host Target, g *pir.Graph) {
+	var exes []*Executable
+	for _, mode := range []string{codegen.WeightsDense, codegen.WeightsCompressed} {
+		p, err := codegen.LowerWith(g, codegen.Options{Weights: mode})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sparse := p.Steps[0].Sparse != nil; sparse != (mode == codegen.WeightsCompressed) {
+			b.Fatalf("%s: step 0 is %s", mode, p.Steps[0].Kernel)
+		}
+		x, err := BuildProgram(p, host)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer x.Close()
+		exes = append(exes, x)
+	}
+	in := filepath.Join(b.TempDir(), "in")
+	if err := os.WriteFile(in, make([]byte, exes[0].P.Inputs[0].Bytes()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	best := []float64{0, 0}
+	for i := 0; i < b.N; i++ {
+		for round := 0; round < 3; round++ {
+			for j, x := range exes {
+				ms := benchMedian(b, x.Path, in, 2000)
+				if best[j] == 0 || ms < best[j] {
+					best[j] = ms
+				}
+			}
+		}
+	}
+	b.ReportMetric(best[0]*1000, "dense_us")
+	b.ReportMetric(best[1]*1000, "sparse_us")
+	b.ReportMetric(best[0]/best[1], "speedup")
+}
+
+// sparsifier zeroes each weight with probability 1-density.
+func sparsifier(r *rand.Rand, density float64) func(t *pir.Tensor) *pir.Tensor {
+	return func(t *pir.Tensor) *pir.Tensor {
 		for i := 0; i < t.Len(); i++ {
 			if r.Float64() >= density {
 				t.SetInt(i, 0)
@@ -93,6 +113,42 @@ func benchConv(b *testing.B, integer bool, density float64) *pir.Graph {
 		}
 		return t
 	}
+}
+
+// benchGemm is one dense layer of the benchmark with weights of the given
+// density, encoded by the sparse pass.
+func benchGemm(b *testing.B, integer bool, density float64) *pir.Graph {
+	r := rand.New(rand.NewSource(1))
+	zero := sparsifier(r, density)
+	g := pir.NewGraph("bgemm")
+	var v *pir.Value
+	var err error
+	if integer {
+		a := g.AddParam("a", codegentest.QT(pir.U8, 0.05, 100, 1, 784))
+		bt := codegentest.QT(pir.I8, 0.01, 0, 784, 300)
+		w := g.AddConst("w", zero(codegentest.RandInt(r, bt)), bt.Quant)
+		v, err = g.Add("gemm", []*pir.Value{a, w, codegentest.I32Const(g, r, 300)}, nil, codegentest.QT(pir.U8, 0.2, 90), "fc", "fc")
+	} else {
+		a := g.AddParam("a", pir.TensorType(pir.F32, 1, 784))
+		w := g.AddConst("w", zero(codegentest.RandTensor(r, 784, 300)), nil)
+		v, err = g.Add("gemm", []*pir.Value{a, w, g.AddConst("c", codegentest.RandTensor(r, 300), nil)}, nil, pir.Type{}, "fc", "fc")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.Results = []*pir.Value{v}
+	if _, err := passes.RunSpec(g, "sparse{min=0.1}", nil); err != nil {
+		b.Fatal(err)
+	}
+	return g
+}
+
+// benchConv is one conv of the benchmark with weights of the given
+// density, encoded by the sparse pass.
+func benchConv(b *testing.B, integer bool, density float64) *pir.Graph {
+	r := rand.New(rand.NewSource(1))
+	g := pir.NewGraph("bconv")
+	zero := sparsifier(r, density)
 	attrs := pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}
 	var v *pir.Value
 	var err error
