@@ -27,6 +27,64 @@ var (
 func c32(n int64) *constant.Int { return constant.NewInt(i32, n) }
 func c64(n int64) *constant.Int { return constant.NewInt(i64, n) }
 
+// The requantization helpers below take scalars or vectors (every lane
+// computed as the scalar form): tyLike and cLike give a type and a
+// constant the shape of their operand.
+
+// tyLike is t, or a vector of t as long as v when v is a vector.
+func tyLike(t types.Type, v value.Value) types.Type {
+	if vt, ok := v.Type().(*types.VectorType); ok {
+		return types.NewVector(vt.Len, t)
+	}
+	return t
+}
+
+// cLike is c, or c in every lane of a vector as long as v.
+func cLike(c constant.Constant, v value.Value) constant.Constant {
+	vt, ok := v.Type().(*types.VectorType)
+	if !ok {
+		return c
+	}
+	e := make([]constant.Constant, vt.Len)
+	for i := range e {
+		e[i] = c
+	}
+	return constant.NewVector(types.NewVector(vt.Len, c.Type()), e...)
+}
+
+// splatLike is the scalar x in every lane of a vector as long as v (x
+// itself when v is a scalar).
+func (k *kfn) splatLike(x, v value.Value) value.Value {
+	vt, ok := v.Type().(*types.VectorType)
+	if !ok {
+		return x
+	}
+	t := types.NewVector(vt.Len, x.Type())
+	a := k.b.NewInsertElement(constant.NewUndef(t), x, constant.NewInt(i32, 0))
+	return k.b.NewShuffleVector(a, constant.NewUndef(t), constant.NewZeroInitializer(types.NewVector(vt.Len, i32)))
+}
+
+// storeIntN stores the first n lanes of the i32 vector v into ptr[idx:] of
+// dtype dt: one vector store when n is every lane, else lane by lane.
+func (k *kfn) storeIntN(v, ptr, idx value.Value, dt pir.DType, n int) {
+	vt := v.Type().(*types.VectorType)
+	if uint64(n) < vt.Len {
+		for j := 0; j < n; j++ {
+			k.storeInt(k.b.NewExtractElement(v, constant.NewInt(i32, int64(j))), ptr, k.add(idx, ci(j)), dt)
+		}
+		return
+	}
+	et := elemType(dt)
+	switch dt {
+	case pir.I8, pir.U8, pir.I16, pir.Bool:
+		v = k.b.NewTrunc(v, types.NewVector(vt.Len, et))
+	case pir.I64:
+		v = k.b.NewSExt(v, types.NewVector(vt.Len, et))
+	}
+	st := k.b.NewStore(v, k.b.NewBitCast(k.at(ptr, idx), types.NewPointer(v.Type())))
+	st.Align = 1
+}
+
 // loadInt loads element idx of an integer operand of dtype dt as i32
 // (sign- or zero-extended).
 func (k *kfn) loadInt(ptr, idx value.Value, dt pir.DType) value.Value {
@@ -63,35 +121,39 @@ func (k *kfn) smin(a, b value.Value) value.Value {
 
 // clampI is min(max(x, lo), hi), as rt's clamps.
 func (k *kfn) clampI(x value.Value, lo, hi int32) value.Value {
-	return k.smin(k.smax(x, c32(int64(lo))), c32(int64(hi)))
+	return k.smin(k.smax(x, cLike(c32(int64(lo)), x)), cLike(c32(int64(hi)), x))
 }
 
 // srdhm is SaturatingRoundingDoublingHighMul.
 func (k *kfn) srdhm(a, b value.Value) value.Value {
-	ab := k.b.NewMul(k.b.NewSExt(a, i64), k.b.NewSExt(b, i64))
-	nudge := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, ab, c64(0)), c64(1-(1<<30)), c64(1<<30))
-	q := k.b.NewTrunc(k.b.NewSDiv(k.b.NewAdd(ab, nudge), c64(1<<31)), i32)
-	minI := c32(math.MinInt32)
+	w := tyLike(i64, a)
+	c := func(n int64) constant.Constant { return cLike(c64(n), a) }
+	ab := k.b.NewMul(k.b.NewSExt(a, w), k.b.NewSExt(b, w))
+	nudge := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, ab, c(0)), c(1-(1<<30)), c(1<<30))
+	q := k.b.NewTrunc(k.b.NewSDiv(k.b.NewAdd(ab, nudge), c(1<<31)), tyLike(i32, a))
+	minI := cLike(c32(math.MinInt32), a)
 	ovf := k.b.NewAnd(k.b.NewICmp(enum.IPredEQ, a, minI), k.b.NewICmp(enum.IPredEQ, b, minI))
-	return k.b.NewSelect(ovf, c32(math.MaxInt32), q)
+	return k.b.NewSelect(ovf, cLike(c32(math.MaxInt32), a), q)
 }
 
 // rdbpot is RoundingDivideByPOT(x, e) for a run-time e >= 0.
 func (k *kfn) rdbpot(x, e value.Value) value.Value {
-	big := k.b.NewICmp(enum.IPredSGT, e, c32(31))
-	es := k.b.NewSelect(big, c32(31), e)
-	mask := k.b.NewSelect(big, c32(-1), k.b.NewSub(k.b.NewShl(c32(1), es), c32(1)))
+	c := func(n int64) constant.Constant { return cLike(c32(n), x) }
+	big := k.b.NewICmp(enum.IPredSGT, e, c(31))
+	es := k.b.NewSelect(big, c(31), e)
+	mask := k.b.NewSelect(big, c(-1), k.b.NewSub(k.b.NewShl(c(1), es), c(1)))
 	rem := k.b.NewAnd(x, mask)
-	thr := k.b.NewAdd(k.b.NewAShr(mask, c32(1)), k.b.NewZExt(k.b.NewICmp(enum.IPredSLT, x, c32(0)), i32))
+	thr := k.b.NewAdd(k.b.NewAShr(mask, c(1)), k.b.NewZExt(k.b.NewICmp(enum.IPredSLT, x, c(0)), tyLike(i32, x)))
 	r := k.b.NewAShr(x, es)
-	return k.b.NewAdd(r, k.b.NewZExt(k.b.NewICmp(enum.IPredSGT, rem, thr), i32))
+	return k.b.NewAdd(r, k.b.NewZExt(k.b.NewICmp(enum.IPredSGT, rem, thr), tyLike(i32, x)))
 }
 
 // mbqm is MultiplyByQuantizedMultiplier(x, mult, shift).
 func (k *kfn) mbqm(x, mult, shift value.Value) value.Value {
-	pos := k.b.NewICmp(enum.IPredSGT, shift, c32(0))
-	left := k.b.NewSelect(pos, shift, c32(0))
-	right := k.b.NewSelect(pos, c32(0), k.b.NewSub(c32(0), shift))
+	zero := cLike(c32(0), x)
+	pos := k.b.NewICmp(enum.IPredSGT, shift, zero)
+	left := k.b.NewSelect(pos, shift, zero)
+	right := k.b.NewSelect(pos, zero, k.b.NewSub(zero, shift))
 	return k.rdbpot(k.srdhm(k.b.NewShl(x, left), mult), right)
 }
 
@@ -119,18 +181,19 @@ func (k *kfn) oneOverOnePlusX(a value.Value) value.Value {
 // roundF32 rounds a float to the nearest integer, ties to even, for
 // |f| <= 4e6 (the caller clamps): adding and removing 1.5·2^23 in float32.
 func (k *kfn) roundF32(f value.Value) value.Value {
-	const magic = 12582912
-	return k.b.NewFSub(k.b.NewFAdd(f, cf(magic)), cf(magic))
+	magic := cLike(cf(12582912), f)
+	return k.b.NewFSub(k.b.NewFAdd(f, magic), magic)
 }
 
 // quantF is sat(round_half_even(f) + zy) clamped to [lo, hi] (NaN gives 0).
 func (k *kfn) quantF(f, zy value.Value, lo, hi int32) value.Value {
+	c := func(x float32) constant.Constant { return cLike(cf(x), f) }
 	nan := k.b.NewFCmp(enum.FPredUNO, f, f)
-	c := k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, f, cf(-4e6)), cf(-4e6), f)
-	c = k.b.NewSelect(k.b.NewFCmp(enum.FPredOGT, c, cf(4e6)), cf(4e6), c)
-	r := k.b.NewFAdd(k.roundF32(c), k.b.NewSIToFP(zy, f32))
-	y := k.clampI(k.b.NewFPToSI(k.b.NewSelect(nan, cf(0), r), i32), lo, hi)
-	return k.b.NewSelect(nan, c32(0), y)
+	cl := k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, f, c(-4e6)), c(-4e6), f)
+	cl = k.b.NewSelect(k.b.NewFCmp(enum.FPredOGT, cl, c(4e6)), c(4e6), cl)
+	r := k.b.NewFAdd(k.roundF32(cl), k.b.NewSIToFP(zy, tyLike(f32, f)))
+	y := k.clampI(k.b.NewFPToSI(k.b.NewSelect(nan, c(0), r), tyLike(i32, f)), lo, hi)
+	return k.b.NewSelect(nan, cLike(c32(0), f), y)
 }
 
 // quantFAway is quantF with ties rounded away from zero (TFLite's

@@ -82,9 +82,8 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 		for r := 0; r < rows; r++ {
 			m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
 			yr := k.add(k.mul(k.madd(n, c.M, m), P), pc0)
-			for j := 0; j < cols; j++ {
-				v := k.b.NewExtractElement(res[r*nacc+j/nl], constant.NewInt(i32, int64(j%nl)))
-				k.storeInt(fin(v, m), y, k.add(yr, ci(j)), s.Out.DType)
+			for h := 0; h*nl < cols; h++ {
+				k.storeIntN(fin(res[r*nacc+h], m), y, k.add(yr, ci(h*nl)), s.Out.DType, min(nl, cols-h*nl))
 			}
 		}
 	}

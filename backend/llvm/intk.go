@@ -18,18 +18,19 @@ import (
 // vectorizes along the row), then requantized into the 8-bit result.
 
 // requant returns the function that turns an accumulator of channel c
-// into the stored result value (i32).
+// into the stored result value (i32); acc may be a vector of accumulators
+// of channel c (the result is then a vector, lane by lane the same).
 func (k *kfn) requant(s *codegen.Step, in []value.Value) func(acc, c value.Value) value.Value {
 	r := s.Rq
 	switch r.Mode {
 	case "float":
 		return func(acc, c value.Value) value.Value {
-			f := k.b.NewFMul(k.b.NewSIToFP(acc, f32), k.load(in[3], c))
-			return k.quantF(f, c32(int64(r.ZY)), r.Lo, r.Hi)
+			f := k.b.NewFMul(k.b.NewSIToFP(acc, tyLike(f32, acc)), k.splatLike(k.load(in[3], c), acc))
+			return k.quantF(f, cLike(c32(int64(r.ZY)), acc), r.Lo, r.Hi)
 		}
 	case "tflite":
 		return func(acc, c value.Value) value.Value {
-			y := k.b.NewAdd(k.mbqm(acc, k.load(in[3], c), k.load(in[4], c)), c32(int64(r.ZY)))
+			y := k.b.NewAdd(k.mbqm(acc, k.splatLike(k.load(in[3], c), acc), k.splatLike(k.load(in[4], c), acc)), cLike(c32(int64(r.ZY)), acc))
 			return k.clampI(y, r.Lo, r.Hi)
 		}
 	}

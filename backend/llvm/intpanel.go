@@ -419,9 +419,8 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					for r := 0; r < rows; r++ {
 						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
 						yr := k.add(k.add(k.mul(k.madd(n, c.M, m), P), p0), k.mul(jp, nrCol))
-						for j := 0; j < cols; j++ {
-							v := k.b.NewExtractElement(res[2*r+j/vlen], constant.NewInt(types.I32, int64(j%vlen)))
-							k.storeInt(fin(v, m), y, k.add(yr, ci(j)), s.Out.DType)
+						for h := 0; h*vlen < cols; h++ {
+							k.storeIntN(fin(res[2*r+h], m), y, k.add(yr, ci(h*vlen)), s.Out.DType, min(vlen, cols-h*vlen))
 						}
 					}
 				}
