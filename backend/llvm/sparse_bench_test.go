@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen"
@@ -17,7 +18,8 @@ import (
 )
 
 // BenchmarkSparseConv compares the dense and the sparse kernel of one conv
-// (32→32 channels, 3×3, pads 1, 28×28, fused relu; f32 and int8) at
+// (32→32 channels, 3×3, pads 1, 28×28, fused relu; f32 and int8; and a
+// depthwise 3×3 over 64 channels at 56×56, _dw) at
 // weight densities 0.1 to 0.8: where the sparse kernel stops winning is
 // the density threshold worth choosing (codegen.SparseMaxDensityF32,
 // SparseMaxDensityInt). Both executables run side by side, alternating,
@@ -30,13 +32,11 @@ func BenchmarkSparseConv(b *testing.B) {
 	if err != nil {
 		b.Skip(err)
 	}
-	for _, integer := range []bool{false, true} {
+	for _, kind := range []string{"f32", "int8", "f32_dw", "int8_dw"} {
 		for _, d := range []float64{0.1, 0.2, 0.35, 0.5, 0.65, 0.8} {
-			kind := "f32"
-			if integer {
-				kind = "int8"
-			}
-			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) { benchDenseSparse(b, host, benchConv(b, integer, d)) })
+			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) {
+				benchDenseSparse(b, host, benchConv(b, kind[:3] == "int", strings.HasSuffix(kind, "_dw"), d))
+			})
 		}
 	}
 }
@@ -144,28 +144,34 @@ func benchGemm(b *testing.B, integer bool, density float64) *pir.Graph {
 }
 
 // benchConv is one conv of the benchmark with weights of the given
-// density, encoded by the sparse pass.
-func benchConv(b *testing.B, integer bool, density float64) *pir.Graph {
+// density, encoded by the sparse pass: 32→32 3×3 at 28×28, or depthwise
+// (dw) 3×3 over 64 channels at 56×56.
+func benchConv(b *testing.B, integer, dw bool, density float64) *pir.Graph {
 	r := rand.New(rand.NewSource(1))
 	g := pir.NewGraph("bconv")
 	zero := sparsifier(r, density)
 	attrs := pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}
+	c, hw, cg := 32, 28, 32
+	if dw {
+		c, hw, cg = 64, 56, 1
+		attrs["group"] = pir.Int(c)
+	}
 	var v *pir.Value
 	var err error
 	if integer {
-		x := g.AddParam("x", codegentest.QT(pir.I8, 0.05, -3, 1, 32, 28, 28))
-		scales, zps := make([]float32, 32), make([]int64, 32)
+		x := g.AddParam("x", codegentest.QT(pir.I8, 0.05, -3, 1, c, hw, hw))
+		scales, zps := make([]float32, c), make([]int64, c)
 		for i := range scales {
 			scales[i] = 0.002 + 0.003*r.Float32()
 		}
-		wt := pir.Type{DType: pir.I8, Shape: []int{32, 32, 3, 3}, Quant: codegentest.QAxis(0, scales, zps)}
+		wt := pir.Type{DType: pir.I8, Shape: []int{c, cg, 3, 3}, Quant: codegentest.QAxis(0, scales, zps)}
 		w := g.AddConst("w", zero(codegentest.RandInt(r, wt)), wt.Quant)
 		attrs["act"] = pir.Str("relu")
-		v, err = g.Add("conv", []*pir.Value{x, w, codegentest.I32Const(g, r, 32)}, attrs, codegentest.QT(pir.I8, 0.04, -1), "conv", "conv")
+		v, err = g.Add("conv", []*pir.Value{x, w, codegentest.I32Const(g, r, c)}, attrs, codegentest.QT(pir.I8, 0.04, -1), "conv", "conv")
 	} else {
-		x := g.AddParam("x", pir.TensorType(pir.F32, 1, 32, 28, 28))
-		w := g.AddConst("w", zero(codegentest.RandTensor(r, 32, 32, 3, 3)), nil)
-		c, err2 := g.Add("conv", []*pir.Value{x, w, g.AddConst("b", codegentest.RandTensor(r, 32), nil)}, attrs, pir.Type{}, "conv", "conv")
+		x := g.AddParam("x", pir.TensorType(pir.F32, 1, c, hw, hw))
+		w := g.AddConst("w", zero(codegentest.RandTensor(r, c, cg, 3, 3)), nil)
+		c, err2 := g.Add("conv", []*pir.Value{x, w, g.AddConst("b", codegentest.RandTensor(r, c), nil)}, attrs, pir.Type{}, "conv", "conv")
 		if err2 != nil {
 			b.Fatal(err2)
 		}
