@@ -53,7 +53,7 @@ func (g *gen) step(i int, s *codegen.Step, pool *codegen.Step) ([]jen.Code, jen.
 	}
 	orig := s
 	if pool != nil {
-		s = fusedConvStep(s)
+		s = fusedConvStep(s, pool)
 	}
 	k := &kfn{g: g, s: s, name: name}
 	for j, in := range s.In {

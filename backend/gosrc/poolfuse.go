@@ -136,11 +136,23 @@ func deadAfter(steps []*codegen.Step, j int, o codegen.Operand) bool {
 	return true
 }
 
-// fusedConvStep is the conv step s as its kernel runs when it absorbs a
-// pool: no epilogue, and integer accumulators stored as they are.
-func fusedConvStep(s *codegen.Step) *codegen.Step {
+// fusedConvStep is the conv step s as its kernel runs when it absorbs
+// pool p: no epilogue, integer accumulators stored as they are, and only
+// the output rows and columns some window reads (a 14×14 conv under a 3×3
+// pool of stride 3 computes 12×12).
+func fusedConvStep(s, p *codegen.Step) *codegen.Step {
 	cs := *s
 	cs.Epilogue = nil
+	if c, pl := s.Conv, p.Pool; !c.Pointwise {
+		cc := *c
+		cc.OH = min(c.OH, (pl.OH-1)*pl.SH+(pl.KH-1)*pl.DH+1)
+		cc.OW = min(c.OW, (pl.OW-1)*pl.SW+(pl.KW-1)*pl.DW+1)
+		cs.Conv = &cc
+		cs.Out.Shape = append(append([]int{}, s.Out.Shape[:len(s.Out.Shape)-2]...), cc.OH, cc.OW)
+		if len(s.Out.Shape) == 3 { // 1-D
+			cs.Out.Shape = []int{s.Out.Shape[0], s.Out.Shape[1], cc.OW}
+		}
+	}
 	if s.Rq != nil {
 		rq := *s.Rq
 		rq.Mode = "i32"
@@ -151,17 +163,18 @@ func fusedConvStep(s *codegen.Step) *codegen.Step {
 }
 
 // poolSweep emits the pooling of the plane y (the conv's results before
-// their finish) into yo by pool step p, each window's maximum finished as
-// the conv step (orig) finishes its outputs.
+// their finish, k.s.Conv's rows and columns) into yo by pool step p, each
+// window's maximum finished as the conv step (orig) finishes its outputs.
 func (k *kfn) poolSweep(orig, p *codegen.Step) error {
 	c, pl := orig.Conv, p.Pool
 	ko := &kfn{g: k.g, s: orig, name: k.name}
-	hw, P := pl.H*pl.W, pl.OH*pl.OW
+	ph, pw := k.s.Conv.OH, k.s.Conv.OW // the plane's rows and columns
+	hw, P := ph*pw, pl.OH*pl.OW
 	span := (pl.OW-1)*pl.SW + (pl.KW-1)*pl.DW + 1
 	rows := []jen.Code{L("yr := op[oh*%d:][:%d]", pl.OW, pl.OW)}
 	taps := []jen.Code{L("i := ow * %d", pl.SW)}
 	for kh := 0; kh < pl.KH; kh++ {
-		rows = append(rows, L("r%d := ap[(oh*%d+%d)*%d:][:%d]", kh, pl.SH, kh*pl.DH, pl.W, span))
+		rows = append(rows, L("r%d := ap[(oh*%d+%d)*%d:][:%d]", kh, pl.SH, kh*pl.DH, pw, span))
 		for kw := 0; kw < pl.KW; kw++ {
 			v := fmt.Sprintf("r%d[i+%d]", kh, kw*pl.DW)
 			switch {
