@@ -53,8 +53,12 @@ var sparseEncodings = []string{"", "sparse{min=0.5}", "share{bits=4},sparse{min=
 // geometry, f32 and integer) for tgt with compressed and default weights
 // and compares them with rt.
 func testSparseCases(t *testing.T, tgt Target, runner []string, encodings []string) {
+	modes := []string{codegen.WeightsCompressed, codegen.WeightsAuto}
+	if testing.Short() {
+		modes = modes[:1]
+	}
 	for _, enc := range encodings {
-		for _, mode := range []string{codegen.WeightsCompressed, codegen.WeightsAuto} {
+		for _, mode := range modes {
 			t.Run(fmt.Sprintf("%q/%s", enc, mode), func(t *testing.T) {
 				g, vals, err := codegentest.SparseGraph(enc)
 				if err != nil {
@@ -74,7 +78,7 @@ func testSparseCases(t *testing.T, tgt Target, runner []string, encodings []stri
 }
 
 // TestSparseCases: every sparse geometry on the host. -short compiles the
-// plain-zeros graph only.
+// plain-zeros graph with compressed weights only.
 func TestSparseCases(t *testing.T) {
 	needTools(t)
 	host, err := HostTarget()
