@@ -261,7 +261,7 @@ func (k *kfn) intConvLanes() (bool, error) {
 	}
 	switch {
 	case rest > 0 && pxOK:
-		body = append(body, k.pixelRest(px, w, full*pl.lanes, src.wp, zwName)...)
+		body = append(body, k.pixelRest(px, w, full*(pl.lanes+F), src.wp, zwName)...)
 	case rest > 0:
 		wd := L("wd := %d", full)
 		if restName != "" {
