@@ -168,6 +168,12 @@ func operands(s *codegen.Step) []*codegen.Operand {
 			ops = append(ops, s.Epilogue[i].Arg)
 		}
 	}
+	if sp := s.Sparse; sp != nil { // last: the sparse kernels take them from the end
+		ops = append(ops, &sp.RowPtr, &sp.Gaps)
+		if sp.Codebook != nil {
+			ops = append(ops, sp.Codebook)
+		}
+	}
 	return ops
 }
 

@@ -2,6 +2,7 @@ package llvm
 
 import (
 	"fmt"
+	"hash/fnv"
 
 	"github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
@@ -42,31 +43,41 @@ const (
 	spRows = 8
 )
 
-// sparse emits a KSparseConv or KSparseGemm step; epiArgs are the
-// operands of its epilogue's binary entries.
-func (k *kfn) sparse(s *codegen.Step, in []value.Value, out, scratch value.Value, epiArgs []value.Value) error {
+// sparse emits a KSparseConv or KSparseGemm step; rest are the operands
+// of its epilogue's binary entries, then the row pointers, gaps and
+// codebook (operands: parameters, so that steps of one geometry and
+// encoding share their kernel).
+func (k *kfn) sparse(s *codegen.Step, in []value.Value, out, scratch value.Value, rest []value.Value) error {
 	if s.Sparse == nil {
 		return fmt.Errorf("%s: %s step without a sparse weight", s.Where, s.Kernel)
 	}
+	nsp := 2
+	if s.Sparse.Codebook != nil {
+		nsp = 3
+	}
+	if len(rest) < nsp {
+		return fmt.Errorf("%s: sparse step without its encoding operands", s.Where)
+	}
+	epiArgs, enc := rest[:len(rest)-nsp], rest[len(rest)-nsp:]
+	rd := k.spReader(s, in[1], enc)
 	switch s.Kernel {
 	case codegen.KSparseConv:
 		if s.Conv == nil || scratch == nil {
 			return fmt.Errorf("%s: sparse conv without geometry or scratch", s.Where)
 		}
-		k.sparseConv(s, in, out, scratch, epiArgs)
+		k.sparseConv(s, rd, in, out, scratch, epiArgs)
 		return nil
 	case codegen.KSparseGemm:
 		if s.Gemm == nil {
 			return fmt.Errorf("%s: sparse gemm without geometry", s.Where)
 		}
-		k.sparseGemm(s, in, out)
+		k.sparseGemm(s, rd, in, out)
 		return nil
 	}
 	return fmt.Errorf("%s: kernel %s is not sparse", s.Where, s.Kernel)
 }
 
-// spReader reads a step's sparse encoding: row pointers, gaps and codebook
-// from the weights blob, values or indices from In[1].
+// spReader reads a step's sparse encoding.
 type spReader struct {
 	k                  *kfn
 	sp                 *codegen.Sparse
@@ -76,20 +87,13 @@ type spReader struct {
 	f32                bool
 }
 
-// weightsAt is the typed address of a constant in the weights blob.
-func (e *emitter) weightsAt(o *codegen.Operand) value.Value {
-	arr := e.weights.ContentType
-	g := constant.NewGetElementPtr(arr, e.weights, ci(0), ci(int(o.Offset)))
-	g.InBounds = true
-	return constant.NewBitCast(g, types.NewPointer(elemType(o.DType)))
-}
-
-func (k *kfn) spReader(s *codegen.Step, vals value.Value) *spReader {
+// spReader reads the encoding of step s: values or indices vals (In[1]),
+// then enc: row pointers, gaps and codebook.
+func (k *kfn) spReader(s *codegen.Step, vals value.Value, enc []value.Value) *spReader {
 	sp := s.Sparse
-	r := &spReader{k: k, sp: sp, vals: vals, valDT: s.In[1].DType, f32: s.Rq == nil,
-		rowptr: k.e.weightsAt(&sp.RowPtr), gaps: k.e.weightsAt(&sp.Gaps)}
+	r := &spReader{k: k, sp: sp, vals: vals, valDT: s.In[1].DType, f32: s.Rq == nil, rowptr: enc[0], gaps: enc[1]}
 	if sp.Codebook != nil {
-		r.book, r.bookDT = k.e.weightsAt(sp.Codebook), sp.Codebook.DType
+		r.book, r.bookDT = enc[2], sp.Codebook.DType
 	}
 	return r
 }
@@ -327,6 +331,23 @@ func (k *kfn) spPad(c *codegen.Conv, sp *codegen.Sparse, xb, xp, zero value.Valu
 	})
 }
 
+// spTaps is taps[t]: an affine expression, or a load from a constant table
+// named after its contents, which every kernel with those taps shares (so
+// that steps of one geometry keep one kernel text).
+func (k *kfn) spTaps(taps []int, t value.Value) value.Value {
+	h := fnv.New64a()
+	for _, x := range taps {
+		fmt.Fprintf(h, "%d,", x)
+	}
+	name := fmt.Sprintf("sparse_taps_%d_%x", len(taps), h.Sum64())
+	for _, g := range k.e.m.Globals {
+		if g.Name() == name {
+			return k.load(constant.NewGetElementPtr(g.ContentType, g, ci(0), ci(0)), t)
+		}
+	}
+	return k.offsetAt(name, taps, t)
+}
+
 // spBlock is one block of output columns: vector starts (relative to the
 // block's first column) and their valid lanes.
 type spBlock struct{ starts, lanes []int }
@@ -358,11 +379,10 @@ func spColumns(ow int) (nvec, nfb int, last spBlock) {
 // sparseConv emits a KSparseConv step (f32 or integer); an f32 step's
 // epilogue is applied to the accumulators as they are stored when it
 // vectorizes (fusedEpi), else by the sweep after the kernel.
-func (k *kfn) sparseConv(s *codegen.Step, in []value.Value, y, scratch value.Value, epiArgs []value.Value) {
+func (k *kfn) sparseConv(s *codegen.Step, rd *spReader, in []value.Value, y, scratch value.Value, epiArgs []value.Value) {
 	c, sp := s.Conv, s.Sparse
 	integer := s.Rq != nil
 	vec := k.spVec(integer)
-	rd := k.spReader(s, in[1])
 	cols := sp.Cols
 	T := c.KH * c.KW
 	plane := sp.Hp * sp.Wp
@@ -410,7 +430,7 @@ func (k *kfn) sparseConv(s *codegen.Step, in []value.Value, y, scratch value.Val
 				if T > 1 {
 					cg, t = k.b.NewUDiv(col, ci(T)), k.b.NewURem(col, ci(T))
 				}
-				off := k.add(k.mul(k.add(chan0, cg), plane), k.offsetAt(s.Name+"_taps", taps, t))
+				off := k.add(k.mul(k.add(chan0, cg), plane), k.spTaps(taps, t))
 				k.store(k.b.NewTrunc(off, i32), offs, st[1])
 				k.store(w, tvals, st[1])
 				var nz value.Value
@@ -487,10 +507,9 @@ func (k *kfn) sparseConv(s *codegen.Step, in []value.Value, y, scratch value.Val
 
 // sparseGemm emits a KSparseGemm step: per batch entry and chunk of rows
 // of A, per output column n a dot over row n's entries.
-func (k *kfn) sparseGemm(s *codegen.Step, in []value.Value, out value.Value) {
+func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out value.Value) {
 	gm := s.Gemm
 	integer := s.Rq != nil
-	rd := k.spReader(s, in[1])
 	var fin func(acc, c value.Value) value.Value
 	var zx value.Value
 	zero := value.Value(cf(0))
