@@ -113,6 +113,28 @@ func TestGeneratedPackageIsClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkClean(t, p)
+	if testing.Short() {
+		return
+	}
+	// The integer kernels (mixed lane words, fused pools) and the sparse
+	// ones too.
+	gi, _ := quantizedMnist(t)
+	if p, err = codegen.Lower(gi); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, p)
+	gs, _, err := codegentest.SparseGraph("share{bits=4},sparse{min=0.5}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, lowerSparse(t, gs, codegen.WeightsCompressed, 13))
+}
+
+// checkClean generates p's package as package mnist with a command and
+// checks it as TestGeneratedPackageIsClean says.
+func checkClean(t *testing.T, p *codegen.Program) {
+	t.Helper()
 	fs, err := Generate(p, Options{Main: true, Package: "mnist"})
 	if err != nil {
 		t.Fatal(err)

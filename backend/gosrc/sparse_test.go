@@ -3,6 +3,7 @@ package gosrc
 import (
 	"fmt"
 	"math/rand"
+	"os/exec"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen"
@@ -185,4 +186,24 @@ func BenchmarkMnistPrunedShared(b *testing.B) {
 		b.ReportMetric(float64(benchBinarySize(b, ps[i]))/1024, tag+"-binary-KiB")
 	}
 	b.ReportMetric(ns[0]/ns[1], "dense/sparse")
+}
+
+// TestSparseArm64: the sparse cases (codebook-encoded) and the fused
+// pools built with GOARCH=arm64 and run under qemu-aarch64 equal rt.
+func TestSparseArm64(t *testing.T) {
+	needGo(t)
+	if testing.Short() {
+		t.Skip("cross-builds and emulates")
+	}
+	if _, err := exec.LookPath("qemu-aarch64"); err != nil {
+		t.Skip("qemu-aarch64 not found (make toolchain installs qemu-user)")
+	}
+	arm := []string{"GOARCH=arm64", "CGO_ENABLED=0"}
+	g, vals, err := codegentest.SparseGraph("share{bits=4},sparse{min=0.5}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProgram(t, g, lowerSparse(t, g, codegen.WeightsCompressed, 13), arm, []string{"qemu-aarch64"}, vals)
+	gp, pvals := poolFuseGraph(t)
+	checkAgainstRT(t, gp, arm, []string{"qemu-aarch64"}, pvals)
 }
