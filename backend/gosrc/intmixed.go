@@ -168,4 +168,3 @@ func packMixed[T int8 | int16 | int32](w []T, rows, k, lanes, width, nf int) ([]
 	return p, f
 }
 `
-
