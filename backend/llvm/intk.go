@@ -1,6 +1,7 @@
 package llvm
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 
@@ -182,10 +183,22 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 	m := s.QMap
 	x := in[0]
 	xdt, ydt := s.In[0].DType, s.Out.DType
+	// narrow: x − zx of an 8- or 16-bit x and constant zero points within
+	// ±(2^31 − 2^16) cannot leave int32, and int32 → f32 rounds the same
+	// integer as int64 → f32 does: computed in i32, the loop vectorizes
+	// (x86 before AVX512DQ has no vector int64 → f32 conversion).
+	narrow := false
+	switch m.Kind {
+	case "dequantize", "requantize_float":
+		narrow = (xdt == pir.I8 || xdt == pir.U8 || xdt == pir.I16) && k.constI32Within(&s.In[2], 1<<31-1<<16)
+	}
 	k.nest([]int{m.Outer, m.Dim, m.Inner}, [][]int{{m.Dim * m.Inner, m.Inner, 1}, {0, 1, 0}}, func(offs []value.Value) {
 		i, c := offs[0], offs[1]
 		var r value.Value
 		deq := func(sx, zx value.Value) value.Value {
+			if narrow {
+				return k.b.NewFMul(k.b.NewSIToFP(k.b.NewSub(k.loadInt(x, i, xdt), zx), f32), sx)
+			}
 			xi := k.b.NewSub(k.b.NewSExt(k.loadInt(x, i, xdt), i64), k.b.NewSExt(zx, i64))
 			return k.b.NewFMul(k.b.NewSIToFP(xi, f32), sx)
 		}
@@ -222,6 +235,21 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 		return fmt.Errorf("%s: empty quant map", s.Where)
 	}
 	return nil
+}
+
+// constI32Within reports whether o is a constant i32 operand whose values
+// all lie within ±lim.
+func (k *kfn) constI32Within(o *codegen.Operand, lim int64) bool {
+	if o.Space != codegen.Weights || o.DType != pir.I32 {
+		return false
+	}
+	b := k.e.p.Weights[o.Offset : o.Offset+o.Bytes()]
+	for j := 0; j+4 <= len(b); j += 4 {
+		if v := int64(int32(binary.LittleEndian.Uint32(b[j:]))); v > lim || v < -lim {
+			return false
+		}
+	}
+	return true
 }
 
 // intPool: integer max pooling and TFLite's average (the sum of the valid
