@@ -1,6 +1,7 @@
 package gosrc
 
 import (
+	"math"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -122,4 +123,20 @@ func BenchmarkPersonDetectGo(b *testing.B) {
 		b.Skipf("%s: %v", path, err)
 	}
 	benchGenerated(b, g, codegentest.RandInputs(g, 1))
+}
+
+// TestQuantizeSpecialValues: quantize (quantFQ) on NaN, infinities, ties
+// and values far out of range equals rt.
+func TestQuantizeSpecialValues(t *testing.T) {
+	needGo(t)
+	g := pir.NewGraph("qspecial")
+	x := g.AddParam("x", pir.TensorType(pir.F32, 12))
+	q, err := g.Add("quantize", []*pir.Value{x}, nil, codegentest.QT(pir.I8, 0.01, 3), "q", "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*pir.Value{q}
+	nan, inf := float32(math.NaN()), float32(math.Inf(1))
+	in := pir.FromF32([]int{12}, []float32{nan, inf, -inf, 0.005, 0.015, -0.005, -0.025, 1e30, -1e30, 1.245, -1.305, 0})
+	checkAgainstRT(t, g, nil, nil, []*pir.Tensor{in})
 }

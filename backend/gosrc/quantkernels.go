@@ -20,6 +20,11 @@ func (k *kfn) qmap() error {
 	switch m.Kind {
 	case "quantize":
 		e = L("y[i] = %s(quantF(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
+		if zy, ok := k.g.weightInts(k.s.In[2]); ok && xt == ir.F32 && len(zy) == m.Dim && m.Dim == 1 && max(-int64(m.Lo), int64(m.Hi))+max(zy[0], -zy[0]) < 1<<21 {
+			// One zero point: rounded by quantFQ (quantFC with NaN as 0).
+			k.g.quantFC = true
+			e = L("y[i] = %s(quantFQ(float32(x0[i])/x1[c], %d, %d, %d))", t, zy[0], int64(m.Lo)-zy[0], int64(m.Hi)-zy[0])
+		}
 	case "quantize_away":
 		e = L("y[i] = %s(quantFAway(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
 	case "dequantize":

@@ -286,4 +286,13 @@ func quantFC(f float32, zy int32, lo, hi float32) int32 {
 	r := min(max(f, lo), hi)
 	return int32(math.Float32bits(r+0x1.8p23)) - 0x4b400000 + zy
 }
+
+// quantFQ is quantF for any f with [lo-zy, hi-zy] within ±2²²: NaN gives
+// 0, anything else quantFC.
+func quantFQ(f float32, zy int32, lo, hi float32) int32 {
+	if f != f {
+		return 0
+	}
+	return quantFC(f, zy, lo, hi)
+}
 `
