@@ -111,6 +111,18 @@ func TestSparseMnist(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
+	testSparseMnist(t, host, nil)
+}
+
+func TestSparseMnistAArch64(t *testing.T) {
+	if testing.Short() {
+		t.Skip("qemu: not in -short")
+	}
+	needQemu(t)
+	testSparseMnist(t, aarch64, []string{"qemu-aarch64"})
+}
+
+func testSparseMnist(t *testing.T, tgt Target, runner []string) {
 	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
 	if _, err := passes.RunSpec(g, "canonicalize,prune{ratio=0.9},share{bits=4}", nil); err != nil {
 		t.Fatal(err)
@@ -119,7 +131,7 @@ func TestSparseMnist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := checkProgramRT(t, g, p, host, nil, mnistInputs(t)...); n < 3 {
+	if n := checkProgramRT(t, g, p, tgt, runner, mnistInputs(t)...); n < 3 {
 		t.Errorf("mnist: %d sparse steps, want 3 (two convs, the dense layer)", n)
 	}
 }
