@@ -196,6 +196,29 @@ func (k *kfn) quantF(f, zy value.Value, lo, hi int32) value.Value {
 	return k.b.NewSelect(nan, cLike(c32(0), f), y)
 }
 
+// quantFShort is quantF for constant zy, lo ≤ hi within ±2^16, in fewer
+// operations: with A = lo − zy and B = hi − zy (integers inside ±4e6),
+//
+//	clamp(rne(clamp(f, ±4e6)) + zy, lo, hi) = rne(clamp(f, A, B)) + zy
+//
+// since rne is monotone and fixes integers (rne(clamp(c, A, B)) =
+// clamp(rne(c), A, B)); and rne(d) + zy is (d + 1.5·2^23) − (1.5·2^23 − zy)
+// in float32, both steps exact for |d| ≤ 2^17 (integers below 2^24). NaN
+// gives 0 as quantF (mayNaN false: f is known not to be NaN).
+func (k *kfn) quantFShort(f value.Value, zy, lo, hi int32, mayNaN bool) value.Value {
+	const magic = 12582912
+	c := func(x float32) constant.Constant { return cLike(cf(x), f) }
+	a, b := c(float32(lo-zy)), c(float32(hi-zy))
+	d := k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, f, a), a, f)
+	d = k.b.NewSelect(k.b.NewFCmp(enum.FPredOGT, d, b), b, d)
+	r := k.b.NewFSub(k.b.NewFAdd(d, c(magic)), c(magic-float32(zy)))
+	y := value.Value(k.b.NewFPToSI(r, tyLike(i32, f)))
+	if mayNaN {
+		y = k.b.NewSelect(k.b.NewFCmp(enum.FPredUNO, f, f), cLike(c32(0), f), y)
+	}
+	return y
+}
+
 // quantFAway is quantF with ties rounded away from zero (TFLite's
 // QUANTIZE): in double, trunc(f ± 0.5) is exact for |f| < 4e6.
 func (k *kfn) quantFAway(f, zy value.Value, lo, hi int32) value.Value {

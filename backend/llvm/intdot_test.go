@@ -1,6 +1,7 @@
 package llvm
 
 import (
+	"math"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -256,4 +257,47 @@ func TestIntMaxPool(t *testing.T) {
 		}
 	}
 	checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, vals)
+}
+
+// TestQuantFShortIdentity checks quantFShort's identity in float32 (as
+// the emitted code computes it) against quantF's formula, on ties,
+// extremes and random values.
+func TestQuantFShortIdentity(t *testing.T) {
+	rne := func(x float32) float32 {
+		const magic = 12582912
+		v := x + magic
+		return v - magic
+	}
+	clampF := func(x, lo, hi float32) float32 {
+		if x < lo {
+			x = lo
+		}
+		if x > hi {
+			x = hi
+		}
+		return x
+	}
+	r := rand.New(rand.NewSource(1))
+	var fs []float32
+	for i := -300; i <= 300; i++ {
+		fs = append(fs, float32(i)/2, float32(i)/2+1e-3, float32(i)/2-1e-3)
+	}
+	for i := 0; i < 20000; i++ {
+		fs = append(fs, (r.Float32()*2-1)*float32(int(1)<<r.Intn(30)))
+	}
+	fs = append(fs, 4e6, -4e6, 1e30, -1e30, float32(math.Inf(1)), float32(math.Inf(-1)))
+	for _, b := range [][3]int32{{5, -128, 127}, {-128, -128, 127}, {127, -128, 127}, {0, 0, 255}, {255, 0, 255}, {-3, 0, 6}, {1 << 16, -1 << 16, 1 << 16}} {
+		zy, lo, hi := b[0], b[1], b[2]
+		for _, f := range fs {
+			c := clampF(f, -4e6, 4e6)
+			want := int64(rne(c) + float32(zy))
+			want = min(max(want, int64(lo)), int64(hi))
+			d := clampF(f, float32(lo-zy), float32(hi-zy))
+			var s1 float32 = d + 12582912
+			var s2 float32 = s1 - (12582912 - float32(zy))
+			if got := int64(s2); got != want {
+				t.Fatalf("f=%v zy=%d [%d,%d]: short %d, quantF %d", f, zy, lo, hi, got, want)
+			}
+		}
+	}
 }

@@ -25,8 +25,14 @@ func (k *kfn) requant(s *codegen.Step, in []value.Value) func(acc, c value.Value
 	r := s.Rq
 	switch r.Mode {
 	case "float":
+		small := func(v int32) bool { return v >= -1<<16 && v <= 1<<16 }
+		short := small(r.ZY) && small(r.Lo) && small(r.Hi) && r.Lo <= r.Hi
+		mayNaN := !k.constF32Finite(&s.In[3])
 		return func(acc, c value.Value) value.Value {
 			f := k.b.NewFMul(k.b.NewSIToFP(acc, tyLike(f32, acc)), k.splatLike(k.load(in[3], c), acc))
+			if short {
+				return k.quantFShort(f, r.ZY, r.Lo, r.Hi, mayNaN)
+			}
 			return k.quantF(f, cLike(c32(int64(r.ZY)), acc), r.Lo, r.Hi)
 		}
 	case "tflite":
@@ -235,6 +241,21 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 		return fmt.Errorf("%s: empty quant map", s.Where)
 	}
 	return nil
+}
+
+// constF32Finite reports whether o is a constant f32 operand of finite
+// values (a product of one and a converted i32 is never NaN).
+func (k *kfn) constF32Finite(o *codegen.Operand) bool {
+	if o.Space != codegen.Weights || o.DType != pir.F32 {
+		return false
+	}
+	b := k.e.p.Weights[o.Offset : o.Offset+o.Bytes()]
+	for j := 0; j+4 <= len(b); j += 4 {
+		if f := math.Float32frombits(binary.LittleEndian.Uint32(b[j:])); math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // constI32Within reports whether o is a constant i32 operand whose values
