@@ -217,6 +217,8 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			f = k.b.NewFDiv(f, k.load(in[1], c))
 			if m.Kind == "quantize_away" {
 				r = k.quantFAway(f, k.load(in[2], c), m.Lo, m.Hi)
+			} else if zy, ok := k.constI32Uniform(&s.In[2]); ok && zy >= -1<<16 && zy <= 1<<16 && m.Lo <= m.Hi && m.Lo >= -1<<16 && m.Hi <= 1<<16 {
+				r = k.quantFShort(f, zy, m.Lo, m.Hi, true)
 			} else {
 				r = k.quantF(f, k.load(in[2], c), m.Lo, m.Hi)
 			}
@@ -256,6 +258,22 @@ func (k *kfn) constF32Finite(o *codegen.Operand) bool {
 		}
 	}
 	return true
+}
+
+// constI32Uniform is the value of a constant i32 operand whose elements
+// are all equal (a per-tensor zero point).
+func (k *kfn) constI32Uniform(o *codegen.Operand) (int32, bool) {
+	if o.Space != codegen.Weights || o.DType != pir.I32 || o.Bytes() < 4 {
+		return 0, false
+	}
+	b := k.e.p.Weights[o.Offset : o.Offset+o.Bytes()]
+	v := int32(binary.LittleEndian.Uint32(b))
+	for j := 4; j+4 <= len(b); j += 4 {
+		if int32(binary.LittleEndian.Uint32(b[j:])) != v {
+			return 0, false
+		}
+	}
+	return v, true
 }
 
 // constI32Within reports whether o is a constant i32 operand whose values
