@@ -160,6 +160,9 @@ func (k *kfn) intConv() error {
 	if !isInt8(k.s.In[0].DType) || !(isPackedWeight(wdt) || k.s.Rq.BRuntime && isInt8(wdt)) || k.s.Scratch == nil {
 		return unsupported(k.s, "integer conv on %v", k.s.In[0].DType)
 	}
+	if k.intWinoOK() {
+		return k.convWino()
+	}
 	if ok, err := k.intConvLanes(); ok || err != nil {
 		return err
 	}

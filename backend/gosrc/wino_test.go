@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/codegen/codegentest"
 	pir "github.com/pare-ml/pare/ir"
 )
@@ -116,4 +117,72 @@ func TestWinoPairs(t *testing.T) {
 	if n != 3 {
 		t.Fatalf("%d pairs of opposite points, want 3", n)
 	}
+}
+
+// TestIntWino: integer 5×5 convs with enough input channels run convWino
+// in float64 (intWinoOK) and equal rt exactly: int8 and uint8 inputs,
+// float, TFLite and no requantization (the i32 sums, where an error of
+// one shows), extreme inputs and weights, a pool fused after one of them.
+func TestIntWino(t *testing.T) {
+	needGo(t)
+	r := rand.New(rand.NewSource(9))
+	g := pir.NewGraph("intwino")
+	var vals []*pir.Tensor
+	for _, q := range []struct {
+		name string
+		dt   pir.DType
+		zx   int64
+		rq   string
+		pool bool
+	}{{"wi_i8", pir.I8, -128, "float", true}, {"wi_u8", pir.U8, 9, "tflite", false}, {"wi_i8_zx", pir.I8, 5, "float", false}, {"wi_i32", pir.I8, -3, "i32", false}} {
+		xt := codegentest.QT(q.dt, 0.05, q.zx, 1, 4, 13, 11)
+		x := codegentest.RandInt(r, xt)
+		if q.name == "wi_i8_zx" {
+			for i := 0; i < x.Len(); i++ { // the largest |x - zx|
+				x.SetInt(i, -128)
+			}
+		}
+		vals = append(vals, x)
+		scales := make([]float32, 6)
+		for i := range scales {
+			scales[i] = 0.0002 + 0.0003*r.Float32()
+		}
+		wt := pir.Type{DType: pir.I8, Shape: []int{6, 4, 5, 5}, Quant: codegentest.QAxis(0, scales, make([]int64, 6))}
+		w := codegentest.RandInt(r, wt)
+		if q.name == "wi_i8_zx" {
+			for i := 0; i < w.Len(); i++ {
+				w.SetInt(i, 127)
+			}
+		}
+		args := []*pir.Value{g.AddParam(q.name+"_x", xt), g.AddConst(q.name+"_w", w, wt.Quant), codegentest.I32Const(g, r, 6)}
+		attrs, yt := pir.Attrs{"pads": pir.Ints(2, 2, 2, 2), "rq": pir.Str(q.rq)}, codegentest.QT(q.dt, 0.04, q.zx)
+		if q.rq == "i32" { // the accumulators themselves
+			attrs, yt = pir.Attrs{"pads": pir.Ints(2, 2, 2, 2)}, pir.Type{DType: pir.I32}
+		}
+		c, err := g.Add("conv", args, attrs, yt, q.name, q.name)
+		if err == nil && q.pool {
+			c, err = g.Add("maxpool", []*pir.Value{c}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(3, 3)}, c.Type, q.name+"_pool", q.name)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Results = append(g.Results, c)
+	}
+	if err := pir.Verify(g); err != nil {
+		t.Fatal(err)
+	}
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, s := range p.Steps {
+		if s.Conv != nil && (&kfn{g: &gen{p: p}, s: s}).intWinoOK() {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d integer convs by convWino, want 4", n)
+	}
+	checkProgram(t, g, p, nil, nil, vals)
 }

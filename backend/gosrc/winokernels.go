@@ -7,6 +7,7 @@ import (
 
 	"github.com/dave/jennifer/jen"
 
+	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -270,6 +271,7 @@ func winoOutput(at [][]float64, pair []int) (pre []jen.Code, outs []string) {
 // convWino emits the conv by F(4,5) along the rows.
 func (k *kfn) convWino() error {
 	c := k.s.Conv
+	integer := k.s.Rq != nil // intWinoOK: exact sums of integers
 	bt, gm, at := winoMatrices(winoM, c.KW, winoPoints)
 	n := len(bt)
 	nw := (c.OW + winoM - 1) / winoM // windows per row
@@ -314,8 +316,8 @@ func (k *kfn) convWino() error {
 	body := []jen.Code{
 		L("xg := x0[(n*%d+g*%d)*%d:][:%d]", c.C, c.Cg, hw, c.Cg*hw),
 		L("xp := %s[:]", pad),
-		For("c", 0, c.Cg, For("h", 0, c.H,
-			L("copy(xp[(c*%d+h+%d)*%d+%d:][:%d], xg[(c*%d+h)*%d:][:%d])", hp, c.PT, wp, c.PL, c.W, c.H, c.W, c.W))),
+		For("c", 0, c.Cg, For("h", 0, c.H, k.winoRow(fmt.Sprintf("xp[(c*%d+h+%d)*%d+%d:][:%d]", hp, c.PT, wp, c.PL, c.W),
+			fmt.Sprintf("xg[(c*%d+h)*%d:][:%d]", c.H, c.W, c.W)))),
 		L("dq := %s[:]", dq),
 		L("yq := %s[:%d]", yq, n*4*pos),
 	}
@@ -369,18 +371,27 @@ func (k *kfn) convWino() error {
 					st = append(st, k.epi(nil)...)
 				}
 				st = append(st, L("yr[w*%d+%d] = v", winoM, t))
+				if integer {
+					// The sum is within far less than 1/2 of the
+					// integer it stands for: rounded (adding 1.5·2⁵²).
+					fin, err := k.finish(fmt.Sprintf("yr[w*%d+%d]", winoM, t), fmt.Sprintf("b + int32(int64((%s+0x1.8p52)-0x1.8p52))", v), fmt.Sprintf("oc+%d", i))
+					if err != nil {
+						return err
+					}
+					st = []jen.Code{fin}
+				}
 				if winoM*(nw-1)+t >= c.OW {
 					outw = append(outw, jen.If(L("w*%d+%d < %d", winoM, t, c.OW)).Block(st...))
 				} else {
 					outw = append(outw, jen.Block(st...))
 				}
 			}
-			b := "0"
-			if c.Bias {
+			b := "float32(0)"
+			if c.Bias || integer {
 				b = fmt.Sprintf("x2[oc+%d]", i)
 			}
 			blk = append(blk, jen.Block(
-				L("b := float32(%s)", b),
+				L("b := %s", b),
 				L("yo := y[(n*%d+oc+%d)*%d:][:%d]", c.M, i, c.OH*c.OW, c.OH*c.OW),
 				For("oh", 0, c.OH,
 					L("yr := yo[oh*%d:][:%d]", c.OW, c.OW),
@@ -396,12 +407,67 @@ func (k *kfn) convWino() error {
 	return nil
 }
 
+// winoRow is the copy of an input row into the padded input (f32), or for
+// integer convs its values minus the zero point.
+func (k *kfn) winoRow(dst, src string) jen.Code {
+	if k.s.Rq == nil {
+		return L("copy(%s, %s)", dst, src)
+	}
+	return jen.Block(L("d := %s", dst), jen.For(L("i, v := range %s", src)).Block(L("d[i] = float32(int32(v) - %d)", k.s.Rq.ZX)))
+}
+
+// intWinoOK reports whether the integer conv step is computed by convWino
+// exactly: the float64 transforms and sums of its integer inputs (x - zx)
+// and weights stay so far within 2⁵⁰, and their rounding errors (bounded
+// by the magnitudes of every term, so whatever cancels) so far below 1/4,
+// that rounding the result recovers the integer sum rt computes. Only
+// convs with enough input channels times kernel rows (the GEMMs' k): with
+// few (mnist-7's first conv), the lane kernels are faster.
+func (k *kfn) intWinoOK() bool {
+	s, c := k.s, k.s.Conv
+	if s.Rq == nil || s.Rq.BRuntime || s.Kernel != codegen.KConvGemm || !isInt8(s.In[0].DType) || (s.In[1].DType != ir.I8 && s.In[1].DType != ir.I16) ||
+		c.Pointwise || c.KW != 5 || c.SW != 1 || c.DW != 1 || c.SH != 1 || c.DH != 1 || c.Mg < 2 || c.Cg*c.KH < 16 || c.OW < 4 {
+		return false
+	}
+	w, ok := k.g.weightInts(s.In[1])
+	if !ok || len(w) != c.M*c.Cg*c.KH*c.KW {
+		return false
+	}
+	bt, gm, at := winoMatrices(winoM, c.KW, winoPoints)
+	rowSum := func(m [][]float64) float64 {
+		var mx float64
+		for _, r := range m {
+			var t float64
+			for _, v := range r {
+				t += math.Abs(v)
+			}
+			mx = max(mx, t)
+		}
+		return mx
+	}
+	var gmax float64 // the largest |G·g| bound of a row of taps
+	for r := 0; r < len(w)/c.KW; r++ {
+		for _, gr := range gm {
+			var t float64
+			for j, v := range w[r*c.KW:][:c.KW] {
+				t += math.Abs(gr[j]) * math.Abs(float64(v))
+			}
+			gmax = max(gmax, t)
+		}
+	}
+	lo, hi := s.In[0].DType.Range()
+	x := float64(max(hi-int64(s.Rq.ZX), int64(s.Rq.ZX)-lo))
+	kk := float64(c.Cg * c.KH)
+	mag := rowSum(at) * kk * gmax * x * rowSum(bt)
+	return mag < 1<<50 && 4*(kk+64)*0x1p-52*mag < 0.25
+}
+
 // winoSrc is the generated helper transforming the weights.
 const winoSrc = `
 // winoWeights transforms the weights w [M][Cg][KH][kw] of a conv by G
 // (rows of kw taps to len(G) values), laid out [len(G)][M][Cg·KH] for the
 // row sweeps.
-func winoWeights(w []float32, G [][]float64, M, kw int) []float64 {
+func winoWeights[T int8 | int16 | float32](w []T, G [][]float64, M, kw int) []float64 {
 	rows := len(w) / kw
 	kk := rows / M
 	out := make([]float64, len(G)*rows)
