@@ -330,6 +330,9 @@ func (k *kfn) intDepthwise() error {
 	if !isInt8(k.s.In[0].DType) || !isPackedWeight(k.s.In[1].DType) || k.s.Scratch == nil {
 		return unsupported(k.s, "integer depthwise conv on %v", k.s.In[0].DType)
 	}
+	if k.intWinoOK() {
+		return k.convWino()
+	}
 	if c.Mg >= 2 {
 		// Several output channels per input channel: a conv for the
 		// lane-packed kernel.

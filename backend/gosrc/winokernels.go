@@ -425,8 +425,8 @@ func (k *kfn) winoRow(dst, src string) jen.Code {
 // few (mnist-7's first conv), the lane kernels are faster.
 func (k *kfn) intWinoOK() bool {
 	s, c := k.s, k.s.Conv
-	if s.Rq == nil || s.Rq.BRuntime || s.Kernel != codegen.KConvGemm || !isInt8(s.In[0].DType) || (s.In[1].DType != ir.I8 && s.In[1].DType != ir.I16) ||
-		c.Pointwise || c.KW != 5 || c.SW != 1 || c.DW != 1 || c.SH != 1 || c.DH != 1 || c.Mg < 2 || c.Cg*c.KH < 16 || c.OW < 4 {
+	if s.Rq == nil || s.Rq.BRuntime || (s.Kernel != codegen.KConvGemm && s.Kernel != codegen.KConvDepthwise) || !isInt8(s.In[0].DType) || (s.In[1].DType != ir.I8 && s.In[1].DType != ir.I16) ||
+		c.Pointwise || c.KW != 5 || c.SW != 1 || c.DW != 1 || c.SH != 1 || c.DH != 1 || c.Mg < 2 || c.Cg*c.KH < intWinoMinK || c.OW < 4 {
 		return false
 	}
 	w, ok := k.g.weightInts(s.In[1])
@@ -461,6 +461,11 @@ func (k *kfn) intWinoOK() bool {
 	mag := rowSum(at) * kk * gmax * x * rowSum(bt)
 	return mag < 1<<50 && 4*(kk+64)*0x1p-52*mag < 0.25
 }
+
+// intWinoMinK is the least k (input channels × kernel rows) of the
+// GEMMs of an integer conv that convWino computes: measured on mnist-7,
+// its first conv (k = 5) is faster with mixed lane words.
+const intWinoMinK = 16
 
 // winoSrc is the generated helper transforming the weights.
 const winoSrc = `
