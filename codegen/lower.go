@@ -61,6 +61,12 @@ func LowerWith(g *ir.Graph, opts Options) (*Program, error) {
 	default:
 		return nil, fmt.Errorf("weights mode %q: want auto, dense or compressed", opts.Weights)
 	}
+	if opts.Backend == "" {
+		opts.Backend = "llvm"
+	}
+	if _, ok := sparseLimitsOf[opts.Backend]; !ok {
+		return nil, fmt.Errorf("backend %q: want llvm or go", opts.Backend)
+	}
 	g, enc, err := decodeConstants(g)
 	if err != nil {
 		return nil, err

@@ -26,23 +26,39 @@ const (
 	WeightsCompressed = "compressed" // sparse kernels for every encoded weight, and where auto picks them
 )
 
-// Density thresholds of WeightsAuto: a conv or gemm whose constant weights
-// have at most this fraction of non-zeros runs a sparse kernel. The sparse
-// kernels do per non-zero one axpy over the output plane (conv) or one
-// multiply-add per output row (gemm), against the dense kernels' register
-// tiles, so they win only below these densities.
-const (
-	SparseMaxDensityF32 = 0.35
-	SparseMaxDensityInt = 0.2
-	// sparseMinWeights: smaller weights stay dense (nothing to gain).
-	sparseMinWeights = 256
-)
+// sparseLimits are the densest weights for which a backend's sparse kernel
+// beats its dense one (WeightsAuto picks sparse kernels below them), from
+// the side-by-side benchmarks BenchmarkSparseConv and BenchmarkSparseGemm
+// of backend/llvm and backend/gosrc (go test -run '^$' -bench
+// 'Sparse(Conv|Gemm)' -benchtime 1x). A conv's sparse kernel decodes each
+// entry once and then sweeps the whole output plane with it, so its limit
+// hardly depends on the shape: LLVM 32→32 3×3 at 28×28 broke even at
+// density ≈0.55 (f32) and ≈0.62 (int8), depthwise convs beyond 0.8; Go at
+// ≈0.6+ (f32) and ≈0.45 (int8). A gemm's does only M multiply-adds (M rows
+// of A) per decoded entry; gemm1 is its limit at M = 1 (LLVM 1×784 by
+// 784×300: f32 ≈0.12; int8 below 0.05), and with M rows the limit rises
+// toward the conv's as conv·M / (M + conv/gemm1 − 1).
+type sparseLimits struct {
+	conv, convInt   float64
+	gemm1, gemm1Int float64
+}
+
+var sparseLimitsOf = map[string]sparseLimits{
+	"llvm": {conv: 0.5, convInt: 0.5, gemm1: 0.1, gemm1Int: 0.02},
+	"go":   {conv: 0.5, convInt: 0.4, gemm1: 0.05, gemm1Int: 0.3},
+}
+
+// sparseMinWeights: smaller weights stay dense (nothing to gain).
+const sparseMinWeights = 256
 
 // Options tune lowering.
 type Options struct {
 	// Weights chooses dense or sparse kernels for compressed or sparse
 	// weights: WeightsAuto (""), WeightsDense or WeightsCompressed.
 	Weights string
+	// Backend is the backend the program is for, "llvm" ("") or "go":
+	// WeightsAuto weighs sparse against dense kernels by its measurements.
+	Backend string
 }
 
 // Sparse is the compressed weight of a KSparseConv or KSparseGemm step,
@@ -139,14 +155,21 @@ func (l *lowerer) encoded(w *ir.Value) bool {
 	return l.enc[w]
 }
 
-// wantSparse decides whether a conv or gemm with weight value w, whose
-// [rows, cols] weights have nnz non-zeros, runs a sparse kernel.
-func (l *lowerer) wantSparse(w *ir.Value, nnz, rows, cols int, integer bool) bool {
+// wantSparse decides whether a conv (gemmRows 0) or a gemm with gemmRows
+// rows of A, with weight value w whose [rows, cols] weights have nnz
+// non-zeros, runs a sparse kernel.
+func (l *lowerer) wantSparse(w *ir.Value, nnz, rows, cols int, integer bool, gemmRows int) bool {
 	n := rows * cols
 	density := float64(nnz) / float64(max(n, 1))
-	limit := SparseMaxDensityF32
+	lim := sparseLimitsOf[l.opts.Backend]
+	conv, gemm1 := lim.conv, lim.gemm1
 	if integer {
-		limit = SparseMaxDensityInt
+		conv, gemm1 = lim.convInt, lim.gemm1Int
+	}
+	limit := conv
+	if gemmRows > 0 {
+		m := float64(gemmRows)
+		limit = conv * m / (m + conv/gemm1 - 1)
 	}
 	switch l.opts.Weights {
 	case WeightsDense:

@@ -100,7 +100,7 @@ func cacheDir() string {
 // Build lowers g and builds its command for the host (or for env's
 // GOOS/GOARCH), reusing a cached build of identical generated code.
 func Build(g *ir.Graph, env ...string) (*Executable, error) {
-	p, err := codegen.Lower(g)
+	p, err := codegen.LowerWith(g, codegen.Options{Backend: "go"})
 	if err != nil {
 		return nil, err
 	}

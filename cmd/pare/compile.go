@@ -58,7 +58,11 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				if err != nil {
 					return err
 				}
-				p, err := codegen.LowerWith(g, codegen.Options{Weights: *weights})
+				opts := codegen.Options{Weights: *weights, Backend: "llvm"}
+				if *emit == "go" {
+					opts.Backend = "go"
+				}
+				p, err := codegen.LowerWith(g, opts)
 				if err != nil {
 					return err
 				}

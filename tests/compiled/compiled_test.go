@@ -188,7 +188,7 @@ func BenchmarkCompressed(b *testing.B) {
 				sizes := make([]int64, len(modes))
 				wsizes := make([]int64, len(modes))
 				for i, mode := range modes {
-					p, err := codegen.LowerWith(g, codegen.Options{Weights: mode})
+					p, err := codegen.LowerWith(g, codegen.Options{Weights: mode, Backend: backend})
 					if err != nil {
 						b.Fatal(err)
 					}
