@@ -30,11 +30,14 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 			return k.load(in[0], idx)
 		}
 		chunk := func(i0 value.Value, R int) {
-			U := 1 // entries per iteration: independent chains for short chunks
-			switch R {
-			case 1:
+			// U independent sums per row (entry u of a group adds to sum
+			// u mod U) hide the latency of float adds in short chunks.
+			U := 1
+			switch {
+			case integer:
+			case R == 1:
 				U = 4
-			case 2:
+			case R == 2:
 				U = 2
 			}
 			k.loop(0, gm.N, func(n value.Value) {
