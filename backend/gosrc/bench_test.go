@@ -46,7 +46,7 @@ func BenchmarkMnistGo(b *testing.B) {
 // and beyond the floor (a minimal Go program built the same way).
 func benchGenerated(b *testing.B, g *pir.Graph, in []*pir.Tensor) {
 	needGo(b)
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func BenchmarkMnistSideBySide(b *testing.B) {
 	gi, sets := quantizedMnist(b)
 	var ps []*codegen.Program
 	for _, g := range []*pir.Graph{gf, gi} {
-		p, err := codegen.Lower(g)
+		p, err := lowerGo(g)
 		if err != nil {
 			b.Fatal(err)
 		}

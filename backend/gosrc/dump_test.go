@@ -4,8 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/pare-ml/pare/codegen"
 )
 
 // TestDumpMnist writes the generated mnist package to $GOSRC_DUMP (for reading).
@@ -15,7 +13,7 @@ func TestDumpMnist(t *testing.T) {
 		t.Skip("set GOSRC_DUMP=DIR to write the generated mnist-7 package")
 	}
 	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +34,7 @@ func TestDumpMnistInt8(t *testing.T) {
 		t.Skip("set GOSRC_DUMP_INT8=DIR to write the generated int8 mnist-7 package")
 	}
 	g, in := quantizedMnist(t)
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +59,7 @@ func TestDumpPersonDetect(t *testing.T) {
 		t.Skip("set GOSRC_DUMP_PD=DIR to write the generated person_detect package")
 	}
 	g := tfliteModel(t, "tflite-micro/person_detect.tflite")
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func loadModel(t testing.TB, rel string) *pir.Graph {
 // and compares its outputs with rt's on every input set.
 func checkAgainstRT(t *testing.T, g *pir.Graph, env, runner []string, inputs ...[]*pir.Tensor) {
 	t.Helper()
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +109,7 @@ func TestMnistArm64(t *testing.T) {
 func TestGeneratedPackageIsClean(t *testing.T) {
 	needGo(t)
 	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func TestGeneratedPackageIsClean(t *testing.T) {
 	// The integer kernels (mixed lane words, fused pools) and the sparse
 	// ones too.
 	gi, _ := quantizedMnist(t)
-	if p, err = codegen.Lower(gi); err != nil {
+	if p, err = lowerGo(gi); err != nil {
 		t.Fatal(err)
 	}
 	checkClean(t, p)
@@ -187,7 +187,7 @@ func TestHostileNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Results = []*pir.Value{z}
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
 	}

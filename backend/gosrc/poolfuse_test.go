@@ -81,7 +81,7 @@ func TestPoolFuse(t *testing.T) {
 	needGo(t)
 	g, vals := poolFuseGraph(t)
 	for _, mode := range []string{codegen.WeightsDense, codegen.WeightsCompressed} {
-		p, err := codegen.LowerWith(g, codegen.Options{Weights: mode})
+		p, err := codegen.LowerWith(g, codegen.Options{Weights: mode, Backend: "go"})
 		if err != nil {
 			t.Fatal(err)
 		}

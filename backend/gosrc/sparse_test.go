@@ -12,6 +12,11 @@ import (
 	"github.com/pare-ml/pare/passes"
 )
 
+// lowerGo lowers g for the Go backend (codegen's sparse limits for Go).
+func lowerGo(g *pir.Graph) (*codegen.Program, error) {
+	return codegen.LowerWith(g, codegen.Options{Backend: "go"})
+}
+
 // sparseSteps counts the program's sparse conv and gemm steps.
 func sparseSteps(p *codegen.Program) int {
 	n := 0
@@ -27,7 +32,7 @@ func sparseSteps(p *codegen.Program) int {
 // least want sparse steps.
 func lowerSparse(t testing.TB, g *pir.Graph, weights string, want int) *codegen.Program {
 	t.Helper()
-	p, err := codegen.LowerWith(g, codegen.Options{Weights: weights})
+	p, err := codegen.LowerWith(g, codegen.Options{Weights: weights, Backend: "go"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,13 +43,14 @@ func lowerSparse(t testing.TB, g *pir.Graph, weights string, want int) *codegen.
 }
 
 // TestSparseGraph: the shared sparse cases (f32 and integer convs and
-// gemms of every geometry), with their weights dense, sparse-encoded and
-// shared then sparse-encoded, compiled with sparse kernels for every
+// gemms of every geometry), with their weights sparse-encoded, shared then
+// sparse-encoded, and plain, compiled with sparse kernels for every
 // encoded weight (and with codegen's automatic choice), equal rt's
-// results (integers exactly). Short mode checks the plain weights only.
+// results (integers exactly). Short mode checks the shared and encoded
+// weights (gaps and codebook indices) only.
 func TestSparseGraph(t *testing.T) {
 	needGo(t)
-	encodes := []string{"", "sparse{min=0.5}", "share{bits=4},sparse{min=0.5}"}
+	encodes := []string{"share{bits=4},sparse{min=0.5}", "sparse{min=0.5}", ""}
 	modes := []string{codegen.WeightsCompressed, codegen.WeightsAuto}
 	if testing.Short() {
 		encodes, modes = encodes[:1], modes[:1]
@@ -56,8 +62,10 @@ func TestSparseGraph(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				// Every encoded weight runs a sparse kernel; plain ones
+				// or auto: those codegen's limits pick.
 				want := 13
-				if mode == codegen.WeightsAuto && enc != "" {
+				if mode == codegen.WeightsAuto || enc == "" {
 					want = 1
 				}
 				checkProgram(t, g, lowerSparse(t, g, mode, want), nil, nil, vals)
@@ -144,8 +152,8 @@ func sparseConvGraph(integer bool, density float64) (*pir.Graph, []*pir.Tensor, 
 // (sparseConvGraph) side by side at several weight densities, reporting
 // both medians (ns) and dense/sparse: where the ratio falls below 1 the
 // sparse kernel stops winning (0.6 is the densest the sparse pass
-// encodes with min=0.3; codegen's auto thresholds are
-// SparseMaxDensityF32 and SparseMaxDensityInt).
+// encodes with min=0.3; codegen's auto limits for this backend are its
+// sparseLimitsOf["go"]).
 func BenchmarkSparseConv(b *testing.B) {
 	needGo(b)
 	for _, integer := range []bool{false, true} {

@@ -5,7 +5,6 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/codegen/codegentest"
 	pir "github.com/pare-ml/pare/ir"
 )
@@ -171,7 +170,7 @@ func TestIntWino(t *testing.T) {
 	if err := pir.Verify(g); err != nil {
 		t.Fatal(err)
 	}
-	p, err := codegen.Lower(g)
+	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
 	}
