@@ -72,7 +72,7 @@ func (l *lowerer) lowerConv(v *ir.Value) (*Step, *ir.Value, error) {
 	xo = l.operand(v.Args[0])
 	var sparseW []int64
 	if wt != nil {
-		if w, nnz := f32Bits(wt.F32); l.wantSparse(v.Args[1], nnz, c.M, c.Cg*c.KH*c.KW, false, 0) {
+		if w, nnz := f32Bits(wt.F32); l.wantSparse(st, v.Args[1], nnz, c.M, c.Cg*c.KH*c.KW, false) {
 			sparseW = w // packed by sparseConv
 		} else {
 			wo = l.packed(wt)
@@ -274,7 +274,7 @@ func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 	st.In = []Operand{l.operand(a)}
 	var sparseB []int64
 	if bt != nil && sharedB(gm) {
-		if w, nnz := f32Bits(transposeKN(bt.F32, gm.K, gm.N)); l.wantSparse(b, nnz, gm.N, gm.K, false, gm.M*len(gm.Batch)) {
+		if w, nnz := f32Bits(transposeKN(bt.F32, gm.K, gm.N)); l.wantSparse(st, b, nnz, gm.N, gm.K, false) {
 			sparseB = w
 		}
 	}

@@ -230,7 +230,7 @@ func (l *lowerer) lowerIntConv(v *ir.Value) (*Step, *ir.Value, error) {
 	if wt != nil {
 		cw := centered(wt, w.Quant)
 		wo := Operand{} // packed by sparseConv
-		if x, nnz := i32Bits(cw); zeroPoints0(w.Quant) && l.wantSparse(v.Args[1], nnz, c.M, c.Cg*c.KH*c.KW, true, 0) {
+		if x, nnz := i32Bits(cw); zeroPoints0(w.Quant) && l.wantSparse(st, v.Args[1], nnz, c.M, c.Cg*c.KH*c.KW, true) {
 			sparseW = x
 		} else {
 			wo = l.packed(narrow(wt.Shape, cw))
@@ -339,7 +339,7 @@ func (l *lowerer) lowerIntGemm(v *ir.Value) (*Step, *ir.Value, error) {
 			}
 			bc, gm.TransB = tt, false
 		}
-		if x, nnz := i32Bits(transposeKN(bc, gm.K, gm.N)); zeroPoints0(qb) && sharedB(gm) && l.wantSparse(b, nnz, gm.N, gm.K, true, gm.M*len(gm.Batch)) {
+		if x, nnz := i32Bits(transposeKN(bc, gm.K, gm.N)); zeroPoints0(qb) && sharedB(gm) && l.wantSparse(st, b, nnz, gm.N, gm.K, true) {
 			sparseB = x
 			st.In = append(st.In, Operand{}) // packed by sparseGemm
 		} else {

@@ -26,26 +26,28 @@ const (
 	WeightsCompressed = "compressed" // sparse kernels for every encoded weight, and where auto picks them
 )
 
-// sparseLimits are the densest weights for which a backend's sparse kernel
-// beats its dense one (WeightsAuto picks sparse kernels below them), from
-// the side-by-side benchmarks BenchmarkSparseConv and BenchmarkSparseGemm
-// of backend/llvm and backend/gosrc (go test -run '^$' -bench
-// 'Sparse(Conv|Gemm)' -benchtime 1x). A conv's sparse kernel decodes each
-// entry once and then sweeps the whole output plane with it, so its limit
-// hardly depends on the shape: LLVM 32→32 3×3 at 28×28 broke even at
-// density ≈0.55 (f32) and ≈0.62 (int8), depthwise convs beyond 0.8; Go at
-// ≈0.6+ (f32) and ≈0.45 (int8). A gemm's does only M multiply-adds (M rows
-// of A) per decoded entry; gemm1 is its limit at M = 1 (LLVM 1×784 by
-// 784×300: f32 ≈0.12; int8 below 0.05), and with M rows the limit rises
-// toward the conv's as conv·M / (M + conv/gemm1 − 1).
-type sparseLimits struct {
-	conv, convInt   float64
-	gemm1, gemm1Int float64
-}
+// sparseLimit is the densest weights for which a backend's sparse kernel
+// beats its dense one (WeightsAuto picks sparse kernels below it): a
+// sparse kernel decodes each entry once, then does W multiply-adds with it
+// (W: the output pixels of a conv, N·OH·OW; the rows of A of a gemm), so
+// against a dense kernel that does W per weight it breaks even at density
+// base · W / (W + decode), decode being the cost of decoding an entry in
+// multiply-adds. Figures from the side-by-side benchmarks
+// BenchmarkSparseConv and BenchmarkSparseGemm of backend/llvm and
+// backend/gosrc (go test -run '^$' -bench 'Sparse(Conv|Gemm)' -benchtime
+// 1x) and BenchmarkCompressed of tests/compiled: LLVM 32→32 3×3 at 28×28
+// broke even at density ≈0.55 (f32) and ≈0.62 (int8), 1×784 by 784×300
+// at ≈0.12 (f32) and below 0.05 (int8), and LeNet-5's conv2 (8×8 outputs)
+// ran slower sparse at density 0.3 (int8); Go 3×3 at ≈0.6 (f32) and ≈0.45
+// (int8), but its dense 5-tap rows run Winograd F(4,5), which halves the
+// f32 break-even of 5-wide kernels.
+type sparseLimit struct{ base, decode float64 }
+
+type sparseLimits struct{ conv, convInt, gemm, gemmInt sparseLimit }
 
 var sparseLimitsOf = map[string]sparseLimits{
-	"llvm": {conv: 0.5, convInt: 0.5, gemm1: 0.1, gemm1Int: 0.02},
-	"go":   {conv: 0.5, convInt: 0.4, gemm1: 0.05, gemm1Int: 0.3},
+	"llvm": {conv: sparseLimit{0.5, 16}, convInt: sparseLimit{0.5, 64}, gemm: sparseLimit{0.5, 4}, gemmInt: sparseLimit{0.5, 24}},
+	"go":   {conv: sparseLimit{0.5, 16}, convInt: sparseLimit{0.4, 32}, gemm: sparseLimit{0.5, 9}, gemmInt: sparseLimit{0.5, 0.6}},
 }
 
 // sparseMinWeights: smaller weights stay dense (nothing to gain).
@@ -155,22 +157,31 @@ func (l *lowerer) encoded(w *ir.Value) bool {
 	return l.enc[w]
 }
 
-// wantSparse decides whether a conv (gemmRows 0) or a gemm with gemmRows
-// rows of A, with weight value w whose [rows, cols] weights have nnz
-// non-zeros, runs a sparse kernel.
-func (l *lowerer) wantSparse(w *ir.Value, nnz, rows, cols int, integer bool, gemmRows int) bool {
+// wantSparse decides whether the conv (st.Conv) or gemm (st.Gemm) step
+// st with weight value w, whose [rows, cols] weights have nnz non-zeros,
+// runs a sparse kernel.
+func (l *lowerer) wantSparse(st *Step, w *ir.Value, nnz, rows, cols int, integer bool) bool {
 	n := rows * cols
 	density := float64(nnz) / float64(max(n, 1))
 	lim := sparseLimitsOf[l.opts.Backend]
-	conv, gemm1 := lim.conv, lim.gemm1
-	if integer {
-		conv, gemm1 = lim.convInt, lim.gemm1Int
+	var sl sparseLimit
+	var work int
+	switch {
+	case st.Conv != nil:
+		c := st.Conv
+		work, sl = c.N*c.OH*c.OW, lim.conv
+		if integer {
+			sl = lim.convInt
+		} else if l.opts.Backend == "go" && c.KW == 5 {
+			sl.base /= 2 // the dense kernel's Winograd rows
+		}
+	default:
+		work, sl = st.Gemm.M*len(st.Gemm.Batch), lim.gemm
+		if integer {
+			sl = lim.gemmInt
+		}
 	}
-	limit := conv
-	if gemmRows > 0 {
-		m := float64(gemmRows)
-		limit = conv * m / (m + conv/gemm1 - 1)
-	}
+	limit := sl.base * float64(work) / (float64(work) + sl.decode)
 	switch l.opts.Weights {
 	case WeightsDense:
 		return false
