@@ -196,8 +196,9 @@ func BenchmarkMnistPrunedShared(b *testing.B) {
 	b.ReportMetric(ns[0]/ns[1], "dense/sparse")
 }
 
-// TestSparseArm64: the sparse cases (codebook-encoded) and the fused
-// pools built with GOARCH=arm64 and run under qemu-aarch64 equal rt.
+// TestSparseArm64: the sparse cases (codebook-encoded), the fused pools
+// and the int8 mnist-7 built with GOARCH=arm64 and run under qemu-aarch64
+// equal rt.
 func TestSparseArm64(t *testing.T) {
 	needGo(t)
 	if testing.Short() {
@@ -214,4 +215,7 @@ func TestSparseArm64(t *testing.T) {
 	checkProgram(t, g, lowerSparse(t, g, codegen.WeightsCompressed, 13), arm, []string{"qemu-aarch64"}, vals)
 	gp, pvals := poolFuseGraph(t)
 	checkAgainstRT(t, gp, arm, []string{"qemu-aarch64"}, pvals)
+	// The int8 mnist-7: mixed lane words, the exact float64 Winograd conv.
+	gq, in := quantizedMnist(t)
+	checkAgainstRT(t, gq, arm, []string{"qemu-aarch64"}, in[0])
 }

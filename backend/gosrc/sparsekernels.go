@@ -126,7 +126,11 @@ func (k *kfn) sparseConv() error {
 	if c.KW > 1 {
 		off += fmt.Sprintf(" + col%%%d*%d", c.KW, c.DW)
 	}
-	table := append([]jen.Code{L("cnt := 0")}, k.sparseEntries("m", conv,
+	note := "tab: per entry of row m, the tap's offset in pad, then its weight"
+	if !integer {
+		note += " (the offset as float32 bits)"
+	}
+	table := append([]jen.Code{jen.Comment(note), L("cnt := 0")}, k.sparseEntries("m", conv,
 		L("off := %s", off),
 		L("%s", store),
 		L("tab[2*cnt+1] = v"),
