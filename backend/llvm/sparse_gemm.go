@@ -1,21 +1,35 @@
 package llvm
 
 import (
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
 	"github.com/pare-ml/pare/codegen"
 )
 
-// sparseGemm emits a KSparseGemm step: per batch entry and chunk of rows
-// of A, per output column n a dot over row n's entries.
+// spStackBytes bounds the transposed chunk of A a sparse gemm keeps on the
+// stack (spRows rows of K elements); longer rows go row by row.
+const spStackBytes = 64 << 10
+
+// sparseGemm emits a KSparseGemm step: per batch entry and chunk of spRows
+// rows of A, per output column n a dot over row n's entries, decoded once
+// per chunk. Full chunks are first transposed onto the stack ([K][spRows],
+// integers as a − ZX in i32), so that each entry is one vector
+// multiply-add over the chunk's rows; the rest go row by row.
 func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out value.Value) {
 	gm := s.Gemm
 	integer := s.Rq != nil
+	vec := k.spVec(integer)
 	var fin func(acc, c value.Value) value.Value
 	var zx value.Value
 	zero := value.Value(cf(0))
 	if integer {
 		fin, zx, zero = k.requant(s, in), c32(int64(s.Rq.ZX)), c32(0)
+	}
+	var tr value.Value // the transposed chunk
+	if gm.M >= spRows && gm.K*spRows*4 <= spStackBytes {
+		tr = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(gm.K*spRows), vec.elem), 32), types.NewPointer(vec.elem))
 	}
 	for _, bt := range gm.Batch {
 		aOff, cOff := ci(bt[0]), ci(bt[2])
@@ -29,16 +43,43 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 			}
 			return k.load(in[0], idx)
 		}
-		chunk := func(i0 value.Value, R int) {
+		// store writes the dot sum of row i, column n.
+		store := func(i, n, sum value.Value) {
+			oi := k.add(cOff, k.madd(i, gm.N, n))
+			if integer {
+				k.storeInt(fin(k.b.NewAdd(sum, k.load(in[2], n)), n), out, oi, s.Out.DType)
+				return
+			}
+			if gm.Alpha != 1 {
+				sum = k.b.NewFMul(sum, cf(gm.Alpha))
+			}
+			if gm.Bias {
+				sum = k.b.NewFAdd(sum, k.load(in[2], n))
+			}
+			k.store(sum, out, oi)
+		}
+		// chunk: rows [i0, i0+R), by vectors over the rows of tr when set.
+		chunk := func(i0 value.Value, R int, tr value.Value) {
+			if tr != nil {
+				k.loop(0, gm.K, func(p value.Value) {
+					for r := 0; r < R; r++ {
+						k.store(aAt(k.add(i0, ci(r)), p), tr, k.madd(p, R, ci(r)))
+					}
+				})
+			}
 			// U independent sums per row (entry u of a group adds to sum
-			// u mod U) hide the latency of float adds in short chunks.
+			// u mod U) hide the latency of float adds.
 			U := 1
 			switch {
 			case integer:
-			case R == 1:
+			case R == 1 || tr != nil:
 				U = 4
 			case R == 2:
 				U = 2
+			}
+			nacc := U * R
+			if tr != nil {
+				nacc = U
 			}
 			k.loop(0, gm.N, func(n value.Value) {
 				lo, hi := rd.bounds(n)
@@ -46,6 +87,10 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 				// the accumulators of slot u
 				entry := func(col, gap, w value.Value, a []value.Value, u int) value.Value {
 					col = k.add(col, k.add(gap, ci(1)))
+					if tr != nil {
+						a[u] = vec.madd(vec.splat(w), vec.load(tr, k.mul(col, R), vlen), a[u])
+						return col
+					}
 					for r := 0; r < R; r++ {
 						x := aAt(k.add(i0, ci(r)), col)
 						if integer {
@@ -61,10 +106,13 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 					col := entry(c[0], k.bitField(rd.gaps, e, rd.sp.GapBits), rd.value(e), a, 0)
 					return append([]value.Value{col}, a...)
 				}
-				st := make([]value.Value, 1+U*R)
+				st := make([]value.Value, 1+nacc)
 				st[0] = ci(-1)
 				for i := 1; i < len(st); i++ {
 					st[i] = zero
+					if tr != nil {
+						st[i] = vec.zero()
+					}
 				}
 				// Entries one by one up to a multiple of spGroup, then
 				// whole groups, then the rest one by one.
@@ -82,33 +130,40 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 					return append([]value.Value{col}, a...)
 				})
 				st = k.loopCarry(k.smax(headEnd, hi8), hi, st, one)
+				add := func(a, b value.Value) value.Value {
+					if integer {
+						return k.b.NewAdd(a, b)
+					}
+					return k.b.NewFAdd(a, b)
+				}
+				if tr != nil {
+					sum := st[1]
+					for u := 1; u < U; u++ {
+						sum = add(sum, st[1+u])
+					}
+					for r := 0; r < R; r++ {
+						store(k.add(i0, ci(r)), n, k.b.NewExtractElement(sum, constant.NewInt(types.I32, int64(r))))
+					}
+					return
+				}
 				for r := 0; r < R; r++ {
 					sum := st[1+r]
 					for u := 1; u < U; u++ {
-						if integer {
-							sum = k.b.NewAdd(sum, st[1+u*R+r])
-						} else {
-							sum = k.b.NewFAdd(sum, st[1+u*R+r])
-						}
+						sum = add(sum, st[1+u*R+r])
 					}
-					oi := k.add(cOff, k.madd(k.add(i0, ci(r)), gm.N, n))
-					if integer {
-						k.storeInt(fin(k.b.NewAdd(sum, k.load(in[2], n)), n), out, oi, s.Out.DType)
-						continue
-					}
-					if gm.Alpha != 1 {
-						sum = k.b.NewFMul(sum, cf(gm.Alpha))
-					}
-					if gm.Bias {
-						sum = k.b.NewFAdd(sum, k.load(in[2], n))
-					}
-					k.store(sum, out, oi)
+					store(k.add(i0, ci(r)), n, sum)
 				}
 			})
 		}
-		k.loop(0, gm.M/spRows, func(ib value.Value) { chunk(k.mul(ib, spRows), spRows) })
+		k.loop(0, gm.M/spRows, func(ib value.Value) { chunk(k.mul(ib, spRows), spRows, tr) })
 		if r := gm.M % spRows; r > 0 {
-			chunk(ci(gm.M-r), r)
+			chunk(ci(gm.M-r), r, nil)
 		}
+	}
+}
+
+func init() {
+	if spRows != vlen {
+		panic("llvm: a sparse gemm chunk is one vector of rows")
 	}
 }

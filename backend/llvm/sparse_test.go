@@ -178,3 +178,58 @@ func TestSparseResidual(t *testing.T) {
 	in := []*pir.Tensor{codegentest.RandTensor(r, 2, 16, 9, 13), codegentest.RandTensor(r, 2, 16, 9, 13)}
 	checkProgramRT(t, g, p, host, nil, in)
 }
+
+// TestSparseGemmRows: sparse gemms with chunks of 8 rows of A (vectors over
+// the rows of a transposed chunk) and a rest: batched matmul, trans_a, and
+// integer.
+func TestSparseGemmRows(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	r := rand.New(rand.NewSource(4))
+	g := pir.NewGraph("rows")
+	sparse := func(w *pir.Tensor, d float64) *pir.Tensor {
+		for i := 0; i < w.Len(); i++ {
+			if r.Float64() > d {
+				w.SetInt(i, 0)
+				if w.DType == pir.F32 {
+					w.F32[i] = 0
+				}
+			}
+		}
+		return w
+	}
+	var ins []*pir.Tensor
+	add := func(op string, a pir.Type, b *pir.Tensor, q *pir.Quant, extra []*pir.Value, attrs pir.Attrs, ty pir.Type) {
+		name := fmt.Sprintf("%s%d", op, len(ins))
+		x := g.AddParam(name, a)
+		if a.DType == pir.F32 {
+			ins = append(ins, codegentest.RandTensor(r, a.Shape...))
+		} else {
+			ins = append(ins, codegentest.RandInt(r, a))
+		}
+		v, err := g.Add(op, append([]*pir.Value{x, g.AddConst(name+"_b", b, q)}, extra...), attrs, ty, name, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Results = append(g.Results, v)
+	}
+	add("matmul", pir.TensorType(pir.F32, 2, 12, 40), sparse(codegentest.RandTensor(r, 40, 30), 0.2), nil, nil, nil, pir.Type{})
+	add("gemm", pir.TensorType(pir.F32, 40, 17), sparse(codegentest.RandTensor(r, 40, 30), 0.2), nil,
+		[]*pir.Value{g.AddConst("c", codegentest.RandTensor(r, 30), nil)}, pir.Attrs{"trans_a": pir.Int(1), "alpha": pir.Float(0.5)}, pir.Type{})
+	bt := codegentest.QT(pir.I8, 0.01, 0, 64, 30)
+	add("gemm", codegentest.QT(pir.U8, 0.05, 100, 9, 64), sparse(codegentest.RandInt(r, bt), 0.15), bt.Quant,
+		[]*pir.Value{codegentest.I32Const(g, r, 30)}, nil, codegentest.QT(pir.U8, 0.2, 90))
+	if _, err := passes.RunSpec(g, "sparse{min=0.5}", nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err := codegen.LowerWith(g, codegen.Options{Weights: codegen.WeightsCompressed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := checkProgramRT(t, g, p, host, nil, ins); n != 3 {
+		t.Errorf("%d sparse steps, want 3", n)
+	}
+}
