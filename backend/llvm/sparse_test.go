@@ -188,6 +188,18 @@ func TestSparseGemmRows(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
+	testSparseGemmRows(t, host, nil)
+}
+
+func TestSparseGemmRowsAArch64(t *testing.T) {
+	if testing.Short() {
+		t.Skip("qemu: not in -short")
+	}
+	needQemu(t)
+	testSparseGemmRows(t, aarch64, []string{"qemu-aarch64"})
+}
+
+func testSparseGemmRows(t *testing.T, tgt Target, runner []string) {
 	r := rand.New(rand.NewSource(4))
 	g := pir.NewGraph("rows")
 	sparse := func(w *pir.Tensor, d float64) *pir.Tensor {
@@ -229,7 +241,7 @@ func TestSparseGemmRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := checkProgramRT(t, g, p, host, nil, ins); n != 3 {
+	if n := checkProgramRT(t, g, p, tgt, runner, ins); n != 3 {
 		t.Errorf("%d sparse steps, want 3", n)
 	}
 }
