@@ -12,11 +12,12 @@ import (
 // stack (spRows rows of K elements); longer rows go row by row.
 const spStackBytes = 64 << 10
 
-// sparseGemm emits a KSparseGemm step: per batch entry and chunk of spRows
-// rows of A, per output column n a dot over row n's entries, decoded once
-// per chunk. Full chunks are first transposed onto the stack ([K][spRows],
-// integers as a − ZX in i32), so that each entry is one vector
-// multiply-add over the chunk's rows; the rest go row by row.
+// sparseGemm emits a KSparseGemm step: per batch entry and chunk of up to
+// spRows rows of A, per output column n a dot over row n's entries, decoded
+// once per chunk. Chunks of 2 rows or more are first transposed onto the
+// stack ([K][spRows], integers as a − ZX in i32; lanes past the chunk's
+// rows unused), so that each entry is one vector multiply-add over the
+// chunk's rows; a single row goes by scalars.
 func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out value.Value) {
 	gm := s.Gemm
 	integer := s.Rq != nil
@@ -28,7 +29,7 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 		fin, zx, zero = k.requant(s, in), c32(int64(s.Rq.ZX)), c32(0)
 	}
 	var tr value.Value // the transposed chunk
-	if gm.M >= spRows && gm.K*spRows*4 <= spStackBytes {
+	if gm.M >= 2 && gm.K*spRows*4 <= spStackBytes {
 		tr = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(gm.K*spRows), vec.elem), 32), types.NewPointer(vec.elem))
 	}
 	for _, bt := range gm.Batch {
@@ -63,7 +64,7 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 			if tr != nil {
 				k.loop(0, gm.K, func(p value.Value) {
 					for r := 0; r < R; r++ {
-						k.store(aAt(k.add(i0, ci(r)), p), tr, k.madd(p, R, ci(r)))
+						k.store(aAt(k.add(i0, ci(r)), p), tr, k.madd(p, spRows, ci(r)))
 					}
 				})
 			}
@@ -88,7 +89,7 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 				entry := func(col, gap, w value.Value, a []value.Value, u int) value.Value {
 					col = k.add(col, k.add(gap, ci(1)))
 					if tr != nil {
-						a[u] = vec.madd(vec.splat(w), vec.load(tr, k.mul(col, R), vlen), a[u])
+						a[u] = vec.madd(vec.splat(w), vec.load(tr, k.mul(col, spRows), vlen), a[u])
 						return col
 					}
 					for r := 0; r < R; r++ {
@@ -157,7 +158,11 @@ func (k *kfn) sparseGemm(s *codegen.Step, rd *spReader, in []value.Value, out va
 		}
 		k.loop(0, gm.M/spRows, func(ib value.Value) { chunk(k.mul(ib, spRows), spRows, tr) })
 		if r := gm.M % spRows; r > 0 {
-			chunk(ci(gm.M-r), r, nil)
+			if r == 1 {
+				chunk(ci(gm.M-r), r, nil)
+			} else {
+				chunk(ci(gm.M-r), r, tr)
+			}
 		}
 	}
 }
