@@ -42,20 +42,23 @@ func BenchmarkSparseConv(b *testing.B) {
 }
 
 // BenchmarkSparseGemm is BenchmarkSparseConv for a dense layer (1×784 by
-// 784×300, LeNet-300-100's first, with bias; f32 and int8).
+// 784×300, LeNet-300-100's first, with bias; f32 and int8), and for 64
+// rows of A (_m64).
 func BenchmarkSparseGemm(b *testing.B) {
 	needTools(b)
 	host, err := HostTarget()
 	if err != nil {
 		b.Skip(err)
 	}
-	for _, integer := range []bool{false, true} {
+	for _, kind := range []string{"f32", "int8", "f32_m64", "int8_m64"} {
 		for _, d := range []float64{0.05, 0.1, 0.2, 0.35, 0.5} {
-			kind := "f32"
-			if integer {
-				kind = "int8"
+			m := 1
+			if strings.HasSuffix(kind, "_m64") {
+				m = 64
 			}
-			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) { benchDenseSparse(b, host, benchGemm(b, integer, d)) })
+			b.Run(fmt.Sprintf("%s/density=%.2f", kind, d), func(b *testing.B) {
+				benchDenseSparse(b, host, benchGemm(b, kind[:3] == "int", m, d))
+			})
 		}
 	}
 }
@@ -117,19 +120,19 @@ func sparsifier(r *rand.Rand, density float64) func(t *pir.Tensor) *pir.Tensor {
 
 // benchGemm is one dense layer of the benchmark with weights of the given
 // density, encoded by the sparse pass.
-func benchGemm(b *testing.B, integer bool, density float64) *pir.Graph {
+func benchGemm(b *testing.B, integer bool, m int, density float64) *pir.Graph {
 	r := rand.New(rand.NewSource(1))
 	zero := sparsifier(r, density)
 	g := pir.NewGraph("bgemm")
 	var v *pir.Value
 	var err error
 	if integer {
-		a := g.AddParam("a", codegentest.QT(pir.U8, 0.05, 100, 1, 784))
+		a := g.AddParam("a", codegentest.QT(pir.U8, 0.05, 100, m, 784))
 		bt := codegentest.QT(pir.I8, 0.01, 0, 784, 300)
 		w := g.AddConst("w", zero(codegentest.RandInt(r, bt)), bt.Quant)
 		v, err = g.Add("gemm", []*pir.Value{a, w, codegentest.I32Const(g, r, 300)}, nil, codegentest.QT(pir.U8, 0.2, 90), "fc", "fc")
 	} else {
-		a := g.AddParam("a", pir.TensorType(pir.F32, 1, 784))
+		a := g.AddParam("a", pir.TensorType(pir.F32, m, 784))
 		w := g.AddConst("w", zero(codegentest.RandTensor(r, 784, 300)), nil)
 		v, err = g.Add("gemm", []*pir.Value{a, w, g.AddConst("c", codegentest.RandTensor(r, 300), nil)}, nil, pir.Type{}, "fc", "fc")
 	}
