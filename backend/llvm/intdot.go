@@ -97,8 +97,18 @@ func cpuIn(cpu string, names []string) bool {
 	return false
 }
 
+// dotEmulated, set by tests only, makes every x86-64 target take the
+// vpdpbusd kernel of that width with the instruction written out in plain
+// IR (its documented semantics): the kernel's layout, signedness flip and
+// corrections then run on hosts without VNNI, which qemu 7.2 does not
+// emulate either.
+var dotEmulated dotISA
+
 // dot is the target's dot-product instruction (dotNone: none).
 func (t Target) dot() dotISA {
+	if dotEmulated != dotNone && t.Arch() == "x86_64" {
+		return dotEmulated
+	}
 	switch t.Arch() {
 	case "aarch64":
 		on, set := t.hasFeature("dotprod")
@@ -208,8 +218,30 @@ func (k *kfn) dot4(isa dotISA, acc, b, w value.Value) value.Value {
 		f := k.e.intrinsic("llvm.aarch64.neon.sdot.v4i32.v16i8", vi, vi, v16, v16)
 		return k.b.NewCall(f, acc, b, k.b.NewBitCast(w, v16))
 	}
+	if dotEmulated == isa {
+		return k.vpdpbusdIR(acc, b, w)
+	}
 	// vpdpbusd(src, a, b): a's bytes unsigned (the activations), b's
 	// signed (the weights); it wraps (vpdpbusds would saturate).
 	f := k.e.intrinsic(fmt.Sprintf("llvm.x86.avx512.vpdpbusd.%d", 32*isa.lanes()), vi, vi, vi, vi)
 	return k.b.NewCall(f, acc, k.b.NewBitCast(b, vi), w)
+}
+
+// vpdpbusdIR is vpdpbusd(acc, a, w) in plain IR (dotEmulated): lane i adds
+// Σ_j zext(a.byte[4i+j])·sext(w.byte[4i+j]), modulo 2^32.
+func (k *kfn) vpdpbusdIR(acc, a, w value.Value) value.Value {
+	n := acc.Type().(*types.VectorType).Len
+	wide := types.NewVector(4*n, i32)
+	au := k.b.NewZExt(k.b.NewBitCast(a, types.NewVector(4*n, types.I8)), wide)
+	ws := k.b.NewSExt(k.b.NewBitCast(w, types.NewVector(4*n, types.I8)), wide)
+	prod := k.b.NewMul(au, ws)
+	sum := acc
+	for j := 0; j < 4; j++ {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = 4*i + j
+		}
+		sum = k.b.NewAdd(sum, k.b.NewShuffleVector(prod, constant.NewUndef(wide), shuffleMask(idx...)))
+	}
+	return sum
 }

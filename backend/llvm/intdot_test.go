@@ -171,6 +171,40 @@ func cpuFlags() map[string]bool {
 	return nil
 }
 
+// TestIntDotVNNIEmulated runs the vpdpbusd kernels (256 and 512 bits) on
+// the host with the instruction written out in plain IR (dotEmulated):
+// their quad layout, the i8 → u8 flip and the corrections (the x86 ones,
+// which the AArch64 sdot runs do not cover) equal rt bit for bit.
+func TestIntDotVNNIEmulated(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil || host.Arch() != "x86_64" {
+		t.Skip("not an x86-64 host")
+	}
+	// The i8 inputs (flipped to u8) and a u8 one of each kernel form, with
+	// the i32 results that show every accumulator bit.
+	var cases []codegentest.IntCase
+	for _, c := range dotCases() {
+		switch c.Name {
+		case "dot_i8_zxmin_group", "dot_i8_zxmax_stride", "dot_pw_i8_zxmin_k18", "dot_i8_zxmin_i32",
+			"dot_i8_zxmax_i32", "dot_pw_i8_zxmax_i32", "dot_u8_zx255_i32", "dot_pw_u8_zx255_i32":
+			cases = append(cases, c)
+		}
+	}
+	g, vals, err := codegentest.IntOpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dotEmulated = dotNone })
+	for _, isa := range []dotISA{dotVNNI256, dotVNNI512} {
+		if isa == dotVNNI512 && testing.Short() {
+			continue // the same kernel at another width, slower to compile emulated
+		}
+		dotEmulated = isa
+		checkAgainstRT(t, g, host, nil, vals)
+	}
+}
+
 // TestIntDotVNNI: the vpdpbusd kernel's IR calls the intrinsic and llc
 // compiles it for AVX-VNNI and AVX512-VNNI (256- and 512-bit). qemu 7.2's
 // TCG does not emulate vpdpbusd (SIGILL, VEX and EVEX), so the executables
