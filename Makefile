@@ -40,10 +40,11 @@ test-long: data
 # bench: rt kernels and training throughput; the Go backend against rt
 # (latency, build time, binary size); the LLVM executables against ONNX
 # Runtime (bench-llvm); compile times; compressed LeNets compiled with
-# sparse kernels against the same models with dense weights (both backends).
+# sparse kernels against the same models with dense weights (both backends);
+# rt, the LLVM and Go executables and ONNX Runtime side by side (Backends).
 bench: data build
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./rt/ ./tests/zoo/
-	$(GO) test -run '^$$' -bench Compressed -benchtime 1x ./tests/compiled/
+	$(GO) test -run '^$$' -bench 'Compressed|Backends' -benchtime 1x ./tests/compiled/
 	$(GO) test -run '^$$' -bench 'Mnist|PersonDetect' -benchtime 300x ./backend/gosrc/
 	$(GO) test -run '^$$' -bench Compile -benchtime 1x ./backend/llvm/
 	$(MAKE) bench-llvm
