@@ -68,10 +68,7 @@ func (k *kfn) intDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value)
 						}
 					}
 					for v := range a {
-						for l := 0; l < vlen; l++ {
-							e := k.b.NewExtractElement(a[v], constant.NewInt(types.I32, int64(l)))
-							k.storeInt(fin(e, m), y, k.add(yr, k.add(ow0, ci(v*vlen+l))), s.Out.DType)
-						}
+						k.storeIntN(fin(a[v], m), y, k.add(yr, k.add(ow0, ci(v*vlen))), s.Out.DType, vlen)
 					}
 				}
 				k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
