@@ -133,16 +133,16 @@ func (k *kfn) spTaps(taps []int, t value.Value) value.Value {
 type spBlock struct{ starts, lanes []int }
 
 // spColumns splits an output row of ow columns into full blocks of nvec
-// vectors (nfb of them, from column 0) and a last block at column
-// nfb·nvec·8 (empty starts: none). Rows of 8 columns or more use full
-// vectors only, the last one ending at ow (it recomputes columns of the
-// one before); narrower rows use one masked vector.
-func spColumns(ow int) (nvec, nfb int, last spBlock) {
+// (at most maxVec) vectors (nfb of them, from column 0) and a last block at
+// column nfb·nvec·8 (empty starts: none). Rows of 8 columns or more use
+// full vectors only, the last one ending at ow (it recomputes columns of
+// the one before); narrower rows use one masked vector.
+func spColumns(ow, maxVec int) (nvec, nfb int, last spBlock) {
 	if ow < vlen {
 		return 1, 0, spBlock{[]int{0}, []int{ow}}
 	}
 	nvr := ow / vlen
-	nvec = min(spAcc/2, (ow+vlen-1)/vlen)
+	nvec = min(maxVec, (ow+vlen-1)/vlen)
 	nfb = nvr / nvec
 	base := nfb * nvec * vlen
 	for v := nfb * nvec; v < nvr; v++ {
@@ -163,24 +163,35 @@ func (k *kfn) sparseConv(s *codegen.Step, rd *spReader, in []value.Value, y, scr
 	c, sp := s.Conv, s.Sparse
 	integer := s.Rq != nil
 	vec := k.spVec(integer)
-	cols := sp.Cols
+	ncol := sp.Cols
 	T := c.KH * c.KW
 	plane := sp.Hp * sp.Wp
 	P := c.OH * c.OW
 	// Scratch: the table (offsets, then values), the padded input, then
 	// the integer accumulator plane.
 	offs := k.b.NewBitCast(scratch, types.NewPointer(i32))
-	tvals := k.at(scratch, ci(cols))
-	xp := k.at(scratch, ci(2*cols))
-	acc := k.at(scratch, ci(2*cols+c.C*plane))
+	tvals := k.at(scratch, ci(ncol))
+	xp := k.at(scratch, ci(2*ncol))
+	acc := k.at(scratch, ci(2*ncol+c.C*plane))
 	start, _ := spPhases(sp.Wp, c.SW)
 	taps := make([]int, T)
 	for t := range taps {
 		taps[t] = t/c.KW*c.DH*sp.Wp + spColOff(c, start, t%c.KW)
 	}
-	nvec, nfb, last := spColumns(c.OW)
-	R := min(max(1, spAcc/nvec), c.OH)
-	nrb := (c.OH + R - 1) / R
+	// The output plane as rows of columns: OH rows of OW, or one row of
+	// OH·OW when the input rows the output rows read follow each other as
+	// the output rows do (pointwise convs), so that blocks fill vectors.
+	rows, cols := c.OH, c.OW
+	if c.SW == 1 && c.SH*sp.Wp == c.OW {
+		rows, cols = 1, c.OH*c.OW
+	}
+	maxVec := spAcc / 2 // blocks of two rows or more
+	if rows == 1 {
+		maxVec = spAcc
+	}
+	nvec, nfb, last := spColumns(cols, maxVec)
+	R := min(max(1, spAcc/nvec), rows)
+	nrb := (rows + R - 1) / R
 	var fin func(acc, c value.Value) value.Value
 	if integer {
 		fin = k.requant(s, in)
@@ -242,7 +253,7 @@ func (k *kfn) sparseConv(s *codegen.Step, rd *spReader, in []value.Value, y, scr
 					return out
 				})
 				for r := 0; r < R; r++ {
-					row := k.madd(k.add(oh0, ci(r)), c.OW, ow0)
+					row := k.madd(k.add(oh0, ci(r)), cols, ow0)
 					for v, st := range b.starts {
 						if integer {
 							vec.store(res[r*len(b.starts)+v], acc, k.add(row, ci(st)), b.lanes[v])
@@ -264,8 +275,8 @@ func (k *kfn) sparseConv(s *codegen.Step, rd *spReader, in []value.Value, y, scr
 			}
 			k.loop(0, nrb, func(rb value.Value) {
 				oh0 := k.mul(rb, R)
-				if nrb*R > c.OH { // the last block ends at OH
-					lastStart := ci(c.OH - R)
+				if nrb*R > rows { // the last block ends at the last row
+					lastStart := ci(rows - R)
 					oh0 = k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, oh0, lastStart), oh0, lastStart)
 				}
 				k.loop(0, nfb, func(jb value.Value) { block(oh0, k.mul(jb, nvec*vlen), full) })
