@@ -33,21 +33,11 @@ func (k *kfn) intGemm() error {
 		return fmt.Sprintf("int32(a[m*%d+%s])", K, kk)
 	}
 	row := []jen.Code{jen.For(L("j := range acc")).Block(L("acc[j] = x2[j]"))}
-	// With constant weights and bias, bias - zx·Σb' per column is a table
-	// (intGemmStart).
-	start := ""
 	if packed {
-		start = k.intGemmStart()
-	}
-	if start != "" {
-		row = []jen.Code{L("copy(acc, %s[:])", start)}
-	}
-	if packed {
-		// Σ(a-zx)·b' = Σa·b' - zx·Σb' (per column, computed once per step).
-		if start == "" {
-			row = append(row, jen.For(L("j := range acc")).Block(L("acc[j] -= %d * bsum[j]", r.ZX)))
-		}
-		row = append(row, axpyRows("acc", K, aAt, func(kk string) string { return fmt.Sprintf("b[(%s)*%d:]", kk, N) }, toInt32)...)
+		// Σ(a-zx)·b' with a-zx per row of B, so that the rows whose
+		// inputs all equal the zero point (a relu's zeros) are skipped.
+		aZ := func(kk string) string { return aAt(kk) + subZ(r.ZX) }
+		row = append(row, axpyRows("acc", K, aZ, func(kk string) string { return fmt.Sprintf("b[(%s)*%d:]", kk, N) }, toInt32)...)
 	} else {
 		row = append(row, For("k", 0, K,
 			L("av := %s - %d", aAt("k"), r.ZX),
@@ -62,39 +52,19 @@ func (k *kfn) intGemm() error {
 			L("b := x1[%d:][:%d]", bt[1], K*N),
 			L("c := y[%d:][:%d]", bt[2], M*N),
 		}
-		if packed && start == "" {
-			blk = append(blk, L("var bsum [%d]int32", N), For("k", 0, K, L("br := b[k*%d:][:%d]", N, N),
-				jen.For(L("j, v := range br")).Block(L("bsum[j] += int32(v)"))))
-		}
 		blk = append(blk, For("m", 0, M, row...))
 		k.add(jen.Block(blk...))
 	}
 	return nil
 }
 
-// intGemmStart returns the name of a table of every column's bias - zx·Σb'
-// (wrapping int32, as the kernel would compute it) when the step's B and
-// bias are constants and every batch entry reads the same B, else "".
-func (k *kfn) intGemmStart() string {
-	gm := k.s.Gemm
-	b, ok := k.g.weightInts(k.s.In[1])
-	bias, ok2 := k.g.weightInts(k.s.In[2])
-	if !ok || !ok2 || len(bias) != gm.N {
+// subZ is " - z" (" + -z" read badly), or "" for a zero point of 0.
+func subZ(z int32) string {
+	switch {
+	case z == 0:
 		return ""
+	case z < 0:
+		return fmt.Sprintf(" + %d", -int64(z))
 	}
-	b0 := gm.Batch[0][1]
-	for _, bt := range gm.Batch {
-		if bt[1] != b0 || b0+gm.K*gm.N > len(b) {
-			return ""
-		}
-	}
-	v := make([]int64, gm.N)
-	for j := range v {
-		var sum int32
-		for kk := 0; kk < gm.K; kk++ {
-			sum += int32(b[b0+kk*gm.N+j])
-		}
-		v[j] = int64(int32(bias[j]) - k.s.Rq.ZX*sum)
-	}
-	return k.intTable(k.name+"_start", v)
+	return fmt.Sprintf(" - %d", z)
 }
