@@ -32,22 +32,31 @@ const (
 // (W: the output pixels of a conv, N·OH·OW; the rows of A of a gemm), so
 // against a dense kernel that does W per weight it breaks even at density
 // base · W / (W + decode), decode being the cost of decoding an entry in
-// multiply-adds. Figures from the side-by-side benchmarks
-// BenchmarkSparseConv and BenchmarkSparseGemm of backend/llvm and
-// backend/gosrc (go test -run '^$' -bench 'Sparse(Conv|Gemm)' -benchtime
-// 1x) and BenchmarkCompressed of tests/compiled: LLVM 32→32 3×3 at 28×28
-// broke even at density ≈0.55 (f32) and ≈0.62 (int8), 1×784 by 784×300
-// at ≈0.12 (f32) and below 0.05 (int8), and LeNet-5's conv2 (8×8 outputs)
-// ran slower sparse at density 0.3 (int8); Go 3×3 at ≈0.6 (f32) and ≈0.45
-// (int8), but its dense 5-tap rows run Winograd F(4,5), which halves the
-// f32 break-even of 5-wide kernels.
+// multiply-adds. Depthwise convs (one input channel per group) use dw
+// when it is set. Fitted to the side-by-side benchmarks BenchmarkSparseConv
+// and BenchmarkSparseGemm of backend/llvm and backend/gosrc (go test -run
+// '^$' -bench 'Sparse(Conv|Gemm)' -benchtime 1x) and BenchmarkCompressed of
+// tests/compiled:
+//   - LLVM: a 32→32 3×3 conv at 28×28 breaks even at density ≈0.53 (f32)
+//     and ≈0.65 (int8); a 3×3 depthwise conv at 56×56 is faster sparse up
+//     to 0.8 at least; a gemm 784×300 at ≈0.15 (f32) and ≈0.07 (int8) with
+//     one row of A, ≈0.42 and ≈0.35 with 64; LeNet-5's int8 conv2 (8×8
+//     outputs) ran slower sparse at density 0.3.
+//   - Go: the 3×3 conv at above 0.6 (f32) and ≈0.4 (int8), but the dense
+//     5-tap rows run Winograd F(4,5), which halves the f32 break-even of
+//     5-wide kernels; LeNet-300-100's batch-1 gemms ran 7× slower sparse
+//     (f32, densities 0.2–0.7) and 3.4× slower (int8, once its dense
+//     gemm started from a table of bias − zx·Σb).
 type sparseLimit struct{ base, decode float64 }
 
-type sparseLimits struct{ conv, convInt, gemm, gemmInt sparseLimit }
+type sparseLimits struct {
+	conv, convInt, gemm, gemmInt sparseLimit
+	dw                           float64 // depthwise convs (0: as conv)
+}
 
 var sparseLimitsOf = map[string]sparseLimits{
-	"llvm": {conv: sparseLimit{0.5, 16}, convInt: sparseLimit{0.5, 64}, gemm: sparseLimit{0.5, 4}, gemmInt: sparseLimit{0.5, 24}},
-	"go":   {conv: sparseLimit{0.5, 16}, convInt: sparseLimit{0.4, 32}, gemm: sparseLimit{0.5, 9}, gemmInt: sparseLimit{0.5, 0.6}},
+	"llvm": {conv: sparseLimit{0.55, 16}, convInt: sparseLimit{0.75, 120}, gemm: sparseLimit{0.43, 1.9}, gemmInt: sparseLimit{0.37, 4.3}, dw: 0.8},
+	"go":   {conv: sparseLimit{0.6, 16}, convInt: sparseLimit{0.4, 32}, gemm: sparseLimit{0.5, 9}, gemmInt: sparseLimit{0.5, 9}},
 }
 
 // sparseMinWeights: smaller weights stay dense (nothing to gain).
@@ -182,6 +191,9 @@ func (l *lowerer) wantSparse(st *Step, w *ir.Value, nnz, rows, cols int, integer
 		}
 	}
 	limit := sl.base * float64(work) / (float64(work) + sl.decode)
+	if st.Conv != nil && st.Conv.Cg == 1 && lim.dw > 0 {
+		limit = lim.dw
+	}
 	switch l.opts.Weights {
 	case WeightsDense:
 		return false
