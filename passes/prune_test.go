@@ -1,7 +1,6 @@
 package passes
 
 import (
-	"errors"
 	"math"
 	"math/rand"
 	"path/filepath"
@@ -180,9 +179,19 @@ func TestSparseEncodingExact(t *testing.T) {
 	}
 	sameOutputs(t, dense, g, 1e-5, 3) // sparse kernels (density 0.15) against dense
 	roundTrip(t, g)
-	var ue *codegen.UnsupportedError
-	if _, err := codegen.Lower(g); !errors.As(err, &ue) {
-		t.Errorf("codegen.Lower of a CSR graph: %v, want an UnsupportedError", err)
+	// The compiled program keeps the pruned layers sparse.
+	p, err := codegen.LowerWith(g, codegen.Options{Weights: codegen.WeightsCompressed})
+	if err != nil {
+		t.Fatalf("codegen.Lower of a CSR graph: %v", err)
+	}
+	sparse := 0
+	for _, st := range p.Steps {
+		if st.Sparse != nil {
+			sparse++
+		}
+	}
+	if sparse != 4 {
+		t.Errorf("codegen lowered %d sparse steps, want 4", sparse)
 	}
 }
 
