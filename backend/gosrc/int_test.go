@@ -125,18 +125,23 @@ func BenchmarkPersonDetectGo(b *testing.B) {
 	benchGenerated(b, g, codegentest.RandInputs(g, 1))
 }
 
-// TestQuantizeSpecialValues: quantize (quantFQ) on NaN, infinities, ties
-// and values far out of range equals rt.
+// TestQuantizeSpecialValues: quantize (quantFQ) on NaN, infinities, ties,
+// subnormals and values far out of range equals rt, with a scale divided
+// at run time and with powers of two (1: no operation; others multiplied
+// by the reciprocal).
 func TestQuantizeSpecialValues(t *testing.T) {
 	needGo(t)
-	g := pir.NewGraph("qspecial")
-	x := g.AddParam("x", pir.TensorType(pir.F32, 12))
-	q, err := g.Add("quantize", []*pir.Value{x}, nil, codegentest.QT(pir.I8, 0.01, 3), "q", "q")
-	if err != nil {
-		t.Fatal(err)
+	for _, s := range []float32{0.01, 1, 0.25, 0x1p-20, 8} {
+		g := pir.NewGraph("qspecial")
+		x := g.AddParam("x", pir.TensorType(pir.F32, 16))
+		q, err := g.Add("quantize", []*pir.Value{x}, nil, codegentest.QT(pir.I8, s, 3), "q", "q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Results = []*pir.Value{q}
+		nan, inf := float32(math.NaN()), float32(math.Inf(1))
+		in := pir.FromF32([]int{16}, []float32{nan, inf, -inf, 0.5 * s, 1.5 * s, -0.5 * s, -2.5 * s, 1e30, -1e30, 124.5 * s, -130.5 * s, 0,
+			math.SmallestNonzeroFloat32, float32(math.Copysign(0, -1)), 123.5 * s, -131.5 * s})
+		checkAgainstRT(t, g, nil, nil, []*pir.Tensor{in})
 	}
-	g.Results = []*pir.Value{q}
-	nan, inf := float32(math.NaN()), float32(math.Inf(1))
-	in := pir.FromF32([]int{12}, []float32{nan, inf, -inf, 0.005, 0.015, -0.005, -0.025, 1e30, -1e30, 1.245, -1.305, 0})
-	checkAgainstRT(t, g, nil, nil, []*pir.Tensor{in})
 }

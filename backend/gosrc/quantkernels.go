@@ -1,6 +1,10 @@
 package gosrc
 
 import (
+	"fmt"
+	"math"
+	"strconv"
+
 	"github.com/dave/jennifer/jen"
 
 	"github.com/pare-ml/pare/ir"
@@ -23,7 +27,7 @@ func (k *kfn) qmap() error {
 		if zy, ok := k.g.weightInts(k.s.In[2]); ok && xt == ir.F32 && len(zy) == m.Dim && m.Dim == 1 && max(-int64(m.Lo), int64(m.Hi))+max(zy[0], -zy[0]) < 1<<21 {
 			// One zero point: rounded by quantFQ (quantFC with NaN as 0).
 			k.g.quantFC = true
-			e = L("y[i] = %s(quantFQ(float32(x0[i])/x1[c], %d, %d, %d))", t, zy[0], int64(m.Lo)-zy[0], int64(m.Hi)-zy[0])
+			e = L("y[i] = %s(quantFQ(%s, %d, %d, %d))", t, k.divScale("float32(x0[i])"), zy[0], int64(m.Lo)-zy[0], int64(m.Hi)-zy[0])
 		}
 	case "quantize_away":
 		e = L("y[i] = %s(quantFAway(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
@@ -53,6 +57,26 @@ func (k *kfn) qmap() error {
 	k.add(For("o", 0, m.Outer, For("c", 0, m.Dim, For("j", 0, m.Inner,
 		L("i := (o*%d+c)*%d + j", m.Dim, m.Inner), e))))
 	return nil
+}
+
+// divScale is x/x1[c] for the quantize's scales x1, or, when they are
+// one constant power of two whose reciprocal is a normal float32, the
+// same value without the division: x itself for a scale of 1, else x
+// times the exact reciprocal (both round the same real x·2⁻ᵏ once),
+// converted explicitly so that no target fuses it into the rounding's add.
+func (k *kfn) divScale(x string) string {
+	s, ok := k.g.weightF32(k.s.In[1])
+	if !ok || len(s) != 1 {
+		return x + "/x1[c]"
+	}
+	fr, e := math.Frexp(float64(s[0]))
+	switch {
+	case fr != 0.5 || 1-e < -125 || 1-e > 127:
+		return x + "/x1[c]"
+	case s[0] == 1:
+		return x
+	}
+	return fmt.Sprintf("float32(%s * %s)", x, strconv.FormatFloat(math.Ldexp(1, 1-e), 'g', -1, 32))
 }
 
 // qbinary: a quantized add, sub or mul (codegen.QBinary) over the

@@ -185,22 +185,32 @@ func (k *kfn) floatScales() ([]float32, bool) {
 	if k.s.Rq == nil || k.s.Rq.Mode != "float" || len(k.s.In) < 4 {
 		return nil, false
 	}
-	o := k.s.In[3]
-	if o.Space != codegen.Weights || o.DType != ir.F32 {
+	sc, ok := k.g.weightF32(k.s.In[3])
+	if !ok {
 		return nil, false
 	}
-	n := ir.NumElements(o.Shape)
-	if o.Offset < 0 || o.Offset+int64(4*n) > int64(len(k.g.p.Weights)) {
-		return nil, false
-	}
-	sc := make([]float32, n)
-	for i := range sc {
-		sc[i] = math.Float32frombits(binary.LittleEndian.Uint32(k.g.p.Weights[o.Offset+int64(4*i):]))
-		if math.IsNaN(float64(sc[i])) || math.IsInf(float64(sc[i]), 0) {
+	for _, v := range sc {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return nil, false
 		}
 	}
 	return sc, true
+}
+
+// weightF32 returns the values of a constant f32 operand.
+func (g *gen) weightF32(o codegen.Operand) ([]float32, bool) {
+	if o.Space != codegen.Weights || o.DType != ir.F32 {
+		return nil, false
+	}
+	n := ir.NumElements(o.Shape)
+	if o.Offset < 0 || o.Offset+int64(4*n) > int64(len(g.p.Weights)) {
+		return nil, false
+	}
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(g.p.Weights[o.Offset+int64(4*i):]))
+	}
+	return v, true
 }
 
 // quantFIBound returns the clamp a of quantFI's accumulators for positive
@@ -288,11 +298,17 @@ func quantFC(f float32, zy int32, lo, hi float32) int32 {
 }
 
 // quantFQ is quantF for any f with [lo-zy, hi-zy] within ±2²²: NaN gives
-// 0, anything else quantFC.
+// 0, anything else quantFC, with the clamps as branches (taken rarely on
+// a model's inputs: cheaper than min and max, which order NaNs and zeros).
 func quantFQ(f float32, zy int32, lo, hi float32) int32 {
-	if f != f {
-		return 0
+	if !(f >= lo) {
+		if f != f {
+			return 0
+		}
+		f = lo
+	} else if f > hi {
+		f = hi
 	}
-	return quantFC(f, zy, lo, hi)
+	return int32(math.Float32bits(f+0x1.8p23)) - 0x4b400000 + zy
 }
 `
