@@ -113,3 +113,63 @@ func TestLaneConvsExtreme(t *testing.T) {
 	}
 	checkAgainstRT(t, g, nil, nil, vals, ext, sparse)
 }
+
+// laneGemmCase is an integer gemm (B transposed, constant int8 of extreme
+// values) of an input x [M][K] of dt with zero point zx (or [K][M] with
+// trans_a).
+func laneGemmCase(name string, dt pir.DType, zx int64, m, kk, n int, rq string, transA bool) codegentest.IntCase {
+	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
+		shape := []int{m, kk}
+		attrs := pir.Attrs{"trans_b": pir.Int(1), "rq": pir.Str(rq)}
+		if transA {
+			shape = []int{kk, m}
+			attrs["trans_a"] = pir.Int(1)
+		}
+		xv := add(codegentest.QT(dt, 0.05, zx, shape...))
+		s, z := make([]float32, n), make([]int64, n)
+		for i := range s {
+			s[i] = 0.01 + 0.003*float32(i)
+		}
+		wt := pir.Type{DType: pir.I8, Shape: []int{n, kk}, Quant: codegentest.QAxis(0, s, z)}
+		wv := g.AddConst("w", extremeInt(r, wt), wt.Quant)
+		return g.Add("gemm", []*pir.Value{xv, wv, codegentest.I32Const(g, r, n)}, attrs, codegentest.QT(dt, 0.7, 3), name, name)
+	}}
+}
+
+// TestLaneGemmsExtreme: the integer gemm over B's columns packed as lanes
+// (intGemmLanes: three lanes, chunked over long k or not, the last word
+// partly filled; up to gemmLaneWords words, beyond them the int32 sweep)
+// equals rt bit for bit with weights and inputs at the ends of their
+// range and with inputs mostly at the zero point.
+func TestLaneGemmsExtreme(t *testing.T) {
+	needGo(t)
+	var cases []codegentest.IntCase
+	for _, rq := range []string{"tflite", "float"} {
+		cases = append(cases,
+			laneGemmCase("g_mnist_"+rq, pir.I8, -128, 1, 256, 10, rq, false),
+			laneGemmCase("g_signed_"+rq, pir.I8, 5, 3, 40, 7, rq, false),
+			laneGemmCase("g_words8_"+rq, pir.I8, -128, 2, 33, 24, rq, false),
+			laneGemmCase("g_words9_"+rq, pir.I8, -128, 2, 20, 25, rq, false),
+			laneGemmCase("g_one_"+rq, pir.U8, 0, 2, 9, 1, rq, false),
+			laneGemmCase("g_u8_signed_"+rq, pir.U8, 128, 2, 20, 5, rq, false),
+			laneGemmCase("g_transa_"+rq, pir.I8, -128, 3, 70, 4, rq, true),
+		)
+	}
+	g, vals, err := codegentest.IntOpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewSource(7))
+	ext := make([]*pir.Tensor, len(vals))
+	sparse := make([]*pir.Tensor, len(vals))
+	for i, p := range g.Params {
+		ext[i] = extremeInt(r, p.Type)
+		sparse[i] = extremeInt(r, p.Type)
+		for j := 0; j < sparse[i].Len(); j++ {
+			if r.Intn(5) != 0 {
+				sparse[i].SetInt(j, p.Type.Quant.ZeroPoint[0])
+			}
+		}
+	}
+	checkAgainstRT(t, g, nil, nil, vals, ext, sparse)
+}
