@@ -128,6 +128,9 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 			want(v.Args[0], ax)
 			want(outKey(u, v), -1)
 		}
+		if v.Op.Name == "concat" && v.Type.DType == ir.F32 {
+			want(v, -1)
+		}
 		if v.Op.Name == "add" && v.Type.DType == ir.F32 && !v.Args[0].IsConst() && !v.Args[1].IsConst() &&
 			ir.EqualShape(v.Args[0].Type.Shape, v.Args[1].Type.Shape) {
 			want(v, -1)

@@ -18,13 +18,25 @@ type qbuilder struct {
 	fl   map[*ir.Value]*ir.Value
 	qv   map[*ir.Value]*ir.Value
 	skip map[*ir.Value]bool
+	// concatOf maps a value a concat reads to that concat: a layer whose
+	// result (or relu / clip of it) is concatenated takes the concat's
+	// quantization, so the concat runs on the integers as they are.
+	concatOf map[*ir.Value]*ir.Value
 }
 
 // quantPreserving ops run on quantized tensors and keep their input's parameters.
 var quantPreserving = map[string]bool{"relu": true, "clip": true, "maxpool": true, "reshape": true, "transpose": true}
 
 func (c *qconfig) build(g *ir.Graph, obs map[*ir.Value]*observer, skip map[*ir.Value]bool) (*ir.Graph, error) {
-	b := &qbuilder{c: c, obs: obs, ng: ir.NewGraph(g.Name), fl: map[*ir.Value]*ir.Value{}, qv: map[*ir.Value]*ir.Value{}, skip: skip}
+	b := &qbuilder{c: c, obs: obs, ng: ir.NewGraph(g.Name), fl: map[*ir.Value]*ir.Value{}, qv: map[*ir.Value]*ir.Value{}, skip: skip,
+		concatOf: map[*ir.Value]*ir.Value{}}
+	for _, v := range g.Values {
+		if v.Op.Name == "concat" && obs[v] != nil {
+			for _, a := range v.Args {
+				b.concatOf[a] = v
+			}
+		}
+	}
 	for _, p := range g.Params {
 		np := b.ng.AddParam(p.Name, p.Type)
 		np.Source = p.Source
@@ -136,6 +148,11 @@ func (b *qbuilder) value(v *ir.Value) error {
 			return nil
 		}
 	}
+	if v.Op.Name == "concat" && b.obs[v] != nil {
+		if done, err := b.concat(v); done || err != nil {
+			return err
+		}
+	}
 	if v.Op.Name == "add" && b.obs[v] != nil && v.Str("act") == "none" && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
 		qa, err := b.quant(v.Args[0])
 		if err != nil {
@@ -173,9 +190,47 @@ func (b *qbuilder) value(v *ir.Value) error {
 	return nil
 }
 
+// concat concatenates the integers when every input is quantized: inputs
+// whose parameters differ from the concat's are requantized first (layers
+// feeding a concat already take its parameters, see concatOf).
+func (b *qbuilder) concat(v *ir.Value) (bool, error) {
+	q := b.c.actQuant(b.obs[v])
+	args := make([]*ir.Value, len(v.Args))
+	for i, a := range v.Args {
+		x := b.qv[a]
+		if x == nil || x.Type.DType != b.c.adt {
+			return false, nil
+		}
+		args[i] = x
+	}
+	for i, x := range args {
+		if !x.Type.Quant.Equal(q) {
+			attrs := ir.Attrs{}
+			if b.c.rq == "tflite" {
+				attrs["rq"] = ir.Str("tflite")
+			}
+			r, err := b.add("requantize", []*ir.Value{x}, attrs, ir.Type{DType: b.c.adt, Quant: q}, v.Args[i].Name+".rq", v.Source)
+			if err != nil {
+				return false, err
+			}
+			args[i] = r
+		}
+	}
+	nv, err := b.add("concat", args, v.Attrs.Clone(), ir.Type{}, v.Name, v.Source)
+	if err != nil {
+		return false, err
+	}
+	b.qv[v] = nv
+	return true, nil
+}
+
 // layer emits the QLinear form of a conv / gemm / matmul.
 func (b *qbuilder) layer(v *ir.Value, axis int) (bool, error) {
-	u := b.obs[outKeyOf(v, b.obs)]
+	k := outKeyOf(v, b.obs)
+	u := b.obs[k]
+	if c := b.concatOf[k]; c != nil && u != nil {
+		u = b.obs[c]
+	}
 	if u == nil {
 		return false, nil
 	}
