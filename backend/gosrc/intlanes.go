@@ -168,7 +168,7 @@ func (k *kfn) intConvLanes() (bool, error) {
 		return false, err
 	}
 	// Mixed words (intmixed.go): F float64 channels beside the lanes.
-	F, _ := k.mixedFloats(w, pl, xmax)
+	F, restPx := k.mixedFloats(w, pl, xmax)
 	var fName, restName string
 	if F > 0 {
 		wName, fName = k.mixedTables(wsrc, pl, F)
@@ -193,6 +193,9 @@ func (k *kfn) intConvLanes() (bool, error) {
 	full := c.Mg / (pl.lanes + F)
 	rest := c.Mg - full*(pl.lanes+F)
 	px, pxOK := k.pixelRestPlan(w, full*(pl.lanes+F), xmax)
+	if F > 0 {
+		pxOK = pxOK && restPx
+	}
 	if F > 0 && rest > 0 && !pxOK {
 		// The rest as one word of integer lanes of its own.
 		restName = k.name + "_rest"
@@ -218,7 +221,7 @@ func (k *kfn) intConvLanes() (bool, error) {
 		var out []jen.Code
 		switch {
 		case nf > 0:
-			out = []jen.Code{L("wp := %s[wd*%d:][:%d]", wName, K, K), L("fp := %s[wd*%d:][:%d]", fName, K*nf, K*nf), L("oc := wd * %d", pl.lanes+nf)}
+			out = []jen.Code{L("wp := %s[wd*%d:][:%d]", wName, K, K), L("fp := %s[wd*%d:][:%d]", fName, K, K), L("oc := wd * %d", pl.lanes+nf)}
 		case restName != "":
 			out = []jen.Code{L("wp := %s[:%d]", restName, K), L("oc := %d", full*(pl.lanes+F))}
 		default:

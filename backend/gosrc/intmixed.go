@@ -17,16 +17,26 @@ import (
 // copy of the padded input; the tile's loop issues both kinds of
 // multiplies, which run on separate units. The float sums are converted
 // back (int64, then wrapping int32 as rt's) before the requantization.
+//
+// Two float channels as two accumulators per column spill registers and
+// lose to one (measured on mnist-7, tiles of four or six columns); so
+// several float channels share one float64 accumulator as lanes of
+// mixedFW bits (the weights w0 + w1·2²⁶, an exact integer as are all the
+// products and sums while every lane's sum stays within ±2²⁵), split like
+// the integer lanes after the conversion to int64.
 
-// mixedMax is the largest number of float64 channels per word: measured
-// on mnist-7, two (with tiles of four or six columns) spill registers and
-// lose to one.
-const mixedMax = 1
+// mixedMax is the largest number of float64 channels (lanes of one
+// accumulator) per word.
+const mixedMax = 2
+
+// mixedFW is the width of a float lane.
+const mixedFW = 26
 
 // mixedFloats returns the number of float64 channels per word of the
-// lane-packed conv with weights w [M][K] (0: no mixing), and reports
-// whether the channels left over after the mixed words go as pixel lanes
-// (else as one word of integer lanes).
+// lane-packed conv with weights w [M][K] (0: no mixing; two as lanes of
+// one accumulator when every channel's Σ|w|·xmax is below 2²⁵), and
+// reports whether the channels left over after the mixed words go as
+// pixel lanes (else as one word of integer lanes).
 func (k *kfn) mixedFloats(w []int64, pl lanePlan, xmax int64) (int, bool) {
 	c := k.s.Conv
 	// Measured: person_detect's first conv (3×3, stride 2) is slower with
@@ -35,29 +45,29 @@ func (k *kfn) mixedFloats(w []int64, pl lanePlan, xmax int64) (int, bool) {
 		return 0, false
 	}
 	K := c.Cg * c.KH * c.KW
+	var big float64 // the largest Σ|w|·xmax of a channel
 	for m := 0; m < c.M; m++ {
 		var s int64
 		for _, v := range w[m*K:][:K] {
 			s += max(v, -v)
 		}
-		if float64(s)*float64(xmax) >= 1<<53 {
-			return 0, false
-		}
+		big = max(big, float64(s)*float64(xmax))
 	}
 	for f := mixedMax; f > 0; f-- {
 		full := c.Mg / (pl.lanes + f)
 		rest := c.Mg - full*(pl.lanes+f)
-		if full == 0 {
+		if full == 0 || big >= 1<<53 || f > 1 && big >= 1<<(mixedFW-1) {
 			continue
 		}
-		if rest == 0 {
+		// A rest that fits one word of integer lanes runs as that word
+		// over the same padded input (measured on mnist-7: 5+3 channels
+		// faster than 5 and pixel lanes, and than 4+4); a larger one as
+		// pixel lanes when it can.
+		if rest <= pl.lanes {
 			return f, false
 		}
 		if _, ok := k.pixelRestPlan(w, full*(pl.lanes+f), xmax); ok {
 			return f, true
-		}
-		if rest <= pl.lanes {
-			return f, false
 		}
 	}
 	return 0, false
@@ -69,9 +79,9 @@ func (k *kfn) mixedTables(wsrc string, pl lanePlan, F int) (words, floats string
 	c := k.s.Conv
 	K := c.Cg * c.KH * c.KW
 	words, floats = k.name+"_lanes", k.name+"_fl"
-	k.g.tables = append(k.g.tables, jen.Commentf("%s and %s hold the weights of %s's mixed words: %d channels as int64 lanes of %d bits, then %d as float64 ([word][k][%d]).",
-		words, floats, k.name, pl.lanes, pl.width, F, F).Line().
-		Var().List(jen.Id(words), jen.Id(floats)).Op("=").Id("packMixed").Call(L("%s, %d, %d, %d, %d, %d", wsrc, c.Mg, K, pl.lanes, pl.width, F)))
+	k.g.tables = append(k.g.tables, jen.Commentf("%s and %s hold the weights of %s's mixed words: %d channels as int64 lanes of %d bits, then %d as float64 lanes of %d bits ([word][k]).",
+		words, floats, k.name, pl.lanes, pl.width, F, mixedFW).Line().
+		Var().List(jen.Id(words), jen.Id(floats)).Op("=").Id("packMixed").Call(L("%s, %d, %d, %d, %d, %d, %d", wsrc, c.Mg, K, pl.lanes, pl.width, F, mixedFW)))
 	k.g.mixed = true
 	return words, floats
 }
@@ -84,23 +94,18 @@ func (k *kfn) mixedInput(n int) []jen.Code {
 	return []jen.Code{L("xf := %s[:len(xp)]", xf), jen.For(L("i, v := range xp")).Block(L("xf[i] = float64(v)"))}
 }
 
-// mixedAcc names the float64 accumulator of channel f, column t.
-func mixedAcc(f, t int) string { return fmt.Sprintf("h%d_%d", f, t) }
+// mixedAcc names the float64 accumulator of column t.
+func mixedAcc(t int) string { return fmt.Sprintf("h%d", t) }
 
-// mixedDecl declares the float64 accumulators of F channels by cols
-// columns.
+// mixedDecl declares the float64 accumulators of cols columns (none
+// without float channels).
 func mixedDecl(F, cols int) jen.Code {
 	if F == 0 {
 		return jen.Null()
 	}
-	d := ""
-	for f := 0; f < F; f++ {
-		for t := 0; t < cols; t++ {
-			if d != "" {
-				d += ", "
-			}
-			d += mixedAcc(f, t)
-		}
+	d := mixedAcc(0)
+	for t := 1; t < cols; t++ {
+		d += ", " + mixedAcc(t)
 	}
 	return L("var %s float64", d)
 }
@@ -111,50 +116,66 @@ func mixedRow(F, kw, n int) []jen.Code {
 	if F == 0 {
 		return nil
 	}
-	return []jen.Code{L("rf := xf[o:][:%d]", n), L("fs := fp[r*%d:][:%d]", kw*F, kw*F)}
+	return []jen.Code{L("rf := xf[o:][:%d]", n), L("fs := fp[r*%d:][:%d]", kw, kw)}
 }
 
 // mixedTap is tap kw's float multiply-adds: column t reads rf[idx(t)].
 func mixedTap(F, kw, cols int, idx func(t int) int) []jen.Code {
-	var out []jen.Code
-	for f := 0; f < F; f++ {
-		out = append(out, L("v%d := fs[%d]", f, kw*F+f))
-		for t := 0; t < cols; t++ {
-			out = append(out, L("%s += rf[%d] * v%d", mixedAcc(f, t), idx(t), f))
-		}
+	if F == 0 {
+		return nil
+	}
+	out := []jen.Code{L("v := fs[%d]", kw)}
+	for t := 0; t < cols; t++ {
+		out = append(out, L("%s += rf[%d] * v", mixedAcc(t), idx(t)))
 	}
 	return out
 }
 
 // mixedStore requantizes the float channels' sums (channels oc+lanes+f)
-// into their output rows.
+// into their output rows: each column's accumulator as int64, split into
+// its F lanes (the low ones sign-extended, the top one what remains).
 func (k *kfn) mixedStore(lanes, F, cols int) []jen.Code {
 	c := k.s.Conv
-	var out []jen.Code
+	if F == 0 {
+		return nil
+	}
+	var ys, st []jen.Code
 	for f := 0; f < F; f++ {
-		l := lanes + f
-		st := []jen.Code{L("yr := y[(n*%d+oc+%d)*%d+j:][:%d]", c.M, l, c.OH*c.OW, cols)}
-		for t := 0; t < cols; t++ {
-			fin, err := k.finishPrep(fmt.Sprintf("yr[%d]", t), fmt.Sprintf("cw[%d]+int32(int64(%s))", l, mixedAcc(f, t)), fmt.Sprintf("qw[%d]", l))
+		ys = append(ys, L("yf%d := y[(n*%d+oc+%d)*%d+j:][:%d]", f, c.M, lanes+f, c.OH*c.OW, cols))
+	}
+	sh := 64 - mixedFW
+	for t := 0; t < cols; t++ {
+		blk := []jen.Code{L("a := int64(%s)", mixedAcc(t))}
+		for f := 0; f < F; f++ {
+			v := "a"
+			if f < F-1 {
+				v = "e"
+				blk = append(blk, L("e := a << %d >> %d", sh, sh))
+			}
+			fin, err := k.finishPrep(fmt.Sprintf("yf%d[%d]", f, t), fmt.Sprintf("cw[%d]+int32(%s)", lanes+f, v), fmt.Sprintf("qw[%d]", lanes+f))
 			if err != nil {
 				panic(err) // checked by the caller
 			}
-			st = append(st, fin)
+			blk = append(blk, fin)
+			if f < F-1 {
+				blk = append(blk, L("a = (a - e) >> %d", mixedFW))
+			}
 		}
-		out = append(out, jen.Block(st...))
+		st = append(st, jen.Block(blk...))
 	}
-	return out
+	return append(ys, st...)
 }
 
 // packMixedSrc is the generated helper packing the mixed words.
 const packMixedSrc = `
 // packMixed packs the weights w [rows][k] of a conv's mixed words, each
 // of lanes+nf channels: the first lanes as packLanes' words ([word][k]),
-// the other nf as float64 ([word][k][nf]).
-func packMixed[T int8 | int16 | int32](w []T, rows, k, lanes, width, nf int) ([]int64, []float64) {
+// the other nf as lanes of fw bits of a float64 ([word][k]; exact
+// integers).
+func packMixed[T int8 | int16 | int32](w []T, rows, k, lanes, width, nf, fw int) ([]int64, []float64) {
 	nw := rows / (lanes + nf)
 	p := make([]int64, nw*k)
-	f := make([]float64, nw*k*nf)
+	f := make([]float64, nw*k)
 	for wd := 0; wd < nw; wd++ {
 		for l := 0; l < lanes+nf; l++ {
 			src := w[(wd*(lanes+nf)+l)*k:][:k]
@@ -162,7 +183,7 @@ func packMixed[T int8 | int16 | int32](w []T, rows, k, lanes, width, nf int) ([]
 				if l < lanes {
 					p[wd*k+j] += int64(v) << (width * l)
 				} else {
-					f[(wd*k+j)*nf+l-lanes] = float64(v)
+					f[wd*k+j] += float64(int64(v) << (fw * (l - lanes)))
 				}
 			}
 		}
