@@ -474,7 +474,11 @@ func (k *kfn) gemmCore(g gemmArgs) {
 }
 
 // gemm: the dense layer and matmul, one GEMM per batch entry.
-func (k *kfn) gemm(s *codegen.Step, in []value.Value, out value.Value) error {
+func (k *kfn) gemm(s *codegen.Step, in []value.Value, out value.Value, rest []value.Value) error {
+	if s.Kernel == codegen.KGemm && k.e.packedA[s] {
+		k.gemmPanelB(s, in, out, rest)
+		return nil
+	}
 	gm := s.Gemm
 	for _, bt := range gm.Batch {
 		g := gemmArgs{M: gm.M, N: gm.N, K: gm.K, transA: gm.TransA, transB: gm.TransB, a: in[0], b: in[1], c: out,

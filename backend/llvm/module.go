@@ -67,8 +67,8 @@ type emitter struct {
 	// compile time (kernel offsets as loops, kernels not inlined, lighter
 	// opt and llc settings); small ones are emitted for speed alone.
 	compact bool
-	// packedA: the conv steps whose weights repackWeights laid out in
-	// row blocks.
+	// packedA: the steps whose weights repackWeights laid out: the conv
+	// steps' A in row blocks, the few-row gemms' B in column panels.
 	packedA map[*codegen.Step]bool
 	// intPairs: the byte offset in the weights blob of the weight pairs
 	// of each integer conv the panel kernel runs (appendIntPairs).
@@ -235,7 +235,7 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 && !fusedEpi(s) {
+	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 && !fusedEpi(s) && !(s.Kernel == codegen.KGemm && e.packedA[s] && vecEpi(s)) {
 		k.epilogueSweep(s, out, rest)
 	}
 	k.b.NewRet(nil)
@@ -276,7 +276,7 @@ func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.
 	case codegen.KConvDepthwise:
 		err = k.convDepthwise(s, in, out)
 	case codegen.KGemm:
-		err = k.gemm(s, in, out)
+		err = k.gemm(s, in, out, rest)
 	case codegen.KMap:
 		err = k.mapStep(s, in[0], out, rest)
 	case codegen.KPool:

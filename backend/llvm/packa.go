@@ -22,31 +22,46 @@ const mrP = 6
 func packedAIdx(i0, r, p, rows, K int) int { return i0*K + p*rows + r }
 
 // repackWeights returns the weights blob with the constant weights of the
-// f32 conv GEMM steps in the row-block layout, and the steps whose weights
-// it repacked. A weight region read by any other step, or by conv steps of
-// a different geometry, is left as it is.
+// f32 conv GEMM steps in the row-block layout and the constant B of the
+// few-row f32 gemms in column panels (gemv.go), and the steps whose weights
+// it repacked. A weight region read by any other step, or by steps of a
+// different geometry, is left as it is.
 func repackWeights(p *codegen.Program) ([]byte, map[*codegen.Step]bool) {
 	type region struct {
 		off, n int64
 	}
-	type geo struct{ G, Mg, K int }
+	// geo: a conv's A (gemv false: G groups of Mg×K) or a gemm's B (gemv:
+	// K×N in panels of W columns, stored transposed when T).
+	type geo struct {
+		gemv     bool
+		G, Mg, K int
+		N, W     int
+		T        bool
+	}
 	cand := map[region]geo{}
 	bad := map[region]bool{}
-	var convs []*codegen.Step
+	var steps []*codegen.Step
 	for _, s := range p.Steps {
-		isCand := s.Kernel == codegen.KConvGemm && s.Rq == nil && s.Out.DType == pir.F32 && s.Conv != nil &&
+		isConv := s.Kernel == codegen.KConvGemm && s.Rq == nil && s.Out.DType == pir.F32 && s.Conv != nil &&
 			len(s.In) >= 2 && s.In[1].Space == codegen.Weights && s.In[1].DType == pir.F32
+		isGemv := gemvCand(s)
 		for i, o := range operands(s) {
 			if o.Space != codegen.Weights {
 				continue
 			}
 			r := region{o.Offset, o.Bytes()}
-			if isCand && i == 1 {
-				c := s.Conv
-				g := geo{c.Group, c.Mg, c.Cg * c.KH * c.KW}
-				if int64(g.G*g.Mg*g.K*4) != r.n {
-					bad[r] = true
-					continue
+			if (isConv || isGemv) && i == 1 {
+				var g geo
+				if isConv {
+					c := s.Conv
+					g = geo{G: c.Group, Mg: c.Mg, K: c.Cg * c.KH * c.KW}
+					if int64(g.G*g.Mg*g.K*4) != r.n {
+						bad[r] = true
+						continue
+					}
+				} else {
+					gm := s.Gemm
+					g = geo{gemv: true, K: gm.K, N: gm.N, W: gemvWidth(gm.M), T: gm.TransB}
 				}
 				if old, ok := cand[r]; ok && old != g {
 					bad[r] = true
@@ -56,8 +71,8 @@ func repackWeights(p *codegen.Program) ([]byte, map[*codegen.Step]bool) {
 			}
 			bad[r] = true
 		}
-		if isCand {
-			convs = append(convs, s)
+		if isConv || isGemv {
+			steps = append(steps, s)
 		}
 	}
 	// Regions must not overlap one another either.
@@ -74,12 +89,12 @@ func repackWeights(p *codegen.Program) ([]byte, map[*codegen.Step]bool) {
 		}
 	}
 	packed := map[*codegen.Step]bool{}
-	if len(convs) == 0 {
+	if len(steps) == 0 {
 		return p.Weights, packed
 	}
 	w := append([]byte(nil), p.Weights...)
 	done := map[region]bool{}
-	for _, s := range convs {
+	for _, s := range steps {
 		r := region{s.In[1].Offset, s.In[1].Bytes()}
 		if bad[r] {
 			continue
@@ -92,6 +107,10 @@ func repackWeights(p *codegen.Program) ([]byte, map[*codegen.Step]bool) {
 		g := cand[r]
 		src := p.Weights[r.off : r.off+r.n]
 		dst := w[r.off : r.off+r.n]
+		if g.gemv {
+			repackGemv(dst, src, g.K, g.N, g.W, g.T)
+			continue
+		}
 		for gi := 0; gi < g.G; gi++ {
 			base := gi * g.Mg * g.K
 			for i0 := 0; i0 < g.Mg; i0 += mrP {

@@ -86,7 +86,13 @@ func (k *kfn) vstoreN(v, ptr, idx value.Value, n int) {
 // operand laid out like the output and not overlapping it) rather than by a
 // sweep afterwards.
 func fusedEpi(s *codegen.Step) bool {
-	if (s.Kernel != codegen.KConvGemm && s.Kernel != codegen.KSparseConv) || s.Rq != nil || s.Out.DType != pir.F32 || len(s.Epilogue) == 0 || s.Loop == nil {
+	return (s.Kernel == codegen.KConvGemm || s.Kernel == codegen.KSparseConv) && vecEpi(s)
+}
+
+// vecEpi reports whether the step's epilogue can be applied to vectors of
+// the f32 output by vepi, at the output's element indices.
+func vecEpi(s *codegen.Step) bool {
+	if s.Rq != nil || s.Out.DType != pir.F32 || len(s.Epilogue) == 0 || s.Loop == nil {
 		return false
 	}
 	for j, e := range s.Epilogue {
