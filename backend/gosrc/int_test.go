@@ -145,3 +145,52 @@ func TestQuantizeSpecialValues(t *testing.T) {
 		checkAgainstRT(t, g, nil, nil, []*pir.Tensor{in})
 	}
 }
+
+// TestQuantFINearTies: a float requantization (quantFI) of accumulators
+// whose product with the scale lies just beyond a half-integer, where
+// float32 rounds it to the half-integer and the tie goes to even: equal
+// to rt on the host and, built for arm64 (where the product and the
+// rounding's add could fuse into one FMADDS), under qemu-aarch64.
+func TestQuantFINearTies(t *testing.T) {
+	needGo(t)
+	const s = float32(0.0023754346) // a weight scale of mnist-7's first conv
+	var accs []int64
+	for acc := int64(0); acc < 107000 && len(accs) < 24; acc++ {
+		f := float32(float32(acc) * s)
+		if math.RoundToEven(float64(f)) != math.RoundToEven(float64(acc)*float64(s)) {
+			accs = append(accs, acc)
+		}
+	}
+	if len(accs) == 0 {
+		t.Fatal("no near ties")
+	}
+	// gemm of x = zx (a - zx = 0) by B = 1 per column: each column's
+	// accumulator is its bias.
+	g := pir.NewGraph("neartie")
+	x := g.AddParam("x", codegentest.QT(pir.I8, 1, -128, 1, 1))
+	n := len(accs)
+	sw, zw := make([]float32, n), make([]int64, n)
+	for i := range sw {
+		sw[i] = s
+	}
+	wt := pir.Type{DType: pir.I8, Shape: []int{n, 1}, Quant: codegentest.QAxis(0, sw, zw)}
+	w := pir.NewTensor(pir.I8, []int{n, 1})
+	bias := pir.NewTensor(pir.I32, []int{n})
+	for i, a := range accs {
+		w.SetInt(i, 1)
+		bias.SetInt(i, a)
+	}
+	y, err := g.Add("gemm", []*pir.Value{x, g.AddConst("w", w, wt.Quant), g.AddConst("b", bias, nil)},
+		pir.Attrs{"trans_b": pir.Int(1), "rq": pir.Str("float")}, codegentest.QT(pir.I8, 1, -128), "y", "y")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*pir.Value{y}
+	in := pir.NewTensor(pir.I8, []int{1, 1})
+	in.SetInt(0, -128)
+	checkAgainstRT(t, g, nil, nil, []*pir.Tensor{in})
+	if _, err := exec.LookPath("qemu-aarch64"); err != nil {
+		t.Skip("qemu-aarch64 not found (make toolchain installs qemu-user)")
+	}
+	checkAgainstRT(t, g, []string{"GOARCH=arm64", "CGO_ENABLED=0"}, []string{"qemu-aarch64"}, []*pir.Tensor{in})
+}

@@ -283,9 +283,11 @@ const quantFCSrc = `
 // quantFI is quantF(float32(acc)·s) for a positive scale: the accumulator
 // clamped to ±a (beyond which the result saturates either way, and within
 // which |float32(acc)·s| < 2²¹), rounded half to even by adding 1.5·2²³,
-// then clamped to [lo, hi].
+// then clamped to [lo, hi]. The product is converted explicitly: else
+// arm64 fuses it into the add (FMADDS), rounding x·s to an integer once
+// where rt rounds it to float32 first (x·s just above a half-integer).
 func quantFI(acc int32, s float32, zy, lo, hi, a int32) int32 {
-	f := float32(min(max(acc, -a), a)) * s
+	f := float32(float32(min(max(acc, -a), a)) * s)
 	return min(max(int32(math.Float32bits(f+0x1.8p23))-0x4b400000+zy, lo), hi)
 }
 
