@@ -59,15 +59,18 @@ func (k *kfn) mixedFloats(w []int64, pl lanePlan, xmax int64) (int, bool) {
 		if full == 0 || big >= 1<<53 || f > 1 && big >= 1<<(mixedFW-1) {
 			continue
 		}
-		// A rest that fits one word of integer lanes runs as that word
+		// A rest that fills one word of integer lanes runs as that word
 		// over the same padded input (measured on mnist-7: 5+3 channels
-		// faster than 5 and pixel lanes, and than 4+4); a larger one as
-		// pixel lanes when it can.
-		if rest <= pl.lanes {
+		// faster than 5 and pixel lanes, and than 4+4); another as pixel
+		// lanes when it can (a word of one or two lanes wastes the rest).
+		if rest == pl.lanes {
 			return f, false
 		}
 		if _, ok := k.pixelRestPlan(w, full*(pl.lanes+f), xmax); ok {
 			return f, true
+		}
+		if rest < pl.lanes {
+			return f, false
 		}
 	}
 	return 0, false

@@ -92,9 +92,9 @@ func TestLaneConvsExtreme(t *testing.T) {
 				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(1, 0, 1, 2)}, 0.5),
 			laneConvCase("conv_5x5_"+rq, pir.I8, []int{1, 9, 8, 9}, []int{5, 9, 5, 5},
 				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(2, 2, 2, 2)}),
-			// Mixed words with two float lanes and a rest of one integer
-			// word (8 = 5 + 3, 12 = 5 + 5 + 2); one float channel when
-			// Σ|w|·xmax reaches 2²⁵ (1800 taps).
+			// Mixed words with two float lanes and a rest as one full
+			// integer word (8 = 5 + 3) or as pixel lanes (12 = 5 + 5 + 2);
+			// one float channel when Σ|w|·xmax reaches 2²⁵ (1800 taps).
 			laneConvCase("conv_mixed8_"+rq, pir.I8, []int{1, 2, 7, 9}, []int{8, 2, 5, 5},
 				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(2, 2, 2, 2)}),
 			laneConvCaseZ("conv_mixed12_"+rq, pir.U8, 0, []int{1, 3, 6, 8}, []int{12, 3, 3, 3},
