@@ -326,6 +326,16 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 			}
 			L := rowsB * c.OW
 			tmpB := k.at(col, ci(kq*2*((L+nrCol-1)/nrCol*nrCol)))
+			// padded: the rows come from padded planes (intim2col.go),
+			// into two plain rows on the stack.
+			hp, wp, padded := padGeom(c)
+			padded = padded && blocked
+			var xp value.Value
+			if padded {
+				xp = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(c.Cg*hp*wp+16), i16), 32), types.NewPointer(i16))
+				tmpB = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(2*L+16), i16), 32), types.NewPointer(i16))
+				k.padPlanes(c, xp, hp, wp, func(i value.Value) value.Value { return ld(k.add(xb, i)) })
+			}
 			nblk := (c.OH + rowsB - 1) / rowsB
 			k.loop(0, nblk, func(blk value.Value) {
 				oh0 := k.mul(blk, rowsB)
@@ -339,8 +349,15 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 				case blocked:
 					// Rows into two plain rows past the panels, then each
 					// pair interleaved into the panels 16 columns at a time.
-					k.im2colRows(c, xb, oh0, rowsB, constant.NewInt(i16, 0), ld,
-						func(row value.Value) value.Value { return k.at(tmpB, k.mul(k.b.NewAnd(row, ci(1)), L)) },
+					tmpRow := func(row value.Value) value.Value { return k.at(tmpB, k.mul(k.b.NewAnd(row, ci(1)), L)) }
+					im2col := func(after func(row value.Value)) {
+						if padded {
+							k.im2colPadded(c, xp, hp, wp, oh0, rowsB, tmpRow, after)
+							return
+						}
+						k.im2colRows(c, xb, oh0, rowsB, constant.NewInt(i16, 0), ld, tmpRow, after)
+					}
+					im2col(
 						func(row value.Value) {
 							odd := k.b.NewICmp(enum.IPredEQ, k.b.NewAnd(row, ci(1)), ci(1))
 							last := k.b.NewICmp(enum.IPredEQ, row, ci(K-1))

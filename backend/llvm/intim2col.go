@@ -1,0 +1,84 @@
+package llvm
+
+import (
+	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/types"
+	"github.com/llir/llvm/ir/value"
+
+	"github.com/pare-ml/pare/codegen"
+)
+
+// The integer im2col of a conv of unit column stride (intConvPanel's
+// blocked path) from a zero-padded i16 copy of the input: x - zx of every
+// channel of the group is copied once into planes of Hp×Wp on the stack,
+// zero around, so that every row of the im2col matrix, over an output row,
+// is OW contiguous elements of a plane row: copied by whole <16 x i16>
+// vectors, with no bounds and no padding branches. A row's last vector
+// spills past its OW elements into the next row's place (written after
+// it); the buffers have a vector of slack for the last.
+
+// padMaxBytes bounds the padded planes (stack).
+const padMaxBytes = 512 << 10
+
+// padGeom returns the padded plane's rows and row length, and whether the
+// conv takes the padded path.
+func padGeom(c *codegen.Conv) (hp, wp int, ok bool) {
+	if c.SW != 1 {
+		return 0, 0, false
+	}
+	hp = max(c.PT+c.H, (c.OH-1)*c.SH+(c.KH-1)*c.DH+1)
+	wp = max(c.PL+c.W, (c.OW-1)+(c.KW-1)*c.DW+1)
+	return hp, wp, (c.Cg*hp*wp+16)*2 <= padMaxBytes
+}
+
+// padPlanes fills xp (Cg·hp·wp + 16 i16) with the group's input at xb:
+// x - zx inside, zero elsewhere.
+func (k *kfn) padPlanes(c *codegen.Conv, xp value.Value, hp, wp int, ld func(i value.Value) value.Value) {
+	n := c.Cg*hp*wp + 16
+	zero := constant.NewZeroInitializer(v16i6)
+	k.loop(0, n/16, func(v value.Value) { k.storeV16(zero, k.at(xp, k.mul(v, 16))) })
+	k.loop(n/16*16, n, func(j value.Value) { k.store(constant.NewInt(i16, 0), xp, j) })
+	k.loop(0, c.Cg, func(chn value.Value) {
+		k.loop(0, c.H, func(ih value.Value) {
+			src := k.mul(k.madd(chn, c.H, ih), c.W)
+			dst := k.add(k.mul(k.madd(chn, hp, k.add(ih, ci(c.PT))), wp), ci(c.PL))
+			k.loop(0, c.W, func(w value.Value) { k.store(ld(k.add(src, w)), xp, k.add(dst, w)) })
+		})
+	})
+}
+
+func (k *kfn) storeV16(v, ptr value.Value) {
+	st := k.b.NewStore(v, k.b.NewBitCast(ptr, types.NewPointer(v16i6)))
+	st.Align = 2
+}
+
+func (k *kfn) loadV16(ptr value.Value) value.Value {
+	l := k.b.NewLoad(v16i6, k.b.NewBitCast(ptr, types.NewPointer(v16i6)))
+	l.Align = 2
+	return l
+}
+
+// im2colPadded is im2colRows from the padded planes: every row of the
+// matrix over output rows [oh0, oh0+rows) into tmp(row) (rows·OW elements
+// and a vector of slack), then after(row).
+func (k *kfn) im2colPadded(c *codegen.Conv, xp value.Value, hp, wp int, oh0 value.Value, rows int,
+	tmp func(row value.Value) value.Value, after func(row value.Value)) {
+	nv := (c.OW + 15) / 16
+	k.loop(0, c.Cg, func(chn value.Value) {
+		k.loop(0, c.KH, func(kh value.Value) {
+			k.loop(0, c.KW, func(kw value.Value) {
+				row := k.madd(k.madd(chn, c.KH, kh), c.KW, kw)
+				t := tmp(row)
+				src0 := k.add(k.mul(k.madd(chn, hp, k.add(k.mul(oh0, c.SH), k.mul(kh, c.DH))), wp), k.mul(kw, c.DW))
+				k.loop(0, rows, func(i value.Value) {
+					src := k.at(xp, k.add(src0, k.mul(i, c.SH*wp)))
+					dst := k.at(t, k.mul(i, c.OW))
+					for v := 0; v < nv; v++ {
+						k.storeV16(k.loadV16(k.at(src, ci(16*v))), k.at(dst, ci(16*v)))
+					}
+				})
+				after(row)
+			})
+		})
+	})
+}
