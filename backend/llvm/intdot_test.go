@@ -261,6 +261,15 @@ func maxPoolCase(name string, dt pir.DType, x []int, attrs pir.Attrs) codegentes
 			zx = 100
 		}
 		xv := add(codegentest.QT(dt, 0.1, zx, x...))
+		if name[len(name)-2:] == "_a" {
+			// Through a 1×1 pooling first: the input lies in the arena
+			// (maxPoolS2 reads around its rows).
+			v, err := g.Add("maxpool", []*pir.Value{xv}, pir.Attrs{"kernel": pir.Ints(1, 1)}, xv.Type, name+"_id", name)
+			if err != nil {
+				return nil, err
+			}
+			xv = v
+		}
 		return g.Add("maxpool", []*pir.Value{xv}, attrs, xv.Type, name, name)
 	}}
 }
@@ -276,6 +285,13 @@ func TestIntMaxPool(t *testing.T) {
 		maxPoolCase("mp_u8_3x3s2_pad", pir.U8, []int{2, 3, 12, 17}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(2, 2), "pads": pir.Ints(1, 1, 1, 1)}),
 		maxPoolCase("mp_i8_2x3_dil", pir.I8, []int{1, 4, 11, 40}, pir.Attrs{"kernel": pir.Ints(2, 3), "strides": pir.Ints(1, 3), "dilations": pir.Ints(2, 1), "pads": pir.Ints(0, 2, 1, 1)}),
 		maxPoolCase("mp_u8_empty", pir.U8, []int{1, 2, 5, 6}, pir.Attrs{"kernel": pir.Ints(1, 1), "pads": pir.Ints(2, 1, 1, 2)}),
+		// _a: two-lane form (maxPoolS2), input in the arena.
+		maxPoolCase("mp_u8_3x3s2_wide_a", pir.U8, []int{1, 3, 67, 75}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(2, 2), "pads": pir.Ints(1, 1, 1, 1)}),
+		maxPoolCase("mp_i8_3x3s2_a", pir.I8, []int{1, 5, 23, 23}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(2, 2)}),
+		maxPoolCase("mp_i8_3x3s2_pad_a", pir.I8, []int{2, 3, 12, 17}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(2, 2), "pads": pir.Ints(1, 1, 1, 1)}),
+		maxPoolCase("mp_i8_2x2s2_a", pir.I8, []int{1, 3, 9, 64}, pir.Attrs{"kernel": pir.Ints(2, 2), "strides": pir.Ints(2, 2)}),
+		maxPoolCase("mp_u8_3x2s2_pad_a", pir.U8, []int{2, 2, 10, 35}, pir.Attrs{"kernel": pir.Ints(3, 2), "strides": pir.Ints(1, 2), "pads": pir.Ints(1, 1, 1, 0)}),
+		maxPoolCase("mp_i8_3x3s2_55_a", pir.I8, []int{1, 4, 111, 111}, pir.Attrs{"kernel": pir.Ints(3, 3), "strides": pir.Ints(2, 2)}),
 		maxPoolCase("mp_i8_empty", pir.I8, []int{1, 2, 5, 6}, pir.Attrs{"kernel": pir.Ints(2, 1), "strides": pir.Ints(2, 1), "pads": pir.Ints(2, 1, 2, 1)}),
 	}
 	g, vals, err := codegentest.IntOpsGraph(cases)

@@ -350,6 +350,10 @@ func (k *kfn) intMaxPool(s *codegen.Step, x, y value.Value) {
 	if s.In[0].DType == pir.U8 {
 		lt, init = enum.IPredULT, constant.NewInt(types.I8, 0)
 	}
+	if maxPoolS2(p, &s.In[0]) {
+		k.maxPoolS2(p, x, y, init, lt)
+		return
+	}
 	comb := func(acc, xv value.Value) value.Value { return k.b.NewSelect(k.b.NewICmp(lt, acc, xv), xv, acc) }
 	k.loop(0, p.Planes, func(pl value.Value) {
 		k.poolRows(p, x, y, k.mul(pl, p.H*p.W), k.mul(pl, p.OH*p.OW), init, comb)

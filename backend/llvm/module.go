@@ -97,7 +97,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	if arena == 0 {
 		arena = codegen.Align
 	}
-	e.arena = e.m.NewGlobalDef(p.Name+"_arena", constant.NewZeroInitializer(types.NewArray(uint64(arena), types.I8)))
+	e.arena = e.m.NewGlobalDef(p.Name+"_arena", constant.NewZeroInitializer(types.NewArray(uint64(arena+2*arenaGuard), types.I8)))
 	e.arena.Linkage = enum.LinkageInternal
 	e.arena.Align = ir.Align(codegen.Align)
 	wsym := p.Name + "_weights"
@@ -324,6 +324,11 @@ func (e *emitter) run(kernels []*ir.Func) {
 	k.b.NewRet(constant.NewInt(types.I32, 0))
 }
 
+// arenaGuard: bytes of the arena global before and after the program's
+// arena, so that kernels may load (never store) up to that far around an
+// arena operand (maxPoolS2).
+const arenaGuard = codegen.Align
+
 // addr is the typed address of an operand inside NAME_run.
 func (k *kfn) addr(o *codegen.Operand, params []*ir.Param) value.Value {
 	var base value.Value
@@ -340,7 +345,11 @@ func (k *kfn) addr(o *codegen.Operand, params []*ir.Param) value.Value {
 	pt := types.NewPointer(elemType(o.DType))
 	if o.Space == codegen.Arena || o.Space == codegen.Weights {
 		arr := base.Type().(*types.PointerType).ElemType
-		g := k.b.NewGetElementPtr(arr, base, ci(0), ci(int(o.Offset)))
+		off := int(o.Offset)
+		if o.Space == codegen.Arena {
+			off += arenaGuard
+		}
+		g := k.b.NewGetElementPtr(arr, base, ci(0), ci(off))
 		g.InBounds = true
 		return k.b.NewBitCast(g, pt)
 	}
