@@ -30,6 +30,7 @@ type gen struct {
 	lanes      bool               // packLanes is needed
 	rqp        bool               // rqp is needed
 	rqS        bool               // rqS is needed
+	rqSR       bool               // rqSR and rqRelu are needed
 	quantFC    bool               // quantFC is needed
 	wino       bool               // winoWeights is needed
 	sparse     bool               // sparseField is needed
@@ -419,6 +420,9 @@ func (g *gen) helpers(f *jen.File) {
 		}
 		if g.rqS {
 			src += rqSSrc
+		}
+		if g.rqSR {
+			src += rqSRSrc
 		}
 		if g.quantFC {
 			src += quantFCSrc

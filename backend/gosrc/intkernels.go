@@ -41,7 +41,7 @@ func (k *kfn) finish(dst, acc, c string) (jen.Code, error) {
 		return L("%s = %s(%s)", dst, t, k.quantFCall(acc, fmt.Sprintf("x3[%s]", c))), nil
 	case "tflite":
 		if f := k.rqFixPlan(); f != nil {
-			return L("%s = %s(rqS(%s, &%s[%s], %d, %d, %d))", dst, t, acc, f.table, c, f.shift, r.Lo, r.Hi), nil
+			return L("%s = %s(%s(%s, &%s[%s], %d, %d, %d))", dst, t, f.fn, acc, f.table, c, f.shift, r.Lo, r.Hi), nil
 		}
 		if k.fastRq() {
 			return L("%s = %s(rqT(%s, x3[%s], x4[%s], %d, %d, %d))", dst, t, acc, c, c, r.ZY, r.Lo, r.Hi), nil
@@ -137,7 +137,7 @@ func (k *kfn) finishPrep(dst, acc, v string) (jen.Code, error) {
 	case r.Mode == "float":
 		return L("%s = %s(%s)", dst, t, k.quantFCall(acc, v)), nil
 	case k.rqFixPlan() != nil:
-		return L("%s = %s(rqS(%s, %s, %d, %d, %d))", dst, t, acc, v, k.rqf.shift, r.Lo, r.Hi), nil
+		return L("%s = %s(%s(%s, %s, %d, %d, %d))", dst, t, k.rqf.fn, acc, v, k.rqf.shift, r.Lo, r.Hi), nil
 	case k.fastRq():
 		return L("%s = %s(%s.apply(%s, %d, %d, %d))", dst, t, v, acc, r.ZY, r.Lo, r.Hi), nil
 	case r.Mode == "tflite":

@@ -42,6 +42,7 @@ import (
 type rqFix struct {
 	table string
 	shift int
+	fn    string // rqS, or rqSR when the clamp's floor is at least zy
 }
 
 // accBound returns a bound on the magnitude of the step's int32
@@ -127,10 +128,19 @@ func (k *kfn) rqFixPlan() *rqFix {
 	if err != nil {
 		return nil
 	}
-	k.g.tables = append(k.g.tables, jen.Commentf("%s is %s's requantization per channel {M, A, H, C} for rqS (shift %d).", name, k.name, S).Line().
-		Var().Id(name).Op("=").Id("rqRows").Call(L("%s, %s, %d, %d", m3, m4, S-31, k.s.Rq.ZY)))
+	rows := jen.Id("rqRows").Call(L("%s, %s, %d, %d", m3, m4, S-31, k.s.Rq.ZY))
+	k.rqf = &rqFix{table: name, shift: S, fn: "rqS"}
+	comment := "%s is %s's requantization per channel {M, A, H, C} for rqS (shift %d)."
+	if k.s.Rq.Lo >= k.s.Rq.ZY {
+		// A relu's clamp: the sign correction C cannot matter (rqSR).
+		rows = jen.Id("rqRelu").Call(rows)
+		k.rqf.fn = "rqSR"
+		comment = "%s is %s's requantization per channel {M, A+H, 0, 0} for rqSR (shift %d)."
+		k.g.rqSR = true
+	}
+	k.g.tables = append(k.g.tables, jen.Commentf(comment, name, k.name, S).Line().
+		Var().Id(name).Op("=").Add(rows))
 	k.g.rqS = true
-	k.rqf = &rqFix{table: name, shift: S}
 	return k.rqf
 }
 
@@ -276,6 +286,28 @@ func rqRows(m, sh []int32, E uint, zy int64) [][4]int64 {
 func rqS(x int32, q *[4]int64, s uint, lo, hi int32) int32 {
 	p := int64(x)*q[0] + q[1]
 	return min(max(int32((p+q[2]-(p>>63)&q[3])>>s), lo), hi)
+}
+`
+
+// rqSRSrc is rqS for clamps [lo, hi] with lo ≥ zy (relus). When p =
+// x·M + A < 0, x·m < 0, so srdhm ≤ 0 and rqT's result is at most zy; so
+// is floor((p+H)/2^s) (H = zy·2^s + 2^(s-1) when e > 0, and p + 2^(s-1) <
+// 2^(s-1)). Both clamp to lo, and for p ≥ 0 the correction is zero: the
+// sum is one multiply-add, A+H prepared.
+const rqSRSrc = `
+// rqRelu folds rqRows' rows {M, A, H, C} into {M, A+H, 0, 0} for rqSR.
+func rqRelu(rows [][4]int64) [][4]int64 {
+	for c := range rows {
+		rows[c] = [4]int64{rows[c][0], rows[c][1] + rows[c][2], 0, 0}
+	}
+	return rows
+}
+
+// rqSR is rqS for a clamp whose floor lo is at least the zero point (a
+// relu's), with q = {M, A+H, 0, 0} (rqRelu): a negative sum (x·m < 0) ends
+// at lo with or without rqS's sign correction.
+func rqSR(x int32, q *[4]int64, s uint, lo, hi int32) int32 {
+	return min(max(int32((int64(x)*q[0]+q[1])>>s), lo), hi)
 }
 `
 

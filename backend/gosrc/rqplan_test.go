@@ -12,7 +12,7 @@ import (
 )
 
 // TestRqHelpersExact builds the generated helpers rqS (with rows from
-// rqFixRows, which rqRows must compute alike), quantFI (with clamps from
+// rqFixRows, which rqRows must compute alike), rqSR (clamps from zy up), quantFI (with clamps from
 // quantFIBound) and quantFC into a program that compares them with rqT's
 // reference (mbqm, quantF) on random and boundary accumulators, including
 // exact rounding ties, and checks that nothing differs.
@@ -93,6 +93,7 @@ func main() {
 			fmt.Printf("rqRows(%d, %d, %d, %d) = %v, want %v\n", c.m, c.sh, c.s-31, c.zy, q, c.q)
 			bad++
 		}
+		qr := rqRelu([][4]int64{c.q})[0]
 		xs := []int64{0, 1, -1, c.bound, -c.bound, c.bound - 1, 1 - c.bound}
 		for i := 0; i < 20000; i++ {
 			xs = append(xs, r.Int63n(2*c.bound+1)-c.bound)
@@ -115,6 +116,16 @@ func main() {
 			if got != want {
 				if bad < 10 {
 					fmt.Printf("rqS(%d) m=%d shift=%d zy=%d: %d, want %d\n", x, c.m, c.sh, c.zy, got, want)
+				}
+				bad++
+			}
+			// rqSR with a relu's clamp: lo at or above zy.
+			lo := c.zy + int32(r.Intn(3))*int32(r.Intn(2))
+			hi := []int32{math.MaxInt32, lo + 255, lo}[r.Intn(3)]
+			want = clampI(mbqm(int32(x), c.m, c.sh)+c.zy, lo, hi)
+			if got := rqSR(int32(x), &qr, c.s, lo, hi); got != want {
+				if bad < 10 {
+					fmt.Printf("rqSR(%d) m=%d shift=%d zy=%d lo=%d hi=%d: %d, want %d\n", x, c.m, c.sh, c.zy, lo, hi, got, want)
 				}
 				bad++
 			}
@@ -161,7 +172,7 @@ func main() {
 		os.Exit(1)
 	}
 }
-` + intHelperSrc + rqSSrc + quantFCSrc
+` + intHelperSrc + rqSSrc + rqSRSrc + quantFCSrc
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
