@@ -31,6 +31,7 @@ type gen struct {
 	rqp        bool               // rqp is needed
 	rqS        bool               // rqS is needed
 	rqSR       bool               // rqSR and rqRelu are needed
+	rqB        bool               // rqb is needed
 	quantFC    bool               // quantFC is needed
 	wino       bool               // winoWeights is needed
 	sparse     bool               // sparseField is needed
@@ -423,6 +424,9 @@ func (g *gen) helpers(f *jen.File) {
 		}
 		if g.rqSR {
 			src += rqSRSrc
+		}
+		if g.rqB {
+			src += rqBSrc
 		}
 		if g.quantFC {
 			src += quantFCSrc

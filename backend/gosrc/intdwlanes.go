@@ -96,6 +96,7 @@ func (k *kfn) intDepthwiseLanes() (bool, error) {
 	}
 	// store writes the lanes [0, lanes) of a: e0 and e1 sign-extended from
 	// the low bits, e2 what remains.
+	useB := k.laneB(int64(zx))
 	sh := 64 - dwLaneBits
 	store := func(n int) []jen.Code {
 		out := append(append([]jen.Code{}, acc...),
@@ -107,11 +108,7 @@ func (k *kfn) intDepthwiseLanes() (bool, error) {
 		}
 		out = append(out, L("j := oh*%d + ow", c.OW))
 		for l := 0; l < n; l++ {
-			f, err := k.finishPrep(fmt.Sprintf("yp[j+%d]", l*T), fmt.Sprintf("cw+int32(e%d)", l), "q")
-			if err != nil {
-				panic(err) // checked above
-			}
-			out = append(out, f)
+			out = append(out, k.laneFinish(fmt.Sprintf("yp[j+%d]", l*T), fmt.Sprintf("e%d", l), "cw", "q", "qb", useB))
 		}
 		return out
 	}
@@ -142,6 +139,7 @@ func (k *kfn) intDepthwiseLanes() (bool, error) {
 		// bias - zx·Σw: the zero point folded out (wrapping int32 as rt's).
 		L("cw := x2[m] - %d*sw", zx),
 		k.rqPrep("q", "m"),
+		qbPrep(useB),
 		L("yp := y[(n*%d+m)*%d:][:%d]", c.M, P, P),
 		For("oh", 0, c.OH, rows...),
 	}

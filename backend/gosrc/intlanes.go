@@ -479,11 +479,15 @@ func (k *kfn) laneTile(pl lanePlan, lanes, F, cols, K int, src laneSrc) []jen.Co
 func (k *kfn) laneStore(pl lanePlan, lanes, cols int) []jen.Code {
 	c := k.s.Conv
 	var out []jen.Code
+	useB := k.laneB(k.laneZX())
 	for l := 0; l < lanes; l++ {
 		out = append(out, L("y%d := y[(n*%d+oc+%d)*%d+j:][:%d]", l, c.M, l, c.OH*c.OW, cols))
-		if k.rqPrepType() != "" {
+		switch {
+		case useB:
+			out = append(out, L("qb%d := rqB(cw[%d], qw[%d])", l, l, l))
+		case k.rqPrepType() != "":
 			out = append(out, L("cw%d, qw%d := cw[%d], qw[%d]", l, l, l, l))
-		} else {
+		default:
 			out = append(out, L("cw%d := cw[%d]", l, l))
 		}
 	}
@@ -508,11 +512,7 @@ func (k *kfn) laneStore(pl lanePlan, lanes, cols int) []jen.Code {
 			}
 		}
 		for l := 0; l < lanes; l++ {
-			f, err := k.finishPrep(fmt.Sprintf("y%d[t]", l), fmt.Sprintf("cw%d+int32(e%d)", l, l), fmt.Sprintf("qw%d", l))
-			if err != nil {
-				panic(err) // checked by the caller
-			}
-			b = append(b, f)
+			b = append(b, k.laneFinish(fmt.Sprintf("y%d[t]", l), fmt.Sprintf("e%d", l), fmt.Sprintf("cw%d", l), fmt.Sprintf("qw%d", l), fmt.Sprintf("qb%d", l), useB))
 		}
 		out = append(out, jen.For(L("t, a := range [%d]int64{%s}", cols, strings.Join(decl, ", "))).Block(b...))
 	}

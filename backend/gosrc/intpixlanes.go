@@ -82,6 +82,7 @@ func (k *kfn) pixelRest(px pixelPlan, w []int64, m0, wp int, zw string) []jen.Co
 	hp, _ := k.padDims()
 	K, P, taps := c.Cg*c.KH*c.KW, c.OH*c.OW, c.KH*c.KW
 	rest := c.Mg - m0
+	useB := k.laneB(k.laneZX())
 	xq, wname := k.name+"_xq", k.name+"_pxw"
 	var wv []int64
 	for g := 0; g < c.Group; g++ {
@@ -133,11 +134,7 @@ func (k *kfn) pixelRest(px pixelPlan, w []int64, m0, wp int, zw string) []jen.Co
 		}
 		out = append(out, L("j := oh*%d + ow", c.OW))
 		for l := 0; l < n; l++ {
-			f, err := k.finishPrep(fmt.Sprintf("yp[j+%d]", l*px.T), fmt.Sprintf("cw+int32(e%d)", l), "q")
-			if err != nil {
-				panic(err) // checked by the caller
-			}
-			out = append(out, f)
+			out = append(out, k.laneFinish(fmt.Sprintf("yp[j+%d]", l*px.T), fmt.Sprintf("e%d", l), "cw", "q", "qb", useB))
 		}
 		return out
 	}
@@ -158,6 +155,7 @@ func (k *kfn) pixelRest(px pixelPlan, w []int64, m0, wp int, zw string) []jen.Co
 			L("wv := %s[(g*%d+mr)*%d:][:%d]", wname, rest, K, K),
 			L("cw := x2[oc] - %s[oc]", zw),
 			k.rqPrep("q", "oc"),
+			qbPrep(useB),
 			L("yp := y[(n*%d+oc)*%d:][:%d]", c.M, P, P),
 			For("oh", 0, c.OH, rows...)),
 	}

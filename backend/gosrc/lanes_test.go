@@ -103,6 +103,30 @@ func TestLaneConvsExtreme(t *testing.T) {
 				pir.Attrs{"rq": pir.Str(rq), "pads": pir.Ints(1, 1, 1, 1)}),
 		)
 	}
+	// Relu clamps (lo ≥ zy): rqSR, and the lane sums requantized by rqb
+	// with the channel's constant folded in (laneB).
+	for _, a := range []struct {
+		n   string
+		act pir.Attrs
+	}{{"relu", pir.Attrs{"act": pir.Str("relu")}}, {"clip", pir.Attrs{"act": pir.Str("clip"), "act_min": pir.Float(3), "act_max": pir.Float(4)}}} {
+		n, act := a.n, a.act
+		with := func(a pir.Attrs) pir.Attrs {
+			a["rq"] = pir.Str("tflite")
+			for k, v := range act {
+				a[k] = v
+			}
+			return a
+		}
+		cases = append(cases,
+			laneConvCase("dw_"+n, pir.I8, []int{1, 3, 5, 8}, []int{3, 1, 3, 3}, with(pir.Attrs{"group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1)})),
+			laneConvCaseZ("dw_u8_"+n, pir.U8, 7, []int{1, 2, 6, 7}, []int{2, 1, 3, 3}, with(pir.Attrs{"group": pir.Int(2), "pads": pir.Ints(1, 1, 1, 1)}), 0.5),
+			laneConvCaseY("pw_"+n, pir.I8, []int{1, 16, 2, 7}, []int{8, 16, 1, 1}, with(pir.Attrs{}), 0.02),
+			laneConvCaseZ("pw_u8_"+n, pir.U8, 0, []int{1, 40, 3, 5}, []int{7, 40, 1, 1}, with(pir.Attrs{}), 0.5),
+			laneConvCaseZ("pw_signed_"+n, pir.I8, -3, []int{1, 40, 2, 7}, []int{8, 40, 1, 1}, with(pir.Attrs{}), 0.5),
+			laneConvCaseZ("conv_signed_"+n, pir.I8, 5, []int{1, 6, 6, 9}, []int{4, 6, 3, 3}, with(pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}), 0.5),
+			laneConvCaseZ("conv_u8_"+n, pir.U8, 128, []int{1, 6, 6, 9}, []int{4, 6, 3, 3}, with(pir.Attrs{"pads": pir.Ints(1, 0, 1, 2)}), 0.5),
+		)
+	}
 	g, vals, err := codegentest.IntOpsGraph(cases)
 	if err != nil {
 		t.Fatal(err)

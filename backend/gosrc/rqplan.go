@@ -144,6 +144,71 @@ func (k *kfn) rqFixPlan() *rqFix {
 	return k.rqf
 }
 
+// laneB reports whether a lane kernel may requantize its channels' lane
+// sums e by rqb (rqB, at): the requantization is rqSR's, and every channel's
+// constant cw = bias - zx·Σw (zx 0 when the inputs are read as x - zx) is
+// the same in int32 (wrapping, as computed) and int64, so that int64(cw)+e
+// is the accumulator itself (within accBound, below 2³¹: rqSR's int32 sum
+// would not wrap either) and cw·M + A+H can be prepared per channel.
+func (k *kfn) laneB(zx int64) bool {
+	f, c := k.rqFixPlan(), k.s.Conv
+	if f == nil || f.fn != "rqSR" || c == nil {
+		return false
+	}
+	w, ok := k.g.weightInts(k.s.In[1])
+	bias, ok2 := k.g.weightInts(k.s.In[2])
+	K := c.Cg * c.KH * c.KW
+	if !ok || !ok2 || len(bias) != c.M || len(w) != c.M*K {
+		return false
+	}
+	for m, b := range bias {
+		var sw int64
+		for _, v := range w[m*K:][:K] {
+			sw += v
+		}
+		if v := b - zx*sw; v != int64(int32(v)) {
+			return false
+		}
+	}
+	k.g.rqB = true
+	return true
+}
+
+// qbPrep declares qb, the rqb of the channel's cw and q, when useB.
+func qbPrep(useB bool) jen.Code {
+	if !useB {
+		return jen.Null()
+	}
+	return L("qb := rqB(cw, q)")
+}
+
+// laneZX is the zero point folded into the lane kernels' cw: none when
+// the inputs are read as x - zx.
+func (k *kfn) laneZX() int64 {
+	if k.laneUnsigned() {
+		return 0
+	}
+	return int64(k.s.Rq.ZX)
+}
+
+// laneFinish stores the lane sum e requantized: by qb (rqb, when laneB)
+// or else by finishPrep with q and the channel's constant cw.
+func (k *kfn) laneFinish(dst, e, cw, q, qb string, useB bool) jen.Code {
+	if useB {
+		r := k.s.Rq
+		t, err := goType(k.s.Out.DType)
+		if err != nil {
+			panic(err) // checked by the caller (finish)
+		}
+		return L("%s = %s(%s.at(%s, %d, %d, %d))", dst, t, qb, e, k.rqf.shift, r.Lo, r.Hi)
+	}
+	f, err := k.finishPrep(dst, fmt.Sprintf("%s+int32(%s)", cw, e), q)
+	if err != nil {
+		panic(err) // checked by the caller
+	}
+	return f
+}
+
 // rqFixRows prepares the channels' multipliers ms and shifts shs for rqS
 // with accumulators of magnitude at most bound and output zero point zy:
 // the rows {M, A, H, C} and the shift, ok false when it would not be exact.
@@ -308,6 +373,20 @@ func rqRelu(rows [][4]int64) [][4]int64 {
 // at lo with or without rqS's sign correction.
 func rqSR(x int32, q *[4]int64, s uint, lo, hi int32) int32 {
 	return min(max(int32((int64(x)*q[0]+q[1])>>s), lo), hi)
+}
+`
+
+// rqBSrc is rqSR with a channel's constant term prepared (laneB).
+const rqBSrc = `
+// rqb is a channel's rqSR with its constant cw folded in: {M, cw·M + A+H}.
+type rqb struct{ m, b int64 }
+
+// rqB prepares rqb from the channel's constant cw and rqSR's row q.
+func rqB(cw int32, q *[4]int64) rqb { return rqb{q[0], int64(cw)*q[0] + q[1]} }
+
+// at is rqSR(cw+e, q, s, lo, hi) for a lane sum e.
+func (r rqb) at(e int64, s uint, lo, hi int32) int32 {
+	return min(max(int32((e*r.m+r.b)>>s), lo), hi)
 }
 `
 

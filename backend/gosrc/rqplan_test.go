@@ -12,7 +12,7 @@ import (
 )
 
 // TestRqHelpersExact builds the generated helpers rqS (with rows from
-// rqFixRows, which rqRows must compute alike), rqSR (clamps from zy up), quantFI (with clamps from
+// rqFixRows, which rqRows must compute alike), rqSR (clamps from zy up) and rqb, quantFI (with clamps from
 // quantFIBound) and quantFC into a program that compares them with rqT's
 // reference (mbqm, quantF) on random and boundary accumulators, including
 // exact rounding ties, and checks that nothing differs.
@@ -129,6 +129,14 @@ func main() {
 				}
 				bad++
 			}
+			// rqb: the sum split into a channel constant cw and lanes e.
+			cw := int32(r.Int63n(2*c.bound+1) - c.bound)
+			if got := rqB(cw, &qr).at(x-int64(cw), c.s, lo, hi); got != want {
+				if bad < 10 {
+					fmt.Printf("rqB(%d).at(%d) m=%d shift=%d zy=%d lo=%d hi=%d: %d, want %d\n", cw, x-int64(cw), c.m, c.sh, c.zy, lo, hi, got, want)
+				}
+				bad++
+			}
 		}
 	}
 	for i := 0; i < 200000; i++ {
@@ -172,7 +180,7 @@ func main() {
 		os.Exit(1)
 	}
 }
-` + intHelperSrc + rqSSrc + rqSRSrc + quantFCSrc
+` + intHelperSrc + rqSSrc + rqSRSrc + rqBSrc + quantFCSrc
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
 		t.Fatal(err)
