@@ -3,6 +3,7 @@ package gosrc
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -441,9 +442,15 @@ func (k *kfn) laneTile(pl lanePlan, lanes, F, cols, K int, src laneSrc) []jen.Co
 		// One pass: the sums, then each column's lanes extracted and
 		// requantized straight into the channels' output rows.
 		out = append(out, L("var %s int64", decl), mixedDecl(F, cols))
-		if src.pointwise {
+		switch {
+		case src.pointwise && src.P&(src.P-1) == 0:
+			// Row k's offset o = j + k·P is the only induction variable
+			// (k = o >> log2 P, as j < P): one register fewer in the loop.
+			loop := append([]jen.Code{L("w := wp[o>>%d]", bits.TrailingZeros(uint(src.P)))}, inner[:len(inner)-1]...)
+			out = append(out, jen.For(L("o := j"), L("o < %d", K*src.P), L("o += %d", src.P)).Block(loop...))
+		case src.pointwise:
 			out = append(out, L("o := j"), jen.For(L("_, w := range wp")).Block(inner...))
-		} else {
+		default:
 			out = append(out, For("r", 0, K/k.s.Conv.KW, inner...))
 		}
 		out = append(out, k.laneStore(pl, lanes, cols)...)
