@@ -214,8 +214,10 @@ func (k *kfn) intConvLanes() (bool, error) {
 		body = append(body, pre...)
 		if F > 0 {
 			hp, _ := k.padDims()
-			body = append(body, k.mixedInput(c.Cg*hp*src.wp)...)
+			body = append(body, k.mixedInput("xp", c.Cg*hp*src.wp)...)
 		}
+	} else if F > 0 {
+		body = append(body, k.mixedInput("xg", c.Cg*hw)...)
 	}
 	// Full words, then the last word with fewer lanes.
 	word := func(lanes, nf int) []jen.Code {
@@ -385,6 +387,16 @@ func (k *kfn) laneTile(pl lanePlan, lanes, F, cols, K int, src laneSrc) []jen.Co
 		for t := 0; t < cols; t++ {
 			inner = append(inner, L("%s += int64(b[%d]) * w", acc(t), t))
 		}
+		// Row k of the float channels' weights: k0+kk, kk or o >> log2 P
+		// (as the loops below).
+		kf := "kk"
+		switch {
+		case chunked:
+			kf = "k0+kk"
+		case src.P&(src.P-1) == 0:
+			kf = fmt.Sprintf("o>>%d", bits.TrailingZeros(uint(src.P)))
+		}
+		inner = append(inner, mixedPointwise(F, cols, kf)...)
 		inner = append(inner, L("o += %d", src.P))
 	} else {
 		// A row of taps at a time: one slice of the input row, the
@@ -416,6 +428,10 @@ func (k *kfn) laneTile(pl lanePlan, lanes, F, cols, K int, src laneSrc) []jen.Co
 			}
 			inner = append(inner, jen.For(L("kw, w := range ws")).Block(tap...))
 		}
+	}
+	kk := "_" // the row index, for the float channels' weights
+	if F > 0 {
+		kk = "kk"
 	}
 	// extract adds (or, unchunked, assigns) the lanes of every accumulator:
 	// the low lanes sign-extended, then shifted out; the top lane is what
@@ -449,7 +465,7 @@ func (k *kfn) laneTile(pl lanePlan, lanes, F, cols, K int, src laneSrc) []jen.Co
 			loop := append([]jen.Code{L("w := wp[o>>%d]", bits.TrailingZeros(uint(src.P)))}, inner[:len(inner)-1]...)
 			out = append(out, jen.For(L("o := j"), L("o < %d", K*src.P), L("o += %d", src.P)).Block(loop...))
 		case src.pointwise:
-			out = append(out, L("o := j"), jen.For(L("_, w := range wp")).Block(inner...))
+			out = append(out, L("o := j"), jen.For(L("%s, w := range wp", kk)).Block(inner...))
 		default:
 			out = append(out, For("r", 0, K/k.s.Conv.KW, inner...))
 		}
@@ -460,7 +476,7 @@ func (k *kfn) laneTile(pl lanePlan, lanes, F, cols, K int, src laneSrc) []jen.Co
 	switch {
 	case src.pointwise:
 		chunk := []jen.Code{L("var %s int64", decl), L("o := k0*%d + j", src.P),
-			jen.For(L("_, w := range wp[k0:min(k0+%d, %d)]", pl.chunk, K)).Block(inner...)}
+			jen.For(L("%s, w := range wp[k0:min(k0+%d, %d)]", kk, pl.chunk, K)).Block(inner...)}
 		chunk = append(chunk, extract("+=")...)
 		out = append(out, jen.For(L("k0 := 0"), L("k0 < %d", K), L("k0 += %d", pl.chunk)).Block(chunk...))
 	default:

@@ -40,8 +40,9 @@ const mixedFW = 26
 func (k *kfn) mixedFloats(w []int64, pl lanePlan, xmax int64) (int, bool) {
 	c := k.s.Conv
 	// Measured: person_detect's first conv (3×3, stride 2) is slower with
-	// mixed words, mnist-7's 5×5 stride-1 ones faster.
-	if c.Pointwise || c.Group != 1 || c.KW > 8 || c.SW != 1 {
+	// mixed words, mnist-7's 5×5 stride-1 ones and mobilenet's pointwise
+	// ones faster.
+	if c.Group != 1 || !c.Pointwise && (c.KW > 8 || c.SW != 1) {
 		return 0, false
 	}
 	K := c.Cg * c.KH * c.KW
@@ -57,6 +58,12 @@ func (k *kfn) mixedFloats(w []int64, pl lanePlan, xmax int64) (int, bool) {
 		full := c.Mg / (pl.lanes + f)
 		rest := c.Mg - full*(pl.lanes+f)
 		if full == 0 || big >= 1<<53 || f > 1 && big >= 1<<(mixedFW-1) {
+			continue
+		}
+		// Measured on mobilenet_v1_0.25_128_quant: pointwise convs gain
+		// from two float channels over k ≥ 64 rows (~5-10%), lose with one
+		// or over fewer rows (the requantization dominates there).
+		if c.Pointwise && (f < 2 || K < 64) {
 			continue
 		}
 		// A rest that fills one word of integer lanes runs as that word
@@ -89,12 +96,26 @@ func (k *kfn) mixedTables(wsrc string, pl lanePlan, F int) (words, floats string
 	return words, floats
 }
 
-// mixedInput is the float64 copy xf of the padded input xp.
-func (k *kfn) mixedInput(n int) []jen.Code {
+// mixedInput is the float64 copy xf of the input src (the padded input
+// xp, or a pointwise conv's group xg) of n elements.
+func (k *kfn) mixedInput(src string, n int) []jen.Code {
 	xf := k.name + "_xf"
-	k.g.tables = append(k.g.tables, jen.Commentf("%s is %s's padded input as float64 (mixed words).", xf, k.name).Line().
+	k.g.tables = append(k.g.tables, jen.Commentf("%s is %s's input as float64 (mixed words).", xf, k.name).Line().
 		Var().Id(xf).Index(jen.Lit(n)).Float64())
-	return []jen.Code{L("xf := %s[:len(xp)]", xf), jen.For(L("i, v := range xp")).Block(L("xf[i] = float64(v)"))}
+	return []jen.Code{L("xf := %s[:len(%s)]", xf, src), jen.For(L("i, v := range %s", src)).Block(L("xf[i] = float64(v)"))}
+}
+
+// mixedPointwise is a pointwise tile's float multiply-adds for row k of
+// the weights (fp[k]) over xf at o: column t reads xf[o+t].
+func mixedPointwise(F, cols int, k string) []jen.Code {
+	if F == 0 {
+		return nil
+	}
+	out := []jen.Code{L("v := fp[%s]", k), L("bf := xf[o : o+%d : o+%d]", cols, cols)}
+	for t := 0; t < cols; t++ {
+		out = append(out, L("%s += bf[%d] * v", mixedAcc(t), t))
+	}
+	return out
 }
 
 // mixedAcc names the float64 accumulator of column t.

@@ -85,6 +85,10 @@ func TestLaneConvsExtreme(t *testing.T) {
 			// Planes of a power of two: the row offset the only induction variable.
 			laneConvCaseZ("pw_pow2_"+rq, pir.U8, 0, []int{1, 24, 4, 8}, []int{7, 24, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.5),
 			laneConvCase("pw_pow2_signed_"+rq, pir.I8, []int{1, 16, 1, 16}, []int{8, 16, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}),
+			// Pointwise mixed words (k ≥ 64): planes of a power of two or
+			// not, a rest word of three lanes, chunked extraction (pw_long).
+			laneConvCaseZ("pw_mixed_pow2_"+rq, pir.U8, 0, []int{1, 64, 2, 8}, []int{10, 64, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.5),
+			laneConvCase("pw_mixed_"+rq, pir.I8, []int{1, 70, 3, 5}, []int{13, 70, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}),
 			laneConvCaseY("dw_left_"+rq, pir.I8, []int{1, 3, 5, 6}, []int{3, 1, 3, 3},
 				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1)}, 0.0002),
 			laneConvCaseY("pw_mid_"+rq, pir.I8, []int{1, 16, 2, 7}, []int{8, 16, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.02),
@@ -126,6 +130,7 @@ func TestLaneConvsExtreme(t *testing.T) {
 			laneConvCaseY("pw_"+n, pir.I8, []int{1, 16, 2, 7}, []int{8, 16, 1, 1}, with(pir.Attrs{}), 0.02),
 			laneConvCaseZ("pw_u8_"+n, pir.U8, 0, []int{1, 40, 3, 5}, []int{7, 40, 1, 1}, with(pir.Attrs{}), 0.5),
 			laneConvCaseZ("pw_u8_pow2_"+n, pir.U8, 0, []int{1, 40, 4, 4}, []int{7, 40, 1, 1}, with(pir.Attrs{}), 0.5),
+			laneConvCaseZ("pw_mixed_"+n, pir.U8, 0, []int{1, 64, 4, 4}, []int{12, 64, 1, 1}, with(pir.Attrs{}), 0.5),
 			laneConvCaseZ("pw_signed_"+n, pir.I8, -3, []int{1, 40, 2, 7}, []int{8, 40, 1, 1}, with(pir.Attrs{}), 0.5),
 			laneConvCaseZ("conv_signed_"+n, pir.I8, 5, []int{1, 6, 6, 9}, []int{4, 6, 3, 3}, with(pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}), 0.5),
 			laneConvCaseZ("conv_u8_"+n, pir.U8, 128, []int{1, 6, 6, 9}, []int{4, 6, 3, 3}, with(pir.Attrs{"pads": pir.Ints(1, 0, 1, 2)}), 0.5),
