@@ -89,6 +89,7 @@ func TestLaneConvsExtreme(t *testing.T) {
 			// not, a rest word of three lanes, chunked extraction (pw_long).
 			laneConvCaseZ("pw_mixed_pow2_"+rq, pir.U8, 0, []int{1, 64, 2, 8}, []int{10, 64, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.5),
 			laneConvCase("pw_mixed_"+rq, pir.I8, []int{1, 70, 3, 5}, []int{13, 70, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}),
+			laneConvCaseZ("pw_mixed_signed_"+rq, pir.I8, -3, []int{1, 64, 2, 7}, []int{10, 64, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.5),
 			laneConvCaseY("dw_left_"+rq, pir.I8, []int{1, 3, 5, 6}, []int{3, 1, 3, 3},
 				pir.Attrs{"rq": pir.Str(rq), "group": pir.Int(3), "pads": pir.Ints(1, 1, 1, 1)}, 0.0002),
 			laneConvCaseY("pw_mid_"+rq, pir.I8, []int{1, 16, 2, 7}, []int{8, 16, 1, 1}, pir.Attrs{"rq": pir.Str(rq)}, 0.02),
