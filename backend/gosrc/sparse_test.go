@@ -103,17 +103,7 @@ func sparseConvGraph(integer bool, density float64) (*pir.Graph, []*pir.Tensor, 
 	g := pir.NewGraph("spconv")
 	x, w := []int{1, 32, 28, 28}, []int{32, 32, 3, 3}
 	attrs := pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}
-	zero := func(t *pir.Tensor) *pir.Tensor {
-		for i := 0; i < t.Len(); i++ {
-			if r.Float64() >= density {
-				t.SetInt(i, 0)
-				if t.DType == pir.F32 {
-					t.F32[i] = 0
-				}
-			}
-		}
-		return t
-	}
+	zero := func(t *pir.Tensor) *pir.Tensor { return codegentest.Sparsify(r, t, density) }
 	var v *pir.Value
 	var in *pir.Tensor
 	var err error

@@ -1,17 +1,16 @@
 package llvm
 
 import (
-	"fmt"
-	"github.com/pare-ml/pare/codegen/codegentest"
 	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/pare-ml/pare/codegen"
+
 	"github.com/pare-ml/pare/frontend/onnx"
 	pir "github.com/pare-ml/pare/ir"
-	"github.com/pare-ml/pare/rt"
 )
 
 const modelsDir = "../../../shared/models"
@@ -41,25 +40,11 @@ func loadModel(t testing.TB, rel string) *pir.Graph {
 
 func checkAgainstRT(t *testing.T, g *pir.Graph, tgt Target, runner []string, inputs ...[]*pir.Tensor) {
 	t.Helper()
-	x, err := Build(g, tgt)
+	p, err := codegen.Lower(g)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer x.Close()
-	x.Runner = runner
-	for n, in := range inputs {
-		want, err := rt.Run(g, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := x.Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range want {
-			codegentest.CloseEnough(t, fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i], 1e-4)
-		}
-	}
+	checkProgramRT(t, g, p, tgt, runner, inputs...)
 }
 
 func mnistInputs(t *testing.T) [][]*pir.Tensor {

@@ -105,17 +105,7 @@ func benchDenseSparse(b *testing.B, host Target, g *pir.Graph) {
 
 // sparsifier zeroes each weight with probability 1-density.
 func sparsifier(r *rand.Rand, density float64) func(t *pir.Tensor) *pir.Tensor {
-	return func(t *pir.Tensor) *pir.Tensor {
-		for i := 0; i < t.Len(); i++ {
-			if r.Float64() >= density {
-				t.SetInt(i, 0)
-				if t.DType == pir.F32 {
-					t.F32[i] = 0
-				}
-			}
-		}
-		return t
-	}
+	return func(t *pir.Tensor) *pir.Tensor { return codegentest.Sparsify(r, t, density) }
 }
 
 // benchGemm is one dense layer of the benchmark with weights of the given

@@ -12,8 +12,8 @@ import (
 // are mostly zeros, in every geometry the sparse kernels cover. Both
 // backends compile them with codegen's sparse kernels and compare with rt.
 
-// sparsify zeroes each weight with probability 1-density.
-func sparsify(r *rand.Rand, t *ir.Tensor, density float64) *ir.Tensor {
+// Sparsify zeroes each element of t with probability 1-density.
+func Sparsify(r *rand.Rand, t *ir.Tensor, density float64) *ir.Tensor {
 	for i := 0; i < t.Len(); i++ {
 		if r.Float64() >= density {
 			t.SetInt(i, 0)
@@ -32,7 +32,7 @@ type sparseCase struct {
 
 func sparseConvF32(name string, x, w []int, attrs ir.Attrs, bias bool, density float64) sparseCase {
 	return sparseCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
-		args := []*ir.Value{add(ir.TensorType(ir.F32, x...)), g.AddConst(name+"_w", sparsify(r, RandTensor(r, w...), density), nil)}
+		args := []*ir.Value{add(ir.TensorType(ir.F32, x...)), g.AddConst(name+"_w", Sparsify(r, RandTensor(r, w...), density), nil)}
 		if bias {
 			args = append(args, g.AddConst(name+"_b", RandTensor(r, w[0]), nil))
 		}
@@ -46,7 +46,7 @@ func sparseConvF32(name string, x, w []int, attrs ir.Attrs, bias bool, density f
 
 func sparseGemmF32(name, op string, a, b []int, attrs ir.Attrs, bias bool, density float64) sparseCase {
 	return sparseCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
-		args := []*ir.Value{add(ir.TensorType(ir.F32, a...)), g.AddConst(name+"_b", sparsify(r, RandTensor(r, b...), density), nil)}
+		args := []*ir.Value{add(ir.TensorType(ir.F32, a...)), g.AddConst(name+"_b", Sparsify(r, RandTensor(r, b...), density), nil)}
 		if bias {
 			n := b[len(b)-1]
 			if _, ok := attrs["trans_b"]; ok {
@@ -70,7 +70,7 @@ func sparseConvInt(name string, dt ir.DType, x, w []int, attrs ir.Attrs, density
 			scales[i] = 0.002 + 0.003*r.Float32()
 		}
 		wt := ir.Type{DType: ir.I8, Shape: w, Quant: QAxis(0, scales, zps)}
-		wc := g.AddConst(name+"_w", sparsify(r, RandInt(r, wt), density), wt.Quant)
+		wc := g.AddConst(name+"_w", Sparsify(r, RandInt(r, wt), density), wt.Quant)
 		args := []*ir.Value{add(QT(dt, 0.05, zx, x...)), wc, I32Const(g, r, w[0])}
 		return g.Add("conv", args, attrs, QT(dt, 0.04, zx/2, nil...), name, name)
 	}}
@@ -79,7 +79,7 @@ func sparseConvInt(name string, dt ir.DType, x, w []int, attrs ir.Attrs, density
 func sparseGemmInt(name string, a, b []int, attrs ir.Attrs, density float64) sparseCase {
 	return sparseCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		bt := QT(ir.I8, 0.01, 0, b...)
-		bc := g.AddConst(name+"_b", sparsify(r, RandInt(r, bt), density), bt.Quant)
+		bc := g.AddConst(name+"_b", Sparsify(r, RandInt(r, bt), density), bt.Quant)
 		n := b[1]
 		if _, ok := attrs["trans_b"]; ok {
 			n = b[0]
