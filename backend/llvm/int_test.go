@@ -149,6 +149,11 @@ func TestIntConvShapes(t *testing.T) {
 		localIntConv("panel_pointwise", pir.U8, []int{1, 16, 7, 9}, []int{13, 16, 1, 1}, nil),
 		// Several row blocks, the last overlapping; odd K.
 		localIntConv("panel_blocks", pir.I8, []int{1, 63, 30, 8}, []int{5, 63, 3, 3}, pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}),
+		// Column stride 2 (padded planes, even lanes): odd widths, a
+		// last vector past the row, uneven pads, dilation.
+		localIntConv("panel_stride2", pir.U8, []int{1, 3, 23, 37}, []int{7, 3, 3, 3}, pir.Attrs{"pads": pir.Ints(1, 1, 1, 1), "strides": pir.Ints(2, 2)}),
+		localIntConv("panel_stride2_7x7", pir.I8, []int{1, 3, 40, 66}, []int{6, 3, 7, 7}, pir.Attrs{"pads": pir.Ints(3, 2, 3, 3), "strides": pir.Ints(2, 2)}),
+		localIntConv("panel_stride2_dil", pir.I8, []int{1, 4, 19, 35}, []int{5, 4, 3, 3}, pir.Attrs{"pads": pir.Ints(0, 1, 2, 0), "strides": pir.Ints(1, 2), "dilations": pir.Ints(2, 2)}),
 	}
 	g, vals, err := codegentest.IntOpsGraph(cases)
 	if err != nil {

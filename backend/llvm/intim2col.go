@@ -8,33 +8,38 @@ import (
 	"github.com/pare-ml/pare/codegen"
 )
 
-// The integer im2col of a conv of unit column stride (intConvPanel's
+// The integer im2col of a conv of column stride 1 or 2 (intConvPanel's
 // blocked path) from a zero-padded i16 copy of the input: x - zx of every
 // channel of the group is copied once into planes of Hp×Wp on the stack,
 // zero around, so that every row of the im2col matrix, over an output row,
-// is OW contiguous elements of a plane row: copied by whole <16 x i16>
-// vectors, with no bounds and no padding branches. A row's last vector
-// spills past its OW elements into the next row's place (written after
-// it); the buffers have a vector of slack for the last.
+// is OW elements of a plane row, contiguous or every other one: copied by
+// whole <16 x i16> vectors (stride 2: the even lanes of two), with no
+// bounds and no padding branches. A row's last vector spills past its OW
+// elements into the next row's place (written after it); the buffers have
+// slack for the last (padSlack elements after the planes, read only).
 
 // padMaxBytes bounds the padded planes (stack).
 const padMaxBytes = 512 << 10
 
+// padSlack: zeroed elements after the planes, for the loads of a last
+// row's last vector(s) past the row.
+const padSlack = 32
+
 // padGeom returns the padded plane's rows and row length, and whether the
 // conv takes the padded path.
 func padGeom(c *codegen.Conv) (hp, wp int, ok bool) {
-	if c.SW != 1 {
+	if c.SW != 1 && c.SW != 2 {
 		return 0, 0, false
 	}
 	hp = max(c.PT+c.H, (c.OH-1)*c.SH+(c.KH-1)*c.DH+1)
-	wp = max(c.PL+c.W, (c.OW-1)+(c.KW-1)*c.DW+1)
-	return hp, wp, (c.Cg*hp*wp+16)*2 <= padMaxBytes
+	wp = max(c.PL+c.W, (c.OW-1)*c.SW+(c.KW-1)*c.DW+1)
+	return hp, wp, (c.Cg*hp*wp+padSlack)*2 <= padMaxBytes
 }
 
-// padPlanes fills xp (Cg·hp·wp + 16 i16) with the group's input at xb:
-// x - zx inside, zero elsewhere.
+// padPlanes fills xp (Cg·hp·wp + padSlack i16) with the group's input at
+// xb: x - zx inside, zero elsewhere.
 func (k *kfn) padPlanes(c *codegen.Conv, xp value.Value, hp, wp int, ld func(i value.Value) value.Value) {
-	n := c.Cg*hp*wp + 16
+	n := c.Cg*hp*wp + padSlack
 	zero := constant.NewZeroInitializer(v16i6)
 	k.loop(0, n/16, func(v value.Value) { k.storeV16(zero, k.at(xp, k.mul(v, 16))) })
 	k.loop(n/16*16, n, func(j value.Value) { k.store(constant.NewInt(i16, 0), xp, j) })
@@ -74,7 +79,16 @@ func (k *kfn) im2colPadded(c *codegen.Conv, xp value.Value, hp, wp int, oh0 valu
 					src := k.at(xp, k.add(src0, k.mul(i, c.SH*wp)))
 					dst := k.at(t, k.mul(i, c.OW))
 					for v := 0; v < nv; v++ {
-						k.storeV16(k.loadV16(k.at(src, ci(16*v))), k.at(dst, ci(16*v)))
+						if c.SW == 1 {
+							k.storeV16(k.loadV16(k.at(src, ci(16*v))), k.at(dst, ci(16*v)))
+							continue
+						}
+						lo, hi := k.loadV16(k.at(src, ci(32*v))), k.loadV16(k.at(src, ci(32*v+16)))
+						even := make([]int, 16)
+						for j := range even {
+							even[j] = 2 * j
+						}
+						k.storeV16(k.b.NewShuffleVector(lo, hi, shuffleMask(even...)), k.at(dst, ci(16*v)))
 					}
 				})
 				after(row)

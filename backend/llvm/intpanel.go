@@ -332,7 +332,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 			padded = padded && blocked
 			var xp value.Value
 			if padded {
-				xp = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(c.Cg*hp*wp+16), i16), 32), types.NewPointer(i16))
+				xp = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(c.Cg*hp*wp+padSlack), i16), 32), types.NewPointer(i16))
 				tmpB = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(2*L+16), i16), 32), types.NewPointer(i16))
 				k.padPlanes(c, xp, hp, wp, func(i value.Value) value.Value { return ld(k.add(xb, i)) })
 			}
