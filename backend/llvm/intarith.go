@@ -85,6 +85,47 @@ func (k *kfn) storeIntN(v, ptr, idx value.Value, dt pir.DType, n int) {
 	st.Align = 1
 }
 
+// storeInt16 stores the 16 lanes of the i32 vectors a, b (<8 x i32>
+// each) into ptr[idx:] of dtype dt. inRange: every lane is known to fit
+// dt, so that on AVX2 targets 8-bit stores narrow by saturating packs
+// (vpackssdw, vpermq, vpacksswb or vpackuswb: one 16-byte store) rather
+// than by byte shuffles per 8 lanes.
+func (k *kfn) storeInt16(a, b, ptr, idx value.Value, dt pir.DType, inRange bool) {
+	if !inRange || (dt != pir.I8 && dt != pir.U8) || !k.e.t.hasAVX2() {
+		k.storeIntN(a, ptr, idx, dt, 8)
+		k.storeIntN(b, ptr, k.add(idx, ci(8)), dt, 8)
+		return
+	}
+	v16i8 := types.NewVector(16, types.I8)
+	w := k.b.NewCall(k.e.intrinsic("llvm.x86.avx2.packssdw", v16i6, v8i32, v8i32), a, b)
+	// w: a0-3 b0-3 a4-7 b4-7; lo and hi halves as a0-7 and b0-7.
+	lo := k.b.NewShuffleVector(w, w, shuffleMask(0, 1, 2, 3, 8, 9, 10, 11))
+	hi := k.b.NewShuffleVector(w, w, shuffleMask(4, 5, 6, 7, 12, 13, 14, 15))
+	pack := "llvm.x86.sse2.packsswb.128"
+	if dt == pir.U8 {
+		pack = "llvm.x86.sse2.packuswb.128"
+	}
+	v := k.b.NewCall(k.e.intrinsic(pack, v16i8, v8i16, v8i16), lo, hi)
+	st := k.b.NewStore(v, k.b.NewBitCast(k.at(ptr, idx), types.NewPointer(v16i8)))
+	st.Align = 1
+}
+
+// inRangeRq reports whether s's requantized outputs fit its output dtype
+// (clamped to [Lo, Hi] inside it; 0 for NaN).
+func inRangeRq(s *codegen.Step) bool {
+	r := s.Rq
+	if r == nil || (r.Mode != "float" && r.Mode != "tflite") {
+		return false
+	}
+	switch s.Out.DType {
+	case pir.I8:
+		return r.Lo >= -128 && r.Hi <= 127
+	case pir.U8:
+		return r.Lo >= 0 && r.Hi <= 255
+	}
+	return false
+}
+
 // loadInt loads element idx of an integer operand of dtype dt as i32
 // (sign- or zero-extended).
 func (k *kfn) loadInt(ptr, idx value.Value, dt pir.DType) value.Value {
@@ -211,8 +252,16 @@ func (k *kfn) quantFShort(f value.Value, zy, lo, hi int32, mayNaN bool) value.Va
 	a, b := c(float32(lo-zy)), c(float32(hi-zy))
 	d := k.b.NewSelect(k.b.NewFCmp(enum.FPredOLT, f, a), a, f)
 	d = k.b.NewSelect(k.b.NewFCmp(enum.FPredOGT, d, b), b, d)
-	r := k.b.NewFSub(k.b.NewFAdd(d, c(magic)), c(magic-float32(zy)))
-	y := value.Value(k.b.NewFPToSI(r, tyLike(i32, f)))
+	var y value.Value
+	if vt, ok := f.Type().(*types.VectorType); ok && vt.Len == 8 && k.e.t.hasAVX2() {
+		// vcvtps2dq rounds to nearest even (MXCSR's default) as the
+		// magic constant does, then zy in i32: one operation fewer.
+		cvt := k.e.intrinsic("llvm.x86.avx.cvt.ps2dq.256", v8i32, f.Type())
+		y = k.b.NewAdd(k.b.NewCall(cvt, d), cLike(c32(int64(zy)), f))
+	} else {
+		r := k.b.NewFSub(k.b.NewFAdd(d, c(magic)), c(magic-float32(zy)))
+		y = k.b.NewFPToSI(r, tyLike(i32, f))
+	}
 	if mayNaN {
 		y = k.b.NewSelect(k.b.NewFCmp(enum.FPredUNO, f, f), cLike(c32(0), f), y)
 	}

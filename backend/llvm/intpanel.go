@@ -436,6 +436,10 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					for r := 0; r < rows; r++ {
 						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
 						yr := k.add(k.add(k.mul(k.madd(n, c.M, m), P), p0), k.mul(jp, nrCol))
+						if cols == 2*vlen {
+							k.storeInt16(fin(res[2*r], m), fin(res[2*r+1], m), y, yr, s.Out.DType, inRangeRq(s))
+							continue
+						}
 						for h := 0; h*vlen < cols; h++ {
 							k.storeIntN(fin(res[2*r+h], m), y, k.add(yr, ci(h*vlen)), s.Out.DType, min(vlen, cols-h*vlen))
 						}
