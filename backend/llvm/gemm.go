@@ -4,6 +4,7 @@ import (
 	"github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/metadata"
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 )
@@ -45,6 +46,15 @@ func (k *kfn) vstore(v, ptr, idx value.Value) {
 // loopAcc runs body for p in [0, n), threading accumulators through phis;
 // it returns their final values (n > 0).
 func (k *kfn) loopAcc(n int, inits []value.Value, body func(p value.Value, acc []value.Value) []value.Value) []value.Value {
+	return k.loopAccU(n, inits, body, false)
+}
+
+// loopAccTile is loopAcc kept from unrolling (noUnrollLoop).
+func (k *kfn) loopAccTile(n int, inits []value.Value, body func(p value.Value, acc []value.Value) []value.Value) []value.Value {
+	return k.loopAccU(n, inits, body, true)
+}
+
+func (k *kfn) loopAccU(n int, inits []value.Value, body func(p value.Value, acc []value.Value) []value.Value, noUnroll bool) []value.Value {
 	pre := k.b
 	head := k.f.NewBlock("")
 	pre.NewBr(head)
@@ -64,9 +74,25 @@ func (k *kfn) loopAcc(n int, inits []value.Value, body func(p value.Value, acc [
 		phis[i].Incs = append(phis[i].Incs, ir.NewIncoming(next[i], k.b))
 	}
 	exit := k.f.NewBlock("")
-	k.b.NewCondBr(k.b.NewICmp(enum.IPredSLT, np, ci(n)), head, exit)
+	br := k.b.NewCondBr(k.b.NewICmp(enum.IPredSLT, np, ci(n)), head, exit)
+	if noUnroll {
+		br.Metadata = append(br.Metadata, &metadata.Attachment{Name: "llvm.loop", Node: k.e.noUnrollLoop()})
+	}
 	k.b = exit
 	return next
+}
+
+// noUnrollLoop is a new loop ID asking not to unroll its loop: register
+// tiles whose accumulators fill the registers, where unrolling lets opt
+// reassociate the additions of several iterations into temporaries that
+// spill (the integer panel conv of K = 144: ~4 spills per iteration).
+func (e *emitter) noUnrollLoop() *metadata.Tuple {
+	n := int64(len(e.m.MetadataDefs))
+	opt := &metadata.Tuple{MetadataID: metadata.MetadataID(n + 1), Fields: []metadata.Field{&metadata.String{Value: "llvm.loop.unroll.disable"}}}
+	loop := &metadata.Tuple{MetadataID: metadata.MetadataID(n), Distinct: true}
+	loop.Fields = []metadata.Field{loop, opt}
+	e.m.MetadataDefs = append(e.m.MetadataDefs, loop, opt)
+	return loop
 }
 
 // gemmBlocked computes rows [0, M/mr·mr) × columns [0, N/nrCol·nrCol) of C

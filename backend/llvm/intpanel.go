@@ -412,7 +412,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					} else {
 						b0 = k.at(col, k.mul(jp, kq*32))
 					}
-					res := k.loopAcc(kq, append(inits, a0, b0), func(_ value.Value, st []value.Value) []value.Value {
+					res := k.loopAccTile(kq, append(inits, a0, b0), func(_ value.Value, st []value.Value) []value.Value {
 						acc := append([]value.Value(nil), st[:nacc]...)
 						ap, bp := st[nacc], st[nacc+1]
 						var bv [2]value.Value

@@ -75,6 +75,7 @@ func splitModule(m *ir.Module, runName string, n int) []*ir.Module {
 		x.TargetTriple, x.DataLayout, x.SourceFilename = m.TargetTriple, m.DataLayout, m.SourceFilename
 		x.Globals = append(x.Globals, tables...)
 		x.Funcs = append(x.Funcs, decls...)
+		x.MetadataDefs = m.MetadataDefs // loop hints (noUnrollLoop)
 		return x
 	}
 	var mods []*ir.Module
