@@ -23,11 +23,7 @@ func (k *kfn) convDepthwise(s *codegen.Step, in []value.Value, y value.Value) er
 	}
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.M, func(m value.Value) {
-			ic := m
-			if c.Mg != 1 {
-				ic = k.b.NewSDiv(m, ci(c.Mg))
-			}
-			xb := k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
+			xb := k.dwInput(c, n, m)
 			yb := k.mul(k.add(k.mul(n, c.M), m), osz)
 			init := value.Value(cf(0))
 			if c.Bias {
@@ -76,11 +72,7 @@ func (k *kfn) convDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value
 	lo, nblk, nvec, vEnd, cuts := planDWRows(c)
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.M, func(m value.Value) {
-			ic := m
-			if c.Mg != 1 {
-				ic = k.b.NewSDiv(m, ci(c.Mg))
-			}
-			xb := k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
+			xb := k.dwInput(c, n, m)
 			yb := k.mul(k.add(k.mul(n, c.M), m), osz)
 			bias := value.Value(cf(0))
 			if c.Bias {
@@ -190,4 +182,14 @@ func (k *kfn) dwRowSegments(c *codegen.Conv, cuts []int, xb, yb value.Value, row
 			row(khs, yr, xr)
 		})
 	}
+}
+
+// dwInput is the element offset of the input plane that output channel m of
+// image n of a depthwise conv reads: channel m / Mg.
+func (k *kfn) dwInput(c *codegen.Conv, n, m value.Value) value.Value {
+	ic := m
+	if c.Mg != 1 {
+		ic = k.b.NewSDiv(m, ci(c.Mg))
+	}
+	return k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
 }

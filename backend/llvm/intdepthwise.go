@@ -41,11 +41,7 @@ func (k *kfn) intDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value)
 	lo, nblk, nvec, vEnd, cuts := planDWRows(c)
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.M, func(m value.Value) {
-			ic := m
-			if c.Mg != 1 {
-				ic = k.b.NewSDiv(m, ci(c.Mg))
-			}
-			xb := k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
+			xb := k.dwInput(c, n, m)
 			yb := k.mul(k.add(k.mul(n, c.M), m), osz)
 			bias := k.load(in[2], m)
 			wt := make([]value.Value, c.KH*c.KW)

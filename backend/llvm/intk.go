@@ -114,11 +114,7 @@ func (k *kfn) intDepthwise(s *codegen.Step, in []value.Value, y, acc value.Value
 	fin := k.requant(s, in)
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, c.M, func(m value.Value) {
-			ic := m
-			if c.Mg != 1 {
-				ic = k.b.NewSDiv(m, ci(c.Mg))
-			}
-			xb := k.mul(k.add(k.mul(n, c.C), ic), c.H*c.W)
+			xb := k.dwInput(c, n, m)
 			k.fill(acc, ci(0), P, k.load(bias, m))
 			for kh := 0; kh < c.KH; kh++ {
 				ohLo, ohHi := validRange(kh*c.DH-c.PT, c.SH, c.H, c.OH)
