@@ -101,30 +101,43 @@ func (k *kfn) convDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value
 						k.vstore(a[v], y, k.add(yr, k.add(ow0, ci(v*vlen))))
 					}
 				}
-				k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
-				if nvec > 0 {
-					vecs(ci(lo+nblk*blk*vlen), nvec)
-				}
-				// The other columns one at a time.
-				for ow := 0; ow < c.OW; ow++ {
-					if ow >= lo && ow < vEnd {
-						continue
-					}
-					acc := bias
-					for _, kh := range khs {
-						for kw := 0; kw < c.KW; kw++ {
-							iw := ow + kw*c.DW - c.PL
-							if iw < 0 || iw >= c.W {
-								continue
-							}
-							acc = k.fadd(acc, k.fmul(wt[kh*c.KW+kw], k.load(x, k.add(xr[kh], ci(iw)))))
-						}
-					}
-					k.store(acc, y, k.add(yr, ci(ow)))
-				}
+				k.dwColumns(c, lo, nblk, nvec, vEnd, khs, xr, vecs, bias,
+					func(acc value.Value, t int, at value.Value) value.Value {
+						return k.fadd(acc, k.fmul(wt[t], k.load(x, at)))
+					},
+					func(ow int, acc value.Value) { k.store(acc, y, k.add(yr, ci(ow))) })
 			})
 		})
 	})
+}
+
+// dwColumns sweeps one output row of a row-by-row depthwise kernel (f32
+// or integer): vecs(ow0, n) computes n vectors from column ow0, in nblk
+// blocks of dwBlk vectors from lo and then nvec more; the columns outside
+// [lo, vEnd) go one at a time, from acc0, adding tap(acc, t, at) for every
+// tap t inside the input (at: its input offset), then store(ow, acc).
+func (k *kfn) dwColumns(c *codegen.Conv, lo, nblk, nvec, vEnd int, khs []int, xr []value.Value, vecs func(ow0 value.Value, n int),
+	acc0 value.Value, tap func(acc value.Value, t int, at value.Value) value.Value, store func(ow int, acc value.Value)) {
+	k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, dwBlk*vlen)), dwBlk) })
+	if nvec > 0 {
+		vecs(ci(lo+nblk*dwBlk*vlen), nvec)
+	}
+	for ow := 0; ow < c.OW; ow++ {
+		if ow >= lo && ow < vEnd {
+			continue
+		}
+		acc := acc0
+		for _, kh := range khs {
+			for kw := 0; kw < c.KW; kw++ {
+				iw := ow + kw*c.DW - c.PL
+				if iw < 0 || iw >= c.W {
+					continue
+				}
+				acc = tap(acc, kh*c.KW+kw, k.add(xr[kh], ci(iw)))
+			}
+		}
+		store(ow, acc)
+	}
 }
 
 // dwBlk is the vectors a block of the row-by-row depthwise kernels.

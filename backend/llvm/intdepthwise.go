@@ -67,27 +67,11 @@ func (k *kfn) intDepthwiseRows(s *codegen.Step, in []value.Value, y value.Value)
 						k.storeIntN(fin(a[v], m), y, k.add(yr, k.add(ow0, ci(v*vlen))), s.Out.DType, vlen)
 					}
 				}
-				k.loop(0, nblk, func(b value.Value) { vecs(k.add(ci(lo), k.mul(b, blk*vlen)), blk) })
-				if nvec > 0 {
-					vecs(ci(lo+nblk*blk*vlen), nvec)
-				}
-				for ow := 0; ow < c.OW; ow++ {
-					if ow >= lo && ow < vEnd {
-						continue
-					}
-					acc := bias
-					for _, kh := range khs {
-						for kw := 0; kw < c.KW; kw++ {
-							iw := ow + kw*c.DW - c.PL
-							if iw < 0 || iw >= c.W {
-								continue
-							}
-							xv := k.b.NewSub(k.loadInt(x, k.add(xr[kh], ci(iw)), xdt), zx)
-							acc = k.b.NewAdd(acc, k.b.NewMul(wt[kh*c.KW+kw], xv))
-						}
-					}
-					k.storeInt(fin(acc, m), y, k.add(yr, ci(ow)), s.Out.DType)
-				}
+				k.dwColumns(c, lo, nblk, nvec, vEnd, khs, xr, vecs, bias,
+					func(acc value.Value, t int, at value.Value) value.Value {
+						return k.b.NewAdd(acc, k.b.NewMul(wt[t], k.b.NewSub(k.loadInt(x, at, xdt), zx)))
+					},
+					func(ow int, acc value.Value) { k.storeInt(fin(acc, m), y, k.add(yr, ci(ow)), s.Out.DType) })
 			})
 		})
 	})
