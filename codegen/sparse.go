@@ -214,8 +214,8 @@ type sparseCode struct {
 	nnz     int
 }
 
-// zeroGaps lists, per non-zero in row-major order, how many zeros precede
-// it in its row since the previous non-zero.
+// encodeRows encodes the [rows, cols] weights w (0 is zero) per row as
+// entries of a gap width chosen to minimise the encoding, fillers included.
 func encodeRows(w []int64, rows, cols int) *sparseCode {
 	// Choose the gap width that minimises entries·(gap bits + 8), a
 	// stand-in for the value bits, which do not depend on it much.
