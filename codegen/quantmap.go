@@ -167,13 +167,13 @@ func (l *lowerer) lowerIntSoftmax(v *ir.Value) (*Step, error) {
 		return nil, Unsupported(v, "rq=tflite softmax: input scale %v is too small", qx.Scale[0])
 	}
 	mult, leftShift := rt.QuantizeMultiplier(real)
-	diffMin := -inputRadius(scaledDiffBits, leftShift, 31)
+	diffMin := -rt.CalculateInputRadius(scaledDiffBits, leftShift, 31)
 	exps, sums := make([]int32, 256), make([]int32, 256)
 	for d := range exps {
 		diff := int32(-d)
 		exps[d], sums[d] = -1, 0
 		if diff >= diffMin {
-			exps[d] = expOnNegativeValues(rt.SaturatingRoundingDoublingHighMul(diff*(1<<leftShift), mult), scaledDiffBits)
+			exps[d] = rt.ExpOnNegativeValues(rt.SaturatingRoundingDoublingHighMul(diff*(1<<leftShift), mult), scaledDiffBits)
 			sums[d] = rt.RoundingDivideByPOT(exps[d], accumBits)
 		}
 	}

@@ -39,7 +39,7 @@ func buildTFLiteSoftmax(v *ir.Value) (kernel, error) {
 		return nil, fmt.Errorf("rq=tflite softmax: input scale %v is too small", qx.scale)
 	}
 	mult, leftShift := QuantizeMultiplier(real)
-	diffMin := -calculateInputRadius(scaledDiffBits, leftShift, 31)
+	diffMin := -CalculateInputRadius(scaledDiffBits, leftShift, 31)
 	shape := v.Type.Shape
 	ax := v.Int("axis")
 	outer, depth, inner := ir.NumElements(shape[:ax]), shape[ax], ir.NumElements(shape[ax+1:])
@@ -58,7 +58,7 @@ func buildTFLiteSoftmax(v *ir.Value) (kernel, error) {
 				for c := 0; c < depth; c++ {
 					exps[c] = -1
 					if diff := in[base+c*inner] - maxIn; diff >= diffMin {
-						exps[c] = expOnNegativeValues(multiplyGreaterThanOne(diff, mult, leftShift), scaledDiffBits)
+						exps[c] = ExpOnNegativeValues(multiplyGreaterThanOne(diff, mult, leftShift), scaledDiffBits)
 						sum += fpRescale(exps[c], 0, accumBits)
 					}
 				}
@@ -103,7 +103,7 @@ func buildTFLiteLogisticTanh(v *ir.Value) (kernel, error) {
 	}
 	const inputBits = 4
 	mult, shift := frexpMultiplier(float64(qx.scale) * (1 << (31 - inputBits)))
-	radius := calculateInputRadius(inputBits, shift, 31)
+	radius := CalculateInputRadius(inputBits, shift, 31)
 	f := func(x int32) int32 {
 		d := x - qx.zp
 		switch {

@@ -68,8 +68,8 @@ var expBarrel = [...]struct {
 	mult int32
 }{{-2, 1672461947}, {-1, 1302514674}, {0, 790015084}, {1, 290630308}, {2, 39332535}, {3, 720401}, {4, 242}}
 
-// expOnNegativeValues is exp(a) for a <= 0 in Q(intBits), result Q0.31.
-func expOnNegativeValues(a int32, intBits int) int32 {
+// ExpOnNegativeValues is gemmlowp's exp(a) for a <= 0 in Q(intBits), result Q0.31.
+func ExpOnNegativeValues(a int32, intBits int) int32 {
 	frac := 31 - intBits
 	quarter := int32(1) << (frac - 2)
 	aModQuarter := (a & (quarter - 1)) - quarter
@@ -122,7 +122,7 @@ func fpLogistic(a int32, intBits int) int32 {
 	if a <= 0 {
 		abs = -a
 	}
-	pos := oneOverOnePlusX(expOnNegativeValues(-abs, intBits))
+	pos := oneOverOnePlusX(ExpOnNegativeValues(-abs, intBits))
 	if a > 0 {
 		return pos
 	}
@@ -139,7 +139,7 @@ func fpTanh(a int32, intBits int) int32 {
 		n = a
 	}
 	// ExactMulByPot<1>: the same raw value read with one more integer bit.
-	t := oneMinusXOverOnePlusX(expOnNegativeValues(n, intBits+1))
+	t := oneMinusXOverOnePlusX(ExpOnNegativeValues(n, intBits+1))
 	if a < 0 {
 		return -t
 	}
@@ -154,8 +154,8 @@ func getReciprocal(x int32, intDigits int) (int32, int) {
 	return oneOverOnePlusX(shifted), intDigits - headroom
 }
 
-// calculateInputRadius is TFLite's CalculateInputRadius.
-func calculateInputRadius(intBits, leftShift, totalBits int) int32 {
+// CalculateInputRadius is TFLite's CalculateInputRadius.
+func CalculateInputRadius(intBits, leftShift, totalBits int) int32 {
 	r := float64(int64(1)<<intBits-1) * float64(int64(1)<<(totalBits-intBits)) / float64(int64(1)<<leftShift)
 	return int32(math.Floor(r))
 }

@@ -19,7 +19,7 @@ func TestTFLiteGemmlowpFunctions(t *testing.T) {
 		sym  bool
 		tol  float64
 	}{
-		{"exp", math.Exp, func(r int32) int32 { return expOnNegativeValues(r, 5) }, 31, 5, false, 1e-6},
+		{"exp", math.Exp, func(r int32) int32 { return ExpOnNegativeValues(r, 5) }, 31, 5, false, 1e-6},
 		{"logistic", func(x float64) float64 { return 1 / (1 + math.Exp(-x)) }, func(r int32) int32 { return fpLogistic(r, 4) }, 15, 4, true, 1e-6},
 		{"tanh", math.Tanh, func(r int32) int32 { return fpTanh(r, 4) }, 15, 4, true, 2e-6},
 	} {
