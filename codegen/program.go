@@ -245,7 +245,9 @@ type Requant struct {
 //   - "requantize_float": quantize(dequantize(x)); In: x, sx, zx, sy, zy
 //   - "requantize_tflite": MultiplyByQuantizedMultiplier(x - zx[c], mult[c],
 //     shift[c]) + zy[c]; In: x, zx, mult, shift, zy
-//   - "clamp": x (stored integers)
+//   - "clamp": x (stored integers; the store wraps to the output dtype)
+//   - "trunc": f32 x truncated toward zero, as int64 (NaN and values
+//     beyond int64: MinInt64), wrapped to the output dtype (rt's cast)
 //
 // Integer results are clamped to [Lo, Hi] (max then min).
 type QMap struct {

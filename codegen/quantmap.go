@@ -16,6 +16,8 @@ func (l *lowerer) lowerIntOp(v *ir.Value) (*Step, error) {
 		return l.lowerIntSoftmax(v)
 	case "add", "sub", "mul":
 		return l.lowerQBinary(v)
+	case "cast":
+		return l.lowerCast(v)
 	}
 	return l.lowerQMap(v)
 }

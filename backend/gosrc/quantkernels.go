@@ -45,10 +45,18 @@ func (k *kfn) qmap() error {
 			return unsupported(k.s, "integer clamp of %v", xt)
 		}
 		e = L("y[i] = %s(clampI(int32(x0[i]), %d, %d))", t, m.Lo, m.Hi)
+	case "trunc":
+		// rt's float32ToInt: toward zero where |x| < 2^63, else (NaN
+		// too) MinInt64; then wrapped by the conversion.
+		e = jen.Block(
+			L("f := math.Trunc(float64(x0[i]))"),
+			L("q := int64(math.MinInt64)"),
+			L("if f >= -(1<<63) && f < 1<<63 { q = int64(f) }"),
+			L("y[i] = %s(q)", t))
 	default:
 		return unsupported(k.s, "quant map %q", m.Kind)
 	}
-	if m.Kind != "clamp" && m.Kind != "quantize" && m.Kind != "quantize_away" && xt == ir.F32 {
+	if m.Kind != "clamp" && m.Kind != "trunc" && m.Kind != "quantize" && m.Kind != "quantize_away" && xt == ir.F32 {
 		return unsupported(k.s, "%s of %v", m.Kind, xt)
 	}
 	if xt == ir.Bool {

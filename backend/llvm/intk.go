@@ -232,6 +232,13 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			r = k.b.NewTrunc(q2, i32)
 		case "clamp":
 			r = k.clampI(k.loadInt(x, i, xdt), m.Lo, m.Hi)
+		case "trunc":
+			// rt's float32ToInt: toward zero where |f| < 2^63, else
+			// (NaN too) MinInt64; fptosi's poison beyond stays unselected.
+			f := k.load(x, i)
+			abs := k.b.NewCall(k.e.intrinsic("llvm.fabs.f32", f32, f32), f)
+			in := k.b.NewFCmp(enum.FPredOLT, abs, constant.NewFloat(f32, 0x1p63))
+			r = k.b.NewTrunc(k.b.NewSelect(in, k.b.NewFPToSI(f, i64), c64(math.MinInt64)), i32)
 		}
 		k.storeInt(r, y, i, ydt)
 	})

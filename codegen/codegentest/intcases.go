@@ -150,9 +150,27 @@ var IntCases = []IntCase{
 	{"relu_i8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("relu", []*ir.Value{add(QT(ir.I8, 0.1, -20, 4, 5))}, nil, ir.Type{}, "r", "r")
 	}},
+	castCase(ir.U8, ir.F32), castCase(ir.I32, ir.F32), castCase(ir.I8, ir.I32), castCase(ir.I32, ir.U8),
+	castCase(ir.I16, ir.I8), castCase(ir.F32, ir.I8), castCase(ir.F32, ir.U8), castCase(ir.F32, ir.I32),
 	{"clip_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("clip", []*ir.Value{add(QT(ir.U8, 0.1, 20, 4, 5))}, ir.Attrs{"min": ir.Float(10.5), "max": ir.Float(200)}, ir.Type{}, "c", "c")
 	}},
+}
+
+// castCase is a cast from to; f32 inputs are scaled to ±600 first, so
+// that conversions to 8 bits wrap.
+func castCase(from, to ir.DType) IntCase {
+	return IntCase{"cast_" + from.String() + "_" + to.String(), func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.Type{DType: from, Shape: []int{3, 7}})
+		if from == ir.F32 {
+			k := g.AddConst("k", ir.FromF32([]int{1}, []float32{300}), nil)
+			var err error
+			if x, err = g.Add("mul", []*ir.Value{x, k}, nil, ir.Type{}, "s", "s"); err != nil {
+				return nil, err
+			}
+		}
+		return g.Add("cast", []*ir.Value{x}, nil, ir.Type{DType: to}, "c", "c")
+	}}
 }
 
 func intBinCase(op string, dt ir.DType, a, b []int) IntCase {
