@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
 )
 
 // maxScratch bounds the im2col buffer of one conv (bytes).
@@ -380,8 +381,16 @@ func (l *lowerer) lowerPool(v *ir.Value) (*Step, error) {
 
 // lowerReduce lowers global_avgpool, softmax and reduce_{mean,sum,max} on f32.
 func (l *lowerer) lowerReduce(v *ir.Value) (*Step, error) {
+	var mean *rt.TFLiteMean
 	if !isF32(v) {
-		return nil, Unsupported(v, "%s on %v (compiled reductions take f32)", v.Op.Name, v.Args[0].Type)
+		if v.Op.Name != "reduce_mean" || rqMode(v) != "tflite" {
+			return nil, Unsupported(v, "%s on %v (compiled reductions take f32, and 8-bit reduce_mean with rq=tflite)", v.Op.Name, v.Args[0].Type)
+		}
+		f, err := rt.TFLiteMeanOf(v)
+		if err != nil {
+			return nil, Unsupported(v, "%v", err)
+		}
+		mean = &f
 	}
 	x := v.Args[0].Type.Shape
 	st := &Step{Op: v.Op.Name, Where: v.Where()}
@@ -410,6 +419,7 @@ func (l *lowerer) lowerReduce(v *ir.Value) (*Step, error) {
 				r.OStride = append(r.OStride, str[d])
 			}
 		}
+		r.Mean = mean
 		st.Reduce = r
 	}
 	return st, nil

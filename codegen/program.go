@@ -15,6 +15,7 @@ import (
 	"fmt"
 
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
 )
 
 // Space says which memory a Ref points into.
@@ -351,6 +352,9 @@ type Reduce struct {
 	OStride []int // input strides of the outer dims
 	Inner   []int // reduced dims
 	IStride []int // input strides of the reduced dims
+	// Mean, on an 8-bit reduce_mean (rq=tflite): the int32 sum of the
+	// reduced elements (stored integers) finished as Mean says.
+	Mean *rt.TFLiteMean
 }
 
 // Copy copies Shape elements from In[Src] at SrcOff (element offset) with

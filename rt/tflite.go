@@ -229,18 +229,93 @@ func roundedDiv(acc, n int32) int32 {
 	return (acc - n/2) / n
 }
 
-// buildTFLiteMean follows TFLite's MEAN for 8-bit tensors: a 4-D tensor
-// reduced over two axes with keepdims (the spatial mean: the importer maps
-// TFLite's axes 1 and 2 there) takes the integer Mean kernel (int8) or the
-// legacy uint8 one; other reductions with equal input and result
-// quantization take the truncating integer mean; the rest
-// QuantizedMeanOrSum's float rescaling.
-func buildTFLiteMean(v *ir.Value) (kernel, error) {
+// TFLiteMean is how TFLite's MEAN of 8-bit tensors finishes a mean from
+// the int32 sum s of the N reduced elements:
+//   - "i8" (int8 spatial mean): clamp(roundedDiv(MBQM(s − N·ZX, Mult,
+//     Shift), N) + ZY), TFLite's integer Mean kernel;
+//   - "u8" (uint8 spatial mean): clamp(MBQM(s, Mult, Shift) + ZY), the
+//     legacy kernel (ZY holds its bias);
+//   - "trunc" (equal input and result quantization): s / N, truncated;
+//   - "float": clamp(round(float32(s)/float32(N)·Scale + Bias) + ZY),
+//     QuantizedMeanOrSum's rescaling (round half away from zero, in f32).
+//
+// A spatial mean is a 4-D tensor reduced over two axes with keepdims (the
+// importer maps TFLite's axes 1 and 2 there). Clamps are to [Lo, Hi].
+type TFLiteMean struct {
+	Mode                           string
+	N, ZX, ZY, Mult, Shift, Lo, Hi int32
+	Scale, Bias                    float32
+}
+
+// TFLiteMeanOf is the TFLiteMean of v, a reduce_mean with rq=tflite of
+// 8-bit tensors.
+func TFLiteMeanOf(v *ir.Value) (TFLiteMean, error) {
 	qx, err := tfliteQuant(v.Args[0].Type, "input")
 	if err != nil {
-		return nil, err
+		return TFLiteMean{}, err
 	}
 	qo, err := tfliteQuant(v.Type, "result")
+	if err != nil {
+		return TFLiteMean{}, err
+	}
+	p, err := newReducePlan(v)
+	if err != nil {
+		return TFLiteMean{}, err
+	}
+	x := v.Args[0].Type
+	n := int32(p.count)
+	if n == 0 {
+		return TFLiteMean{}, fmt.Errorf("mean over no elements")
+	}
+	f := TFLiteMean{N: n, ZX: qx.zp, ZY: qo.zp, Lo: qo.lo, Hi: qo.hi}
+	spatial := x.Rank() == 4 && len(v.IntList("axes")) == 2 && v.Int("keepdims") != 0
+	switch {
+	case spatial && x.DType == ir.I8:
+		f.Mode = "i8"
+		f.Mult, f.Shift = quantizeMultiplier32(float64(qx.scale) / float64(qo.scale))
+	case spatial:
+		f.Mode = "u8"
+		temp := float32(qx.zp) * qx.scale / qo.scale
+		if temp > 0 {
+			temp += 0.5
+		} else {
+			temp -= 0.5
+		}
+		f.ZY = qo.zp - int32(temp)
+		f.Mult, f.Shift = quantizeMultiplier32(float64(qx.scale / (float32(n) * qo.scale)))
+	case qx == qo:
+		f.Mode = "trunc"
+	default:
+		f.Mode = "float"
+		f.Scale = qx.scale / qo.scale
+		f.Bias = float32(-qx.zp) * f.Scale
+	}
+	return f, nil
+}
+
+func quantizeMultiplier32(real float64) (int32, int32) {
+	m, s := QuantizeMultiplier(real)
+	return m, int32(s)
+}
+
+// Finish is the mean's result for the sum s.
+func (f TFLiteMean) Finish(sum int32) int32 {
+	switch f.Mode {
+	case "i8":
+		acc := MultiplyByQuantizedMultiplier(sum-f.N*f.ZX, f.Mult, int(f.Shift))
+		return clamp32(roundedDiv(acc, f.N)+f.ZY, f.Lo, f.Hi)
+	case "u8":
+		return clamp32(MultiplyByQuantizedMultiplier(sum, f.Mult, int(f.Shift))+f.ZY, f.Lo, f.Hi)
+	case "trunc":
+		return sum / f.N
+	}
+	mean := float32(sum) / float32(f.N)
+	r := float32(math.Round(float64(mean*f.Scale+f.Bias))) + float32(f.ZY)
+	return int32(max(min(r, float32(f.Hi)), float32(f.Lo)))
+}
+
+func buildTFLiteMean(v *ir.Value) (kernel, error) {
+	f, err := TFLiteMeanOf(v)
 	if err != nil {
 		return nil, err
 	}
@@ -248,43 +323,7 @@ func buildTFLiteMean(v *ir.Value) (kernel, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := v.Args[0].Type
-	n := int32(p.count)
-	if n == 0 {
-		return nil, fmt.Errorf("mean over no elements")
-	}
-	spatial := x.Rank() == 4 && len(v.IntList("axes")) == 2 && v.Int("keepdims") != 0
-	var finish func(sum int32) int32
-	switch {
-	case spatial && x.DType == ir.I8:
-		m, s := QuantizeMultiplier(float64(qx.scale) / float64(qo.scale))
-		finish = func(sum int32) int32 {
-			acc := MultiplyByQuantizedMultiplier(sum-n*qx.zp, m, s)
-			return clamp32(roundedDiv(acc, n)+qo.zp, qo.lo, qo.hi)
-		}
-	case spatial:
-		temp := float32(qx.zp) * qx.scale / qo.scale
-		if temp > 0 {
-			temp += 0.5
-		} else {
-			temp -= 0.5
-		}
-		bias := qo.zp - int32(temp)
-		m, s := QuantizeMultiplier(float64(qx.scale / (float32(n) * qo.scale)))
-		finish = func(sum int32) int32 {
-			return clamp32(MultiplyByQuantizedMultiplier(sum, m, s)+bias, qo.lo, qo.hi)
-		}
-	case qx == qo:
-		finish = func(sum int32) int32 { return sum / n }
-	default:
-		scale := qx.scale / qo.scale
-		bias := float32(-qx.zp) * scale
-		finish = func(sum int32) int32 {
-			mean := float32(sum) / float32(n)
-			r := float32(math.Round(float64(mean*scale+bias))) + float32(qo.zp)
-			return int32(max(min(r, float32(qo.hi)), float32(qo.lo)))
-		}
-	}
+	finish := f.Finish
 	return func(args []*ir.Tensor) (*ir.Tensor, error) {
 		in := load8(args[0])
 		out := newResult(v)

@@ -31,6 +31,9 @@ func (k *kfn) softmax() error {
 
 func (k *kfn) reduce() error {
 	r := k.s.Reduce
+	if r.Mean != nil {
+		return k.intMean()
+	}
 	if k.s.In[0].DType != ir.F32 {
 		return unsupported(k.s, "reduce on %v", k.s.In[0].DType)
 	}
@@ -62,6 +65,51 @@ func (k *kfn) reduce() error {
 			body = append(body, L("acc /= %d", n))
 		}
 		return append(body, L("y[%s] = acc", offsetExpr(oidx, ostr, 0)))
+	}))
+	return nil
+}
+
+// intMean: an 8-bit reduce_mean (Reduce.Mean): the int32 sum of the
+// stored integers of each output's reduced elements, finished as rt's
+// TFLiteMean.Finish (products rounded explicitly: no FMA fusion).
+func (k *kfn) intMean() error {
+	r, f := k.s.Reduce, k.s.Reduce.Mean
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return err
+	}
+	k.g.intHelpers = true
+	var fin []jen.Code
+	switch f.Mode {
+	case "i8":
+		fin = []jen.Code{
+			L("m := mbqm(acc-(%d), %d, %d)", int64(f.N)*int64(f.ZX), f.Mult, f.Shift),
+			L("h := int32(%d)", f.N/2),
+			jen.If(L("m <= 0")).Block(L("h = -h")),
+			L("q := clampI((m+h)/%d+%d, %d, %d)", f.N, f.ZY, f.Lo, f.Hi)}
+	case "u8":
+		fin = []jen.Code{L("q := clampI(mbqm(acc, %d, %d)+%d, %d, %d)", f.Mult, f.Shift, f.ZY, f.Lo, f.Hi)}
+	case "trunc":
+		fin = []jen.Code{L("q := acc / %d", f.N)}
+	default:
+		fin = []jen.Code{
+			L("mean := float32(acc) / %d", f.N),
+			L("rf := float32(math.Round(float64(float32(mean*%s)+%s))) + %d", flit(f.Scale), flit(f.Bias), f.ZY),
+			L("q := int32(max(min(rf, %d), %d))", f.Hi, f.Lo)}
+	}
+	ostr := ir.Strides(r.Outer)
+	k.add(nest(r.Outer, func(oidx []string) []jen.Code {
+		iidx := make([]string, len(r.Inner))
+		for d := range iidx {
+			iidx[d] = fmt.Sprintf("j%d", d)
+		}
+		inner := []jen.Code{L("acc += int32(x0[base+%s])", offsetExpr(iidx, r.IStride, 0))}
+		for d := len(r.Inner) - 1; d >= 0; d-- {
+			inner = []jen.Code{For(iidx[d], 0, r.Inner[d], inner...)}
+		}
+		body := append([]jen.Code{L("base := %s", offsetExpr(oidx, r.OStride, 0)), L("_ = base"), L("acc := int32(0)")}, inner...)
+		body = append(body, fin...)
+		return append(body, L("y[%s] = %s(q)", offsetExpr(oidx, ostr, 0), t))
 	}))
 	return nil
 }

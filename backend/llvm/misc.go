@@ -175,6 +175,10 @@ func (k *kfn) reduce(s *codegen.Step, x, y value.Value) error {
 		n *= d
 	}
 	ostr := contiguousStrides(r.Outer)
+	if r.Mean != nil {
+		k.intMean(s, x, y)
+		return nil
+	}
 	k.nest(r.Outer, [][]int{r.OStride, ostr}, func(offs []value.Value) {
 		init := cf(0)
 		if r.Op == "max" {
@@ -197,6 +201,41 @@ func (k *kfn) reduce(s *codegen.Step, x, y value.Value) error {
 		}
 	})
 	return nil
+}
+
+// intMean: an 8-bit reduce_mean (Reduce.Mean): the int32 sum of the
+// stored integers of each output's reduced elements, finished as rt's
+// TFLiteMean.Finish.
+func (k *kfn) intMean(s *codegen.Step, x, y value.Value) {
+	r, f := s.Reduce, s.Reduce.Mean
+	xdt, ydt := s.In[0].DType, s.Out.DType
+	acc := k.entryAlloca(i32, 4)
+	k.nest(r.Outer, [][]int{r.OStride, contiguousStrides(r.Outer)}, func(offs []value.Value) {
+		k.b.NewStore(c32(0), acc)
+		k.nest(r.Inner, [][]int{r.IStride}, func(io []value.Value) {
+			k.b.NewStore(k.b.NewAdd(k.b.NewLoad(i32, acc), k.loadInt(x, k.add(offs[0], io[0]), xdt)), acc)
+		})
+		sum := k.b.NewLoad(i32, acc)
+		var q value.Value
+		switch f.Mode {
+		case "i8":
+			m := k.mbqm(k.b.NewSub(sum, c32(int64(f.N)*int64(f.ZX))), c32(int64(f.Mult)), c32(int64(f.Shift)))
+			// rt's roundedDiv: (m ± N/2) / N, truncating, by m's sign.
+			half := k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, m, c32(0)), c32(int64(f.N/2)), c32(-int64(f.N/2)))
+			q = k.clampI(k.b.NewAdd(k.b.NewSDiv(k.b.NewAdd(m, half), c32(int64(f.N))), c32(int64(f.ZY))), f.Lo, f.Hi)
+		case "u8":
+			q = k.clampI(k.b.NewAdd(k.mbqm(sum, c32(int64(f.Mult)), c32(int64(f.Shift))), c32(int64(f.ZY))), f.Lo, f.Hi)
+		case "trunc":
+			q = k.b.NewSDiv(sum, c32(int64(f.N)))
+		default:
+			mean := k.b.NewFDiv(k.b.NewSIToFP(sum, f32), cf(float32(f.N)))
+			v := k.b.NewFAdd(k.b.NewFMul(mean, cf(f.Scale)), cf(f.Bias))
+			var rf value.Value = k.b.NewFAdd(k.b.NewCall(k.e.intrinsic("llvm.round.f32", f32, f32), v), cf(float32(f.ZY)))
+			rf = k.b.NewCall(k.e.intrinsic("llvm.maxnum.f32", f32, f32, f32), k.b.NewCall(k.e.intrinsic("llvm.minnum.f32", f32, f32, f32), rf, cf(float32(f.Hi))), cf(float32(f.Lo)))
+			q = k.b.NewFPToSI(rf, i32)
+		}
+		k.storeInt(q, y, offs[1], ydt)
+	})
 }
 
 // copy: an optional fill, then strided element copies.

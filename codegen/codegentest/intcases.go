@@ -150,11 +150,22 @@ var IntCases = []IntCase{
 	{"relu_i8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("relu", []*ir.Value{add(QT(ir.I8, 0.1, -20, 4, 5))}, nil, ir.Type{}, "r", "r")
 	}},
+	meanCase("mean_i8_spatial", QT(ir.I8, 0.02, -5, 1, 5, 3, 4), ir.Ints(2, 3), 1, QT(ir.I8, 0.013, 7)),
+	meanCase("mean_u8_spatial", QT(ir.U8, 0.02, 130, 2, 3, 5, 5), ir.Ints(2, 3), 1, QT(ir.U8, 0.031, 120)),
+	meanCase("mean_i8_trunc", QT(ir.I8, 0.02, -5, 3, 4, 5), ir.Ints(1), 0, QT(ir.I8, 0.02, -5)),
+	meanCase("mean_u8_float", QT(ir.U8, 0.02, 130, 3, 4, 5), ir.Ints(0, 2), 1, QT(ir.U8, 0.007, 100)),
 	castCase(ir.U8, ir.F32), castCase(ir.I32, ir.F32), castCase(ir.I8, ir.I32), castCase(ir.I32, ir.U8),
 	castCase(ir.I16, ir.I8), castCase(ir.F32, ir.I8), castCase(ir.F32, ir.U8), castCase(ir.F32, ir.I32),
 	{"clip_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("clip", []*ir.Value{add(QT(ir.U8, 0.1, 20, 4, 5))}, ir.Attrs{"min": ir.Float(10.5), "max": ir.Float(200)}, ir.Type{}, "c", "c")
 	}},
+}
+
+// meanCase is a reduce_mean with rq=tflite of x over axes.
+func meanCase(name string, x ir.Type, axes ir.Attr, keepdims int, y ir.Type) IntCase {
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("reduce_mean", []*ir.Value{add(x)}, ir.Attrs{"axes": axes, "keepdims": ir.Int(keepdims), "rq": ir.Str("tflite")}, y, name, name)
+	}}
 }
 
 // castCase is a cast from to; f32 inputs are scaled to ±600 first, so
