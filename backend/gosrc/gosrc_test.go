@@ -53,6 +53,14 @@ func checkAgainstRT(t *testing.T, g *pir.Graph, env, runner []string, inputs ...
 // checkProgram is checkAgainstRT for g lowered to p.
 func checkProgram(t *testing.T, g *pir.Graph, p *codegen.Program, env, runner []string, inputs ...[]*pir.Tensor) {
 	t.Helper()
+	checkProgramBy(t, g, p, env, runner, func(what string, got, want *pir.Tensor) {
+		codegentest.CloseEnough(t, what, got, want, 1e-4)
+	}, inputs...)
+}
+
+// checkProgramBy is checkProgram comparing every output with rt's by same.
+func checkProgramBy(t *testing.T, g *pir.Graph, p *codegen.Program, env, runner []string, same func(what string, got, want *pir.Tensor), inputs ...[]*pir.Tensor) {
+	t.Helper()
 	x, err := BuildProgram(p, env...)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +77,7 @@ func checkProgram(t *testing.T, g *pir.Graph, p *codegen.Program, env, runner []
 			t.Fatal(err)
 		}
 		for i := range want {
-			codegentest.CloseEnough(t, fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i], 1e-4)
+			same(fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i])
 		}
 	}
 }
