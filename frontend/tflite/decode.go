@@ -67,40 +67,6 @@ type operator struct {
 	opt             options
 }
 
-// options gathers the builtin options pare reads, whatever their table.
-type options struct {
-	padding          fb.Padding
-	strideW, strideH int32
-	dilW, dilH       int32
-	filterW, filterH int32
-	depthMultiplier  int32
-	act              fb.ActivationFunctionType
-	weightsFormat    fb.FullyConnectedOptionsWeightsFormat
-	keepNumDims      bool
-	beta             float32
-	axis             int32
-	keepDims         bool
-	newShape         []int32
-	squeezeDims      []int32
-}
-
-// optionFields lists, per options table pare reads, the fields it reads
-// (id, size, vector), for the verifier.
-var optionFields = map[fb.BuiltinOptions][]fieldSpec{
-	fb.BuiltinOptionsConv2DOptions:          {sc(0, 1), sc(1, 4), sc(2, 4), sc(3, 1), sc(4, 4), sc(5, 4)},
-	fb.BuiltinOptionsDepthwiseConv2DOptions: {sc(0, 1), sc(1, 4), sc(2, 4), sc(3, 4), sc(4, 1), sc(5, 4), sc(6, 4)},
-	fb.BuiltinOptionsPool2DOptions:          {sc(0, 1), sc(1, 4), sc(2, 4), sc(3, 4), sc(4, 4), sc(5, 1)},
-	fb.BuiltinOptionsFullyConnectedOptions:  {sc(0, 1), sc(1, 1), sc(2, 1)},
-	fb.BuiltinOptionsSoftmaxOptions:         {sc(0, 4)},
-	fb.BuiltinOptionsConcatenationOptions:   {sc(0, 4), sc(1, 1)},
-	fb.BuiltinOptionsAddOptions:             {sc(0, 1)},
-	fb.BuiltinOptionsSubOptions:             {sc(0, 1)},
-	fb.BuiltinOptionsMulOptions:             {sc(0, 1)},
-	fb.BuiltinOptionsReshapeOptions:         {vec(0, 4)},
-	fb.BuiltinOptionsReducerOptions:         {sc(0, 1)},
-	fb.BuiltinOptionsSqueezeOptions:         {vec(0, 4)},
-}
-
 // decode verifies and reads a TFLite flatbuffer.
 func decode(data []byte) (*model, error) {
 	if len(data) > maxFlatbuffer {
@@ -236,101 +202,35 @@ func decodeSubgraph(v *fbv, t ftab, st *fb.SubGraph) (subgraph, error) {
 	if err != nil {
 		return s, err
 	}
-	var ot fb.Operator
+	var op fb.Operator
 	for i, tab := range ots {
 		what := fmt.Sprintf("operator %d", i)
 		if err := v.fields(tab, what, sc(0, 4), vec(1, 4), vec(2, 4), sc(3, 1)); err != nil {
 			return s, err
 		}
-		st.Operators(&ot, i)
-		o := operator{code: ot.OpcodeIndex(), optType: ot.BuiltinOptionsType()}
-		for j := 0; j < ot.InputsLength(); j++ {
-			o.inputs = append(o.inputs, ot.Inputs(j))
+		st.Operators(&op, i)
+		o := operator{code: op.OpcodeIndex(), optType: op.BuiltinOptionsType()}
+		for j := 0; j < op.InputsLength(); j++ {
+			o.inputs = append(o.inputs, op.Inputs(j))
 		}
-		for j := 0; j < ot.OutputsLength(); j++ {
-			o.outputs = append(o.outputs, ot.Outputs(j))
+		for j := 0; j < op.OutputsLength(); j++ {
+			o.outputs = append(o.outputs, op.Outputs(j))
 		}
-		if specs, known := optionFields[o.optType]; known {
+		if ot, known := optionTables[o.optType]; known {
 			otab, ok, err := v.sub(tab, 4, what+" options")
 			if err != nil {
 				return s, err
 			}
 			if ok {
-				if err := v.fields(otab, what+" options", specs...); err != nil {
+				if err := v.fields(otab, what+" options", ot.fields...); err != nil {
 					return s, err
 				}
 				var u flatbuffers.Table
-				ot.BuiltinOptions(&u)
-				o.opt = readOptions(o.optType, u)
+				op.BuiltinOptions(&u)
+				ot.read(u, &o.opt)
 			}
 		}
 		s.ops = append(s.ops, o)
 	}
 	return s, nil
-}
-
-// readOptions copies the fields of a verified options table.
-func readOptions(typ fb.BuiltinOptions, u flatbuffers.Table) options {
-	var o options
-	ints := func(n int, at func(int) int32) []int32 {
-		s := make([]int32, n)
-		for i := range s {
-			s[i] = at(i)
-		}
-		return s
-	}
-	switch typ {
-	case fb.BuiltinOptionsConv2DOptions:
-		var t fb.Conv2DOptions
-		t.Init(u.Bytes, u.Pos)
-		o.padding, o.strideW, o.strideH, o.act = t.Padding(), t.StrideW(), t.StrideH(), t.FusedActivationFunction()
-		o.dilW, o.dilH = t.DilationWFactor(), t.DilationHFactor()
-	case fb.BuiltinOptionsDepthwiseConv2DOptions:
-		var t fb.DepthwiseConv2DOptions
-		t.Init(u.Bytes, u.Pos)
-		o.padding, o.strideW, o.strideH, o.act = t.Padding(), t.StrideW(), t.StrideH(), t.FusedActivationFunction()
-		o.dilW, o.dilH, o.depthMultiplier = t.DilationWFactor(), t.DilationHFactor(), t.DepthMultiplier()
-	case fb.BuiltinOptionsPool2DOptions:
-		var t fb.Pool2DOptions
-		t.Init(u.Bytes, u.Pos)
-		o.padding, o.strideW, o.strideH, o.act = t.Padding(), t.StrideW(), t.StrideH(), t.FusedActivationFunction()
-		o.filterW, o.filterH = t.FilterWidth(), t.FilterHeight()
-	case fb.BuiltinOptionsFullyConnectedOptions:
-		var t fb.FullyConnectedOptions
-		t.Init(u.Bytes, u.Pos)
-		o.act, o.weightsFormat, o.keepNumDims = t.FusedActivationFunction(), t.WeightsFormat(), t.KeepNumDims()
-	case fb.BuiltinOptionsSoftmaxOptions:
-		var t fb.SoftmaxOptions
-		t.Init(u.Bytes, u.Pos)
-		o.beta = t.Beta()
-	case fb.BuiltinOptionsConcatenationOptions:
-		var t fb.ConcatenationOptions
-		t.Init(u.Bytes, u.Pos)
-		o.axis, o.act = t.Axis(), t.FusedActivationFunction()
-	case fb.BuiltinOptionsAddOptions:
-		var t fb.AddOptions
-		t.Init(u.Bytes, u.Pos)
-		o.act = t.FusedActivationFunction()
-	case fb.BuiltinOptionsSubOptions:
-		var t fb.SubOptions
-		t.Init(u.Bytes, u.Pos)
-		o.act = t.FusedActivationFunction()
-	case fb.BuiltinOptionsMulOptions:
-		var t fb.MulOptions
-		t.Init(u.Bytes, u.Pos)
-		o.act = t.FusedActivationFunction()
-	case fb.BuiltinOptionsReshapeOptions:
-		var t fb.ReshapeOptions
-		t.Init(u.Bytes, u.Pos)
-		o.newShape = ints(t.NewShapeLength(), t.NewShape)
-	case fb.BuiltinOptionsReducerOptions:
-		var t fb.ReducerOptions
-		t.Init(u.Bytes, u.Pos)
-		o.keepDims = t.KeepDims()
-	case fb.BuiltinOptionsSqueezeOptions:
-		var t fb.SqueezeOptions
-		t.Init(u.Bytes, u.Pos)
-		o.squeezeDims = ints(t.SqueezeDimsLength(), t.SqueezeDims)
-	}
-	return o
 }

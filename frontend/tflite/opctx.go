@@ -96,13 +96,19 @@ func (o *opctx) quantized() bool {
 // add appends an op named after output 0. Ops with an rq attribute and a
 // quantized result get rq="tflite".
 func (o *opctx) add(op string, args []*ir.Value, attrs ir.Attrs, hint ir.Type) (*ir.Value, error) {
+	return o.addFor(0, op, args, attrs, hint)
+}
+
+// addFor is add for a value named after output k.
+func (o *opctx) addFor(k int, op string, args []*ir.Value, attrs ir.Attrs, hint ir.Type) (*ir.Value, error) {
 	if d := ir.LookupOp(op); d != nil && d.AttrDef("rq") != nil && hint.Quant != nil {
 		if attrs == nil {
 			attrs = ir.Attrs{}
 		}
 		attrs["rq"] = ir.Str("tflite")
 	}
-	return o.im.g.Add(op, args, attrs, hint, ssaName(o.out.name), o.out.name)
+	name := o.im.sg.tensors[o.op.outputs[k]].name
+	return o.im.g.Add(op, args, attrs, hint, ssaName(name), name)
 }
 
 // ssaName shortens a tensor name for the IR: converters join the names of
@@ -116,8 +122,16 @@ func ssaName(s string) string {
 
 // set records v as output 0, in NCHW form when nchw, after checking it
 // against the model's declared type.
-func (o *opctx) set(v *ir.Value, nchw bool) error {
-	want, err := o.outType()
+func (o *opctx) set(v *ir.Value, nchw bool) error { return o.setAt(0, v, nchw) }
+
+// outTypeAt is the type of output k in the model's layout.
+func (o *opctx) outTypeAt(k int) (ir.Type, error) {
+	return o.im.irType(&o.im.sg.tensors[o.op.outputs[k]])
+}
+
+// setAt records v as output k (see set).
+func (o *opctx) setAt(k int, v *ir.Value, nchw bool) error {
+	want, err := o.outTypeAt(k)
 	if err != nil {
 		return err
 	}
@@ -126,18 +140,80 @@ func (o *opctx) set(v *ir.Value, nchw bool) error {
 		shape = []int{shape[0], shape[3], shape[1], shape[2]}
 	}
 	if v.Type.DType != want.DType || !ir.EqualShape(v.Type.Shape, shape) {
-		return fmt.Errorf("computes %v, the model declares %v%s", v.Type, want.DType, ir.FormatShape(shape))
+		return fmt.Errorf("output %d: computes %v, the model declares %v%s", k, v.Type, want.DType, ir.FormatShape(shape))
 	}
 	if want.Quant != nil && !v.Type.Quant.Equal(want.Quant) {
-		return fmt.Errorf("result quantization %v differs from the declared %v", v.Type.Quant, want.Quant)
+		return fmt.Errorf("output %d: result quantization %v differs from the declared %v", k, v.Type.Quant, want.Quant)
 	}
-	tv := &o.im.vals[o.op.outputs[0]]
+	tv := &o.im.vals[o.op.outputs[k]]
 	if nchw {
 		tv.nchw = v
 	} else {
 		tv.plain = v
 	}
 	return nil
+}
+
+// requantizeTo returns v requantized to quantization q when it is
+// quantized otherwise (the data-movement ops keep their input's parameters;
+// a model that declares others gets a requantize).
+func (o *opctx) requantizeTo(k int, v *ir.Value, dt ir.DType, q *ir.Quant) (*ir.Value, error) {
+	if q == nil || v.Type.Quant.Equal(q) {
+		return v, nil
+	}
+	if v.Type.Quant == nil {
+		return nil, fmt.Errorf("%v input for a quantized %v output", v.Type, dt)
+	}
+	return o.addFor(k, "requantize", []*ir.Value{v}, nil, ir.Type{DType: dt, Quant: q})
+}
+
+// setMoved records v, the result of a data-movement op, as output k:
+// requantized when the output's parameters differ, reshaped when the
+// output drops or adds size-1 dims (in the model's layout only).
+func (o *opctx) setMoved(k int, v *ir.Value, nchw bool) error {
+	want, err := o.outTypeAt(k)
+	if err != nil {
+		return err
+	}
+	if !nchw && !ir.EqualShape(v.Type.Shape, want.Shape) && v.Type.NumElements() == want.NumElements() {
+		if v, err = o.addFor(k, "reshape", []*ir.Value{v}, nil, ir.Type{Shape: want.Shape}); err != nil {
+			return err
+		}
+	}
+	if v, err = o.requantizeTo(k, v, want.DType, want.Quant); err != nil {
+		return err
+	}
+	return o.setAt(k, v, nchw)
+}
+
+// quantizedIO reports whether any input or output of the op is a quantized tensor.
+func (o *opctx) quantizedIO() bool {
+	for _, ts := range [][]int32{o.op.inputs, o.op.outputs} {
+		for _, i := range ts {
+			if i < 0 {
+				continue
+			}
+			t, err := o.im.tensor(i)
+			if err != nil {
+				continue
+			}
+			if typ, err := o.im.irType(t); err == nil && typ.Quant != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// floatOnly wraps a converter whose integer form rt does not compute as
+// TFLite does: quantized tensors make it an error, never an approximation.
+func floatOnly(fn func(o *opctx) error) func(o *opctx) error {
+	return func(o *opctx) error {
+		if o.quantizedIO() {
+			return fmt.Errorf("unsupported: quantized %s (pare has no bit-exact form of TFLite's integer kernel)", o.code.name())
+		}
+		return fn(o)
+	}
 }
 
 // elementwiseIn returns input k in the layout it already has (NCHW when it

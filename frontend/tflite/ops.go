@@ -33,6 +33,43 @@ var converters = []converter{
 	{fb.BuiltinOperatorQUANTIZE, 1, "quantize (float input; ties round to even, TFLite rounds them away from zero) or requantize (integer input)", convQuantize},
 	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize", convDequantize},
 	{fb.BuiltinOperatorCAST, 1, "cast", convCast},
+
+	// Data movement (ops_shape.go, ops_pad.go): integer tensors move unchanged; an output with other parameters gets a requantize.
+	{fb.BuiltinOperatorTRANSPOSE, 2, "transpose by the constant perm (composed with the NCHW layout: none when it only undoes it)", convTranspose},
+	{fb.BuiltinOperatorSTRIDED_SLICE, 4, "slice with constant begin, end, strides; begin/end/shrink_axis masks, offset (ellipsis and new_axis masks: unsupported)", convStridedSlice},
+	{fb.BuiltinOperatorSLICE, 3, "slice with constant begin and size (-1: to the end)", convSlice},
+	{fb.BuiltinOperatorSPLIT, 2, "one slice per output along the constant axis (input 0)", convSplit},
+	{fb.BuiltinOperatorSPLIT_V, 3, "one slice per output, constant size_splits (one -1 allowed) and axis", convSplitV},
+	{fb.BuiltinOperatorPACK, 1, "reshape each input + concat along axis", convPack},
+	{fb.BuiltinOperatorUNPACK, 1, "one slice per output + reshape", convUnpack},
+	{fb.BuiltinOperatorGATHER, 2, "gather with constant in-range indices, batch_dims 0", convGather},
+	{fb.BuiltinOperatorPADV2, 2, "pad with the constant value of input 2 (quantized: its parameters must be the output's)", convPadV2},
+	{fb.BuiltinOperatorMIRROR_PAD, 2, "pad mode=reflect (REFLECT; SYMMETRIC: unsupported)", convMirrorPad},
+	{fb.BuiltinOperatorSPACE_TO_DEPTH, 1, "reshape + transpose + reshape in NCHW (depth ordered block row, block column, channel)", blockMove(true)},
+	{fb.BuiltinOperatorDEPTH_TO_SPACE, 1, "reshape + transpose + reshape in NCHW", blockMove(false)},
+
+	// Math (ops_math.go): float only unless said otherwise.
+	{fb.BuiltinOperatorEXP, 1, "exp", floatOnly(convUnary("exp"))},
+	{fb.BuiltinOperatorLOG, 1, "log", floatOnly(convUnary("log"))},
+	{fb.BuiltinOperatorSQRT, 1, "sqrt", floatOnly(convUnary("sqrt"))},
+	{fb.BuiltinOperatorRSQRT, 1, "sqrt + reciprocal", floatOnly(convUnary("sqrt", "reciprocal"))},
+	{fb.BuiltinOperatorABS, 1, "abs", floatOnly(convUnary("abs"))},
+	{fb.BuiltinOperatorNEG, 1, "neg", floatOnly(convUnary("neg"))},
+	{fb.BuiltinOperatorLEAKY_RELU, 1, "leaky_relu", floatOnly(convLeakyRelu)},
+	{fb.BuiltinOperatorPRELU, 2, "prelu with broadcasting", floatOnly(convBinary("prelu"))},
+	{fb.BuiltinOperatorDIV, 2, "div with broadcasting, fused activation", floatOnly(convBinary("div"))},
+	{fb.BuiltinOperatorPOW, 2, "pow with broadcasting", floatOnly(convBinary("pow"))},
+	{fb.BuiltinOperatorSQUARED_DIFFERENCE, 2, "sub + mul", floatOnly(convSquaredDifference)},
+	{fb.BuiltinOperatorMAXIMUM, 2, "max with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("max"))},
+	{fb.BuiltinOperatorMINIMUM, 2, "min with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("min"))},
+	{fb.BuiltinOperatorSUM, 2, "reduce_sum over constant axes, keep_dims", floatOnly(convSum)},
+	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims", floatOnly(convReduceMax)},
+
+	// Layers (ops_layer.go), float only.
+	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims", floatOnly(convBatchMatMul)},
+	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},
+	{fb.BuiltinOperatorRESIZE_BILINEAR, 2, "resize mode=linear, coord align_corners / half_pixel / asymmetric", floatOnly(convResize(true))},
+	{fb.BuiltinOperatorRESIZE_NEAREST_NEIGHBOR, 2, "resize nearest (floor; align_corners: round) with TFLite's coordinates; integers, or where the float coordinates would differ: a gather per spatial dim", convResize(false)},
 }
 
 // weights reads a constant weight tensor, transposed by perm.
@@ -220,37 +257,7 @@ func (o *opctx) inputs(ins []int32, nchw bool) ([]*ir.Value, error) {
 
 func convBinary(op string) func(o *opctx) error {
 	return func(o *opctx) error {
-		ins := []int32{o.in(0), o.in(1)}
-		nchw := o.layoutOf(ins)
-		var a, b *ir.Value
-		var err error
-		if nchw {
-			a, err = o.im.getNCHW(ins[0])
-			if err == nil {
-				b, err = o.im.getNCHW(ins[1])
-			}
-		} else if o.im.isNCHW(ins[0]) != o.im.isNCHW(ins[1]) {
-			// One NCHW rank-4 activation and a lower-rank operand: a
-			// constant broadcasts in NCHW once expanded to rank 4.
-			nchw = true
-			for _, i := range ins {
-				if !o.im.isNCHW(i) && !o.broadcastsAsConst(i) {
-					nchw = false
-				}
-			}
-			if nchw {
-				a, err = o.binaryArg(ins[0])
-				if err == nil {
-					b, err = o.binaryArg(ins[1])
-				}
-			}
-		}
-		if !nchw {
-			a, err = o.im.get(ins[0])
-			if err == nil {
-				b, err = o.im.get(ins[1])
-			}
-		}
+		a, b, nchw, err := o.binaryArgs()
 		if err != nil {
 			return err
 		}
@@ -267,6 +274,40 @@ func convBinary(op string) func(o *opctx) error {
 		}
 		return o.set(v, nchw)
 	}
+}
+
+// binaryArgs returns inputs 0 and 1 of a broadcasting binary op in one
+// layout: NCHW when both are rank 4 and one exists only so, or when one
+// does and the other is a constant that broadcasts once expanded to rank 4.
+func (o *opctx) binaryArgs() (a, b *ir.Value, nchw bool, err error) {
+	ins := []int32{o.in(0), o.in(1)}
+	nchw = o.layoutOf(ins)
+	if nchw {
+		a, err = o.im.getNCHW(ins[0])
+		if err == nil {
+			b, err = o.im.getNCHW(ins[1])
+		}
+	} else if o.im.isNCHW(ins[0]) != o.im.isNCHW(ins[1]) {
+		nchw = true
+		for _, i := range ins {
+			if !o.im.isNCHW(i) && !o.broadcastsAsConst(i) {
+				nchw = false
+			}
+		}
+		if nchw {
+			a, err = o.binaryArg(ins[0])
+			if err == nil {
+				b, err = o.binaryArg(ins[1])
+			}
+		}
+	}
+	if !nchw {
+		a, err = o.im.get(ins[0])
+		if err == nil {
+			b, err = o.im.get(ins[1])
+		}
+	}
+	return a, b, nchw, err
 }
 
 // broadcastsAsConst reports whether tensor i is a constant that rank4Const takes.

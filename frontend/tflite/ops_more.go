@@ -29,7 +29,10 @@ func normAxes(axes []int, r int) ([]int, error) {
 	return out, nil
 }
 
-func convMean(o *opctx) error {
+func convMean(o *opctx) error { return o.reduce("reduce_mean") }
+
+// reduce imports MEAN, SUM and REDUCE_MAX over constant axes (input 1).
+func (o *opctx) reduce(op string) error {
 	xi := o.in(0)
 	xt, err := o.im.tensor(xi)
 	if err != nil {
@@ -44,7 +47,7 @@ func convMean(o *opctx) error {
 		return err
 	}
 	keep := o.op.opt.keepDims
-	if o.quantized() && keep && len(xt.shape) == 4 && len(axes) == 2 && !slices.Equal(axes, []int{1, 2}) {
+	if op == "reduce_mean" && o.quantized() && keep && len(xt.shape) == 4 && len(axes) == 2 && !slices.Equal(axes, []int{1, 2}) {
 		// rt's rq=tflite reduce_mean takes every 2-axis keep_dims mean of a
 		// 4-D tensor for TFLite's spatial one (axes 1 and 2).
 		return fmt.Errorf("quantized MEAN over axes %v of a 4-D tensor with keep_dims is not supported (only axes [1 2])", axes)
@@ -83,7 +86,7 @@ func convMean(o *opctx) error {
 	if err != nil {
 		return err
 	}
-	v, err := o.add("reduce_mean", []*ir.Value{x}, ir.Attrs{"axes": ir.Ints(axes...), "keepdims": ir.Int(keepdims)}, hint)
+	v, err := o.add(op, []*ir.Value{x}, ir.Attrs{"axes": ir.Ints(axes...), "keepdims": ir.Int(keepdims)}, hint)
 	if err != nil {
 		return err
 	}
@@ -137,61 +140,14 @@ func convConcat(o *opctx) error {
 		return err
 	}
 	hint := ir.Type{DType: want.DType, Quant: want.Quant}
-	for k, x := range xs {
-		if want.Quant != nil && !x.Type.Quant.Equal(want.Quant) {
-			if xs[k], err = o.add("requantize", []*ir.Value{x}, nil, hint); err != nil {
-				return err
-			}
-		}
+	if err := o.requantizeAll(xs, want); err != nil {
+		return err
 	}
 	v, err := o.add("concat", xs, ir.Attrs{"axis": ir.Int(axis)}, hint)
 	if err != nil {
 		return err
 	}
 	if v, err = o.activate(v, o.op.opt.act); err != nil {
-		return err
-	}
-	return o.set(v, nchw)
-}
-
-func convPad(o *opctx) error {
-	xi := o.in(0)
-	xt, err := o.im.tensor(xi)
-	if err != nil {
-		return err
-	}
-	r := len(xt.shape)
-	p, pshape, err := o.constInts(1)
-	if err != nil {
-		return err
-	}
-	if !ir.EqualShape(pshape, []int{r, 2}) {
-		return fmt.Errorf("paddings %v must be [%d, 2]", pshape, r)
-	}
-	nchw := o.im.isNCHW(xi) && r == 4
-	var x *ir.Value
-	pads := make([]int, 2*r)
-	for d := 0; d < r; d++ {
-		src := d
-		if nchw {
-			src = toNCHW[d]
-		}
-		pads[d], pads[d+r] = p[2*src], p[2*src+1]
-		if pads[d] < 0 || pads[d+r] < 0 {
-			return fmt.Errorf("negative paddings %v", p)
-		}
-	}
-	if nchw {
-		x, err = o.im.getNCHW(xi)
-	} else {
-		x, err = o.im.get(xi)
-	}
-	if err != nil {
-		return err
-	}
-	// The pad value is the real value 0 (the zero point of a quantized tensor).
-	v, err := o.add("pad", []*ir.Value{x}, ir.Attrs{"pads": ir.Ints(pads...)}, ir.Type{})
-	if err != nil {
 		return err
 	}
 	return o.set(v, nchw)
@@ -227,8 +183,10 @@ func convSoftmax(o *opctx) error {
 	return o.set(v, nchw)
 }
 
-// convUnary imports an elementwise op that keeps whatever layout its input has.
-func convUnary(op string) func(o *opctx) error {
+// convUnary imports an elementwise op that keeps whatever layout its input
+// has, as a chain of IR unary ops (RSQRT is sqrt then reciprocal); the last
+// one gets the output's dtype and quantization.
+func convUnary(ops ...string) func(o *opctx) error {
 	return func(o *opctx) error {
 		x, nchw, err := o.elementwiseIn(0)
 		if err != nil {
@@ -238,11 +196,16 @@ func convUnary(op string) func(o *opctx) error {
 		if err != nil {
 			return err
 		}
-		v, err := o.add(op, []*ir.Value{x}, nil, hint)
-		if err != nil {
-			return err
+		for k, op := range ops {
+			h := ir.Type{}
+			if k == len(ops)-1 {
+				h = hint
+			}
+			if x, err = o.add(op, []*ir.Value{x}, nil, h); err != nil {
+				return err
+			}
 		}
-		return o.set(v, nchw)
+		return o.set(x, nchw)
 	}
 }
 

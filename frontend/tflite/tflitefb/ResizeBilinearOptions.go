@@ -33,8 +33,38 @@ func (rcv *ResizeBilinearOptions) Table() flatbuffers.Table {
 	return rcv._tab
 }
 
+func (rcv *ResizeBilinearOptions) AlignCorners() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(8))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *ResizeBilinearOptions) MutateAlignCorners(n bool) bool {
+	return rcv._tab.MutateBoolSlot(8, n)
+}
+
+func (rcv *ResizeBilinearOptions) HalfPixelCenters() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(10))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *ResizeBilinearOptions) MutateHalfPixelCenters(n bool) bool {
+	return rcv._tab.MutateBoolSlot(10, n)
+}
+
 func ResizeBilinearOptionsStart(builder *flatbuffers.Builder) {
-	builder.StartObject(0)
+	builder.StartObject(4)
+}
+func ResizeBilinearOptionsAddAlignCorners(builder *flatbuffers.Builder, alignCorners bool) {
+	builder.PrependBoolSlot(2, alignCorners, false)
+}
+func ResizeBilinearOptionsAddHalfPixelCenters(builder *flatbuffers.Builder, halfPixelCenters bool) {
+	builder.PrependBoolSlot(3, halfPixelCenters, false)
 }
 func ResizeBilinearOptionsEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

@@ -33,8 +33,23 @@ func (rcv *SpaceToDepthOptions) Table() flatbuffers.Table {
 	return rcv._tab
 }
 
+func (rcv *SpaceToDepthOptions) BlockSize() int32 {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(4))
+	if o != 0 {
+		return rcv._tab.GetInt32(o + rcv._tab.Pos)
+	}
+	return 0
+}
+
+func (rcv *SpaceToDepthOptions) MutateBlockSize(n int32) bool {
+	return rcv._tab.MutateInt32Slot(4, n)
+}
+
 func SpaceToDepthOptionsStart(builder *flatbuffers.Builder) {
-	builder.StartObject(0)
+	builder.StartObject(1)
+}
+func SpaceToDepthOptionsAddBlockSize(builder *flatbuffers.Builder, blockSize int32) {
+	builder.PrependInt32Slot(0, blockSize, 0)
 }
 func SpaceToDepthOptionsEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()

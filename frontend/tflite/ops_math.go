@@ -1,0 +1,72 @@
+package tflite
+
+import (
+	"fmt"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// Float math: unary functions, binary ops built from IR ops, and the
+// quantized MAXIMUM / MINIMUM (a comparison of stored integers when every
+// tensor shares one quantization, as TFLite's kernel requires).
+
+func convLeakyRelu(o *opctx) error {
+	x, nchw, err := o.elementwiseIn(0)
+	if err != nil {
+		return err
+	}
+	v, err := o.add("leaky_relu", []*ir.Value{x}, ir.Attrs{"alpha": ir.Float(o.op.opt.alpha)}, ir.Type{})
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+// convSquaredDifference is (a - b)·(a - b).
+func convSquaredDifference(o *opctx) error {
+	a, b, nchw, err := o.binaryArgs()
+	if err != nil {
+		return err
+	}
+	d, err := o.add("sub", []*ir.Value{a, b}, nil, ir.Type{})
+	if err != nil {
+		return err
+	}
+	v, err := o.add("mul", []*ir.Value{d, d}, nil, ir.Type{})
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+// sameQuantOnly wraps the converter of MAXIMUM / MINIMUM: quantized inputs
+// and output must share one per-tensor quantization (TFLite's kernel then
+// compares stored integers, and so does rt).
+func sameQuantOnly(fn func(o *opctx) error) func(o *opctx) error {
+	return func(o *opctx) error {
+		if !o.quantizedIO() {
+			return fn(o)
+		}
+		want, err := o.outType()
+		if err != nil {
+			return err
+		}
+		for k := 0; k < 2; k++ {
+			t, err := o.im.tensor(o.in(k))
+			if err != nil {
+				return err
+			}
+			typ, err := o.im.irType(t)
+			if err != nil {
+				return err
+			}
+			if want.Quant == nil || want.Quant.Axis >= 0 || !typ.Quant.Equal(want.Quant) {
+				return fmt.Errorf("unsupported: quantized %s with input %d %v and output %v (only one shared per-tensor quantization)", o.code.name(), k, typ, want)
+			}
+		}
+		return fn(o)
+	}
+}
+
+func convSum(o *opctx) error       { return o.reduce("reduce_sum") }
+func convReduceMax(o *opctx) error { return o.reduce("reduce_max") }
