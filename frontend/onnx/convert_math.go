@@ -1,8 +1,6 @@
 package onnx
 
 import (
-	"slices"
-
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -189,52 +187,6 @@ func convClip(c *nodeCtx) error {
 		}
 	}
 	return c.out("clip", []*ir.Value{x}, attrs, ir.Type{})
-}
-
-// convReduce converts ReduceMean/Sum/Max; axes became an input at opset
-// inputSince.
-func convReduce(op string, inputSince int) func(*nodeCtx) error {
-	return func(c *nodeCtx) error {
-		x, err := c.need(0)
-		if err != nil {
-			return err
-		}
-		var axes []int
-		if c.opset >= inputSince {
-			t, err := c.constIn(1)
-			if err != nil {
-				return err
-			}
-			if t != nil {
-				if axes, err = intList(t); err != nil {
-					return c.errf("axes: %v", err)
-				}
-			}
-		} else {
-			axes = c.ints("axes")
-		}
-		r := x.Type.Rank()
-		if len(axes) == 0 {
-			if c.int("noop_with_empty_axes", 0) != 0 || r == 0 {
-				c.set(0, x)
-				return nil
-			}
-			for i := 0; i < r; i++ {
-				axes = append(axes, i)
-			}
-		}
-		norm := make([]int, len(axes))
-		for i, a := range axes {
-			if norm[i], err = c.normAxis(a, r); err != nil {
-				return err
-			}
-		}
-		slices.Sort(norm)
-		if len(slices.Compact(slices.Clone(norm))) != len(norm) {
-			return c.errf("axes %v repeat an axis", axes)
-		}
-		return c.out(op, []*ir.Value{x}, ir.Attrs{"axes": ir.Ints(norm...), "keepdims": ir.Int(c.int("keepdims", 1))}, ir.Type{})
-	}
 }
 
 func convCast(c *nodeCtx) error {

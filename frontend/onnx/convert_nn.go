@@ -289,46 +289,43 @@ func (c *nodeCtx) batchNormTraining(vs []*ir.Value, eps, momentum float32) error
 	}
 	ch := x.Type.Shape[1]
 	axes := []int{0}
-	bshape := []int{1, ch}
+	bshape := ones(r - 1)
+	bshape[0] = ch
 	for i := 2; i < r; i++ {
 		axes = append(axes, i)
-		bshape = append(bshape, 1)
 	}
-	red := ir.Attrs{"axes": ir.Ints(axes...), "keepdims": ir.Int(1)}
-	var err error
-	step := func(op string, args []*ir.Value, attrs ir.Attrs, name string) *ir.Value {
-		if err != nil {
-			return nil
-		}
-		var v *ir.Value
-		v, err = c.add(op, args, attrs, ir.Type{}, name)
-		return v
+	b := c.build()
+	norm, m, v := b.normalize(x, axes, eps)
+	y := b.op("add", "", nil, b.op("mul", "scaled", nil, norm, b.reshape("scale", scale, bshape)), b.reshape("bias", bias, bshape))
+	if err := b.finish(y); err != nil {
+		return err
 	}
-	reshape := func(v *ir.Value, shape []int, name string) *ir.Value {
-		if err != nil {
-			return nil
-		}
-		v, err = c.reshape(v, shape, name)
-		return v
-	}
-	m := step("reduce_mean", []*ir.Value{x}, red, c.tmpName("mean"))
-	d := step("sub", []*ir.Value{x, m}, nil, c.tmpName("centered"))
-	v := step("reduce_mean", []*ir.Value{step("mul", []*ir.Value{d, d}, nil, c.tmpName("square"))}, red, c.tmpName("var"))
-	sd := step("sqrt", []*ir.Value{step("add", []*ir.Value{v, c.scalar("epsilon", ir.F32, float64(eps))}, nil, c.tmpName("var_eps"))}, nil, c.tmpName("std"))
-	norm := step("div", []*ir.Value{d, sd}, nil, c.tmpName("norm"))
-	y := step("add", []*ir.Value{step("mul", []*ir.Value{norm, reshape(scale, bshape, c.tmpName("scale"))}, nil, c.tmpName("scaled")), reshape(bias, bshape, c.tmpName("bias"))}, nil, c.outName(0))
-	c.set(0, y)
 	mom := c.scalar("momentum", ir.F32, float64(momentum))
 	rest := c.scalar("one_minus_momentum", ir.F32, float64(1-momentum))
 	for i, pair := range [][2]*ir.Value{{mean, m}, {variance, v}} {
-		if c.outName(i+1) == "" || err != nil {
+		name := c.outName(i + 1)
+		if name == "" {
 			continue
 		}
-		old := step("mul", []*ir.Value{pair[0], mom}, nil, c.outName(i+1)+"/old")
-		cur := step("mul", []*ir.Value{reshape(pair[1], []int{ch}, c.outName(i+1)+"/batch"), rest}, nil, c.outName(i+1)+"/new")
-		c.set(i+1, step("add", []*ir.Value{old, cur}, nil, c.outName(i+1)))
+		old, err := c.add("mul", []*ir.Value{pair[0], mom}, nil, ir.Type{}, name+"/old")
+		if err != nil {
+			return err
+		}
+		batch, err := c.reshape(pair[1], []int{ch}, name+"/batch")
+		if err != nil {
+			return err
+		}
+		cur, err := c.add("mul", []*ir.Value{batch, rest}, nil, ir.Type{}, name+"/new")
+		if err != nil {
+			return err
+		}
+		upd, err := c.add("add", []*ir.Value{old, cur}, nil, ir.Type{}, name)
+		if err != nil {
+			return err
+		}
+		c.set(i+1, upd)
 	}
-	return err
+	return nil
 }
 
 func convGemm(c *nodeCtx) error {

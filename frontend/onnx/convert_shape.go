@@ -54,26 +54,36 @@ func reshapeShape(in, spec []int, allowzero bool) ([]int, error) {
 }
 
 func convReshape(c *nodeCtx) error {
-	x, err := c.need(0)
+	x, spec, err := c.withInts("shape")
 	if err != nil {
 		return err
-	}
-	t, err := c.constIn(1)
-	if err != nil {
-		return err
-	}
-	if t == nil {
-		return c.errf("the shape input is missing")
-	}
-	spec, err := intList(t)
-	if err != nil {
-		return c.errf("shape: %v", err)
 	}
 	shape, err := reshapeShape(x.Type.Shape, spec, c.int("allowzero", 0) != 0)
 	if err != nil {
 		return c.errf("%v", err)
 	}
 	return c.reshapeOut(x, shape)
+}
+
+// withInts returns input 0 and the integers of input 1, a required constant
+// (what names it in errors: "shape", "repeats").
+func (c *nodeCtx) withInts(what string) (*ir.Value, []int, error) {
+	x, err := c.need(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := c.constIn(1)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t == nil {
+		return nil, nil, c.errf("the %s input is missing", what)
+	}
+	l, err := intList(t)
+	if err != nil {
+		return nil, nil, c.errf("%s: %v", what, err)
+	}
+	return x, l, nil
 }
 
 // reshapeOut makes output 0 x reshaped (x itself when the shape is unchanged).
@@ -484,20 +494,9 @@ func convGather(c *nodeCtx) error {
 }
 
 func convExpand(c *nodeCtx) error {
-	x, err := c.need(0)
+	x, spec, err := c.withInts("shape")
 	if err != nil {
 		return err
-	}
-	t, err := c.constIn(1)
-	if err != nil {
-		return err
-	}
-	if t == nil {
-		return c.errf("the shape input is missing")
-	}
-	spec, err := intList(t)
-	if err != nil {
-		return c.errf("shape: %v", err)
 	}
 	shape, err := ir.Broadcast(x.Type.Shape, spec)
 	if err == nil {

@@ -83,6 +83,29 @@ func init() {
 		"ReduceMax":   {fn: convReduce("reduce_max", 18), consts: []int{1}, notes: "→ reduce_max; axes normalized; noop_with_empty_axes"},
 		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change)"},
 
+		// Reductions decomposed (convert_reduce.go).
+		"ReduceMin":       {fn: convReduceForm(reduceMin), consts: []int{1}, notes: "→ neg, reduce_max, neg"},
+		"ReduceL1":        {fn: convReduceForm(reduceL1), consts: []int{1}, notes: "→ abs, reduce_sum"},
+		"ReduceL2":        {fn: convReduceForm(reduceL2), consts: []int{1}, notes: "→ mul (square), reduce_sum, sqrt"},
+		"ReduceSumSquare": {fn: convReduceForm(reduceSumSquare), consts: []int{1}, notes: "→ mul (square), reduce_sum"},
+		"ReduceLogSum":    {fn: convReduceForm(reduceLogSum), consts: []int{1}, notes: "→ reduce_sum, log"},
+		"ReduceLogSumExp": {fn: convReduceLogSumExp, consts: []int{1}, notes: "→ log(reduce_sum(exp(x − m))) + m, m = reduce_max"},
+
+		// Activations decomposed (convert_act.go).
+		"Elu":             {fn: convElu, notes: "→ relu(x) + alpha·(exp(clip(x, max 0)) − 1)"},
+		"Selu":            {fn: convSelu, notes: "→ gamma·(relu(x) + alpha·(exp(clip(x, max 0)) − 1))"},
+		"Celu":            {fn: convCelu, since: 12, notes: "→ relu(x) + alpha·(exp(clip(x, max 0)/alpha) − 1)"},
+		"Softplus":        {fn: convSoftplus, notes: "→ relu(x) + log(1 + exp(−|x|))"},
+		"Softsign":        {fn: convSoftsign, notes: "→ x / (1 + abs(x))"},
+		"Mish":            {fn: convMish, since: 18, notes: "→ x·tanh(softplus(x)), softplus as for Softplus"},
+		"Gelu":            {fn: convGelu, since: 20, notes: "→ x/2·(1 + erf(x/√2)); approximate=tanh → x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))"},
+		"ThresholdedRelu": {fn: convThresholdedRelu, since: 10, notes: "→ max(x, alpha)·clip(ceil(relu(x − alpha)), max 1) (exact, no comparison)"},
+
+		// Normalizations decomposed (convert_norm.go).
+		"LRN":                   {fn: convLRN, notes: "→ x / pow(bias + alpha·avgpool(x², channel window, count_include_pad), beta)"},
+		"InstanceNormalization": {fn: convInstanceNorm, notes: "→ reduce_mean/sub/mul/add/sqrt/div over the spatial dims, · scale + B"},
+		"LayerNormalization":    {fn: convLayerNorm, since: 17, notes: "→ reduce_mean/sub/mul/add/sqrt/div over the dims from axis, · Scale + B; stash_type 1 only; the Mean and InvStdDev outputs unsupported"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
@@ -95,6 +118,9 @@ func init() {
 		"Split":           {fn: convSplit, consts: []int{1}, notes: "→ one slice per output"},
 		"Gather":          {fn: convGather, notes: "→ gather (folded when all inputs are constant)"},
 		"Expand":          {fn: convExpand, since: 8, consts: []int{1}, notes: "→ expand to the broadcast shape"},
+		"Tile":            {fn: convTile, consts: []int{1}, notes: "→ reshape (a 1 before each repeated dim), expand, reshape; repeats must be constant"},
+		"DepthToSpace":    {fn: convDepthToSpace, notes: "→ reshape, transpose, reshape; DCR and CRD modes"},
+		"SpaceToDepth":    {fn: convSpaceToDepth, notes: "→ reshape, transpose, reshape"},
 		"Identity":        {fn: convIdentity, notes: "removed: the output is the input"},
 		"Dropout":         {fn: convDropout, consts: []int{2}, notes: "removed (inference): the output is the input, the mask all true"},
 		"Constant":        {fn: convConstant, notes: "→ const; value, value_float(s), value_int(s)"},

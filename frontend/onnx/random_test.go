@@ -19,10 +19,12 @@ var randAttrNames = []string{"axis", "axes", "perm", "kernel_shape", "strides", 
 	"beta", "keepdims", "noop_with_empty_axes", "to", "allowzero", "mode", "value", "split", "num_outputs", "start", "end",
 	"output_shape", "output_padding", "block_size", "output_dtype", "coordinate_transformation_mode", "nearest_mode",
 	"scales", "min", "max", "broadcast", "spatial", "starts", "ends", "antialias", "keep_aspect_ratio_policy",
-	"value_float", "value_int", "value_ints", "value_floats", "precision"}
+	"value_float", "value_int", "value_ints", "value_floats", "precision", "size", "bias", "blocksize", "gamma",
+	"approximate", "stash_type"}
 
 var randStrings = []string{"", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "constant", "reflect", "edge", "wrap",
-	"nearest", "linear", "cubic", "half_pixel", "asymmetric", "align_corners", "floor", "ceil", "stretch", "junk"}
+	"nearest", "linear", "cubic", "half_pixel", "asymmetric", "align_corners", "floor", "ceil", "stretch", "junk",
+	"DCR", "CRD", "none", "tanh"}
 
 func randInt(r *rand.Rand) int64 {
 	switch r.Intn(10) {

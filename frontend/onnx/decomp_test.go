@@ -1,0 +1,328 @@
+package onnx
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/pare-ml/pare/backend/gosrc"
+	"github.com/pare-ml/pare/backend/llvm"
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+	"github.com/pare-ml/pare/tests/ortpath"
+)
+
+// The ops the importer decomposes (convert_act.go, convert_norm.go,
+// convert_layout.go, convert_reduce.go), checked on random inputs against
+// float64 references (decomp_ref_test.go), lowered by codegen, and when
+// available run in ONNX Runtime and both compiled backends.
+
+// decompCase is one node on one input x (the graph input) and constant
+// inputs after it.
+type decompCase struct {
+	name   string
+	opset  int64
+	op     string
+	x      []int
+	attrs  []*attrProto
+	params []*ir.Tensor // inputs 1, 2, ...: constants; nil for an absent optional input
+	lo, hi float64      // the range of x; both 0: [-3, 3]
+	tol    float64      // relative and absolute tolerance; 0: 1e-5
+	ref    func(x *ir.Tensor) *ir.Tensor
+	// ortSkip says why ONNX Runtime cannot run the case ("": it can).
+	ortSkip string
+}
+
+// decompCases lists every case of the decomposed ops.
+func decompCases() []decompCase {
+	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases())
+}
+
+// addTo adds the case to m with its names prefixed by p: input p+"x",
+// constants p+"p1" ..., output p+"y".
+func (tc decompCase) addTo(m *mb, p string) *mb {
+	dims := make([]int64, len(tc.x))
+	for i, d := range tc.x {
+		dims[i] = int64(d)
+	}
+	m.input(p+"x", dtFloat, dims...)
+	in := []string{p + "x"}
+	for i, t := range tc.params {
+		if t == nil {
+			in = append(in, "")
+			continue
+		}
+		name := fmt.Sprintf("%sp%d", p, i+1)
+		m.init(name, t)
+		in = append(in, name)
+	}
+	return m.node(tc.op, in, []string{p + "y"}, tc.attrs...).output(p + "y")
+}
+
+func (tc decompCase) model() *mb { return tc.addTo(newModel(tc.opset), "") }
+
+// input is a seeded random x in the case's range.
+func (tc decompCase) input(seed int64) *ir.Tensor {
+	lo, hi := tc.lo, tc.hi
+	if lo == 0 && hi == 0 {
+		lo, hi = -3, 3
+	}
+	r := rand.New(rand.NewSource(seed))
+	x := ir.NewTensor(ir.F32, tc.x)
+	for i := range x.F32 {
+		x.F32[i] = float32(lo + (hi-lo)*r.Float64())
+	}
+	return x
+}
+
+func (tc decompCase) tolerance() float64 {
+	if tc.tol == 0 {
+		return 1e-5
+	}
+	return tc.tol
+}
+
+// randParam is a seeded random f32 constant.
+func randParam(seed int64, lo, hi float64, shape ...int) *ir.Tensor {
+	return decompCase{x: shape, lo: lo, hi: hi}.input(seed)
+}
+
+// TestDecompositions runs every case in rt against its reference and
+// lowers the imported graph with codegen.
+func TestDecompositions(t *testing.T) {
+	for i, tc := range decompCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.model().mustLoad(t, Options{})
+			x := tc.input(int64(i))
+			out, err := rt.Run(g, []*ir.Tensor{x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := allClose(out[0], tc.ref(x), tc.tolerance(), tc.tolerance()); err != nil {
+				t.Errorf("rt against the reference: %v (ops %v)", err, ops(g))
+			}
+			if _, err := codegen.Lower(g); err != nil {
+				t.Errorf("codegen.Lower: %v", err)
+			}
+		})
+	}
+}
+
+// caseGroup is one model holding several cases of one opset: case i reads
+// input i and writes output i.
+type caseGroup struct {
+	opset int64
+	m     *mb
+	cases []decompCase
+	xs    []*ir.Tensor
+}
+
+// groupByOpset builds one model per opset from the cases keep accepts.
+func groupByOpset(keep func(decompCase) bool) []caseGroup {
+	by := map[int64]*caseGroup{}
+	for i, tc := range decompCases() {
+		if !keep(tc) {
+			continue
+		}
+		g := by[tc.opset]
+		if g == nil {
+			g = &caseGroup{opset: tc.opset, m: newModel(tc.opset)}
+			by[tc.opset] = g
+		}
+		tc.addTo(g.m, fmt.Sprintf("c%d_", len(g.cases)))
+		g.cases = append(g.cases, tc)
+		g.xs = append(g.xs, tc.input(int64(i)))
+	}
+	var out []caseGroup
+	for _, k := range slices.Sorted(maps.Keys(by)) {
+		out = append(out, *by[k])
+	}
+	return out
+}
+
+// check compares the outputs of a runtime with rt's (and with the
+// references when ref is set), 10× the cases' tolerances.
+func (cg caseGroup) check(t *testing.T, what string, got, want []*ir.Tensor, ref bool) {
+	t.Helper()
+	if len(got) != len(cg.cases) {
+		t.Fatalf("%s gave %d outputs, want %d", what, len(got), len(cg.cases))
+	}
+	for i, tc := range cg.cases {
+		tol := 10 * tc.tolerance()
+		if err := allClose(got[i], want[i], tol, tol); err != nil {
+			t.Errorf("%s: %s against rt: %v", tc.name, what, err)
+		}
+		if ref {
+			if err := allClose(got[i], tc.ref(cg.xs[i]), tol, tol); err != nil {
+				t.Errorf("%s: %s against the reference: %v", tc.name, what, err)
+			}
+		}
+	}
+}
+
+// ortRunner runs a model in onnxruntime-node: it reads a JSON job
+// {model, inputs: [{name, file, dims}], outputs: [{name, file}]} and writes
+// each output as little-endian f32.
+const ortRunner = `const { readFileSync, writeFileSync } = require('node:fs');
+const { createRequire } = require('node:module');
+const [ortDir, jobPath] = process.argv.slice(2);
+const ort = createRequire(ortDir + '/package.json')('onnxruntime-node');
+const job = JSON.parse(readFileSync(jobPath, 'utf8'));
+(async () => {
+  const s = await ort.InferenceSession.create(job.model, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
+  const feeds = {};
+  for (const i of job.inputs) {
+    const b = readFileSync(i.file);
+    feeds[i.name] = new ort.Tensor('float32', new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), i.dims);
+  }
+  const r = await s.run(feeds);
+  for (const o of job.outputs) {
+    const d = r[o.name].data;
+    writeFileSync(o.file, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+  }
+})().catch((e) => { console.error(e); process.exit(1); });
+`
+
+// runORT runs the group's model in ONNX Runtime.
+func (cg caseGroup) runORT(t *testing.T, node, ortDir string) []*ir.Tensor {
+	dir := t.TempDir()
+	type io struct {
+		Name string `json:"name"`
+		File string `json:"file"`
+		Dims []int  `json:"dims,omitempty"`
+	}
+	job := struct {
+		Model   string `json:"model"`
+		Inputs  []io   `json:"inputs"`
+		Outputs []io   `json:"outputs"`
+	}{Model: filepath.Join(dir, "m.onnx")}
+	files := map[string][]byte{job.Model: cg.m.bytes(t), filepath.Join(dir, "run.cjs"): []byte(ortRunner)}
+	for i, x := range cg.xs {
+		in := io{Name: fmt.Sprintf("c%d_x", i), File: filepath.Join(dir, fmt.Sprintf("x%d.bin", i)), Dims: x.Shape}
+		raw := make([]byte, 4*len(x.F32))
+		for j, v := range x.F32 {
+			binary.LittleEndian.PutUint32(raw[4*j:], math.Float32bits(v))
+		}
+		files[in.File] = raw
+		job.Inputs = append(job.Inputs, in)
+		job.Outputs = append(job.Outputs, io{Name: fmt.Sprintf("c%d_y", i), File: filepath.Join(dir, fmt.Sprintf("y%d.bin", i))})
+	}
+	jb, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files[filepath.Join(dir, "job.json")] = jb
+	for name, b := range files {
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err := exec.Command(node, filepath.Join(dir, "run.cjs"), ortDir, filepath.Join(dir, "job.json")).CombinedOutput(); err != nil {
+		t.Fatalf("ONNX Runtime: %v\n%s", err, b)
+	}
+	var out []*ir.Tensor
+	for _, o := range job.Outputs {
+		b, err := os.ReadFile(o.File)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y := ir.NewTensor(ir.F32, []int{len(b) / 4})
+		for j := range y.F32 {
+			y.F32[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+		}
+		out = append(out, y)
+	}
+	return out
+}
+
+// TestDecompositionsORT runs the cases in ONNX Runtime (one model per
+// opset) and compares its outputs with rt's and the references.
+func TestDecompositionsORT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ONNX Runtime; skipped in -short")
+	}
+	dir, err := filepath.Abs(ortpath.Dir(filepath.Join("..", "..")))
+	node, nerr := exec.LookPath("node")
+	if ortpath.Dir(filepath.Join("..", "..")) == "" || err != nil || nerr != nil {
+		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing: skipping the ORT comparison")
+	}
+	skipped := 0
+	for _, cg := range groupByOpset(func(tc decompCase) bool {
+		if tc.ortSkip != "" {
+			skipped++
+		}
+		return tc.ortSkip == ""
+	}) {
+		t.Run(fmt.Sprintf("opset%d", cg.opset), func(t *testing.T) {
+			g := cg.m.mustLoad(t, Options{})
+			want, err := rt.Run(g, cg.xs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := cg.runORT(t, node, dir)
+			for i := range got {
+				if got[i].Len() == want[i].Len() {
+					got[i].Shape = want[i].Shape
+				}
+			}
+			cg.check(t, "ONNX Runtime", got, want, true)
+		})
+	}
+	t.Logf("%d cases left out (ONNX Runtime does not run them; see ortSkip)", skipped)
+}
+
+// TestDecompositionsCompiled builds the cases with the Go and LLVM backends
+// (one model per opset) and compares the executables' outputs with rt's.
+func TestDecompositionsCompiled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds executables; skipped in -short")
+	}
+	for _, cg := range groupByOpset(func(decompCase) bool { return true }) {
+		g := cg.m.mustLoad(t, Options{})
+		want, err := rt.Run(g, cg.xs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("opset%d/go", cg.opset), func(t *testing.T) {
+			x, err := gosrc.Build(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := x.Run(cg.xs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cg.check(t, "the Go backend", got, want, false)
+		})
+		t.Run(fmt.Sprintf("opset%d/llvm", cg.opset), func(t *testing.T) {
+			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
+				if _, err := exec.LookPath(tool); err != nil {
+					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
+				}
+			}
+			tgt, err := llvm.HostTarget()
+			if err != nil {
+				t.Skip(err)
+			}
+			x, err := llvm.Build(g, tgt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			got, err := x.Run(cg.xs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cg.check(t, "the LLVM backend", got, want, false)
+		})
+	}
+}
