@@ -198,12 +198,16 @@ func randF32(rng *rand.Rand, shape ...int) (*ir.Tensor, nd) {
 }
 
 // randI8 is a random int8 input of shape and its stored values.
-func randI8(rng *rand.Rand, shape ...int) (*ir.Tensor, nd) {
+func randI8(rng *rand.Rand, shape ...int) (*ir.Tensor, nd) { return randInt(rng, ir.I8, shape...) }
+
+// randInt is a random i8 or u8 input of shape and its stored values.
+func randInt(rng *rand.Rand, dt ir.DType, shape ...int) (*ir.Tensor, nd) {
 	a := newND(shape...)
-	x := ir.NewTensor(ir.I8, shape)
-	for i := range x.I8 {
-		x.I8[i] = int8(rng.Intn(256) - 128)
-		a.v[i] = float64(x.I8[i])
+	x := ir.NewTensor(dt, shape)
+	lo, hi := dt.Range()
+	for i := range a.v {
+		x.SetInt(i, lo+rng.Int63n(hi-lo+1))
+		a.v[i] = float64(x.IntAt(i))
 	}
 	return x, a
 }

@@ -266,6 +266,17 @@ func TestMalformed(t *testing.T) {
 func FuzzImport(f *testing.F) {
 	f.Add(convModel(false).build())
 	f.Add(convModel(true).build())
+	for _, c := range moveCases {
+		ins := []opIn{f32In(ints32(c.in)...)}
+		if c.consts != nil {
+			ins = append(ins, c.consts(fb.TensorTypeFLOAT32)...)
+		}
+		op := oneOp{code: c.code, ins: ins, optType: c.optType, opt: c.opt}
+		for _, s := range c.outs {
+			op.outs = append(op.outs, f32In(ints32(s)...))
+		}
+		f.Add(op.model().build())
+	}
 	for _, m := range sharedModels {
 		p := filepath.Join(sharedDir, m.path)
 		if st, err := os.Stat(p); err == nil && st.Size() < 1<<14 {

@@ -74,6 +74,13 @@ func convTransposeConv(o *opctx) error {
 	if err != nil {
 		return err
 	}
+	want, err := o.outType()
+	if err != nil {
+		return err
+	}
+	if !ir.EqualShape(want.Shape, outShape) {
+		return fmt.Errorf("output_shape %v differs from the output tensor's %v", outShape, want.Shape)
+	}
 	w, err := o.weights(1, []int{3, 0, 1, 2})
 	if err != nil {
 		return err

@@ -85,13 +85,21 @@ func (o *opctx) sliceAt(k int, xi int32, starts, ends, steps []int, keepRank boo
 		return err
 	}
 	if nchw && !keepRank {
-		name := o.im.sg.tensors[o.op.outputs[k]].name
-		if v, err = o.im.permute(v, toNHWC, ssaName(name)+".nhwc", name); err != nil {
-			return err
-		}
-		nchw = false
+		return o.setNHWC(k, v)
 	}
 	return o.setMoved(k, v, nchw)
+}
+
+// setNHWC records rank-4 NCHW value v, moved from an NCHW input, as output
+// k of another rank: permuted back (usually a reshape, the moved value
+// being small), then reshaped to the output's shape.
+func (o *opctx) setNHWC(k int, v *ir.Value) error {
+	name := o.im.sg.tensors[o.op.outputs[k]].name
+	v, err := o.im.permute(v, toNHWC, ssaName(name)+".nhwc", name)
+	if err != nil {
+		return err
+	}
+	return o.setMoved(k, v, false)
 }
 
 func permuted(s, perm []int) []int {
@@ -420,20 +428,29 @@ func convGather(o *opctx) error {
 			return fmt.Errorf("index %d out of range for dim %d of size %d", i, axis, shape[axis])
 		}
 	}
-	x, nchw, err := o.movedIn(xi, len(ix.Shape) == 1)
+	x, nchw, err := o.movedIn(xi, true)
 	if err != nil {
 		return err
-	}
-	if nchw {
-		axis = nchwPos[axis]
 	}
 	iv, err := o.im.get(ii)
 	if err != nil {
 		return err
 	}
+	flat := len(ix.Shape) == 1
+	if nchw {
+		// Gather in NCHW with the indices as a vector; other index shapes
+		// come back to NHWC, where the gathered dim splits into them.
+		axis = nchwPos[axis]
+		if !flat {
+			iv = o.im.addConst(o.im.sg.tensors[ii].name, ".flat", ix.Reshaped([]int{ix.Len()}), nil)
+		}
+	}
 	v, err := o.add("gather", []*ir.Value{x, iv}, ir.Attrs{"axis": ir.Int(axis)}, ir.Type{})
 	if err != nil {
 		return err
+	}
+	if nchw && !flat {
+		return o.setNHWC(0, v)
 	}
 	return o.setMoved(0, v, nchw)
 }

@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"math"
 	"math/rand"
 	"testing"
 
@@ -15,7 +16,20 @@ import (
 // after an op that leaves its result in NCHW only: every output element is
 // an input element (src) or the fill value, exactly.
 
-const moveScale, moveZP = 0.05, 3
+const moveScale = 0.05
+
+// moveZP is the zero point of quantized inputs: 3 for int8, 131 for uint8.
+func moveZP(typ fb.TensorType) int64 {
+	if typ == fb.TensorTypeUINT8 {
+		return 131
+	}
+	return 3
+}
+
+// stored is the byte that holds real value r quantized for typ.
+func stored(typ fb.TensorType, r float64) byte {
+	return byte(int64(math.Round(r/moveScale)) + moveZP(typ))
+}
 
 type moveCase struct {
 	name    string
@@ -112,6 +126,12 @@ var moveCases = []moveCase{
 	{name: "gather channels", code: fb.BuiltinOperatorGATHER, in: []int{1, 3, 4, 5}, consts: consts(vecConst(4, 0, 0, 2)),
 		optType: fb.BuiltinOptionsGatherOptions, opt: axisOpts(fb.GatherOptionsStart, fb.GatherOptionsAddAxis, fb.GatherOptionsEnd, -1),
 		outs: [][]int{{1, 3, 4, 4}}, src: along(3, func(_, i int) int { return []int{4, 0, 0, 2}[i] })},
+	{name: "gather scalar index", code: fb.BuiltinOperatorGATHER, in: []int{1, 3, 4, 5}, consts: consts(i32Const([]int32{}, 2)),
+		optType: fb.BuiltinOptionsGatherOptions, opt: axisOpts(fb.GatherOptionsStart, fb.GatherOptionsAddAxis, fb.GatherOptionsEnd, 1),
+		outs: [][]int{{1, 4, 5}}, src: func(_ int, o []int) []int { return []int{o[0], 2, o[1], o[2]} }},
+	{name: "gather width by 2-D indices", code: fb.BuiltinOperatorGATHER, in: []int{1, 3, 4, 5}, consts: consts(i32Const([]int32{2, 2}, 3, 0, 1, 1)),
+		optType: fb.BuiltinOptionsGatherOptions, opt: axisOpts(fb.GatherOptionsStart, fb.GatherOptionsAddAxis, fb.GatherOptionsEnd, 2),
+		outs: [][]int{{1, 3, 2, 2, 5}}, src: func(_ int, o []int) []int { return []int{o[0], o[1], []int{3, 0, 1, 1}[2*o[2]+o[3]], o[4]} }},
 	{name: "gather 2-D indices", code: fb.BuiltinOperatorGATHER, in: []int{5, 3}, consts: consts(i32Const([]int32{2, 2}, 4, 1, 1, 0)),
 		optType: fb.BuiltinOptionsGatherOptions, opt: axisOpts(fb.GatherOptionsStart, fb.GatherOptionsAddAxis, fb.GatherOptionsEnd, 0),
 		outs: [][]int{{2, 2, 3}}, src: func(_ int, o []int) []int { return []int{[]int{4, 1, 1, 0}[2*o[0]+o[1]], o[2]} }},
@@ -121,8 +141,8 @@ var moveCases = []moveCase{
 	{name: "padv2", code: fb.BuiltinOperatorPADV2, in: []int{1, 3, 4, 2},
 		consts: func(typ fb.TensorType) []opIn {
 			v := opIn{shape: []int32{}, typ: typ, data: f32Bytes(-1.5)}
-			if typ == fb.TensorTypeINT8 {
-				v = opIn{shape: []int32{}, typ: typ, data: []byte{256 - 27}, scale: moveScale, zp: moveZP} // (-27-3)·0.05 = -1.5
+			if typ != fb.TensorTypeFLOAT32 {
+				v = opIn{shape: []int32{}, typ: typ, data: []byte{stored(typ, -1.5)}, scale: moveScale, zp: moveZP(typ)}
 			}
 			return []opIn{i32Const([]int32{4, 2}, 0, 0, 1, 2, 0, 1, 1, 0), v}
 		},
@@ -179,7 +199,7 @@ func padSrc(in, before []int, edge func(i, n int) int) func(int, []int) []int {
 func TestDataMovement(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for _, c := range moveCases {
-		for _, typ := range []fb.TensorType{fb.TensorTypeFLOAT32, fb.TensorTypeINT8} {
+		for _, typ := range []fb.TensorType{fb.TensorTypeFLOAT32, fb.TensorTypeINT8, fb.TensorTypeUINT8} {
 			for _, pool := range []bool{false, true} {
 				if pool && (len(c.in) != 4 || c.first) {
 					continue
@@ -194,8 +214,8 @@ func TestDataMovement(t *testing.T) {
 
 func (c moveCase) run(t *testing.T, rng *rand.Rand, typ fb.TensorType, pool bool) {
 	x := opIn{shape: ints32(c.in), typ: typ}
-	if typ == fb.TensorTypeINT8 {
-		x.scale, x.zp = moveScale, moveZP
+	if typ != fb.TensorTypeFLOAT32 {
+		x.scale, x.zp = moveScale, moveZP(typ)
 	}
 	var ins []opIn
 	if c.consts != nil {
@@ -213,9 +233,9 @@ func (c moveCase) run(t *testing.T, rng *rand.Rand, typ fb.TensorType, pool bool
 	var feed *ir.Tensor
 	var a nd
 	fill := c.fill
-	if typ == fb.TensorTypeINT8 {
-		feed, a = randI8(rng, c.in...)
-		fill = fill/moveScale + moveZP
+	if typ != fb.TensorTypeFLOAT32 {
+		feed, a = randInt(rng, dtypes[typ], c.in...)
+		fill = fill/moveScale + float64(moveZP(typ))
 	} else {
 		feed, a = randF32(rng, c.in...)
 	}
@@ -234,6 +254,38 @@ func (c moveCase) run(t *testing.T, rng *rand.Rand, typ fb.TensorType, pool bool
 	for _, v := range g.Values {
 		if pool && c.code != fb.BuiltinOperatorTRANSPOSE && v.Op.Name == "transpose" && v.Args[0].Op.Name == "maxpool" {
 			t.Errorf("%s converts the pooled NCHW value back to NHWC:\n%s", v.Where(), g)
+		}
+	}
+}
+
+// CONCATENATION along every axis, from NHWC inputs and NCHW ones.
+func TestConcatAxes(t *testing.T) {
+	rng := rand.New(rand.NewSource(9))
+	for _, axis := range []int{0, 1, 2, 3, -1, -3} {
+		for _, pool := range []bool{false, true} {
+			ax := (axis + 4) % 4
+			s0, s1 := []int{2, 3, 4, 5}, []int{2, 3, 4, 5}
+			s1[ax] = 2
+			out := append([]int{}, s0...)
+			out[ax] += 2
+			op := oneOp{code: fb.BuiltinOperatorCONCATENATION, ins: []opIn{f32In(ints32(s0)...), f32In(ints32(s1)...)}, outs: []opIn{f32In(ints32(out)...)},
+				optType: fb.BuiltinOptionsConcatenationOptions, opt: func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+					fb.ConcatenationOptionsStart(b)
+					fb.ConcatenationOptionsAddAxis(b, int32(axis))
+					return fb.ConcatenationOptionsEnd(b)
+				}, pool: pool}
+			x0, a0 := randF32(rng, s0...)
+			x1, a1 := randF32(rng, s1...)
+			_, outs := op.run(t, x0, x1)
+			want := newND(out...).fill(func(o []int) float64 {
+				if o[ax] < s0[ax] {
+					return a0.at(o...)
+				}
+				i := append([]int{}, o...)
+				i[ax] -= s0[ax]
+				return a1.at(i...)
+			})
+			near(t, fmt.Sprintf("axis %d pool %v", axis, pool), outs[0], want, 0)
 		}
 	}
 }
