@@ -242,10 +242,15 @@ func quantOf(t *tensor, dt ir.DType, shape []int) (*ir.Quant, error) {
 }
 
 // constTensor reads the data of a constant tensor (nil when it has none).
+// The output of an op the import folds into a constant (DEQUANTIZE of
+// FLOAT16 weights) counts as one.
 func (im *importer) constTensor(i int32) (*ir.Tensor, *ir.Quant, error) {
 	t, err := im.tensor(i)
 	if err != nil {
 		return nil, nil, err
+	}
+	if v := im.vals[i].plain; v != nil && v.IsConst() {
+		return v.Const, v.Type.Quant, nil
 	}
 	if t.buffer == 0 || int(t.buffer) >= len(im.m.buffers) || len(im.m.buffers[t.buffer]) == 0 {
 		if t.external != 0 {

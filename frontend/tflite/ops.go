@@ -31,7 +31,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorRELU6, 1, "clip [0, 6]; quantized: clip on the stored integers", convRelu(fb.ActivationFunctionTypeRELU6)},
 	{fb.BuiltinOperatorRELU_N1_TO_1, 1, "clip [-1, 1]; quantized: clip on the stored integers", convRelu(fb.ActivationFunctionTypeRELU_N1_TO_1)},
 	{fb.BuiltinOperatorQUANTIZE, 1, "quantize (float input; ties round to even, TFLite rounds them away from zero) or requantize (integer input)", convQuantize},
-	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize", convDequantize},
+	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize; a constant FLOAT16 input (float16 weights) becomes an f32 constant", convDequantize},
 	{fb.BuiltinOperatorCAST, 1, "cast", convCast},
 
 	// Data movement (ops_shape.go, ops_pad.go): integer tensors move unchanged; an output with other parameters gets a requantize.
@@ -63,7 +63,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorMAXIMUM, 2, "max with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("max"))},
 	{fb.BuiltinOperatorMINIMUM, 2, "min with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("min"))},
 	{fb.BuiltinOperatorSUM, 2, "reduce_sum over constant axes, keep_dims", floatOnly(convSum)},
-	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims", floatOnly(convReduceMax)},
+	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims; quantized: axes 1 and 2 of a 4-D tensor only, as a maxpool over the whole image", convReduceMax},
 
 	// Layers (ops_layer.go), float only.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims", floatOnly(convBatchMatMul)},
@@ -313,7 +313,13 @@ func (o *opctx) binaryArgs() (a, b *ir.Value, nchw bool, err error) {
 // broadcastsAsConst reports whether tensor i is a constant that rank4Const takes.
 func (o *opctx) broadcastsAsConst(i int32) bool {
 	t, err := o.im.tensor(i)
-	if err != nil || len(t.shape) > 4 || t.buffer == 0 || int(t.buffer) >= len(o.im.m.buffers) || len(o.im.m.buffers[t.buffer]) == 0 {
+	if err != nil || len(t.shape) > 4 {
+		return false
+	}
+	if v := o.im.vals[i].plain; v != nil && v.IsConst() { // folded at import
+		return v.Type.Quant == nil || v.Type.Quant.Axis < 0
+	}
+	if t.buffer == 0 || int(t.buffer) >= len(o.im.m.buffers) || len(o.im.m.buffers[t.buffer]) == 0 {
 		return false
 	}
 	return t.q == nil || len(t.q.scale) <= 1

@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pare-ml/pare/ir"
 )
@@ -68,5 +69,42 @@ func sameQuantOnly(fn func(o *opctx) error) func(o *opctx) error {
 	}
 }
 
-func convSum(o *opctx) error       { return o.reduce("reduce_sum") }
-func convReduceMax(o *opctx) error { return o.reduce("reduce_max") }
+func convSum(o *opctx) error { return o.reduce("reduce_sum") }
+
+// convReduceMax imports REDUCE_MAX: reduce_max on floats; on quantized
+// tensors (whose IR reduce_max would drop the parameters) the spatial
+// maximum TFLite models use, a maxpool over the whole image (a comparison
+// of stored integers, as TFLite's kernel does).
+func convReduceMax(o *opctx) error {
+	if !o.quantizedIO() {
+		return o.reduce("reduce_max")
+	}
+	xi := o.in(0)
+	shape, err := o.inShape(xi)
+	if err != nil {
+		return err
+	}
+	raw, _, err := o.constInts(1)
+	if err != nil {
+		return err
+	}
+	axes, err := normAxes(raw, len(shape))
+	if err != nil {
+		return err
+	}
+	if len(shape) != 4 || !slices.Equal(axes, []int{1, 2}) {
+		return fmt.Errorf("unsupported: quantized REDUCE_MAX over axes %v of %v (only axes [1 2] of a 4-D tensor)", axes, shape)
+	}
+	x, err := o.im.getNCHW(xi)
+	if err != nil {
+		return err
+	}
+	v, err := o.add("maxpool", []*ir.Value{x}, ir.Attrs{"kernel": ir.Ints(shape[1], shape[2])}, ir.Type{})
+	if err != nil {
+		return err
+	}
+	if o.op.opt.keepDims {
+		return o.setMoved(0, v, true)
+	}
+	return o.setNHWC(0, v)
+}

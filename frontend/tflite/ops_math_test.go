@@ -235,6 +235,29 @@ func TestQuantizedMath(t *testing.T) {
 			near(t, code.String(), outs[0], want, 0)
 		}
 	}
+	for _, keep := range []bool{true, false} {
+		for _, pool := range []bool{false, true} {
+			out := []int32{2, 5}
+			if keep {
+				out = []int32{2, 1, 1, 5}
+			}
+			op := oneOp{code: fb.BuiltinOperatorREDUCE_MAX, ins: []opIn{i8In(0.1, -4, 2, 3, 4, 5), vecConst(2, -3)}, outs: []opIn{i8In(0.1, -4, out...)},
+				optType: fb.BuiltinOptionsReducerOptions, opt: reducerOpts(keep), pool: pool}
+			x, a := randI8(rng, 2, 3, 4, 5)
+			_, outs := op.run(t, x)
+			want := newND(toInts(out)...).fill(func(o []int) float64 {
+				n, c := o[0], o[len(o)-1]
+				m := math.Inf(-1)
+				for y := 0; y < 3; y++ {
+					for xx := 0; xx < 4; xx++ {
+						m = max(m, a.at(n, y, xx, c))
+					}
+				}
+				return m
+			})
+			near(t, fmt.Sprintf("REDUCE_MAX keep %v pool %v", keep, pool), outs[0], want, 0)
+		}
+	}
 	q := i8In(0.1, -4, 2, 3)
 	for _, c := range []struct {
 		op   oneOp
@@ -243,6 +266,7 @@ func TestQuantizedMath(t *testing.T) {
 		{oneOp{code: fb.BuiltinOperatorEXP, ins: []opIn{q}, outs: []opIn{q}}, "unsupported: quantized EXP"},
 		{oneOp{code: fb.BuiltinOperatorLEAKY_RELU, ins: []opIn{q}, outs: []opIn{q}}, "unsupported: quantized LEAKY_RELU"},
 		{oneOp{code: fb.BuiltinOperatorMAXIMUM, ins: []opIn{q, q}, outs: []opIn{i8In(0.2, -4, 2, 3)}}, "only one shared per-tensor quantization"},
+		{oneOp{code: fb.BuiltinOperatorREDUCE_MAX, ins: []opIn{q, vecConst(1)}, outs: []opIn{i8In(0.1, -4, 2)}}, "only axes [1 2] of a 4-D tensor"},
 		{oneOp{code: fb.BuiltinOperatorSUM, ins: []opIn{q, vecConst(1)}, outs: []opIn{i8In(0.1, -4, 2)}}, "unsupported: quantized SUM"},
 		{oneOp{code: fb.BuiltinOperatorRESIZE_BILINEAR, ins: []opIn{i8In(0.1, -4, 1, 2, 2, 1), vecConst(4, 4)}, outs: []opIn{i8In(0.1, -4, 1, 4, 4, 1)}}, "unsupported: quantized RESIZE_BILINEAR"},
 		{oneOp{code: fb.BuiltinOperatorBATCH_MATMUL, ins: []opIn{q, i8In(0.1, -4, 3, 2)}, outs: []opIn{i8In(0.1, -4, 2, 2)}}, "unsupported: quantized BATCH_MATMUL"},

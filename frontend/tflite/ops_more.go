@@ -2,6 +2,7 @@ package tflite
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	fb "github.com/pare-ml/pare/frontend/tflite/tflitefb"
@@ -254,7 +255,13 @@ func convQuantize(o *opctx) error {
 	return o.set(v, nchw)
 }
 
+// convDequantize imports DEQUANTIZE: of a quantized tensor, or of a
+// constant FLOAT16 tensor (the TF converter's float16 weights), which
+// becomes an f32 constant.
 func convDequantize(o *opctx) error {
+	if t, err := o.im.tensor(o.in(0)); err == nil && t.typ == fb.TensorTypeFLOAT16 {
+		return o.float16Const(t)
+	}
 	x, nchw, err := o.elementwiseIn(0)
 	if err != nil {
 		return err
@@ -280,4 +287,42 @@ func convCast(o *opctx) error {
 		return err
 	}
 	return o.set(v, nchw)
+}
+
+// float16Const sets output 0 to the f32 value of constant FLOAT16 tensor t.
+func (o *opctx) float16Const(t *tensor) error {
+	shape, err := shapeOf(t)
+	if err != nil {
+		return err
+	}
+	if t.buffer == 0 || int(t.buffer) >= len(o.im.m.buffers) || len(o.im.m.buffers[t.buffer]) == 0 {
+		return fmt.Errorf("FLOAT16 input %q must be a constant", t.name)
+	}
+	b := o.im.m.buffers[t.buffer]
+	n := ir.NumElements(shape)
+	if len(b) != 2*n {
+		return fmt.Errorf("FLOAT16 tensor %q %v holds %d bytes, want %d", t.name, shape, len(b), 2*n)
+	}
+	f := ir.NewTensor(ir.F32, shape)
+	for i := range f.F32 {
+		f.F32[i] = halfToFloat(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+	}
+	return o.set(o.im.addConst(o.out.name, "", f, nil), false)
+}
+
+// halfToFloat converts an IEEE 754 binary16 value (exactly: every half is a float32).
+func halfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp, frac := uint32(h>>10)&0x1f, uint32(h)&0x3ff
+	switch {
+	case exp == 0: // zero and subnormals: frac · 2^-24
+		v := float32(frac) / (1 << 24)
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	case exp == 0x1f: // infinities and NaNs
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
