@@ -23,23 +23,6 @@ func convLeakyRelu(o *opctx) error {
 	return o.set(v, nchw)
 }
 
-// convSquaredDifference is (a - b)·(a - b).
-func convSquaredDifference(o *opctx) error {
-	a, b, nchw, err := o.binaryArgs()
-	if err != nil {
-		return err
-	}
-	d, err := o.add("sub", []*ir.Value{a, b}, nil, ir.Type{})
-	if err != nil {
-		return err
-	}
-	v, err := o.add("mul", []*ir.Value{d, d}, nil, ir.Type{})
-	if err != nil {
-		return err
-	}
-	return o.set(v, nchw)
-}
-
 // sameQuantOnly wraps the converter of MAXIMUM / MINIMUM: quantized inputs
 // and output must share one per-tensor quantization (TFLite's kernel then
 // compares stored integers, and so does rt).

@@ -48,6 +48,14 @@ func unaryCases(shape []int32) []mathCase {
 		fb.LeakyReluOptionsAddAlpha(b, 0.2)
 		return fb.LeakyReluOptionsEnd(b)
 	}
+	gelu := u("gelu approximate", fb.BuiltinOperatorGELU, nil, func(x float64) float64 {
+		return x / 2 * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	})
+	gelu.optType, gelu.opt = fb.BuiltinOptionsGeluOptions, func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+		fb.GeluOptionsStart(b)
+		fb.GeluOptionsAddApproximate(b, true)
+		return fb.GeluOptionsEnd(b)
+	}
 	return []mathCase{
 		u("exp", fb.BuiltinOperatorEXP, nil, math.Exp),
 		u("log", fb.BuiltinOperatorLOG, positive, math.Log),
@@ -56,6 +64,11 @@ func unaryCases(shape []int32) []mathCase {
 		u("abs", fb.BuiltinOperatorABS, nil, math.Abs),
 		u("neg", fb.BuiltinOperatorNEG, nil, func(x float64) float64 { return -x }),
 		leaky,
+		u("square", fb.BuiltinOperatorSQUARE, nil, func(x float64) float64 { return x * x }),
+		u("floor", fb.BuiltinOperatorFLOOR, nil, math.Floor),
+		u("ceil", fb.BuiltinOperatorCEIL, nil, math.Ceil),
+		u("gelu", fb.BuiltinOperatorGELU, nil, func(x float64) float64 { return x / 2 * (1 + math.Erf(x/math.Sqrt2)) }),
+		gelu,
 	}
 }
 
@@ -272,5 +285,42 @@ func TestQuantizedMath(t *testing.T) {
 		{oneOp{code: fb.BuiltinOperatorBATCH_MATMUL, ins: []opIn{q, i8In(0.1, -4, 3, 2)}, outs: []opIn{i8In(0.1, -4, 2, 2)}}, "unsupported: quantized BATCH_MATMUL"},
 	} {
 		c.op.importErr(t, c.want)
+	}
+}
+
+// L2_NORMALIZATION and LOG_SOFTMAX work on rows of the last dim.
+func TestRowOps(t *testing.T) {
+	rng := rand.New(rand.NewSource(11))
+	for _, code := range []fb.BuiltinOperator{fb.BuiltinOperatorL2_NORMALIZATION, fb.BuiltinOperatorLOG_SOFTMAX} {
+		for _, shape := range [][]int{{2, 3, 4, 5}, {3, 7}} {
+			for _, pool := range []bool{false, true} {
+				if pool && len(shape) != 4 {
+					continue
+				}
+				op := oneOp{code: code, ins: []opIn{f32In(ints32(shape)...)}, outs: []opIn{f32In(ints32(shape)...)}, pool: pool}
+				x, a := randF32(rng, shape...)
+				_, outs := op.run(t, x)
+				n := shape[len(shape)-1]
+				want := newND(shape...)
+				for r := 0; r < len(a.v); r += n {
+					row, out := a.v[r:r+n], want.v[r:r+n]
+					ss, mx, se := 0.0, math.Inf(-1), 0.0
+					for _, v := range row {
+						ss, mx = ss+v*v, max(mx, v)
+					}
+					for _, v := range row {
+						se += math.Exp(v - mx)
+					}
+					for i, v := range row {
+						if code == fb.BuiltinOperatorL2_NORMALIZATION {
+							out[i] = v / max(math.Sqrt(ss), 1e-6)
+						} else {
+							out[i] = v - mx - math.Log(se)
+						}
+					}
+				}
+				near(t, fmt.Sprintf("%v %v pool %v", code, shape, pool), outs[0], want, 1e-5)
+			}
+		}
 	}
 }

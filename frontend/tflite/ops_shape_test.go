@@ -136,6 +136,10 @@ var moveCases = []moveCase{
 		optType: fb.BuiltinOptionsGatherOptions, opt: axisOpts(fb.GatherOptionsStart, fb.GatherOptionsAddAxis, fb.GatherOptionsEnd, 0),
 		outs: [][]int{{2, 2, 3}}, src: func(_ int, o []int) []int { return []int{[]int{4, 1, 1, 0}[2*o[0]+o[1]], o[2]} }},
 
+	{name: "broadcast_to", code: fb.BuiltinOperatorBROADCAST_TO, in: []int{1, 3, 1, 2}, consts: consts(vecConst(2, 3, 4, 2)),
+		outs: [][]int{{2, 3, 4, 2}}, src: func(_ int, o []int) []int { return []int{0, o[1], 0, o[3]} }},
+	{name: "broadcast_to rank 3", code: fb.BuiltinOperatorBROADCAST_TO, in: []int{4, 1}, consts: consts(vecConst(2, 4, 3)),
+		outs: [][]int{{2, 4, 3}}, src: func(_ int, o []int) []int { return []int{o[1], 0} }},
 	{name: "pad", code: fb.BuiltinOperatorPAD, in: []int{1, 3, 4, 2}, consts: consts(i32Const([]int32{4, 2}, 0, 0, 1, 2, 0, 1, 1, 0)),
 		outs: [][]int{{1, 6, 5, 3}}, src: padSrc([]int{1, 3, 4, 2}, []int{0, 1, 0, 1}, nil)},
 	{name: "padv2", code: fb.BuiltinOperatorPADV2, in: []int{1, 3, 4, 2},

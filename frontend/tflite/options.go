@@ -34,6 +34,7 @@ type options struct {
 	adjX, adjY   bool    // BATCH_MATMUL
 	alignCorners bool    // RESIZE_*
 	halfPixel    bool    // RESIZE_*
+	approximate  bool    // GELU
 }
 
 // optionTable is one options table pare reads: the fields it reads (id,
@@ -155,6 +156,7 @@ var optionTables = map[fb.BuiltinOptions]optionTable{
 	fb.BuiltinOptionsMirrorPadOptions:    {[]fieldSpec{sc(0, 1)}, func(u flatbuffers.Table, o *options) { o.mirrorMode = as[fb.MirrorPadOptions](u).Mode() }},
 	fb.BuiltinOptionsSpaceToDepthOptions: blockSize[fb.SpaceToDepthOptions](),
 	fb.BuiltinOptionsDepthToSpaceOptions: blockSize[fb.DepthToSpaceOptions](),
+	fb.BuiltinOptionsGeluOptions:         {[]fieldSpec{sc(0, 1)}, func(u flatbuffers.Table, o *options) { o.approximate = as[fb.GeluOptions](u).Approximate() }},
 	fb.BuiltinOptionsLeakyReluOptions:    {[]fieldSpec{sc(0, 4)}, func(u flatbuffers.Table, o *options) { o.alpha = as[fb.LeakyReluOptions](u).Alpha() }},
 	fb.BuiltinOptionsBatchMatMulOptions: {[]fieldSpec{sc(0, 1), sc(1, 1), sc(2, 1)}, func(u flatbuffers.Table, o *options) {
 		t := as[fb.BatchMatMulOptions](u)

@@ -109,6 +109,21 @@ const (
 	BuiltinOptionsDensifyOptions                    BuiltinOptions = 99
 	BuiltinOptionsSegmentSumOptions                 BuiltinOptions = 100
 	BuiltinOptionsBatchMatMulOptions                BuiltinOptions = 101
+	BuiltinOptionsCumsumOptions                     BuiltinOptions = 102
+	BuiltinOptionsCallOnceOptions                   BuiltinOptions = 103
+	BuiltinOptionsBroadcastToOptions                BuiltinOptions = 104
+	BuiltinOptionsRfft2dOptions                     BuiltinOptions = 105
+	BuiltinOptionsConv3DOptions                     BuiltinOptions = 106
+	BuiltinOptionsHashtableOptions                  BuiltinOptions = 107
+	BuiltinOptionsHashtableFindOptions              BuiltinOptions = 108
+	BuiltinOptionsHashtableImportOptions            BuiltinOptions = 109
+	BuiltinOptionsHashtableSizeOptions              BuiltinOptions = 110
+	BuiltinOptionsVarHandleOptions                  BuiltinOptions = 111
+	BuiltinOptionsReadVariableOptions               BuiltinOptions = 112
+	BuiltinOptionsAssignVariableOptions             BuiltinOptions = 113
+	BuiltinOptionsRandomOptions                     BuiltinOptions = 114
+	BuiltinOptionsBucketizeOptions                  BuiltinOptions = 115
+	BuiltinOptionsGeluOptions                       BuiltinOptions = 116
 )
 
 var EnumNamesBuiltinOptions = map[BuiltinOptions]string{
@@ -214,6 +229,21 @@ var EnumNamesBuiltinOptions = map[BuiltinOptions]string{
 	BuiltinOptionsDensifyOptions:                    "DensifyOptions",
 	BuiltinOptionsSegmentSumOptions:                 "SegmentSumOptions",
 	BuiltinOptionsBatchMatMulOptions:                "BatchMatMulOptions",
+	BuiltinOptionsCumsumOptions:                     "CumsumOptions",
+	BuiltinOptionsCallOnceOptions:                   "CallOnceOptions",
+	BuiltinOptionsBroadcastToOptions:                "BroadcastToOptions",
+	BuiltinOptionsRfft2dOptions:                     "Rfft2dOptions",
+	BuiltinOptionsConv3DOptions:                     "Conv3DOptions",
+	BuiltinOptionsHashtableOptions:                  "HashtableOptions",
+	BuiltinOptionsHashtableFindOptions:              "HashtableFindOptions",
+	BuiltinOptionsHashtableImportOptions:            "HashtableImportOptions",
+	BuiltinOptionsHashtableSizeOptions:              "HashtableSizeOptions",
+	BuiltinOptionsVarHandleOptions:                  "VarHandleOptions",
+	BuiltinOptionsReadVariableOptions:               "ReadVariableOptions",
+	BuiltinOptionsAssignVariableOptions:             "AssignVariableOptions",
+	BuiltinOptionsRandomOptions:                     "RandomOptions",
+	BuiltinOptionsBucketizeOptions:                  "BucketizeOptions",
+	BuiltinOptionsGeluOptions:                       "GeluOptions",
 }
 
 var EnumValuesBuiltinOptions = map[string]BuiltinOptions{
@@ -319,6 +349,21 @@ var EnumValuesBuiltinOptions = map[string]BuiltinOptions{
 	"DensifyOptions":                    BuiltinOptionsDensifyOptions,
 	"SegmentSumOptions":                 BuiltinOptionsSegmentSumOptions,
 	"BatchMatMulOptions":                BuiltinOptionsBatchMatMulOptions,
+	"CumsumOptions":                     BuiltinOptionsCumsumOptions,
+	"CallOnceOptions":                   BuiltinOptionsCallOnceOptions,
+	"BroadcastToOptions":                BuiltinOptionsBroadcastToOptions,
+	"Rfft2dOptions":                     BuiltinOptionsRfft2dOptions,
+	"Conv3DOptions":                     BuiltinOptionsConv3DOptions,
+	"HashtableOptions":                  BuiltinOptionsHashtableOptions,
+	"HashtableFindOptions":              BuiltinOptionsHashtableFindOptions,
+	"HashtableImportOptions":            BuiltinOptionsHashtableImportOptions,
+	"HashtableSizeOptions":              BuiltinOptionsHashtableSizeOptions,
+	"VarHandleOptions":                  BuiltinOptionsVarHandleOptions,
+	"ReadVariableOptions":               BuiltinOptionsReadVariableOptions,
+	"AssignVariableOptions":             BuiltinOptionsAssignVariableOptions,
+	"RandomOptions":                     BuiltinOptionsRandomOptions,
+	"BucketizeOptions":                  BuiltinOptionsBucketizeOptions,
+	"GeluOptions":                       BuiltinOptionsGeluOptions,
 }
 
 func (v BuiltinOptions) String() string {
