@@ -36,7 +36,7 @@ var converters = []converter{
 
 	// Data movement (ops_shape.go, ops_pad.go): integer tensors move unchanged; an output with other parameters gets a requantize.
 	{fb.BuiltinOperatorTRANSPOSE, 2, "transpose by the constant perm (composed with the NCHW layout: none when it only undoes it)", convTranspose},
-	{fb.BuiltinOperatorSTRIDED_SLICE, 4, "slice with constant begin, end, strides; begin/end/shrink_axis masks, offset (ellipsis and new_axis masks: unsupported)", convStridedSlice},
+	{fb.BuiltinOperatorSTRIDED_SLICE, 4, "slice with constant begin, end, strides (+ reshape); all five masks, offset", convStridedSlice},
 	{fb.BuiltinOperatorSLICE, 3, "slice with constant begin and size (-1: to the end)", convSlice},
 	{fb.BuiltinOperatorSPLIT, 2, "one slice per output along the constant axis (input 0)", convSplit},
 	{fb.BuiltinOperatorSPLIT_V, 3, "one slice per output, constant size_splits (one -1 allowed) and axis", convSplitV},

@@ -35,12 +35,21 @@ func (o *opctx) inShape(xi int32) ([]int, error) {
 
 // constVector reads constant input k as a vector of n integers.
 func (o *opctx) constVector(k, n int, what string) ([]int, error) {
+	v, err := o.constList(k, what)
+	if err == nil && len(v) != n {
+		err = fmt.Errorf("%s %v has %d entries, want %d (one per input dim)", what, v, len(v), n)
+	}
+	return v, err
+}
+
+// constList reads constant input k as a vector (or scalar) of integers.
+func (o *opctx) constList(k int, what string) ([]int, error) {
 	v, shape, err := o.constInts(k)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", what, err)
 	}
-	if len(shape) > 1 || len(v) != n {
-		return nil, fmt.Errorf("%s %v has shape %v, want [%d] (one entry per input dim)", what, v, shape, n)
+	if len(shape) > 1 {
+		return nil, fmt.Errorf("%s has shape %v, want a vector", what, shape)
 	}
 	return v, nil
 }
@@ -164,69 +173,6 @@ func isIdentity(perm []int) bool {
 		}
 	}
 	return true
-}
-
-// byStep is fwd for a positive step, else back.
-func byStep(step, fwd, back int) int {
-	if step > 0 {
-		return fwd
-	}
-	return back
-}
-
-// clampIndex is TFLite's start / stop of a strided slice: negative counts
-// from the end, then clamped to [0, n] (step > 0) or [-1, n-1] (step < 0).
-func clampIndex(i, n, step int) int {
-	if i < 0 {
-		i += n
-	}
-	if step > 0 {
-		return min(max(i, 0), n)
-	}
-	return min(max(i, -1), n-1)
-}
-
-func convStridedSlice(o *opctx) error {
-	opt := o.op.opt
-	if opt.ellipsisMask != 0 || opt.newAxisMask != 0 {
-		return fmt.Errorf("ellipsis_mask %#x and new_axis_mask %#x are not supported (only 0)", opt.ellipsisMask, opt.newAxisMask)
-	}
-	xi, shape, vs, err := o.sliceArgs("begin", "end", "strides")
-	if err != nil {
-		return err
-	}
-	r := len(shape)
-	if opt.shrinkMask>>r != 0 || opt.beginMask>>r != 0 || opt.endMask>>r != 0 {
-		return fmt.Errorf("masks (begin %#x, end %#x, shrink_axis %#x) name dims beyond rank %d", opt.beginMask, opt.endMask, opt.shrinkMask, r)
-	}
-	begin, end, steps := vs[0], vs[1], vs[2]
-	starts, ends := make([]int, r), make([]int, r)
-	for d, n := range shape {
-		s := steps[d]
-		if s == 0 {
-			return fmt.Errorf("stride 0 on dim %d", d)
-		}
-		starts[d] = clampIndex(begin[d], n, s)
-		if opt.beginMask>>d&1 != 0 {
-			starts[d] = byStep(s, 0, n-1)
-		}
-		if opt.shrinkMask>>d&1 != 0 {
-			if starts[d] < 0 || starts[d] >= n {
-				return fmt.Errorf("shrink_axis dim %d: begin %d out of range for size %d", d, begin[d], n)
-			}
-			ends[d], steps[d] = starts[d]+1, 1
-			continue
-		}
-		e := end[d]
-		if opt.offset {
-			e += starts[d]
-		}
-		ends[d] = clampIndex(e, n, s)
-		if opt.endMask>>d&1 != 0 {
-			ends[d] = byStep(s, n, -1)
-		}
-	}
-	return o.sliceAt(0, xi, starts, ends, steps, opt.shrinkMask == 0)
 }
 
 func convSlice(o *opctx) error {

@@ -51,10 +51,16 @@ func consts(ins ...opIn) func(fb.TensorType) []opIn {
 }
 
 func stridedOpts(begin, end, shrink int32, offset bool) optFn {
+	return stridedMasks(begin, end, 0, 0, shrink, offset)
+}
+
+func stridedMasks(begin, end, ellipsis, newAxis, shrink int32, offset bool) optFn {
 	return func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 		fb.StridedSliceOptionsStart(b)
 		fb.StridedSliceOptionsAddBeginMask(b, begin)
 		fb.StridedSliceOptionsAddEndMask(b, end)
+		fb.StridedSliceOptionsAddEllipsisMask(b, ellipsis)
+		fb.StridedSliceOptionsAddNewAxisMask(b, newAxis)
 		fb.StridedSliceOptionsAddShrinkAxisMask(b, shrink)
 		fb.StridedSliceOptionsAddOffset(b, offset)
 		return fb.StridedSliceOptionsEnd(b)
@@ -105,6 +111,22 @@ var moveCases = []moveCase{
 		opt:  stridedOpts(0, 0, 0, true),
 		outs: [][]int{{2, 3}}, src: func(_ int, o []int) []int { return []int{1 + o[0], 2 + 2*o[1]} }},
 
+	{name: "strided slice ellipsis", code: fb.BuiltinOperatorSTRIDED_SLICE, in: []int{2, 7, 6, 5},
+		consts: consts(vecConst(0, 1), vecConst(0, 4), vecConst(1, 2)), optType: fb.BuiltinOptionsStridedSliceOptions,
+		opt:  stridedMasks(0, 0, 0b01, 0, 0, false), // x[..., 1:4:2]
+		outs: [][]int{{2, 7, 6, 2}}, src: func(_ int, o []int) []int { return []int{o[0], o[1], o[2], 1 + 2*o[3]} }},
+	{name: "strided slice ellipsis inside", code: fb.BuiltinOperatorSTRIDED_SLICE, in: []int{2, 7, 6, 5},
+		consts: consts(vecConst(1, 0, -1), vecConst(2, 0, 0), vecConst(1, 1, 1)), optType: fb.BuiltinOptionsStridedSliceOptions,
+		opt:  stridedMasks(0, 0, 0b010, 0, 0b100, false), // x[1:2, ..., -1]
+		outs: [][]int{{1, 7, 6}}, src: func(_ int, o []int) []int { return []int{1, o[1], o[2], 4} }},
+	{name: "strided slice new axis", code: fb.BuiltinOperatorSTRIDED_SLICE, in: []int{3, 4, 5},
+		consts: consts(vecConst(0, 0, 2), vecConst(0, 0, 3), vecConst(1, 1, 1)), optType: fb.BuiltinOptionsStridedSliceOptions,
+		opt:  stridedMasks(0b001, 0b001, 0, 0b010, 0b100, false), // x[:, None, 2]
+		outs: [][]int{{3, 1, 5}}, src: func(_ int, o []int) []int { return []int{o[0], 2, o[2]} }},
+	{name: "strided slice short specs", code: fb.BuiltinOperatorSTRIDED_SLICE, in: []int{2, 7, 6, 5},
+		consts: consts(vecConst(1), vecConst(2), vecConst(1)), optType: fb.BuiltinOptionsStridedSliceOptions,
+		opt:  stridedOpts(0, 0, 0, false), // x[1:2]
+		outs: [][]int{{1, 7, 6, 5}}, src: func(_ int, o []int) []int { return []int{1, o[1], o[2], o[3]} }},
 	{name: "slice", code: fb.BuiltinOperatorSLICE, in: []int{2, 5, 6, 4}, consts: consts(vecConst(1, 1, 0, 2), vecConst(-1, 3, 4, -1)),
 		outs: [][]int{{1, 3, 4, 2}}, src: func(_ int, o []int) []int { return []int{1, 1 + o[1], o[2], 2 + o[3]} }},
 
@@ -338,9 +360,9 @@ func TestDataMovementErrors(t *testing.T) {
 		{oneOp{code: fb.BuiltinOperatorSTRIDED_SLICE, ins: []opIn{f32In(2, 3), vecConst(0, 0), vecConst(1, 1), vecConst(1, 1)}, outs: []opIn{f32In(1, 1)},
 			optType: fb.BuiltinOptionsStridedSliceOptions, opt: func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 				fb.StridedSliceOptionsStart(b)
-				fb.StridedSliceOptionsAddEllipsisMask(b, 1)
+				fb.StridedSliceOptionsAddEllipsisMask(b, 3)
 				return fb.StridedSliceOptionsEnd(b)
-			}}, "ellipsis_mask 0x1"},
+			}}, "ellipsis_mask 0x3 has more than one bit"},
 		{oneOp{code: fb.BuiltinOperatorTRANSPOSE, ins: []opIn{f32In(2, 3), vecConst(1, 1)}, outs: []opIn{f32In(3, 2)}}, "not a permutation"},
 		{oneOp{code: fb.BuiltinOperatorGATHER, ins: []opIn{f32In(2, 3), vecConst(2)}, outs: []opIn{f32In(1, 3)}}, "index 2 out of range"},
 		{oneOp{code: fb.BuiltinOperatorGATHER, ins: []opIn{f32In(2, 3), f32In(1)}, outs: []opIn{f32In(1, 3)}}, "indices must be a constant"},
