@@ -43,6 +43,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorPACK, 1, "reshape each input + concat along axis", convPack},
 	{fb.BuiltinOperatorUNPACK, 1, "one slice per output + reshape", convUnpack},
 	{fb.BuiltinOperatorBROADCAST_TO, 2, "expand to the constant shape", convBroadcastTo},
+	{fb.BuiltinOperatorTILE, 2, "reshape + expand + reshape by the constant multiples", convTile},
 	{fb.BuiltinOperatorGATHER, 2, "gather with constant in-range indices, batch_dims 0", convGather},
 	{fb.BuiltinOperatorPADV2, 2, "pad with the constant value of input 2 (quantized: its parameters must be the output's)", convPadV2},
 	{fb.BuiltinOperatorMIRROR_PAD, 2, "pad mode=reflect (REFLECT; SYMMETRIC: unsupported)", convMirrorPad},

@@ -400,35 +400,3 @@ func convGather(o *opctx) error {
 	}
 	return o.setMoved(0, v, nchw)
 }
-
-// convBroadcastTo expands input 0 to the output's shape (input 1, checked).
-func convBroadcastTo(o *opctx) error {
-	want, err := o.outType()
-	if err != nil {
-		return err
-	}
-	if _, err := o.constVector(1, want.Rank(), "shape"); err != nil {
-		return err
-	}
-	if s, _, _ := o.constInts(1); !ir.EqualShape(s, want.Shape) {
-		return fmt.Errorf("shape %v differs from the output's %v", s, want.Shape)
-	}
-	xi := o.in(0)
-	shape, err := o.inShape(xi)
-	if err != nil {
-		return err
-	}
-	x, nchw, err := o.movedIn(xi, len(shape) == 4 && want.Rank() == 4)
-	if err != nil {
-		return err
-	}
-	target := want.Shape
-	if nchw {
-		target = permuted(target, toNCHW)
-	}
-	v, err := o.add("expand", []*ir.Value{x}, nil, ir.Type{Shape: target})
-	if err != nil {
-		return err
-	}
-	return o.setMoved(0, v, nchw)
-}
