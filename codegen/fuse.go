@@ -25,7 +25,7 @@ func (l *lowerer) lowerValue(v *ir.Value) (st *Step, last *ir.Value, err error) 
 		st, err = l.lowerPool(v)
 	case "maxpool_index":
 		st, err = l.lowerPoolTable(v, true)
-	case "global_avgpool", "softmax", "reduce_mean", "reduce_sum", "reduce_max":
+	case "global_avgpool", "softmax", "reduce_mean", "reduce_sum", "reduce_max", "argmax":
 		st, err = l.lowerReduce(v)
 	case "transpose", "slice", "concat", "expand", "pad", "gather":
 		st, err = l.lowerLayout(v)

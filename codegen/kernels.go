@@ -1,6 +1,8 @@
 package codegen
 
 import (
+	"strings"
+
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
 )
@@ -382,7 +384,12 @@ func (l *lowerer) lowerPool(v *ir.Value) (*Step, error) {
 // lowerReduce lowers global_avgpool, softmax and reduce_{mean,sum,max} on f32.
 func (l *lowerer) lowerReduce(v *ir.Value) (*Step, error) {
 	var mean *rt.TFLiteMean
-	if !isF32(v) {
+	switch {
+	case v.Op.Name == "argmax":
+		if dt := v.Args[0].Type.DType; dt != ir.F32 && dt != ir.I8 && dt != ir.U8 && dt != ir.I16 && dt != ir.I32 {
+			return nil, Unsupported(v, "argmax of %v (f32 and integers of up to 32 bits are compiled)", dt)
+		}
+	case !isF32(v):
 		if v.Op.Name != "reduce_mean" || rqMode(v) != "tflite" {
 			return nil, Unsupported(v, "%s on %v (compiled reductions take f32, and 8-bit reduce_mean with rq=tflite)", v.Op.Name, v.Args[0].Type)
 		}
@@ -404,10 +411,15 @@ func (l *lowerer) lowerReduce(v *ir.Value) (*Step, error) {
 		st.Softmax = [3]int{ir.NumElements(x[:ax]), x[ax], ir.NumElements(x[ax+1:])}
 	default:
 		st.Kernel = KReduce
-		r := &Reduce{Op: v.Op.Name[len("reduce_"):]}
+		r := &Reduce{Op: strings.TrimPrefix(v.Op.Name, "reduce_")}
 		red := map[int]bool{}
-		for _, a := range v.IntList("axes") {
-			red[a] = true
+		if v.Op.Name == "argmax" {
+			red[v.Int("axis")] = true
+			r.Last = v.Int("select_last_index") != 0
+		} else {
+			for _, a := range v.IntList("axes") {
+				red[a] = true
+			}
 		}
 		str := ir.Strides(x)
 		for d, n := range x {

@@ -352,6 +352,11 @@ type Reduce struct {
 	OStride []int // input strides of the outer dims
 	Inner   []int // reduced dims
 	IStride []int // input strides of the reduced dims
+	// Op "argmax": Inner is the one axis; the output (i32 or i64) is the
+	// index along it of the first maximum, or with Last the last (rt's:
+	// from the first element on, greater — Last: greater or equal —
+	// replaces the best). f32 or integer input.
+	Last bool
 	// Mean, on an 8-bit reduce_mean (rq=tflite): the int32 sum of the
 	// reduced elements (stored integers) finished as Mean says.
 	Mean *rt.TFLiteMean

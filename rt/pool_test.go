@@ -84,6 +84,11 @@ func TestGlobalPoolReduceSoftmaxBatchNorm(t *testing.T) {
 	closeF32(t, "reduce_max all", eval1(t, "reduce_max", []*ir.Tensor{y}, nil, ir.Attrs{"axes": ir.Ints(0, 1), "keepdims": ir.Int(0)}, ir.Type{}).F32, []float32{5}, 0, 0)
 	yi := intTensor(ir.I8, shp(2, 2), -5, -7, 3, -128)
 	equalInts(t, "reduce_max i8", eval1(t, "reduce_max", []*ir.Tensor{yi}, nil, ir.Attrs{"axes": ir.Ints(1)}, ir.Type{}), []int64{-5, 3})
+	a := f32t(shp(2, 4), 1, 7, 7, -2, 3, 3, 0, 3)
+	equalInts(t, "argmax first", eval1(t, "argmax", []*ir.Tensor{a}, nil, ir.Attrs{"axis": ir.Int(1)}, ir.Type{}), []int64{1, 0})
+	equalInts(t, "argmax last", eval1(t, "argmax", []*ir.Tensor{a}, nil, ir.Attrs{"axis": ir.Int(1), "select_last_index": ir.Int(1)}, ir.Type{}), []int64{2, 3})
+	equalInts(t, "argmax axis 0", eval1(t, "argmax", []*ir.Tensor{a}, nil, ir.Attrs{"axis": ir.Int(0), "keepdims": ir.Int(0)}, ir.Type{DType: ir.I32}), []int64{1, 0, 0, 1})
+	equalInts(t, "argmax i8", eval1(t, "argmax", []*ir.Tensor{yi}, nil, ir.Attrs{"axis": ir.Int(0)}, ir.Type{}), []int64{1, 0})
 
 	s := eval1(t, "softmax", []*ir.Tensor{f32t(shp(2, 2), 1000, 1001, 0, 0)}, nil, ir.Attrs{"axis": ir.Int(1)}, ir.Type{})
 	e := float32(1 / (1 + math.E))

@@ -89,6 +89,36 @@ func reduceMaxKernel[T number](v *ir.Value) (kernel, error) {
 	}, nil
 }
 
+// argmaxKernel: per output, the index along the axis of the first
+// maximum (the last with select_last_index); the running best starts at the
+// first element and is replaced by strictly greater ones (or, last, by
+// greater or equal ones): a NaN never replaces the best.
+func argmaxKernel[T number](v *ir.Value) (kernel, error) {
+	shape := v.Args[0].Type.Shape
+	ax := v.Int("axis")
+	outer, n, inner := ir.NumElements(shape[:ax]), shape[ax], ir.NumElements(shape[ax+1:])
+	last := v.Int("select_last_index") != 0
+	return func(args []*ir.Tensor) (*ir.Tensor, error) {
+		out := newResult(v)
+		x := data[T](args[0])
+		for o := 0; o < outer; o++ {
+			for j := 0; j < inner; j++ {
+				base := o*n*inner + j
+				best, at := x[base], 0
+				for i := 1; i < n; i++ {
+					if e := x[base+i*inner]; e > best || last && e == best {
+						best, at = e, i
+					}
+				}
+				if n > 0 {
+					out.SetInt(o*inner+j, int64(at))
+				}
+			}
+		}
+		return out, nil
+	}, nil
+}
+
 func buildReduceSum(mean bool) builder {
 	return func(v *ir.Value) (kernel, error) {
 		if v.Args[0].Type.DType != ir.F32 {
@@ -183,6 +213,10 @@ func init() {
 	register("reduce_max", func(v *ir.Value) (kernel, error) {
 		return pick(v, v.Args[0].Type.DType, reduceMaxKernel[float32], reduceMaxKernel[int8], reduceMaxKernel[uint8],
 			reduceMaxKernel[int16], reduceMaxKernel[int32], reduceMaxKernel[int64])
+	})
+	register("argmax", func(v *ir.Value) (kernel, error) {
+		return pick(v, v.Args[0].Type.DType, argmaxKernel[float32], argmaxKernel[int8], argmaxKernel[uint8],
+			argmaxKernel[int16], argmaxKernel[int32], argmaxKernel[int64])
 	})
 	register("softmax", buildSoftmax)
 	register("batchnorm", buildBatchNorm)

@@ -34,6 +34,9 @@ func (k *kfn) reduce() error {
 	if r.Mean != nil {
 		return k.intMean()
 	}
+	if r.Op == "argmax" {
+		return k.argmax()
+	}
 	if k.s.In[0].DType != ir.F32 {
 		return unsupported(k.s, "reduce on %v", k.s.In[0].DType)
 	}
@@ -65,6 +68,37 @@ func (k *kfn) reduce() error {
 			body = append(body, L("acc /= %d", n))
 		}
 		return append(body, L("y[%s] = acc", offsetExpr(oidx, ostr, 0)))
+	}))
+	return nil
+}
+
+// argmax: per output, the index along Inner's one axis of the first (Last:
+// the last) maximum, as rt's: the best starts at the first element and is
+// replaced by a greater one (Last: greater or equal; a NaN never replaces
+// it). Integers compare as stored.
+func (k *kfn) argmax() error {
+	r := k.s.Reduce
+	t, err := goType(k.s.Out.DType)
+	if err != nil {
+		return err
+	}
+	n, str := r.Inner[0], r.IStride[0]
+	if n == 0 {
+		return nil
+	}
+	cmp := ">"
+	if r.Last {
+		cmp = ">="
+	}
+	ostr := ir.Strides(r.Outer)
+	k.add(nest(r.Outer, func(oidx []string) []jen.Code {
+		return []jen.Code{
+			L("base := %s", offsetExpr(oidx, r.OStride, 0)),
+			L("best, at := x0[base], 0"),
+			For("i", 1, n, jen.If(L("e := x0[base+i*%d]; e %s best", str, cmp)).Block(L("best, at = e, i"))),
+			L("_ = best"),
+			L("y[%s] = %s(at)", offsetExpr(oidx, ostr, 0), t),
+		}
 	}))
 	return nil
 }

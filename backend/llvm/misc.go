@@ -13,6 +13,7 @@ import (
 	"github.com/llir/llvm/ir/value"
 
 	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
 )
 
 // pool: like the depthwise conv, the window offsets are unrolled with their
@@ -179,6 +180,10 @@ func (k *kfn) reduce(s *codegen.Step, x, y value.Value) error {
 		k.intMean(s, x, y)
 		return nil
 	}
+	if r.Op == "argmax" {
+		k.argmax(s, x, y)
+		return nil
+	}
 	k.nest(r.Outer, [][]int{r.OStride, ostr}, func(offs []value.Value) {
 		init := cf(0)
 		if r.Op == "max" {
@@ -235,6 +240,52 @@ func (k *kfn) intMean(s *codegen.Step, x, y value.Value) {
 			q = k.b.NewFPToSI(rf, i32)
 		}
 		k.storeInt(q, y, offs[1], ydt)
+	})
+}
+
+// argmax: per output, the index along Inner's one axis of the first (Last:
+// the last) maximum, as rt's: the best starts at the first element and is
+// replaced by a greater one (Last: greater or equal; an ordered compare, so
+// a NaN never replaces it).
+func (k *kfn) argmax(s *codegen.Step, x, y value.Value) {
+	r := s.Reduce
+	n, str := r.Inner[0], r.IStride[0]
+	xdt := s.In[0].DType
+	ld := func(i value.Value) value.Value {
+		if xdt == pir.F32 {
+			return k.load(x, i)
+		}
+		return k.loadInt(x, i, xdt)
+	}
+	better := func(e, best value.Value) value.Value {
+		switch {
+		case xdt == pir.F32 && r.Last:
+			return k.b.NewFCmp(enum.FPredOGE, e, best)
+		case xdt == pir.F32:
+			return k.b.NewFCmp(enum.FPredOGT, e, best)
+		case r.Last:
+			return k.b.NewICmp(enum.IPredSGE, e, best)
+		}
+		return k.b.NewICmp(enum.IPredSGT, e, best)
+	}
+	if n == 0 {
+		return
+	}
+	k.nest(r.Outer, [][]int{r.OStride, contiguousStrides(r.Outer)}, func(offs []value.Value) {
+		var at value.Value = c32(0)
+		if n > 1 {
+			res := k.loopAcc(n-1, []value.Value{ld(offs[0]), c32(0)}, func(p value.Value, acc []value.Value) []value.Value {
+				i := k.add(p, ci(1))
+				e := ld(k.add(offs[0], k.mul(i, str)))
+				b := better(e, acc[0])
+				return []value.Value{k.b.NewSelect(b, e, acc[0]), k.b.NewSelect(b, k.b.NewTrunc(i, i32), acc[1])}
+			})
+			at = res[1]
+		}
+		if s.Out.DType == pir.I64 {
+			at = k.b.NewSExt(at, i64)
+		}
+		k.store(at, y, offs[1])
 	})
 }
 

@@ -154,6 +154,8 @@ var IntCases = []IntCase{
 	meanCase("mean_u8_spatial", QT(ir.U8, 0.02, 130, 2, 3, 5, 5), ir.Ints(2, 3), 1, QT(ir.U8, 0.031, 120)),
 	meanCase("mean_i8_trunc", QT(ir.I8, 0.02, -5, 3, 4, 5), ir.Ints(1), 0, QT(ir.I8, 0.02, -5)),
 	meanCase("mean_u8_float", QT(ir.U8, 0.02, 130, 3, 4, 5), ir.Ints(0, 2), 1, QT(ir.U8, 0.007, 100)),
+	argmaxCase(ir.F32, 1, 1, 0, ir.I64), argmaxCase(ir.F32, 2, 0, 1, ir.I32), argmaxCase(ir.F32, 0, 1, 0, ir.I64),
+	argmaxCase(ir.I8, 2, 1, 1, ir.I64), argmaxCase(ir.U8, 1, 0, 0, ir.I32),
 	castCase(ir.U8, ir.F32), castCase(ir.I32, ir.F32), castCase(ir.I8, ir.I32), castCase(ir.I32, ir.U8),
 	castCase(ir.I16, ir.I8), castCase(ir.F32, ir.I8), castCase(ir.F32, ir.U8), castCase(ir.F32, ir.I32),
 	{"clip_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
@@ -165,6 +167,22 @@ var IntCases = []IntCase{
 func meanCase(name string, x ir.Type, axes ir.Attr, keepdims int, y ir.Type) IntCase {
 	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("reduce_mean", []*ir.Value{add(x)}, ir.Attrs{"axes": axes, "keepdims": ir.Int(keepdims), "rq": ir.Str("tflite")}, y, name, name)
+	}}
+}
+
+// argmaxCase is an argmax of a [3, 6, 5] input of dt; f32 inputs are
+// floored first, so that maxima tie.
+func argmaxCase(dt ir.DType, axis, keepdims, last int, to ir.DType) IntCase {
+	name := fmt.Sprintf("argmax_%v_a%d_k%d_l%d", dt, axis, keepdims, last)
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.Type{DType: dt, Shape: []int{3, 6, 5}})
+		if dt == ir.F32 {
+			var err error
+			if x, err = g.Add("floor", []*ir.Value{x}, nil, ir.Type{}, "f", name); err != nil {
+				return nil, err
+			}
+		}
+		return g.Add("argmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axis), "keepdims": ir.Int(keepdims), "select_last_index": ir.Int(last)}, ir.Type{DType: to}, name, name)
 	}}
 }
 

@@ -145,3 +145,34 @@ func convReduceLogSumExp(c *nodeCtx) error {
 	}
 	return b.finish(b.reshape("", y, shape))
 }
+
+// convArgMax converts ArgMax, and ArgMin (min: of f32 inputs, as the
+// argmax of −x, exact): axis (default 0), keepdims, select_last_index
+// (opset 12), an i64 result.
+func convArgMax(min bool) func(*nodeCtx) error {
+	return func(c *nodeCtx) error {
+		x, err := c.need(0)
+		if err != nil {
+			return err
+		}
+		if min {
+			if x, err = c.floatIn(0); err != nil {
+				return err
+			}
+		}
+		if x.Type.Quant != nil {
+			return c.unsupported("input is quantized (%v)", x.Type)
+		}
+		axis, err := c.normAxis(c.int("axis", 0), x.Type.Rank())
+		if err != nil {
+			return err
+		}
+		if min {
+			if x, err = c.add("neg", []*ir.Value{x}, nil, ir.Type{}, c.tmpName("neg")); err != nil {
+				return err
+			}
+		}
+		return c.out("argmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axis), "keepdims": ir.Int(c.int("keepdims", 1)),
+			"select_last_index": ir.Int(c.int("select_last_index", 0))}, ir.Type{DType: ir.I64})
+	}
+}

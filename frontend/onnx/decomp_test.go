@@ -47,7 +47,7 @@ type decompCase struct {
 
 // decompCases lists every case of the decomposed ops.
 func decompCases() []decompCase {
-	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), netCases())
+	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases())
 }
 
 // addTo adds the case to m with its names prefixed by p: input p+"x",
@@ -201,8 +201,9 @@ const job = JSON.parse(readFileSync(jobPath, 'utf8'));
 })().catch((e) => { console.error(e); process.exit(1); });
 `
 
-// runORT runs the group's model in ONNX Runtime.
-func (cg caseGroup) runORT(t *testing.T, node, ortDir string) []*ir.Tensor {
+// runORT runs the group's model in ONNX Runtime; its outputs are read as
+// the dtypes of like's (f32 or i64).
+func (cg caseGroup) runORT(t *testing.T, node, ortDir string, like []*ir.Tensor) []*ir.Tensor {
 	dir := t.TempDir()
 	type io struct {
 		Name string `json:"name"`
@@ -239,10 +240,18 @@ func (cg caseGroup) runORT(t *testing.T, node, ortDir string) []*ir.Tensor {
 		t.Fatalf("ONNX Runtime: %v\n%s", err, b)
 	}
 	var out []*ir.Tensor
-	for _, o := range job.Outputs {
+	for i, o := range job.Outputs {
 		b, err := os.ReadFile(o.File)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if like[i].DType == ir.I64 {
+			y := ir.NewTensor(ir.I64, []int{len(b) / 8})
+			for j := range y.I64 {
+				y.I64[j] = int64(binary.LittleEndian.Uint64(b[8*j:]))
+			}
+			out = append(out, y)
+			continue
 		}
 		y := ir.NewTensor(ir.F32, []int{len(b) / 4})
 		for j := range y.F32 {
@@ -277,7 +286,7 @@ func TestDecompositionsORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := cg.runORT(t, node, dir)
+			got := cg.runORT(t, node, dir, want)
 			for i := range got {
 				if got[i].Len() == want[i].Len() {
 					got[i].Shape = want[i].Shape

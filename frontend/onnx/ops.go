@@ -81,6 +81,8 @@ func init() {
 		"ReduceMean":  {fn: convReduce("reduce_mean", 18), consts: []int{1}, notes: "→ reduce_mean; axes normalized; noop_with_empty_axes"},
 		"ReduceSum":   {fn: convReduce("reduce_sum", 13), consts: []int{1}, notes: "→ reduce_sum; axes normalized; noop_with_empty_axes"},
 		"ReduceMax":   {fn: convReduce("reduce_max", 18), consts: []int{1}, notes: "→ reduce_max; axes normalized; noop_with_empty_axes"},
+		"ArgMax":      {fn: convArgMax(false), notes: "→ argmax (i64); select_last_index"},
+		"ArgMin":      {fn: convArgMax(true), notes: "→ neg, argmax (f32 inputs)"},
 		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change)"},
 
 		// Reductions decomposed (convert_reduce.go).
