@@ -8,7 +8,7 @@ import (
 
 // Float ops TFLite has and the IR builds from its elementwise ops and
 // reductions (all compiled): SQUARE, SQUARED_DIFFERENCE, L2_NORMALIZATION,
-// LOG_SOFTMAX, GELU.
+// LOG_SOFTMAX, GELU, ELU, RELU_0_TO_1, ADD_N.
 
 // steps chains the ops of a decomposition, each named after output 0; the
 // first error sticks.
@@ -102,4 +102,32 @@ func convGelu(o *opctx) error {
 		}
 		return s.add("mul", nil, s.add("mul", nil, x, s.scalar(0.5)), s.add("add", nil, t, s.scalar(1)))
 	})(o)
+}
+
+// convElu is x for x > 0, else exp(x) - 1: relu(x) + exp(min(x, 0)) - 1.
+var convElu = decomposed(func(s *steps, x *ir.Value, _ int) *ir.Value {
+	neg := s.add("sub", nil, s.add("exp", nil, s.add("min", nil, x, s.scalar(0))), s.scalar(1))
+	return s.add("add", nil, s.add("relu", nil, x), neg)
+})
+
+var convRelu0To1 = decomposed(func(s *steps, x *ir.Value, _ int) *ir.Value {
+	return s.add("clip", ir.Attrs{"min": ir.Float(0), "max": ir.Float(1)}, x)
+})
+
+// convAddN sums its inputs, in one layout (NCHW when they all are).
+func convAddN(o *opctx) error {
+	nchw := o.layoutOf(o.op.inputs)
+	xs, err := o.inputs(o.op.inputs, nchw)
+	if err != nil {
+		return err
+	}
+	s := &steps{o: o}
+	v := xs[0]
+	for _, x := range xs[1:] {
+		v = s.add("add", nil, v, x)
+	}
+	if s.err != nil {
+		return s.err
+	}
+	return o.set(v, nchw)
 }

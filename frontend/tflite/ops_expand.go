@@ -6,8 +6,8 @@ import (
 	"github.com/pare-ml/pare/ir"
 )
 
-// BROADCAST_TO and TILE: expand, with reshapes around it for TILE. A
-// rank-4 input that exists only in NCHW is expanded in NCHW.
+// BROADCAST_TO and TILE: expand, with reshapes around it for TILE (a
+// rank-4 input that exists only in NCHW is expanded in NCHW); SHAPE.
 
 // convBroadcastTo expands input 0 to the output's shape (input 1, checked).
 func convBroadcastTo(o *opctx) error {
@@ -87,4 +87,25 @@ func convTile(o *opctx) error {
 		}
 	}
 	return o.setMoved(0, v, nchw)
+}
+
+// convShape imports SHAPE: shapes are static, so the output is a constant
+// of the output tensor's integer type.
+func convShape(o *opctx) error {
+	shape, err := o.inShape(o.in(0))
+	if err != nil {
+		return err
+	}
+	want, err := o.outType()
+	if err != nil {
+		return err
+	}
+	if want.DType != ir.I32 && want.DType != ir.I64 {
+		return fmt.Errorf("output type %v (want i32 or i64)", want.DType)
+	}
+	t := ir.NewTensor(want.DType, []int{len(shape)})
+	for i, n := range shape {
+		t.SetInt(i, int64(n))
+	}
+	return o.set(o.im.addConst(o.out.name, "", t, nil), false)
 }

@@ -64,6 +64,8 @@ func unaryCases(shape []int32) []mathCase {
 		u("abs", fb.BuiltinOperatorABS, nil, math.Abs),
 		u("neg", fb.BuiltinOperatorNEG, nil, func(x float64) float64 { return -x }),
 		leaky,
+		u("elu", fb.BuiltinOperatorELU, nil, func(x float64) float64 { return max(x, 0) + math.Expm1(min(x, 0)) }),
+		u("relu_0_to_1", fb.BuiltinOperatorRELU_0_TO_1, nil, func(x float64) float64 { return min(max(x, 0), 1) }),
 		u("square", fb.BuiltinOperatorSQUARE, nil, func(x float64) float64 { return x * x }),
 		u("floor", fb.BuiltinOperatorFLOOR, nil, math.Floor),
 		u("ceil", fb.BuiltinOperatorCEIL, nil, math.Ceil),
@@ -199,7 +201,10 @@ func TestReductions(t *testing.T) {
 					x, a := randF32(rng, in...)
 					_, outs := op.run(t, x)
 					want := newND(out...)
-					init := map[bool]float64{true: 0, false: math.Inf(-1)}[code == fb.BuiltinOperatorSUM]
+					init := math.Inf(-1)
+					if code == fb.BuiltinOperatorSUM {
+						init = 0
+					}
 					for i := range want.v {
 						want.v[i] = init
 					}
@@ -322,5 +327,31 @@ func TestRowOps(t *testing.T) {
 				near(t, fmt.Sprintf("%v %v pool %v", code, shape, pool), outs[0], want, 1e-5)
 			}
 		}
+	}
+}
+
+func TestAddN(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	for _, pool := range []bool{false, true} {
+		op := oneOp{code: fb.BuiltinOperatorADD_N, ins: []opIn{f32In(1, 3, 4, 5), f32In(1, 3, 4, 5), f32In(1, 3, 4, 5)}, outs: []opIn{f32In(1, 3, 4, 5)}, pool: pool}
+		x, a := randF32(rng, 1, 3, 4, 5)
+		y, b := randF32(rng, 1, 3, 4, 5)
+		z, c := randF32(rng, 1, 3, 4, 5)
+		_, outs := op.run(t, x, y, z)
+		want := newND(1, 3, 4, 5)
+		for i := range want.v {
+			want.v[i] = a.v[i] + b.v[i] + c.v[i]
+		}
+		near(t, fmt.Sprintf("pool %v", pool), outs[0], want, 1e-6)
+	}
+}
+
+// SHAPE is a constant; RESHAPE reads its output tensor's shape whatever feeds its shape input.
+func TestShapeOp(t *testing.T) {
+	for _, typ := range []fb.TensorType{fb.TensorTypeINT32, fb.TensorTypeINT64} {
+		op := oneOp{code: fb.BuiltinOperatorSHAPE, ins: []opIn{f32In(2, 3, 4, 5)}, outs: []opIn{{shape: []int32{4}, typ: typ}}}
+		x, _ := randF32(rand.New(rand.NewSource(14)), 2, 3, 4, 5)
+		_, outs := op.run(t, x)
+		near(t, typ.String(), outs[0], nd{shape: []int{4}, v: []float64{2, 3, 4, 5}}, 0)
 	}
 }
