@@ -10,7 +10,9 @@
 // activations get transpose ops only where the layout must change: at the
 // boundaries and before ops whose meaning depends on NHWC order (RESHAPE,
 // SQUEEZE, FULLY_CONNECTED's flatten, ...). A chain of convolutions has no
-// transposes inside. Only subgraph 0 is imported.
+// transposes inside; data-movement ops (TRANSPOSE, slices, GATHER, pads,
+// TILE, ...) on a tensor that exists only in NCHW run in NCHW with their
+// axes mapped. Only subgraph 0 is imported.
 package tflite
 
 import (

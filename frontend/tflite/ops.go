@@ -34,7 +34,8 @@ var converters = []converter{
 	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize; a constant FLOAT16 input (float16 weights) becomes an f32 constant", convDequantize},
 	{fb.BuiltinOperatorCAST, 1, "cast", convCast},
 
-	// Data movement (ops_shape.go, ops_pad.go): integer tensors move unchanged; an output with other parameters gets a requantize.
+	// Data movement (ops_shape.go, ops_strided.go, ops_expand.go, ops_pad.go): integer tensors move
+	// unchanged; an output with other parameters gets a requantize.
 	{fb.BuiltinOperatorTRANSPOSE, 2, "transpose by the constant perm (composed with the NCHW layout: none when it only undoes it)", convTranspose},
 	{fb.BuiltinOperatorSTRIDED_SLICE, 4, "slice with constant begin, end, strides (+ reshape); all five masks, offset", convStridedSlice},
 	{fb.BuiltinOperatorSLICE, 3, "slice with constant begin and size (-1: to the end)", convSlice},
@@ -43,6 +44,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorPACK, 1, "reshape each input + concat along axis", convPack},
 	{fb.BuiltinOperatorUNPACK, 1, "one slice per output + reshape", convUnpack},
 	{fb.BuiltinOperatorBROADCAST_TO, 2, "expand to the constant shape", convBroadcastTo},
+	{fb.BuiltinOperatorSHAPE, 1, "the input's static shape as a constant", convShape},
 	{fb.BuiltinOperatorTILE, 2, "reshape + expand + reshape by the constant multiples", convTile},
 	{fb.BuiltinOperatorGATHER, 2, "gather with constant in-range indices, batch_dims 0", convGather},
 	{fb.BuiltinOperatorPADV2, 2, "pad with the constant value of input 2 (quantized: its parameters must be the output's)", convPadV2},
@@ -50,7 +52,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorSPACE_TO_DEPTH, 1, "reshape + transpose + reshape in NCHW (depth ordered block row, block column, channel)", blockMove(true)},
 	{fb.BuiltinOperatorDEPTH_TO_SPACE, 1, "reshape + transpose + reshape in NCHW", blockMove(false)},
 
-	// Math (ops_math.go): float only unless said otherwise.
+	// Math (ops_math.go, ops_decomp.go): float only unless said otherwise.
 	{fb.BuiltinOperatorEXP, 1, "exp", floatOnly(convUnary("exp"))},
 	{fb.BuiltinOperatorLOG, 1, "log", floatOnly(convUnary("log"))},
 	{fb.BuiltinOperatorSQRT, 1, "sqrt", floatOnly(convUnary("sqrt"))},
@@ -70,7 +72,6 @@ var converters = []converter{
 	{fb.BuiltinOperatorELU, 1, "relu(x) + exp(min(x, 0)) - 1", floatOnly(convElu)},
 	{fb.BuiltinOperatorRELU_0_TO_1, 1, "clip [0, 1]", floatOnly(convRelu0To1)},
 	{fb.BuiltinOperatorADD_N, 1, "a chain of adds", floatOnly(convAddN)},
-	{fb.BuiltinOperatorSHAPE, 1, "the input's static shape as a constant", convShape},
 	{fb.BuiltinOperatorGELU, 1, "x/2·(1 + erf(x/√2)); approximate: the tanh form", floatOnly(convGelu)},
 	{fb.BuiltinOperatorMAXIMUM, 2, "max with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("max"))},
 	{fb.BuiltinOperatorMINIMUM, 2, "min with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("min"))},
