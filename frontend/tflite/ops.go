@@ -48,7 +48,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorTILE, 2, "reshape + expand + reshape by the constant multiples", convTile},
 	{fb.BuiltinOperatorGATHER, 2, "gather with constant in-range indices, batch_dims 0", convGather},
 	{fb.BuiltinOperatorPADV2, 2, "pad with the constant value of input 2 (quantized: its parameters must be the output's)", convPadV2},
-	{fb.BuiltinOperatorMIRROR_PAD, 2, "pad mode=reflect (REFLECT; SYMMETRIC: unsupported)", convMirrorPad},
+	{fb.BuiltinOperatorMIRROR_PAD, 2, "REFLECT: pad mode=reflect; SYMMETRIC: a gather per padded dim", convMirrorPad},
 	{fb.BuiltinOperatorSPACE_TO_DEPTH, 1, "reshape + transpose + reshape in NCHW (depth ordered block row, block column, channel)", blockMove(true)},
 	{fb.BuiltinOperatorDEPTH_TO_SPACE, 1, "reshape + transpose + reshape in NCHW", blockMove(false)},
 

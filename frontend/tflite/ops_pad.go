@@ -52,11 +52,48 @@ func convPadV2(o *opctx) error {
 	return fmt.Errorf("constant_values of %v is not supported (f32 or quantized)", c.DType)
 }
 
+// convMirrorPad imports MIRROR_PAD: REFLECT is the IR's pad mode
+// reflect; SYMMETRIC (the edge repeated), which the IR's pad lacks, is a
+// gather per padded dim.
 func convMirrorPad(o *opctx) error {
-	if m := o.op.opt.mirrorMode; m != fb.MirrorPadModeREFLECT {
-		return fmt.Errorf("mode %v is not supported (only REFLECT: the IR's pad has no symmetric mode)", m)
+	switch m := o.op.opt.mirrorMode; m {
+	case fb.MirrorPadModeREFLECT:
+		return o.pad("reflect", 0)
+	case fb.MirrorPadModeSYMMETRIC:
+		return o.pad("symmetric", 0)
+	default:
+		return fmt.Errorf("mode %v is not supported (REFLECT or SYMMETRIC)", m)
 	}
-	return o.pad("reflect", 0)
+}
+
+// symmetricPad pads x by gathering, per padded dim, the rows
+// TFLite's SYMMETRIC mirror pad reads: -i-1 before the start, 2n-1-i after the end.
+func (o *opctx) symmetricPad(x *ir.Value, pads []int) (*ir.Value, error) {
+	r := x.Type.Rank()
+	for d := 0; d < r; d++ {
+		b, n := pads[d], x.Type.Shape[d]
+		size := b + n + pads[d+r]
+		if size == n {
+			continue
+		}
+		ix := ir.NewTensor(ir.I32, []int{size})
+		for j := range ix.I32 {
+			i := j - b
+			switch {
+			case i < 0:
+				i = -i - 1
+			case i >= n:
+				i = 2*n - 1 - i
+			}
+			ix.I32[j] = int32(i)
+		}
+		var err error
+		c := o.im.addConst(o.out.name, ".mirror", ix, nil)
+		if x, err = o.add("gather", []*ir.Value{x, c}, ir.Attrs{"axis": ir.Int(d)}, ir.Type{}); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
 }
 
 // pad imports a pad of input 0 by the constant paddings of input 1.
@@ -91,6 +128,16 @@ func (o *opctx) pad(mode string, value float32) error {
 		if mode == "reflect" && max(pads[d], pads[d+r]) >= x.Type.Shape[d] {
 			return fmt.Errorf("REFLECT paddings %v must be smaller than the dims %v", p, shape)
 		}
+		if mode == "symmetric" && max(pads[d], pads[d+r]) > x.Type.Shape[d] {
+			return fmt.Errorf("SYMMETRIC paddings %v must not exceed the dims %v", p, shape)
+		}
+	}
+	if mode == "symmetric" {
+		v, err := o.symmetricPad(x, pads)
+		if err != nil {
+			return err
+		}
+		return o.setMoved(0, v, nchw)
 	}
 	// value is a real value (a quantized fill is its quantization).
 	attrs := ir.Attrs{"pads": ir.Ints(pads...)}

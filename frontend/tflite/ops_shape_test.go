@@ -184,6 +184,13 @@ var moveCases = []moveCase{
 			return fb.MirrorPadOptionsEnd(b)
 		},
 		outs: [][]int{{1, 6, 8, 3}}, src: padSrc([]int{1, 3, 4, 2}, []int{0, 2, 3, 1}, reflect), uncompiled: "pad mode reflect"},
+	{name: "mirror pad symmetric", code: fb.BuiltinOperatorMIRROR_PAD, in: []int{1, 3, 4, 2}, consts: consts(i32Const([]int32{4, 2}, 0, 0, 3, 1, 4, 2, 1, 0)),
+		optType: fb.BuiltinOptionsMirrorPadOptions, opt: func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
+			fb.MirrorPadOptionsStart(b)
+			fb.MirrorPadOptionsAddMode(b, fb.MirrorPadModeSYMMETRIC)
+			return fb.MirrorPadOptionsEnd(b)
+		},
+		outs: [][]int{{1, 7, 10, 3}}, src: padSrc([]int{1, 3, 4, 2}, []int{0, 3, 4, 1}, symmetric)},
 
 	{name: "space to depth", code: fb.BuiltinOperatorSPACE_TO_DEPTH, in: []int{2, 4, 6, 3},
 		optType: fb.BuiltinOptionsSpaceToDepthOptions, opt: axisOpts(fb.SpaceToDepthOptionsStart, fb.SpaceToDepthOptionsAddBlockSize, fb.SpaceToDepthOptionsEnd, 2),
@@ -204,6 +211,16 @@ func reflect(i, n int) int {
 	}
 	if i >= n {
 		return 2*(n-1) - i
+	}
+	return i
+}
+
+func symmetric(i, n int) int {
+	if i < 0 {
+		return -i - 1
+	}
+	if i >= n {
+		return 2*n - 1 - i
 	}
 	return i
 }
@@ -370,12 +387,8 @@ func TestDataMovementErrors(t *testing.T) {
 		{oneOp{code: fb.BuiltinOperatorTRANSPOSE, ins: []opIn{f32In(2, 3), vecConst(1, 1)}, outs: []opIn{f32In(3, 2)}}, "not a permutation"},
 		{oneOp{code: fb.BuiltinOperatorGATHER, ins: []opIn{f32In(2, 3), vecConst(2)}, outs: []opIn{f32In(1, 3)}}, "index 2 out of range"},
 		{oneOp{code: fb.BuiltinOperatorGATHER, ins: []opIn{f32In(2, 3), f32In(1)}, outs: []opIn{f32In(1, 3)}}, "indices must be a constant"},
-		{oneOp{code: fb.BuiltinOperatorMIRROR_PAD, ins: []opIn{f32In(2, 3), i32Const([]int32{2, 2}, 1, 1, 1, 1)}, outs: []opIn{f32In(4, 5)},
-			optType: fb.BuiltinOptionsMirrorPadOptions, opt: func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
-				fb.MirrorPadOptionsStart(b)
-				fb.MirrorPadOptionsAddMode(b, fb.MirrorPadModeSYMMETRIC)
-				return fb.MirrorPadOptionsEnd(b)
-			}}, "mode SYMMETRIC is not supported"},
+		{oneOp{code: fb.BuiltinOperatorMIRROR_PAD, ins: []opIn{f32In(2, 3), i32Const([]int32{2, 2}, 2, 1, 1, 1)}, outs: []opIn{f32In(5, 5)}},
+			"REFLECT paddings [2 1 1 1] must be smaller than the dims [2 3]"},
 		{oneOp{code: fb.BuiltinOperatorSPLIT_V, ins: []opIn{f32In(5, 3), vecConst(2, 2), i32Const(nil, 0)}, outs: []opIn{f32In(2, 3), f32In(2, 3)}}, "do not add up"},
 	} {
 		c.op.importErr(t, c.want)
