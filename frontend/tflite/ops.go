@@ -34,7 +34,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize; a constant FLOAT16 input (float16 weights) becomes an f32 constant", convDequantize},
 	{fb.BuiltinOperatorCAST, 1, "cast", convCast},
 
-	// Data movement (ops_shape.go, ops_strided.go, ops_expand.go, ops_pad.go): integer tensors move
+	// Data movement (ops_shape.go, ops_strided.go, ops_expand.go, ops_pad.go, ops_batch.go): integer tensors move
 	// unchanged; an output with other parameters gets a requantize.
 	{fb.BuiltinOperatorTRANSPOSE, 2, "transpose by the constant perm (composed with the NCHW layout: none when it only undoes it)", convTranspose},
 	{fb.BuiltinOperatorSTRIDED_SLICE, 4, "slice with constant begin, end, strides (+ reshape); all five masks, offset", convStridedSlice},
@@ -51,6 +51,8 @@ var converters = []converter{
 	{fb.BuiltinOperatorMIRROR_PAD, 2, "REFLECT: pad mode=reflect; SYMMETRIC: a gather per padded dim", convMirrorPad},
 	{fb.BuiltinOperatorSPACE_TO_DEPTH, 1, "reshape + transpose + reshape in NCHW (depth ordered block row, block column, channel)", blockMove(true)},
 	{fb.BuiltinOperatorDEPTH_TO_SPACE, 1, "reshape + transpose + reshape in NCHW", blockMove(false)},
+	{fb.BuiltinOperatorSPACE_TO_BATCH_ND, 3, "4-D: pad (zero point when quantized) + reshape + transpose + reshape in NCHW", convSpaceToBatch},
+	{fb.BuiltinOperatorBATCH_TO_SPACE_ND, 3, "4-D: reshape + transpose + reshape in NCHW + slice (crops)", convBatchToSpace},
 
 	// Math (ops_math.go, ops_decomp.go): float only unless said otherwise.
 	{fb.BuiltinOperatorEXP, 1, "exp", floatOnly(convUnary("exp"))},

@@ -181,16 +181,22 @@ func blockMove(toDepth bool) func(o *opctx) error {
 			}
 			split, perm, out = []int{n, b, b, c / (b * b), h, w}, []int{0, 3, 4, 1, 5, 2}, []int{n, c / (b * b), h * b, w * b}
 		}
-		v, err := o.add("reshape", []*ir.Value{x}, nil, ir.Type{Shape: split})
-		if err == nil {
-			v, err = o.add("transpose", []*ir.Value{v}, ir.Attrs{"perm": ir.Ints(perm...)}, ir.Type{})
-		}
-		if err == nil {
-			v, err = o.add("reshape", []*ir.Value{v}, nil, ir.Type{Shape: out})
-		}
+		v, err := o.regroup(x, split, perm, out)
 		if err != nil {
 			return err
 		}
 		return o.setMoved(0, v, true)
 	}
+}
+
+// regroup reshapes x to split, transposes by perm and reshapes to out.
+func (o *opctx) regroup(x *ir.Value, split, perm, out []int) (*ir.Value, error) {
+	v, err := o.add("reshape", []*ir.Value{x}, nil, ir.Type{Shape: split})
+	if err == nil {
+		v, err = o.add("transpose", []*ir.Value{v}, ir.Attrs{"perm": ir.Ints(perm...)}, ir.Type{})
+	}
+	if err == nil {
+		v, err = o.add("reshape", []*ir.Value{v}, nil, ir.Type{Shape: out})
+	}
+	return v, err
 }

@@ -198,6 +198,22 @@ var moveCases = []moveCase{
 			blk, c := o[3]/3, o[3]%3
 			return []int{o[0], 2*o[1] + blk/2, 2*o[2] + blk%2, c}
 		}},
+	{name: "space to batch", code: fb.BuiltinOperatorSPACE_TO_BATCH_ND, in: []int{2, 3, 5, 2},
+		consts: consts(vecConst(2, 3), i32Const([]int32{2, 2}, 1, 0, 0, 1)),
+		outs:   [][]int{{12, 2, 2, 2}}, src: func(_ int, o []int) []int {
+			blk, n := o[0]/2, o[0]%2 // batch = (block row · 3 + block column) · N + n
+			y, x := o[1]*2+blk/3-1, o[2]*3+blk%3
+			if y < 0 || x >= 5 {
+				return nil
+			}
+			return []int{n, y, x, o[3]}
+		}},
+	{name: "batch to space", code: fb.BuiltinOperatorBATCH_TO_SPACE_ND, in: []int{12, 2, 2, 2},
+		consts: consts(vecConst(2, 3), i32Const([]int32{2, 2}, 1, 0, 0, 1)),
+		outs:   [][]int{{2, 3, 5, 2}}, src: func(_ int, o []int) []int {
+			y, x := o[1]+1, o[2]
+			return []int{((y%2)*3+x%3)*2 + o[0], y / 2, x / 3, o[3]}
+		}},
 	{name: "depth to space", code: fb.BuiltinOperatorDEPTH_TO_SPACE, in: []int{2, 2, 3, 12},
 		optType: fb.BuiltinOptionsDepthToSpaceOptions, opt: axisOpts(fb.DepthToSpaceOptionsStart, fb.DepthToSpaceOptionsAddBlockSize, fb.DepthToSpaceOptionsEnd, 2),
 		outs: [][]int{{2, 4, 6, 3}}, src: func(_ int, o []int) []int {
