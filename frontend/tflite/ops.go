@@ -80,8 +80,8 @@ var converters = []converter{
 	{fb.BuiltinOperatorSUM, 2, "reduce_sum over constant axes, keep_dims", floatOnly(convSum)},
 	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims; quantized: axes 1 and 2 of a 4-D tensor only, as a maxpool over the whole image", convReduceMax},
 
-	// Layers (ops_layer.go), float only.
-	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims", floatOnly(convBatchMatMul)},
+	// Layers (ops_layer.go), float only unless said otherwise.
+	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},
 	{fb.BuiltinOperatorRESIZE_BILINEAR, 2, "resize mode=linear, coord align_corners / half_pixel / asymmetric", floatOnly(convResize(true))},
 	{fb.BuiltinOperatorRESIZE_NEAREST_NEIGHBOR, 2, "resize nearest (floor; align_corners: round) with TFLite's coordinates; integers, or where the float coordinates would differ: a gather per spatial dim", convResize(false)},

@@ -10,16 +10,25 @@ import (
 
 // BATCH_MATMUL, TRANSPOSE_CONV, RESIZE_BILINEAR, RESIZE_NEAREST_NEIGHBOR.
 
+// convBatchMatMul imports BATCH_MATMUL as matmul. Quantized (int8/uint8,
+// per tensor): the IR's integer matmul with rq=tflite, TFLite's kernel:
+// Σ(a-za)(b-zb) requantized by the multiplier of float32(sa·sb)/sy, no
+// activation.
 func convBatchMatMul(o *opctx) error {
-	a, err := o.adjoint(0, o.op.opt.adjX)
+	hint, err := o.hint()
 	if err != nil {
 		return err
 	}
-	b, err := o.adjoint(1, o.op.opt.adjY)
-	if err != nil {
-		return err
+	var ab [2]*ir.Value
+	for k, adj := range []bool{o.op.opt.adjX, o.op.opt.adjY} {
+		if ab[k], err = o.adjoint(k, adj); err != nil {
+			return err
+		}
+		if q := ab[k].Type.Quant; (q == nil) != (hint.Quant == nil) || (q != nil && q.Axis >= 0) {
+			return fmt.Errorf("unsupported: input %d %v with output %v (float, or per-tensor quantized throughout)", k, ab[k].Type, hint)
+		}
 	}
-	v, err := o.add("matmul", []*ir.Value{a, b}, nil, ir.Type{})
+	v, err := o.add("matmul", ab[:], nil, hint)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,90 @@ func TestBatchMatMul(t *testing.T) {
 	}
 }
 
+// quantizeMultiplier is TFLite's QuantizeMultiplier: m = q·2^shift with q
+// in [0.5, 1) as a Q31 mantissa (rounded half away from zero).
+func quantizeMultiplier(m float64) (int32, int) {
+	if m == 0 {
+		return 0, 0
+	}
+	q, shift := math.Frexp(m)
+	fixed := int64(math.Round(q * (1 << 31)))
+	if fixed == 1<<31 {
+		fixed /= 2
+		shift++
+	}
+	if shift < -31 {
+		return 0, 0
+	}
+	return int32(fixed), shift
+}
+
+// multiplyByQuantizedMultiplier is TFLite's fixed-point x·q·2^shift:
+// a rounding doubling high multiply, then a rounding right shift.
+func multiplyByQuantizedMultiplier(x, q int32, shift int) int32 {
+	left, right := max(shift, 0), max(-shift, 0)
+	a := x * (1 << left)
+	var high int32
+	if a == math.MinInt32 && q == math.MinInt32 {
+		high = math.MaxInt32
+	} else {
+		ab := int64(a) * int64(q)
+		nudge := int64(1 << 30)
+		if ab < 0 {
+			nudge = 1 - 1<<30
+		}
+		high = int32((ab + nudge) / (1 << 31))
+	}
+	mask := int32(1)<<right - 1
+	rem, threshold := high&mask, mask>>1
+	if high < 0 {
+		threshold++
+	}
+	out := high >> right
+	if rem > threshold {
+		out++
+	}
+	return out
+}
+
+// An int8 BATCH_MATMUL is TFLite's integer kernel: Σ(a-za)(b-zb),
+// requantized by the multiplier of float32(sa·sb)/sy, clamped to int8.
+func TestBatchMatMulInt8(t *testing.T) {
+	rng := rand.New(rand.NewSource(15))
+	const sa, za, sb, zb, sy, zy = 0.05, -3, 0.02, 4, 0.09, 7
+	for _, adjY := range []bool{false, true} {
+		bShape := []int{2, 4, 5}
+		if adjY {
+			bShape = []int{2, 5, 4}
+		}
+		op := oneOp{code: fb.BuiltinOperatorBATCH_MATMUL, ins: []opIn{i8In(sa, za, 2, 3, 4), i8In(sb, zb, ints32(bShape)...)}, outs: []opIn{i8In(sy, zy, 2, 3, 5)},
+			optType: fb.BuiltinOptionsBatchMatMulOptions, opt: func(bb *flatbuffers.Builder) flatbuffers.UOffsetT {
+				fb.BatchMatMulOptionsStart(bb)
+				fb.BatchMatMulOptionsAddAdjY(bb, adjY)
+				return fb.BatchMatMulOptionsEnd(bb)
+			}}
+		x, a := randI8(rng, 2, 3, 4)
+		y, b := randI8(rng, bShape...)
+		g, outs := op.run(t, x, y)
+		if n := countOps(g)["matmul"]; n != 1 {
+			t.Fatalf("%d matmuls:\n%s", n, g)
+		}
+		qm, shift := quantizeMultiplier(float64(float32(sa)*float32(sb)) / float64(float32(sy)))
+		want := newND(2, 3, 5).fill(func(o []int) float64 {
+			var acc int32
+			for k := 0; k < 4; k++ {
+				bv := b.at(o[0], k, o[2])
+				if adjY {
+					bv = b.at(o[0], o[2], k)
+				}
+				acc += int32(a.at(o[0], o[1], k)-za) * int32(bv-zb)
+			}
+			return float64(min(max(multiplyByQuantizedMultiplier(acc, qm, shift)+zy, -128), 127))
+		})
+		near(t, fmt.Sprintf("adj_y %v", adjY), outs[0], want, 0)
+	}
+}
+
 func transposeConvOpts(pad fb.Padding, s int32, act fb.ActivationFunctionType) optFn {
 	return func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 		fb.TransposeConvOptionsStart(b)

@@ -287,7 +287,7 @@ func TestQuantizedMath(t *testing.T) {
 		{oneOp{code: fb.BuiltinOperatorREDUCE_MAX, ins: []opIn{q, vecConst(1)}, outs: []opIn{i8In(0.1, -4, 2)}}, "only axes [1 2] of a 4-D tensor"},
 		{oneOp{code: fb.BuiltinOperatorSUM, ins: []opIn{q, vecConst(1)}, outs: []opIn{i8In(0.1, -4, 2)}}, "unsupported: quantized SUM"},
 		{oneOp{code: fb.BuiltinOperatorRESIZE_BILINEAR, ins: []opIn{i8In(0.1, -4, 1, 2, 2, 1), vecConst(4, 4)}, outs: []opIn{i8In(0.1, -4, 1, 4, 4, 1)}}, "unsupported: quantized RESIZE_BILINEAR"},
-		{oneOp{code: fb.BuiltinOperatorBATCH_MATMUL, ins: []opIn{q, i8In(0.1, -4, 3, 2)}, outs: []opIn{i8In(0.1, -4, 2, 2)}}, "unsupported: quantized BATCH_MATMUL"},
+		{oneOp{code: fb.BuiltinOperatorBATCH_MATMUL, ins: []opIn{f32In(2, 3), i8In(0.1, -4, 3, 2)}, outs: []opIn{f32In(2, 2)}}, "unsupported: input 1"},
 	} {
 		c.op.importErr(t, c.want)
 	}
