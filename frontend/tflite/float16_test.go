@@ -43,18 +43,22 @@ func halfBytes(v ...float32) []byte {
 	return b
 }
 
-// A model with float16 weights (DEQUANTIZE of FLOAT16 constants feeding a
-// conv and an add) imports as the float model with those weights, and
-// folds the DEQUANTIZEs.
-func TestFloat16Weights(t *testing.T) {
+// Models whose weights come through DEQUANTIZE (of FLOAT16 constants, or
+// of int8 ones quantized per channel) import as the float model with those
+// weights: the DEQUANTIZEs fold into constants that the conv and the add
+// read as weights.
+func TestDequantizedWeights(t *testing.T) {
 	const C, O, K = 3, 4, 3
 	rng := rand.New(rand.NewSource(10))
-	w := make([]float32, O*K*K*C)
+	scales := []float32{0.125, 0.25, 0.125, 0.5}
+	q := make([]int8, O*K*K*C)
+	w := make([]float32, len(q))
 	for i := range w {
-		w[i] = float32(rng.Intn(33)-16) / 8
+		q[i] = int8(rng.Intn(33) - 16)
+		w[i] = scales[i/(K*K*C)] * float32(q[i])
 	}
 	bias, shift := []float32{0.5, -0.25, 1, 2}, []float32{0.125, -4, 3, 0.75}
-	build := func(half bool) *tModel {
+	build := func(kind string) *tModel {
 		m := &tModel{
 			tensors: []tTensor{
 				{name: "x", shape: []int32{1, 5, 5, C}, typ: fb.TensorTypeFLOAT32},
@@ -71,22 +75,31 @@ func TestFloat16Weights(t *testing.T) {
 			},
 			inputs: []int32{0}, outputs: []int32{5},
 		}
-		if half {
-			var deq []tOp
-			for _, k := range []int{1, 2, 4} {
-				t := m.tensors[k]
-				m.tensors = append(m.tensors, tTensor{name: t.name + ".f16", shape: t.shape, typ: fb.TensorTypeFLOAT16, data: halfBytes(map[int][]float32{1: w, 2: bias, 4: shift}[k]...)})
-				m.tensors[k].data = nil
-				deq = append(deq, tOp{code: fb.BuiltinOperatorDEQUANTIZE, in: []int32{int32(len(m.tensors) - 1)}, out: []int32{int32(k)}})
+		// src replaces constant k by DEQUANTIZE of t.
+		src := func(k int, t tTensor) {
+			m.tensors[k].data = nil
+			m.tensors = append(m.tensors, t)
+			m.ops = append([]tOp{{code: fb.BuiltinOperatorDEQUANTIZE, in: []int32{int32(len(m.tensors) - 1)}, out: []int32{int32(k)}}}, m.ops...)
+		}
+		switch kind {
+		case "float16":
+			for k, v := range map[int][]float32{1: w, 2: bias, 4: shift} {
+				src(k, tTensor{name: m.tensors[k].name + ".f16", shape: m.tensors[k].shape, typ: fb.TensorTypeFLOAT16, data: halfBytes(v...)})
 			}
-			m.ops = append(deq, m.ops...)
+		case "int8":
+			data := make([]byte, len(q))
+			for i, v := range q {
+				data[i] = byte(v)
+			}
+			src(1, tTensor{name: "w.i8", shape: m.tensors[1].shape, typ: fb.TensorTypeINT8, data: data, scale: scales, zp: make([]int64, O), qdim: 0})
+			src(4, tTensor{name: "s.i8", shape: []int32{O}, typ: fb.TensorTypeINT8, data: []byte{1, 256 - 32, 24, 6}, scale: []float32{0.125}, zp: []int64{0}})
 		}
 		return m
 	}
 	x, _ := randF32(rng, 1, 5, 5, C)
-	var outs [2]*ir.Tensor
-	for i, half := range []bool{false, true} {
-		g, err := ImportBytes("f16.tflite", build(half).build(), Options{})
+	var want *ir.Tensor
+	for _, kind := range []string{"float", "float16", "int8"} {
+		g, err := ImportBytes("w.tflite", build(kind).build(), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,13 +107,17 @@ func TestFloat16Weights(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n := countOps(g); n["dequantize"] != 0 || n["transpose"] != 2 {
-			t.Errorf("half=%v: ops %v, want no dequantize and the 2 boundary transposes", half, n)
+			t.Errorf("%s: ops %v, want no dequantize and the 2 boundary transposes", kind, n)
 		}
-		outs[i] = run1(t, interp(t, g), x)
-	}
-	for i := range outs[0].F32 {
-		if outs[0].F32[i] != outs[1].F32[i] {
-			t.Fatalf("element %d: float16 model %v, float model %v", i, outs[1].F32[i], outs[0].F32[i])
+		got := run1(t, interp(t, g), x)
+		if want == nil {
+			want = got
+			continue
+		}
+		for i := range want.F32 {
+			if got.F32[i] != want.F32[i] {
+				t.Fatalf("%s: element %d = %v, the float model's %v", kind, i, got.F32[i], want.F32[i])
+			}
 		}
 	}
 }

@@ -31,7 +31,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorRELU6, 1, "clip [0, 6]; quantized: clip on the stored integers", convRelu(fb.ActivationFunctionTypeRELU6)},
 	{fb.BuiltinOperatorRELU_N1_TO_1, 1, "clip [-1, 1]; quantized: clip on the stored integers", convRelu(fb.ActivationFunctionTypeRELU_N1_TO_1)},
 	{fb.BuiltinOperatorQUANTIZE, 1, "quantize (float input; ties round to even, TFLite rounds them away from zero) or requantize (integer input)", convQuantize},
-	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize; a constant FLOAT16 input (float16 weights) becomes an f32 constant", convDequantize},
+	{fb.BuiltinOperatorDEQUANTIZE, 1, "dequantize; a constant FLOAT16 or quantized input (float16 or weight-only int8 weights) folds into an f32 constant", convDequantize},
 	{fb.BuiltinOperatorCAST, 1, "cast", convCast},
 
 	// Data movement (ops_shape.go, ops_strided.go, ops_expand.go, ops_pad.go, ops_batch.go): integer tensors move

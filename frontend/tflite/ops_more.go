@@ -255,12 +255,16 @@ func convQuantize(o *opctx) error {
 	return o.set(v, nchw)
 }
 
-// convDequantize imports DEQUANTIZE: of a quantized tensor, or of a
-// constant FLOAT16 tensor (the TF converter's float16 weights), which
-// becomes an f32 constant.
+// convDequantize imports DEQUANTIZE: of a quantized tensor, or, folded
+// into an f32 constant that later ops read as weights, of a constant
+// FLOAT16 tensor (the TF converter's float16 weights) or quantized one
+// (weight-only quantization: (q - zero point)·scale in float32, as TFLite).
 func convDequantize(o *opctx) error {
 	if t, err := o.im.tensor(o.in(0)); err == nil && t.typ == fb.TensorTypeFLOAT16 {
 		return o.float16Const(t)
+	}
+	if c, q, err := o.im.constTensor(o.in(0)); err == nil && c != nil && q != nil {
+		return o.set(o.im.addConst(o.out.name, "", dequantizeConst(c, q), nil), false)
 	}
 	x, nchw, err := o.elementwiseIn(0)
 	if err != nil {
@@ -325,4 +329,19 @@ func halfToFloat(h uint16) float32 {
 		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
 	}
 	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+}
+
+// dequantizeConst is (q - zero point)·scale per element, per channel
+// along q.Axis.
+func dequantizeConst(c *ir.Tensor, q *ir.Quant) *ir.Tensor {
+	f := ir.NewTensor(ir.F32, c.Shape)
+	stride, n := 1, 1
+	if q.Axis >= 0 {
+		stride, n = ir.Strides(c.Shape)[q.Axis], c.Shape[q.Axis]
+	}
+	for i := range f.F32 {
+		ch := (i / stride) % n
+		f.F32[i] = q.ScaleAt(ch) * float32(c.IntAt(i)-q.ZeroAt(ch))
+	}
+	return f
 }
