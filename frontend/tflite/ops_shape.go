@@ -7,11 +7,13 @@ import (
 	"github.com/pare-ml/pare/ir"
 )
 
-// Data movement: TRANSPOSE, STRIDED_SLICE, SLICE, SPLIT, SPLIT_V, PACK,
-// UNPACK, GATHER. Integer tensors move unchanged (their parameters pass
-// through; an output declaring others gets a requantize). A rank-4 input
-// that exists only in NCHW form is moved in NCHW when the op keeps rank 4,
-// with its axes mapped, so that no transpose is added.
+// Data movement: TRANSPOSE, SLICE, SPLIT, SPLIT_V, PACK, UNPACK, GATHER
+// and the helpers of STRIDED_SLICE, TILE, pads. Integer tensors move
+// unchanged (their parameters pass through; an output declaring others
+// gets a requantize). A rank-4 input that exists only in NCHW form is moved
+// in NCHW with its axes mapped, so that no transpose is added before the
+// op; a result of another rank is permuted back (a reshape when the moved
+// data keeps its order).
 
 // movedIn returns input tensor xi: in NCHW when nchwOK and it exists only
 // so, else in the model's layout.
