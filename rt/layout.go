@@ -206,7 +206,7 @@ func padKernel[T elem](v *ir.Value) (kernel, error) {
 			case mode == "edge":
 				i = min(max(i, 0), in[d]-1)
 			case mode == "reflect":
-				i = reflectIndex(i, in[d])
+				i = ReflectIndex(i, in[d])
 			default:
 				i = -1
 			}
@@ -248,8 +248,8 @@ func padKernel[T elem](v *ir.Value) (kernel, error) {
 	}, nil
 }
 
-// reflectIndex mirrors i into [0, n) without repeating the edge.
-func reflectIndex(i, n int) int {
+// ReflectIndex mirrors i into [0, n) without repeating the edge.
+func ReflectIndex(i, n int) int {
 	if n == 1 {
 		return 0
 	}
@@ -266,6 +266,17 @@ func reflectIndex(i, n int) int {
 
 // padValues is the constant fill of a pad, per quantization channel.
 func padValues[T elem](v *ir.Value) ([]T, error) {
+	t := PadFill(v)
+	fill := make([]T, t.Len())
+	copy(fill, data[T](t))
+	return fill, nil
+}
+
+// PadFill is the stored fill of a constant pad, one element per
+// quantization channel (one when per tensor): the value itself for f32 and
+// bool, quantized (round half even, saturated) for quantized integers,
+// saturated for plain ones.
+func PadFill(v *ir.Value) *ir.Tensor {
 	val := v.Float("value")
 	dt := v.Type.DType
 	q := v.Type.Quant
@@ -273,7 +284,6 @@ func padValues[T elem](v *ir.Value) ([]T, error) {
 	if q != nil && q.Axis >= 0 {
 		n = q.Channels()
 	}
-	fill := make([]T, n)
 	t := ir.NewTensor(dt, []int{n})
 	for c := 0; c < n; c++ {
 		switch {
@@ -287,8 +297,7 @@ func padValues[T elem](v *ir.Value) ([]T, error) {
 			t.SetInt(c, saturate(float64(val), lo, hi))
 		}
 	}
-	copy(fill, data[T](t))
-	return fill, nil
+	return t
 }
 
 func init() {

@@ -156,6 +156,12 @@ var IntCases = []IntCase{
 	meanCase("mean_u8_float", QT(ir.U8, 0.02, 130, 3, 4, 5), ir.Ints(0, 2), 1, QT(ir.U8, 0.007, 100)),
 	argmaxCase(ir.F32, 1, 1, 0, ir.I64), argmaxCase(ir.F32, 2, 0, 1, ir.I32), argmaxCase(ir.F32, 0, 1, 0, ir.I64),
 	argmaxCase(ir.I8, 2, 1, 1, ir.I64), argmaxCase(ir.U8, 1, 0, 0, ir.I32),
+	{"pad_quant", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("pad", []*ir.Value{add(QT(ir.I8, 0.05, -3, 1, 2, 3, 4))}, ir.Attrs{"pads": ir.Ints(0, 0, 1, 2, 0, 0, 2, 0), "value": ir.Float(0.3)}, ir.Type{}, "pq", "pq")
+	}},
+	{"pad_reflect_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("pad", []*ir.Value{add(QT(ir.U8, 0.05, 128, 1, 2, 3, 4))}, ir.Attrs{"pads": ir.Ints(0, 0, 2, 3, 0, 0, 1, 3), "mode": ir.Str("reflect")}, ir.Type{}, "pr", "pr")
+	}},
 	castCase(ir.U8, ir.F32), castCase(ir.I32, ir.F32), castCase(ir.I8, ir.I32), castCase(ir.I32, ir.U8),
 	castCase(ir.I16, ir.I8), castCase(ir.F32, ir.I8), castCase(ir.F32, ir.U8), castCase(ir.F32, ir.I32),
 	{"clip_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {

@@ -87,6 +87,12 @@ var OpCases = []OpCase{
 	unaryCase("transpose", ir.Attrs{"perm": ir.Ints(2, 0, 1)}),
 	unaryCase("slice", ir.Attrs{"starts": ir.Ints(1, 2, 4), "ends": ir.Ints(2, -1, 0), "steps": ir.Ints(1, -1, -2)}),
 	unaryCase("pad", ir.Attrs{"pads": ir.Ints(0, 1, 2, 1, 0, -1), "value": ir.Float(0.5)}),
+	{"pad_reflect", [][]int{{1, 2, 4, 5}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		return op("pad", ir.Attrs{"pads": ir.Ints(0, 0, 2, 1, 0, 0, 1, 3), "mode": ir.Str("reflect")}, ir.Type{}, in[0])(g)
+	}},
+	{"pad_edge", [][]int{{2, 3, 4}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		return op("pad", ir.Attrs{"pads": ir.Ints(1, 0, 2, 0, 3, 1), "mode": ir.Str("edge")}, ir.Type{}, in[0])(g)
+	}},
 	binaryCase("add", []int{2, 3, 5}, []int{2, 3, 5}), binaryCase("add", []int{2, 3, 5}, []int{3, 1}),
 	binaryCase("sub", []int{2, 3, 5}, []int{5}), binaryCase("mul", []int{1, 3, 5}, []int{2, 1, 5}),
 	binaryCase("div", []int{2, 3, 5}, []int{2, 3, 1}), binaryCase("max", []int{2, 3, 5}, []int{1}),

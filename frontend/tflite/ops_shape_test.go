@@ -183,7 +183,7 @@ var moveCases = []moveCase{
 			fb.MirrorPadOptionsAddMode(b, fb.MirrorPadModeREFLECT)
 			return fb.MirrorPadOptionsEnd(b)
 		},
-		outs: [][]int{{1, 6, 8, 3}}, src: padSrc([]int{1, 3, 4, 2}, []int{0, 2, 3, 1}, reflect), uncompiled: "pad mode reflect"},
+		outs: [][]int{{1, 6, 8, 3}}, src: padSrc([]int{1, 3, 4, 2}, []int{0, 2, 3, 1}, reflect)},
 	{name: "mirror pad symmetric", code: fb.BuiltinOperatorMIRROR_PAD, in: []int{1, 3, 4, 2}, consts: consts(i32Const([]int32{4, 2}, 0, 0, 3, 1, 4, 2, 1, 0)),
 		optType: fb.BuiltinOptionsMirrorPadOptions, opt: func(b *flatbuffers.Builder) flatbuffers.UOffsetT {
 			fb.MirrorPadOptionsStart(b)
