@@ -78,6 +78,8 @@ var converters = []converter{
 	{fb.BuiltinOperatorMAXIMUM, 2, "max with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("max"))},
 	{fb.BuiltinOperatorMINIMUM, 2, "min with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("min"))},
 	{fb.BuiltinOperatorSUM, 2, "reduce_sum over constant axes, keep_dims", floatOnly(convSum)},
+	{fb.BuiltinOperatorARG_MAX, 2, "argmax over a constant axis (reduced away), i32 or i64 as the output tensor", convArgMax(false)},
+	{fb.BuiltinOperatorARG_MIN, 2, "argmax of neg (float tensors)", convArgMax(true)},
 	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims; quantized: axes 1 and 2 of a 4-D tensor only, as a maxpool over the whole image", convReduceMax},
 
 	// Layers (ops_layer.go), float only unless said otherwise.

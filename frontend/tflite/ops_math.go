@@ -91,3 +91,50 @@ func convReduceMax(o *opctx) error {
 	}
 	return o.setNHWC(0, v)
 }
+
+// convArgMax imports ARG_MAX, and ARG_MIN of float tensors (min: the
+// argmax of −x, exact): the axis a constant, the axis reduced away, the
+// output tensor's type (i32 or i64) the result's; TFLite returns the first
+// index of the extreme, so do the IR's argmax and this. Quantized inputs
+// compare their stored integers (the scale is positive).
+func convArgMax(min bool) func(o *opctx) error {
+	return func(o *opctx) error {
+		xi := o.in(0)
+		xt, err := o.im.tensor(xi)
+		if err != nil {
+			return err
+		}
+		raw, _, err := o.constInts(1)
+		if err != nil {
+			return err
+		}
+		if len(raw) != 1 {
+			return fmt.Errorf("axis has %d elements, want 1", len(raw))
+		}
+		axes, err := normAxes(raw, len(xt.shape))
+		if err != nil {
+			return err
+		}
+		x, err := o.im.get(xi)
+		if err != nil {
+			return err
+		}
+		if min {
+			if x.Type.DType != ir.F32 {
+				return fmt.Errorf("unsupported: ARG_MIN of %v (float tensors only)", x.Type)
+			}
+			if x, err = o.add("neg", []*ir.Value{x}, nil, ir.Type{}); err != nil {
+				return err
+			}
+		}
+		want, err := o.outType()
+		if err != nil {
+			return err
+		}
+		v, err := o.add("argmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axes[0]), "keepdims": ir.Int(0)}, ir.Type{DType: want.DType})
+		if err != nil {
+			return err
+		}
+		return o.set(v, false)
+	}
+}
