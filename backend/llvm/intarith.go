@@ -167,14 +167,21 @@ func (k *kfn) clampI(x value.Value, lo, hi int32) value.Value {
 
 // srdhm is SaturatingRoundingDoublingHighMul.
 func (k *kfn) srdhm(a, b value.Value) value.Value {
-	w := tyLike(i64, a)
-	c := func(n int64) constant.Constant { return cLike(c64(n), a) }
-	ab := k.b.NewMul(k.b.NewSExt(a, w), k.b.NewSExt(b, w))
-	nudge := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, ab, c(0)), c(1-(1<<30)), c(1<<30))
-	q := k.b.NewTrunc(k.b.NewSDiv(k.b.NewAdd(ab, nudge), c(1<<31)), tyLike(i32, a))
 	minI := cLike(c32(math.MinInt32), a)
 	ovf := k.b.NewAnd(k.b.NewICmp(enum.IPredEQ, a, minI), k.b.NewICmp(enum.IPredEQ, b, minI))
-	return k.b.NewSelect(ovf, cLike(c32(math.MaxInt32), a), q)
+	return k.b.NewSelect(ovf, cLike(c32(math.MaxInt32), a), k.srdhmNoSat(a, b))
+}
+
+// srdhmNoSat is srdhm where a and b are not both MinInt32: its nudge and
+// division by 2³¹ truncating toward zero are one floor shift, (a·b + 2³⁰)
+// >> 31 for either sign of a·b (for a·b < 0, trunc((a·b + 1 - 2³⁰)/2³¹)
+// is the ceiling, floor((a·b + 1 - 2³⁰ + 2³¹ - 1)/2³¹)). The low 32 bits
+// of the shift are the same logical or arithmetic (x86 has no vector
+// 64-bit arithmetic shift).
+func (k *kfn) srdhmNoSat(a, b value.Value) value.Value {
+	w := tyLike(i64, a)
+	ab := k.b.NewMul(k.b.NewSExt(a, w), k.b.NewSExt(b, w))
+	return k.b.NewTrunc(k.b.NewLShr(k.b.NewAdd(ab, cLike(c64(1<<30), a)), cLike(c64(31), a)), tyLike(i32, a))
 }
 
 // rdbpot is RoundingDivideByPOT(x, e) for a run-time e >= 0.
@@ -189,13 +196,18 @@ func (k *kfn) rdbpot(x, e value.Value) value.Value {
 	return k.b.NewAdd(r, k.b.NewZExt(k.b.NewICmp(enum.IPredSGT, rem, thr), tyLike(i32, x)))
 }
 
-// mbqm is MultiplyByQuantizedMultiplier(x, mult, shift).
-func (k *kfn) mbqm(x, mult, shift value.Value) value.Value {
+// mbqm is MultiplyByQuantizedMultiplier(x, mult, shift); noSat: mult is
+// known never to be MinInt32 (srdhm cannot saturate).
+func (k *kfn) mbqm(x, mult, shift value.Value, noSat bool) value.Value {
 	zero := cLike(c32(0), x)
 	pos := k.b.NewICmp(enum.IPredSGT, shift, zero)
 	left := k.b.NewSelect(pos, shift, zero)
 	right := k.b.NewSelect(pos, zero, k.b.NewSub(zero, shift))
-	return k.rdbpot(k.srdhm(k.b.NewShl(x, left), mult), right)
+	mul := k.srdhm
+	if noSat {
+		mul = k.srdhmNoSat
+	}
+	return k.rdbpot(mul(k.b.NewShl(x, left), mult), right)
 }
 
 // satShl is gemmlowp's saturating left shift by a constant.

@@ -36,8 +36,9 @@ func (k *kfn) requant(s *codegen.Step, in []value.Value) func(acc, c value.Value
 			return k.quantF(f, cLike(c32(int64(r.ZY)), acc), r.Lo, r.Hi)
 		}
 	case "tflite":
+		noSat := k.constI32Within(&s.In[3], math.MaxInt32)
 		return func(acc, c value.Value) value.Value {
-			y := k.b.NewAdd(k.mbqm(acc, k.splatLike(k.load(in[3], c), acc), k.splatLike(k.load(in[4], c), acc)), cLike(c32(int64(r.ZY)), acc))
+			y := k.b.NewAdd(k.mbqm(acc, k.splatLike(k.load(in[3], c), acc), k.splatLike(k.load(in[4], c), acc), noSat), cLike(c32(int64(r.ZY)), acc))
 			return k.clampI(y, r.Lo, r.Hi)
 		}
 	}
@@ -226,7 +227,7 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			r = k.quantF(k.b.NewFDiv(f, k.load(in[3], c)), k.load(in[4], c), m.Lo, m.Hi)
 		case "requantize_tflite":
 			d := k.b.NewSub(k.loadInt(x, i, xdt), k.load(in[1], c))
-			q := k.b.NewAdd(k.b.NewSExt(k.mbqm(d, k.load(in[2], c), k.load(in[3], c)), i64), k.b.NewSExt(k.load(in[4], c), i64))
+			q := k.b.NewAdd(k.b.NewSExt(k.mbqm(d, k.load(in[2], c), k.load(in[3], c), k.constI32Within(&s.In[2], math.MaxInt32)), i64), k.b.NewSExt(k.load(in[4], c), i64))
 			q2 := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, q, c64(int64(m.Lo))), c64(int64(m.Lo)), q)
 			q2 = k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, q2, c64(int64(m.Hi))), c64(int64(m.Hi)), q2)
 			r = k.b.NewTrunc(q2, i32)
@@ -414,15 +415,15 @@ func (k *kfn) qbinary(s *codegen.Step, in []value.Value, y value.Value) error {
 			}
 			r = k.quantF(k.b.NewFDiv(f, cf(q.SY)), c32(int64(q.ZY)), q.Lo, q.Hi)
 		default:
-			x := k.mbqm(k.b.NewShl(a, c32(20)), c32(int64(q.M1)), c32(int64(q.S1)))
-			z := k.mbqm(k.b.NewShl(b, c32(20)), c32(int64(q.M2)), c32(int64(q.S2)))
+			x := k.mbqm(k.b.NewShl(a, c32(20)), c32(int64(q.M1)), c32(int64(q.S1)), q.M1 != math.MinInt32)
+			z := k.mbqm(k.b.NewShl(b, c32(20)), c32(int64(q.M2)), c32(int64(q.S2)), q.M2 != math.MinInt32)
 			var raw value.Value
 			if q.Op == "sub" {
 				raw = k.b.NewSub(x, z)
 			} else {
 				raw = k.b.NewAdd(x, z)
 			}
-			r = k.clampI(k.b.NewAdd(k.mbqm(raw, c32(int64(q.MO)), c32(int64(q.SO))), c32(int64(q.ZY))), q.Lo, q.Hi)
+			r = k.clampI(k.b.NewAdd(k.mbqm(raw, c32(int64(q.MO)), c32(int64(q.SO)), q.MO != math.MinInt32), c32(int64(q.ZY))), q.Lo, q.Hi)
 		}
 		k.storeInt(r, y, offs[0], ydt)
 	})

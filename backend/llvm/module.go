@@ -252,6 +252,10 @@ func (k *kfn) intKernel(s *codegen.Step, in []value.Value, out, scratch value.Va
 		}
 		return k.intConv(s, in, out, scratch)
 	case codegen.KConvDepthwise:
+		if intDWPadStep(s) {
+			k.intDepthwisePad(s, in, out)
+			return nil
+		}
 		if dt := s.In[0].DType; s.Conv.SW == 1 && (dt == pir.U8 || dt == pir.I8) && !overlap(&s.In[0], &s.Out) {
 			k.intDepthwiseRows(s, in, out)
 			return nil
