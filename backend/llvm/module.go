@@ -244,18 +244,22 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 
 // intKernel emits the integer form of a step (codegen.Requant).
 func (k *kfn) intKernel(s *codegen.Step, in []value.Value, out, scratch value.Value) error {
+	if intPadStep(s) {
+		k.intConvPad(s, in, out, scratch)
+		return nil
+	}
 	switch s.Kernel {
 	case codegen.KConvGemm, codegen.KIntConvRuntime:
+		if _, ok := k.e.intPairs[s]; ok && intGemvStep(s, k.e.t) {
+			k.intConvGemv(s, in, out)
+			return nil
+		}
 		if _, ok := k.e.intPairs[s]; ok {
 			k.intConvPanel(s, in, out, scratch)
 			return nil
 		}
 		return k.intConv(s, in, out, scratch)
 	case codegen.KConvDepthwise:
-		if intDWPadStep(s) {
-			k.intDepthwisePad(s, in, out)
-			return nil
-		}
 		if dt := s.In[0].DType; s.Conv.SW == 1 && (dt == pir.U8 || dt == pir.I8) && !overlap(&s.In[0], &s.Out) {
 			k.intDepthwiseRows(s, in, out)
 			return nil

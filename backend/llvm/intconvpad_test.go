@@ -1,7 +1,6 @@
 package llvm
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,7 +9,8 @@ import (
 	pir "github.com/pare-ml/pare/ir"
 )
 
-// dwPadCases are integer depthwise convs for the padded-plane kernel:
+// dwPadCases are integer depthwise convs (and convs of few channels) for
+// the padded-plane kernel:
 // strides 1 and 2, pads (uneven too), planes down to 1×1, odd channel
 // counts, a channel multiplier, dilation, a 5×5 kernel, u8 (weights with
 // a zero point: i16 after codegen) and i8, float and TFLite requantization.
@@ -38,60 +38,41 @@ func dwPadCases() []codegentest.IntCase {
 		dw("dwpad_i8_5x5", pir.I8, []int{1, 2, 12, 37}, 2, 5, 5, pir.Attrs{"pads": pir.Ints(2, 1, 2, 3), "strides": pir.Ints(1, 2), "rq": tfl}),
 		dw("dwpad_u8_nopad_s2", pir.U8, []int{1, 3, 7, 7}, 3, 3, 3, pir.Attrs{"strides": pir.Ints(2, 2)}),
 		dw("dwpad_u8_wide", pir.U8, []int{1, 2, 5, 70}, 2, 3, 3, pir.Attrs{"pads": p1, "rq": tfl}),
+		// Convs of few channels (a first layer), the u8 weights i16.
+		localIntConv("padconv_u8_s2", pir.U8, []int{1, 3, 17, 20}, []int{8, 3, 3, 3}, pir.Attrs{"pads": pir.Ints(0, 0, 1, 1), "strides": pir.Ints(2, 2), "rq": tfl}),
+		localIntConv("padconv_u8_group", pir.U8, []int{1, 4, 6, 7}, []int{6, 2, 3, 3}, pir.Attrs{"group": pir.Int(2), "pads": p1}),
+		localIntConv("padconv_u8_1x1", pir.U8, []int{1, 3, 1, 1}, []int{5, 3, 3, 3}, pir.Attrs{"pads": p1}),
+		localIntConv("padconv_u8_dil_s2", pir.U8, []int{1, 2, 11, 13}, []int{3, 2, 3, 2}, pir.Attrs{"pads": pir.Ints(2, 1, 2, 1), "strides": pir.Ints(2, 2), "dilations": pir.Ints(2, 2), "rq": tfl}),
 	}
-}
-
-func dwPadGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
-	g, vals, err := codegentest.IntOpsGraph(dwPadCases())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g, vals
 }
 
 // TestIntDWPadSelected: every case runs on the padded-plane kernel (its
-// stack plane, %dwpad, in the step's function).
+// stack planes, %dwpad, in the steps' functions).
 func TestIntDWPadSelected(t *testing.T) {
-	g, _ := dwPadGraph(t)
-	p, err := codegen.Lower(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, _, err := Emit(p, Target{Triple: "x86_64-linux-gnu", Features: "+avx2,+fma"}, filepath.Join(t.TempDir(), "w.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, ir := casesIR(t, dwPadCases())
 	n := 0
 	for _, s := range p.Steps {
-		if s.Kernel != codegen.KConvDepthwise {
+		if s.Kernel != codegen.KConvDepthwise && s.Kernel != codegen.KConvGemm {
 			continue
 		}
 		n++
-		if !intDWPadStep(s) {
+		if !intPadStep(s) {
 			t.Errorf("%s: not on the padded-plane kernel", s.Name)
 		}
 	}
 	if n != len(dwPadCases()) {
-		t.Fatalf("%d depthwise steps, want %d", n, len(dwPadCases()))
+		t.Fatalf("%d conv steps, want %d", n, len(dwPadCases()))
 	}
-	if got := strings.Count(m.String(), "%dwpad = alloca"); got == 0 {
+	if got := strings.Count(ir, "%dwpad = alloca"); got == 0 {
 		t.Errorf("no kernel allocates the padded plane")
 	}
 }
 
 // TestIntDWPad: the padded-plane kernel's results equal rt's.
 func TestIntDWPad(t *testing.T) {
-	needTools(t)
-	host, err := HostTarget()
-	if err != nil {
-		t.Skip(err)
-	}
-	g, vals := dwPadGraph(t)
-	checkAgainstRT(t, g, host, nil, vals)
+	checkCases(t, dwPadCases(), false)
 }
 
 func TestIntDWPadAArch64(t *testing.T) {
-	needQemu(t)
-	g, vals := dwPadGraph(t)
-	checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, vals)
+	checkCases(t, dwPadCases(), true)
 }
