@@ -137,8 +137,6 @@ func (k *kfn) intConvPad(s *codegen.Step, in []value.Value, y, scratch value.Val
 		buf = k.b.NewBitCast(a, types.NewPointer(i32))
 	}
 	wp := k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(cg*(c.KH+1)/2*c.KW), i32), 32), types.NewPointer(i32))
-	// The borders stay zero: every group writes the same interior.
-	k.fill(buf, ci(0), pd.elems(), c32(0))
 	// at: the pair of row r, phase ph, element j of plane pl.
 	at := func(pl, r value.Value, ph int, j value.Value) value.Value {
 		return k.add(k.mul(pl, pd.plane()), k.add(k.mul(k.add(k.mul(r, pd.phases), ci(ph)), pd.width), j))
@@ -153,6 +151,32 @@ func (k *kfn) intConvPad(s *codegen.Step, in []value.Value, y, scratch value.Val
 		}
 	}
 	sort.Ints(cuts)
+	// Columns j of phase ph inside the input: 0 <= SW·j + ph - PL < W.
+	cols := func(ph int) (int, int) {
+		return max(0, ceilDiv(c.PL-ph, c.SW)), min(pd.width, floorDiv(c.W-1+c.PL-ph, c.SW)+1)
+	}
+	// The borders, zero once: every group writes the same interior (the
+	// pairs of the rows and columns inside the input, whole).
+	k.loop(0, cg, func(pl value.Value) {
+		for i := 0; i+1 < len(cuts); i++ {
+			r0, r1 := cuts[i], cuts[i+1]
+			if r0 >= r1 {
+				continue
+			}
+			if !inside(r0) && !inside(r0+pd.dh) {
+				k.fill(buf, at(pl, ci(r0), 0, ci(0)), (r1-r0)*pd.phases*pd.width, c32(0))
+				continue
+			}
+			k.loop(r0, r1, func(r value.Value) {
+				for ph := 0; ph < pd.phases; ph++ {
+					jlo, jhi := cols(ph)
+					jhi = max(jhi, jlo)
+					k.fill(buf, at(pl, r, ph, ci(0)), jlo, c32(0))
+					k.fill(buf, at(pl, r, ph, ci(jhi)), pd.width-jhi, c32(0))
+				}
+			})
+		}
+	})
 	inRange := inRangeRq(s)
 	k.loop(0, c.N, func(n value.Value) {
 		k.loop(0, groups, func(g value.Value) {
@@ -166,9 +190,7 @@ func (k *kfn) intConvPad(s *codegen.Step, in []value.Value, y, scratch value.Val
 					}
 					k.loop(r0, r1, func(r value.Value) {
 						for ph := 0; ph < pd.phases; ph++ {
-							// Columns j of phase ph inside the input: 0 <= SW·j + ph - PL < W.
-							jlo := max(0, ceilDiv(c.PL-ph, c.SW))
-							jhi := min(pd.width, floorDiv(c.W-1+c.PL-ph, c.SW)+1)
+							jlo, jhi := cols(ph)
 							k.padPairs(c, x, xdt, zx, buf, at(pl, r, ph, ci(0)), xb, r, ph, jlo, jhi, lo, hi, pd.dh)
 						}
 					})
