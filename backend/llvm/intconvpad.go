@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/llir/llvm/ir/constant"
+	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
@@ -128,16 +129,24 @@ func (k *kfn) intConvPad(s *codegen.Step, in []value.Value, y, scratch value.Val
 	taps := c.KH * c.KW
 	fin := k.requant(s, in)
 	zx := c32(int64(s.Rq.ZX))
+	// nbuf: two sets of planes on the stack where they fit, group t+1's
+	// written while group t's are read (loads right after the stores of
+	// overlapping vectors wait for them: store forwarding fails).
+	nbuf := 1
+	if !inScratch && 2*pd.elems()*4 <= dwPadMaxBytes {
+		nbuf = 2
+	}
 	var buf value.Value
 	if inScratch {
 		buf = k.b.NewBitCast(scratch, types.NewPointer(i32))
 	} else {
-		a := k.entryAlloca(types.NewArray(uint64(pd.elems()), i32), 32)
+		a := k.entryAlloca(types.NewArray(uint64(nbuf*pd.elems()), i32), 32)
 		a.(interface{ SetName(string) }).SetName("dwpad")
 		buf = k.b.NewBitCast(a, types.NewPointer(i32))
 	}
 	wp := k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(cg*(c.KH+1)/2*c.KW), i32), 32), types.NewPointer(i32))
-	// at: the pair of row r, phase ph, element j of plane pl.
+	// at: the pair of row r, phase ph, element j of plane pl (of both
+	// sets: set h's plane p is h·cg + p).
 	at := func(pl, r value.Value, ph int, j value.Value) value.Value {
 		return k.add(k.mul(pl, pd.plane()), k.add(k.mul(k.add(k.mul(r, pd.phases), ci(ph)), pd.width), j))
 	}
@@ -157,7 +166,7 @@ func (k *kfn) intConvPad(s *codegen.Step, in []value.Value, y, scratch value.Val
 	}
 	// The borders, zero once: every group writes the same interior (the
 	// pairs of the rows and columns inside the input, whole).
-	k.loop(0, cg, func(pl value.Value) {
+	k.loop(0, nbuf*cg, func(pl value.Value) {
 		for i := 0; i+1 < len(cuts); i++ {
 			r0, r1 := cuts[i], cuts[i+1]
 			if r0 >= r1 {
@@ -178,54 +187,80 @@ func (k *kfn) intConvPad(s *codegen.Step, in []value.Value, y, scratch value.Val
 		}
 	})
 	inRange := inRangeRq(s)
-	k.loop(0, c.N, func(n value.Value) {
-		k.loop(0, groups, func(g value.Value) {
-			k.loop(0, cg, func(pl value.Value) {
-				xb := k.mul(k.add(k.mul(n, c.C), k.madd(g, cg, pl)), c.H*c.W)
-				for i := 0; i+1 < len(cuts); i++ {
-					r0, r1 := cuts[i], cuts[i+1]
-					lo, hi := inside(r0), inside(r0+pd.dh)
-					if r0 >= r1 || (!lo && !hi) {
-						continue
+	// Groups t of all images: image t / groups, group t % groups, planes
+	// of set t % nbuf.
+	T := c.N * groups
+	split := func(t value.Value) (n, g, set value.Value) {
+		n, g, set = k.b.NewUDiv(t, ci(groups)), k.b.NewURem(t, ci(groups)), ci(0)
+		if nbuf > 1 {
+			set = k.b.NewURem(t, ci(nbuf))
+		}
+		return n, g, set
+	}
+	fill := func(t value.Value) {
+		n, g, set := split(t)
+		k.loop(0, cg, func(p value.Value) {
+			pl := k.madd(set, cg, p)
+			xb := k.mul(k.add(k.mul(n, c.C), k.madd(g, cg, p)), c.H*c.W)
+			for i := 0; i+1 < len(cuts); i++ {
+				r0, r1 := cuts[i], cuts[i+1]
+				lo, hi := inside(r0), inside(r0+pd.dh)
+				if r0 >= r1 || (!lo && !hi) {
+					continue
+				}
+				k.loop(r0, r1, func(r value.Value) {
+					for ph := 0; ph < pd.phases; ph++ {
+						jlo, jhi := cols(ph)
+						k.padPairs(c, x, xdt, zx, buf, at(pl, r, ph, ci(0)), xb, r, ph, jlo, jhi, lo, hi, pd.dh)
 					}
-					k.loop(r0, r1, func(r value.Value) {
-						for ph := 0; ph < pd.phases; ph++ {
-							jlo, jhi := cols(ph)
-							k.padPairs(c, x, xdt, zx, buf, at(pl, r, ph, ci(0)), xb, r, ph, jlo, jhi, lo, hi, pd.dh)
-						}
-					})
-				}
-			})
-			k.loop(0, mg, func(i value.Value) {
-				m := k.madd(g, mg, i)
-				yb := k.mul(k.add(k.mul(n, c.M), m), osz)
-				bias := k.splatLike(k.load(in[2], m), constant.NewUndef(v8i32))
-				// wv: the weights of kernel rows kh and kh+1 (zero past
-				// KH) at column kw, an i16 pair in every lane.
-				// (packed once per channel into wp, broadcast from there).
-				khp := (c.KH + 1) / 2
-				for pl := 0; pl < cg; pl++ {
-					for kh := 0; kh < c.KH; kh += 2 {
-						for kw := 0; kw < c.KW; kw++ {
-							wt := func(kh int) value.Value {
-								if kh >= c.KH {
-									return c32(0)
-								}
-								return k.b.NewAnd(k.loadInt(w, k.madd(m, cg*taps, ci(pl*taps+kh*c.KW+kw)), wdt), c32(0xffff))
-							}
-							k.store(k.b.NewOr(wt(kh), k.b.NewShl(wt(kh+1), c32(16))), wp, ci((pl*khp+kh/2)*c.KW+kw))
-						}
-					}
-				}
-				wv := func(pl, kh, kw int) value.Value {
-					pair := k.load(wp, ci((pl*khp+kh/2)*c.KW+kw))
-					return k.b.NewBitCast(k.splatLike(pair, constant.NewUndef(v8i32)), v16i6)
-				}
-				k.loop(0, c.OH, func(oh value.Value) {
-					k.dwPadRow(s, pd, buf, at, wv, bias, k.mul(oh, c.SH), k.add(yb, k.mul(oh, c.OW)), func(a value.Value) value.Value { return fin(a, m) }, y, inRange)
 				})
+			}
+		})
+	}
+	compute := func(t value.Value) {
+		n, g, set := split(t)
+		k.loop(0, mg, func(i value.Value) {
+			m := k.madd(g, mg, i)
+			yb := k.mul(k.add(k.mul(n, c.M), m), osz)
+			bias := k.splatLike(k.load(in[2], m), constant.NewUndef(v8i32))
+			// wv: the weights of kernel rows kh and kh+1 (zero past
+			// KH) at column kw, an i16 pair in every lane.
+			// (packed once per channel into wp, broadcast from there).
+			khp := (c.KH + 1) / 2
+			for pl := 0; pl < cg; pl++ {
+				for kh := 0; kh < c.KH; kh += 2 {
+					for kw := 0; kw < c.KW; kw++ {
+						wt := func(kh int) value.Value {
+							if kh >= c.KH {
+								return c32(0)
+							}
+							return k.b.NewAnd(k.loadInt(w, k.madd(m, cg*taps, ci(pl*taps+kh*c.KW+kw)), wdt), c32(0xffff))
+						}
+						k.store(k.b.NewOr(wt(kh), k.b.NewShl(wt(kh+1), c32(16))), wp, ci((pl*khp+kh/2)*c.KW+kw))
+					}
+				}
+			}
+			wv := func(pl, kh, kw int) value.Value {
+				pair := k.load(wp, ci((pl*khp+kh/2)*c.KW+kw))
+				return k.b.NewBitCast(k.splatLike(pair, constant.NewUndef(v8i32)), v16i6)
+			}
+			atSet := func(pl, r value.Value, ph int, j value.Value) value.Value {
+				return at(k.madd(set, cg, pl), r, ph, j)
+			}
+			k.loop(0, c.OH, func(oh value.Value) {
+				k.dwPadRow(s, pd, buf, atSet, wv, bias, k.mul(oh, c.SH), k.add(yb, k.mul(oh, c.OW)), func(a value.Value) value.Value { return fin(a, m) }, y, inRange)
 			})
 		})
+	}
+	if nbuf == 1 {
+		k.loop(0, T, func(t value.Value) { fill(t); compute(t) })
+		return
+	}
+	fill(ci(0))
+	k.loop(0, T, func(t value.Value) {
+		next := k.add(t, ci(1))
+		k.if_(k.b.NewICmp(enum.IPredSLT, next, ci(T)), func() { fill(next) })
+		compute(t)
 	})
 }
 
