@@ -302,12 +302,12 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 			k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)),
 			k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))}
 	}
-	// bbuf: for pointwise convs with widened weights, up to npG panels of
+	// bbuf: for pointwise convs on AVX2 (widened or i16 weights), up to npG panels of
 	// B (and a partial one) packed on the stack once (kq·32 i16 each, as the im2col panels),
 	// then every row block over them: B built once, not once a row block.
 	var bbuf value.Value
 	npG := 0
-	if direct && (wbuf != nil || (!w8 && k.e.t.hasAVX2())) { // i16 weights too (pairs read in place)
+	if direct && k.e.t.hasAVX2() { // i8 pairs widened into wbuf, or i16 pairs read in place
 		npG = max(1, min((P+nrCol-1)/nrCol, (128<<10)/(kq*64)))
 		bbuf = k.entryAlloca(types.NewArray(uint64((npG+1)*kq*32), i16), 32)
 		bbuf = k.b.NewBitCast(bbuf, types.NewPointer(i16))
