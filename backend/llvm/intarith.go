@@ -218,16 +218,20 @@ func (k *kfn) rdbpot(x, e value.Value) value.Value {
 }
 
 // mbqm is MultiplyByQuantizedMultiplier(x, mult, shift); noSat: mult is
-// known never to be MinInt32 (srdhm cannot saturate).
-func (k *kfn) mbqm(x, mult, shift value.Value, noSat bool) value.Value {
+// known never to be MinInt32 (srdhm cannot saturate); noLeft: shift is
+// known never to be positive (no left shift).
+func (k *kfn) mbqm(x, mult, shift value.Value, noSat, noLeft bool) value.Value {
 	zero := cLike(c32(0), x)
-	pos := k.b.NewICmp(enum.IPredSGT, shift, zero)
-	left := k.b.NewSelect(pos, shift, zero)
-	right := k.b.NewSelect(pos, zero, k.b.NewSub(zero, shift))
 	mul := k.srdhm
 	if noSat {
 		mul = k.srdhmNoSat
 	}
+	if noLeft {
+		return k.rdbpot(mul(x, mult), k.b.NewSub(zero, shift))
+	}
+	pos := k.b.NewICmp(enum.IPredSGT, shift, zero)
+	left := k.b.NewSelect(pos, shift, zero)
+	right := k.b.NewSelect(pos, zero, k.b.NewSub(zero, shift))
 	return k.rdbpot(mul(k.b.NewShl(x, left), mult), right)
 }
 
