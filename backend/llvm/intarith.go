@@ -65,9 +65,23 @@ func (k *kfn) splatLike(x, v value.Value) value.Value {
 }
 
 // storeIntN stores the first n lanes of the i32 vector v into ptr[idx:] of
-// dtype dt: one vector store when n is every lane, else lane by lane.
+// dtype dt: one vector store when n is every lane, else (8-bit dtypes) by
+// four bytes and then lane by lane.
 func (k *kfn) storeIntN(v, ptr, idx value.Value, dt pir.DType, n int) {
 	vt := v.Type().(*types.VectorType)
+	if uint64(n) < vt.Len && n >= 4 && vt.Len%4 == 0 && (dt == pir.I8 || dt == pir.U8) {
+		// Bytes by four (one i32 store each), then one at a time.
+		w := k.b.NewBitCast(k.b.NewTrunc(v, types.NewVector(vt.Len, types.I8)), types.NewVector(vt.Len/4, i32))
+		q := n / 4 * 4
+		for j := 0; j < q; j += 4 {
+			st := k.b.NewStore(k.b.NewExtractElement(w, constant.NewInt(i32, int64(j/4))), k.b.NewBitCast(k.at(ptr, k.add(idx, ci(j))), types.NewPointer(i32)))
+			st.Align = 1
+		}
+		for j := q; j < n; j++ {
+			k.storeInt(k.b.NewExtractElement(v, constant.NewInt(i32, int64(j))), ptr, k.add(idx, ci(j)), dt)
+		}
+		return
+	}
 	if uint64(n) < vt.Len {
 		for j := 0; j < n; j++ {
 			k.storeInt(k.b.NewExtractElement(v, constant.NewInt(i32, int64(j))), ptr, k.add(idx, ci(j)), dt)
