@@ -65,9 +65,23 @@ func (k *kfn) splatLike(x, v value.Value) value.Value {
 }
 
 // storeIntN stores the first n lanes of the i32 vector v into ptr[idx:] of
-// dtype dt: one vector store when n is every lane, else lane by lane.
+// dtype dt: one vector store when n is every lane, else (8-bit dtypes) by
+// four bytes and then lane by lane.
 func (k *kfn) storeIntN(v, ptr, idx value.Value, dt pir.DType, n int) {
 	vt := v.Type().(*types.VectorType)
+	if uint64(n) < vt.Len && n >= 4 && vt.Len%4 == 0 && (dt == pir.I8 || dt == pir.U8) {
+		// Bytes by four (one i32 store each), then one at a time.
+		w := k.b.NewBitCast(k.b.NewTrunc(v, types.NewVector(vt.Len, types.I8)), types.NewVector(vt.Len/4, i32))
+		q := n / 4 * 4
+		for j := 0; j < q; j += 4 {
+			st := k.b.NewStore(k.b.NewExtractElement(w, constant.NewInt(i32, int64(j/4))), k.b.NewBitCast(k.at(ptr, k.add(idx, ci(j))), types.NewPointer(i32)))
+			st.Align = 1
+		}
+		for j := q; j < n; j++ {
+			k.storeInt(k.b.NewExtractElement(v, constant.NewInt(i32, int64(j))), ptr, k.add(idx, ci(j)), dt)
+		}
+		return
+	}
 	if uint64(n) < vt.Len {
 		for j := 0; j < n; j++ {
 			k.storeInt(k.b.NewExtractElement(v, constant.NewInt(i32, int64(j))), ptr, k.add(idx, ci(j)), dt)
@@ -167,14 +181,42 @@ func (k *kfn) clampI(x value.Value, lo, hi int32) value.Value {
 
 // srdhm is SaturatingRoundingDoublingHighMul.
 func (k *kfn) srdhm(a, b value.Value) value.Value {
-	w := tyLike(i64, a)
-	c := func(n int64) constant.Constant { return cLike(c64(n), a) }
-	ab := k.b.NewMul(k.b.NewSExt(a, w), k.b.NewSExt(b, w))
-	nudge := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, ab, c(0)), c(1-(1<<30)), c(1<<30))
-	q := k.b.NewTrunc(k.b.NewSDiv(k.b.NewAdd(ab, nudge), c(1<<31)), tyLike(i32, a))
 	minI := cLike(c32(math.MinInt32), a)
 	ovf := k.b.NewAnd(k.b.NewICmp(enum.IPredEQ, a, minI), k.b.NewICmp(enum.IPredEQ, b, minI))
-	return k.b.NewSelect(ovf, cLike(c32(math.MaxInt32), a), q)
+	return k.b.NewSelect(ovf, cLike(c32(math.MaxInt32), a), k.srdhmNoSat(a, b))
+}
+
+// srdhmNoSat is srdhm where a and b are not both MinInt32: its nudge and
+// division by 2³¹ truncating toward zero are one floor shift, (a·b + 2³⁰)
+// >> 31 for either sign of a·b (for a·b < 0, trunc((a·b + 1 - 2³⁰)/2³¹)
+// is the ceiling, floor((a·b + 1 - 2³⁰ + 2³¹ - 1)/2³¹)). The low 32 bits
+// of the shift are the same logical or arithmetic (x86 has no vector
+// 64-bit arithmetic shift).
+func (k *kfn) srdhmNoSat(a, b value.Value) value.Value {
+	if vt, ok := a.Type().(*types.VectorType); ok && vt.Len == 8 && k.e.t.hasAVX2() {
+		return k.srdhmNoSatAVX2(a, b)
+	}
+	w := tyLike(i64, a)
+	ab := k.b.NewMul(k.b.NewSExt(a, w), k.b.NewSExt(b, w))
+	return k.b.NewTrunc(k.b.NewLShr(k.b.NewAdd(ab, cLike(c64(1<<30), a)), cLike(c64(31), a)), tyLike(i32, a))
+}
+
+// srdhmNoSatAVX2 is srdhmNoSat of <8 x i32> vectors on AVX2, without
+// widening the lanes to i64 and narrowing them back (shuffles across
+// 128-bit halves): vpmuldq multiplies the even lanes and, of a and b
+// shifted down one lane, the odd ones; the even products' results are the
+// low halves of (p + 2³⁰) >> 31, the odd ones' the high halves of
+// (p + 2³⁰) << 1, blended.
+func (k *kfn) srdhmNoSatAVX2(a, b value.Value) value.Value {
+	v4i64 := types.NewVector(4, i64)
+	mul := k.e.intrinsic("llvm.x86.avx2.pmul.dq", v4i64, v8i32, v8i32)
+	odd := func(x value.Value) value.Value {
+		return k.b.NewShuffleVector(x, constant.NewUndef(v8i32), shuffleMask(1, 1, 3, 3, 5, 5, 7, 7))
+	}
+	half := cLike(c64(1<<30), constant.NewUndef(v4i64))
+	even := k.b.NewLShr(k.b.NewAdd(k.b.NewCall(mul, a, b), half), cLike(c64(31), constant.NewUndef(v4i64)))
+	oddP := k.b.NewShl(k.b.NewAdd(k.b.NewCall(mul, odd(a), odd(b)), half), cLike(c64(1), constant.NewUndef(v4i64)))
+	return k.b.NewShuffleVector(k.b.NewBitCast(even, v8i32), k.b.NewBitCast(oddP, v8i32), shuffleMask(0, 9, 2, 11, 4, 13, 6, 15))
 }
 
 // rdbpot is RoundingDivideByPOT(x, e) for a run-time e >= 0.
@@ -189,13 +231,22 @@ func (k *kfn) rdbpot(x, e value.Value) value.Value {
 	return k.b.NewAdd(r, k.b.NewZExt(k.b.NewICmp(enum.IPredSGT, rem, thr), tyLike(i32, x)))
 }
 
-// mbqm is MultiplyByQuantizedMultiplier(x, mult, shift).
-func (k *kfn) mbqm(x, mult, shift value.Value) value.Value {
+// mbqm is MultiplyByQuantizedMultiplier(x, mult, shift); noSat: mult is
+// known never to be MinInt32 (srdhm cannot saturate); noLeft: shift is
+// known never to be positive (no left shift).
+func (k *kfn) mbqm(x, mult, shift value.Value, noSat, noLeft bool) value.Value {
 	zero := cLike(c32(0), x)
+	mul := k.srdhm
+	if noSat {
+		mul = k.srdhmNoSat
+	}
+	if noLeft {
+		return k.rdbpot(mul(x, mult), k.b.NewSub(zero, shift))
+	}
 	pos := k.b.NewICmp(enum.IPredSGT, shift, zero)
 	left := k.b.NewSelect(pos, shift, zero)
 	right := k.b.NewSelect(pos, zero, k.b.NewSub(zero, shift))
-	return k.rdbpot(k.srdhm(k.b.NewShl(x, left), mult), right)
+	return k.rdbpot(mul(k.b.NewShl(x, left), mult), right)
 }
 
 // satShl is gemmlowp's saturating left shift by a constant.

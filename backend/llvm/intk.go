@@ -36,8 +36,11 @@ func (k *kfn) requant(s *codegen.Step, in []value.Value) func(acc, c value.Value
 			return k.quantF(f, cLike(c32(int64(r.ZY)), acc), r.Lo, r.Hi)
 		}
 	case "tflite":
+		noSat := k.constI32Within(&s.In[3], math.MaxInt32)
+		_, hi, ok := k.constI32Range(&s.In[4])
+		noLeft := ok && hi <= 0
 		return func(acc, c value.Value) value.Value {
-			y := k.b.NewAdd(k.mbqm(acc, k.splatLike(k.load(in[3], c), acc), k.splatLike(k.load(in[4], c), acc)), cLike(c32(int64(r.ZY)), acc))
+			y := k.b.NewAdd(k.mbqm(acc, k.splatLike(k.load(in[3], c), acc), k.splatLike(k.load(in[4], c), acc), noSat, noLeft), cLike(c32(int64(r.ZY)), acc))
 			return k.clampI(y, r.Lo, r.Hi)
 		}
 	}
@@ -194,6 +197,12 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 	case "dequantize", "requantize_float":
 		narrow = (xdt == pir.I8 || xdt == pir.U8 || xdt == pir.I16) && k.constI32Within(&s.In[2], 1<<31-1<<16)
 	}
+	// shiftNoLeft: requantize_tflite's shifts known never positive.
+	shiftNoLeft := false
+	if m.Kind == "requantize_tflite" && len(s.In) > 3 {
+		_, hi, ok := k.constI32Range(&s.In[3])
+		shiftNoLeft = ok && hi <= 0
+	}
 	k.nest([]int{m.Outer, m.Dim, m.Inner}, [][]int{{m.Dim * m.Inner, m.Inner, 1}, {0, 1, 0}}, func(offs []value.Value) {
 		i, c := offs[0], offs[1]
 		var r value.Value
@@ -226,7 +235,7 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			r = k.quantF(k.b.NewFDiv(f, k.load(in[3], c)), k.load(in[4], c), m.Lo, m.Hi)
 		case "requantize_tflite":
 			d := k.b.NewSub(k.loadInt(x, i, xdt), k.load(in[1], c))
-			q := k.b.NewAdd(k.b.NewSExt(k.mbqm(d, k.load(in[2], c), k.load(in[3], c)), i64), k.b.NewSExt(k.load(in[4], c), i64))
+			q := k.b.NewAdd(k.b.NewSExt(k.mbqm(d, k.load(in[2], c), k.load(in[3], c), k.constI32Within(&s.In[2], math.MaxInt32), shiftNoLeft), i64), k.b.NewSExt(k.load(in[4], c), i64))
 			q2 := k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, q, c64(int64(m.Lo))), c64(int64(m.Lo)), q)
 			q2 = k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, q2, c64(int64(m.Hi))), c64(int64(m.Hi)), q2)
 			r = k.b.NewTrunc(q2, i32)
@@ -277,6 +286,21 @@ func (k *kfn) constI32Uniform(o *codegen.Operand) (int32, bool) {
 		}
 	}
 	return v, true
+}
+
+// constI32Range is the least and greatest value of a constant i32 operand
+// (false when o is not one).
+func (k *kfn) constI32Range(o *codegen.Operand) (lo, hi int32, ok bool) {
+	if o.Space != codegen.Weights || o.DType != pir.I32 || o.Bytes() < 4 {
+		return 0, 0, false
+	}
+	b := k.e.p.Weights[o.Offset : o.Offset+o.Bytes()]
+	lo, hi = math.MaxInt32, math.MinInt32
+	for j := 0; j+4 <= len(b); j += 4 {
+		v := int32(binary.LittleEndian.Uint32(b[j:]))
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	return lo, hi, true
 }
 
 // constI32Within reports whether o is a constant i32 operand whose values
@@ -421,15 +445,15 @@ func (k *kfn) qbinary(s *codegen.Step, in []value.Value, y value.Value) error {
 			}
 			r = k.quantF(k.b.NewFDiv(f, cf(q.SY)), c32(int64(q.ZY)), q.Lo, q.Hi)
 		default:
-			x := k.mbqm(k.b.NewShl(a, c32(20)), c32(int64(q.M1)), c32(int64(q.S1)))
-			z := k.mbqm(k.b.NewShl(b, c32(20)), c32(int64(q.M2)), c32(int64(q.S2)))
+			x := k.mbqm(k.b.NewShl(a, c32(20)), c32(int64(q.M1)), c32(int64(q.S1)), q.M1 != math.MinInt32, q.S1 <= 0)
+			z := k.mbqm(k.b.NewShl(b, c32(20)), c32(int64(q.M2)), c32(int64(q.S2)), q.M2 != math.MinInt32, q.S2 <= 0)
 			var raw value.Value
 			if q.Op == "sub" {
 				raw = k.b.NewSub(x, z)
 			} else {
 				raw = k.b.NewAdd(x, z)
 			}
-			r = k.clampI(k.b.NewAdd(k.mbqm(raw, c32(int64(q.MO)), c32(int64(q.SO))), c32(int64(q.ZY))), q.Lo, q.Hi)
+			r = k.clampI(k.b.NewAdd(k.mbqm(raw, c32(int64(q.MO)), c32(int64(q.SO)), q.MO != math.MinInt32, q.SO <= 0), c32(int64(q.ZY))), q.Lo, q.Hi)
 		}
 		k.storeInt(r, y, offs[0], ydt)
 	})

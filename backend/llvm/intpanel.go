@@ -45,6 +45,9 @@ func intPanelStep(s *codegen.Step) bool {
 	if s.In[1].Space != codegen.Weights || (s.In[1].DType != pir.I8 && s.In[1].DType != pir.I16) {
 		return false
 	}
+	if intPadStep(s) { // intconvpad.go: the conv on padded planes, weights as they are
+		return false
+	}
 	if dt := s.In[0].DType; dt != pir.U8 && dt != pir.I8 {
 		return false
 	}
@@ -299,12 +302,12 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 			k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)),
 			k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))}
 	}
-	// bbuf: for pointwise convs with widened weights, up to npG panels of
+	// bbuf: for pointwise convs on AVX2 (widened or i16 weights), up to npG panels of
 	// B (and a partial one) packed on the stack once (kq·32 i16 each, as the im2col panels),
 	// then every row block over them: B built once, not once a row block.
 	var bbuf value.Value
 	npG := 0
-	if direct && wbuf != nil {
+	if direct && k.e.t.hasAVX2() { // i8 pairs widened into wbuf, or i16 pairs read in place
 		npG = max(1, min((P+nrCol-1)/nrCol, (128<<10)/(kq*64)))
 		bbuf = k.entryAlloca(types.NewArray(uint64((npG+1)*kq*32), i16), 32)
 		bbuf = k.b.NewBitCast(bbuf, types.NewPointer(i16))
@@ -479,10 +482,14 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 							pack(k.add(jp0, ci(np)), ci(np), cols)
 						}
 						rowBlock := func(i0 value.Value, rows int) {
-							widen(i0, rows)
-							k.loop(0, np, func(t value.Value) { tile(k.add(jp0, t), i0, rows, nrCol, wbuf, slot(t)) })
+							a0 := blockA(i0) // i16 pairs in place
+							if wbuf != nil {
+								widen(i0, rows)
+								a0 = wbuf
+							}
+							k.loop(0, np, func(t value.Value) { tile(k.add(jp0, t), i0, rows, nrCol, a0, slot(t)) })
 							if cols > 0 {
-								tile(k.add(jp0, ci(np)), i0, rows, cols, wbuf, slot(ci(np)))
+								tile(k.add(jp0, ci(np)), i0, rows, cols, a0, slot(ci(np)))
 							}
 						}
 						k.loop(0, full, func(ib value.Value) { rowBlock(k.mul(ib, mrI), mrI) })

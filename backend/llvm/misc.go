@@ -224,12 +224,12 @@ func (k *kfn) intMean(s *codegen.Step, x, y value.Value) {
 		var q value.Value
 		switch f.Mode {
 		case "i8":
-			m := k.mbqm(k.b.NewSub(sum, c32(int64(f.N)*int64(f.ZX))), c32(int64(f.Mult)), c32(int64(f.Shift)))
+			m := k.mbqm(k.b.NewSub(sum, c32(int64(f.N)*int64(f.ZX))), c32(int64(f.Mult)), c32(int64(f.Shift)), f.Mult != math.MinInt32, f.Shift <= 0)
 			// rt's roundedDiv: (m ± N/2) / N, truncating, by m's sign.
 			half := k.b.NewSelect(k.b.NewICmp(enum.IPredSGT, m, c32(0)), c32(int64(f.N/2)), c32(-int64(f.N/2)))
 			q = k.clampI(k.b.NewAdd(k.b.NewSDiv(k.b.NewAdd(m, half), c32(int64(f.N))), c32(int64(f.ZY))), f.Lo, f.Hi)
 		case "u8":
-			q = k.clampI(k.b.NewAdd(k.mbqm(sum, c32(int64(f.Mult)), c32(int64(f.Shift))), c32(int64(f.ZY))), f.Lo, f.Hi)
+			q = k.clampI(k.b.NewAdd(k.mbqm(sum, c32(int64(f.Mult)), c32(int64(f.Shift)), f.Mult != math.MinInt32, f.Shift <= 0), c32(int64(f.ZY))), f.Lo, f.Hi)
 		case "trunc":
 			q = k.b.NewSDiv(sum, c32(int64(f.N)))
 		default:

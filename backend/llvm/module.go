@@ -244,8 +244,16 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 
 // intKernel emits the integer form of a step (codegen.Requant).
 func (k *kfn) intKernel(s *codegen.Step, in []value.Value, out, scratch value.Value) error {
+	if intPadStep(s) {
+		k.intConvPad(s, in, out, scratch)
+		return nil
+	}
 	switch s.Kernel {
 	case codegen.KConvGemm, codegen.KIntConvRuntime:
+		if _, ok := k.e.intPairs[s]; ok && intGemvStep(s, k.e.t) {
+			k.intConvGemv(s, in, out)
+			return nil
+		}
 		if _, ok := k.e.intPairs[s]; ok {
 			k.intConvPanel(s, in, out, scratch)
 			return nil
