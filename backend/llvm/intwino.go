@@ -231,49 +231,67 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 	u := k.b.NewBitCast(ug, types.NewPointer(types.I32))
 	xp := k.b.NewBitCast(scratch, types.NewPointer(types.I32))
 	vp := k.b.NewBitCast(k.at(xp, ci(g.planeLen())), types.NewPointer(i16))
-	mb := k.entryAlloca(types.NewArray(16*mrI*2, v8i32), 32)
+	// rowChunk: the output channels [i0, i0 + nb·mrI + rem), nb blocks of
+	// mrI and one of rem: per window position, every block's tile (B of
+	// the position stays in L1 across the blocks), the accumulators to mb;
+	// then each channel's output transform and stores.
+	mb := k.entryAlloca(types.NewArray(16*winoChunk*mrI*2, v8i32), 32)
 	mb.(*ir.InstAlloca).SetName("wino.m")
 	mbuf := k.b.NewBitCast(mb, types.NewPointer(v8i32))
-	mAt := func(pos value.Value, r, h int) value.Value { return k.at(mbuf, k.add(k.mul(pos, 2*mrI), ci(2*r+h))) }
+	mAt := func(pos, r value.Value, h int) value.Value {
+		return k.at(mbuf, k.add(k.mul(k.madd(pos, winoChunk*mrI, r), 2), ci(h)))
+	}
 	k.loop(0, c.N, func(n value.Value) {
 		k.winoPlanes(s, g, in[0], k.mul(n, c.C*c.H*c.W), xp)
 		k.loop(0, g.ngr, func(gr value.Value) {
 			k.loop(0, g.nch, func(ch value.Value) {
 				th0, tw0 := k.mul(gr, g.rpp), k.mul(ch, g.gw)
 				k.winoInput(g, xp, vp, th0, tw0)
-				rowBlock := func(i0 value.Value, rows int) {
+				rowChunk := func(i0 value.Value, nb, rem int) {
 					k.loop(0, 16, func(pos value.Value) {
-						zero := constant.NewZeroInitializer(v8i32)
-						inits := make([]value.Value, 2*rows)
-						for i := range inits {
-							inits[i] = zero
+						b0 := k.at(vp, k.mul(pos, g.kq*32))
+						tile := func(r0 value.Value, rows int) {
+							zero := constant.NewZeroInitializer(v8i32)
+							inits := make([]value.Value, 2*rows)
+							for i := range inits {
+								inits[i] = zero
+							}
+							a0 := k.at(u, k.add(k.mul(pos, c.M*g.kq), k.mul(k.add(i0, r0), g.kq)))
+							res := k.pairTile(g.kq, rows, inits, a0, b0, 32, k.bcastPair32, k.loadV16Pair)
+							for i := range inits {
+								st := k.b.NewStore(res[i], mAt(pos, k.add(r0, ci(i/2)), i%2))
+								st.Align = 32
+							}
 						}
-						a0 := k.at(u, k.add(k.mul(pos, c.M*g.kq), k.mul(i0, g.kq)))
-						res := k.pairTile(g.kq, rows, inits, a0, k.at(vp, k.mul(pos, g.kq*32)), 32, k.bcastPair32, k.loadV16Pair)
-						for i := range inits {
-							st := k.b.NewStore(res[i], mAt(pos, i/2, i%2))
-							st.Align = 32
+						k.loop(0, nb, func(ib value.Value) { tile(k.mul(ib, mrI), mrI) })
+						if rem > 0 {
+							tile(ci(nb*mrI), rem)
 						}
 					})
-					for r := 0; r < rows; r++ {
-						m := k.add(i0, ci(r))
+					k.loop(0, nb*mrI+rem, func(r value.Value) {
+						m := k.add(i0, r)
 						yb := k.add(k.mul(k.madd(n, c.M, m), P), k.add(k.mul(th0, 2*c.OW), k.mul(tw0, 2)))
 						k.winoOutput(s, g, fin, in[2], m, func(pos, h int) value.Value {
 							l := k.b.NewLoad(v8i32, mAt(ci(pos), r, h))
 							l.Align = 32
 							return l
 						}, y, yb, gr, ch)
-					}
+					})
 				}
-				full, rem := c.M/mrI, c.M%mrI
-				k.loop(0, full, func(ib value.Value) { rowBlock(k.mul(ib, mrI), mrI) })
-				if rem > 0 {
-					rowBlock(ci(full*mrI), rem)
+				rc := winoChunk * mrI
+				k.loop(0, c.M/rc, func(ic value.Value) { rowChunk(k.mul(ic, rc), winoChunk, 0) })
+				if t := c.M % rc; t > 0 {
+					rowChunk(ci(c.M/rc*rc), t/mrI, t%mrI)
 				}
 			})
 		})
 	})
 }
+
+// winoChunk is the number of row blocks of mrI output channels run per
+// window position before the next: their accumulators (16 positions ×
+// winoChunk·mrI channels × 16 tiles, i32) stay in L1 with the position's B.
+const winoChunk = 4
 
 // winoPlanes fills the padded planes xp (i32 pairs) with the batch entry
 // at xb: (x − zx of channel 2q, of channel 2q+1) at (q, PT+ih, PL+iw),
