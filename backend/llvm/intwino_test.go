@@ -47,7 +47,11 @@ func winoConv(name string, dt pir.DType, zx int64, x []int, m int, attrs pir.Att
 				wv.SetInt(i, v)
 			}
 		}
-		args := []*pir.Value{xv, g.AddConst("w", wv, wt.Quant), codegentest.I32Const(g, r, m)}
+		args := []*pir.Value{xv, g.AddConst("w", wv, wt.Quant)}
+		if strings.HasSuffix(name, "_i32") { // ConvInteger: the accumulators themselves
+			return g.Add("conv", args, attrs, pir.Type{DType: pir.I32}, name, name)
+		}
+		args = append(args, codegentest.I32Const(g, r, m))
 		return g.Add("conv", args, attrs, codegentest.QT(dt, 0.4, 5), name, name)
 	}}
 }
@@ -58,7 +62,7 @@ func winoConv(name string, dt pir.DType, zx int64, x []int, m int, attrs pir.Att
 // and down); pads 0, 1, 2 and uneven; u8 and i8 inputs with zero points
 // at both ends; i8 and i16 (u8 with a zero point) weights, extreme ones;
 // per-tensor and per-channel scales; float and TFLite requantization;
-// relu; a batch of 2.
+// relu; a batch of 2; i32 outputs (ConvInteger).
 func winoCases() []codegentest.IntCase {
 	pad1 := pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}
 	return []codegentest.IntCase{
@@ -79,6 +83,7 @@ func winoCases() []codegentest.IntCase {
 		winoConv("w_batch2", pir.I8, 0, []int{2, 12, 7, 9}, 5, pad1, false, false, false),
 		winoConv("w_28_ext", pir.I8, -128, []int{1, 64, 28, 28}, 6, pad1, false, false, true),
 		winoConv("w_wide", pir.U8, 3, []int{1, 2, 3, 70}, 4, pad1, false, false, false),
+		winoConv("w_conv_i32", pir.U8, 77, []int{1, 6, 9, 10}, 7, pad1, false, false, true),
 	}
 }
 
