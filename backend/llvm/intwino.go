@@ -31,10 +31,10 @@ import (
 // best, rpp = 16/gw), so that the lanes of a panel's tile row are
 // consecutive tiles of one row, read and written as whole vectors. Per
 // batch entry, x − zx goes into zero-padded planes of channel pairs
-// (Scratch: an i32 a pixel, channels 2q and 2q+1 in its two i16), so that
-// the 4×4 windows of 8 tiles of a row are even and odd lanes of two vector
-// loads per window row, with their pairs already interleaved as the
-// micro-kernel's B wants them. Per panel, the input transform writes V as
+// (Scratch: an i32 a pixel, channels 2q and 2q+1 in its two i16; each row
+// its even columns, then its odd ones), so that a window row's column of
+// 8 consecutive tiles is one vector load, its pairs already interleaved as
+// the micro-kernel's B wants them. Per panel, the input transform writes V as
 // 16 B matrices (one per window position, kq pairs × 16 tiles, the panel
 // layout of intpanel.go) into Scratch past the planes; then per block of
 // mrI output channels, 16 runs of the micro-kernel (pairTile) with U's 16
@@ -295,7 +295,8 @@ const winoChunk = 4
 
 // winoPlanes fills the padded planes xp (i32 pairs) with the batch entry
 // at xb: (x − zx of channel 2q, of channel 2q+1) at (q, PT+ih, PL+iw),
-// zero elsewhere (and for the missing channel of an odd C).
+// zero elsewhere (and for the missing channel of an odd C); each row holds
+// its even columns, then its odd ones (wp/2 each).
 func (k *kfn) winoPlanes(s *codegen.Step, g winoGeom, x, xb, xp value.Value) {
 	c := s.Conv
 	n := g.planeLen()
@@ -320,25 +321,32 @@ func (k *kfn) winoPlanes(s *codegen.Step, g winoGeom, x, xb, xp value.Value) {
 	pair := func(q value.Value, two bool) {
 		k.loop(0, c.H, func(ih value.Value) {
 			src := k.add(xb, k.mul(k.madd(q, 2*c.H, ih), c.W))
-			dst := k.add(k.mul(k.madd(q, g.hp, k.add(ih, ci(c.PT))), g.wp), ci(c.PL))
+			rowAt := k.mul(k.madd(q, g.hp, k.add(ih, ci(c.PT))), g.wp)
+			// The plane element of column PL + iw: its parity's half of
+			// the row, then column / 2.
+			at := func(iw value.Value) value.Value {
+				pc := k.add(iw, ci(c.PL))
+				return k.add(rowAt, k.add(k.mul(k.b.NewAnd(pc, ci(1)), g.wp/2), k.b.NewLShr(pc, ci(1))))
+			}
 			row := func(off value.Value) value.Value {
 				l := k.b.NewLoad(v16i8, k.b.NewBitCast(k.at(x, off), types.NewPointer(v16i8)))
 				l.Align = 1
 				return k.b.NewSub(ext(l, v16i6), zx16)
 			}
+			// 16 columns from iw = 16v: the even ones' 8 pairs to one half
+			// of the row, the odd ones' to the other, contiguous.
 			k.loop(0, c.W/16, func(v value.Value) {
-				r0 := row(k.add(src, k.mul(v, 16)))
-				r1 := constant.Constant(constant.NewZeroInitializer(v16i6))
-				var r1v value.Value = r1
+				iw := k.mul(v, 16)
+				r0 := row(k.add(src, iw))
+				var r1 value.Value = constant.NewZeroInitializer(v16i6)
 				if two {
-					r1v = row(k.add(k.add(src, ci(c.H*c.W)), k.mul(v, 16)))
+					r1 = row(k.add(k.add(src, ci(c.H*c.W)), iw))
 				}
-				d := k.at(x16, k.mul(k.add(dst, k.mul(v, 16)), 2))
-				k.storeV16(k.b.NewShuffleVector(r0, r1v, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)), d)
-				k.storeV16(k.b.NewShuffleVector(r0, r1v, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)), k.at(d, ci(16)))
+				k.storeV16(k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30)), k.at(x16, k.mul(at(iw), 2)))
+				k.storeV16(k.b.NewShuffleVector(r0, r1, shuffleMask(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31)), k.at(x16, k.mul(at(k.add(iw, ci(1))), 2)))
 			})
 			k.loop(c.W/16*16, c.W, func(w value.Value) {
-				d := k.mul(k.add(dst, w), 2)
+				d := k.mul(at(w), 2)
 				ld := func(i value.Value) value.Value {
 					return k.b.NewTrunc(k.b.NewSub(k.loadInt(x, i, xdt), c32(zx)), i16)
 				}
@@ -357,14 +365,12 @@ func (k *kfn) winoPlanes(s *codegen.Step, g winoGeom, x, xb, xp value.Value) {
 
 // winoInput writes the V panel at vp of the panel of tiles from tile row
 // th0, column tw0: for each channel pair q and half h of the 16 tiles,
-// the 4×4 windows of its 8 tiles (even and odd lanes of the planes' rows)
-// transformed, position pos at vp[(pos·kq + q)·32 + 16h].
+// the 4×4 windows of its 8 tiles (a window column of consecutive tiles is
+// contiguous in its parity's half of a plane row) transformed, position
+// pos at vp[(pos·kq + q)·32 + 16h].
 func (k *kfn) winoInput(g winoGeom, xp, vp, th0, tw0 value.Value) {
 	sl := min(g.gw, 8) // lanes of a segment: tiles of one row
-	evens, odds := make([]int, sl), make([]int, sl)
-	for i := range evens {
-		evens[i], odds[i] = 2*i, 2*i+1
-	}
+	vt := types.NewVector(uint64(sl), types.I32)
 	k.loop(0, g.kq, func(q value.Value) {
 		for h := 0; h < 2; h++ {
 			var w [4][4]value.Value // rows of d transformed
@@ -372,13 +378,13 @@ func (k *kfn) winoInput(g winoGeom, xp, vp, th0, tw0 value.Value) {
 				var seg [4][]value.Value // window column jj: segments of sl lanes
 				for l0 := 8 * h; l0 < 8*h+8; l0 += sl {
 					row := k.add(k.mul(th0, 2), ci(2*(l0/g.gw)+i))
-					base := k.add(k.mul(k.madd(q, g.hp, row), g.wp), k.add(k.mul(tw0, 2), ci(2*(l0%g.gw))))
-					for sh := 0; sh < 2; sh++ {
-						vt := types.NewVector(uint64(2*sl), types.I32)
-						ld := k.b.NewLoad(vt, k.b.NewBitCast(k.at(xp, k.add(base, ci(2*sh))), types.NewPointer(vt)))
+					base := k.add(k.mul(k.madd(q, g.hp, row), g.wp), k.add(tw0, ci(l0%g.gw)))
+					// Window column jj of tile tw: plane column 2·tw + jj,
+					// in the row's half of parity jj%2 at tw + jj/2.
+					for jj := 0; jj < 4; jj++ {
+						ld := k.b.NewLoad(vt, k.b.NewBitCast(k.at(xp, k.add(base, ci(jj%2*(g.wp/2)+jj/2))), types.NewPointer(vt)))
 						ld.Align = 4
-						seg[2*sh] = append(seg[2*sh], k.b.NewShuffleVector(ld, ld, shuffleMask(evens...)))
-						seg[2*sh+1] = append(seg[2*sh+1], k.b.NewShuffleVector(ld, ld, shuffleMask(odds...)))
+						seg[jj] = append(seg[jj], ld)
 					}
 				}
 				var d [4]value.Value
