@@ -127,7 +127,7 @@ func appendWino(p *codegen.Program, w []byte, t Target) ([]byte, map[*codegen.St
 			offs[s] = off
 			continue
 		}
-		u, ok := winoWeights(s, p.Weights[o:o+s.In[1].Bytes()])
+		u, ok := winoWeights(s, p.Weights)
 		if !ok {
 			continue
 		}
@@ -148,51 +148,71 @@ func appendWino(p *codegen.Program, w []byte, t Target) ([]byte, map[*codegen.St
 // WinogradWeights reports how many integer convs of p run as Winograd on t
 // and the bytes their transformed weights add to the weights blob.
 func WinogradWeights(p *codegen.Program, t Target) (convs int, bytes int64) {
-	w, offs := appendWino(p, nil, resolveCPU(t))
-	return len(offs), int64(len(w))
+	t = resolveCPU(t)
+	done := map[int64]bool{}
+	for _, s := range p.Steps {
+		if !t.winoStep(s) || !winoExact(s, winoMaxW(s, p.Weights)) {
+			continue
+		}
+		convs++
+		if o := s.In[1].Offset; !done[o] {
+			done[o] = true
+			bytes += 16 * int64(s.Conv.M) * int64((s.Conv.C+1)/2) * 4
+		}
+	}
+	return convs, bytes
+}
+
+// winoW returns the weight at index i of s's weights (i8 or i16) in w.
+func winoW(s *codegen.Step, w []byte) func(i int) int64 {
+	src := w[s.In[1].Offset : s.In[1].Offset+s.In[1].Bytes()]
+	if s.In[1].DType.Size() == 1 {
+		return func(i int) int64 { return int64(int8(src[i])) }
+	}
+	return func(i int) int64 { return int64(int16(binary.LittleEndian.Uint16(src[2*i:]))) }
+}
+
+// winoMaxW is the largest |weight| of s.
+func winoMaxW(s *codegen.Step, w []byte) int64 {
+	at, maxW := winoW(s, w), int64(0)
+	for i := 0; i < s.Conv.M*s.Conv.C*9; i++ {
+		maxW = max(maxW, at(i), -at(i))
+	}
+	return maxW
 }
 
 // winoG2 is 2·G of F(2,3).
 var winoG2 = [4][3]int64{{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}}
 
-// winoWeights returns the U pairs of s (src: its weights, i8 or i16), or
+// winoWeights returns the U pairs of s (its weights in w, i8 or i16), or
 // false when Winograd would not be exact (winoExact).
-func winoWeights(s *codegen.Step, src []byte) ([]byte, bool) {
+func winoWeights(s *codegen.Step, w []byte) ([]byte, bool) {
 	c := s.Conv
-	es := s.In[1].DType.Size()
-	wAt := func(i int) int64 {
-		if es == 1 {
-			return int64(int8(src[i]))
-		}
-		return int64(int16(binary.LittleEndian.Uint16(src[2*i:])))
-	}
-	maxW := int64(0)
-	for i := 0; i < c.M*c.C*9; i++ {
-		maxW = max(maxW, wAt(i), -wAt(i))
-	}
-	if !winoExact(s, maxW) {
+	if !winoExact(s, winoMaxW(s, w)) {
 		return nil, false
 	}
+	wAt := winoW(s, w)
 	kq := (c.C + 1) / 2
 	buf := make([]byte, 16*c.M*kq*4)
 	for m := 0; m < c.M; m++ {
 		i0 := m / mrI * mrI
 		rows, r := min(mrI, c.M-i0), m-i0
 		for ch := 0; ch < c.C; ch++ {
-			var u [4][4]int64
+			// t = G2·g, then U = t·G2ᵀ.
+			var t [4][3]int64
 			for a := 0; a < 4; a++ {
-				for b := 0; b < 4; b++ {
+				for j := 0; j < 3; j++ {
 					for i := 0; i < 3; i++ {
-						for j := 0; j < 3; j++ {
-							u[a][b] += winoG2[a][i] * wAt((m*c.C+ch)*9+i*3+j) * winoG2[b][j]
-						}
+						t[a][j] += winoG2[a][i] * wAt((m*c.C+ch)*9+i*3+j)
 					}
 				}
 			}
 			q, par := ch/2, ch%2
 			for pos := 0; pos < 16; pos++ {
+				a, b := pos/4, pos%4
+				u := t[a][0]*winoG2[b][0] + t[a][1]*winoG2[b][1] + t[a][2]*winoG2[b][2]
 				e := ((pos*c.M+i0)*kq+q*rows+r)*2 + par
-				binary.LittleEndian.PutUint16(buf[2*e:], uint16(int16(u[pos/4][pos%4])))
+				binary.LittleEndian.PutUint16(buf[2*e:], uint16(int16(u)))
 			}
 		}
 	}
@@ -231,10 +251,9 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 	u := k.b.NewBitCast(ug, types.NewPointer(types.I32))
 	xp := k.b.NewBitCast(scratch, types.NewPointer(types.I32))
 	vp := k.b.NewBitCast(k.at(xp, ci(g.planeLen())), types.NewPointer(i16))
-	// rowChunk: the output channels [i0, i0 + nb·mrI + rem), nb blocks of
-	// mrI and one of rem: per window position, every block's tile (B of
-	// the position stays in L1 across the blocks), the accumulators to mb;
-	// then each channel's output transform and stores.
+	// Per chunk of output channels: per window position, every row
+	// block's tile (B of the position stays in L1 across the blocks), the
+	// accumulators to mb; then each channel's output transform and stores.
 	mb := k.entryAlloca(types.NewArray(16*winoChunk*mrI*2, v8i32), 32)
 	mb.(*ir.InstAlloca).SetName("wino.m")
 	mbuf := k.b.NewBitCast(mb, types.NewPointer(v8i32))
@@ -247,7 +266,15 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 			k.loop(0, g.nch, func(ch value.Value) {
 				th0, tw0 := k.mul(gr, g.rpp), k.mul(ch, g.gw)
 				k.winoInput(g, xp, vp, th0, tw0)
-				rowChunk := func(i0 value.Value, nb, rem int) {
+				// Chunks of winoChunk row blocks of mrI channels, the last
+				// with the blocks left and the rem channels past them: one
+				// copy of the code for all (compile time).
+				rc := winoChunk * mrI
+				nChunks, blocks, rem := (c.M+rc-1)/rc, c.M/mrI, c.M%mrI
+				k.loop(0, nChunks, func(ic value.Value) {
+					i0 := k.mul(ic, rc)
+					nb := k.smin64(ci(winoChunk), k.b.NewSub(ci(blocks), k.mul(ic, winoChunk)))
+					last := k.b.NewICmp(enum.IPredEQ, ic, ci(nChunks-1))
 					k.loop(0, 16, func(pos value.Value) {
 						b0 := k.at(vp, k.mul(pos, g.kq*32))
 						tile := func(r0 value.Value, rows int) {
@@ -263,12 +290,16 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 								st.Align = 32
 							}
 						}
-						k.loop(0, nb, func(ib value.Value) { tile(k.mul(ib, mrI), mrI) })
+						k.loopV(ci(0), nb, func(ib value.Value) { tile(k.mul(ib, mrI), mrI) })
 						if rem > 0 {
-							tile(ci(nb*mrI), rem)
+							k.if_(last, func() { tile(k.mul(nb, mrI), rem) })
 						}
 					})
-					k.loop(0, nb*mrI+rem, func(r value.Value) {
+					nr := k.mul(nb, mrI)
+					if rem > 0 {
+						nr = k.add(nr, k.b.NewSelect(last, ci(rem), ci(0)))
+					}
+					k.loopV(ci(0), nr, func(r value.Value) {
 						m := k.add(i0, r)
 						yb := k.add(k.mul(k.madd(n, c.M, m), P), k.add(k.mul(th0, 2*c.OW), k.mul(tw0, 2)))
 						k.winoOutput(s, g, fin, in[2], m, func(pos, h int) value.Value {
@@ -277,15 +308,15 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 							return l
 						}, y, yb, gr, ch)
 					})
-				}
-				rc := winoChunk * mrI
-				k.loop(0, c.M/rc, func(ic value.Value) { rowChunk(k.mul(ic, rc), winoChunk, 0) })
-				if t := c.M % rc; t > 0 {
-					rowChunk(ci(c.M/rc*rc), t/mrI, t%mrI)
-				}
+				})
 			})
 		})
 	})
+}
+
+// smin64 is the smaller of two i64.
+func (k *kfn) smin64(a, b value.Value) value.Value {
+	return k.b.NewSelect(k.b.NewICmp(enum.IPredSLT, a, b), a, b)
 }
 
 // winoChunk is the number of row blocks of mrI output channels run per

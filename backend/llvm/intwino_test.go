@@ -61,8 +61,9 @@ func winoConv(name string, dt pir.DType, zx int64, x []int, m int, attrs pir.Att
 // columns (panels of 16, 8, 4, 2 and 1 tiles across, partial panels across
 // and down); pads 0, 1, 2 and uneven; u8 and i8 inputs with zero points
 // at both ends; i8 and i16 (u8 with a zero point) weights, extreme ones;
-// per-tensor and per-channel scales; float and TFLite requantization;
-// relu; a batch of 2; i32 outputs (ConvInteger).
+// per-tensor and per-channel scales; M over several chunks (winoChunk);
+// float and TFLite requantization; relu; a batch of 2; i32 outputs
+// (ConvInteger).
 func winoCases() []codegentest.IntCase {
 	pad1 := pir.Attrs{"pads": pir.Ints(1, 1, 1, 1)}
 	return []codegentest.IntCase{
@@ -83,6 +84,10 @@ func winoCases() []codegentest.IntCase {
 		winoConv("w_batch2", pir.I8, 0, []int{2, 12, 7, 9}, 5, pad1, false, false, false),
 		winoConv("w_28_ext", pir.I8, -128, []int{1, 64, 28, 28}, 6, pad1, false, false, true),
 		winoConv("w_wide", pir.U8, 3, []int{1, 2, 3, 70}, 4, pad1, false, false, false),
+		// Chunks of row blocks: whole ones, a last of fewer blocks, a last
+		// of the rem channels alone.
+		winoConv("w_m30", pir.U8, 30, []int{1, 8, 7, 9}, 30, pad1, false, true, false),
+		winoConv("w_m50", pir.I8, -100, []int{1, 5, 8, 8}, 50, pad1, true, false, false),
 		winoConv("w_conv_i32", pir.U8, 77, []int{1, 6, 9, 10}, 7, pad1, false, false, true),
 	}
 }
