@@ -36,11 +36,12 @@ import (
 // 8 consecutive tiles is one vector load, its pairs already interleaved as
 // the micro-kernel's B wants them. Per panel, the input transform writes V as
 // 16 B matrices (one per window position, kq pairs × 16 tiles, the panel
-// layout of intpanel.go) into Scratch past the planes; then per block of
-// mrI output channels, 16 runs of the micro-kernel (pairTile) with U's 16
-// A matrices (appendWino: i16 pairs in the row blocks of appendIntPairs),
-// their accumulators to a stack buffer, and the output transform,
-// requantization and store of the block's 4×16 tiles.
+// layout of intpanel.go) into Scratch past the planes; then per chunk of
+// winoChunk row blocks of mrI output channels, per window position, the
+// micro-kernel (pairTile) on each block with U's A matrix of the position
+// (appendWino: i16 pairs in the row blocks of appendIntPairs), their
+// accumulators to a stack buffer; and per channel of the chunk the output
+// transform, requantization and store of its 16 tiles.
 
 // winoGeom is the tiling of a Winograd conv.
 type winoGeom struct {
