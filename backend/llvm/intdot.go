@@ -24,11 +24,11 @@ import (
 // the intrinsics.
 //
 // Layout. The weights (i8, zero-centred) are laid out by appendIntPairs in
-// quads of 4 consecutive k (kGroup 4), rows of a block of mrI rows quad by
+// quads of 4 consecutive k (kGroup 4), rows of a block of mrD rows quad by
 // quad, a row's last quad padded with zero weights. B, the im2col matrix
 // (or the input of a pointwise conv), is packed in panels of 16 columns:
 // for each quad of k, 64 bytes, column c's 4 k at bytes 4c..4c+3. A tile
-// of mrI rows × 16 columns broadcasts a row's weight quad (one i32) to
+// of mrD rows × 16 columns broadcasts a row's weight quad (one i32) to
 // every lane and dots it with the panel's 64 bytes (4 <16 x i8> for sdot,
 // 2 <32 x i8> for vpdpbusd.256, 1 <64 x i8> for vpdpbusd.512).
 //

@@ -12,7 +12,7 @@ import (
 // product (intdot.go): B packed in quad panels, into Scratch by im2col
 // (the whole output plane; its quad panels take at most the bytes of the
 // i16 pair panels Scratch was sized for) or, for pointwise convs, from
-// the input onto the stack in groups of panels; then tiles of mrI rows ×
+// the input onto the stack in groups of panels; then tiles of mrD rows ×
 // 16 columns over every panel.
 func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Value) {
 	c := s.Conv
@@ -87,11 +87,11 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 			}
 		}
 	}
-	full, rem := c.Mg/mrI, c.Mg%mrI
+	full, rem := c.Mg/mrD, c.Mg%mrD
 	rowBlocks := func(body func(i0 value.Value, rows int)) {
-		k.loop(0, full, func(ib value.Value) { body(k.mul(ib, mrI), mrI) })
+		k.loop(0, full, func(ib value.Value) { body(k.mul(ib, mrD), mrD) })
 		if rem > 0 {
-			body(ci(full*mrI), rem)
+			body(ci(full*mrD), rem)
 		}
 	}
 	if !c.Pointwise {

@@ -24,9 +24,23 @@ import (
 // targets compile it too). i16 × i16 products of |x - zx| ≤ 255 and int8
 // or zero-centred weights, summed in i32, are exact: the results equal rt's.
 
-// mrI is the number of rows of the integer tile (mrI × 16 columns: 2·mrI
-// <8 x i32> accumulators).
-const mrI = 4
+// mrI is the number of rows of the integer multiply-add tile (mrI × 16
+// columns: 2·mrI <8 x i32> accumulators, 12 of AVX2's 16 registers with
+// the two B vectors and a broadcast pair: 4 rows took ~6-9% longer on
+// light_resnet50_int8, side by side), mrD the dot-product tile's
+// (intdot.go).
+const (
+	mrI = 6
+	mrD = 4
+)
+
+// mrFor is the number of rows of a tile of kGroup kg.
+func mrFor(kg int) int {
+	if kg == 4 {
+		return mrD
+	}
+	return mrI
+}
 
 var (
 	i16   = types.I16
@@ -75,7 +89,8 @@ func intPanelDirect(s *codegen.Step) bool {
 // and no other step reads the weights (the layout fills the same bytes),
 // else appended to w (64-byte aligned; the last group of a row padded with
 // zero weights). It returns w and each step's byte offset of its groups.
-func appendIntPairs(p *codegen.Program, w []byte, t Target) ([]byte, map[*codegen.Step]int64) {
+// The steps of skip (Winograd's) get none.
+func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.Step]int64) ([]byte, map[*codegen.Step]int64) {
 	offs := map[*codegen.Step]int64{}
 	// Weight regions read by anything but a panel step of one geometry
 	// stay as they are.
@@ -104,7 +119,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target) ([]byte, map[*codege
 	done := map[int64]int64{}
 	copied := false
 	for _, s := range p.Steps {
-		if !intPanelStep(s) {
+		if _, ok := skip[s]; ok || !intPanelStep(s) {
 			continue
 		}
 		o := s.In[1].Offset
@@ -125,9 +140,10 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target) ([]byte, map[*codege
 		}
 		src := p.Weights[o : o+s.In[1].Bytes()]
 		buf := make([]byte, es*c.M*kq*kg)
+		mr := mrFor(kg)
 		for g := 0; g < c.Group; g++ {
-			for i0 := 0; i0 < c.Mg; i0 += mrI {
-				rows := min(mrI, c.Mg-i0)
+			for i0 := 0; i0 < c.Mg; i0 += mr {
+				rows := min(mr, c.Mg-i0)
 				for q := 0; q < kq; q++ {
 					for r := 0; r < rows; r++ {
 						m := g*c.Mg + i0 + r
@@ -247,8 +263,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 	v8i16t := types.NewVector(8, i16)
 	bcastPair := func(v value.Value) value.Value {
 		if !w8 {
-			a := k.b.NewInsertElement(constant.NewUndef(v8i32), v, constant.NewInt(types.I32, 0))
-			return k.b.NewBitCast(k.b.NewShuffleVector(a, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32)), v16i6)
+			return k.bcastPair32(v)
 		}
 		a := k.b.NewInsertElement(constant.NewUndef(v8i16t), v, constant.NewInt(types.I32, 0))
 		sp := k.b.NewShuffleVector(a, constant.NewUndef(v8i16t), constant.NewZeroInitializer(types.NewVector(8, types.I32)))
@@ -404,7 +419,6 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 						bs := k.b.NewShuffleVector(b, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32))
 						inits = append(inits, bs, bs)
 					}
-					nacc := len(inits)
 					var b0 value.Value
 					bStep := 32
 					if direct {
@@ -415,27 +429,11 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					} else {
 						b0 = k.at(col, k.mul(jp, kq*32))
 					}
-					res := k.loopAccTile(kq, append(inits, a0, b0), func(_ value.Value, st []value.Value) []value.Value {
-						acc := append([]value.Value(nil), st[:nacc]...)
-						ap, bp := st[nacc], st[nacc+1]
-						var bv [2]value.Value
-						if direct {
-							bv = pairRows(bp, cols)
-						} else {
-							for h := range bv {
-								l := k.b.NewLoad(v16i6, k.b.NewBitCast(k.at(bp, ci(16*h)), types.NewPointer(v16i6)))
-								l.Align = 2
-								bv[h] = l
-							}
-						}
-						for r := 0; r < rows; r++ {
-							as := bcastPair(k.load(ap, ci(r)))
-							for h := range bv {
-								acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
-							}
-						}
-						return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(bStep)))
-					})
+					loadB := k.loadV16Pair
+					if direct {
+						loadB = func(bp value.Value) [2]value.Value { return pairRows(bp, cols) }
+					}
+					res := k.pairTile(kq, rows, inits, a0, b0, bStep, bcastPair, loadB)
 					for r := 0; r < rows; r++ {
 						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
 						yr := k.add(k.add(k.mul(k.madd(n, c.M, m), P), p0), k.mul(jp, nrCol))
@@ -533,5 +531,41 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 				}
 			})
 		})
+	})
+}
+
+// bcastPair32 broadcasts an i32 (a pair of i16 weights) to the 8 pairs of
+// a <16 x i16>.
+func (k *kfn) bcastPair32(v value.Value) value.Value {
+	a := k.b.NewInsertElement(constant.NewUndef(v8i32), v, constant.NewInt(types.I32, 0))
+	return k.b.NewBitCast(k.b.NewShuffleVector(a, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32)), v16i6)
+}
+
+// loadV16Pair loads B's two halves (<16 x i16>: columns 0-7 and 8-15,
+// pairs interleaved) at bp.
+func (k *kfn) loadV16Pair(bp value.Value) [2]value.Value {
+	return [2]value.Value{k.loadV16(bp), k.loadV16(k.at(bp, ci(16)))}
+}
+
+// pairTile is the multiply-add micro-kernel: over kq pairs of k, for every
+// row r < rows and half h of the 16 columns, acc[2r+h] += the products of
+// row r's broadcast pair (bcast of a[r]) with B's half h (loadB at b),
+// a advancing rows pairs and b bStep elements per pair. It returns the
+// accumulators (then a and b past the end).
+func (k *kfn) pairTile(kq, rows int, inits []value.Value, a0, b0 value.Value, bStep int,
+	bcast func(value.Value) value.Value, loadB func(b value.Value) [2]value.Value) []value.Value {
+	nacc := len(inits)
+	st0 := append(append(make([]value.Value, 0, nacc+2), inits...), a0, b0)
+	return k.loopAccTile(kq, st0, func(_ value.Value, st []value.Value) []value.Value {
+		acc := append([]value.Value(nil), st[:nacc]...)
+		ap, bp := st[nacc], st[nacc+1]
+		bv := loadB(bp)
+		for r := 0; r < rows; r++ {
+			as := bcast(k.load(ap, ci(r)))
+			for h := range bv {
+				acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
+			}
+		}
+		return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(bStep)))
 	})
 }

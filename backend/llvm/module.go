@@ -30,6 +30,9 @@ type Target struct {
 	Triple   string // x86_64-linux-gnu or aarch64-linux-gnu
 	CPU      string // -mcpu (empty: the triple's default)
 	Features string // -mattr, e.g. +avx2,+fma
+	// NoWinograd keeps the 3×3 stride-1 integer convs on the panel
+	// kernel instead of integer Winograd F(2,3) (intwino.go).
+	NoWinograd bool
 }
 
 // Arch is "x86_64" or "aarch64".
@@ -73,6 +76,9 @@ type emitter struct {
 	// intPairs: the byte offset in the weights blob of the weight pairs
 	// of each integer conv the panel kernel runs (appendIntPairs).
 	intPairs map[*codegen.Step]int64
+	// wino: the byte offset of the transformed weights of each integer
+	// conv run as Winograd (appendWino).
+	wino map[*codegen.Step]int64
 }
 
 // Emit returns the LLVM module of p and the weights blob it reads (p.Weights
@@ -88,8 +94,9 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	}
 	t = resolveCPU(t)
 	blob, packedA := repackWeights(p)
-	blob, intPairs := appendIntPairs(p, blob, t)
-	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA, intPairs: intPairs}
+	blob, wino := appendWino(p, blob, t)
+	blob, intPairs := appendIntPairs(p, blob, t, wino)
+	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA, intPairs: intPairs, wino: wino}
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()
 	e.m.SourceFilename = p.Name
@@ -250,6 +257,10 @@ func (k *kfn) intKernel(s *codegen.Step, in []value.Value, out, scratch value.Va
 	}
 	switch s.Kernel {
 	case codegen.KConvGemm, codegen.KIntConvRuntime:
+		if off, ok := k.e.wino[s]; ok {
+			k.intConvWino(s, in, out, scratch, off)
+			return nil
+		}
 		if _, ok := k.e.intPairs[s]; ok && intGemvStep(s, k.e.t) {
 			k.intConvGemv(s, in, out)
 			return nil
