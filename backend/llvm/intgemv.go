@@ -13,13 +13,17 @@ import (
 // The integer pointwise conv of a single output column (OH·OW = 1: a
 // classifier or fully connected layer as a 1×1 conv) as a matrix-vector
 // product on the panel kernel's weight pairs (appendIntPairs, k in groups
-// of 2, rows in blocks of mrI). In a block of mrI rows, pair q of the rows
-// is 2·mrI consecutive weights, so 16 weights are pairs q and q+1 of the
+// of 2, rows in blocks of mrG = 4: Target.rowBlock). In a block of four
+// rows, pair q of the rows is 8 consecutive weights, so 16 weights are
+// pairs q and q+1 of the
 // four rows; multiplied (pmaddwd) with x's pairs q and q+1, each repeated
 // four times, they give the four rows' sums of q in the low lanes and of
 // q+1 in the high ones. The panel kernel would run 16-column tiles for
 // the one column. i16 products of |x - zx| <= 255 and i8 or zero-centred
 // weights, summed in i32, are exact: the results equal rt's.
+
+// mrG is the row block of the matrix-vector kernel's weights.
+const mrG = 4
 
 // intGemvStep reports whether s runs on intConvGemv.
 func intGemvStep(s *codegen.Step, t Target) bool {
@@ -93,9 +97,9 @@ func (k *kfn) intConvGemv(s *codegen.Step, in []value.Value, y value.Value) {
 			}
 		})
 		yb := k.mul(n, c.M)
-		full, rem := c.M/mrI, c.M%mrI
+		full, rem := c.M/mrG, c.M%mrG
 		k.loop(0, full, func(ib value.Value) {
-			b0 := k.mul(ib, mrI*kq*2) // the block's first weight
+			b0 := k.mul(ib, mrG*kq*2) // the block's first weight
 			zero := constant.NewZeroInitializer(v8i32)
 			acc := k.loopAcc(kq/2, []value.Value{zero}, func(v value.Value, a []value.Value) []value.Value {
 				return []value.Value{k.b.NewAdd(a[0], k.pmaddwd(wvec(k.add(b0, k.mul(v, 16)), 16), xvec(v)))}
@@ -105,18 +109,18 @@ func (k *kfn) intConvGemv(s *codegen.Step, in []value.Value, y value.Value) {
 			}
 			sum := k.b.NewAdd(k.b.NewShuffleVector(acc, constant.NewUndef(v8i32), shuffleMask(0, 1, 2, 3)),
 				k.b.NewShuffleVector(acc, constant.NewUndef(v8i32), shuffleMask(4, 5, 6, 7)))
-			for r := 0; r < mrI; r++ {
-				m := k.add(k.mul(ib, mrI), ci(r))
+			for r := 0; r < mrG; r++ {
+				m := k.add(k.mul(ib, mrG), ci(r))
 				a := k.b.NewAdd(k.b.NewExtractElement(sum, c32(int64(r))), k.load(bias, m))
 				k.storeInt(fin(a, m), y, k.add(yb, m), s.Out.DType)
 			}
 		})
 		// The last rem rows: a block of rem rows, pair q of row r at
 		// q·rem + r.
-		b0 := full * mrI * kq * 2
+		b0 := full * mrG * kq * 2
 		xs16 := k.b.NewBitCast(xs, types.NewPointer(i16))
 		for r := 0; r < rem; r++ {
-			m := ci(full*mrI + r)
+			m := ci(full*mrG + r)
 			a := k.loopAcc(kq, []value.Value{k.load(bias, m)}, func(q value.Value, a []value.Value) []value.Value {
 				xo := k.add(k.mul(k.b.NewLShr(q, ci(1)), 16), k.mul(k.b.NewAnd(q, ci(1)), 8))
 				wo := k.add(ci(b0+2*r), k.mul(q, 2*rem))

@@ -42,6 +42,16 @@ func mrFor(kg int) int {
 	return mrI
 }
 
+// rowBlock is the number of rows of the blocks appendIntPairs lays s's
+// weights out in: mrG for the matrix-vector kernel (intgemv.go), else
+// its tile's.
+func (t Target) rowBlock(s *codegen.Step) int {
+	if intGemvStep(s, t) {
+		return mrG
+	}
+	return mrFor(t.kGroup(s))
+}
+
 var (
 	i16   = types.I16
 	v16i6 = types.NewVector(16, types.I16)
@@ -94,7 +104,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 	offs := map[*codegen.Step]int64{}
 	// Weight regions read by anything but a panel step of one geometry
 	// stay as they are.
-	type geo struct{ G, Mg, K int }
+	type geo struct{ G, Mg, K, mr int }
 	geos := map[int64]geo{}
 	shared := map[int64]bool{}
 	var others [][2]int64
@@ -106,7 +116,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 			}
 			if panel && i == 1 {
 				c := s.Conv
-				g := geo{c.Group, c.Mg, c.Cg * c.KH * c.KW}
+				g := geo{c.Group, c.Mg, c.Cg * c.KH * c.KW, t.rowBlock(s)}
 				if old, ok := geos[o.Offset]; ok && old != g {
 					shared[o.Offset] = true
 				}
@@ -116,14 +126,18 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 			others = append(others, [2]int64{o.Offset, o.Offset + o.Bytes()})
 		}
 	}
-	done := map[int64]int64{}
+	type laid struct {
+		off int64
+		mr  int
+	}
+	done := map[laid]int64{}
 	copied := false
 	for _, s := range p.Steps {
 		if _, ok := skip[s]; ok || !intPanelStep(s) {
 			continue
 		}
 		o := s.In[1].Offset
-		if off, ok := done[o]; ok {
+		if off, ok := done[laid{o, t.rowBlock(s)}]; ok {
 			offs[s] = off
 			continue
 		}
@@ -140,7 +154,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 		}
 		src := p.Weights[o : o+s.In[1].Bytes()]
 		buf := make([]byte, es*c.M*kq*kg)
-		mr := mrFor(kg)
+		mr := t.rowBlock(s)
 		for g := 0; g < c.Group; g++ {
 			for i0 := 0; i0 < c.Mg; i0 += mr {
 				rows := min(mr, c.Mg-i0)
@@ -171,7 +185,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 			off = int64(len(w))
 			w = append(w, buf...)
 		}
-		offs[s], done[o] = off, off
+		offs[s], done[laid{o, t.rowBlock(s)}] = off, off
 	}
 	return w, offs
 }
