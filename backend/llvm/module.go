@@ -30,6 +30,9 @@ type Target struct {
 	Triple   string // x86_64-linux-gnu or aarch64-linux-gnu
 	CPU      string // -mcpu (empty: the triple's default)
 	Features string // -mattr, e.g. +avx2,+fma
+	// WinogradF32 runs the eligible f32 3×3 stride-1 convs as Winograd
+	// convolutions (winograd.go); HostTarget and pare compile set it.
+	WinogradF32 bool
 }
 
 // Arch is "x86_64" or "aarch64".
@@ -73,6 +76,8 @@ type emitter struct {
 	// intPairs: the byte offset in the weights blob of the weight pairs
 	// of each integer conv the panel kernel runs (appendIntPairs).
 	intPairs map[*codegen.Step]int64
+	// wino: the f32 Winograd convs' plans (appendWinograd).
+	wino map[*codegen.Step]*winoPlan
 }
 
 // Emit returns the LLVM module of p and the weights blob it reads (p.Weights
@@ -90,6 +95,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	blob, packedA := repackWeights(p)
 	blob, intPairs := appendIntPairs(p, blob, t)
 	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA, intPairs: intPairs}
+	blob, e.wino = appendWinograd(p, blob, t)
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()
 	e.m.SourceFilename = p.Name

