@@ -71,7 +71,7 @@ type winoPlan struct {
 	hp, wp   int // the padded plane: hp rows of wp
 	rows     int // tile rows per block
 	nb, nbP  int // tiles per block (rows·twp), rounded up to nrCol
-	wide     int // elements of one input row load (8 tiles)
+	wide     int // elements of one input row load (8 tiles: 8m+2)
 	uOff     int64
 	padOff   int // element offsets in Scratch
 	vOff     int
@@ -79,13 +79,17 @@ type winoPlan struct {
 	scratchN int // elements of Scratch used
 }
 
-// Break-even (measured on znver3 side by side with the im2col/direct
-// path, see winograd_test.go's BenchmarkWinograd): the GEMMs must be
-// large enough for the transforms to pay.
-var (
-	winoMinC = 8
-	winoMinM = 8
-)
+// winoPays is the break-even of Winograd against the im2col/direct path,
+// measured on znver3 with BenchmarkWinograd (single convs + bias + relu,
+// the two alternating, min of 7 medians; Winograd/im2col time): it loses
+// with few channels (C16·M16 at 56 px 1.07, C16·M32 1.01; C16·M64 0.90,
+// C32·M32 at 28 px 0.76, C24·M24 at 80 px 0.73) and when the rounding of
+// a tile row to vectors of 8 tiles idles too many lanes (7 px: 4 tiles of
+// 8, 1.25 at C64·M64, 1.10 at C128·M128); it pays from 0.52 to 0.90 on
+// light_resnet50's and light_squeezenet's other 3×3 convs.
+var winoPays = func(c *codegen.Conv, pl *winoPlan) bool {
+	return c.C >= 16 && c.M >= 16 && c.C*c.M > 512 && 4*pl.tw >= 3*pl.twp
+}
 
 // winoBlockBytes bounds a block's V and M buffers.
 const winoBlockBytes = 512 << 10
@@ -106,9 +110,6 @@ func winoEligible(s *codegen.Step, t Target) *winoPlan {
 	if w.Space != codegen.Weights || w.DType != pir.F32 || w.Bytes() != int64(c.M*c.C*9*4) || s.In[0].DType != pir.F32 {
 		return nil
 	}
-	if c.C < winoMinC || c.M < winoMinM {
-		return nil
-	}
 	// Later batch entries read the input after earlier ones wrote the output.
 	for i := range s.In {
 		if overlap(&s.In[i], &s.Out) && c.N > 1 {
@@ -124,11 +125,11 @@ func winoEligible(s *codegen.Step, t Target) *winoPlan {
 	pl.tw = (c.OW + m - 1) / m
 	pl.twp = (pl.tw + vlen - 1) / vlen * vlen
 	pl.hp = pl.th*m + 2
-	pl.wp = pl.twp*m + 8
+	pl.wp = pl.twp*m + 2
 	if pl.hp < c.PT || pl.wp < c.PL {
 		return nil
 	}
-	pl.wide = (vlen*m + 2 + vlen - 1) / vlen * vlen
+	pl.wide = vlen*m + 2
 	a2 := pl.a * pl.a
 	avail := int(s.Scratch.Bytes() / 4)
 	pad := c.C * pl.hp * pl.wp
@@ -142,6 +143,13 @@ func winoEligible(s *codegen.Step, t Target) *winoPlan {
 		pl.rows++
 	}
 	if pad+need(pl.rows) > avail {
+		return nil
+	}
+	// Blocks of equal size (the last block, which ends at the last tile
+	// row, would otherwise redo most of the one before).
+	nblk := (pl.th + pl.rows - 1) / pl.rows
+	pl.rows = (pl.th + nblk - 1) / nblk
+	if !winoPays(c, pl) {
 		return nil
 	}
 	pl.nb = pl.rows * pl.twp

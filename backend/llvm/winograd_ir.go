@@ -37,7 +37,7 @@ func (k *kfn) convWinograd(s *codegen.Step, pl *winoPlan, in []value.Value, y, s
 			k.loop(0, a2, func(xi value.Value) {
 				k.gemmPanels(panelGemm{M: c.M, N: pl.nb, K: c.C, a: u, aOff: k.mul(xi, c.M*c.C),
 					bp: k.at(scratch, k.add(ci(pl.vOff), k.mul(xi, c.C*pl.nbP))),
-					c: scratch, cOff: k.add(ci(pl.mOff), k.mul(xi, c.M*pl.nb)), s: s, aPacked: true})
+					c:  scratch, cOff: k.add(ci(pl.mOff), k.mul(xi, c.M*pl.nb)), s: s, aPacked: true})
 			})
 			var bias value.Value
 			if c.Bias {

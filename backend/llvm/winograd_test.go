@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,8 +117,8 @@ func winoCases() []codegentest.OpCase {
 	}
 }
 
-// winoGraph lowers the cases with every 3×3 conv eligible (the minimum
-// channel counts lowered to 1) and fails unless each runs as Winograd.
+// winoGraph lowers the cases (every 3×3 conv eligible: withWinoAlways)
+// and fails unless each runs as Winograd.
 func winoGraph(t *testing.T, tgt Target, cases []codegentest.OpCase) (*ir.Graph, *codegen.Program, []*ir.Tensor) {
 	t.Helper()
 	g, vals, err := codegentest.OpsGraph(cases)
@@ -137,10 +139,11 @@ func winoGraph(t *testing.T, tgt Target, cases []codegentest.OpCase) (*ir.Graph,
 	return g, p, vals
 }
 
-func withWinoMin(t *testing.T, n int) {
-	c, m := winoMinC, winoMinM
-	winoMinC, winoMinM = n, n
-	t.Cleanup(func() { winoMinC, winoMinM = c, m })
+// withWinoAlways makes every conv that fits Scratch eligible.
+func withWinoAlways(t *testing.T) {
+	old := winoPays
+	winoPays = func(*codegen.Conv, *winoPlan) bool { return true }
+	t.Cleanup(func() { winoPays = old })
 }
 
 // TestWinogradShapes compiles the Winograd cases for the host and compares
@@ -152,7 +155,7 @@ func TestWinogradShapes(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	withWinoMin(t, 1)
+	withWinoAlways(t)
 	for _, m := range []int{2} {
 		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) {
 			withWinoTile(t, m)
@@ -176,7 +179,7 @@ func TestWinogradAArch64(t *testing.T) {
 			t.Skipf("%s not found (make toolchain)", n)
 		}
 	}
-	withWinoMin(t, 1)
+	withWinoAlways(t)
 	tgt := Target{Triple: "aarch64-linux-gnu", Features: "+neon", WinogradF32: true}
 	for _, m := range []int{2} {
 		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) {
@@ -275,4 +278,79 @@ func checkWinoRT(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, runn
 		}
 	}
 	t.Logf("largest error relative to the output's largest magnitude: %.2g", worst)
+}
+
+// BenchmarkWinograd compiles single 3×3 convs (+ bias, relu) with and
+// without Winograd and runs the two executables alternately, reporting
+// the lowest of the rounds' medians of each and their ratio (the
+// break-even of winoEligible). Run with
+//
+//	go test -run '^$' -bench Winograd -benchtime 1x ./backend/llvm
+func BenchmarkWinograd(b *testing.B) {
+	needTools(b)
+	host, err := HostTarget()
+	if err != nil {
+		b.Skip(err)
+	}
+	shapes := [][3]int{
+		{16, 64, 55}, {32, 128, 27}, {48, 192, 13}, {64, 256, 13}, // light_squeezenet expand3x3
+		{64, 64, 56}, {128, 128, 28}, {256, 256, 14}, {512, 512, 7}, // light_resnet50
+		{8, 8, 56}, {16, 16, 28}, {32, 32, 14}, {24, 24, 80}, {96, 96, 20},
+		{16, 16, 56}, {32, 32, 28}, {32, 32, 56}, {64, 64, 14}, {16, 32, 56}, {32, 64, 14}, {128, 128, 7}, {64, 64, 7},
+	}
+	if v := os.Getenv("WINO_SHAPES"); v != "" { // C,M,H;C,M,H...
+		shapes = nil
+		for _, f := range strings.Split(v, ";") {
+			var sh [3]int
+			fmt.Sscanf(f, "%d,%d,%d", &sh[0], &sh[1], &sh[2])
+			shapes = append(shapes, sh)
+		}
+	}
+	for _, sh := range shapes {
+		C, M, H := sh[0], sh[1], sh[2]
+		b.Run(fmt.Sprintf("C%d_M%d_%d", C, M, H), func(b *testing.B) {
+			g, _, err := codegentest.OpsGraph([]codegentest.OpCase{winoCase("c", []int{1, C, H, H}, M, []int{1, 1, 1, 1}, true, "relu")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := codegen.Lower(g)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if n, _ := WinogradConvs(p, host); n != 1 {
+				b.Skipf("not eligible")
+			}
+			off := host
+			off.WinogradF32 = false
+			xs := make([]*Executable, 2)
+			for i, t := range []Target{off, host} {
+				if xs[i], err = BuildProgram(p, t); err != nil {
+					b.Fatal(err)
+				}
+				defer xs[i].Close()
+			}
+			in := filepath.Join(b.TempDir(), "in")
+			if err := os.WriteFile(in, make([]byte, C*H*H*4), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			iters := max(5, int(2e8/float64(9*C*M*H*H)))
+			best := []float64{math.Inf(1), math.Inf(1)}
+			for r := 0; r < 7; r++ {
+				for i, x := range xs {
+					out, err := exec.Command(x.Path, "--bench", fmt.Sprint(iters), in, in+".out").Output()
+					if err != nil {
+						b.Fatal(err)
+					}
+					var med float64
+					if i := strings.Index(string(out), `"median_ms":`); i >= 0 {
+						fmt.Sscanf(strings.TrimSpace(string(out[i+len(`"median_ms":`):])), "%g", &med)
+					}
+					best[i] = math.Min(best[i], med)
+				}
+			}
+			b.ReportMetric(best[0], "im2col_ms")
+			b.ReportMetric(best[1], "wino_ms")
+			b.ReportMetric(best[1]/best[0], "wino/im2col")
+		})
+	}
 }
