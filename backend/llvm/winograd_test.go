@@ -12,6 +12,7 @@ import (
 
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/codegen/codegentest"
+	"github.com/pare-ml/pare/frontend/onnx"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
 )
@@ -250,7 +251,7 @@ func checkWinoRT(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, runn
 	}
 	defer x.Close()
 	x.Runner = runner
-	worst := 0.0
+	worst, worstRel := 0.0, 0.0
 	for n, in := range inputs {
 		want, err := rt.Run(g, in)
 		if err != nil {
@@ -271,13 +272,16 @@ func checkWinoRT(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, runn
 				if scale > 0 {
 					worst = math.Max(worst, d/scale)
 				}
+				if math.Abs(wv) >= 1e-3*scale && wv != 0 {
+					worstRel = math.Max(worstRel, d/math.Abs(wv))
+				}
 				if math.IsNaN(gv) != math.IsNaN(wv) || d > winoRTol*math.Max(math.Abs(wv), 1e-2*scale)+1e-6 {
 					t.Fatalf("%s output %d (%s) set %d: element %d = %v, want %v", g.Name, i, g.Results[i].Where(), n, j, gv, wv)
 				}
 			}
 		}
 	}
-	t.Logf("largest error relative to the output's largest magnitude: %.2g", worst)
+	t.Logf("largest error relative to the output's largest magnitude: %.2g; relative to the element (elements above 1e-3 of it): %.2g", worst, worstRel)
 }
 
 // BenchmarkWinograd compiles single 3×3 convs (+ bias, relu) with and
@@ -352,5 +356,78 @@ func BenchmarkWinograd(b *testing.B) {
 			b.ReportMetric(best[1], "wino_ms")
 			b.ReportMetric(best[1]/best[0], "wino/im2col")
 		})
+	}
+}
+
+// TestWinogradModels compiles light_squeezenet, PP-OCRv4 det at 160×160
+// (random input; trained weights) and, without -short, light_resnet50 with the default break-even and compares with rt on the
+// ONNX runner's deterministic input, logging the largest errors. The light
+// models' weights are constants (every element alike, which hides rounding
+// differences): the _rand variants draw the conv weights at random (He
+// uniform), so that the errors are those of a trained-like network.
+func TestWinogradModels(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	models := []string{"onnx/light/light_squeezenet.onnx", "onnx/light/light_squeezenet.onnx_rand", "onnx/ppocr/ch_PP-OCRv4_det_infer.onnx"}
+	if !testing.Short() {
+		models = append(models, "onnx/light/light_resnet50.onnx", "onnx/light/light_resnet50.onnx_rand")
+	}
+	for _, name := range models {
+		m, rnd := strings.CutSuffix(name, "_rand")
+		t.Run(filepath.Base(name), func(t *testing.T) {
+			var g *ir.Graph
+			r := rand.New(rand.NewSource(3))
+			if strings.Contains(m, "ppocr") {
+				path := filepath.Join(modelsDir, m)
+				if _, err := os.Stat(path); err != nil {
+					t.Skipf("model %s not found", path)
+				}
+				if g, err = onnx.Import(path, onnx.Options{Shapes: map[string][]int{"x": {1, 3, 160, 160}}}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				g = loadModel(t, m)
+			}
+			if rnd {
+				randomConvWeights(g)
+			}
+			p, err := codegen.Lower(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, extra := WinogradConvs(p, host)
+			if n == 0 {
+				t.Fatal("no conv runs as Winograd")
+			}
+			t.Logf("%d Winograd convs, %d bytes of transformed weights", n, extra)
+			in := ir.NewTensor(ir.F32, g.Params[0].Type.Shape)
+			for i := range in.F32 {
+				in.F32[i] = float32(i) / float32(len(in.F32))
+				if strings.Contains(m, "ppocr") {
+					in.F32[i] = r.Float32()*2 - 1
+				}
+			}
+			checkWinoRT(t, g, p, host, nil, []*ir.Tensor{in})
+		})
+	}
+}
+
+// randomConvWeights fills the constant weights of g's convs with He
+// uniform values (fixed seed).
+func randomConvWeights(g *ir.Graph) {
+	r := rand.New(rand.NewSource(5))
+	for _, v := range g.Values {
+		if v.Op == nil || v.Op.Name != "conv" || len(v.Args) < 2 || !v.Args[1].IsConst() || v.Args[1].Const.DType != ir.F32 {
+			continue
+		}
+		w := v.Args[1].Const
+		fanIn := w.Len() / w.Shape[0]
+		a := float32(math.Sqrt(6 / float64(fanIn)))
+		for i := range w.F32 {
+			w.F32[i] = (r.Float32()*2 - 1) * a
+		}
 	}
 }
