@@ -77,7 +77,8 @@ type emitter struct {
 	// of each integer conv the panel kernel runs (appendIntPairs).
 	intPairs map[*codegen.Step]int64
 	// wino: the f32 Winograd convs' plans (appendWinograd).
-	wino map[*codegen.Step]*winoPlan
+	wino       map[*codegen.Step]*winoPlan
+	winoBodies map[string]*ir.Func
 }
 
 // Emit returns the LLVM module of p and the weights blob it reads (p.Weights

@@ -1,6 +1,10 @@
 package llvm
 
 import (
+	"fmt"
+	"strings"
+
+	"github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
 	"github.com/llir/llvm/ir/types"
@@ -9,17 +13,81 @@ import (
 	"github.com/pare-ml/pare/codegen"
 )
 
-// convWinograd emits the Winograd conv of step s (winograd.go): per batch
-// entry the padded copy of the input, then per block of tile rows the
-// input transform into V, the α² GEMMs into M, and the output transform
-// with the bias and the fused epilogue (epiArgs non-nil) into y.
+// convWinograd emits the Winograd conv of step s (winograd.go): a call of
+// the conv's body (winoBody) with the address of its transformed weights.
+// Convs of the same geometry and epilogue share one body (resnet's repeated
+// blocks), as kernels of the same text do (Emit).
 func (k *kfn) convWinograd(s *codegen.Step, pl *winoPlan, in []value.Value, y, scratch value.Value, epiArgs []value.Value) {
-	c := s.Conv
-	x := in[0]
-	a2 := pl.a * pl.a
 	wg := k.b.NewGetElementPtr(k.e.weights.ContentType, k.e.weights, ci(0), ci(int(pl.uOff)))
 	wg.InBounds = true
-	u := k.b.NewBitCast(wg, types.NewPointer(f32))
+	u := k.b.NewBitCast(wg, f32p)
+	args := []value.Value{in[0], y, scratch}
+	if s.Conv.Bias {
+		args = append(args, in[2])
+	}
+	args = append(args, epiArgs...)
+	var params []*ir.Param
+	for i, a := range args {
+		p := ir.NewParam(fmt.Sprintf("p%d", i), a.Type())
+		if q, ok := a.(*ir.Param); ok {
+			p.Attrs = append(p.Attrs, q.Attrs...)
+		}
+		params = append(params, p)
+	}
+	up := ir.NewParam("u", f32p)
+	up.Attrs = append(up.Attrs, enum.ParamAttrNoAlias)
+	params = append(params, up)
+	b := k.e.newFunc(k.f.Name()+"_wino", types.Void, params...)
+	b.f.Linkage = enum.LinkageInternal
+	b.f.FuncAttrs = append(b.f.FuncAttrs, enum.FuncAttrNoInline)
+	bargs := make([]value.Value, len(params))
+	for i, p := range params {
+		bargs[i] = p
+	}
+	var bias value.Value
+	rest := bargs[3 : len(bargs)-1]
+	if s.Conv.Bias {
+		bias, rest = rest[0], rest[1:]
+	}
+	if epiArgs == nil {
+		rest = nil
+	}
+	b.winoBody(s, pl, bargs[0], bargs[1], bargs[2], bias, rest, up)
+	b.b.NewRet(nil)
+	// The body goes before this kernel, which Emit expects after it
+	// (a body like an earlier one is dropped).
+	key := strings.Replace(b.f.LLString(), "@"+b.f.Name()+"(", "@(", 1)
+	f := k.e.winoBodies[key]
+	if f == nil {
+		if k.e.winoBodies == nil {
+			k.e.winoBodies = map[string]*ir.Func{}
+		}
+		k.e.winoBodies[key] = b.f
+	}
+	var fs []*ir.Func
+	for _, g := range k.e.m.Funcs {
+		if g == b.f {
+			continue
+		}
+		if g == k.f && f == nil {
+			fs = append(fs, b.f)
+		}
+		fs = append(fs, g)
+	}
+	k.e.m.Funcs = fs
+	if f == nil {
+		f = b.f
+	}
+	k.b.NewCall(f, append(args, u)...)
+}
+
+// winoBody emits the conv: per batch entry the padded copy of the input,
+// then per block of tile rows the input transform into V, the α² GEMMs
+// into M, and the output transform with the bias and the fused epilogue
+// (epiArgs non-nil) into y.
+func (k *kfn) winoBody(s *codegen.Step, pl *winoPlan, x, y, scratch, bias value.Value, epiArgs []value.Value, u value.Value) {
+	c := s.Conv
+	a2 := pl.a * pl.a
 	nblk := (pl.th + pl.rows - 1) / pl.rows
 	k.loop(0, c.N, func(n value.Value) {
 		xb := k.mul(n, c.C*c.H*c.W)
@@ -39,10 +107,6 @@ func (k *kfn) convWinograd(s *codegen.Step, pl *winoPlan, in []value.Value, y, s
 					bp: k.at(scratch, k.add(ci(pl.vOff), k.mul(xi, c.C*pl.nbP))),
 					c:  scratch, cOff: k.add(ci(pl.mOff), k.mul(xi, c.M*pl.nb)), s: s, aPacked: true})
 			})
-			var bias value.Value
-			if c.Bias {
-				bias = in[2]
-			}
 			k.winoOutput(s, pl, ty0, scratch, y, yb, bias, epiArgs)
 		})
 	})
@@ -267,4 +331,34 @@ func (k *kfn) winoOutput(s *codegen.Step, pl *winoPlan, ty0, scratch, y, yb, bia
 			}
 		})
 	})
+}
+
+// calledElsewhere returns the declarations (from decls, the main module's
+// kernel declarations) of the kernels that the functions fs call but do not
+// define: a kernel calls its Winograd body, which splitModule may place in
+// another part.
+func calledElsewhere(fs []*ir.Func, decls []*ir.Func) []*ir.Func {
+	defined := map[string]bool{}
+	for _, f := range fs {
+		defined[f.Name()] = true
+	}
+	called := map[string]bool{}
+	for _, f := range fs {
+		for _, b := range f.Blocks {
+			for _, in := range b.Insts {
+				if c, ok := in.(*ir.InstCall); ok {
+					if g, ok := c.Callee.(*ir.Func); ok && len(g.Blocks) > 0 && !defined[g.Name()] {
+						called[g.Name()] = true
+					}
+				}
+			}
+		}
+	}
+	var out []*ir.Func
+	for _, d := range decls {
+		if called[d.Name()] {
+			out = append(out, d)
+		}
+	}
+	return out
 }
