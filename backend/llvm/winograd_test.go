@@ -119,8 +119,8 @@ func winoCases() []codegentest.OpCase {
 }
 
 // winoGraph lowers the cases (every 3×3 conv eligible: withWinoAlways)
-// and fails unless each runs as Winograd.
-func winoGraph(t *testing.T, tgt Target, cases []codegentest.OpCase) (*ir.Graph, *codegen.Program, []*ir.Tensor) {
+// and, strict, fails unless each runs as Winograd.
+func winoGraph(t *testing.T, tgt Target, cases []codegentest.OpCase, strict bool) (*ir.Graph, *codegen.Program, []*ir.Tensor) {
 	t.Helper()
 	g, vals, err := codegentest.OpsGraph(cases)
 	if err != nil {
@@ -132,7 +132,7 @@ func winoGraph(t *testing.T, tgt Target, cases []codegentest.OpCase) (*ir.Graph,
 	}
 	for _, s := range p.Steps {
 		if c := s.Conv; c != nil && c.KH == 3 && c.KW == 3 && s.Kernel == codegen.KConvGemm {
-			if winoEligible(s, tgt) == nil && !strings.Contains(s.Where, `"f_`) {
+			if winoEligible(s, tgt) == nil && strict && !strings.Contains(s.Where, `"f_`) {
 				t.Errorf("%s: 3×3 stride-1 conv (C=%d M=%d %dx%d) not run as Winograd", s.Where, c.C, c.M, c.OH, c.OW)
 			}
 		}
@@ -148,8 +148,8 @@ func withWinoAlways(t *testing.T) {
 }
 
 // TestWinogradShapes compiles the Winograd cases for the host and compares
-// with rt (winoRTol). F(2,3) only: F(4,3) (the same code with m = 4)
-// exceeded 1e-4 relative (3.8e-4 on w_c24_asym2), so it is not selected.
+// with rt (winoRTol), and F(4,3), which is not selected (it exceeded 1e-4
+// relative: 3.8e-4 on w_c24_asym2), within 1e-3 (small planes may fall back: its padding is larger).
 func TestWinogradShapes(t *testing.T) {
 	needTools(t)
 	host, err := HostTarget()
@@ -157,11 +157,15 @@ func TestWinogradShapes(t *testing.T) {
 		t.Skip(err)
 	}
 	withWinoAlways(t)
-	for _, m := range []int{2} {
+	for _, m := range []int{2, 4} {
 		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) {
 			withWinoTile(t, m)
-			g, p, vals := winoGraph(t, host, winoCases())
-			checkWinoRT(t, g, p, host, nil, vals)
+			g, p, vals := winoGraph(t, host, winoCases(), m == 2)
+			tol := winoRTol
+			if m == 4 {
+				tol = 1e-3 // not selected: F(4,3) exceeds 1e-4
+			}
+			checkWinoRTol(t, g, p, host, nil, tol, vals)
 		})
 	}
 }
@@ -185,7 +189,7 @@ func TestWinogradAArch64(t *testing.T) {
 	for _, m := range []int{2} {
 		t.Run(fmt.Sprintf("F%d", m), func(t *testing.T) {
 			withWinoTile(t, m)
-			g, p, vals := winoGraph(t, tgt, winoCases())
+			g, p, vals := winoGraph(t, tgt, winoCases(), true)
 			checkWinoRT(t, g, p, tgt, []string{"qemu-aarch64"}, vals)
 		})
 	}
@@ -244,6 +248,11 @@ const winoRTol = 1e-4
 // checkWinoRT runs p and compares every output with rt (winoRTol), and
 // logs the largest error relative to each output's largest magnitude.
 func checkWinoRT(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, runner []string, inputs ...[]*ir.Tensor) {
+	checkWinoRTol(t, g, p, tgt, runner, winoRTol, inputs...)
+}
+
+// checkWinoRTol is checkWinoRT within rtol.
+func checkWinoRTol(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, runner []string, rtol float64, inputs ...[]*ir.Tensor) {
 	t.Helper()
 	x, err := BuildProgram(p, tgt)
 	if err != nil {
@@ -275,7 +284,7 @@ func checkWinoRT(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, runn
 				if math.Abs(wv) >= 1e-3*scale && wv != 0 {
 					worstRel = math.Max(worstRel, d/math.Abs(wv))
 				}
-				if math.IsNaN(gv) != math.IsNaN(wv) || d > winoRTol*math.Max(math.Abs(wv), 1e-2*scale)+1e-6 {
+				if math.IsNaN(gv) != math.IsNaN(wv) || d > rtol*math.Max(math.Abs(wv), 1e-2*scale)+1e-6 {
 					t.Fatalf("%s output %d (%s) set %d: element %d = %v, want %v", g.Name, i, g.Results[i].Where(), n, j, gv, wv)
 				}
 			}
