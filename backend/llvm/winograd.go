@@ -89,8 +89,9 @@ type winoPlan struct {
 // winoPays is the break-even of Winograd against the im2col/direct path,
 // measured on znver3 with BenchmarkWinograd (single convs + bias + relu,
 // the two alternating, min of 7 medians; Winograd/im2col time): it loses
-// with few channels (C16·M16 at 56 px 1.07, C16·M32 1.01; C16·M64 0.90,
-// C32·M32 at 28 px 0.76, C24·M24 at 80 px 0.73) and when the rounding of
+// with few channels (C16·M16 at 56 px 1.07, C16·M32 1.01; C16·M64 at
+// 55 px 0.90–1.00, C32·M32 at 28 px 0.76, at 56 px 0.94–1.26 over three
+// runs: the edge; C24·M24 at 80 px 0.72) and when the rounding of
 // a tile row to vectors of 8 tiles idles too many lanes (7 px: 4 tiles of
 // 8, 1.25 at C64·M64, 1.10 at C128·M128); it pays from 0.52 to 0.90 on
 // light_resnet50's and light_squeezenet's other 3×3 convs.
