@@ -335,6 +335,10 @@ func (k *kfn) convGemm(s *codegen.Step, in []value.Value, y, scratch value.Value
 	} else if epiArgs == nil {
 		epiArgs = []value.Value{}
 	}
+	if pl := k.e.winoF32[s]; pl != nil {
+		k.convWinograd(s, pl, in, y, scratch, epiArgs)
+		return nil
+	}
 	// im2col through a temporary row in the output when the output
 	// overlaps no input (it is written only by the GEMM that follows).
 	tmpOK := c.Mg >= 1

@@ -33,6 +33,9 @@ type Target struct {
 	// NoWinograd keeps the 3×3 stride-1 integer convs on the panel
 	// kernel instead of integer Winograd F(2,3) (intwino.go).
 	NoWinograd bool
+	// WinogradF32 runs the eligible f32 3×3 stride-1 convs as Winograd
+	// F(2,3) (winograd.go); HostTarget and pare compile set it.
+	WinogradF32 bool
 }
 
 // Arch is "x86_64" or "aarch64".
@@ -79,6 +82,10 @@ type emitter struct {
 	// wino: the byte offset of the transformed weights of each integer
 	// conv run as Winograd (appendWino).
 	wino map[*codegen.Step]int64
+	// winoF32: the f32 Winograd convs' plans (appendWinograd), and the
+	// body functions convs of one geometry share.
+	winoF32    map[*codegen.Step]*winoPlan
+	winoBodies map[string]*ir.Func
 }
 
 // Emit returns the LLVM module of p and the weights blob it reads (p.Weights
@@ -97,6 +104,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	blob, wino := appendWino(p, blob, t)
 	blob, intPairs := appendIntPairs(p, blob, t, wino)
 	e := &emitter{m: ir.NewModule(), p: p, t: t, decls: map[string]*ir.Func{}, compact: compactProgram(p), packedA: packedA, intPairs: intPairs, wino: wino}
+	blob, e.winoF32 = appendWinograd(p, blob, t)
 	e.m.TargetTriple = t.llvmTriple()
 	e.m.DataLayout = t.dataLayout()
 	e.m.SourceFilename = p.Name

@@ -100,6 +100,7 @@ func splitModule(m *ir.Module, runName string, n int) []*ir.Module {
 	for _, fs := range parts {
 		x := newMod()
 		x.Funcs = append(x.Funcs, fs...)
+		x.Funcs = append(x.Funcs, calledElsewhere(fs, main.Funcs)...) // winograd_ir.go's shared bodies
 		mods = append(mods, x)
 	}
 	return mods

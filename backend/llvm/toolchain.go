@@ -26,6 +26,7 @@ func HostTarget() (Target, error) {
 		return Target{}, fmt.Errorf("no LLVM target for host architecture %s", runtime.GOARCH)
 	}
 	t.CPU = hostCPU()
+	t.WinogradF32 = true
 	return t, nil
 }
 

@@ -42,9 +42,10 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 			out := fs.String("o", "", "output `FILE`")
 			name := fs.String("name", "", "C name of the model (default: the graph name)")
 			weights := fs.String("weights", "auto", "compressed weights: auto, compressed or dense (see above)")
-			wino := fs.Bool("winograd", true, "run 3×3 stride-1 integer convs as integer Winograd F(2,3) where it pays (targets without\n"+
-				"a dot-product instruction; 2.25× fewer multiplies); their transformed weights take 32 bytes per 3×3 kernel\n"+
-				"(16 i16) in addition to its 9, which compile reports; false keeps them on the im2col kernel")
+			wino := fs.Bool("winograd", true, "Winograd F(2,3) for 3×3 stride-1 convs where it pays (2.25× fewer multiplies):\n"+
+				"integer convs on targets without a dot-product instruction (results equal rt's), f32 convs (results differ\n"+
+				"from rt's within 1e-4 relative); their transformed weights take 16 elements per 3×3 kernel (integers: 16 i16)\n"+
+				"in addition to its 9, which compile reports; false keeps them on the im2col kernels")
 			ge := goEmit{fs.String("pkg", "", "-emit go: package name"), fs.Bool("main", false, "-emit go: add a command and go.mod"), fs.String("module", "", "-emit go -main: module path")}
 			return func(pos []string) error {
 				if len(pos) != 1 {
@@ -57,7 +58,7 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				if err != nil && *emit != "go" {
 					return err
 				}
-				t.NoWinograd = !*wino
+				t.NoWinograd, t.WinogradF32 = !*wino, *wino
 				g, err := mf.load(pos[0])
 				if err != nil {
 					return err
@@ -77,8 +78,13 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				if *emit == "go" {
 					return emitGo(p, *out, ge)
 				}
-				if n, extra := llvm.WinogradWeights(p, t); n > 0 && *emit != "plan" {
-					fmt.Fprintf(stderr, "%d convs run as integer Winograd F(2,3) (-winograd=false: none): their transformed weights add %d bytes\n", n, extra)
+				if *emit != "plan" {
+					if n, extra := llvm.WinogradConvs(p, t); n > 0 {
+						fmt.Fprintf(stderr, "%d f32 convs run as Winograd F(2,3) (-winograd=false: none): their transformed weights add %d bytes\n", n, extra)
+					}
+					if n, extra := llvm.WinogradWeights(p, t); n > 0 {
+						fmt.Fprintf(stderr, "%d integer convs run as Winograd F(2,3) (-winograd=false: none): their transformed weights add %d bytes\n", n, extra)
+					}
 				}
 				return emitProgram(p, t, *emit, *out)
 			}
