@@ -101,9 +101,12 @@ func (k *kfn) intConvGemv(s *codegen.Step, in []value.Value, y value.Value) {
 		k.loop(0, full, func(ib value.Value) {
 			b0 := k.mul(ib, mrG*kq*2) // the block's first weight
 			zero := constant.NewZeroInitializer(v8i32)
-			acc := k.loopAcc(kq/2, []value.Value{zero}, func(v value.Value, a []value.Value) []value.Value {
-				return []value.Value{k.b.NewAdd(a[0], k.pmaddwd(wvec(k.add(b0, k.mul(v, 16)), 16), xvec(v)))}
-			})[0]
+			var acc value.Value = zero
+			if kq >= 2 { // loopAcc runs its body at least once
+				acc = k.loopAcc(kq/2, []value.Value{zero}, func(v value.Value, a []value.Value) []value.Value {
+					return []value.Value{k.b.NewAdd(a[0], k.pmaddwd(wvec(k.add(b0, k.mul(v, 16)), 16), xvec(v)))}
+				})[0]
+			}
 			if kq%2 == 1 {
 				acc = k.b.NewAdd(acc, k.pmaddwd(wvec(k.add(b0, ci((kq-1)*8)), 8), xvec(ci(kq2-1))))
 			}

@@ -21,6 +21,11 @@ func pointwiseCases() []codegentest.IntCase {
 		localIntConv("gemv_i8_k6", pir.I8, []int{1, 6, 1, 1}, []int{6, 6, 1, 1}, tfl),
 		localIntConv("gemv_i8_k64_batch", pir.I8, []int{2, 64, 1, 1}, []int{11, 64, 1, 1}, nil),
 		localIntConv("pw1_u8_k3", pir.U8, []int{1, 3, 1, 1}, []int{3, 3, 1, 1}, tfl),
+		// ppocr cls's squeeze-excite convs: one pair (K = 2), fewer rows
+		// than a block (M = 2).
+		localIntConv("gemv_i8_k2", pir.I8, []int{1, 2, 1, 1}, []int{8, 2, 1, 1}, nil),
+		localIntConv("gemv_i8_k8_m2", pir.I8, []int{1, 8, 1, 1}, []int{2, 8, 1, 1}, nil),
+		localIntConv("gemv_i8_k22", pir.I8, []int{1, 22, 1, 1}, []int{88, 22, 1, 1}, nil),
 		localIntConv("pw_u8_2x2", pir.U8, []int{1, 24, 2, 2}, []int{7, 24, 1, 1}, tfl),
 		localIntConv("pw_u8_4x4", pir.U8, []int{1, 32, 4, 4}, []int{13, 32, 1, 1}, nil),
 		localIntConv("pw_i8_4x4", pir.I8, []int{1, 16, 4, 4}, []int{10, 16, 1, 1}, tfl),
@@ -42,8 +47,8 @@ func TestIntGemvSelected(t *testing.T) {
 			gemv++
 		}
 	}
-	if gemv != 3 {
-		t.Errorf("%d one-column steps of even K, want 3", gemv)
+	if gemv != 6 {
+		t.Errorf("%d one-column steps of even K, want 6", gemv)
 	}
 	if got := strings.Count(ir, "%gemvx = alloca"); got != gemv {
 		t.Errorf("%d kernels with x pairs, want %d", got, gemv)
