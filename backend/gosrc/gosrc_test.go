@@ -3,7 +3,6 @@ package gosrc
 import (
 	"bytes"
 	"fmt"
-	"github.com/pare-ml/pare/codegen/codegentest"
 	"go/format"
 	"os"
 	"os/exec"
@@ -11,10 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pare-ml/pare/codegen/codegentest"
+
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/frontend/onnx"
 	pir "github.com/pare-ml/pare/ir"
-	"github.com/pare-ml/pare/rt"
 )
 
 const modelsDir = "../../../shared/models"
@@ -67,19 +67,7 @@ func checkProgramBy(t *testing.T, g *pir.Graph, p *codegen.Program, env, runner 
 	}
 	defer x.Close()
 	x.Runner = runner
-	for n, in := range inputs {
-		want, err := rt.Run(g, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := x.Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range want {
-			same(fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i])
-		}
-	}
+	codegentest.CompareRuns(t, g, x, same, inputs...)
 }
 
 func mnistInputs(t testing.TB) [][]*pir.Tensor {

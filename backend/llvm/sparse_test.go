@@ -9,7 +9,6 @@ import (
 	"github.com/pare-ml/pare/codegen/codegentest"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/passes"
-	"github.com/pare-ml/pare/rt"
 )
 
 // checkProgramRT compiles p (lowered from g) for tgt, runs it on every
@@ -23,19 +22,9 @@ func checkProgramRT(t *testing.T, g *pir.Graph, p *codegen.Program, tgt Target, 
 	}
 	defer x.Close()
 	x.Runner = runner
-	for n, in := range inputs {
-		want, err := rt.Run(g, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := x.Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range want {
-			codegentest.CloseEnough(t, fmt.Sprintf("%s output %d (%s) set %d", g.Name, i, g.Results[i].Where(), n), got[i], want[i], 1e-4)
-		}
-	}
+	codegentest.CompareRuns(t, g, x, func(what string, got, want *pir.Tensor) {
+		codegentest.CloseEnough(t, what, got, want, 1e-4)
+	}, inputs...)
 	sparse := 0
 	for _, s := range p.Steps {
 		if s.Sparse != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/pare-ml/pare/codegen/codegentest"
 	"github.com/pare-ml/pare/frontend/onnx"
 	"github.com/pare-ml/pare/ir"
-	"github.com/pare-ml/pare/rt"
 )
 
 // TestWinoMats checks the transform matrices of F(2,3) and F(4,3) on the
@@ -261,35 +260,25 @@ func checkWinoRTol(t *testing.T, g *ir.Graph, p *codegen.Program, tgt Target, ru
 	defer x.Close()
 	x.Runner = runner
 	worst, worstRel := 0.0, 0.0
-	for n, in := range inputs {
-		want, err := rt.Run(g, in)
-		if err != nil {
-			t.Fatal(err)
+	codegentest.CompareRuns(t, g, x, func(what string, got, want *ir.Tensor) {
+		scale := 0.0
+		for j := 0; j < want.Len(); j++ {
+			scale = math.Max(scale, math.Abs(want.At(j)))
 		}
-		got, err := x.Run(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range want {
-			scale := 0.0
-			for j := 0; j < want[i].Len(); j++ {
-				scale = math.Max(scale, math.Abs(want[i].At(j)))
+		for j := 0; j < want.Len(); j++ {
+			gv, wv := got.At(j), want.At(j)
+			d := math.Abs(gv - wv)
+			if scale > 0 {
+				worst = math.Max(worst, d/scale)
 			}
-			for j := 0; j < want[i].Len(); j++ {
-				gv, wv := got[i].At(j), want[i].At(j)
-				d := math.Abs(gv - wv)
-				if scale > 0 {
-					worst = math.Max(worst, d/scale)
-				}
-				if math.Abs(wv) >= 1e-3*scale && wv != 0 {
-					worstRel = math.Max(worstRel, d/math.Abs(wv))
-				}
-				if math.IsNaN(gv) != math.IsNaN(wv) || d > rtol*math.Max(math.Abs(wv), 1e-2*scale)+1e-6 {
-					t.Fatalf("%s output %d (%s) set %d: element %d = %v, want %v", g.Name, i, g.Results[i].Where(), n, j, gv, wv)
-				}
+			if math.Abs(wv) >= 1e-3*scale && wv != 0 {
+				worstRel = math.Max(worstRel, d/math.Abs(wv))
+			}
+			if math.IsNaN(gv) != math.IsNaN(wv) || d > rtol*math.Max(math.Abs(wv), 1e-2*scale)+1e-6 {
+				t.Fatalf("%s: element %d = %v, want %v", what, j, gv, wv)
 			}
 		}
-	}
+	}, inputs...)
 	t.Logf("largest error relative to the output's largest magnitude: %.2g; relative to the element (elements above 1e-3 of it): %.2g", worst, worstRel)
 }
 

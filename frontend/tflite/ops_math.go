@@ -67,11 +67,7 @@ func convReduceMax(o *opctx) error {
 	if err != nil {
 		return err
 	}
-	raw, _, err := o.constInts(1)
-	if err != nil {
-		return err
-	}
-	axes, err := normAxes(raw, len(shape))
+	_, axes, err := o.constAxes()
 	if err != nil {
 		return err
 	}
@@ -99,23 +95,14 @@ func convReduceMax(o *opctx) error {
 // compare their stored integers (the scale is positive).
 func convArgMax(min bool) func(o *opctx) error {
 	return func(o *opctx) error {
-		xi := o.in(0)
-		xt, err := o.im.tensor(xi)
+		_, axes, err := o.constAxes()
 		if err != nil {
 			return err
 		}
-		raw, _, err := o.constInts(1)
-		if err != nil {
-			return err
+		if len(axes) != 1 {
+			return fmt.Errorf("axis has %d elements, want 1", len(axes))
 		}
-		if len(raw) != 1 {
-			return fmt.Errorf("axis has %d elements, want 1", len(raw))
-		}
-		axes, err := normAxes(raw, len(xt.shape))
-		if err != nil {
-			return err
-		}
-		x, err := o.im.get(xi)
+		x, err := o.im.get(o.in(0))
 		if err != nil {
 			return err
 		}

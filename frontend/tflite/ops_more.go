@@ -33,17 +33,24 @@ func normAxes(axes []int, r int) ([]int, error) {
 func convMean(o *opctx) error { return o.reduce("reduce_mean") }
 
 // reduce imports MEAN, SUM and REDUCE_MAX over constant axes (input 1).
-func (o *opctx) reduce(op string) error {
-	xi := o.in(0)
-	xt, err := o.im.tensor(xi)
+// constAxes is input 0's tensor and the constant axes of input 1,
+// normalized against its rank.
+func (o *opctx) constAxes() (*tensor, []int, error) {
+	xt, err := o.im.tensor(o.in(0))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	raw, _, err := o.constInts(1)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	axes, err := normAxes(raw, len(xt.shape))
+	return xt, axes, err
+}
+
+func (o *opctx) reduce(op string) error {
+	xi := o.in(0)
+	xt, axes, err := o.constAxes()
 	if err != nil {
 		return err
 	}
