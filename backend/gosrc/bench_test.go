@@ -13,12 +13,13 @@ import (
 	"github.com/pare-ml/pare/codegen"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // BenchmarkMnistRT is the reference interpreter on mnist-7 (ns/op).
 func BenchmarkMnistRT(b *testing.B) {
-	g := loadModel(b, "onnx/mnist-7/mnist-7.onnx")
-	in := mnistInputs(b)[0]
+	g := sharedmodels.ONNX(b, "onnx/mnist-7/mnist-7.onnx")
+	in := sharedmodels.MnistInputs(b)[0]
 	p, err := rt.New(g)
 	if err != nil {
 		b.Fatal(err)
@@ -35,7 +36,7 @@ func BenchmarkMnistRT(b *testing.B) {
 // build time and binary size) and reports the median latency its --bench
 // measures in-process, so no process start-up is counted.
 func BenchmarkMnistGo(b *testing.B) {
-	benchGenerated(b, loadModel(b, "onnx/mnist-7/mnist-7.onnx"), mnistInputs(b)[0])
+	benchGenerated(b, sharedmodels.ONNX(b, "onnx/mnist-7/mnist-7.onnx"), sharedmodels.MnistInputs(b)[0])
 }
 
 // benchGenerated builds g's command and reports, beside the median latency
@@ -252,7 +253,7 @@ func benchInterleavedRT(b *testing.B, ps []*codegen.Program, in []*pir.Tensor, n
 // command's speed-up over rt and f32/int8 (above 1: int8 is faster).
 func BenchmarkMnistSideBySide(b *testing.B) {
 	needGo(b)
-	gf := loadModel(b, "onnx/mnist-7/mnist-7.onnx")
+	gf := sharedmodels.ONNX(b, "onnx/mnist-7/mnist-7.onnx")
 	gi, sets := quantizedMnist(b)
 	var ps []*codegen.Program
 	for _, g := range []*pir.Graph{gf, gi} {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // TestDumpMnist writes the generated mnist package to $GOSRC_DUMP (for reading).
@@ -12,7 +14,7 @@ func TestDumpMnist(t *testing.T) {
 	if dir == "" {
 		t.Skip("set GOSRC_DUMP=DIR to write the generated mnist-7 package")
 	}
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
 	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +60,7 @@ func TestDumpPersonDetect(t *testing.T) {
 	if dir == "" {
 		t.Skip("set GOSRC_DUMP_PD=DIR to write the generated person_detect package")
 	}
-	g := tfliteModel(t, "tflite-micro/person_detect.tflite")
+	g := sharedmodels.TFLite(t, "tflite-micro/person_detect.tflite")
 	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)

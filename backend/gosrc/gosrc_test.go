@@ -2,41 +2,23 @@ package gosrc
 
 import (
 	"bytes"
-	"fmt"
 	"go/format"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen/codegentest"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 
 	"github.com/pare-ml/pare/codegen"
-	"github.com/pare-ml/pare/frontend/onnx"
 	pir "github.com/pare-ml/pare/ir"
 )
-
-const modelsDir = "../../../shared/models"
 
 func needGo(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go not found on PATH")
 	}
-}
-
-func loadModel(t testing.TB, rel string) *pir.Graph {
-	t.Helper()
-	path := filepath.Join(modelsDir, rel)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("model %s not found", path)
-	}
-	g, err := onnx.Import(path, onnx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
 }
 
 // checkAgainstRT builds g's command (for env's GOARCH, run through runner)
@@ -70,23 +52,10 @@ func checkProgramBy(t *testing.T, g *pir.Graph, p *codegen.Program, env, runner 
 	codegentest.CompareRuns(t, g, x, same, inputs...)
 }
 
-func mnistInputs(t testing.TB) [][]*pir.Tensor {
-	var sets [][]*pir.Tensor
-	for i := 0; i < 3; i++ {
-		p := filepath.Join(modelsDir, "onnx/mnist-7", fmt.Sprintf("test_data_set_%d", i), "input_0.pb")
-		_, in, err := onnx.ReadTensorFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sets = append(sets, []*pir.Tensor{in})
-	}
-	return sets
-}
-
 func TestMnist(t *testing.T) {
 	needGo(t)
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-	checkAgainstRT(t, g, nil, nil, mnistInputs(t)...)
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
+	checkAgainstRT(t, g, nil, nil, sharedmodels.MnistInputs(t)...)
 }
 
 // TestMnistArm64 cross-compiles the generated mnist-7 command with
@@ -96,15 +65,15 @@ func TestMnistArm64(t *testing.T) {
 	if _, err := exec.LookPath("qemu-aarch64"); err != nil {
 		t.Skip("qemu-aarch64 not found (make toolchain installs qemu-user)")
 	}
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-	checkAgainstRT(t, g, []string{"GOARCH=arm64", "CGO_ENABLED=0"}, []string{"qemu-aarch64"}, mnistInputs(t)...)
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
+	checkAgainstRT(t, g, []string{"GOARCH=arm64", "CGO_ENABLED=0"}, []string{"qemu-aarch64"}, sharedmodels.MnistInputs(t)...)
 }
 
 // TestGeneratedPackageIsClean: the generated package is gofmt'd, go vet
 // clean and imports the standard library only.
 func TestGeneratedPackageIsClean(t *testing.T) {
 	needGo(t)
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
 	p, err := lowerGo(g)
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"github.com/pare-ml/pare/frontend/tflite"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/passes"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // goUnsupported lists the shared integer cases the Go backend does not
@@ -40,23 +41,13 @@ func TestIntOps(t *testing.T) {
 	checkAgainstRT(t, g, nil, nil, vals)
 }
 
-func tfliteModel(t testing.TB, rel string) *pir.Graph {
-	t.Helper()
-	path := filepath.Join(modelsDir, "tflite", rel)
-	g, err := tflite.Import(path, tflite.Options{})
-	if err != nil {
-		t.Skipf("%s: %v", path, err)
-	}
-	return g
-}
-
 // TestTFLiteModels: person_detect and mobilenet_v1_0.25_128_quant equal rt
 // on random inputs, bit for bit.
 func TestTFLiteModels(t *testing.T) {
 	needGo(t)
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
-			g := tfliteModel(t, m)
+			g := sharedmodels.TFLite(t, m)
 			checkAgainstRT(t, g, nil, nil, codegentest.RandInputs(g, 1), codegentest.RandInputs(g, 2))
 		})
 	}
@@ -65,8 +56,8 @@ func TestTFLiteModels(t *testing.T) {
 // quantizedMnist is mnist-7 through canonicalize, quantize (calibrated on
 // its three test inputs) and fuse.
 func quantizedMnist(t testing.TB) (*pir.Graph, [][]*pir.Tensor) {
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-	in := mnistInputs(t)
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
+	in := sharedmodels.MnistInputs(t)
 	ctx := &passes.Context{Data: &passes.Dataset{Name: "mnist-7 test sets", Inputs: in}}
 	if _, err := passes.RunSpec(g, "canonicalize,quantize,fuse", ctx); err != nil {
 		t.Fatal(err)
@@ -102,7 +93,7 @@ func TestIntArm64(t *testing.T) {
 	checkAgainstRT(t, g, arm, []string{"qemu-aarch64"}, vals)
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
-			g := tfliteModel(t, m)
+			g := sharedmodels.TFLite(t, m)
 			checkAgainstRT(t, g, arm, []string{"qemu-aarch64"}, codegentest.RandInputs(g, 3))
 		})
 	}
@@ -117,7 +108,7 @@ func BenchmarkMnistInt8Go(b *testing.B) {
 // BenchmarkPersonDetectGo: person_detect's generated command (latency,
 // build time, binary size).
 func BenchmarkPersonDetectGo(b *testing.B) {
-	path := filepath.Join(modelsDir, "tflite", "tflite-micro/person_detect.tflite")
+	path := sharedmodels.Path("tflite/tflite-micro/person_detect.tflite")
 	g, err := tflite.Import(path, tflite.Options{})
 	if err != nil {
 		b.Skipf("%s: %v", path, err)

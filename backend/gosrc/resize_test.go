@@ -5,13 +5,13 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen/codegentest"
 	"github.com/pare-ml/pare/frontend/onnx"
 	pir "github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // resizeConvTCases are the shared resize and conv_transpose cases and
@@ -132,7 +132,7 @@ func TestResizeConvTransposeExact(t *testing.T) {
 // ppocrDet imports PP-OCRv4 det at 1×3×h×w and draws an input in [-1, 1).
 func ppocrDet(t testing.TB, h, w int) (*pir.Graph, []*pir.Tensor) {
 	t.Helper()
-	path := filepath.Join(modelsDir, "onnx/ppocr/ch_PP-OCRv4_det_infer.onnx")
+	path := sharedmodels.Path("onnx/ppocr/ch_PP-OCRv4_det_infer.onnx")
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("model %s not found (the shared data is ../shared beside the repository)", path)
 	}

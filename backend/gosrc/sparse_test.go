@@ -10,6 +10,7 @@ import (
 	"github.com/pare-ml/pare/codegen/codegentest"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/passes"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // lowerGo lowers g for the Go backend (codegen's sparse limits for Go).
@@ -77,7 +78,7 @@ func TestSparseGraph(t *testing.T) {
 // prunedMnist is mnist-7 pruned to 10% of its weights and shared to 16
 // values per layer.
 func prunedMnist(t testing.TB) *pir.Graph {
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
 	if _, err := passes.RunSpec(g, "canonicalize,prune{ratio=0.9},share{bits=4}", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestMnistPrunedShared(t *testing.T) {
 		t.Skip("builds a model")
 	}
 	g := prunedMnist(t)
-	checkProgram(t, g, lowerSparse(t, g, codegen.WeightsCompressed, 2), nil, nil, mnistInputs(t)...)
+	checkProgram(t, g, lowerSparse(t, g, codegen.WeightsCompressed, 2), nil, nil, sharedmodels.MnistInputs(t)...)
 }
 
 // sparseConvGraph is one 32→32 3×3 conv (pad 1, bias, relu) on 28×28 with
@@ -177,7 +178,7 @@ func BenchmarkMnistPrunedShared(b *testing.B) {
 	dense := lowerSparse(b, g, codegen.WeightsDense, 0)
 	sparse := lowerSparse(b, g, codegen.WeightsCompressed, 1)
 	ps := []*codegen.Program{dense, sparse}
-	ns := benchInterleaved(b, ps, mnistInputs(b)[0], max(b.N, 20), 5)
+	ns := benchInterleaved(b, ps, sharedmodels.MnistInputs(b)[0], max(b.N, 20), 5)
 	for i, tag := range []string{"dense", "sparse"} {
 		b.ReportMetric(ns[i], tag+"-ns")
 		b.ReportMetric(float64(len(ps[i].Weights))/1024, tag+"-weights-KiB")

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // BenchmarkCompile times pare's whole compile of a model into a static
@@ -20,11 +22,11 @@ func BenchmarkCompile(b *testing.B) {
 		b.Skip(err)
 	}
 	for _, m := range []string{"onnx/mnist-7/mnist-7.onnx", "onnx/light/light_squeezenet.onnx", "onnx/light/light_resnet50.onnx"} {
-		if _, err := os.Stat(filepath.Join(modelsDir, m)); err != nil {
+		if _, err := os.Stat(sharedmodels.Path(m)); err != nil {
 			continue
 		}
 		b.Run(filepath.Base(m), func(b *testing.B) {
-			g := loadModel(b, m)
+			g := sharedmodels.ONNX(b, m)
 			for i := 0; i < b.N; i++ {
 				x, err := Build(g, host)
 				if err != nil {
@@ -45,7 +47,7 @@ func BenchmarkCompileInt8(b *testing.B) {
 	}
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		b.Run(filepath.Base(m), func(b *testing.B) {
-			g := tfliteModelB(b, m)
+			g := sharedmodels.TFLite(b, m)
 			for i := 0; i < b.N; i++ {
 				x, err := Build(g, host)
 				if err != nil {

@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/pare-ml/pare/codegen/codegentest"
-	"github.com/pare-ml/pare/frontend/tflite"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/passes"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // intOpsGraph builds every shared integer case (and the runtime-weight
@@ -53,18 +53,6 @@ func TestIntOpsAArch64(t *testing.T) {
 	checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, vals)
 }
 
-func tfliteModel(t *testing.T, rel string) *pir.Graph { return tfliteModelB(t, rel) }
-
-func tfliteModelB(t testing.TB, rel string) *pir.Graph {
-	t.Helper()
-	path := filepath.Join(modelsDir, "tflite", rel)
-	g, err := tflite.Import(path, tflite.Options{})
-	if err != nil {
-		t.Skipf("%s: %v", path, err)
-	}
-	return g
-}
-
 // TestTFLiteModels: person_detect and mobilenet_v1_0.25_128_quant compiled
 // for the host equal rt on random inputs, bit for bit.
 func TestTFLiteModels(t *testing.T) {
@@ -75,7 +63,7 @@ func TestTFLiteModels(t *testing.T) {
 	}
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
-			g := tfliteModel(t, m)
+			g := sharedmodels.TFLite(t, m)
 			checkAgainstRT(t, g, host, nil, codegentest.RandInputs(g, 1), codegentest.RandInputs(g, 2))
 		})
 	}
@@ -85,7 +73,7 @@ func TestTFLiteModelsAArch64(t *testing.T) {
 	needQemu(t)
 	for _, m := range []string{"tflite-micro/person_detect.tflite", "coral/mobilenet_v1_0.25_128_quant.tflite"} {
 		t.Run(filepath.Base(m), func(t *testing.T) {
-			g := tfliteModel(t, m)
+			g := sharedmodels.TFLite(t, m)
 			checkAgainstRT(t, g, aarch64, []string{"qemu-aarch64"}, codegentest.RandInputs(g, 3))
 		})
 	}
@@ -99,8 +87,8 @@ func TestMnistQuantized(t *testing.T) {
 	if err != nil {
 		t.Skip(err)
 	}
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-	in := mnistInputs(t)
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
+	in := sharedmodels.MnistInputs(t)
 	ctx := &passes.Context{Data: &passes.Dataset{Name: "mnist-7 test sets", Inputs: in}}
 	if _, err := passes.RunSpec(g, "canonicalize,quantize,fuse", ctx); err != nil {
 		t.Fatal(err)

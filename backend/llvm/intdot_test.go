@@ -13,6 +13,7 @@ import (
 	"github.com/pare-ml/pare/codegen/codegentest"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/passes"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 var (
@@ -142,12 +143,12 @@ func TestIntDotModelsAArch64(t *testing.T) {
 		if testing.Short() {
 			t.Skip("person_detect under qemu: not in -short")
 		}
-		g := tfliteModel(t, "tflite-micro/person_detect.tflite")
+		g := sharedmodels.TFLite(t, "tflite-micro/person_detect.tflite")
 		checkAgainstRT(t, g, aarch64Dot, qemuMax, codegentest.RandInputs(g, 5))
 	})
 	t.Run("mnist-7", func(t *testing.T) {
-		g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-		in := mnistInputs(t)
+		g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
+		in := sharedmodels.MnistInputs(t)
 		ctx := &passes.Context{Data: &passes.Dataset{Name: "mnist-7 test sets", Inputs: in}}
 		if _, err := passes.RunSpec(g, "canonicalize,quantize,fuse", ctx); err != nil {
 			t.Fatal(err)

@@ -4,16 +4,14 @@ import (
 	"math/rand"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 
 	"github.com/pare-ml/pare/frontend/onnx"
 	pir "github.com/pare-ml/pare/ir"
 )
-
-const modelsDir = "../../../shared/models"
 
 // needTools skips the test when the LLVM 14 toolchain or gcc is missing.
 func needTools(t testing.TB) {
@@ -25,19 +23,6 @@ func needTools(t testing.TB) {
 	}
 }
 
-func loadModel(t testing.TB, rel string) *pir.Graph {
-	t.Helper()
-	path := filepath.Join(modelsDir, rel)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("model %s not found", path)
-	}
-	g, err := onnx.Import(path, onnx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return g
-}
-
 func checkAgainstRT(t *testing.T, g *pir.Graph, tgt Target, runner []string, inputs ...[]*pir.Tensor) {
 	t.Helper()
 	p, err := codegen.Lower(g)
@@ -47,27 +32,14 @@ func checkAgainstRT(t *testing.T, g *pir.Graph, tgt Target, runner []string, inp
 	checkProgramRT(t, g, p, tgt, runner, inputs...)
 }
 
-func mnistInputs(t *testing.T) [][]*pir.Tensor {
-	var sets [][]*pir.Tensor
-	for i := 0; i < 3; i++ {
-		p := filepath.Join(modelsDir, "onnx/mnist-7", "test_data_set_"+string(rune('0'+i)), "input_0.pb")
-		_, in, err := onnx.ReadTensorFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sets = append(sets, []*pir.Tensor{in})
-	}
-	return sets
-}
-
 func TestMnist(t *testing.T) {
 	needTools(t)
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
 	host, err := HostTarget()
 	if err != nil {
 		t.Skip(err)
 	}
-	checkAgainstRT(t, g, host, nil, mnistInputs(t)...)
+	checkAgainstRT(t, g, host, nil, sharedmodels.MnistInputs(t)...)
 }
 
 // TestMnistAArch64 compiles mnist-7 for aarch64 and runs it under
@@ -79,15 +51,15 @@ func TestMnistAArch64(t *testing.T) {
 			t.Skipf("%s not found (make toolchain installs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross, qemu-user)", n)
 		}
 	}
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
-	checkAgainstRT(t, g, Target{Triple: "aarch64-linux-gnu", Features: "+neon"}, []string{"qemu-aarch64"}, mnistInputs(t)...)
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
+	checkAgainstRT(t, g, Target{Triple: "aarch64-linux-gnu", Features: "+neon"}, []string{"qemu-aarch64"}, sharedmodels.MnistInputs(t)...)
 }
 
 // TestLightSqueezenet compiles light_squeezenet for the host and compares
 // with rt on the ONNX runner's deterministic input (element i is i/n).
 func TestLightSqueezenet(t *testing.T) {
 	needTools(t)
-	g := loadModel(t, "onnx/light/light_squeezenet.onnx")
+	g := sharedmodels.ONNX(t, "onnx/light/light_squeezenet.onnx")
 	host, err := HostTarget()
 	if err != nil {
 		t.Skip(err)
@@ -103,7 +75,7 @@ func TestLightSqueezenet(t *testing.T) {
 // chains) at 96×96 for the host and compares with rt.
 func TestPPOCRDet(t *testing.T) {
 	needTools(t)
-	path := filepath.Join(modelsDir, "onnx/ppocr/ch_PP-OCRv4_det_infer.onnx")
+	path := sharedmodels.Path("onnx/ppocr/ch_PP-OCRv4_det_infer.onnx")
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("model %s not found", path)
 	}

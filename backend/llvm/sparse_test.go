@@ -9,6 +9,7 @@ import (
 	"github.com/pare-ml/pare/codegen/codegentest"
 	pir "github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/passes"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // checkProgramRT compiles p (lowered from g) for tgt, runs it on every
@@ -112,7 +113,7 @@ func TestSparseMnistAArch64(t *testing.T) {
 }
 
 func testSparseMnist(t *testing.T, tgt Target, runner []string) {
-	g := loadModel(t, "onnx/mnist-7/mnist-7.onnx")
+	g := sharedmodels.ONNX(t, "onnx/mnist-7/mnist-7.onnx")
 	if _, err := passes.RunSpec(g, "canonicalize,prune{ratio=0.9},share{bits=4}", nil); err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func testSparseMnist(t *testing.T, tgt Target, runner []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := checkProgramRT(t, g, p, tgt, runner, mnistInputs(t)...); n < 3 {
+	if n := checkProgramRT(t, g, p, tgt, runner, sharedmodels.MnistInputs(t)...); n < 3 {
 		t.Errorf("mnist: %d sparse steps, want 3 (two convs, the dense layer)", n)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pare-ml/pare/codegen/codegentest"
 	"github.com/pare-ml/pare/frontend/onnx"
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/tests/sharedmodels"
 )
 
 // TestWinoMats checks the transform matrices of F(2,3) and F(4,3) on the
@@ -379,7 +380,7 @@ func TestWinogradModels(t *testing.T) {
 			var g *ir.Graph
 			r := rand.New(rand.NewSource(3))
 			if strings.Contains(m, "ppocr") {
-				path := filepath.Join(modelsDir, m)
+				path := sharedmodels.Path(m)
 				if _, err := os.Stat(path); err != nil {
 					t.Skipf("model %s not found", path)
 				}
@@ -387,7 +388,7 @@ func TestWinogradModels(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
-				g = loadModel(t, m)
+				g = sharedmodels.ONNX(t, m)
 			}
 			if rnd {
 				randomConvWeights(g)
