@@ -357,14 +357,20 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 				rowsB = blockRows(c, kq)
 			}
 			L := rowsB * c.OW
-			tmpB := k.at(col, ci(kq*2*((L+nrCol-1)/nrCol*nrCol)))
-			// padded: the rows come from padded planes (intim2col.go),
-			// into two plain rows on the stack.
-			hp, wp, padded := padGeom(c)
+			panelsB := kq * 2 * ((L + nrCol - 1) / nrCol * nrCol)
+			tmpB := k.at(col, ci(panelsB))
+			// padded: the rows come from padded planes (intim2col.go;
+			// on the stack, or in Scratch past the panels), into two
+			// plain rows on the stack.
+			hp, wp, xpOff, padded := padGeom(s, panelsB)
 			padded = padded && blocked
 			var xp value.Value
 			if padded {
-				xp = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(c.Cg*hp*wp+padSlack), i16), 32), types.NewPointer(i16))
+				if xpOff >= 0 {
+					xp = k.at(col, ci(xpOff))
+				} else {
+					xp = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(c.Cg*hp*wp+padSlack), i16), 32), types.NewPointer(i16))
+				}
 				tmpB = k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64(2*L+16), i16), 32), types.NewPointer(i16))
 				k.padPlanes(c, xp, hp, wp, func(i value.Value) value.Value { return ld(k.add(xb, i)) })
 			}
