@@ -125,11 +125,18 @@ func emitProgram(p *codegen.Program, t llvm.Target, emit, out string) error {
 		p.Dump(w)
 		return nil
 	case "ll":
-		_, err := llvm.WriteLL(p, t, strings.TrimSuffix(out, ".ll"))
-		if err == nil {
-			fmt.Fprintf(stdout, "wrote %s (weights %s.weights, %d bytes; arena %d bytes)\n", out, strings.TrimSuffix(out, ".ll"), len(p.Weights), p.ArenaSize)
+		base := strings.TrimSuffix(out, ".ll")
+		if _, err := llvm.WriteLL(p, t, base); err != nil {
+			return err
 		}
-		return err
+		// The weights file as written: repacked, with any Winograd
+		// transforms appended.
+		n := int64(len(p.Weights))
+		if fi, err := os.Stat(base + ".weights"); err == nil {
+			n = fi.Size()
+		}
+		fmt.Fprintf(stdout, "wrote %s (weights %s.weights, %d bytes; arena %d bytes)\n", out, base, n, p.ArenaSize)
+		return nil
 	case "obj":
 		work, err := os.MkdirTemp("", "pare-compile-")
 		if err != nil {
