@@ -141,19 +141,7 @@ func TestLaneConvsExtreme(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewSource(5))
-	ext := make([]*pir.Tensor, len(vals))
-	sparse := make([]*pir.Tensor, len(vals))
-	for i, p := range g.Params {
-		ext[i] = extremeInt(r, p.Type)
-		// Mostly zero points (whole rows of taps skipped), some extremes.
-		sparse[i] = extremeInt(r, p.Type)
-		for j := 0; j < sparse[i].Len(); j++ {
-			if r.Intn(7) != 0 {
-				sparse[i].SetInt(j, p.Type.Quant.ZeroPoint[0])
-			}
-		}
-	}
+	ext, sparse := extremeSets(g, 5, 7)
 	checkAgainstRT(t, g, nil, nil, vals, ext, sparse)
 }
 
@@ -202,17 +190,24 @@ func TestLaneGemmsExtreme(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := rand.New(rand.NewSource(7))
-	ext := make([]*pir.Tensor, len(vals))
-	sparse := make([]*pir.Tensor, len(vals))
-	for i, p := range g.Params {
-		ext[i] = extremeInt(r, p.Type)
-		sparse[i] = extremeInt(r, p.Type)
-		for j := 0; j < sparse[i].Len(); j++ {
-			if r.Intn(5) != 0 {
-				sparse[i].SetInt(j, p.Type.Quant.ZeroPoint[0])
+	ext, sparse := extremeSets(g, 7, 5)
+	checkAgainstRT(t, g, nil, nil, vals, ext, sparse)
+}
+
+// extremeSets draws two input sets for g's parameters (seeded): extreme
+// integers, and mostly zero points (all but one in every, so that whole
+// rows of taps are skipped) with some extremes.
+func extremeSets(g *pir.Graph, seed int64, every int) (ext, sparse []*pir.Tensor) {
+	r := rand.New(rand.NewSource(seed))
+	for _, p := range g.Params {
+		ext = append(ext, extremeInt(r, p.Type))
+		sp := extremeInt(r, p.Type)
+		for j := 0; j < sp.Len(); j++ {
+			if r.Intn(every) != 0 {
+				sp.SetInt(j, p.Type.Quant.ZeroPoint[0])
 			}
 		}
+		sparse = append(sparse, sp)
 	}
-	checkAgainstRT(t, g, nil, nil, vals, ext, sparse)
+	return ext, sparse
 }
