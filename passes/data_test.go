@@ -20,7 +20,13 @@ func mnistForTest(t testing.TB, n int) (*ir.Graph, *Dataset) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := dataset.MNIST("train")
+	return g, mnistSplitForTest(t, "train", n)
+}
+
+// mnistSplitForTest loads n images of an MNIST split (raw pixels).
+func mnistSplitForTest(t testing.TB, split string, n int) *Dataset {
+	t.Helper()
+	s, err := dataset.MNIST(split)
 	if err != nil {
 		t.Skipf("MNIST: %v", err)
 	}
@@ -28,9 +34,9 @@ func mnistForTest(t testing.TB, n int) (*ir.Graph, *Dataset) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Dataset{Name: "mnist:train", Labels: labels}
+	d := &Dataset{Name: "mnist:" + split, Labels: labels}
 	for _, x := range in {
 		d.Inputs = append(d.Inputs, []*ir.Tensor{x})
 	}
-	return g, d
+	return d
 }

@@ -24,6 +24,7 @@ var quantizePass = &Pass{
 		{Name: "a", Kind: String, Default: "int8", Values: []string{"int8", "uint8"}, Doc: "activation type"},
 		{Name: "scheme", Kind: String, Default: "asym", Values: []string{"asym", "sym"}, Doc: "activation zero points: asymmetric or symmetric"},
 		{Name: "per-tensor", Kind: Bool, Default: "false", Doc: "one weight scale per tensor instead of per output channel"},
+		{Name: "pair-bound", Kind: Bool, Default: "false", Doc: "keep every pair of consecutive weights (k even, k+1 along the reduction axis) of an output channel within ±128 when of one sign, so AVX2's u8×s8 pair multiply-add (vpmaddubsw) cannot saturate and pare's LLVM backend runs those layers at twice the multiplies per instruction; per channel the scale with the least squared weight error under that bound is chosen"},
 		{Name: "calib", Kind: String, Default: "minmax", Values: []string{"minmax", "percentile:P", "entropy"}, Doc: "activation range observer"},
 		{Name: "bias-correction", Kind: Bool, Default: "false", Doc: "correct each layer's bias for the mean error its weight quantization causes"},
 		{Name: "rq", Kind: String, Default: "float", Values: []string{"float", "fixed", "tflite"}, Doc: "requantization: float32 multiply (ONNX) or fixed-point multiplier and shift (fixed = tflite)"},
@@ -39,6 +40,7 @@ type qconfig struct {
 	adt       ir.DType
 	sym       bool
 	perTensor bool
+	pairBound bool
 	calib     calibMethod
 	bc        bool
 	rq        string
@@ -47,7 +49,7 @@ type qconfig struct {
 }
 
 func newQuantize(o Options) (Func, error) {
-	c := &qconfig{adt: ir.I8, sym: o.String("scheme") == "sym", perTensor: o.Bool("per-tensor"),
+	c := &qconfig{adt: ir.I8, sym: o.String("scheme") == "sym", perTensor: o.Bool("per-tensor"), pairBound: o.Bool("pair-bound"),
 		bc: o.Bool("bias-correction"), rq: o.String("rq"), keep: o.List("keep"), budget: o.Float("budget")}
 	if o.String("a") == "uint8" {
 		c.adt = ir.U8
@@ -182,7 +184,8 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	rep.Notef("quantized %d of %d layers (w int8 %s, a %v %s, calib %s, rq %s%s) on %d calibration samples",
 		len(targets)-kept, len(targets), map[bool]string{true: "per-tensor", false: "per-channel"}[c.perTensor],
 		c.adt, map[bool]string{true: "symmetric", false: "asymmetric"}[c.sym], c.calib.name, c.rq,
-		map[bool]string{true: ", bias correction", false: ""}[c.bc], ctx.Data.Len())
+		map[bool]string{true: ", bias correction", false: ""}[c.bc]+map[bool]string{true: ", pair-bound", false: ""}[c.pairBound],
+		ctx.Data.Len())
 	if kept > 0 {
 		var names []string
 		for _, t := range sortedValues(g, skip) {

@@ -239,7 +239,16 @@ func (b *qbuilder) layer(v *ir.Value, axis int) (bool, error) {
 		return false, err
 	}
 	w := v.Args[1].Const
-	wq, wQuant, deq := quantWeight(w, axis, b.c.perTensor)
+	var wq *ir.Tensor
+	var wQuant *ir.Quant
+	var deq []float32
+	if b.c.pairBound {
+		if wq, wQuant, deq, err = quantWeightPairs(w, axis, b.c.perTensor); err != nil {
+			return false, fmt.Errorf("%s: pair-bound: %v", v.Where(), err)
+		}
+	} else {
+		wq, wQuant, deq = quantWeight(w, axis, b.c.perTensor)
+	}
 	if v.Op.Name == "matmul" && wQuant.Axis >= 0 {
 		wQuant.Axis = len(w.Shape) - 1
 	}

@@ -61,6 +61,14 @@ const (
 	dotSDOT           // AArch64 sdot, <4 x i32> lanes
 	dotVNNI256        // x86 vpdpbusd on ymm (AVX-VNNI, or AVX512-VNNI with AVX512VL)
 	dotVNNI512        // x86 vpdpbusd on zmm (AVX512-VNNI without AVX512VL)
+	// dotMaddubs: x86 AVX2 without VNNI, per step (Target.dotFor): the
+	// vpdpbusd.256 kernel with each vpdpbusd done as vpmaddubsw (u8 × s8
+	// byte pairs summed into i16 lanes, saturating), vpmaddwd by ones (the
+	// two i16 of a quad summed into its i32 lane) and vpaddd. Exact only
+	// where no pair sum can saturate (pairSafe): 1.25× the multiplies per
+	// cycle of the i16 pair kernel on znver3 (86 against 68 per ns in a
+	// register-only loop, against 43-47 for f32 FMA).
+	dotMaddubs
 )
 
 // CPUs that have the feature, as LLVM 14 knows them (checked with llc-14
@@ -133,14 +141,106 @@ func (t Target) dot() dotISA {
 	return dotNone
 }
 
-// kGroup is the number of consecutive k per weight group of a panel step:
-// 4 on the dot-product kernel (i8 weights, a target with a dot product),
-// else 2 (pairs for multiply-adds).
-func (t Target) kGroup(s *codegen.Step) int {
-	if s.In[1].DType == pir.I8 && t.dot() != dotNone {
+// kGroup is the number of consecutive k per weight group of a panel step
+// of p: 4 on the dot-product kernel (dotFor), else 2 (pairs for
+// multiply-adds).
+func (t Target) kGroup(p *codegen.Program, s *codegen.Step) int {
+	if t.dotFor(p, s) != dotNone {
 		return 4
 	}
 	return 2
+}
+
+// hwDot reports whether s runs on the target's own dot-product
+// instruction (i8 weights on a target with one): such steps take neither
+// Winograd nor the matrix-vector kernel.
+func (t Target) hwDot(s *codegen.Step) bool {
+	return s.In[1].DType == pir.I8 && t.dot() != dotNone
+}
+
+// dotFor is the dot product the panel step s of p runs on: the target's
+// (hwDot); else vpmaddubsw (dotMaddubs) where maddubsShape and the weights
+// cannot saturate it (pairSafe); else none (the i16 pair kernel).
+func (t Target) dotFor(p *codegen.Program, s *codegen.Step) dotISA {
+	if !intPanelStep(s) || s.In[1].DType != pir.I8 {
+		return dotNone
+	}
+	if d := t.dot(); d != dotNone {
+		return d
+	}
+	if t.maddubsShape(p, s) && pairSafe(s, p.Weights) {
+		return dotMaddubs
+	}
+	return dotNone
+}
+
+// maddubsShape reports whether the i8 panel step s of p would run on
+// vpmaddubsw on t but for its weights: x86 with AVX2 and no VNNI, and none
+// of the kernels made for its shape (integer Winograd, the matrix-vector
+// and the padded-plane kernels) takes it, and pointwise or with rows
+// enough to pay for the dot kernel's im2col (maddubsIm2colMinM).
+func (t Target) maddubsShape(p *codegen.Program, s *codegen.Step) bool {
+	if t.NoMaddubs || t.dot() != dotNone || !t.hasAVX2() || !intPanelStep(s) || s.In[1].DType != pir.I8 {
+		return false
+	}
+	if intPadStep(s) || intGemvStep(s, t) || !s.Conv.Pointwise && s.Conv.Mg < maddubsIm2colMinM {
+		return false
+	}
+	return !(t.winoStep(s) && winoExact(s, winoMaxW(s, p.Weights)))
+}
+
+// MaddubsConvs counts the convs of p that run on vpmaddubsw on t (on) and
+// those that would but for weights that can saturate it (saturating:
+// quantize{pair-bound} makes them eligible).
+func MaddubsConvs(p *codegen.Program, t Target) (on, saturating int) {
+	t = resolveCPU(t)
+	for _, s := range p.Steps {
+		if t.maddubsShape(p, s) {
+			if pairSafe(s, p.Weights) {
+				on++
+			} else {
+				saturating++
+			}
+		}
+	}
+	return on, saturating
+}
+
+// maddubsIm2colMinM is the fewest output channels of a conv that is not
+// pointwise for vpmaddubsw to pay: the dot kernel's im2col (one byte at a
+// time into quad panels, the whole plane) costs more than the i16
+// kernel's, and only many rows make up for it. light_resnet50 int8
+// (pair-bound), per conv against the i16 kernel (perf, one run): 7×7 of
+// 64 rows 2.7 → 4.8 ms, 3×3 stride 2 of 128 rows 2.6 → 3.3, of 256 rows
+// 2.5 → 2.7, of 512 rows 2.9 → 2.4; 1×1 stride 2 of 512 to 2048 rows
+// 8.0 → 5.1 in all.
+var maddubsIm2colMinM = 512 // a variable for tests, which take small convs to the kernel
+
+// pairSafe reports whether vpmaddubsw never saturates on s's weights (w,
+// the program's weights, [M, K] i8 row by row): for every row and pair of
+// k (2j, 2j+1; a last odd k pairs with a padding zero), whatever the
+// activation bytes x' in [0, 255] (the kernel's u8 operand),
+// x'0·w0 + x'1·w1 stays in [−32768, 32767]: 255·(w0⁺ + w1⁺) ≤ 32767 and
+// 255·(w0⁻ + w1⁻) ≥ −32768, i.e. the positive parts sum to at most 128
+// and the negative ones to at least −128. quantize{pair-bound} makes
+// weights so.
+func pairSafe(s *codegen.Step, w []byte) bool {
+	c := s.Conv
+	K := c.Cg * c.KH * c.KW
+	src := w[s.In[1].Offset : s.In[1].Offset+s.In[1].Bytes()]
+	for m := 0; m < c.M; m++ {
+		row := src[m*K : (m+1)*K]
+		for j := 0; j < K; j += 2 {
+			a, b := int(int8(row[j])), 0
+			if j+1 < K {
+				b = int(int8(row[j+1]))
+			}
+			if max(a, 0)+max(b, 0) > 128 || min(a, 0)+min(b, 0) < -128 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // dotFlip reports whether the activation bytes get their top bit flipped
@@ -196,7 +296,7 @@ func (d dotISA) lanes() int {
 	switch d {
 	case dotSDOT:
 		return 4
-	case dotVNNI256:
+	case dotVNNI256, dotMaddubs:
 		return 8
 	}
 	return 16
@@ -220,6 +320,15 @@ func (k *kfn) dot4(isa dotISA, acc, b, w value.Value) value.Value {
 	}
 	if dotEmulated == isa {
 		return k.vpdpbusdIR(acc, b, w)
+	}
+	if isa == dotMaddubs {
+		v32 := types.NewVector(32, types.I8)
+		p16 := k.b.NewCall(k.e.intrinsic("llvm.x86.avx2.pmadd.ub.sw", v16i6, v32, v32), k.b.NewBitCast(b, v32), k.b.NewBitCast(w, v32))
+		ones := make([]constant.Constant, 16)
+		for i := range ones {
+			ones[i] = constant.NewInt(i16, 1)
+		}
+		return k.b.NewAdd(acc, k.pmaddwd(p16, constant.NewVector(v16i6, ones...)))
 	}
 	// vpdpbusd(src, a, b): a's bytes unsigned (the activations), b's
 	// signed (the weights); it wraps (vpdpbusds would saturate).

@@ -51,18 +51,33 @@ func TestDotISA(t *testing.T) {
 // dotConv is an integer conv with input zero point zx and i8 weights:
 // extreme (all −128 or 127) or uniform over [−128, 127].
 func dotConv(name string, dt pir.DType, zx int64, x, w []int, attrs pir.Attrs, extreme bool) codegentest.IntCase {
+	return drawnConv(name, dt, zx, x, w, attrs, func(r *rand.Rand, _ []int64) int64 {
+		if extreme {
+			if r.Intn(2) == 0 {
+				return 127
+			}
+			return -128
+		}
+		return r.Int63n(256) - 128
+	})
+}
+
+// drawnConv is an integer conv with input zero point zx and i8 weights
+// drawn by draw, given the weights drawn so far of the same row (of K =
+// w[1]·w[2]·w[3]).
+func drawnConv(name string, dt pir.DType, zx int64, x, w []int, attrs pir.Attrs, draw func(r *rand.Rand, row []int64) int64) codegentest.IntCase {
 	return codegentest.IntCase{Name: name, Build: func(g *pir.Graph, r *rand.Rand, add func(pir.Type) *pir.Value) (*pir.Value, error) {
 		xv := add(codegentest.QT(dt, 0.05, zx, x...))
 		wt := codegentest.QT(pir.I8, 0.02, 0, w...)
 		wv := pir.NewTensor(pir.I8, w)
+		K := w[1] * w[2] * w[3]
+		var row []int64
 		for i := 0; i < wv.Len(); i++ {
-			v := r.Int63n(256) - 128
-			if extreme {
-				v = -128
-				if r.Intn(2) == 0 {
-					v = 127
-				}
+			if i%K == 0 {
+				row = row[:0]
 			}
+			v := draw(r, row)
+			row = append(row, v)
 			wv.SetInt(i, v)
 		}
 		args := []*pir.Value{xv, g.AddConst("w", wv, wt.Quant)}
@@ -118,7 +133,7 @@ func dotGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
 	}
 	n := 0
 	for _, s := range p.Steps {
-		if intPanelStep(s) && aarch64Dot.kGroup(s) == 4 {
+		if intPanelStep(s) && aarch64Dot.kGroup(p, s) == 4 {
 			n++
 		}
 	}

@@ -17,7 +17,7 @@ import (
 func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Value) {
 	c := s.Conv
 	x := in[0]
-	isa := k.e.t.dot()
+	isa := k.e.t.dotFor(k.e.p, s)
 	nl := isa.lanes()
 	nacc := nrCol / nl
 	K, P := c.Cg*c.KH*c.KW, c.OH*c.OW

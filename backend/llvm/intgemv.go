@@ -28,7 +28,7 @@ const mrG = 4
 // intGemvStep reports whether s runs on intConvGemv.
 func intGemvStep(s *codegen.Step, t Target) bool {
 	c := s.Conv
-	return intPanelStep(s) && c.Pointwise && c.OH*c.OW == 1 && c.Group == 1 && t.kGroup(s) == 2
+	return intPanelStep(s) && c.Pointwise && c.OH*c.OW == 1 && c.Group == 1 && !t.hwDot(s)
 }
 
 // intConvGemv emits the kernel of an intGemvStep.

@@ -38,7 +38,7 @@ func TestIntPanelScratchPlanesSelected(t *testing.T) {
 		kq := (c.Cg*c.KH*c.KW + 1) / 2
 		L := blockRows(c, kq) * c.OW
 		hp, wp, off, ok := padGeom(s, kq*2*((L+nrCol-1)/nrCol*nrCol))
-		if !intPanelStep(s) || avx2.kGroup(s) == 4 || !ok || off < 0 {
+		if !intPanelStep(s) || avx2.kGroup(p, s) == 4 || !ok || off < 0 {
 			t.Errorf("%s: panel %v, padded %v, planes at %d: want the padded planes in Scratch", s.Name, intPanelStep(s), ok, off)
 			continue
 		}

@@ -45,11 +45,11 @@ func mrFor(kg int) int {
 // rowBlock is the number of rows of the blocks appendIntPairs lays s's
 // weights out in: mrG for the matrix-vector kernel (intgemv.go), else
 // its tile's.
-func (t Target) rowBlock(s *codegen.Step) int {
+func (t Target) rowBlock(p *codegen.Program, s *codegen.Step) int {
 	if intGemvStep(s, t) {
 		return mrG
 	}
-	return mrFor(t.kGroup(s))
+	return mrFor(t.kGroup(p, s))
 }
 
 var (
@@ -93,7 +93,7 @@ func intPanelDirect(s *codegen.Step) bool {
 }
 
 // appendIntPairs lays out the weights of every intPanelStep in groups of
-// kg = t.kGroup(s) consecutive k (pairs for the multiply-add kernel, quads
+// kg = t.kGroup(p, s) consecutive k (pairs for the multiply-add kernel, quads
 // for the dot-product one: intdot.go), in the weights' own element type
 // (i8 or i16), rows of a block group by group: in place when kg divides K
 // and no other step reads the weights (the layout fills the same bytes),
@@ -116,7 +116,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 			}
 			if panel && i == 1 {
 				c := s.Conv
-				g := geo{c.Group, c.Mg, c.Cg * c.KH * c.KW, t.rowBlock(s)}
+				g := geo{c.Group, c.Mg, c.Cg * c.KH * c.KW, t.rowBlock(p, s)}
 				if old, ok := geos[o.Offset]; ok && old != g {
 					shared[o.Offset] = true
 				}
@@ -137,13 +137,13 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 			continue
 		}
 		o := s.In[1].Offset
-		if off, ok := done[laid{o, t.rowBlock(s)}]; ok {
+		if off, ok := done[laid{o, t.rowBlock(p, s)}]; ok {
 			offs[s] = off
 			continue
 		}
 		c := s.Conv
 		K := c.Cg * c.KH * c.KW
-		kg := t.kGroup(s)
+		kg := t.kGroup(p, s)
 		kq := (K + kg - 1) / kg
 		es := s.In[1].DType.Size()
 		inPlace := K%kg == 0 && !shared[o]
@@ -154,7 +154,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 		}
 		src := p.Weights[o : o+s.In[1].Bytes()]
 		buf := make([]byte, es*c.M*kq*kg)
-		mr := t.rowBlock(s)
+		mr := t.rowBlock(p, s)
 		for g := 0; g < c.Group; g++ {
 			for i0 := 0; i0 < c.Mg; i0 += mr {
 				rows := min(mr, c.Mg-i0)
@@ -185,7 +185,7 @@ func appendIntPairs(p *codegen.Program, w []byte, t Target, skip map[*codegen.St
 			off = int64(len(w))
 			w = append(w, buf...)
 		}
-		offs[s], done[laid{o, t.rowBlock(s)}] = off, off
+		offs[s], done[laid{o, t.rowBlock(p, s)}] = off, off
 	}
 	return w, offs
 }
@@ -233,7 +233,7 @@ func (k *kfn) pmaddwd(a, b value.Value) value.Value {
 // dot-product kernel (intdot.go) where the target has one and the weights
 // are i8, else on multiply-adds of i16 pairs.
 func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.Value) {
-	if k.e.t.kGroup(s) == 4 {
+	if k.e.t.kGroup(k.e.p, s) == 4 {
 		k.intConvDot(s, in, y, scratch)
 		return
 	}

@@ -75,7 +75,7 @@ func (g winoGeom) scratchBytes() int64 { return int64(g.planeLen())*4 + 16*int64
 // planes and V panel fit its Scratch, where Winograd pays (winoPays). The
 // weights' bound is checked by appendWino.
 func (t Target) winoStep(s *codegen.Step) bool {
-	if t.NoWinograd || !intPanelStep(s) || t.kGroup(s) != 2 {
+	if t.NoWinograd || !intPanelStep(s) || t.hwDot(s) {
 		return false
 	}
 	c := s.Conv

@@ -36,6 +36,10 @@ type Target struct {
 	// WinogradF32 runs the eligible f32 3×3 stride-1 convs as Winograd
 	// F(2,3) (winograd.go); HostTarget and pare compile set it.
 	WinogradF32 bool
+	// NoMaddubs keeps the i8 convs of an AVX2 target without VNNI on the
+	// i16 pair kernel even where their weights let vpmaddubsw run them
+	// exactly (intdot.go, dotMaddubs).
+	NoMaddubs bool
 }
 
 // Arch is "x86_64" or "aarch64".

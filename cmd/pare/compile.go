@@ -46,6 +46,9 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				"integer convs on targets without a dot-product instruction (results equal rt's), f32 convs (results differ\n"+
 				"from rt's within 1e-4 relative); their transformed weights take 16 elements per 3×3 kernel (integers: 16 i16)\n"+
 				"in addition to its 9, which compile reports; false keeps them on the im2col kernels")
+			maddubs := fs.Bool("maddubs", true, "x86 AVX2 without VNNI: run the int8 convs whose weights cannot saturate vpmaddubsw (u8 × s8 pairs\n"+
+				"into i16: every pair of consecutive weights within ±128 when of one sign, as quantize{pair-bound} makes them)\n"+
+				"on it, 1.25× the multiplies per cycle of the i16 kernel; results equal rt's; compile reports how many")
 			ge := goEmit{fs.String("pkg", "", "-emit go: package name"), fs.Bool("main", false, "-emit go: add a command and go.mod"), fs.String("module", "", "-emit go -main: module path")}
 			return func(pos []string) error {
 				if len(pos) != 1 {
@@ -58,7 +61,7 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				if err != nil && *emit != "go" {
 					return err
 				}
-				t.NoWinograd, t.WinogradF32 = !*wino, *wino
+				t.NoWinograd, t.WinogradF32, t.NoMaddubs = !*wino, *wino, !*maddubs
 				g, err := mf.load(pos[0])
 				if err != nil {
 					return err
@@ -84,6 +87,9 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 					}
 					if n, extra := llvm.WinogradWeights(p, t); n > 0 {
 						fmt.Fprintf(stderr, "%d integer convs run as Winograd F(2,3) (-winograd=false: none): their transformed weights add %d bytes\n", n, extra)
+					}
+					if on, sat := llvm.MaddubsConvs(p, t); on > 0 || sat > 0 {
+						fmt.Fprintf(stderr, "%d int8 convs run on vpmaddubsw (-maddubs=false: none); %d more would with weights quantized by quantize{pair-bound}\n", on, sat)
 					}
 				}
 				return emitProgram(p, t, *emit, *out)
