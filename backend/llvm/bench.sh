@@ -5,6 +5,8 @@
 # canonicalize,quantize,fuse calibrated on ramp images (ramp.py; there is no
 # data set for the light models), compared with ORT f32 and with ORT running
 # pare's QOperator export (QLinearConv / QLinearMatMul, ORT's u8s8 kernels).
+# _int8pb rows quantize with quantize{pair-bound=true}: weights that let
+# AVX2 targets without VNNI run their convs on vpmaddubsw.
 # _p90s4 rows are pare's canonicalize,prune{ratio=0.9},share{bits=4}
 # compiled with -weights compressed (sparse kernels) and, _dense, with
 # -weights dense, against ORT running the unpruned model.
@@ -38,11 +40,13 @@ row() {
 	[ $# -gt 0 ] && shift
 	of="$*"
 	src=$f q=""
-	case $name in *_int8)
+	case $name in *_int8|*_int8pb)
 		src="$W/$name.ir"
+		qz=quantize
+		case $name in *_int8pb) qz='quantize{pair-bound=true}' ;; esac
 		cal="mnist:train" lim=256
 		case $name in light_*) cal="$W/r224_x.npy:$W/r224_y.npy" lim=4;; ppocr*) cal="$W/r640_x.npy:$W/r640_y.npy" lim=2;; esac
-		"$BIN" opt "$f" -passes 'canonicalize,quantize,fuse' --calib "$cal" -limit "$lim" $pf -o "$src" >/dev/null 2>&1 || { printf '%-22s %s\n' "$name" "pare opt failed"; return; }
+		"$BIN" opt "$f" -passes "canonicalize,$qz,fuse" --calib "$cal" -limit "$lim" $pf -o "$src" >/dev/null 2>&1 || { printf '%-22s %s\n' "$name" "pare opt failed"; return; }
 		pf=""
 		"$BIN" export "$src" -o "$W/$name.q.onnx" --form qoperator >/dev/null 2>&1 && q="$W/$name.q.onnx" ;;
 	esac
@@ -81,3 +85,7 @@ row mlp_int8 "$W/mlp.onnx" "$ITERS" 3136
 row light_squeezenet_int8 "$O/light/light_squeezenet.onnx" "$BIG" 602112
 row light_resnet50_int8 "$O/light/light_resnet50.onnx" "$BIG" 602112
 row ppocr_det_640_int8 "$O/ppocr/ch_PP-OCRv4_det_infer.onnx" "$BIG" 4915200 --shape x=1x3x640x640 -- $DIMS
+row mnist-7_int8pb "$O/mnist-7/mnist-7.onnx" "$ITERS" 3136
+row light_squeezenet_int8pb "$O/light/light_squeezenet.onnx" "$BIG" 602112
+row light_resnet50_int8pb "$O/light/light_resnet50.onnx" "$BIG" 602112
+row ppocr_det_640_int8pb "$O/ppocr/ch_PP-OCRv4_det_infer.onnx" "$BIG" 4915200 --shape x=1x3x640x640 -- $DIMS

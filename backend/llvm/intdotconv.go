@@ -87,11 +87,12 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 			}
 		}
 	}
-	full, rem := c.Mg/mrD, c.Mg%mrD
+	mr := mrFor(isa)
+	full, rem := c.Mg/mr, c.Mg%mr
 	rowBlocks := func(body func(i0 value.Value, rows int)) {
-		k.loop(0, full, func(ib value.Value) { body(k.mul(ib, mrD), mrD) })
+		k.loop(0, full, func(ib value.Value) { body(k.mul(ib, mr), mr) })
 		if rem > 0 {
-			body(ci(full*mrD), rem)
+			body(ci(full*mr), rem)
 		}
 	}
 	if !c.Pointwise {

@@ -28,18 +28,26 @@ import (
 // columns: 2·mrI <8 x i32> accumulators, 12 of AVX2's 16 registers with
 // the two B vectors and a broadcast pair: 4 rows took ~6-9% longer on
 // light_resnet50_int8, side by side), mrD the dot-product tile's
-// (intdot.go).
+// (intdot.go), mrM the vpmaddubsw one's (dotMaddubs: 2·mrM accumulators,
+// the two B vectors, the broadcast quad, the ones of vpmaddwd and the
+// products).
 const (
 	mrI = 6
 	mrD = 4
 )
 
-// mrFor is the number of rows of a tile of kGroup kg.
-func mrFor(kg int) int {
-	if kg == 4 {
-		return mrD
+var mrM = 6
+
+// mrFor is the number of rows of a tile on dot product d (dotNone: the
+// i16 pair kernel).
+func mrFor(d dotISA) int {
+	switch d {
+	case dotNone:
+		return mrI
+	case dotMaddubs:
+		return mrM
 	}
-	return mrI
+	return mrD
 }
 
 // rowBlock is the number of rows of the blocks appendIntPairs lays s's
@@ -49,7 +57,7 @@ func (t Target) rowBlock(p *codegen.Program, s *codegen.Step) int {
 	if intGemvStep(s, t) {
 		return mrG
 	}
-	return mrFor(t.kGroup(p, s))
+	return mrFor(t.dotFor(p, s))
 }
 
 var (
