@@ -78,6 +78,8 @@ func run(model string, nCalib, limit int) error {
 		"quantize{calib=minmax,a=uint8}",
 		"quantize{calib=minmax,scheme=sym}",
 		"quantize{calib=minmax,rq=fixed}",
+		"quantize{calib=minmax,pair-bound}",
+		"quantize{calib=minmax,per-tensor,pair-bound}",
 	}
 	for _, s := range specs {
 		g := base.Clone()
