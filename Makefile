@@ -49,6 +49,11 @@ bench: data build
 	$(GO) test -run '^$$' -bench Compile -benchtime 1x ./backend/llvm/
 	$(MAKE) bench-llvm
 
+# peak: this CPU's multiply-add rates for the instructions the kernels use
+# (f32 FMA, vpmaddwd, vpmaddubsw), register-only loops; x86-64 with AVX2.
+peak:
+	@mkdir -p bin && gcc -O2 -o bin/peak backend/llvm/internal/peak/peak.c && bin/peak
+
 vet:
 	$(GO) vet ./...
 
@@ -106,7 +111,7 @@ readme:
 # cross toolchain and qemu for its cross-target tests. As root it installs them;
 # otherwise it names what is missing.
 LLVM_PKGS := llvm-14 gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
-.PHONY: toolchain bench-llvm
+.PHONY: toolchain bench-llvm peak
 toolchain:
 	@missing=""; \
 	for t in opt-14 llc-14 gcc aarch64-linux-gnu-gcc qemu-aarch64; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
