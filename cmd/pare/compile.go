@@ -89,7 +89,7 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 						fmt.Fprintf(stderr, "%d integer convs run as Winograd F(2,3) (-winograd=false: none): their transformed weights add %d bytes\n", n, extra)
 					}
 					if on, sat := llvm.MaddubsConvs(p, t); on > 0 || sat > 0 {
-						fmt.Fprintf(stderr, "%d int8 convs run on vpmaddubsw (-maddubs=false: none); %d more would with weights quantized by quantize{pair-bound}\n", on, sat)
+						fmt.Fprintf(stderr, "%d int8 convs run on vpmaddubsw (-maddubs=false: none); %d more would if no pair of consecutive weights summed past ±128 (quantize{pair-bound} quantizes float models so)\n", on, sat)
 					}
 				}
 				return emitProgram(p, t, *emit, *out)
