@@ -459,7 +459,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					}
 					loadB := k.loadV16Pair
 					if direct {
-						loadB = func(bp value.Value) [2]value.Value { return pairRows(bp, cols) }
+						loadB = func(bp value.Value) []value.Value { b := pairRows(bp, cols); return b[:] }
 					}
 					res := k.pairTile(kq, rows, inits, a0, b0, bStep, bcastPair, loadB)
 					for r := 0; r < rows; r++ {
@@ -571,17 +571,18 @@ func (k *kfn) bcastPair32(v value.Value) value.Value {
 
 // loadV16Pair loads B's two halves (<16 x i16>: columns 0-7 and 8-15,
 // pairs interleaved) at bp.
-func (k *kfn) loadV16Pair(bp value.Value) [2]value.Value {
-	return [2]value.Value{k.loadV16(bp), k.loadV16(k.at(bp, ci(16)))}
+func (k *kfn) loadV16Pair(bp value.Value) []value.Value {
+	return []value.Value{k.loadV16(bp), k.loadV16(k.at(bp, ci(16)))}
 }
 
 // pairTile is the multiply-add micro-kernel: over kq pairs of k, for every
-// row r < rows and half h of the 16 columns, acc[2r+h] += the products of
-// row r's broadcast pair (bcast of a[r]) with B's half h (loadB at b),
-// a advancing rows pairs and b bStep elements per pair. It returns the
-// accumulators (then a and b past the end).
+// row r < rows and half h of the columns (loadB's halves: 2 of 16 columns,
+// or 1 of the first 8), acc[halves·r+h] += the products of row r's
+// broadcast pair (bcast of a[r]) with B's half h (loadB at b), a advancing
+// rows pairs and b bStep elements per pair. It returns the accumulators
+// (then a and b past the end).
 func (k *kfn) pairTile(kq, rows int, inits []value.Value, a0, b0 value.Value, bStep int,
-	bcast func(value.Value) value.Value, loadB func(b value.Value) [2]value.Value) []value.Value {
+	bcast func(value.Value) value.Value, loadB func(b value.Value) []value.Value) []value.Value {
 	nacc := len(inits)
 	st0 := append(append(make([]value.Value, 0, nacc+2), inits...), a0, b0)
 	return k.loopAccTile(kq, st0, func(_ value.Value, st []value.Value) []value.Value {
@@ -591,7 +592,8 @@ func (k *kfn) pairTile(kq, rows int, inits []value.Value, a0, b0 value.Value, bS
 		for r := 0; r < rows; r++ {
 			as := bcast(k.load(ap, ci(r)))
 			for h := range bv {
-				acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
+				i := len(bv)*r + h
+				acc[i] = k.b.NewAdd(acc[i], k.pmaddwd(as, bv[h]))
 			}
 		}
 		return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(bStep)))

@@ -64,6 +64,17 @@ func newWinoGeom(c *codegen.Conv) winoGeom {
 	return g
 }
 
+// lastHalf reports whether the tiles of the last panel down (gw < 16:
+// rpp/2 or fewer tile rows in it) or across (gw = 16: 8 or fewer tiles)
+// fit in the first half of its lanes, and returns the panel index of that
+// dimension (of gr, ch) and the number of panels along it.
+func (g winoGeom) lastHalf() (bool, func(gr, ch value.Value) value.Value, int) {
+	if g.gw < nrCol {
+		return (g.th-(g.ngr-1)*g.rpp)*g.gw <= nrCol/2, func(gr, _ value.Value) value.Value { return gr }, g.ngr
+	}
+	return g.tw-(g.nch-1)*g.gw <= nrCol/2, func(_, ch value.Value) value.Value { return ch }, g.nch
+}
+
 // planeLen is the number of i32 pairs of the padded planes.
 func (g winoGeom) planeLen() int { return g.kq * g.hp * g.wp }
 
@@ -266,50 +277,74 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 		k.loop(0, g.ngr, func(gr value.Value) {
 			k.loop(0, g.nch, func(ch value.Value) {
 				th0, tw0 := k.mul(gr, g.rpp), k.mul(ch, g.gw)
-				k.winoInput(g, xp, vp, th0, tw0)
-				// Chunks of winoChunk row blocks of mrI channels, the last
-				// with the blocks left and the rem channels past them: one
-				// copy of the code for all (compile time).
-				rc := winoChunk * mrI
-				nChunks, blocks, rem := (c.M+rc-1)/rc, c.M/mrI, c.M%mrI
-				k.loop(0, nChunks, func(ic value.Value) {
-					i0 := k.mul(ic, rc)
-					nb := k.smin64(ci(winoChunk), k.b.NewSub(ci(blocks), k.mul(ic, winoChunk)))
-					last := k.b.NewICmp(enum.IPredEQ, ic, ci(nChunks-1))
-					k.loop(0, 16, func(pos value.Value) {
-						b0 := k.at(vp, k.mul(pos, g.kq*32))
-						tile := func(r0 value.Value, rows int) {
-							zero := constant.NewZeroInitializer(v8i32)
-							inits := make([]value.Value, 2*rows)
-							for i := range inits {
-								inits[i] = zero
-							}
-							a0 := k.at(u, k.add(k.mul(pos, c.M*g.kq), k.mul(k.add(i0, r0), g.kq)))
-							res := k.pairTile(g.kq, rows, inits, a0, b0, 32, k.bcastPair32, k.loadV16Pair)
-							for i := range inits {
-								st := k.b.NewStore(res[i], mAt(pos, k.add(r0, ci(i/2)), i%2))
-								st.Align = 32
-							}
+				// panel runs the panel on the first halves of its 16
+				// lanes (tiles).
+				panel := func(halves int) {
+					k.winoInput(g, xp, vp, th0, tw0, halves)
+					// Chunks of winoChunk row blocks of mrI channels, the
+					// last with the blocks left and the rem channels past
+					// them: one copy of the code for all (compile time).
+					rc := winoChunk * mrI
+					nChunks, blocks, rem := (c.M+rc-1)/rc, c.M/mrI, c.M%mrI
+					k.loop(0, nChunks, func(ic value.Value) {
+						i0 := k.mul(ic, rc)
+						nb := k.smin64(ci(winoChunk), k.b.NewSub(ci(blocks), k.mul(ic, winoChunk)))
+						last := k.b.NewICmp(enum.IPredEQ, ic, ci(nChunks-1))
+						loadB := k.loadV16Pair
+						if halves == 1 {
+							loadB = func(bp value.Value) []value.Value { return []value.Value{k.loadV16(bp)} }
 						}
-						k.loopV(ci(0), nb, func(ib value.Value) { tile(k.mul(ib, mrI), mrI) })
+						k.loop(0, 16, func(pos value.Value) {
+							b0 := k.at(vp, k.mul(pos, g.kq*32))
+							tile := func(r0 value.Value, rows int) {
+								zero := constant.NewZeroInitializer(v8i32)
+								inits := make([]value.Value, halves*rows)
+								for i := range inits {
+									inits[i] = zero
+								}
+								a0 := k.at(u, k.add(k.mul(pos, c.M*g.kq), k.mul(k.add(i0, r0), g.kq)))
+								res := k.pairTile(g.kq, rows, inits, a0, b0, 32, k.bcastPair32, loadB)
+								for i := range inits {
+									st := k.b.NewStore(res[i], mAt(pos, k.add(r0, ci(i/halves)), i%halves))
+									st.Align = 32
+								}
+							}
+							k.loopV(ci(0), nb, func(ib value.Value) { tile(k.mul(ib, mrI), mrI) })
+							if rem > 0 {
+								k.if_(last, func() { tile(k.mul(nb, mrI), rem) })
+							}
+						})
+						nr := k.mul(nb, mrI)
 						if rem > 0 {
-							k.if_(last, func() { tile(k.mul(nb, mrI), rem) })
+							nr = k.add(nr, k.b.NewSelect(last, ci(rem), ci(0)))
 						}
+						k.loopV(ci(0), nr, func(r value.Value) {
+							m := k.add(i0, r)
+							yb := k.add(k.mul(k.madd(n, c.M, m), P), k.add(k.mul(th0, 2*c.OW), k.mul(tw0, 2)))
+							k.winoOutput(s, g, fin, in[2], m, func(pos, h int) value.Value {
+								if h >= halves {
+									return constant.NewZeroInitializer(v8i32)
+								}
+								l := k.b.NewLoad(v8i32, mAt(ci(pos), r, h))
+								l.Align = 32
+								return l
+							}, y, yb, gr, ch)
+						})
 					})
-					nr := k.mul(nb, mrI)
-					if rem > 0 {
-						nr = k.add(nr, k.b.NewSelect(last, ci(rem), ci(0)))
-					}
-					k.loopV(ci(0), nr, func(r value.Value) {
-						m := k.add(i0, r)
-						yb := k.add(k.mul(k.madd(n, c.M, m), P), k.add(k.mul(th0, 2*c.OW), k.mul(tw0, 2)))
-						k.winoOutput(s, g, fin, in[2], m, func(pos, h int) value.Value {
-							l := k.b.NewLoad(v8i32, mAt(ci(pos), r, h))
-							l.Align = 32
-							return l
-						}, y, yb, gr, ch)
-					})
-				})
+				}
+				// The last panel down (gw < 16: its tile rows) or across
+				// (gw = 16: its tiles), if its tiles fit in the first half
+				// of the lanes, runs on that half alone: the lanes of the
+				// other are past the output (winoOutput stores none of
+				// them).
+				switch half, idx, n := g.lastHalf(); {
+				case !half:
+					panel(2)
+				case n == 1:
+					panel(1)
+				default:
+					k.ifElse(k.b.NewICmp(enum.IPredEQ, idx(gr, ch), ci(n-1)), func() { panel(1) }, func() { panel(2) })
+				}
 			})
 		})
 	})
@@ -396,15 +431,15 @@ func (k *kfn) winoPlanes(s *codegen.Step, g winoGeom, x, xb, xp value.Value) {
 }
 
 // winoInput writes the V panel at vp of the panel of tiles from tile row
-// th0, column tw0: for each channel pair q and half h of the 16 tiles,
-// the 4×4 windows of its 8 tiles (a window column of consecutive tiles is
-// contiguous in its parity's half of a plane row) transformed, position
-// pos at vp[(pos·kq + q)·32 + 16h].
-func (k *kfn) winoInput(g winoGeom, xp, vp, th0, tw0 value.Value) {
+// th0, column tw0: for each channel pair q and half h < halves of the 16
+// tiles, the 4×4 windows of its 8 tiles (a window column of consecutive
+// tiles is contiguous in its parity's half of a plane row) transformed,
+// position pos at vp[(pos·kq + q)·32 + 16h].
+func (k *kfn) winoInput(g winoGeom, xp, vp, th0, tw0 value.Value, halves int) {
 	sl := min(g.gw, 8) // lanes of a segment: tiles of one row
 	vt := types.NewVector(uint64(sl), types.I32)
 	k.loop(0, g.kq, func(q value.Value) {
-		for h := 0; h < 2; h++ {
+		for h := 0; h < halves; h++ {
 			var w [4][4]value.Value // rows of d transformed
 			for i := 0; i < 4; i++ {
 				var seg [4][]value.Value // window column jj: segments of sl lanes
