@@ -102,7 +102,8 @@ func (t Target) winoStep(s *codegen.Step) bool {
 
 // winoPays reports whether Winograd does at most 0.8 of the im2col
 // kernel's multiplies: 16 a tile and channel over whole panels of 16
-// tiles, against 9 an output over whole panels of 16 columns. On znver3
+// tiles (8 for the panels run on half their lanes, lastHalf), against 9
+// an output over whole panels of 16 columns. On znver3
 // the measured time ratios follow the multiply ratio (BenchmarkIntWinograd:
 // 0.53-0.73 where it is 0.51-0.65, the transforms included; lower still
 // for C ≤ 8, where the im2col kernel's K is short).
@@ -112,6 +113,9 @@ func winoPays(c *codegen.Conv) bool {
 	}
 	g := newWinoGeom(c)
 	wino := 256 * g.ngr * g.nch
+	if half, _, n := g.lastHalf(); half {
+		wino -= 128 * g.ngr * g.nch / n
+	}
 	im2col := 9 * nrCol * ((c.OH*c.OW + nrCol - 1) / nrCol)
 	return 5*wino <= 4*im2col
 }
@@ -485,88 +489,4 @@ func (k *kfn) concat(vs []value.Value) value.Value {
 		vs = next
 	}
 	return vs[0]
-}
-
-// winoOutput stores output channel m of the panel's tiles (at y[yb:],
-// the panel's first output) from the accumulators of position pos, half h
-// (mv): the output transform, >> 2, the bias and the requantization, then
-// each tile row's two output rows, as far as they are inside the output.
-func (k *kfn) winoOutput(s *codegen.Step, g winoGeom, fin func(acc, c value.Value) value.Value, bias, m value.Value,
-	mv func(pos, h int) value.Value, y, yb, gr, ch value.Value) {
-	c := s.Conv
-	bv := k.splatLike(k.load(bias, m), constant.NewZeroInitializer(v8i32))
-	two := k.splatLike(c32(2), constant.NewZeroInitializer(v8i32))
-	var yq [2][2][2]value.Value // [dy][dx][h]
-	for h := 0; h < 2; h++ {
-		var t [2][4]value.Value
-		for j := 0; j < 4; j++ {
-			a := k.winoAT([4]value.Value{mv(j, h), mv(4+j, h), mv(8+j, h), mv(12+j, h)})
-			t[0][j], t[1][j] = a[0], a[1]
-		}
-		for dy := 0; dy < 2; dy++ {
-			a := k.winoAT(t[dy])
-			for dx := 0; dx < 2; dx++ {
-				yq[dy][dx][h] = fin(k.b.NewAdd(k.b.NewAShr(a[dx], two), bv), m)
-			}
-		}
-	}
-	all := make([]int, 16)
-	for i := range all {
-		all[i] = i
-	}
-	lastCols := c.OW - 2*(g.nch-1)*g.gw
-	for dy := 0; dy < 2; dy++ {
-		y0 := k.b.NewShuffleVector(yq[dy][0][0], yq[dy][0][1], shuffleMask(all...))
-		y1 := k.b.NewShuffleVector(yq[dy][1][0], yq[dy][1][1], shuffleMask(all...))
-		for j := 0; j < g.rpp; j++ {
-			idx := make([]int, 0, 2*g.gw)
-			for l := j * g.gw; l < (j+1)*g.gw; l++ {
-				idx = append(idx, l, 16+l)
-			}
-			vals := k.b.NewShuffleVector(y0, y1, shuffleMask(idx...))
-			at := k.add(yb, ci((2*j+dy)*c.OW))
-			store := func() {
-				switch {
-				case g.nch == 1:
-					k.winoStoreRow(s, vals, y, at, lastCols)
-				case lastCols < 2*g.gw:
-					k.ifElse(k.b.NewICmp(enum.IPredEQ, ch, ci(g.nch-1)),
-						func() { k.winoStoreRow(s, vals, y, at, lastCols) },
-						func() { k.winoStoreRow(s, vals, y, at, 2*g.gw) })
-				default:
-					k.winoStoreRow(s, vals, y, at, 2*g.gw)
-				}
-			}
-			// Rows past OH: in the last group of tile rows only.
-			if oh := 2*(g.ngr-1)*g.rpp + 2*j + dy; oh >= c.OH {
-				k.if_(k.b.NewICmp(enum.IPredSLT, gr, ci(g.ngr-1)), store)
-			} else {
-				store()
-			}
-		}
-	}
-}
-
-// winoStoreRow stores the first n lanes of vals (i32, requantized) into
-// y[at:] of the step's output dtype: 16 lanes at a time by storeInt16.
-func (k *kfn) winoStoreRow(s *codegen.Step, vals, y, at value.Value, n int) {
-	sub := func(lo, cnt int) value.Value {
-		idx := make([]int, cnt)
-		for i := range idx {
-			idx[i] = lo + i
-		}
-		return k.b.NewShuffleVector(vals, vals, shuffleMask(idx...))
-	}
-	total := int(vals.Type().(*types.VectorType).Len)
-	for off := 0; off < n; {
-		switch {
-		case n-off >= 16:
-			k.storeInt16(sub(off, 8), sub(off+8, 8), y, k.add(at, ci(off)), s.Out.DType, inRangeRq(s))
-			off += 16
-		default:
-			cnt := min(8, total-off)
-			k.storeIntN(sub(off, cnt), y, k.add(at, ci(off)), s.Out.DType, min(cnt, n-off))
-			off += cnt
-		}
-	}
 }
