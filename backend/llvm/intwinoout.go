@@ -38,7 +38,7 @@ func (k *kfn) winoOutput(s *codegen.Step, g winoGeom, fin func(acc, c value.Valu
 			}
 		}
 	}
-	lastCols := c.OW - 2*(g.nch-1)*g.gw
+	lastCols := min(2*g.gw, c.OW-2*(g.col0+(g.nch-1)*g.gw)) // of the strip's last panel
 	for dy := 0; dy < 2; dy++ {
 		// row(j, at, n) stores the first n outputs of output row dy of
 		// tile row j at y[at:].
