@@ -157,10 +157,10 @@ func (t Target) winoStep(s *codegen.Step) bool {
 // winoPays reports whether Winograd does at most 0.8 of the im2col
 // kernel's multiplies: 16 a lane and channel (lanes: tiles over whole
 // panels of 16, or 8), against 9 an output over whole panels of 16
-// columns. On znver3
-// the measured time ratios follow the multiply ratio (BenchmarkIntWinograd:
-// 0.53-0.73 where it is 0.51-0.65, the transforms included; lower still
-// for C ≤ 8, where the im2col kernel's K is short).
+// columns. On znver3 the measured time ratios follow the multiply ratio
+// (BenchmarkIntWinograd: 0.37-0.65 where it is 0.44-0.57, the transforms
+// included; 0.62-0.65 for the 13×13 outputs, where 7 tiles across idle
+// one lane in 8).
 func winoPays(c *codegen.Conv) bool {
 	if winoForce {
 		return true
@@ -366,14 +366,9 @@ func (k *kfn) winoStrip(s *codegen.Step, g winoGeom, in []value.Value, fin func(
 					k.loop(0, 16, func(pos value.Value) {
 						b0 := k.at(vp, k.mul(pos, g.kq*32))
 						tile := func(r0 value.Value, rows int) {
-							zero := constant.NewZeroInitializer(v8i32)
-							inits := make([]value.Value, halves*rows)
-							for i := range inits {
-								inits[i] = zero
-							}
 							a0 := k.at(u, k.add(k.mul(pos, c.M*g.kq), k.mul(k.add(i0, r0), g.kq)))
-							res := k.pairTile(g.kq, rows, inits, a0, b0, 32, k.bcastPair32, loadB)
-							for i := range inits {
+							res := k.pairTile(g.kq, rows, halves*rows, nil, a0, b0, 32, k.bcastPair32, loadB)
+							for i := 0; i < halves*rows; i++ {
 								st := k.b.NewStore(res[i], mAt(pos, k.add(r0, ci(i/halves)), i%halves))
 								st.Align = 32
 							}
