@@ -459,9 +459,9 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					}
 					loadB := k.loadV16Pair
 					if direct {
-						loadB = func(bp value.Value) [2]value.Value { return pairRows(bp, cols) }
+						loadB = func(bp value.Value) []value.Value { b := pairRows(bp, cols); return b[:] }
 					}
-					res := k.pairTile(kq, rows, inits, a0, b0, bStep, bcastPair, loadB)
+					res := k.pairTile(kq, rows, len(inits), inits, a0, b0, bStep, bcastPair, loadB)
 					for r := 0; r < rows; r++ {
 						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
 						yr := k.add(k.add(k.mul(k.madd(n, c.M, m), P), p0), k.mul(jp, nrCol))
@@ -571,29 +571,42 @@ func (k *kfn) bcastPair32(v value.Value) value.Value {
 
 // loadV16Pair loads B's two halves (<16 x i16>: columns 0-7 and 8-15,
 // pairs interleaved) at bp.
-func (k *kfn) loadV16Pair(bp value.Value) [2]value.Value {
-	return [2]value.Value{k.loadV16(bp), k.loadV16(k.at(bp, ci(16)))}
+func (k *kfn) loadV16Pair(bp value.Value) []value.Value {
+	return []value.Value{k.loadV16(bp), k.loadV16(k.at(bp, ci(16)))}
 }
 
 // pairTile is the multiply-add micro-kernel: over kq pairs of k, for every
-// row r < rows and half h of the 16 columns, acc[2r+h] += the products of
-// row r's broadcast pair (bcast of a[r]) with B's half h (loadB at b),
-// a advancing rows pairs and b bStep elements per pair. It returns the
-// accumulators (then a and b past the end).
-func (k *kfn) pairTile(kq, rows int, inits []value.Value, a0, b0 value.Value, bStep int,
-	bcast func(value.Value) value.Value, loadB func(b value.Value) [2]value.Value) []value.Value {
-	nacc := len(inits)
-	st0 := append(append(make([]value.Value, 0, nacc+2), inits...), a0, b0)
-	return k.loopAccTile(kq, st0, func(_ value.Value, st []value.Value) []value.Value {
+// row r < rows and half h of the columns (loadB's halves: 2 of 16 columns,
+// or 1 of the first 8), acc[halves·r+h] += the products of row r's
+// broadcast pair (bcast of a[r]) with B's half h (loadB at b), a advancing
+// rows pairs and b bStep elements per pair. With nacc accumulators and
+// inits nil, the first pair's products start them (no zeros to add to).
+// It returns the accumulators (then a and b past the end).
+func (k *kfn) pairTile(kq, rows, nacc int, inits []value.Value, a0, b0 value.Value, bStep int,
+	bcast func(value.Value) value.Value, loadB func(b value.Value) []value.Value) []value.Value {
+	step := func(st []value.Value) []value.Value {
 		acc := append([]value.Value(nil), st[:nacc]...)
 		ap, bp := st[nacc], st[nacc+1]
 		bv := loadB(bp)
 		for r := 0; r < rows; r++ {
 			as := bcast(k.load(ap, ci(r)))
 			for h := range bv {
-				acc[2*r+h] = k.b.NewAdd(acc[2*r+h], k.pmaddwd(as, bv[h]))
+				i := len(bv)*r + h
+				if p := k.pmaddwd(as, bv[h]); acc[i] == nil {
+					acc[i] = p
+				} else {
+					acc[i] = k.b.NewAdd(acc[i], p)
+				}
 			}
 		}
 		return append(acc, k.at(ap, ci(rows)), k.at(bp, ci(bStep)))
-	})
+	}
+	st0 := append(append(make([]value.Value, 0, nacc+2), inits...), a0, b0)
+	if inits == nil {
+		st0 = step(append(make([]value.Value, nacc), a0, b0))
+		if kq--; kq == 0 {
+			return st0
+		}
+	}
+	return k.loopAccTile(kq, st0, func(_ value.Value, st []value.Value) []value.Value { return step(st) })
 }

@@ -2,6 +2,7 @@ package llvm
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/llir/llvm/ir"
 	"github.com/llir/llvm/ir/constant"
@@ -27,9 +28,12 @@ import (
 // the panel kernel's requantization and store. The results equal rt's.
 //
 // Layout. The tiles go by panels of 16 (the micro-kernel's columns): rpp
-// rows of gw tiles (gw the power of 2 up to 16 that covers a row of tiles
-// best, rpp = 16/gw), so that the lanes of a panel's tile row are
-// consecutive tiles of one row, read and written as whole vectors. Per
+// rows of gw tiles (gw a power of 2 up to 16, rpp = 16/gw), so that the
+// lanes of a panel's tile row are consecutive tiles of one row, read and
+// written as whole vectors. The columns of tiles are split into strips of
+// one panel width each (winoStrips: 28 tiles across as 16 + 8 + 4), so
+// that few lanes idle past a row's last tile; a strip's last panel whose
+// tiles fit in 8 lanes runs on those alone (lastHalf). Per
 // batch entry, x − zx goes into zero-padded planes of channel pairs
 // (Scratch: an i32 a pixel, channels 2q and 2q+1 in its two i16; each row
 // its even columns, then its odd ones), so that a window row's column of
@@ -43,25 +47,86 @@ import (
 // accumulators to a stack buffer; and per channel of the chunk the output
 // transform, requantization and store of its 16 tiles.
 
-// winoGeom is the tiling of a Winograd conv.
+// winoGeom is the tiling of a Winograd conv: the padded planes, and one
+// strip of tile columns (winoStrips) run in panels of one shape.
 type winoGeom struct {
 	th, tw   int // tiles down and across
+	col0     int // the strip's first tile column
 	gw, rpp  int // tiles of a panel across and down (gw·rpp = 16)
-	nch, ngr int // panels across (gw tiles each) and down (rpp tile rows)
+	nch, ngr int // the strip's panels across (gw tiles each) and down (rpp tile rows)
 	hp, wp   int // the padded planes' rows and row length
 	kq       int // channel pairs
 }
 
-func newWinoGeom(c *codegen.Conv) winoGeom {
-	g := winoGeom{th: (c.OH + 1) / 2, tw: (c.OW + 1) / 2, gw: 1, kq: (c.C + 1) / 2}
-	for g.gw < nrCol && g.gw < g.tw {
-		g.gw *= 2
+// winoStrips splits the tile columns of c into strips of panels, each
+// gw = 16, 8, 4 or 2 tiles wide (1 for a single column of tiles) and
+// narrower than the one before, whole panels across but for the last
+// strip's last: the split with the fewest lanes (lanes: the multiplies),
+// then the fewest loads of the input transform (a segment of up to 8
+// lanes each), then the fewest panels. So 28 tiles across go as
+// 16 + 8 + 4 (no lane idle, where 2 panels of 16 leave 4 of 32 idle), 14
+// as 8 + 4 + 2, 7 as 8.
+func winoStrips(c *codegen.Conv) []winoGeom {
+	th, tw, kq := (c.OH+1)/2, (c.OW+1)/2, (c.C+1)/2
+	strip := func(col0, gw, nch int) winoGeom {
+		return winoGeom{th: th, tw: tw, col0: col0, gw: gw, rpp: nrCol / gw, nch: nch, ngr: (th + nrCol/gw - 1) / (nrCol / gw), kq: kq}
 	}
-	g.rpp = nrCol / g.gw
-	g.nch = (g.tw + g.gw - 1) / g.gw
-	g.ngr = (g.th + g.rpp - 1) / g.rpp
-	g.hp, g.wp = 2*g.ngr*g.rpp+2, 2*g.nch*g.gw+2
-	return g
+	var best []winoGeom
+	var bestCost [3]int
+	var try func(col0, maxW int, acc []winoGeom)
+	try = func(col0, maxW int, acc []winoGeom) {
+		if col0 >= tw {
+			var cost [3]int // lanes, segments, panels
+			for _, g := range acc {
+				cost[0] += g.lanes()
+				cost[1] += g.lanes() / min(g.gw, 8)
+				cost[2] += g.ngr * g.nch
+			}
+			if best == nil || slices.Compare(cost[:], bestCost[:]) < 0 {
+				best, bestCost = append([]winoGeom(nil), acc...), cost
+			}
+			return
+		}
+		rem := tw - col0
+		for gw := maxW; gw >= 2 || gw == 1 && tw == 1; gw /= 2 {
+			// The rest in this strip, its last panel part empty, or its
+			// whole panels and the rest in narrower strips.
+			try(tw, 0, append(acc, strip(col0, gw, (rem+gw-1)/gw)))
+			if rem > gw && rem%gw != 0 {
+				try(col0+rem/gw*gw, gw/2, append(acc, strip(col0, gw, rem/gw)))
+			}
+		}
+	}
+	try(0, nrCol, nil)
+	hp, wp := 0, 0
+	for _, g := range best {
+		hp, wp = max(hp, 2*g.ngr*g.rpp+2), max(wp, 2*(g.col0+g.nch*g.gw)+2)
+	}
+	for i := range best {
+		best[i].hp, best[i].wp = hp, wp
+	}
+	return best
+}
+
+// lanes is the number of lanes the strip's panels run on: 16 each, 8 for
+// those run on half (lastHalf).
+func (g winoGeom) lanes() int {
+	n := nrCol * g.ngr * g.nch
+	if half, _, along := g.lastHalf(); half {
+		n -= nrCol / 2 * g.ngr * g.nch / along
+	}
+	return n
+}
+
+// lastHalf reports whether the tiles of the strip's last panel down
+// (gw < 16: rpp/2 or fewer tile rows in it) or across (gw = 16: 8 or
+// fewer tiles) fit in the first half of its lanes, and returns the panel
+// index of that dimension (of gr, ch) and the number of panels along it.
+func (g winoGeom) lastHalf() (bool, func(gr, ch value.Value) value.Value, int) {
+	if g.gw < nrCol {
+		return (g.th-(g.ngr-1)*g.rpp)*g.gw <= nrCol/2, func(gr, _ value.Value) value.Value { return gr }, g.ngr
+	}
+	return g.tw-g.col0-(g.nch-1)*g.gw <= nrCol/2, func(_, ch value.Value) value.Value { return ch }, g.nch
 }
 
 // planeLen is the number of i32 pairs of the padded planes.
@@ -82,7 +147,7 @@ func (t Target) winoStep(s *codegen.Step) bool {
 	if c.KH != 3 || c.KW != 3 || c.SH != 1 || c.SW != 1 || c.DH != 1 || c.DW != 1 || c.Group != 1 || !winoPays(c) {
 		return false
 	}
-	g := newWinoGeom(c)
+	g := winoStrips(c)[0]
 	if c.PT+c.H > g.hp || c.PL+c.W > g.wp || c.PT < 0 || c.PL < 0 {
 		return false
 	}
@@ -90,17 +155,20 @@ func (t Target) winoStep(s *codegen.Step) bool {
 }
 
 // winoPays reports whether Winograd does at most 0.8 of the im2col
-// kernel's multiplies: 16 a tile and channel over whole panels of 16
-// tiles, against 9 an output over whole panels of 16 columns. On znver3
-// the measured time ratios follow the multiply ratio (BenchmarkIntWinograd:
-// 0.53-0.73 where it is 0.51-0.65, the transforms included; lower still
-// for C ≤ 8, where the im2col kernel's K is short).
+// kernel's multiplies: 16 a lane and channel (lanes: tiles over whole
+// panels of 16, or 8), against 9 an output over whole panels of 16
+// columns. On znver3 the measured time ratios follow the multiply ratio
+// (BenchmarkIntWinograd: 0.37-0.65 where it is 0.44-0.57, the transforms
+// included; 0.62-0.65 for the 13×13 outputs, where 7 tiles across idle
+// one lane in 8).
 func winoPays(c *codegen.Conv) bool {
 	if winoForce {
 		return true
 	}
-	g := newWinoGeom(c)
-	wino := 256 * g.ngr * g.nch
+	wino := 0
+	for _, g := range winoStrips(c) {
+		wino += 16 * g.lanes()
+	}
 	im2col := 9 * nrCol * ((c.OH*c.OW + nrCol - 1) / nrCol)
 	return 5*wino <= 4*im2col
 }
@@ -244,8 +312,8 @@ func (k *kfn) winoAT(m [4]value.Value) [2]value.Value {
 // byte uOff of the weights.
 func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Value, uOff int64) {
 	c := s.Conv
-	g := newWinoGeom(c)
-	P := c.OH * c.OW
+	strips := winoStrips(c)
+	g := strips[0]
 	fin := k.requant(s, in)
 	ug := k.b.NewGetElementPtr(k.e.weights.ContentType, k.e.weights, ci(0), ci(int(uOff)))
 	ug.InBounds = true
@@ -263,31 +331,45 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 	}
 	k.loop(0, c.N, func(n value.Value) {
 		k.winoPlanes(s, g, in[0], k.mul(n, c.C*c.H*c.W), xp)
-		k.loop(0, g.ngr, func(gr value.Value) {
-			k.loop(0, g.nch, func(ch value.Value) {
-				th0, tw0 := k.mul(gr, g.rpp), k.mul(ch, g.gw)
-				k.winoInput(g, xp, vp, th0, tw0)
-				// Chunks of winoChunk row blocks of mrI channels, the last
-				// with the blocks left and the rem channels past them: one
-				// copy of the code for all (compile time).
+		for _, g := range strips {
+			k.winoStrip(s, g, in, fin, u, xp, vp, mAt, y, n)
+		}
+	})
+}
+
+// winoStrip runs the panels of strip g of batch entry n (its planes at
+// xp), V at vp, the accumulators at mAt.
+func (k *kfn) winoStrip(s *codegen.Step, g winoGeom, in []value.Value, fin func(acc, c value.Value) value.Value,
+	u, xp, vp value.Value, mAt func(pos, r value.Value, h int) value.Value, y, n value.Value) {
+	c := s.Conv
+	P := c.OH * c.OW
+	k.loop(0, g.ngr, func(gr value.Value) {
+		k.loop(0, g.nch, func(ch value.Value) {
+			th0, tw0 := k.mul(gr, g.rpp), k.madd(ch, g.gw, ci(g.col0))
+			// panel runs the panel on the first halves of its 16
+			// lanes (tiles).
+			panel := func(halves int) {
+				k.winoInput(g, xp, vp, th0, tw0, halves)
+				// Chunks of winoChunk row blocks of mrI channels, the
+				// last with the blocks left and the rem channels past
+				// them: one copy of the code for all (compile time).
 				rc := winoChunk * mrI
 				nChunks, blocks, rem := (c.M+rc-1)/rc, c.M/mrI, c.M%mrI
 				k.loop(0, nChunks, func(ic value.Value) {
 					i0 := k.mul(ic, rc)
 					nb := k.smin64(ci(winoChunk), k.b.NewSub(ci(blocks), k.mul(ic, winoChunk)))
 					last := k.b.NewICmp(enum.IPredEQ, ic, ci(nChunks-1))
+					loadB := k.loadV16Pair
+					if halves == 1 {
+						loadB = func(bp value.Value) []value.Value { return []value.Value{k.loadV16(bp)} }
+					}
 					k.loop(0, 16, func(pos value.Value) {
 						b0 := k.at(vp, k.mul(pos, g.kq*32))
 						tile := func(r0 value.Value, rows int) {
-							zero := constant.NewZeroInitializer(v8i32)
-							inits := make([]value.Value, 2*rows)
-							for i := range inits {
-								inits[i] = zero
-							}
 							a0 := k.at(u, k.add(k.mul(pos, c.M*g.kq), k.mul(k.add(i0, r0), g.kq)))
-							res := k.pairTile(g.kq, rows, inits, a0, b0, 32, k.bcastPair32, k.loadV16Pair)
-							for i := range inits {
-								st := k.b.NewStore(res[i], mAt(pos, k.add(r0, ci(i/2)), i%2))
+							res := k.pairTile(g.kq, rows, halves*rows, nil, a0, b0, 32, k.bcastPair32, loadB)
+							for i := 0; i < halves*rows; i++ {
+								st := k.b.NewStore(res[i], mAt(pos, k.add(r0, ci(i/halves)), i%halves))
 								st.Align = 32
 							}
 						}
@@ -304,13 +386,29 @@ func (k *kfn) intConvWino(s *codegen.Step, in []value.Value, y, scratch value.Va
 						m := k.add(i0, r)
 						yb := k.add(k.mul(k.madd(n, c.M, m), P), k.add(k.mul(th0, 2*c.OW), k.mul(tw0, 2)))
 						k.winoOutput(s, g, fin, in[2], m, func(pos, h int) value.Value {
+							if h >= halves {
+								return constant.NewZeroInitializer(v8i32)
+							}
 							l := k.b.NewLoad(v8i32, mAt(ci(pos), r, h))
 							l.Align = 32
 							return l
 						}, y, yb, gr, ch)
 					})
 				})
-			})
+			}
+			// The last panel down (gw < 16: its tile rows) or across
+			// (gw = 16: its tiles), if its tiles fit in the first half
+			// of the lanes, runs on that half alone: the lanes of the
+			// other are past the output (winoOutput stores none of
+			// them).
+			switch half, idx, along := g.lastHalf(); {
+			case !half:
+				panel(2)
+			case along == 1:
+				panel(1)
+			default:
+				k.ifElse(k.b.NewICmp(enum.IPredEQ, idx(gr, ch), ci(along-1)), func() { panel(1) }, func() { panel(2) })
+			}
 		})
 	})
 }
@@ -396,15 +494,15 @@ func (k *kfn) winoPlanes(s *codegen.Step, g winoGeom, x, xb, xp value.Value) {
 }
 
 // winoInput writes the V panel at vp of the panel of tiles from tile row
-// th0, column tw0: for each channel pair q and half h of the 16 tiles,
-// the 4×4 windows of its 8 tiles (a window column of consecutive tiles is
-// contiguous in its parity's half of a plane row) transformed, position
-// pos at vp[(pos·kq + q)·32 + 16h].
-func (k *kfn) winoInput(g winoGeom, xp, vp, th0, tw0 value.Value) {
+// th0, column tw0: for each channel pair q and half h < halves of the 16
+// tiles, the 4×4 windows of its 8 tiles (a window column of consecutive
+// tiles is contiguous in its parity's half of a plane row) transformed,
+// position pos at vp[(pos·kq + q)·32 + 16h].
+func (k *kfn) winoInput(g winoGeom, xp, vp, th0, tw0 value.Value, halves int) {
 	sl := min(g.gw, 8) // lanes of a segment: tiles of one row
 	vt := types.NewVector(uint64(sl), types.I32)
 	k.loop(0, g.kq, func(q value.Value) {
-		for h := 0; h < 2; h++ {
+		for h := 0; h < halves; h++ {
 			var w [4][4]value.Value // rows of d transformed
 			for i := 0; i < 4; i++ {
 				var seg [4][]value.Value // window column jj: segments of sl lanes
@@ -450,88 +548,4 @@ func (k *kfn) concat(vs []value.Value) value.Value {
 		vs = next
 	}
 	return vs[0]
-}
-
-// winoOutput stores output channel m of the panel's tiles (at y[yb:],
-// the panel's first output) from the accumulators of position pos, half h
-// (mv): the output transform, >> 2, the bias and the requantization, then
-// each tile row's two output rows, as far as they are inside the output.
-func (k *kfn) winoOutput(s *codegen.Step, g winoGeom, fin func(acc, c value.Value) value.Value, bias, m value.Value,
-	mv func(pos, h int) value.Value, y, yb, gr, ch value.Value) {
-	c := s.Conv
-	bv := k.splatLike(k.load(bias, m), constant.NewZeroInitializer(v8i32))
-	two := k.splatLike(c32(2), constant.NewZeroInitializer(v8i32))
-	var yq [2][2][2]value.Value // [dy][dx][h]
-	for h := 0; h < 2; h++ {
-		var t [2][4]value.Value
-		for j := 0; j < 4; j++ {
-			a := k.winoAT([4]value.Value{mv(j, h), mv(4+j, h), mv(8+j, h), mv(12+j, h)})
-			t[0][j], t[1][j] = a[0], a[1]
-		}
-		for dy := 0; dy < 2; dy++ {
-			a := k.winoAT(t[dy])
-			for dx := 0; dx < 2; dx++ {
-				yq[dy][dx][h] = fin(k.b.NewAdd(k.b.NewAShr(a[dx], two), bv), m)
-			}
-		}
-	}
-	all := make([]int, 16)
-	for i := range all {
-		all[i] = i
-	}
-	lastCols := c.OW - 2*(g.nch-1)*g.gw
-	for dy := 0; dy < 2; dy++ {
-		y0 := k.b.NewShuffleVector(yq[dy][0][0], yq[dy][0][1], shuffleMask(all...))
-		y1 := k.b.NewShuffleVector(yq[dy][1][0], yq[dy][1][1], shuffleMask(all...))
-		for j := 0; j < g.rpp; j++ {
-			idx := make([]int, 0, 2*g.gw)
-			for l := j * g.gw; l < (j+1)*g.gw; l++ {
-				idx = append(idx, l, 16+l)
-			}
-			vals := k.b.NewShuffleVector(y0, y1, shuffleMask(idx...))
-			at := k.add(yb, ci((2*j+dy)*c.OW))
-			store := func() {
-				switch {
-				case g.nch == 1:
-					k.winoStoreRow(s, vals, y, at, lastCols)
-				case lastCols < 2*g.gw:
-					k.ifElse(k.b.NewICmp(enum.IPredEQ, ch, ci(g.nch-1)),
-						func() { k.winoStoreRow(s, vals, y, at, lastCols) },
-						func() { k.winoStoreRow(s, vals, y, at, 2*g.gw) })
-				default:
-					k.winoStoreRow(s, vals, y, at, 2*g.gw)
-				}
-			}
-			// Rows past OH: in the last group of tile rows only.
-			if oh := 2*(g.ngr-1)*g.rpp + 2*j + dy; oh >= c.OH {
-				k.if_(k.b.NewICmp(enum.IPredSLT, gr, ci(g.ngr-1)), store)
-			} else {
-				store()
-			}
-		}
-	}
-}
-
-// winoStoreRow stores the first n lanes of vals (i32, requantized) into
-// y[at:] of the step's output dtype: 16 lanes at a time by storeInt16.
-func (k *kfn) winoStoreRow(s *codegen.Step, vals, y, at value.Value, n int) {
-	sub := func(lo, cnt int) value.Value {
-		idx := make([]int, cnt)
-		for i := range idx {
-			idx[i] = lo + i
-		}
-		return k.b.NewShuffleVector(vals, vals, shuffleMask(idx...))
-	}
-	total := int(vals.Type().(*types.VectorType).Len)
-	for off := 0; off < n; {
-		switch {
-		case n-off >= 16:
-			k.storeInt16(sub(off, 8), sub(off+8, 8), y, k.add(at, ci(off)), s.Out.DType, inRangeRq(s))
-			off += 16
-		default:
-			cnt := min(8, total-off)
-			k.storeIntN(sub(off, cnt), y, k.add(at, ci(off)), s.Out.DType, min(cnt, n-off))
-			off += cnt
-		}
-	}
 }
