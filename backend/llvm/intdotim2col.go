@@ -34,7 +34,7 @@ const dotBandBytes = 192 << 10
 // quads of k: whole panels (a multiple of rowUnit) within dotBandBytes
 // when it can, OH when one band covers them all; else, of the bands of
 // that many rows or fewer, those that recompute the fewest rows (the last
-// band ends at OH and overlaps the one before).
+// band ends at OH and overlaps the one before), the largest of them.
 func dotBandRows(c *codegen.Conv, kq int) int {
 	unit := rowUnit(c)
 	most := max(unit, dotBandBytes/(kq*4*c.OW)/unit*unit)
@@ -42,8 +42,7 @@ func dotBandRows(c *codegen.Conv, kq int) int {
 		return c.OH
 	}
 	best, bestRows := 0, 0
-	nb0 := (c.OH + most - 1) / most
-	for nb := nb0; nb <= 2*nb0; nb++ {
+	for nb := (c.OH + most - 1) / most; nb <= (c.OH+unit-1)/unit; nb++ {
 		rows := ((c.OH+nb-1)/nb + unit - 1) / unit * unit
 		if best == 0 || nb*rows < best {
 			best, bestRows = nb*rows, rows
