@@ -77,10 +77,6 @@ func TestIntMaddubs(t *testing.T) {
 	if err != nil || !host.hasAVX2() || host.dot() != dotNone {
 		t.Skip("needs an x86-64 host with AVX2 and without VNNI")
 	}
-	// Small convs that are not pointwise too (they would stay on the i16
-	// kernel for its faster im2col).
-	defer func(m int) { maddubsIm2colMinM = m }(maddubsIm2colMinM)
-	maddubsIm2colMinM = 1
 	g, vals, err := codegentest.IntOpsGraph(maddubsCases())
 	if err != nil {
 		t.Fatal(err)
