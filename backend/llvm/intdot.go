@@ -183,8 +183,9 @@ func (t Target) dotFor(p *codegen.Program, s *codegen.Step) dotISA {
 // per run, min of 3): 7×7 of 64 rows 2.5 → 2.0, 3×3 stride 2 of 128 rows
 // 2.5 → 1.7, of 256 rows 2.6 → 1.8, of 512 rows 2.5 → 2.0 (the previous
 // dot im2col); the first 3×3 stride-2 conv (K 27) of light_shufflenet,
-// 24 rows, 0.32 → 0.22, of light_squeezenet, 64 rows, 0.61 → 0.65 (min
-// of 7) the one loss.
+// 24 rows, 0.31 → 0.22-0.27; of light_squeezenet, 64 rows, about a tie
+// (mins of 3 to 9 runs, four such: 0.57-0.66 on the i16 kernel, 0.57-0.72
+// on the dot).
 func (t Target) maddubsShape(p *codegen.Program, s *codegen.Step) bool {
 	if t.NoMaddubs || t.dot() != dotNone || !t.hasAVX2() || !intPanelStep(s) || s.In[1].DType != pir.I8 {
 		return false
