@@ -228,15 +228,20 @@ func (k *kfn) subV(a, b value.Value) value.Value {
 // (convBlocks): they stay in L2 from their im2col to their GEMM.
 const colBlockBytes = 192 << 10
 
-// blockRows is the number of output rows of a column block: whole rows, a
-// multiple of the rows that make whole panels, within colBlockBytes when
-// it can; OH when one block covers them all.
-func blockRows(c *codegen.Conv, K int) int {
+// rowUnit is the fewest output rows that make whole panels of columns.
+func rowUnit(c *codegen.Conv) int {
 	g := 1
 	for g < nrCol && c.OW%(2*g) == 0 {
 		g *= 2
 	}
-	unit := nrCol / g
+	return nrCol / g
+}
+
+// blockRows is the number of output rows of a column block: whole rows, a
+// multiple of the rows that make whole panels, within colBlockBytes when
+// it can; OH when one block covers them all.
+func blockRows(c *codegen.Conv, K int) int {
+	unit := rowUnit(c)
 	rows := unit
 	for rows+unit <= c.OH && K*(rows+unit)*c.OW*4 <= colBlockBytes {
 		rows += unit

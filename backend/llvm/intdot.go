@@ -177,13 +177,20 @@ func (t Target) dotFor(p *codegen.Program, s *codegen.Step) dotISA {
 // maddubsShape reports whether the i8 panel step s of p would run on
 // vpmaddubsw on t but for its weights: x86 with AVX2 and no VNNI, and none
 // of the kernels made for its shape (integer Winograd, the matrix-vector
-// and the padded-plane kernels) takes it, and pointwise or with rows
-// enough to pay for the dot kernel's im2col (maddubsIm2colMinM).
+// and the padded-plane kernels) takes it. Whatever its rows: with the
+// dot im2col by vectors (intdotim2col.go), light_resnet50 int8
+// (pair-bound) per conv against the i16 pair kernel (perf cpu-clock ms
+// per run, min of 3): 7×7 of 64 rows 2.5 → 2.0, 3×3 stride 2 of 128 rows
+// 2.5 → 1.7, of 256 rows 2.6 → 1.8, of 512 rows 2.5 → 2.0 (the previous
+// dot im2col); the first 3×3 stride-2 conv (K 27) of light_shufflenet,
+// 24 rows, 0.31 → 0.22-0.27; of light_squeezenet, 64 rows, about a tie
+// (mins of 3 to 9 runs, four such: 0.57-0.66 on the i16 kernel, 0.57-0.72
+// on the dot).
 func (t Target) maddubsShape(p *codegen.Program, s *codegen.Step) bool {
 	if t.NoMaddubs || t.dot() != dotNone || !t.hasAVX2() || !intPanelStep(s) || s.In[1].DType != pir.I8 {
 		return false
 	}
-	if intPadStep(s) || intGemvStep(s, t) || !s.Conv.Pointwise && s.Conv.Mg < maddubsIm2colMinM {
+	if intPadStep(s) || intGemvStep(s, t) {
 		return false
 	}
 	return !(t.winoStep(s) && winoExact(s, winoMaxW(s, p.Weights)))
@@ -205,16 +212,6 @@ func MaddubsConvs(p *codegen.Program, t Target) (on, saturating int) {
 	}
 	return on, saturating
 }
-
-// maddubsIm2colMinM is the fewest output channels of a conv that is not
-// pointwise for vpmaddubsw to pay: the dot kernel's im2col (one byte at a
-// time into quad panels, the whole plane) costs more than the i16
-// kernel's, and only many rows make up for it. light_resnet50 int8
-// (pair-bound), per conv against the i16 kernel (perf, one run): 7×7 of
-// 64 rows 2.7 → 4.8 ms, 3×3 stride 2 of 128 rows 2.6 → 3.3, of 256 rows
-// 2.5 → 2.7, of 512 rows 2.9 → 2.4; 1×1 stride 2 of 512 to 2048 rows
-// 8.0 → 5.1 in all.
-var maddubsIm2colMinM = 512 // a variable for tests, which take small convs to the kernel
 
 // pairSafe reports whether vpmaddubsw never saturates on s's weights (w,
 // the program's weights, [M, K] i8 row by row): for every row and pair of

@@ -108,6 +108,9 @@ func dotCases() []codegentest.IntCase {
 		dotConv("dot_pw_i8_zxmin_k18", pir.I8, -128, []int{2, 18, 4, 5}, []int{13, 18, 1, 1}, nil, true),
 		dotConv("dot_pw_i8_zxmax_k2", pir.I8, 127, []int{1, 2, 3, 3}, []int{4, 2, 1, 1}, nil, true),
 		dotConv("dot_pw_i8_rand", pir.I8, 3, []int{1, 36, 9, 9}, []int{10, 36, 1, 1}, pir.Attrs{"rq": tfl}, false),
+		// The im2col from the input itself; K < 4.
+		dotConv("dot_direct_i8_s2_group", pir.I8, -128, []int{2, 4, 6, 40}, []int{6, 2, 1, 1}, pir.Attrs{"strides": pir.Ints(2, 2), "group": pir.Int(2)}, true),
+		dotConv("dot_k3_u8", pir.U8, 3, []int{1, 3, 7, 9}, []int{4, 3, 1, 1}, pir.Attrs{"pads": pad1, "strides": pir.Ints(2, 2)}, false),
 		// i32 results (no requantization): every bit of the accumulators.
 		dotConv("dot_u8_zx255_i32", pir.U8, 255, []int{1, 5, 6, 7}, []int{6, 5, 3, 3}, pir.Attrs{"pads": pad1}, true),
 		dotConv("dot_u8_zx0_i32", pir.U8, 0, []int{1, 3, 5, 6}, []int{5, 3, 3, 3}, pir.Attrs{"pads": pad1}, false),
@@ -202,7 +205,7 @@ func TestIntDotVNNIEmulated(t *testing.T) {
 	var cases []codegentest.IntCase
 	for _, c := range dotCases() {
 		switch c.Name {
-		case "dot_i8_zxmin_group", "dot_i8_zxmax_stride", "dot_pw_i8_zxmin_k18", "dot_i8_zxmin_i32",
+		case "dot_i8_zxmin_group", "dot_i8_zxmax_stride", "dot_pw_i8_zxmin_k18", "dot_i8_zxmin_i32", "dot_direct_i8_s2_group",
 			"dot_i8_zxmax_i32", "dot_pw_i8_zxmax_i32", "dot_u8_zx255_i32", "dot_pw_u8_zx255_i32":
 			cases = append(cases, c)
 		}

@@ -10,10 +10,10 @@ import (
 
 // intConvDot emits an intPanelStep with i8 weights on the target's dot
 // product (intdot.go): B packed in quad panels, into Scratch by im2col
-// (the whole output plane; its quad panels take at most the bytes of the
-// i16 pair panels Scratch was sized for) or, for pointwise convs, from
-// the input onto the stack in groups of panels; then tiles of mrD rows ×
-// 16 columns over every panel.
+// per band of output rows (intdotim2col.go; a band's quad panels take at
+// most the bytes of the whole plane's i16 pair panels Scratch was sized
+// for) or, for pointwise convs, from the input onto the stack in groups
+// of panels; then tiles of mrD rows × 16 columns over every panel.
 func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Value) {
 	c := s.Conv
 	x := in[0]
@@ -95,26 +95,30 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 			body(ci(full*mr), rem)
 		}
 	}
+	top := make([]constant.Constant, 16)
+	for i := range top {
+		top[i] = constant.NewInt(i8t, -128)
+	}
+	var flipV value.Value // xor'ed into vectors of stored bytes for x'
+	if flip {
+		flipV = constant.NewVector(v16i8, top...)
+	}
 	if !c.Pointwise {
 		col := k.b.NewBitCast(scratch, types.NewPointer(i8t))
-		quadIdx := func(row, pos value.Value) value.Value {
-			jp, c16 := k.b.NewLShr(pos, ci(4)), k.b.NewAnd(pos, ci(15))
-			q, r := k.b.NewLShr(row, ci(2)), k.b.NewAnd(row, ci(3))
-			return k.add(k.add(k.mul(jp, panelB), k.mul(q, 64)), k.add(k.mul(c16, 4), r))
-		}
+		band := k.dotIm2col(s, x, col, kq, panelB, pad, func(i value.Value) value.Value { return xb8(k.load(x, i)) }, flipV)
 		k.loop(0, c.N, func(n value.Value) {
 			k.loop(0, c.Group, func(g value.Value) {
-				xb := k.mul(k.madd(n, c.C, k.mul(g, c.Cg)), c.H*c.W)
-				k.im2colD(c, xb, pad, func(i value.Value) value.Value { return xb8(k.load(x, i)) }, colDst{ptr: col, idx: quadIdx})
-				panel := func(jp value.Value, cols int) {
-					rowBlocks(func(i0 value.Value, rows int) {
-						tile(n, g, k.mul(jp, nrCol), i0, k.at(col, k.mul(jp, panelB)), rows, cols)
-					})
-				}
-				k.loop(0, P/nrCol, func(jp value.Value) { panel(jp, nrCol) })
-				if P%nrCol != 0 {
-					panel(ci(P/nrCol), P%nrCol)
-				}
+				band(n, g, func(p0 value.Value, L int) {
+					panel := func(jp value.Value, cols int) {
+						rowBlocks(func(i0 value.Value, rows int) {
+							tile(n, g, k.add(p0, k.mul(jp, nrCol)), i0, k.at(col, k.mul(jp, panelB)), rows, cols)
+						})
+					}
+					k.loop(0, L/nrCol, func(jp value.Value) { panel(jp, nrCol) })
+					if L%nrCol != 0 {
+						panel(ci(L/nrCol), L%nrCol)
+					}
+				})
 			})
 		})
 		return
@@ -126,11 +130,6 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 	npG := max(1, min(npan, (128<<10)/panelB))
 	bbuf := k.b.NewBitCast(k.entryAlloca(types.NewArray(uint64((npG+1)*panelB), i8t), 64), types.NewPointer(i8t))
 	slot := func(t value.Value) value.Value { return k.at(bbuf, k.mul(t, panelB)) }
-	top := make([]constant.Constant, 16)
-	for i := range top {
-		top[i] = constant.NewInt(i8t, -128)
-	}
-	flipV := constant.NewVector(v16i8, top...)
 	// row16 loads 16 (cols, masked) bytes of row kk of B from bp as x'.
 	row16 := func(bp, kk value.Value, cols int) value.Value {
 		vp := k.b.NewBitCast(k.at(bp, k.mul(kk, P)), types.NewPointer(v16i8))
@@ -147,27 +146,10 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 			f := k.e.intrinsic("llvm.masked.load.v16i8.p0v16i8", v16i8, types.NewPointer(v16i8), i32, types.NewVector(16, types.I1), v16i8)
 			v = k.b.NewCall(f, vp, constant.NewInt(i32, 1), constant.NewVector(types.NewVector(16, types.I1), mask...), constant.NewZeroInitializer(v16i8))
 		}
-		if flip {
+		if flipV != nil {
 			v = k.b.NewXor(v, flipV)
 		}
 		return v
-	}
-	// quad interleaves 4 rows of 16 columns into 64 bytes, column c's 4
-	// k at 4c..4c+3.
-	var qmask []int
-	for col := 0; col < 16; col++ {
-		for r := 0; r < 4; r++ {
-			qmask = append(qmask, (r/2)*32+(r%2)*16+col)
-		}
-	}
-	var cat []int
-	for i := 0; i < 32; i++ {
-		cat = append(cat, i)
-	}
-	quad := func(r [4]value.Value) value.Value {
-		r01 := k.b.NewShuffleVector(r[0], r[1], shuffleMask(cat...))
-		r23 := k.b.NewShuffleVector(r[2], r[3], shuffleMask(cat...))
-		return k.b.NewShuffleVector(r01, r23, shuffleMask(qmask...))
 	}
 	v64 := types.NewVector(64, i8t)
 	pack := func(bp0, dst value.Value, cols int) {
@@ -176,7 +158,7 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 			for j := range r {
 				r[j] = row16(bp0, k.add(k.mul(q, 4), ci(j)), cols)
 			}
-			st := k.b.NewStore(quad(r), k.b.NewBitCast(k.at(dst, k.mul(q, 64)), types.NewPointer(v64)))
+			st := k.b.NewStore(k.quad(r), k.b.NewBitCast(k.at(dst, k.mul(q, 64)), types.NewPointer(v64)))
 			st.Align = 1
 		})
 		if K%4 != 0 {
@@ -188,7 +170,7 @@ func (k *kfn) intConvDot(s *codegen.Step, in []value.Value, y, scratch value.Val
 					r[j] = constant.NewZeroInitializer(v16i8)
 				}
 			}
-			st := k.b.NewStore(quad(r), k.b.NewBitCast(k.at(dst, ci(K/4*64)), types.NewPointer(v64)))
+			st := k.b.NewStore(k.quad(r), k.b.NewBitCast(k.at(dst, ci(K/4*64)), types.NewPointer(v64)))
 			st.Align = 1
 		}
 	}

@@ -49,6 +49,13 @@ func maddubsCases() []codegentest.IntCase {
 		c("mb_pw_i8_zxmin_k18", pir.I8, -128, []int{2, 18, 4, 5}, []int{13, 18, 1, 1}, nil),
 		c("mb_pw_i8_zxmax_k6", pir.I8, 127, []int{1, 6, 3, 3}, []int{4, 6, 1, 1}, nil),
 		c("mb_pw_i8_k64_stride", pir.I8, -128, []int{1, 64, 9, 9}, []int{21, 64, 1, 1}, pir.Attrs{"strides": pir.Ints(2, 2)}),
+		// The im2col's sources (intdotim2col.go): the input itself (no
+		// padding read, the vectors' overrun within it; batch 2, groups),
+		// bands of rows (the last overlapping), K < 4.
+		c("mb_direct_i8_s2_group", pir.I8, -128, []int{2, 4, 6, 40}, []int{6, 2, 1, 1}, pir.Attrs{"strides": pir.Ints(2, 2), "group": pir.Int(2)}),
+		c("mb_direct_u8_s21", pir.U8, 255, []int{1, 3, 8, 40}, []int{5, 3, 3, 3}, pir.Attrs{"strides": pir.Ints(2, 1)}),
+		c("mb_bands_i8_s2", pir.I8, 5, []int{2, 64, 57, 57}, []int{8, 64, 3, 3}, pir.Attrs{"pads": pad1, "strides": pir.Ints(2, 2)}),
+		c("mb_k3_u8", pir.U8, 3, []int{1, 3, 7, 9}, []int{4, 3, 1, 1}, pir.Attrs{"pads": pad1, "strides": pir.Ints(2, 2)}),
 		// i32 results (no requantization): every bit of the accumulators.
 		c("mb_u8_zx255_i32", pir.U8, 255, []int{1, 5, 6, 7}, []int{6, 5, 3, 3}, pir.Attrs{"pads": pad1, "strides": pir.Ints(2, 2)}),
 		c("mb_i8_zxmin_i32", pir.I8, -128, []int{1, 7, 5, 6}, []int{5, 7, 3, 3}, pir.Attrs{"pads": pad1, "strides": pir.Ints(2, 2)}),
@@ -70,10 +77,6 @@ func TestIntMaddubs(t *testing.T) {
 	if err != nil || !host.hasAVX2() || host.dot() != dotNone {
 		t.Skip("needs an x86-64 host with AVX2 and without VNNI")
 	}
-	// Small convs that are not pointwise too (they would stay on the i16
-	// kernel for its faster im2col).
-	defer func(m int) { maddubsIm2colMinM = m }(maddubsIm2colMinM)
-	maddubsIm2colMinM = 1
 	g, vals, err := codegentest.IntOpsGraph(maddubsCases())
 	if err != nil {
 		t.Fatal(err)
@@ -118,4 +121,42 @@ func TestIntMaddubs(t *testing.T) {
 		top = append(top, x)
 	}
 	checkAgainstRT(t, g, host, nil, vals, top)
+	// Planes too large for the stack: every im2col but the direct ones
+	// gathers bytes with bounds (im2colRows).
+	defer func(n int) { dotPlanesMaxBytes = n }(dotPlanesMaxBytes)
+	dotPlanesMaxBytes = 0
+	checkAgainstRT(t, g, host, nil, vals)
+}
+
+// TestDotIm2colSources: the im2col cases of maddubsCases read where they
+// are meant to, and the bands case has several bands, the last
+// overlapping.
+func TestDotIm2colSources(t *testing.T) {
+	g, _, err := codegentest.IntOpsGraph(maddubsCases())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range p.Steps {
+		if s.Conv == nil || s.Conv.Pointwise {
+			continue
+		}
+		src, _, _, _ := dotPlanes(s)
+		want := dotPadded
+		if strings.Contains(s.Name, "mb_direct") {
+			want = dotDirect
+		}
+		if src != want {
+			t.Errorf("%s: reads from %d, want %d", s.Name, src, want)
+		}
+		if c := s.Conv; strings.Contains(s.Name, "mb_bands") {
+			kq := (c.Cg*c.KH*c.KW + 3) / 4
+			if r := dotBandRows(c, kq); r >= c.OH || c.OH%r == 0 {
+				t.Errorf("%s: bands of %d rows of %d, want several, the last overlapping", s.Name, r, c.OH)
+			}
+		}
+	}
 }
