@@ -24,6 +24,17 @@ func casesGraph(t *testing.T, cases []codegentest.IntCase) (*pir.Graph, []*pir.T
 	return g, vals
 }
 
+// casesProgram builds cases into one graph with its inputs and lowers it.
+func casesProgram(t *testing.T, cases []codegentest.IntCase) (*pir.Graph, []*pir.Tensor, *codegen.Program) {
+	t.Helper()
+	g, vals := casesGraph(t, cases)
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, vals, p
+}
+
 // casesIR lowers cases and emits them for avx2: the program and the
 // module's text.
 func casesIR(t *testing.T, cases []codegentest.IntCase) (*codegen.Program, string) {

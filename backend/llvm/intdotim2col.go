@@ -223,42 +223,15 @@ func (k *kfn) padPlanes8(c *codegen.Conv, planes value.Value, hp, wp, n int, pad
 // im2colPlanes8 is im2colRows from planes of hp×wp at xp (i8*, stride 1
 // or 2), by vectors of 16 bytes, each xor flip (nil: none): every row of
 // the matrix over output rows [oh0, oh0+rows) into tmp(row), then
-// after(row). A row's last vector spills past its OW bytes into the next
-// row's place (written after it) or the slack of tmp.
+// after(row) (im2colVecRows).
 func (k *kfn) im2colPlanes8(c *codegen.Conv, xp value.Value, hp, wp int, oh0 value.Value, rows int, flip value.Value,
 	tmp func(row value.Value) value.Value, after func(row value.Value)) {
-	nv := (c.OW + 15) / 16
 	v16 := types.NewVector(16, types.I8)
-	even := make([]int, 16)
-	for j := range even {
-		even[j] = 2 * j
-	}
-	k.loop(0, c.Cg, func(chn value.Value) {
-		k.loop(0, c.KH, func(kh value.Value) {
-			k.loop(0, c.KW, func(kw value.Value) {
-				row := k.madd(k.madd(chn, c.KH, kh), c.KW, kw)
-				t := tmp(row)
-				src0 := k.add(k.mul(k.madd(chn, hp, k.add(k.mul(oh0, c.SH), k.mul(kh, c.DH))), wp), k.mul(kw, c.DW))
-				k.loop(0, rows, func(i value.Value) {
-					src := k.at(xp, k.add(src0, k.mul(i, c.SH*wp)))
-					dst := k.at(t, k.mul(i, c.OW))
-					for v := 0; v < nv; v++ {
-						var b value.Value
-						if c.SW == 1 {
-							b = k.loadV16i8(k.at(src, ci(16*v)))
-						} else {
-							lo, hi := k.loadV16i8(k.at(src, ci(32*v))), k.loadV16i8(k.at(src, ci(32*v+16)))
-							b = k.b.NewShuffleVector(lo, hi, shuffleMask(even...))
-						}
-						if flip != nil {
-							b = k.b.NewXor(b, flip)
-						}
-						st := k.b.NewStore(b, k.b.NewBitCast(k.at(dst, ci(16*v)), types.NewPointer(v16)))
-						st.Align = 1
-					}
-				})
-				after(row)
-			})
-		})
+	k.im2colVecRows(c, xp, hp, wp, oh0, rows, tmp, after, k.loadV16i8, func(b, p value.Value) {
+		if flip != nil {
+			b = k.b.NewXor(b, flip)
+		}
+		st := k.b.NewStore(b, k.b.NewBitCast(p, types.NewPointer(v16)))
+		st.Align = 1
 	})
 }

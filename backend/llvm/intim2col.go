@@ -80,7 +80,22 @@ func (k *kfn) loadV16(ptr value.Value) value.Value {
 // and a vector of slack), then after(row).
 func (k *kfn) im2colPadded(c *codegen.Conv, xp value.Value, hp, wp int, oh0 value.Value, rows int,
 	tmp func(row value.Value) value.Value, after func(row value.Value)) {
+	k.im2colVecRows(c, xp, hp, wp, oh0, rows, tmp, after, k.loadV16, k.storeV16)
+}
+
+// im2colVecRows copies, for every row of the im2col matrix over output
+// rows [oh0, oh0+rows), the elements of planes of hp×wp at xp (stride 1
+// or 2) into tmp(row) by vectors of 16 elements (ld and st load and store
+// one; a row's last vector spills past its OW elements into the next
+// row's place, written after it, or the slack of tmp), then after(row).
+func (k *kfn) im2colVecRows(c *codegen.Conv, xp value.Value, hp, wp int, oh0 value.Value, rows int,
+	tmp func(row value.Value) value.Value, after func(row value.Value),
+	ld func(p value.Value) value.Value, st func(v, p value.Value)) {
 	nv := (c.OW + 15) / 16
+	even := make([]int, 16)
+	for j := range even {
+		even[j] = 2 * j
+	}
 	k.loop(0, c.Cg, func(chn value.Value) {
 		k.loop(0, c.KH, func(kh value.Value) {
 			k.loop(0, c.KW, func(kw value.Value) {
@@ -92,15 +107,11 @@ func (k *kfn) im2colPadded(c *codegen.Conv, xp value.Value, hp, wp int, oh0 valu
 					dst := k.at(t, k.mul(i, c.OW))
 					for v := 0; v < nv; v++ {
 						if c.SW == 1 {
-							k.storeV16(k.loadV16(k.at(src, ci(16*v))), k.at(dst, ci(16*v)))
+							st(ld(k.at(src, ci(16*v))), k.at(dst, ci(16*v)))
 							continue
 						}
-						lo, hi := k.loadV16(k.at(src, ci(32*v))), k.loadV16(k.at(src, ci(32*v+16)))
-						even := make([]int, 16)
-						for j := range even {
-							even[j] = 2 * j
-						}
-						k.storeV16(k.b.NewShuffleVector(lo, hi, shuffleMask(even...)), k.at(dst, ci(16*v)))
+						lo, hi := ld(k.at(src, ci(32*v))), ld(k.at(src, ci(32*v+16)))
+						st(k.b.NewShuffleVector(lo, hi, shuffleMask(even...)), k.at(dst, ci(16*v)))
 					}
 				})
 				after(row)

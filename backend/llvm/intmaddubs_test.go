@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/codegen/codegentest"
 	pir "github.com/pare-ml/pare/ir"
 )
@@ -77,14 +76,7 @@ func TestIntMaddubs(t *testing.T) {
 	if err != nil || !host.hasAVX2() || host.dot() != dotNone {
 		t.Skip("needs an x86-64 host with AVX2 and without VNNI")
 	}
-	g, vals, err := codegentest.IntOpsGraph(maddubsCases())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := codegen.Lower(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g, vals, p := casesProgram(t, maddubsCases())
 	for _, s := range p.Steps {
 		if s.Conv == nil {
 			continue
@@ -132,14 +124,7 @@ func TestIntMaddubs(t *testing.T) {
 // are meant to, and the bands case has several bands, the last
 // overlapping.
 func TestDotIm2colSources(t *testing.T) {
-	g, _, err := codegentest.IntOpsGraph(maddubsCases())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := codegen.Lower(g)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, p := casesProgram(t, maddubsCases())
 	for _, s := range p.Steps {
 		if s.Conv == nil || s.Conv.Pointwise {
 			continue

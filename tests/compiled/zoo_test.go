@@ -152,25 +152,21 @@ func TestZooCompiled(t *testing.T) {
 			if !float {
 				return
 			}
-			t.Run("int8", func(t *testing.T) {
+			// quantized checks the model quantized by quantizer (calibrated
+			// on two random input sets).
+			quantized := func(t *testing.T, quantizer string, goToo bool) {
 				q := loadZoo(t, m)
 				d := &passes.Dataset{Name: "random", Inputs: [][]*ir.Tensor{zooInputs(q, 1), zooInputs(q, 2)}}
-				if _, err := passes.RunSpec(q, "canonicalize,quantize,fuse", &passes.Context{Data: d}); err != nil {
+				if _, err := passes.RunSpec(q, "canonicalize,"+quantizer+",fuse", &passes.Context{Data: d}); err != nil {
 					t.Fatalf("quantize: %v", err)
 				}
-				check(t, q, true)
-			})
+				check(t, q, goToo)
+			}
+			t.Run("int8", func(t *testing.T) { quantized(t, "quantize", true) })
 			// Pair-bound weights take the LLVM backend's vpmaddubsw
 			// kernel on AVX2 hosts without VNNI (the Go backend has no
 			// such kernel: its int8 run above covers it).
-			t.Run("int8-pair-bound", func(t *testing.T) {
-				q := loadZoo(t, m)
-				d := &passes.Dataset{Name: "random", Inputs: [][]*ir.Tensor{zooInputs(q, 1), zooInputs(q, 2)}}
-				if _, err := passes.RunSpec(q, "canonicalize,quantize{pair-bound=true},fuse", &passes.Context{Data: d}); err != nil {
-					t.Fatalf("quantize: %v", err)
-				}
-				check(t, q, false)
-			})
+			t.Run("int8-pair-bound", func(t *testing.T) { quantized(t, "quantize{pair-bound=true}", false) })
 		})
 	}
 }
