@@ -204,7 +204,7 @@ func bestPairScale(xs []float32, k int) (float32, []int8) {
 	hi, lo := amax/127, math.Max(pmax/pairBound, amax/127)
 	// Candidates, ascending: a geometric grid over [hi, lo], where plain
 	// rounding goes from breaking the bound everywhere to nowhere, and
-	// amax/N for N = 126 … 63 (the largest weight on the grid), up to the
+	// amax/N for N = 126, 122, … and 63 (the largest weight on the grid), up to the
 	// 7-bit scale, which never needs a projection.
 	var grid []float64
 	if lo > hi {
@@ -215,9 +215,10 @@ func bestPairScale(xs []float32, k int) (float32, []int8) {
 	} else {
 		grid = append(grid, hi)
 	}
-	for d := 126; d >= 63; d-- {
+	for d := 126; d > 63; d -= 4 { // every 4th: the refinement below searches between (light_resnet50: 31 s → 17 s)
 		grid = append(grid, amax/float64(d))
 	}
+	grid = append(grid, amax/63)
 	sort.Float64s(grid)
 
 	buf := make([]int8, len(xs))
