@@ -168,7 +168,7 @@ func (t Target) dotFor(p *codegen.Program, s *codegen.Step) dotISA {
 	if d := t.dot(); d != dotNone {
 		return d
 	}
-	if t.maddubsShape(p, s) && pairSafe(s, p.Weights) {
+	if t.maddubsShape(p, s) && t.pairSafe(p, s) {
 		return dotMaddubs
 	}
 	return dotNone
@@ -193,17 +193,17 @@ func (t Target) maddubsShape(p *codegen.Program, s *codegen.Step) bool {
 	if intPadStep(s) || intGemvStep(s, t) {
 		return false
 	}
-	return !(t.winoStep(s) && winoExact(s, winoMaxW(s, p.Weights)))
+	return !(t.winoStep(s) && winoExact(s, t.winoMaxW(p, s)))
 }
 
 // MaddubsConvs counts the convs of p that run on vpmaddubsw on t (on) and
 // those that would but for weights that can saturate it (saturating:
 // quantize{pair-bound} makes them eligible).
 func MaddubsConvs(p *codegen.Program, t Target) (on, saturating int) {
-	t = resolveCPU(t)
+	t = resolveCPU(t).withScan()
 	for _, s := range p.Steps {
 		if t.maddubsShape(p, s) {
-			if pairSafe(s, p.Weights) {
+			if t.pairSafe(p, s) {
 				on++
 			} else {
 				saturating++

@@ -217,10 +217,10 @@ func appendWino(p *codegen.Program, w []byte, t Target) ([]byte, map[*codegen.St
 // WinogradWeights reports how many integer convs of p run as Winograd on t
 // and the bytes their transformed weights add to the weights blob.
 func WinogradWeights(p *codegen.Program, t Target) (convs int, bytes int64) {
-	t = resolveCPU(t)
+	t = resolveCPU(t).withScan()
 	done := map[int64]bool{}
 	for _, s := range p.Steps {
-		if !t.winoStep(s) || !winoExact(s, winoMaxW(s, p.Weights)) {
+		if !t.winoStep(s) || !winoExact(s, t.winoMaxW(p, s)) {
 			continue
 		}
 		convs++

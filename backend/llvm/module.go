@@ -40,6 +40,8 @@ type Target struct {
 	// i16 pair kernel even where their weights let vpmaddubsw run them
 	// exactly (intdot.go, dotMaddubs).
 	NoMaddubs bool
+
+	scan *weightScan // memoized weight facts (weightscan.go)
 }
 
 // Arch is "x86_64" or "aarch64".
@@ -103,7 +105,7 @@ func Emit(p *codegen.Program, t Target, weightsPath string) (*ir.Module, []byte,
 	if strings.ContainsAny(weightsPath, "\"\\\n\r") {
 		return nil, nil, fmt.Errorf("weights path %q: quotes, backslashes and newlines cannot be included by the assembler", weightsPath)
 	}
-	t = resolveCPU(t)
+	t = resolveCPU(t).withScan()
 	blob, packedA := repackWeights(p)
 	blob, wino := appendWino(p, blob, t)
 	blob, intPairs := appendIntPairs(p, blob, t, wino)
