@@ -29,6 +29,9 @@ func (e *emitter) newFunc(name string, ret types.Type, params ...*ir.Param) *kfn
 	if e.t.Features != "" {
 		f.FuncAttrs = append(f.FuncAttrs, ir.AttrPair{Key: "target-features", Value: e.t.Features})
 	}
+	if e.t.preferYMM() {
+		f.FuncAttrs = append(f.FuncAttrs, ir.AttrPair{Key: "prefer-vector-width", Value: "256"})
+	}
 	k := &kfn{e: e, f: f}
 	k.b = f.NewBlock("entry")
 	return k

@@ -14,7 +14,8 @@ import (
 )
 
 // HostTarget is the target of the machine pare runs on, tuned for its CPU
-// (the name llc reports as "Host CPU").
+// (the name llc reports as "Host CPU") with the dot-product extensions
+// that name does not imply but the host has (hostFeatures).
 func HostTarget() (Target, error) {
 	var t Target
 	switch runtime.GOARCH {
@@ -26,6 +27,7 @@ func HostTarget() (Target, error) {
 		return Target{}, fmt.Errorf("no LLVM target for host architecture %s", runtime.GOARCH)
 	}
 	t.CPU = hostCPU()
+	t.Features = hostFeatures(t.CPU)
 	t.WinogradF32 = true
 	return t, nil
 }

@@ -16,6 +16,10 @@ func init() {
 		name: "compile", args: "MODEL -target TRIPLE [-mcpu CPU] [-mattr FEATURES] -emit ll|obj|exe|plan -o OUT",
 		summary: "compile a model ahead of time to LLVM IR, an object and C header, or a static executable",
 		detail: `Targets: x86_64-linux-gnu, aarch64-linux-gnu (default: the host, tuned with -mcpu native).
+On the host, the dot-product extensions the CPU has but LLVM 14 does not infer
+from its name (AVX512-VNNI on AMD Zen 4, which LLVM 14 calls znver3; +dotprod on
+Arm cores it calls generic) are added from /proc/cpuinfo; -mattr -avx512vnni or
+-dotprod turns them off.
 -emit ll   OUT.ll: LLVM IR (LLVM 14, typed pointers); the weights go to OUT.ll.weights
            and the IR includes them by assembler .incbin.
 -emit obj  OUT (an object: NAME_run, its arena in .bss and its weights in .rodata;
@@ -112,6 +116,9 @@ func compileTarget(triple, cpu, attr string) (llvm.Target, error) {
 	}
 	if cpu == "" && herr == nil && host.Triple == triple {
 		t.CPU = host.CPU
+		if host.Features != "" { // -mattr comes last: it can turn them off
+			t.Features = strings.Trim(host.Features+","+attr, ",")
+		}
 	}
 	return t, nil
 }
