@@ -32,9 +32,8 @@ import (
 const (
 	mrI = 6
 	mrD = 4
+	mrM = 5
 )
-
-var mrM = 6
 
 // mrFor is the number of rows of a tile on dot product d (dotNone: the
 // i16 pair kernel).
