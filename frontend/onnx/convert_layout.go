@@ -78,7 +78,14 @@ func convSpaceToDepth(c *nodeCtx) error {
 // convTile repeats x along each dim: a size-1 dim goes in front of every
 // repeated dim, expand repeats along it, and a reshape merges the pairs.
 func convTile(c *nodeCtx) error {
-	x, reps, err := c.withInts("repeats")
+	var x *ir.Value
+	var reps []int
+	var err error
+	if c.opset < 6 {
+		x, reps, err = c.legacyTiles()
+	} else {
+		x, reps, err = c.withInts("repeats")
+	}
 	if err != nil {
 		return err
 	}
@@ -107,4 +114,38 @@ func convTile(c *nodeCtx) error {
 	b := c.build()
 	e := b.typed("expand", "repeated", nil, x.Type.WithShape(wide), b.reshape("split", x, split))
 	return b.finish(b.reshape("", e, out))
+}
+
+// legacyTiles reads Tile-1's inputs (input, tiles, axis: two constant
+// scalars, the input repeated tiles times along axis) as Tile-6 repeats.
+func (c *nodeCtx) legacyTiles() (*ir.Value, []int, error) {
+	x, err := c.need(0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sc [2]int
+	for i, what := range []string{"tiles", "axis"} {
+		t, err := c.constIn(i + 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		if t == nil {
+			return nil, nil, c.errf("the %s input is missing", what)
+		}
+		l, err := intList(t)
+		if err != nil || len(l) != 1 {
+			return nil, nil, c.errf("%s must be one integer (Tile before opset 6)", what)
+		}
+		sc[i] = l[0]
+	}
+	axis, err := c.normAxis(sc[1], x.Type.Rank())
+	if err != nil {
+		return nil, nil, err
+	}
+	reps := make([]int, x.Type.Rank())
+	for i := range reps {
+		reps[i] = 1
+	}
+	reps[axis] = sc[0]
+	return x, reps, nil
 }

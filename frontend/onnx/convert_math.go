@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -194,7 +195,18 @@ func convCast(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	dt, err := irDType(int32(min(max(c.int("to", 0), -1), 1<<20)))
+	var to int32
+	if c.opset < 6 { // Cast-1: the type by name
+		name := c.str("to", "")
+		v, ok := onnxpb.TensorProto_DataType_value[name]
+		if !ok {
+			return c.errf("to %q is not a data type name", name)
+		}
+		to = v
+	} else {
+		to = int32(min(max(c.int("to", 0), -1), 1<<20))
+	}
+	dt, err := irDType(to)
 	if err != nil {
 		return c.unsupported("cast to %s", err.(*UnsupportedError).Reason)
 	}

@@ -441,6 +441,16 @@ func convUpsample(c *nodeCtx) error {
 		return err
 	}
 	scales := c.floats("scales")
+	mode := c.str("mode", "nearest")
+	if c.opset < 7 { // Upsample-1: NCHW, two attributes; "bilinear"
+		if x.Type.Rank() != 4 {
+			return c.errf("input %v: Upsample before opset 7 takes NCHW", x.Type.Shape)
+		}
+		scales = []float32{1, 1, c.float("height_scale", 0), c.float("width_scale", 0)}
+		if mode == "bilinear" {
+			mode = "linear"
+		}
+	}
 	if c.opset >= 9 {
 		t, err := c.constIn(1)
 		if err != nil {
@@ -457,7 +467,7 @@ func convUpsample(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	return c.resize(x, c.str("mode", "nearest"), "asymmetric", nearest, scales, nil)
+	return c.resize(x, mode, "asymmetric", nearest, scales, nil)
 }
 
 func convResize(c *nodeCtx) error {

@@ -120,3 +120,29 @@ func convLayerNorm(c *nodeCtx) error {
 	}
 	return b.finish(b.op("add", "", nil, b.op("mul", "scaled", nil, norm, scale), args[1]))
 }
+
+// convImageScaler (opsets 1-9, experimental, removed in 10; in older zoo
+// models such as tiny-YOLOv2 and emotion FER+): x · scale + bias[c] on
+// NCHW, scale and bias attributes.
+func convImageScaler(c *nodeCtx) error {
+	x, err := c.floatIn(0)
+	if err != nil {
+		return err
+	}
+	if x.Type.Rank() != 4 {
+		return c.errf("input %v must be NCHW", x.Type.Shape)
+	}
+	ch := x.Type.Shape[1]
+	bias := c.floats("bias")
+	if bias == nil {
+		bias = make([]float32, ch)
+	}
+	if len(bias) != ch {
+		return c.errf("bias has %d values for %d channels", len(bias), ch)
+	}
+	bt := ir.NewTensor(ir.F32, []int{1, ch, 1, 1})
+	copy(bt.F32, bias)
+	b := c.build()
+	scaled := b.op("mul", "scaled", nil, x, b.k("scale", float64(c.float("scale", 1))))
+	return b.finish(b.op("add", "", nil, scaled, c.constant(c.tmpName("bias"), bt, nil)))
+}

@@ -54,8 +54,17 @@ func reshapeShape(in, spec []int, allowzero bool) ([]int, error) {
 }
 
 func convReshape(c *nodeCtx) error {
-	x, spec, err := c.withInts("shape")
-	if err != nil {
+	var x *ir.Value
+	var spec []int
+	var err error
+	if c.opset < 5 { // Reshape-1: the shape is an attribute
+		if x, err = c.need(0); err != nil {
+			return err
+		}
+		if spec = c.ints("shape"); spec == nil {
+			return c.errf("the shape attribute is missing")
+		}
+	} else if x, spec, err = c.withInts("shape"); err != nil {
 		return err
 	}
 	shape, err := reshapeShape(x.Type.Shape, spec, c.int("allowzero", 0) != 0)
@@ -214,11 +223,15 @@ func convConcat(c *nodeCtx) error {
 	if len(xs) == 0 {
 		return c.errf("needs at least one input")
 	}
-	axis, err := c.normAxis(c.int("axis", 0), xs[0].Type.Rank())
+	def := 0
+	if c.opset < 4 {
+		def = 1 // Concat-1: axis is optional, default 1
+	}
+	axis, err := c.normAxis(c.int("axis", def), xs[0].Type.Rank())
 	if err != nil {
 		return err
 	}
-	if !c.has("axis") {
+	if !c.has("axis") && c.opset >= 4 {
 		return c.errf("the axis attribute is missing")
 	}
 	if len(xs) == 1 {
@@ -239,6 +252,9 @@ func convPad(c *nodeCtx) error {
 	value := float32(0)
 	if c.opset < 11 {
 		pads = c.ints("pads")
+		if c.opset < 2 {
+			pads = c.ints("paddings") // Pad-1
+		}
 		value = c.float("value", 0)
 	} else {
 		ts := make([]*ir.Tensor, 3)
@@ -420,11 +436,16 @@ func convSplit(c *nodeCtx) error {
 	var sizes []int
 	if c.opset < 13 {
 		sizes = c.ints("split")
-	} else if t, err := c.constIn(1); err != nil {
-		return err
-	} else if t != nil {
-		if sizes, err = intList(t); err != nil {
-			return c.errf("split: %v", err)
+	}
+	if c.opset < 2 || c.opset >= 13 { // Split-1 took split as an optional input too
+		t, err := c.constIn(1)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			if sizes, err = intList(t); err != nil {
+				return c.errf("split: %v", err)
+			}
 		}
 	}
 	switch {

@@ -10,7 +10,7 @@ import (
 
 // The default-domain opsets pare imports.
 const (
-	minOpset = 6
+	minOpset = 1
 	maxOpset = 25
 )
 
@@ -43,7 +43,7 @@ func init() {
 		"MatMul":             {fn: convMatMul, notes: "→ matmul"},
 		"Softmax":            {fn: convSoftmax, notes: "→ softmax; before opset 13 the 2-D coercion at axis becomes reshape → softmax → reshape"},
 		"Resize":             {fn: convResize, since: 10, consts: []int{2, 3}, notes: "→ resize with the declared output shape; nearest or linear; scales and sizes must be constant; cubic, tf_crop_and_resize, antialias downscaling and keep_aspect_ratio_policy unsupported"},
-		"Upsample":           {fn: convUpsample, consts: []int{1}, notes: "→ resize (asymmetric, nearest floor or linear)"},
+		"Upsample":           {fn: convUpsample, consts: []int{1}, notes: "→ resize (asymmetric, nearest floor or linear); before opset 7 height_scale and width_scale, mode bilinear"},
 		"QuantizeLinear":     {fn: convQuantize, since: 10, consts: []int{1, 2}, notes: "→ quantize with a quantized i8/u8/i16 result type; per-tensor or per-axis; blocked quantization unsupported"},
 		"DequantizeLinear":   {fn: convDequantize, since: 10, consts: []int{1, 2}, notes: "→ dequantize; the scale and zero point become the input's type (a param or const gets them)"},
 		"QLinearConv":        {fn: convQLinearConv, since: 10, consts: []int{1, 2, 4, 5, 6, 7}, notes: "→ conv on quantized operand types with a quantized result"},
@@ -83,7 +83,7 @@ func init() {
 		"ReduceMax":   {fn: convReduce("reduce_max", 18), consts: []int{1}, notes: "→ reduce_max; axes normalized; noop_with_empty_axes"},
 		"ArgMax":      {fn: convArgMax(false), notes: "→ argmax (i64); select_last_index"},
 		"ArgMin":      {fn: convArgMax(true), notes: "→ neg, argmax (f32 inputs)"},
-		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change)"},
+		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change); before opset 6 `to` names the type"},
 
 		// Reductions decomposed (convert_reduce.go).
 		"ReduceMin":       {fn: convReduceForm(reduceMin), consts: []int{1}, notes: "→ neg, reduce_max, neg"},
@@ -106,21 +106,22 @@ func init() {
 		// Normalizations decomposed (convert_norm.go).
 		"LRN":                   {fn: convLRN, notes: "→ x / pow(bias + alpha·avgpool(x², channel window, count_include_pad), beta)"},
 		"InstanceNormalization": {fn: convInstanceNorm, notes: "→ reduce_mean/sub/mul/add/sqrt/div over the spatial dims, · scale + B"},
+		"ImageScaler":           {fn: convImageScaler, notes: "→ mul by scale, add the per-channel bias (experimental op of opsets 1-9, in older zoo models)"},
 		"LayerNormalization":    {fn: convLayerNorm, since: 17, notes: "→ reduce_mean/sub/mul/add/sqrt/div over the dims from axis, · Scale + B; stash_type 1 only; the Mean and InvStdDev outputs unsupported"},
 
 		// Shapes, layout and constants (convert_shape.go).
-		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved"},
+		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
 		"Squeeze":         {fn: convSqueeze, consts: []int{1}, notes: "→ reshape"},
 		"Unsqueeze":       {fn: convUnsqueeze, consts: []int{1}, notes: "→ reshape"},
 		"Transpose":       {fn: convTranspose, notes: "→ transpose"},
-		"Concat":          {fn: convConcat, notes: "→ concat"},
-		"Pad":             {fn: convPad, consts: []int{1, 2, 3}, notes: "→ pad; constant, reflect and edge modes; pads and value must be constant"},
+		"Concat":          {fn: convConcat, notes: "→ concat; before opset 4 axis defaults to 1"},
+		"Pad":             {fn: convPad, consts: []int{1, 2, 3}, notes: "→ pad; constant, reflect and edge modes; pads and value must be constant; opset 1 paddings"},
 		"Slice":           {fn: convSlice, consts: []int{1, 2, 3, 4}, notes: "→ slice with starts, ends and steps normalized per dim and clamped"},
-		"Split":           {fn: convSplit, consts: []int{1}, notes: "→ one slice per output"},
+		"Split":           {fn: convSplit, consts: []int{1}, notes: "→ one slice per output; opset 1 split input or attribute"},
 		"Gather":          {fn: convGather, notes: "→ gather (folded when all inputs are constant)"},
 		"Expand":          {fn: convExpand, since: 8, consts: []int{1}, notes: "→ expand to the broadcast shape"},
-		"Tile":            {fn: convTile, consts: []int{1}, notes: "→ reshape (a 1 before each repeated dim), expand, reshape; repeats must be constant"},
+		"Tile":            {fn: convTile, consts: []int{1, 2}, notes: "→ reshape (a 1 before each repeated dim), expand, reshape; repeats must be constant; before opset 6 tiles and axis"},
 		"DepthToSpace":    {fn: convDepthToSpace, notes: "→ reshape, transpose, reshape; DCR and CRD modes"},
 		"SpaceToDepth":    {fn: convSpaceToDepth, notes: "→ reshape, transpose, reshape"},
 		"Identity":        {fn: convIdentity, notes: "removed: the output is the input"},
