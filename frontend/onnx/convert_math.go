@@ -109,11 +109,10 @@ func convMean(c *nodeCtx) error {
 }
 
 func convPow(c *nodeCtx) error {
-	vs, err := c.needN(2)
+	x, y, err := c.binaryArgs() // Pow-1: legacy broadcast too
 	if err != nil {
 		return err
 	}
-	x, y := vs[0], vs[1]
 	if y.Type.DType != ir.F32 && x.Type.DType == ir.F32 {
 		if y, err = c.add("cast", []*ir.Value{y}, nil, ir.Type{DType: ir.F32}, c.tmpName("exponent")); err != nil {
 			return err
