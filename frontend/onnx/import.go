@@ -37,18 +37,24 @@ func Import(path string, opts Options) (*ir.Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ImportBytes(filepath.Base(path), data, opts)
+	return importBytes(filepath.Base(path), filepath.Dir(path), data, opts)
 }
 
 // ImportBytes imports a serialized ONNX model; name (the file name) names
 // the graph and prefixes errors.
 func ImportBytes(name string, data []byte, opts Options) (*ir.Graph, error) {
+	return importBytes(name, "", data, opts)
+}
+
+// importBytes is ImportBytes for a model read from folder dir ("": none),
+// where its external data files are (external.go).
+func importBytes(name, dir string, data []byte, opts Options) (*ir.Graph, error) {
 	var m onnxpb.ModelProto
 	if err := proto.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%s: not an ONNX model: %v", name, err)
 	}
 	gname := strings.TrimSuffix(name, filepath.Ext(name))
-	im := &importer{model: name, opts: opts, g: ir.NewGraph(gname),
+	im := &importer{model: name, dir: dir, opts: opts, g: ir.NewGraph(gname),
 		vals: map[string]*ir.Value{}, uses: map[*ir.Value]int{}, qconsts: map[*ir.Value][]*ir.Value{}, foldErr: map[*ir.Value]error{}}
 	if err := im.run(&m); err != nil {
 		return nil, modelError(name, err)
@@ -59,6 +65,7 @@ func ImportBytes(name string, data []byte, opts Options) (*ir.Graph, error) {
 // importer holds the state of one import.
 type importer struct {
 	model string
+	dir   string // the model's folder, for external data ("" if none)
 	opts  Options
 	opset int
 	g     *ir.Graph
@@ -302,6 +309,10 @@ func (im *importer) defineInputs() error {
 	for _, tp := range im.graph.GetInitializer() {
 		if _, bound := im.vals[tp.GetName()]; bound {
 			continue
+		}
+		tp, err := loadExternal(im.dir, tp)
+		if err != nil {
+			return err
 		}
 		t, err := DecodeTensor(tp)
 		if err != nil {

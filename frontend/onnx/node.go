@@ -240,7 +240,12 @@ func (c *nodeCtx) tensor(name string) *ir.Tensor {
 	if a == nil || !c.kindOK(a, onnxpb.AttributeProto_TENSOR) {
 		return nil
 	}
-	t, err := DecodeTensor(a.GetT())
+	tp, err := loadExternal(c.im.dir, a.GetT())
+	if err != nil {
+		c.fail(c.errf("attribute %s: %v", name, err))
+		return nil
+	}
+	t, err := DecodeTensor(tp)
 	if err != nil {
 		if ue, ok := err.(*UnsupportedError); ok {
 			c.fail(c.unsupported("attribute %s: %s", name, ue.Reason))

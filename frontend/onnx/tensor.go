@@ -101,7 +101,7 @@ func checkDims(dims []int64) ([]int, error) {
 // DecodeTensor converts a TensorProto to a tensor. The data may be in
 // raw_data (little-endian) or in the typed fields (float_data, int32_data,
 // which also carries int8, uint8, int16 and bool, int64_data). External data
-// is an error; data types pare has no dtype for give an *UnsupportedError.
+// must have been read in (loadExternal): here it is an error; data types pare has no dtype for give an *UnsupportedError.
 func DecodeTensor(tp *onnxpb.TensorProto) (*ir.Tensor, error) {
 	name := tp.GetName()
 	dt, err := irDType(tp.GetDataType())
