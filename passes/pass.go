@@ -42,6 +42,7 @@ type Pass struct {
 // passes is the ordered pass table. Its order is the recommended order;
 // ordering constraints are the After / Before lists.
 var passes = []*Pass{
+	qdqPass,
 	canonicalizePass,
 	prunePass,
 	lowrankPass,

@@ -25,7 +25,7 @@ func TestParseSpec(t *testing.T) {
 	}
 	bad := []struct{ spec, want string }{
 		{"", "empty pipeline"},
-		{"canonicalise", "unknown pass \"canonicalise\" (passes: canonicalize, prune, lowrank, quantize, share, sparse, distill, fuse)"},
+		{"canonicalise", "unknown pass \"canonicalise\" (passes: qdq, canonicalize, prune, lowrank, quantize, share, sparse, distill, fuse)"},
 		{"quantize{bits=4}", "unknown option \"bits\" (options: w, a, scheme, per-tensor, pair-bound, calib"},
 		{"quantize{calib=kl}", "calib: \"kl\" (want one of minmax, percentile:P, entropy)"},
 		{"quantize{calib=percentile:20}", "P must be in (50, 100]"},

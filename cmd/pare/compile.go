@@ -9,6 +9,7 @@ import (
 
 	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
+	"github.com/pare-ml/pare/ir"
 )
 
 func init() {
@@ -69,6 +70,9 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				g, err := mf.load(pos[0])
 				if err != nil {
 					return err
+				}
+				if n := qdqFloatLayers(g); n > 0 {
+					fmt.Fprintf(stderr, "%d conv/gemm/matmul run in float between dequantize and quantize (a QDQ model): pare opt %s -passes qdq,canonicalize,fuse -o OUT.ir makes them integer ops\n", n, pos[0])
 				}
 				opts := codegen.Options{Weights: *weights, Backend: "llvm"}
 				if *emit == "go" {
@@ -218,4 +222,20 @@ func reportSparse(p *codegen.Program) {
 	if n > 0 {
 		fmt.Fprintf(stderr, "%d layers run sparse kernels: their weights take %d bytes (dense %d, %.1f× smaller)\n", n, enc, dense, float64(dense)/float64(max(enc, 1)))
 	}
+}
+
+// qdqFloatLayers counts the f32 conv, gemm and matmul ops of g that read a
+// dequantized input: a QDQ model's layers, which the qdq pass makes
+// integer.
+func qdqFloatLayers(g *ir.Graph) int {
+	n := 0
+	for _, v := range g.Values {
+		switch v.Op.Name {
+		case "conv", "gemm", "matmul":
+			if v.Type.DType == ir.F32 && len(v.Args) > 1 && v.Args[0].Op.Name == "dequantize" {
+				n++
+			}
+		}
+	}
+	return n
 }
