@@ -1,4 +1,4 @@
-// Package onnx imports ONNX models (default domain, opsets 6 to 25) into
+// Package onnx imports ONNX models (default domain, opsets 1 to 25) into
 // pare's IR. Every value gets static shapes: symbolic input dims come from
 // Options, and shape computations (Shape, Gather, Concat, ...) are folded at
 // import. See SupportedOps for the operators and what each maps to.

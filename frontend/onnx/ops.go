@@ -141,8 +141,13 @@ func init() {
 
 // lookupConverter finds the converter of a node, or says why there is none.
 func lookupConverter(n *onnxpb.NodeProto, opset int) (converter, string) {
-	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
-		return converter{}, fmt.Sprintf("operator %s of domain %q is not supported (pare imports the default ONNX domain only)", n.GetOpType(), d)
+	if d := n.GetDomain(); d == "com.microsoft" {
+		if conv, ok := msConverters[n.GetOpType()]; ok {
+			return conv, ""
+		}
+		return converter{}, fmt.Sprintf("operator %s of domain \"com.microsoft\" is not supported (pare imports %s of it)", n.GetOpType(), msList())
+	} else if d != "" && d != "ai.onnx" {
+		return converter{}, fmt.Sprintf("operator %s of domain %q is not supported (pare imports the default ONNX domain and some of com.microsoft)", n.GetOpType(), d)
 	}
 	conv, ok := converters[n.GetOpType()]
 	if !ok {
@@ -152,6 +157,15 @@ func lookupConverter(n *onnxpb.NodeProto, opset int) (converter, string) {
 		return conv, fmt.Sprintf("operator %s is supported from opset %d; the model's opset is %d", n.GetOpType(), conv.since, opset)
 	}
 	return conv, ""
+}
+
+func msList() string {
+	var names []string
+	for name := range msConverters {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 func supportedList() string {
@@ -174,6 +188,9 @@ func SupportedOps() []OpSupport {
 	var out []OpSupport
 	for name, c := range converters {
 		out = append(out, OpSupport{Op: name, Opsets: fmt.Sprintf("%d-%d", max(c.since, minOpset), maxOpset), Notes: c.notes})
+	}
+	for name, c := range msConverters {
+		out = append(out, OpSupport{Op: "com.microsoft." + name, Opsets: "1", Notes: c.notes})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Op < out[j].Op })
 	return out
