@@ -5,7 +5,10 @@
 // ir imports nothing else of the project.
 package ir
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // DType is the element type of a tensor.
 type DType uint8
@@ -83,3 +86,24 @@ func ParseDType(s string) (DType, error) {
 	}
 	return Invalid, fmt.Errorf("unknown dtype %q (supported: f32 i8 u8 i16 i32 i64 bool)", s)
 }
+
+// HalfToFloat converts an IEEE 754 binary16 value to float32 (exactly:
+// every half is a float32).
+func HalfToFloat(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp, frac := uint32(h>>10)&0x1f, uint32(h)&0x3ff
+	switch {
+	case exp == 0: // zero and subnormals: frac · 2^-24
+		v := float32(frac) / (1 << 24)
+		if sign != 0 {
+			v = -v
+		}
+		return v
+	case exp == 0x1f: // infinities and NaNs
+		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
+}
+
+// BFloat16ToFloat converts a bfloat16 value (the top half of a float32).
+func BFloat16ToFloat(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }

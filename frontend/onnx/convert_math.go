@@ -205,6 +205,9 @@ func convCast(c *nodeCtx) error {
 	} else {
 		to = int32(min(max(c.int("to", 0), -1), 1<<20))
 	}
+	if to == dtFloat16 || to == dtBFloat16 {
+		to = dtFloat // half-precision models compute in f32 (decodeHalf)
+	}
 	dt, err := irDType(to)
 	if err != nil {
 		return c.unsupported("cast to %s", err.(*UnsupportedError).Reason)

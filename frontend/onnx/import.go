@@ -206,6 +206,9 @@ func (im *importer) inputType(vi *onnxpb.ValueInfoProto) (ir.Type, error) {
 	if tt == nil {
 		return ir.Type{}, unsupportedf("graph input %q is not a tensor (sequence, map, optional and sparse inputs are not supported)", name)
 	}
+	if e := tt.GetElemType(); e == dtFloat16 || e == dtBFloat16 {
+		return ir.Type{}, unsupportedf("graph input %q is %s: pare computes half-precision models in float32 (their weights and casts), but takes float32 inputs and outputs; convert with float32 I/O (onnxconverter_common's convert_float_to_float16 with keep_io_types=True)", name, onnxpb.DataTypeName(e))
+	}
 	dt, err := irDType(tt.GetElemType())
 	if err != nil {
 		err.(*UnsupportedError).Reason = fmt.Sprintf("graph input %q: %s", name, err.(*UnsupportedError).Reason)
@@ -384,6 +387,9 @@ func checkDeclared(v *ir.Value, vi *onnxpb.ValueInfoProto) error {
 	tt := vi.GetType().GetTensorType()
 	if tt == nil {
 		return nil
+	}
+	if e := tt.GetElemType(); e == dtFloat16 || e == dtBFloat16 {
+		return unsupportedf("graph output %q is %s: pare computes half-precision models in float32, with float32 inputs and outputs (convert with keep_io_types=True)", vi.GetName(), onnxpb.DataTypeName(e))
 	}
 	if tt.GetElemType() != 0 {
 		dt, err := irDType(tt.GetElemType())

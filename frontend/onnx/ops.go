@@ -83,7 +83,7 @@ func init() {
 		"ReduceMax":   {fn: convReduce("reduce_max", 18), consts: []int{1}, notes: "→ reduce_max; axes normalized; noop_with_empty_axes"},
 		"ArgMax":      {fn: convArgMax(false), notes: "→ argmax (i64); select_last_index"},
 		"ArgMin":      {fn: convArgMax(true), notes: "→ neg, argmax (f32 inputs)"},
-		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change); before opset 6 `to` names the type"},
+		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change); before opset 6 `to` names the type; to FLOAT16 / BFLOAT16 computes in f32 (half constants become f32)"},
 
 		// Reductions decomposed (convert_reduce.go).
 		"ReduceMin":       {fn: convReduceForm(reduceMin), consts: []int{1}, notes: "→ neg, reduce_max, neg"},

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 
@@ -19,6 +20,10 @@ const (
 	dtInt64  = int32(onnxpb.TensorProto_INT64)
 	dtBool   = int32(onnxpb.TensorProto_BOOL)
 	dtString = int32(onnxpb.TensorProto_STRING)
+	// Constants of these become f32 (decodeHalf), and casts to them
+	// compute in f32 (convCast).
+	dtFloat16  = int32(onnxpb.TensorProto_FLOAT16)
+	dtBFloat16 = int32(onnxpb.TensorProto_BFLOAT16)
 )
 
 // supportedDTypes is the sentence every dtype error ends with.
@@ -104,6 +109,9 @@ func checkDims(dims []int64) ([]int, error) {
 // must have been read in (loadExternal): here it is an error; data types pare has no dtype for give an *UnsupportedError.
 func DecodeTensor(tp *onnxpb.TensorProto) (*ir.Tensor, error) {
 	name := tp.GetName()
+	if d := tp.GetDataType(); d == dtFloat16 || d == dtBFloat16 {
+		return decodeHalf(tp)
+	}
 	dt, err := irDType(tp.GetDataType())
 	if err != nil {
 		err.(*UnsupportedError).Reason = fmt.Sprintf("tensor %q: %s", name, err.(*UnsupportedError).Reason)
@@ -231,4 +239,40 @@ func floatList(t *ir.Tensor) ([]float32, error) {
 		return nil, fmt.Errorf("want a 1-D tensor, have shape %v", t.Shape)
 	}
 	return append([]float32{}, t.F32...), nil
+}
+
+// decodeHalf converts a FLOAT16 or BFLOAT16 tensor (raw_data, or the 16-bit
+// patterns in int32_data) to f32, exactly: pare computes half-precision
+// models in f32.
+func decodeHalf(tp *onnxpb.TensorProto) (*ir.Tensor, error) {
+	name := tp.GetName()
+	if tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL || len(tp.GetExternalData()) > 0 {
+		return nil, fmt.Errorf("tensor %q stores its data in an external file that was not read", name)
+	}
+	shape, err := checkDims(tp.GetDims())
+	if err != nil {
+		return nil, fmt.Errorf("tensor %q: %v", name, err)
+	}
+	conv := ir.HalfToFloat
+	if tp.GetDataType() == dtBFloat16 {
+		conv = ir.BFloat16ToFloat
+	}
+	n := ir.NumElements(shape)
+	t := ir.NewTensor(ir.F32, shape)
+	switch {
+	case tp.RawData != nil:
+		if len(tp.RawData) != 2*n {
+			return nil, fmt.Errorf("tensor %q: %s%v needs %d bytes of raw_data, has %d", name, onnxpb.DataTypeName(tp.GetDataType()), shape, 2*n, len(tp.RawData))
+		}
+		for i := range t.F32 {
+			t.F32[i] = conv(binary.LittleEndian.Uint16(tp.RawData[2*i:]))
+		}
+	case len(tp.GetInt32Data()) == n:
+		for i, v := range tp.GetInt32Data() {
+			t.F32[i] = conv(uint16(v))
+		}
+	default:
+		return nil, fmt.Errorf("tensor %q: %s%v needs %d values, int32_data has %d", name, onnxpb.DataTypeName(tp.GetDataType()), shape, n, len(tp.GetInt32Data()))
+	}
+	return t, nil
 }
