@@ -207,7 +207,7 @@ func (im *importer) inputType(vi *onnxpb.ValueInfoProto) (ir.Type, error) {
 		return ir.Type{}, unsupportedf("graph input %q is not a tensor (sequence, map, optional and sparse inputs are not supported)", name)
 	}
 	if e := tt.GetElemType(); e == dtFloat16 || e == dtBFloat16 {
-		return ir.Type{}, unsupportedf("graph input %q is %s: pare computes half-precision models in float32 (their weights and casts), but takes float32 inputs and outputs; convert with float32 I/O (onnxconverter_common's convert_float_to_float16 with keep_io_types=True)", name, onnxpb.DataTypeName(e))
+		return ir.Type{}, unsupportedf("graph input %q is %s: half-precision inputs are not supported; pare computes half-precision models in float32 (their weights and casts) with float32 inputs and outputs: convert with keep_io_types=True (onnxconverter_common's convert_float_to_float16)", name, onnxpb.DataTypeName(e))
 	}
 	dt, err := irDType(tt.GetElemType())
 	if err != nil {
@@ -389,7 +389,7 @@ func checkDeclared(v *ir.Value, vi *onnxpb.ValueInfoProto) error {
 		return nil
 	}
 	if e := tt.GetElemType(); e == dtFloat16 || e == dtBFloat16 {
-		return unsupportedf("graph output %q is %s: pare computes half-precision models in float32, with float32 inputs and outputs (convert with keep_io_types=True)", vi.GetName(), onnxpb.DataTypeName(e))
+		return unsupportedf("graph output %q is %s: half-precision outputs are not supported; pare computes half-precision models in float32, with float32 inputs and outputs (convert with keep_io_types=True)", vi.GetName(), onnxpb.DataTypeName(e))
 	}
 	if tt.GetElemType() != 0 {
 		dt, err := irDType(tt.GetElemType())
