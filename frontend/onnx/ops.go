@@ -125,6 +125,7 @@ func init() {
 		"DepthToSpace":    {fn: convDepthToSpace, notes: "→ reshape, transpose, reshape; DCR and CRD modes"},
 		"SpaceToDepth":    {fn: convSpaceToDepth, notes: "→ reshape, transpose, reshape"},
 		"Identity":        {fn: convIdentity, notes: "removed: the output is the input"},
+		"If":              {fn: convIf, consts: []int{0}, notes: "the branch a condition folded at import selects is inlined; a runtime condition is unsupported"},
 		"Dropout":         {fn: convDropout, consts: []int{2}, notes: "removed (inference): the output is the input, the mask all true"},
 		"Constant":        {fn: convConstant, notes: "→ const; value, value_float(s), value_int(s)"},
 		"ConstantOfShape": {fn: convConstantOfShape, since: 9, consts: []int{0}, notes: "→ const"},
