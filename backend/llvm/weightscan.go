@@ -34,14 +34,7 @@ func (t Target) pairSafe(p *codegen.Program, s *codegen.Step) bool {
 	if t.scan == nil {
 		return pairSafe(s, p.Weights)
 	}
-	t.scan.mu.Lock()
-	defer t.scan.mu.Unlock()
-	v, ok := t.scan.safe[s]
-	if !ok {
-		v = pairSafe(s, p.Weights)
-		t.scan.safe[s] = v
-	}
-	return v
+	return memo(&t.scan.mu, t.scan.safe, s, func() bool { return pairSafe(s, p.Weights) })
 }
 
 // winoMaxW is winoMaxW(s, p.Weights), memoized on t's scan.
@@ -49,12 +42,17 @@ func (t Target) winoMaxW(p *codegen.Program, s *codegen.Step) int64 {
 	if t.scan == nil {
 		return winoMaxW(s, p.Weights)
 	}
-	t.scan.mu.Lock()
-	defer t.scan.mu.Unlock()
-	v, ok := t.scan.maxW[s]
+	return memo(&t.scan.mu, t.scan.maxW, s, func() int64 { return winoMaxW(s, p.Weights) })
+}
+
+// memo returns m[s], computing it with f the first time.
+func memo[T any](mu *sync.Mutex, m map[*codegen.Step]T, s *codegen.Step, f func() T) T {
+	mu.Lock()
+	defer mu.Unlock()
+	v, ok := m[s]
 	if !ok {
-		v = winoMaxW(s, p.Weights)
-		t.scan.maxW[s] = v
+		v = f()
+		m[s] = v
 	}
 	return v
 }
