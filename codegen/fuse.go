@@ -27,6 +27,8 @@ func (l *lowerer) lowerValue(v *ir.Value) (st *Step, last *ir.Value, err error) 
 		st, err = l.lowerPoolTable(v, true)
 	case "global_avgpool", "softmax", "reduce_mean", "reduce_sum", "reduce_max", "argmax":
 		st, err = l.lowerReduce(v)
+	case "topk", "topk_index":
+		st, err = l.lowerTopK(v)
 	case "transpose", "slice", "concat", "expand", "pad", "gather":
 		st, err = l.lowerLayout(v)
 	case "resize":

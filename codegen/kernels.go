@@ -436,3 +436,27 @@ func (l *lowerer) lowerReduce(v *ir.Value) (*Step, error) {
 	}
 	return st, nil
 }
+
+// lowerTopK lowers topk and topk_index (f32 or integer input) as a KReduce
+// step over the one axis.
+func (l *lowerer) lowerTopK(v *ir.Value) (*Step, error) {
+	x := v.Args[0].Type.Shape
+	if dt := v.Args[0].Type.DType; dt != ir.F32 && dt != ir.I8 && dt != ir.U8 && dt != ir.I16 && dt != ir.I32 {
+		return nil, Unsupported(v, "%s of %v (f32 and integers of up to 32 bits are compiled)", v.Op.Name, dt)
+	}
+	ax := v.Int("axis")
+	r := &Reduce{Op: v.Op.Name, K: v.Int("k"), Largest: v.Int("largest") != 0}
+	str, ostr := ir.Strides(x), ir.Strides(v.Type.Shape)
+	for d, n := range x {
+		if d == ax {
+			r.Inner, r.IStride, r.KStride = []int{n}, []int{str[d]}, ostr[d]
+			continue
+		}
+		r.Outer = append(r.Outer, n)
+		r.OStride = append(r.OStride, str[d])
+		r.OutStride = append(r.OutStride, ostr[d])
+	}
+	st := &Step{Op: v.Op.Name, Where: v.Where(), Kernel: KReduce, Reduce: r}
+	st.In = []Operand{l.operand(v.Args[0])}
+	return st, nil
+}

@@ -352,6 +352,12 @@ type Reduce struct {
 	OStride []int // input strides of the outer dims
 	Inner   []int // reduced dims
 	IStride []int // input strides of the reduced dims
+	// Op "topk" / "topk_index" (lowerTopK): Inner is the one axis; K,
+	// Largest as the ops' attributes; output element s of an outer
+	// position sits at Σ outer index · OutStride + s·KStride.
+	K, KStride int
+	Largest    bool
+	OutStride  []int
 	// Op "argmax": Inner is the one axis; the output (i32 or i64) is the
 	// index along it of the first maximum, or with Last the last (rt's:
 	// from the first element on, greater — Last: greater or equal —

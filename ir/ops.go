@@ -221,6 +221,8 @@ func init() {
 		reduceOp("reduce_sum", "sum over axes"),
 		reduceOp("reduce_max", "maximum over axes"),
 		argmaxOp(),
+		topkOp(false),
+		topkOp(true),
 
 		&OpDef{Name: "batchnorm", Args: []string{"x", "scale", "bias", "mean", "var"}, Flags: Elementwise,
 			Attrs: []AttrDef{{Name: "epsilon", Kind: AttrFloat, Default: Float(1e-5)}},

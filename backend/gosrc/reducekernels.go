@@ -37,6 +37,9 @@ func (k *kfn) reduce() error {
 	if r.Op == "argmax" {
 		return k.argmax()
 	}
+	if r.Op == "topk" || r.Op == "topk_index" {
+		return k.topk()
+	}
 	if k.s.In[0].DType != ir.F32 {
 		return unsupported(k.s, "reduce on %v", k.s.In[0].DType)
 	}
@@ -98,6 +101,50 @@ func (k *kfn) argmax() error {
 			For("i", 1, n, jen.If(L("e := x0[base+i*%d]; e %s best", str, cmp)).Block(L("best, at = e, i"))),
 			L("_ = best"),
 			L("y[%s] = %s(at)", offsetExpr(oidx, ostr, 0), t),
+		}
+	}))
+	return nil
+}
+
+// topk: rt's passes (rt/topk.go): every element, in index order, carried
+// through the K slots of its outer position; a slot takes it when not
+// filled yet or beaten (greater; Largest false: less; NaN beats nothing).
+// topk keeps values, topk_index indices whose values it reads from x.
+func (k *kfn) topk() error {
+	r := k.s.Reduce
+	n, str := r.Inner[0], r.IStride[0]
+	cmp := ">"
+	if !r.Largest {
+		cmp = "<"
+	}
+	var slot []jen.Code
+	if r.Op == "topk_index" {
+		t, err := goType(k.s.Out.DType)
+		if err != nil {
+			return err
+		}
+		slot = []jen.Code{
+			L("at := ybase + s*%d", r.KStride),
+			L("si := int(y[at])"),
+			L("var sv = x0[base]"),
+			jen.If(L("s < i")).Block(L("sv = x0[base+si*%d]", str)),
+			jen.If(L("s >= i || cv %s sv || cv == sv && ci < si", cmp)).Block(L("y[at] = %s(ci)", t), L("cv, ci = sv, si")),
+		}
+	} else {
+		slot = []jen.Code{
+			L("at := ybase + s*%d", r.KStride),
+			L("sv := y[at]"),
+			jen.If(L("s >= i || cv %s sv", cmp)).Block(L("y[at] = cv"), L("cv = sv")),
+		}
+	}
+	k.add(nest(r.Outer, func(oidx []string) []jen.Code {
+		return []jen.Code{
+			L("base := %s", offsetExpr(oidx, r.OStride, 0)),
+			L("ybase := %s", offsetExpr(oidx, r.OutStride, 0)),
+			For("i", 0, n,
+				L("cv, ci := x0[base+i*%d], i", str),
+				L("_ = ci"),
+				For("s", 0, r.K, slot...)),
 		}
 	}))
 	return nil

@@ -184,6 +184,10 @@ func (k *kfn) reduce(s *codegen.Step, x, y value.Value) error {
 		k.argmax(s, x, y)
 		return nil
 	}
+	if r.Op == "topk" || r.Op == "topk_index" {
+		k.topk(s, x, y)
+		return nil
+	}
 	k.nest(r.Outer, [][]int{r.OStride, ostr}, func(offs []value.Value) {
 		init := cf(0)
 		if r.Op == "max" {

@@ -156,6 +156,9 @@ var IntCases = []IntCase{
 	meanCase("mean_u8_float", QT(ir.U8, 0.02, 130, 3, 4, 5), ir.Ints(0, 2), 1, QT(ir.U8, 0.007, 100)),
 	argmaxCase(ir.F32, 1, 1, 0, ir.I64), argmaxCase(ir.F32, 2, 0, 1, ir.I32), argmaxCase(ir.F32, 0, 1, 0, ir.I64),
 	argmaxCase(ir.I8, 2, 1, 1, ir.I64), argmaxCase(ir.U8, 1, 0, 0, ir.I32),
+	topkCase(ir.F32, 1, 3, 1, "topk", ir.F32), topkCase(ir.F32, 2, 5, 0, "topk_index", ir.I64),
+	topkCase(ir.F32, 0, 2, 1, "topk_index", ir.I32), topkCase(ir.I8, 1, 6, 0, "topk", ir.I8),
+	topkCase(ir.U8, 2, 1, 1, "topk_index", ir.I64), topkCase(ir.I16, 1, 4, 1, "topk", ir.I16),
 	{"pad_quant", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("pad", []*ir.Value{add(QT(ir.I8, 0.05, -3, 1, 2, 3, 4))}, ir.Attrs{"pads": ir.Ints(0, 0, 1, 2, 0, 0, 2, 0), "value": ir.Float(0.3)}, ir.Type{}, "pq", "pq")
 	}},
@@ -189,6 +192,22 @@ func argmaxCase(dt ir.DType, axis, keepdims, last int, to ir.DType) IntCase {
 			}
 		}
 		return g.Add("argmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axis), "keepdims": ir.Int(keepdims), "select_last_index": ir.Int(last)}, ir.Type{DType: to}, name, name)
+	}}
+}
+
+// topkCase is a topk or topk_index of a [3, 6, 5] input of dt; f32 inputs
+// are floored first, so that values tie.
+func topkCase(dt ir.DType, axis, k, largest int, op string, to ir.DType) IntCase {
+	name := fmt.Sprintf("%s_%v_a%d_k%d_l%d", op, dt, axis, k, largest)
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.Type{DType: dt, Shape: []int{3, 6, 5}})
+		if dt == ir.F32 {
+			var err error
+			if x, err = g.Add("floor", []*ir.Value{x}, nil, ir.Type{}, "f", name); err != nil {
+				return nil, err
+			}
+		}
+		return g.Add(op, []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axis), "k": ir.Int(k), "largest": ir.Int(largest)}, ir.Type{DType: to}, name, name)
 	}}
 }
 

@@ -176,3 +176,44 @@ func convArgMax(min bool) func(*nodeCtx) error {
 			"select_last_index": ir.Int(c.int("select_last_index", 0))}, ir.Type{DType: ir.I64})
 	}
 }
+
+// convTopK: Values → topk, Indices → topk_index (i64), K constant (an
+// attribute before opset 10); sorted=0 allows any order, so the sorted one
+// serves.
+func convTopK(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	k := c.int("k", 0)
+	if c.opset >= 10 {
+		t, err := c.constIn(1)
+		if err != nil {
+			return err
+		}
+		if t == nil {
+			return c.errf("the K input is missing")
+		}
+		l, err := intList(t)
+		if err != nil || len(l) != 1 {
+			return c.errf("K must be one integer")
+		}
+		k = l[0]
+	}
+	axis, err := c.normAxis(c.int("axis", -1), x.Type.Rank())
+	if err != nil {
+		return err
+	}
+	attrs := ir.Attrs{"k": ir.Int(k), "axis": ir.Int(axis), "largest": ir.Int(c.int("largest", 1))}
+	for i, op := range []string{"topk", "topk_index"} {
+		if c.outName(i) == "" {
+			continue
+		}
+		v, err := c.add(op, []*ir.Value{x}, attrs, ir.Type{}, c.outName(i))
+		if err != nil {
+			return err
+		}
+		c.set(i, v)
+	}
+	return nil
+}

@@ -81,6 +81,7 @@ func init() {
 		"ReduceMean":  {fn: convReduce("reduce_mean", 18), consts: []int{1}, notes: "→ reduce_mean; axes normalized; noop_with_empty_axes"},
 		"ReduceSum":   {fn: convReduce("reduce_sum", 13), consts: []int{1}, notes: "→ reduce_sum; axes normalized; noop_with_empty_axes"},
 		"ReduceMax":   {fn: convReduce("reduce_max", 18), consts: []int{1}, notes: "→ reduce_max; axes normalized; noop_with_empty_axes"},
+		"TopK":        {fn: convTopK, consts: []int{1}, notes: "Values → topk, Indices → topk_index (i64); K must be constant; ties keep index order"},
 		"ArgMax":      {fn: convArgMax(false), notes: "→ argmax (i64); select_last_index"},
 		"ArgMin":      {fn: convArgMax(true), notes: "→ neg, argmax (f32 inputs)"},
 		"Cast":        {fn: convCast, notes: "→ cast (removed when the dtype does not change); before opset 6 `to` names the type; to FLOAT16 / BFLOAT16 computes in f32 (half constants become f32)"},
