@@ -3,7 +3,9 @@ package llvm
 import (
 	"testing"
 
+	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/codegen/codegentest"
+	pir "github.com/pare-ml/pare/ir"
 )
 
 // TestOps compiles every shared f32 case (codegen/codegentest) into one
@@ -19,4 +21,31 @@ func TestOps(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkAgainstRT(t, g, host, nil, vals)
+}
+
+// TestLogicOps compiles the comparison, logic, where, mod and float
+// function cases and compares with rt: bools and integers exactly, floats
+// within 1e-5 relative.
+func TestLogicOps(t *testing.T) {
+	needTools(t)
+	host, err := HostTarget()
+	if err != nil {
+		t.Skip(err)
+	}
+	g, vals, err := codegentest.OpsGraph(codegentest.LogicCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := codegen.Lower(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := BuildProgram(p, host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	codegentest.CompareRuns(t, g, x, func(what string, got, want *pir.Tensor) {
+		codegentest.CloseEnough(t, what, got, want, 1e-5)
+	}, vals)
 }

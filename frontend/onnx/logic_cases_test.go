@@ -60,10 +60,10 @@ func logicCases() []decompCase {
 			m.node("Cast", []string{p + "x"}, []string{p + "i"}, aInt("to", int64(dtInt32)))
 			m.node("Greater", []string{p + "i", p + "p1"}, []string{p + "y"})
 		}, i32s([]int{5, 1}, -2, -1, 0, 1, 2)),
-		bodyCase("Equal/int64", 7, []int{4, 6}, func(m *mb, p string) {
-			m.node("Cast", []string{p + "x"}, []string{p + "i"}, aInt("to", int64(dtInt64)))
+		bodyCase("Equal/int32", 11, []int{4, 6}, func(m *mb, p string) {
+			m.node("Cast", []string{p + "x"}, []string{p + "i"}, aInt("to", int64(dtInt32)))
 			m.node("Equal", []string{p + "i", p + "p1"}, []string{p + "y"})
-		}, i64s(0, 1, -1, 2, -2, 0)),
+		}, i32s([]int{6}, 0, 1, -1, 2, -2, 0)),
 	)
 	// Logic on two masks, then Not.
 	for _, op := range []string{"And", "Or", "Xor"} {
@@ -81,14 +81,14 @@ func logicCases() []decompCase {
 			m.node("Neg", []string{p + "x"}, []string{p + "n"})
 			m.node("Where", []string{p + "c", p + "p2", p + "n"}, []string{p + "y"})
 		}, f32s([]int{}, 0.5), randParam(8, -1, 1, 4, 1)),
-		bodyCase("Where/int64", 16, []int{2, 7}, func(m *mb, p string) {
-			m.node("Cast", []string{p + "x"}, []string{p + "i"}, aInt("to", int64(dtInt64)))
+		bodyCase("Where/int32", 16, []int{2, 7}, func(m *mb, p string) {
+			m.node("Cast", []string{p + "x"}, []string{p + "i"}, aInt("to", int64(dtInt32)))
 			m.node("IsNaN", []string{p + "x"}, []string{p + "c0"})
 			m.node("Not", []string{p + "c0"}, []string{p + "c1"})
 			m.node("Less", []string{p + "x", p + "p2"}, []string{p + "c2"})
 			m.node("And", []string{p + "c1", p + "c2"}, []string{p + "c"})
 			m.node("Where", []string{p + "c", p + "p1", p + "i"}, []string{p + "y"})
-		}, i64s(7), f32s([]int{7}, -2, -1, 0, 0.5, 1, 2, 3)),
+		}, i32s([]int{}, 7), f32s([]int{7}, -2, -1, 0, 0.5, 1, 2, 3)),
 		// Mod: integers, both signs of both sides, fmod 0 and 1; floats.
 		bodyCase("Mod/int32", 13, []int{3, 8}, func(m *mb, p string) {
 			m.node("Mul", []string{p + "x", p + "p2"}, []string{p + "s"})
