@@ -109,6 +109,16 @@ func logicCases() []OpCase {
 		logicCase("where_bool", [][]int{s235, s5}, func(b *lb, in []*ir.Value) *ir.Value {
 			return b.op("where", nil, ir.Type{}, mask(b, in[0], 0), mask(b, in[1], 0), mask(b, in[0], 0.5))
 		}),
+		// Quantized operands of one quantization: stored integers.
+		logicCase("less_quant", [][]int{s235, s5}, func(b *lb, in []*ir.Value) *ir.Value {
+			q := ir.Type{DType: ir.U8, Quant: ir.PerTensor(0.01, 100)}
+			return b.op("less", nil, ir.Type{}, b.op("quantize", nil, q, in[0]), b.op("quantize", nil, q, in[1]))
+		}),
+		logicCase("where_quant", [][]int{s235, s5}, func(b *lb, in []*ir.Value) *ir.Value {
+			q := ir.Type{DType: ir.I8, Quant: ir.PerTensor(0.02, -3)}
+			w := b.op("where", nil, ir.Type{}, mask(b, in[0], 0), b.op("quantize", nil, q, in[0]), b.op("quantize", nil, q, in[1]))
+			return b.op("dequantize", nil, ir.Type{}, w)
+		}),
 		// Remainders: divisors of both signs and 0.
 		logicCase("mod_i32", [][]int{s235, s5}, func(b *lb, in []*ir.Value) *ir.Value {
 			return b.op("mod", nil, ir.Type{}, b.ints(in[0], 100, ir.I32), b.ints(in[1], 8, ir.I32))
