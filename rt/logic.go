@@ -29,7 +29,7 @@ func mapBcast2[A, B, O elem](v *ir.Value, f func(a A, b B) O) kernel {
 	}
 }
 
-// compareOps are the comparison functions by op name.
+// compareFn is the comparison of an op name.
 func compareFn[T number](op string) func(a, b T) bool {
 	switch op {
 	case "equal":
