@@ -117,8 +117,8 @@ func buildWhere(v *ir.Value) (kernel, error) {
 	return pick(v, v.Type.DType, whereKernel[float32], whereKernel[int8], whereKernel[uint8], whereKernel[int16], whereKernel[int32], whereKernel[int64], whereKernel[bool])
 }
 
-// Sign is -1, 0 or 1; NaN stays NaN.
-func Sign[T number](x T) T {
+// signOf is -1, 0 or 1; NaN stays NaN.
+func signOf[T number](x T) T {
 	switch {
 	case x > 0:
 		return 1
@@ -132,7 +132,7 @@ func Sign[T number](x T) T {
 func signKernel[T number](v *ir.Value) (kernel, error) {
 	return unaryKernel(v, func(dst, src []T) {
 		for i, x := range src[:len(dst)] {
-			dst[i] = Sign(x)
+			dst[i] = signOf(x)
 		}
 	}), nil
 }
@@ -144,10 +144,10 @@ func buildSign(v *ir.Value) (kernel, error) {
 	return pick(v, v.Args[0].Type.DType, signKernel[float32], signKernel[int8], signKernel[uint8], signKernel[int16], signKernel[int32], signKernel[int64])
 }
 
-// ModInt is ONNX Mod on integers: fmod false gives the remainder with the
+// modInt is ONNX Mod on integers: fmod false gives the remainder with the
 // divisor's sign (Python's %), fmod true the dividend's (C's %); a
 // remainder by 0 is 0 (ONNX leaves it undefined).
-func ModInt[T integer](a, b T, fmod bool) T {
+func modInt[T integer](a, b T, fmod bool) T {
 	if b == 0 {
 		return 0
 	}
@@ -165,7 +165,7 @@ func ModInt[T integer](a, b T, fmod bool) T {
 
 func modIntKernel[T integer](fmod bool) mkFn {
 	return func(v *ir.Value) (kernel, error) {
-		return mapBcast2(v, func(a, b T) T { return ModInt(a, b, fmod) }), nil
+		return mapBcast2(v, func(a, b T) T { return modInt(a, b, fmod) }), nil
 	}
 }
 

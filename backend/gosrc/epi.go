@@ -152,7 +152,7 @@ func (k *kfn) epiEntry(e codegen.Epi, v, x, y, a, a2 string, dt ir.DType) ([]jen
 		if !isInt {
 			return []jen.Code{L("%s = float32(math.Mod(float64(%s), float64(%s)))", v, x, y)}, nil
 		}
-		// As rt's ModInt: by 0 gives 0; Go's MIN % -1 is 0 already.
+		// As rt's modInt: by 0 gives 0; Go's MIN % -1 is 0 already.
 		fix := []jen.Code{L("%s = t %% u", v)}
 		if e.Op == codegen.EpiMod && !unsigned {
 			fix = append(fix, jen.If(L("%s != 0 && (%s < 0) != (u < 0)", v, v)).Block(L("%s += u", v)))

@@ -63,7 +63,7 @@ func (k *kfn) logic(op codegen.EpiOp, x, y value.Value) value.Value {
 	return k.b.NewXor(x, y)
 }
 
-// mod: frem is C's fmod; integer remainders as rt's ModInt (by 0 and
+// mod: frem is C's fmod; integer remainders as rt's modInt (by 0 and
 // MIN % -1 give 0; EpiMod moves a nonzero remainder to the divisor's sign).
 func (k *kfn) mod(op codegen.EpiOp, x, y value.Value, dt pir.DType) value.Value {
 	b := k.b
