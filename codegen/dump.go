@@ -28,7 +28,11 @@ func (p *Program) Dump(w io.Writer) {
 		for _, e := range s.Epilogue {
 			t := string(e.Op)
 			if e.Arg != nil {
-				t += "(" + e.Arg.Ref.String() + ")"
+				t += "(" + e.Arg.Ref.String()
+				if e.Arg2 != nil {
+					t += ", " + e.Arg2.Ref.String()
+				}
+				t += ")"
 			}
 			epi = append(epi, t)
 		}

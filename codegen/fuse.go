@@ -2,6 +2,7 @@ package codegen
 
 import (
 	"math"
+	"slices"
 
 	"github.com/pare-ml/pare/ir"
 )
@@ -85,10 +86,23 @@ var unaryEpi = map[string]EpiOp{
 	"relu": EpiRelu, "leaky_relu": EpiLeakyRelu, "clip": EpiClip, "sigmoid": EpiSigmoid, "tanh": EpiTanh,
 	"hardsigmoid": EpiHardSigmoid, "hardswish": EpiHardSwish, "exp": EpiExp, "log": EpiLog, "sqrt": EpiSqrt,
 	"erf": EpiErf, "neg": EpiNeg, "abs": EpiAbs, "reciprocal": EpiReciprocal, "floor": EpiFloor, "ceil": EpiCeil,
+	"not": EpiNot, "sign": EpiSign, "round": EpiRound, "sin": EpiSin, "cos": EpiCos, "tan": EpiTan, "asin": EpiAsin,
+	"acos": EpiAcos, "atan": EpiAtan, "sinh": EpiSinh, "cosh": EpiCosh, "asinh": EpiAsinh, "acosh": EpiAcosh, "atanh": EpiAtanh,
+	"isnan": EpiIsNaN, "isinf": EpiIsInf,
 }
 
 var binaryEpi = map[string]EpiOp{
 	"add": EpiAdd, "sub": EpiSub, "mul": EpiMul, "div": EpiDiv, "max": EpiMax, "min": EpiMin, "pow": EpiPow, "prelu": EpiPrelu,
+	"equal": EpiEqual, "less": EpiLess, "less_equal": EpiLessEqual, "greater": EpiGreater, "greater_equal": EpiGreaterEqual,
+	"and": EpiAnd, "or": EpiOr, "xor": EpiXor, "mod": EpiMod,
+}
+
+// binaryOp is the epilogue op of the binary op u (mod's fmod picks EpiFmod).
+func binaryOp(u *ir.Value) EpiOp {
+	if u.Op.Name == "mod" && u.Int("fmod") == 1 {
+		return EpiFmod
+	}
+	return binaryEpi[u.Op.Name]
 }
 
 // next returns the single user of cur when it can join cur's chain.
@@ -127,10 +141,13 @@ func (l *lowerer) epiOf(u, cur *ir.Value) []epiArg {
 			e.A, e.B = u.Float("min"), u.Float("max")
 		case EpiHardSigmoid:
 			e.A, e.B = u.Float("alpha"), u.Float("beta")
+		case EpiIsInf:
+			e.A, e.B = float32(u.Int("detect_positive")), float32(u.Int("detect_negative"))
 		}
 		return []epiArg{{e: e}}
 	}
-	if op, ok := binaryEpi[u.Op.Name]; ok {
+	if _, ok := binaryEpi[u.Op.Name]; ok {
+		op := binaryOp(u)
 		other, swapped := u.Args[1], false
 		if u.Args[0] != cur {
 			other, swapped = u.Args[0], true
@@ -159,11 +176,11 @@ func (l *lowerer) epiOf(u, cur *ir.Value) []epiArg {
 }
 
 // epiArg is an epilogue entry with its operand: an ir value, or a tensor
-// codegen made.
+// codegen made; v2 is the third operand of a ternary entry.
 type epiArg struct {
-	e Epi
-	v *ir.Value
-	t *ir.Tensor
+	e     Epi
+	v, v2 *ir.Value
+	t     *ir.Tensor
 }
 
 // batchnormAB folds a batchnorm with constant parameters into y = a*x + b
@@ -229,8 +246,14 @@ func (l *lowerer) appendEpi(st *Step, ea epiArg) {
 	default:
 		str = make([]int, len(out))
 	}
+	// Entry strides precede the Arg2 ones (Step.Arg2Strides).
+	st.Loop.Strides = slices.Insert(st.Loop.Strides, 1+len(st.Epilogue), str)
+	if ea.v2 != nil {
+		o := l.operand(ea.v2)
+		e.Arg2 = &o
+		st.Loop.Strides = append(st.Loop.Strides, bcastStrides(o.Shape, out))
+	}
 	st.Epilogue = append(st.Epilogue, e)
-	st.Loop.Strides = append(st.Loop.Strides, str)
 }
 
 // bcastStrides is the element stride of each dim of out in a tensor of
@@ -252,10 +275,10 @@ func (l *lowerer) lowerMap(v *ir.Value) (*Step, error) {
 	name := v.Op.Name
 	_, un := unaryEpi[name]
 	_, bin := binaryEpi[name]
-	if !un && !bin && name != "batchnorm" {
+	if !un && !bin && name != "batchnorm" && name != "where" {
 		return nil, Unsupported(v, "op %s is not compiled yet", name)
 	}
-	if !isF32(v) && !(bin && plainInt(v) && name != "pow" && name != "prelu") {
+	if !mapTypesOK(v) {
 		return nil, Unsupported(v, "%s on %v (the compiled elementwise kernels take f32 and plain integers)", name, v.Type)
 	}
 	x := v.Args[0]
@@ -265,8 +288,10 @@ func (l *lowerer) lowerMap(v *ir.Value) (*Step, error) {
 	st.Loop = &Loop{Shape: out, Strides: [][]int{bcastStrides(x.Type.Shape, out)}}
 	var eps []epiArg
 	switch {
+	case name == "where":
+		eps = []epiArg{{e: Epi{Op: EpiWhere}, v: v.Args[1], v2: v.Args[2]}}
 	case bin:
-		eps = []epiArg{{e: Epi{Op: binaryEpi[name]}, v: v.Args[1]}}
+		eps = []epiArg{{e: Epi{Op: binaryOp(v)}, v: v.Args[1]}}
 	default:
 		eps = l.epiOf(v, x)
 		if eps == nil {

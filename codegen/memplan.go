@@ -32,8 +32,10 @@ func (l *lowerer) planInPlace() {
 		}
 		clash := false
 		for _, e := range st.Epilogue {
-			if e.Arg != nil && e.Arg.buf != nil && e.Arg.buf.root() == r {
-				clash = true
+			for _, a := range []*Operand{e.Arg, e.Arg2} {
+				if a != nil && a.buf != nil && a.buf.root() == r {
+					clash = true
+				}
 			}
 		}
 		if clash {

@@ -268,23 +268,26 @@ const (
 	EpiExp, EpiLog, EpiSqrt, EpiErf, EpiNeg, EpiAbs, EpiReciprocal, EpiFloor, EpiCeil EpiOp = "exp", "log", "sqrt", "erf", "neg", "abs", "reciprocal", "floor", "ceil"
 )
 
-// Epi is one epilogue entry: cur = Op(cur, Arg) (Swapped: Op(Arg, cur)).
+// Epi is one epilogue entry: cur = Op(cur, Arg) (Swapped: Op(Arg, cur));
+// EpiWhere is cur ? Arg : Arg2. The chain value changes type where an
+// entry's Result says so (comparisons give bool, where Arg's dtype).
 type Epi struct {
 	Op      EpiOp
 	Arg     *Operand
+	Arg2    *Operand // the third operand of a ternary op (EpiWhere)
 	Swapped bool
 	// A and B are the op's float parameters: clip min/max, leaky_relu and
 	// hardsigmoid alpha/beta.
 	A, B float32
 }
 
-// Binary reports whether the op reads a second operand.
+// Binary reports whether the op reads a second operand (Arg).
 func (op EpiOp) Binary() bool {
 	switch op {
 	case EpiAdd, EpiSub, EpiMul, EpiDiv, EpiMax, EpiMin, EpiPow, EpiPrelu:
 		return true
 	}
-	return false
+	return op.Compare() || op.Logic() || op == EpiMod || op == EpiFmod || op == EpiWhere
 }
 
 // Conv is the geometry of a 2-D convolution (1-D convs have H = KH = 1).
@@ -339,6 +342,9 @@ type Pool struct {
 
 // Loop is a nest of loops over Shape; Strides[k][d] is operand k's element
 // stride along dim d (0 where it broadcasts). The output is contiguous.
+// Strides[0] is In[0]'s (or the output's, for a producer's epilogue),
+// Strides[1+j] epilogue entry j's Arg, and after those come the strides of
+// the Arg2 operands in entry order (Step.Arg2Strides).
 type Loop struct {
 	Shape   []int
 	Strides [][]int
@@ -404,6 +410,9 @@ func (s *Step) eachOperand(f func(*Operand)) {
 	for i := range s.Epilogue {
 		if s.Epilogue[i].Arg != nil {
 			f(s.Epilogue[i].Arg)
+		}
+		if s.Epilogue[i].Arg2 != nil {
+			f(s.Epilogue[i].Arg2)
 		}
 	}
 }

@@ -126,6 +126,27 @@ func everyOpGraph(t testing.TB) *Graph {
 	b.add("codebook_decode", []*Value{b.cf("cb", 4), cbi}, Attrs{"bits": Int(2)}, TensorType(F32, 2, 6))
 	rg := g.AddConst("rg", &Tensor{DType: U8, Shape: []int{2}, U8: []uint8{0x21, 0x03}}, nil)
 	b.add("sparse_rel_decode", []*Value{b.cf("rv", 4), rg}, Attrs{"bits": Int(4)}, TensorType(F32, 2, 6))
+	// Comparisons, logic, selection and float functions (ops_logic.go).
+	lt := b.add("less", []*Value{x, row}, nil, none)
+	ge := b.add("greater_equal", []*Value{row, x}, nil, none)
+	for _, op := range []string{"equal", "less_equal", "greater"} {
+		b.add(op, []*Value{x, half}, nil, none)
+	}
+	b.add("equal", []*Value{flags, flags}, nil, none)
+	eq := b.add("equal", []*Value{xq, xq}, nil, none)
+	for _, op := range []string{"and", "or", "xor"} {
+		b.add(op, []*Value{lt, ge}, nil, none)
+	}
+	b.add("not", []*Value{lt}, nil, none)
+	b.add("where", []*Value{lt, x, half}, nil, none)
+	b.add("where", []*Value{eq, xq, xq}, nil, none)
+	for _, op := range []string{"sign", "round", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "isnan"} {
+		b.add(op, []*Value{x}, nil, none)
+	}
+	b.add("sign", []*Value{gemmq}, nil, none)
+	b.add("isinf", []*Value{x}, Attrs{"detect_negative": Int(0)}, none)
+	b.add("mod", []*Value{x, row}, Attrs{"fmod": Int(1)}, none)
+	b.add("mod", []*Value{gemmq, b.ci("md", I32, nil, 4)}, nil, none)
 	nan := ramp(6, 6)
 	nan.F32[4] = float32(math.NaN())
 	nan.F32[5] = float32(math.Inf(-1))

@@ -81,13 +81,17 @@ func (g *gen) step(i int, s *codegen.Step, pool *codegen.Step) ([]jen.Code, jen.
 			return nil, nil, err
 		}
 	}
-	intMap := s.Kernel == codegen.KMap && s.Out.DType != ir.F32
+	// Map steps take operands of any dtype (the chain's); producers' epilogues f32.
+	intMap := s.Kernel == codegen.KMap
 	for j, e := range s.Epilogue {
-		if e.Arg != nil {
-			if e.Arg.DType != ir.F32 && !(intMap && e.Arg.DType == s.Out.DType) {
-				return nil, nil, unsupported(s, "epilogue operand of %v", e.Arg.DType)
+		for i, a := range []*codegen.Operand{e.Arg, e.Arg2} {
+			if a == nil {
+				continue
 			}
-			if err := k.param(fmt.Sprintf("e%d", j), *e.Arg); err != nil {
+			if a.DType != ir.F32 && !intMap {
+				return nil, nil, unsupported(s, "epilogue operand of %v", a.DType)
+			}
+			if err := k.param(fmt.Sprintf("%s%d", []string{"e", "f"}[i], j), *a); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -213,83 +217,12 @@ func nest(shape []int, inner func(idx []string) []jen.Code) jen.Code {
 	return jen.Block(body...)
 }
 
-// epi returns the statements applying the epilogue to v; argIdx[j] is the
-// index expression of entry j's operand.
-func (k *kfn) epi(argIdx []string) []jen.Code {
-	var out []jen.Code
-	for j, e := range k.s.Epilogue {
-		if e.Op.Binary() {
-			a := fmt.Sprintf("e%d[%s]", j, argIdx[j])
-			x, y := "v", a
-			if e.Swapped {
-				x, y = a, "v"
-			}
-			switch e.Op {
-			case codegen.EpiAdd:
-				out = append(out, L("v = %s + %s", x, y))
-			case codegen.EpiSub:
-				out = append(out, L("v = %s - %s", x, y))
-			case codegen.EpiMul:
-				out = append(out, L("v = %s * %s", x, y))
-			case codegen.EpiDiv:
-				if k.s.Out.DType != ir.F32 {
-					// As rt's: division by zero gives 0; MIN / -1 wraps
-					// to MIN in Go as in rt.
-					out = append(out, jen.If(L("t, u := %s, %s; u != 0", x, y)).Block(L("v = t / u")).Else().Block(L("v = 0")))
-				} else {
-					out = append(out, L("v = %s / %s", x, y))
-				}
-			case codegen.EpiMax:
-				out = append(out, jen.If(L("t, u := %s, %s; u > t", x, y)).Block(L("v = u")).Else().Block(L("v = t")))
-			case codegen.EpiMin:
-				out = append(out, jen.If(L("t, u := %s, %s; u < t", x, y)).Block(L("v = u")).Else().Block(L("v = t")))
-			case codegen.EpiPow:
-				out = append(out, L("v = float32(math.Pow(float64(%s), float64(%s)))", x, y))
-			case codegen.EpiPrelu:
-				out = append(out, jen.If(L("v < 0")).Block(L("v = %s * v", a)))
-			}
-			continue
-		}
-		switch e.Op {
-		case codegen.EpiRelu:
-			out = append(out, jen.If(L("v < 0")).Block(L("v = 0")))
-		case codegen.EpiLeakyRelu:
-			out = append(out, jen.If(L("v < 0")).Block(L("v = %s * v", flit(e.A))))
-		case codegen.EpiClip:
-			out = append(out, jen.If(L("v < %s", flit(e.A))).Block(L("v = %s", flit(e.A))))
-			out = append(out, jen.If(L("v > %s", flit(e.B))).Block(L("v = %s", flit(e.B))))
-		case codegen.EpiSigmoid:
-			out = append(out, L("v = float32(1 / (1 + math.Exp(-float64(v))))"))
-		case codegen.EpiTanh, codegen.EpiExp, codegen.EpiLog, codegen.EpiSqrt, codegen.EpiErf, codegen.EpiFloor, codegen.EpiCeil:
-			fn := map[codegen.EpiOp]string{codegen.EpiTanh: "Tanh", codegen.EpiExp: "Exp", codegen.EpiLog: "Log", codegen.EpiSqrt: "Sqrt",
-				codegen.EpiErf: "Erf", codegen.EpiFloor: "Floor", codegen.EpiCeil: "Ceil"}[e.Op]
-			out = append(out, L("v = float32(math.%s(float64(v)))", fn))
-		case codegen.EpiHardSigmoid:
-			out = append(out, L("v = max(0, min(1, %s*v+%s))", flit(e.A), flit(e.B)))
-		case codegen.EpiHardSwish:
-			out = append(out, L("v = v * max(0, min(1, v/6+0.5))"))
-		case codegen.EpiNeg:
-			out = append(out, L("v = -v"))
-		case codegen.EpiAbs:
-			out = append(out, L("v = float32(math.Abs(float64(v)))"))
-		case codegen.EpiReciprocal:
-			out = append(out, L("v = 1 / v"))
-		default:
-			out = append(out, L("panic(%q)", "unknown epilogue op"))
-		}
-	}
-	return out
-}
-
 // epilogueSweep applies the step's epilogue to its output in place.
 func (k *kfn) epilogueSweep() {
 	lp := k.s.Loop
 	k.add(nest(lp.Shape, func(idx []string) []jen.Code {
 		o := offsetExpr(idx, lp.Strides[0], 0)
-		var argIdx []string
-		for j := range k.s.Epilogue {
-			argIdx = append(argIdx, offsetExpr(idx, lp.Strides[j+1], 0))
-		}
+		argIdx, _ := k.epiIndex(idx)
 		body := []jen.Code{L("v := y[%s]", o)}
 		body = append(body, k.epi(argIdx)...)
 		return append(body, L("y[%s] = v", o))
@@ -297,29 +230,25 @@ func (k *kfn) epilogueSweep() {
 }
 
 // mapStep: y = epilogue(x0) elementwise over the loop; y is contiguous.
+// The chain value changes dtype where an entry says (comparisons, where).
 func (k *kfn) mapStep() error {
 	lp := k.s.Loop
-	if dt := k.s.In[0].DType; dt != ir.F32 {
-		// Plain integer arithmetic, wrapping in the element type as rt's:
-		// binary entries only, on operands of the result's type.
-		if dt == ir.Bool || dt != k.s.Out.DType {
-			return unsupported(k.s, "map over %v to %v", dt, k.s.Out.DType)
-		}
-		for _, e := range k.s.Epilogue {
-			if !e.Op.Binary() || e.Op == codegen.EpiPow || e.Op == codegen.EpiPrelu {
-				return unsupported(k.s, "integer %s", e.Op)
-			}
+	for _, e := range k.s.Epilogue {
+		if (e.Op == codegen.EpiPow || e.Op == codegen.EpiPrelu) && e.Arg.DType != ir.F32 {
+			return unsupported(k.s, "integer %s", e.Op)
 		}
 	}
+	var err error
 	k.add(L("o := 0"))
 	k.add(nest(lp.Shape, func(idx []string) []jen.Code {
-		var argIdx []string
-		for j := range k.s.Epilogue {
-			argIdx = append(argIdx, offsetExpr(idx, lp.Strides[j+1], 0))
-		}
+		argIdx, arg2Idx := k.epiIndex(idx)
 		body := []jen.Code{L("v := x0[%s]", offsetExpr(idx, lp.Strides[0], 0))}
-		body = append(body, k.epi(argIdx)...)
-		return append(body, L("y[o] = v"), L("o++"))
+		code, cur, e := k.epiChain(argIdx, arg2Idx, k.s.In[0].DType)
+		if e != nil {
+			err = e
+		}
+		body = append(body, code...)
+		return append(body, L("y[o] = %s", cur), L("o++"))
 	}))
-	return nil
+	return err
 }

@@ -49,3 +49,21 @@ func TestMaxPoolInside(t *testing.T) {
 	}
 	checkAgainstRT(t, g, nil, nil, vals)
 }
+
+// TestLogicOps compiles the comparison, logic, where, mod and float
+// function cases and compares with rt: bools and integers exactly, floats
+// within 1e-5 relative.
+func TestLogicOps(t *testing.T) {
+	needGo(t)
+	g, vals, err := codegentest.OpsGraph(codegentest.LogicCases)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := lowerGo(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProgramBy(t, g, p, nil, nil, func(what string, got, want *pir.Tensor) {
+		codegentest.CloseEnough(t, what, got, want, 1e-5)
+	}, vals)
+}

@@ -1,7 +1,9 @@
 package llvm
 
 import (
+	"github.com/llir/llvm/ir/constant"
 	"github.com/llir/llvm/ir/enum"
+	"github.com/llir/llvm/ir/types"
 	"github.com/llir/llvm/ir/value"
 
 	"github.com/pare-ml/pare/codegen"
@@ -15,7 +17,7 @@ func (k *kfn) mapStep(s *codegen.Step, in, out value.Value, args []value.Value) 
 	strides = append(strides, contiguousStrides(lp.Shape))
 	k.nest(lp.Shape, strides, func(offs []value.Value) {
 		v := k.load(in, offs[0])
-		v = k.applyEpi(s, v, args, offs[1:len(offs)-1])
+		v = k.applyEpi(s, v, s.In[0].DType, args, offs[1:len(offs)-1])
 		k.store(v, out, offs[len(offs)-1])
 	})
 	return nil
@@ -26,7 +28,7 @@ func (k *kfn) epilogueSweep(s *codegen.Step, out value.Value, args []value.Value
 	lp := s.Loop
 	k.nest(lp.Shape, lp.Strides, func(offs []value.Value) {
 		v := k.load(out, offs[0])
-		v = k.applyEpi(s, v, args, offs[1:])
+		v = k.applyEpi(s, v, s.Out.DType, args, offs[1:])
 		k.store(v, out, offs[0])
 	})
 }
@@ -41,26 +43,50 @@ func contiguousStrides(shape []int) []int {
 	return s
 }
 
-// applyEpi applies the epilogue entries to v; offs[j] is entry j's operand
-// offset, args the operands of the binary entries in order.
-func (k *kfn) applyEpi(s *codegen.Step, v value.Value, args []value.Value, offs []value.Value) value.Value {
-	a := 0
+// applyEpi applies the epilogue entries to v, a chain value of dtype dt;
+// offs[j] is entry j's operand offset (then the Arg2 offsets, as
+// Loop.Strides orders them), args the Arg operands of the entries in
+// order, then their Arg2 operands.
+func (k *kfn) applyEpi(s *codegen.Step, v value.Value, dt pir.DType, args []value.Value, offs []value.Value) value.Value {
+	a, a2 := 0, 0
+	for _, e := range s.Epilogue {
+		if e.Arg != nil {
+			a2++
+		}
+	}
 	for j, e := range s.Epilogue {
-		if e.Op.Binary() {
+		odt := e.Operand(dt)
+		switch {
+		case e.Op == codegen.EpiWhere:
+			x, y := k.load(args[a], offs[j]), k.load(args[a2], offs[s.Arg2Strides(j)-1])
+			a++
+			a2++
+			v = k.b.NewSelect(k.b.NewICmp(enum.IPredNE, v, constant.NewInt(types.I8, 0)), x, y)
+		case e.Op.Binary():
 			o := k.load(args[a], offs[j])
 			a++
 			x, y := v, o
 			if e.Swapped {
 				x, y = o, v
 			}
-			if s.Out.DType != pir.F32 {
-				v = k.intBinary(e.Op, x, y, s.Out.DType == pir.U8)
-			} else {
+			switch {
+			case e.Op.Compare():
+				v = k.compare(e.Op, x, y, odt)
+			case e.Op.Logic():
+				v = k.logic(e.Op, x, y)
+			case e.Op == codegen.EpiMod || e.Op == codegen.EpiFmod:
+				v = k.mod(e.Op, x, y, odt)
+			case odt != pir.F32:
+				v = k.intBinary(e.Op, x, y, odt == pir.U8)
+			default:
 				v = k.binary(e.Op, x, y)
 			}
-			continue
+		case odt != pir.F32 || logicUnary[e.Op]:
+			v = k.unaryLogic(e, v, odt)
+		default:
+			v = k.unary(e, v)
 		}
-		v = k.unary(e, v)
+		dt = e.Result(dt)
 	}
 	return v
 }

@@ -189,6 +189,11 @@ func operands(s *codegen.Step) []*codegen.Operand {
 			ops = append(ops, s.Epilogue[i].Arg)
 		}
 	}
+	for i := range s.Epilogue { // the Arg2 operands after every Arg (applyEpi)
+		if s.Epilogue[i].Arg2 != nil {
+			ops = append(ops, s.Epilogue[i].Arg2)
+		}
+	}
 	if sp := s.Sparse; sp != nil { // last: the sparse kernels take them from the end
 		ops = append(ops, &sp.RowPtr, &sp.Gaps)
 		if sp.Codebook != nil {

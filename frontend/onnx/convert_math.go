@@ -219,79 +219,6 @@ func convCast(c *nodeCtx) error {
 	return c.out("cast", []*ir.Value{x}, nil, ir.Type{DType: dt})
 }
 
-// Comparison and selection ops are folded: pare's IR has no bool logic;
-// shape computations (Equal → Where) use them on constants.
-
-func convCompare(c *nodeCtx) error {
-	ts, shape, err := c.foldArgs(2)
-	if err != nil {
-		return err
-	}
-	a, b := ts[0], ts[1]
-	if a.DType != b.DType {
-		return c.errf("operands are %v and %v", a.DType, b.DType)
-	}
-	out := ir.NewTensor(ir.Bool, shape)
-	ia, ib := srcIndex(a.Shape, shape), srcIndex(b.Shape, shape)
-	for i := range out.Bool {
-		var p, q float64
-		var pi, qi int64
-		if a.DType.IsInt() {
-			pi, qi = a.IntAt(ia(i)), b.IntAt(ib(i))
-		} else {
-			p, q = a.At(ia(i)), b.At(ib(i))
-		}
-		switch c.op {
-		case "Equal":
-			out.Bool[i] = pi == qi && p == q
-		case "Less":
-			out.Bool[i] = pi < qi || (pi == qi && p < q)
-		case "Greater":
-			out.Bool[i] = pi > qi || (pi == qi && p > q)
-		}
-	}
-	c.set(0, c.constant(c.outName(0), out, nil))
-	return nil
-}
-
-func convNot(c *nodeCtx) error {
-	ts, shape, err := c.foldArgs(1)
-	if err != nil {
-		return err
-	}
-	if ts[0].DType != ir.Bool {
-		return c.errf("Not takes BOOL, got %v", ts[0].DType)
-	}
-	out := ir.NewTensor(ir.Bool, shape)
-	for i, b := range ts[0].Bool {
-		out.Bool[i] = !b
-	}
-	c.set(0, c.constant(c.outName(0), out, nil))
-	return nil
-}
-
-func convWhere(c *nodeCtx) error {
-	ts, shape, err := c.foldArgs(3)
-	if err != nil {
-		return err
-	}
-	cond, x, y := ts[0], ts[1], ts[2]
-	if cond.DType != ir.Bool || x.DType != y.DType {
-		return c.errf("Where takes a BOOL condition and two tensors of one dtype, got %v, %v, %v", cond.DType, x.DType, y.DType)
-	}
-	out := ir.NewTensor(x.DType, shape)
-	ic, ix, iy := srcIndex(cond.Shape, shape), srcIndex(x.Shape, shape), srcIndex(y.Shape, shape)
-	for i := 0; i < out.Len(); i++ {
-		if cond.Bool[ic(i)] {
-			copyElem(out, i, x, ix(i))
-		} else {
-			copyElem(out, i, y, iy(i))
-		}
-	}
-	c.set(0, c.constant(c.outName(0), out, nil))
-	return nil
-}
-
 // foldArgs returns the n constant inputs and their broadcast shape, within
 // the folding budget.
 func (c *nodeCtx) foldArgs(n int) ([]*ir.Tensor, []int, error) {
@@ -316,21 +243,4 @@ func (c *nodeCtx) foldArgs(n int) ([]*ir.Tensor, []int, error) {
 		return nil, nil, c.errf("result shape %v is too large to fold", shape)
 	}
 	return ts, shape, nil
-}
-
-// srcIndex maps a flat index of out to the flat index of a tensor of shape in
-// broadcast to out.
-func srcIndex(in, out []int) func(int) int {
-	if ir.EqualShape(in, out) {
-		return func(i int) int { return i }
-	}
-	st := broadcastStrides(in, out)
-	return func(i int) int {
-		j := 0
-		for d := len(out) - 1; d >= 0; d-- {
-			j += (i % out[d]) * st[d]
-			i /= out[d]
-		}
-		return j
-	}
 }

@@ -43,6 +43,12 @@ func TestDecompositionErrors(t *testing.T) {
 		{opset: 13, op: "InstanceNormalization", x: []int64{2, 4}, in: []string{"x", "s", "s"}, want: "needs rank >= 3"},
 		{opset: 13, op: "Tile", x: []int64{2, 4}, in: []string{"x", "ax"}, want: "need 2 entries"},
 		{opset: 13, op: "Tile", x: []int64{2, 4}, in: []string{"x", "neg"}, want: "repeats [2 -1] must be >= 0"},
+		{opset: 13, op: "Mod", x: []int64{4}, in: []string{"x", "s"}, want: "Mod on FLOAT needs fmod=1"},
+		{opset: 13, op: "Mod", x: []int64{4}, in: []string{"x", "s"}, attrs: []*attrProto{aInt("fmod", 2)}, want: "fmod 2 (want 0 or 1)"},
+		{opset: 13, op: "Sin", x: []int64{4}, dt: dtInt32, want: "sin takes f32"},
+		{opset: 16, op: "Where", x: []int64{4}, in: []string{"x", "x", "s"}, want: "condition %x is f32, want bool"},
+		{opset: 13, op: "And", x: []int64{4}, in: []string{"x", "x"}, want: "and takes bool"},
+		{opset: 13, op: "Less", x: []int64{4}, dt: dtInt32, in: []string{"x", "s"}, want: "operands are i32 and f32"},
 	} {
 		dt := tc.dt
 		if dt == 0 {

@@ -47,7 +47,7 @@ type decompCase struct {
 
 // decompCases lists every case of the decomposed ops.
 func decompCases() []decompCase {
-	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases())
+	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), logicCases())
 }
 
 // addTo adds the case to m with its names prefixed by p: input p+"x",
@@ -202,7 +202,7 @@ const job = JSON.parse(readFileSync(jobPath, 'utf8'));
 `
 
 // runORT runs the group's model in ONNX Runtime; its outputs are read as
-// the dtypes of like's (f32 or i64).
+// the dtypes of like's.
 func (cg caseGroup) runORT(t *testing.T, node, ortDir string, like []*ir.Tensor) []*ir.Tensor {
 	dir := t.TempDir()
 	type io struct {
@@ -245,17 +245,10 @@ func (cg caseGroup) runORT(t *testing.T, node, ortDir string, like []*ir.Tensor)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if like[i].DType == ir.I64 {
-			y := ir.NewTensor(ir.I64, []int{len(b) / 8})
-			for j := range y.I64 {
-				y.I64[j] = int64(binary.LittleEndian.Uint64(b[8*j:]))
-			}
-			out = append(out, y)
-			continue
-		}
-		y := ir.NewTensor(ir.F32, []int{len(b) / 4})
-		for j := range y.F32 {
-			y.F32[j] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*j:]))
+		dt := like[i].DType
+		y, err := ir.TensorFromBytes(dt, []int{len(b) / max(dt.Size(), 1)}, b)
+		if err != nil {
+			t.Fatalf("ONNX Runtime output %s: %v", o.Name, err)
 		}
 		out = append(out, y)
 	}

@@ -192,6 +192,10 @@ func ExportableOps() []string {
 	return s
 }
 
+// floatOrBool reports whether the float writer takes a value of type t:
+// f32, or bool (the masks of comparisons and where).
+func floatOrBool(t ir.Type) bool { return (t.DType == ir.F32 || t.DType == ir.Bool) && t.Quant == nil }
+
 func (e *exporter) value(v *ir.Value) error {
 	if e.quantized() && involvesQuant(v) {
 		return e.quantValue(v)
@@ -200,11 +204,11 @@ func (e *exporter) value(v *ir.Value) error {
 	if f == nil {
 		return fmt.Errorf("op %s cannot be exported to ONNX (the writer maps %s)", v.Op.Name, strings.Join(ExportableOps(), ", "))
 	}
-	if v.Type.DType != ir.F32 || v.Type.Quant != nil {
+	if !floatOrBool(v.Type) {
 		return fmt.Errorf("op %s: a %v result cannot be exported (the writer writes float models)", v.Op.Name, v.Type)
 	}
 	for i, a := range v.Args {
-		if a.Type.DType != ir.F32 || a.Type.Quant != nil {
+		if !floatOrBool(a.Type) {
 			return fmt.Errorf("op %s: argument %d is %v (the writer writes float models)", v.Op.Name, i, a.Type)
 		}
 	}

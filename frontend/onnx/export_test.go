@@ -70,6 +70,19 @@ func exportGraph(t *testing.T) (*ir.Graph, []*ir.Tensor) {
 	e = add("reciprocal", []*ir.Value{add("add", []*ir.Value{e, c("two", pos(1))}, nil, ir.Type{})}, nil, ir.Type{})
 	e = add("floor", []*ir.Value{e}, nil, ir.Type{})
 	e = add("ceil", []*ir.Value{add("mul", []*ir.Value{e, c("k2", pos(1))}, nil, ir.Type{})}, nil, ir.Type{})
+	// The comparisons, logic and float functions of export_logic.go (in
+	// their domains: no NaN, which would not compare equal).
+	un := func(op string, x *ir.Value) *ir.Value { return add(op, []*ir.Value{x}, nil, ir.Type{}) }
+	bin := func(op string, x, y *ir.Value) *ir.Value { return add(op, []*ir.Value{x, y}, nil, ir.Type{}) }
+	l := un("sign", un("round", un("asinh", un("cosh", un("sinh", un("atan", un("tan", un("cos", e))))))))
+	s := un("sin", e)
+	l = bin("add", l, bin("add", un("asin", s), un("acos", s)))
+	l = bin("add", l, bin("add", un("atanh", bin("mul", s, c("half", pos(1)))), un("acosh", un("cosh", e))))
+	k := c("thr", rnd(8, 1, 1))
+	m := bin("or", bin("and", bin("less", e, k), bin("greater_equal", l, k)), bin("xor", bin("equal", e, l), bin("less_equal", s, k)))
+	m = bin("and", m, un("not", bin("or", un("isnan", e), add("isinf", []*ir.Value{e}, ir.Attrs{"detect_negative": ir.Int(0)}, ir.Type{}))))
+	m = bin("or", m, bin("greater", s, k))
+	e = add("mod", []*ir.Value{add("where", []*ir.Value{m, l, e}, nil, ir.Type{}), c("md", pos(1))}, ir.Attrs{"fmod": ir.Int(1)}, ir.Type{})
 	h = add("add", []*ir.Value{h, e}, nil, ir.Type{})
 	h = add("transpose", []*ir.Value{h}, ir.Attrs{"perm": ir.Ints(0, 2, 3, 1)}, ir.Type{})
 	h = add("reshape", []*ir.Value{h}, nil, ir.Type{DType: ir.F32, Shape: []int{2, 32}})

@@ -82,6 +82,24 @@ var converters = []converter{
 	{fb.BuiltinOperatorARG_MIN, 2, "argmax of neg (float tensors)", convArgMax(true)},
 	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims; quantized: axes 1 and 2 of a 4-D tensor only, as a maxpool over the whole image", convReduceMax},
 
+	// Comparisons, logic, selection and float functions (ops_logic.go).
+	{fb.BuiltinOperatorEQUAL, 2, "equal with broadcasting (bool); quantized: one shared quantization", convCompare("equal", false)},
+	{fb.BuiltinOperatorNOT_EQUAL, 2, "equal + not", convCompare("equal", true)},
+	{fb.BuiltinOperatorLESS, 2, "less", convCompare("less", false)},
+	{fb.BuiltinOperatorLESS_EQUAL, 2, "less_equal", convCompare("less_equal", false)},
+	{fb.BuiltinOperatorGREATER, 2, "greater", convCompare("greater", false)},
+	{fb.BuiltinOperatorGREATER_EQUAL, 2, "greater_equal", convCompare("greater_equal", false)},
+	{fb.BuiltinOperatorLOGICAL_AND, 2, "and", convLogic("and")},
+	{fb.BuiltinOperatorLOGICAL_OR, 2, "or", convLogic("or")},
+	{fb.BuiltinOperatorLOGICAL_NOT, 1, "not", convUnary("not")},
+	{fb.BuiltinOperatorSELECT, 3, "where; a vector condition selects along dim 0 (reshape)", convSelect(false)},
+	{fb.BuiltinOperatorSELECT_V2, 3, "where, broadcasting all three inputs", convSelect(true)},
+	{fb.BuiltinOperatorSIN, 1, "sin", floatOnly(convUnary("sin"))},
+	{fb.BuiltinOperatorCOS, 1, "cos", floatOnly(convUnary("cos"))},
+	{fb.BuiltinOperatorROUND, 1, "round, ties to even", floatOnly(convUnary("round"))},
+	{fb.BuiltinOperatorSIGN, 1, "sign (float and int32)", signOnly(convUnary("sign"))},
+	{fb.BuiltinOperatorFLOOR_MOD, 2, "integers: mod; floats: mod fmod=1, + the divisor where the signs differ (where)", convFloorMod},
+
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},
