@@ -82,6 +82,11 @@ var converters = []converter{
 	{fb.BuiltinOperatorARG_MIN, 2, "argmax of neg (float tensors)", convArgMax(true)},
 	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims; quantized: axes 1 and 2 of a 4-D tensor only, as a maxpool over the whole image", convReduceMax},
 
+	// Reductions and normalization built from IR ops (ops_extra.go).
+	{fb.BuiltinOperatorREDUCE_MIN, 2, "neg, reduce_max, neg over constant axes, keep_dims; int8/uint8 with one shared per-tensor quantization: the same between dequantize and quantize (exact)", convReduceMin},
+	{fb.BuiltinOperatorREDUCE_PROD, 2, "float: reduced dims moved last and flattened, then one slice and mul per element in TFLite's order (at most 64 elements per output)", floatOnly(convReduceProd)},
+	{fb.BuiltinOperatorLOCAL_RESPONSE_NORMALIZATION, 1, "x · pow(bias + alpha·Σ x² over channels c±radius, −beta): the sum as avgpool (count_include_pad) of x² viewed with channels as a spatial dim", floatOnly(convLRN)},
+
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},
