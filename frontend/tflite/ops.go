@@ -87,6 +87,12 @@ var converters = []converter{
 	{fb.BuiltinOperatorREDUCE_PROD, 2, "float: reduced dims moved last and flattened, then one slice and mul per element in TFLite's order (at most 64 elements per output)", floatOnly(convReduceProd)},
 	{fb.BuiltinOperatorLOCAL_RESPONSE_NORMALIZATION, 1, "x · pow(bias + alpha·Σ x² over channels c±radius, −beta): the sum as avgpool (count_include_pad) of x² viewed with channels as a spatial dim", floatOnly(convLRN)},
 
+	// Constants known at import (ops_const.go).
+	{fb.BuiltinOperatorFILL, 2, "a constant of the static dims (constant value); a computed value: reshape + expand", convFill},
+	{fb.BuiltinOperatorZEROS_LIKE, 1, "a constant of zeros (float or integer)", convConstLike(0)},
+	{fb.BuiltinOperatorRANGE, 3, "a constant (constant start, limit, delta; f32, i32, i64 as TFLite's kernel accumulates)", convRange},
+	{fb.BuiltinOperatorONE_HOT, 4, "a constant (constant indices, depth, on_value, off_value; any axis)", convOneHot},
+
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},
