@@ -87,11 +87,14 @@ var converters = []converter{
 	{fb.BuiltinOperatorREDUCE_PROD, 2, "float: reduced dims moved last and flattened, then one slice and mul per element in TFLite's order (at most 64 elements per output)", floatOnly(convReduceProd)},
 	{fb.BuiltinOperatorLOCAL_RESPONSE_NORMALIZATION, 1, "x · pow(bias + alpha·Σ x² over channels c±radius, −beta): the sum as avgpool (count_include_pad) of x² viewed with channels as a spatial dim", floatOnly(convLRN)},
 
-	// Constants known at import (ops_const.go).
+	// Constants known at import (ops_const.go); data movement and scans (ops_scan.go).
 	{fb.BuiltinOperatorFILL, 2, "a constant of the static dims (constant value); a computed value: reshape + expand", convFill},
 	{fb.BuiltinOperatorZEROS_LIKE, 1, "a constant of zeros (float or integer)", convConstLike(0)},
 	{fb.BuiltinOperatorRANGE, 3, "a constant (constant start, limit, delta; f32, i32, i64 as TFLite's kernel accumulates)", convRange},
 	{fb.BuiltinOperatorONE_HOT, 4, "a constant (constant indices, depth, on_value, off_value; any axis)", convOneHot},
+	{fb.BuiltinOperatorREVERSE_V2, 2, "slice with step −1 on the constant axes", convReverse},
+	{fb.BuiltinOperatorGATHER_ND, 2, "reshape + gather along dim 0 by constant flat indices (checked in range)", convGatherND},
+	{fb.BuiltinOperatorCUMSUM, 2, "f32/i32/i64 along a constant axis: a Hillis–Steele scan of pad (shift) + add, log2(n) steps (integers exact); exclusive, reverse", convCumsum},
 
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
