@@ -187,9 +187,6 @@ func (im *importer) irType(t *tensor) (ir.Type, error) {
 	if !ok {
 		return ir.Type{}, fmt.Errorf("tensor %q has type %v (supported: FLOAT32, INT8, UINT8, INT16, INT32, INT64, BOOL)", t.name, t.typ)
 	}
-	if t.sparse {
-		return ir.Type{}, fmt.Errorf("tensor %q is sparse (not supported)", t.name)
-	}
 	s, err := shapeOf(t)
 	if err != nil {
 		return ir.Type{}, err
@@ -266,6 +263,9 @@ func (im *importer) constTensor(i int32) (*ir.Tensor, *ir.Quant, error) {
 	typ, err := im.irType(t)
 	if err != nil {
 		return nil, nil, err
+	}
+	if t.sparse != nil {
+		return im.sparseConst(t, typ)
 	}
 	data, err := ir.TensorFromBytes(typ.DType, typ.Shape, im.m.buffers[t.buffer])
 	if err != nil {

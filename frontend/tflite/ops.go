@@ -96,6 +96,8 @@ var converters = []converter{
 	{fb.BuiltinOperatorGATHER_ND, 2, "reshape + gather along dim 0 by constant flat indices (checked in range)", convGatherND},
 	{fb.BuiltinOperatorCUMSUM, 2, "f32/i32/i64 along a constant axis: a Hillis–Steele scan of pad (shift) + add, log2(n) steps (integers exact); exclusive, reverse", convCumsum},
 
+	{fb.BuiltinOperatorDENSIFY, 1, "a dense constant: sparse constants (traversal order, block map, DENSE / SPARSE_CSR dims) are densified at import, also where any other op reads them", convDensify},
+
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},
