@@ -98,6 +98,8 @@ var converters = []converter{
 
 	{fb.BuiltinOperatorDENSIFY, 1, "a dense constant: sparse constants (traversal order, block map, DENSE / SPARSE_CSR dims) are densified at import, also where any other op reads them", convDensify},
 
+	{fb.BuiltinOperatorFAKE_QUANT, 1, "float: clip to TFLite's nudged range, sub, mul, round half away from zero as floor(t) + floor(2·frac(t)), mul, add (TFLite's reference arithmetic, bit for bit); narrow_range unsupported, as in TFLite", floatOnly(convFakeQuant)},
+
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},

@@ -311,3 +311,26 @@ func TestSparseFloat16(t *testing.T) {
 		checkDense(t, fmt.Sprintf("float16 densify=%v", densify), m, handDense)
 	}
 }
+
+// sparseSeed is a block-sparse model for the corruption test and the fuzzer.
+func sparseSeed() []byte {
+	return sparseModel(4, 4, fb.TensorTypeFLOAT32, f32Bytes(1, 0, 0, 4, 2, 3, 0, 0, 5, 0, 0, 6),
+		sparsityOf([]int32{0, 1, 2, 3}, []int32{0, 1}, []sdim{{dense: 2}, {seg: []int32{0, 2, 3}, idx: []int32{0, 1, 1}, typ: fb.SparseIndexVectorUint8Vector}, {dense: 2}, {dense: 2}}), true).build()
+}
+
+// Corrupted sparsity metadata is an error (or a valid graph), never a panic.
+func TestSparseCorrupted(t *testing.T) {
+	data := sparseSeed()
+	mut := make([]byte, len(data))
+	for i := range data {
+		for _, x := range []byte{0xff, 0x80, 0x01} {
+			copy(mut, data)
+			mut[i] ^= x
+			if g, err := ImportBytes("m.tflite", mut, Options{}); err == nil {
+				if err := ir.Verify(g); err != nil {
+					t.Errorf("byte %d ^ %#x: imported graph does not verify: %v", i, x, err)
+				}
+			}
+		}
+	}
+}
