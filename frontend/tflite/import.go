@@ -12,7 +12,9 @@
 // SQUEEZE, FULLY_CONNECTED's flatten, ...). A chain of convolutions has no
 // transposes inside; data-movement ops (TRANSPOSE, slices, GATHER, pads,
 // TILE, ...) on a tensor that exists only in NCHW run in NCHW with their
-// axes mapped. Only subgraph 0 is imported.
+// axes mapped. Sparse constant tensors (TFLite's sparsity parameters, as
+// pruned models store weights) are densified at import (sparse.go). Only
+// subgraph 0 is imported.
 package tflite
 
 import (
