@@ -26,7 +26,10 @@ func merge(ms ...*tModel) *tModel {
 		shift := func(v []int32) []int32 {
 			s := make([]int32, len(v))
 			for i, x := range v {
-				s[i] = x + base
+				s[i] = x
+				if x >= 0 { // -1: an absent optional input
+					s[i] = x + base
+				}
 			}
 			return s
 		}
@@ -41,7 +44,7 @@ func merge(ms ...*tModel) *tModel {
 }
 
 // extraFamilies is one model per family of the ops in ops_extra.go,
-// ops_const.go, ops_scan.go, sparse.go and ops_fakequant.go.
+// ops_const.go, ops_scan.go, sparse.go, ops_fakequant.go and ops_seq.go.
 func extraFamilies() map[string]*tModel {
 	red := func(code fb.BuiltinOperator, axes ...int32) *tModel {
 		return oneOp{code: code, ins: []opIn{f32In(2, 3, 4, 5), vecConst(axes...)}, outs: []opIn{f32In(2, 4)},
@@ -49,6 +52,17 @@ func extraFamilies() map[string]*tModel {
 	}
 	i32 := opIn{shape: []int32{3, 9}, typ: fb.TensorTypeINT32}
 	sp := sparsityOf([]int32{0, 1, 2, 3}, []int32{0, 1}, []sdim{{dense: 2}, {seg: []int32{0, 2, 3}, idx: []int32{0, 1, 1}}, {dense: 2}, {dense: 2}})
+	rng := rand.New(rand.NewSource(9))
+	rw, _ := randMat(rng, "w", 4, 3)
+	rr, _ := randMat(rng, "r", 4, 4)
+	rb, _ := randMat(rng, "b", 4, 0)
+	lstm := make([]*tTensor, 23)
+	for g := 0; g < 4; g++ {
+		lstm[lstmInputWeights-1+g], _ = randMat(rng, fmt.Sprintf("w%d", g), 4, 3)
+		lstm[lstmRecurrentWeights-1+g], _ = randMat(rng, fmt.Sprintf("r%d", g), 4, 4)
+		lstm[lstmGateBias-1+g], _ = randMat(rng, fmt.Sprintf("b%d", g), 4, 0)
+	}
+	lstm[lstmOutputState-1], lstm[lstmCellState-1] = state("h", 2, 4), state("c", 2, 4)
 	return map[string]*tModel{
 		"reduce": merge(red(fb.BuiltinOperatorREDUCE_MIN, 1, 3), red(fb.BuiltinOperatorREDUCE_PROD, 3, 1),
 			oneOp{code: fb.BuiltinOperatorREDUCE_MIN, ins: []opIn{i8In(0.05, -3, 2, 3, 4), vecConst(2)}, outs: []opIn{i8In(0.05, -3, 2, 3)},
@@ -67,6 +81,10 @@ func extraFamilies() map[string]*tModel {
 			oneOp{code: fb.BuiltinOperatorCUMSUM, ins: []opIn{i32, i32Const([]int32{}, 1)}, outs: []opIn{i32},
 				optType: fb.BuiltinOptionsCumsumOptions, opt: cumsumOpts(false, false)}.model()),
 		"sparse": sparseModel(4, 4, fb.TensorTypeFLOAT32, f32Bytes(1, 0, 0, 4, 2, 3, 0, 0, 5, 0, 0, 6), sp, true),
+		"seq": merge(seqModel(fb.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_RNN, []int32{2, 4, 3}, []*tTensor{rw, rr, rb, state("h", 2, 4)},
+			[]int32{2, 4, 4}, fb.BuiltinOptionsSequenceRNNOptions, rnnOpts(false, fb.ActivationFunctionTypeTANH)),
+			seqModel(fb.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_LSTM, []int32{3, 2, 3}, lstm, []int32{3, 2, 4},
+				fb.BuiltinOptionsUnidirectionalSequenceLSTMOptions, lstmOpts(true, 0.5))),
 		"fake_quant": oneOp{code: fb.BuiltinOperatorFAKE_QUANT, ins: []opIn{f32In(1, 4, 5, 8)}, outs: []opIn{f32In(1, 4, 5, 8)},
 			optType: fb.BuiltinOptionsFakeQuantOptions, opt: fakeQuantOpts(-0.7, 1.3, 8, false), pool: true}.model(),
 	}

@@ -100,6 +100,10 @@ var converters = []converter{
 
 	{fb.BuiltinOperatorFAKE_QUANT, 1, "float: clip to TFLite's nudged range, sub, mul, round half away from zero as floor(t) + floor(2·frac(t)), mul, add (TFLite's reference arithmetic, bit for bit); narrow_range unsupported, as in TFLite", floatOnly(convFakeQuant)},
 
+	// Sequences unrolled over the static time dim (ops_seq.go).
+	{fb.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_RNN, 5, "float: per time step slice, gemm by the weights (+ bias) and the recurrent weights, add, fused activation; concat of the steps; time_major either way (at most 1024 steps)", floatOnly(convSeqRNN)},
+	{fb.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_LSTM, 20, "float: per time step four gates of gemms, sigmoid / fused activation, mul, add (CIFG, cell_clip); concat of the steps; time_major either way; peephole, projection, layer norm: unsupported", floatOnly(convSeqLSTM)},
+
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},

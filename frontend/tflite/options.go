@@ -44,6 +44,9 @@ type options struct {
 	fqMin, fqMax       float32
 	numBits            int32
 	narrowRange        bool
+	// ops_seq.go: UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN (and act above).
+	timeMajor, diagonal bool
+	cellClip, projClip  float32
 }
 
 // optionTable is one options table pare reads: the fields it reads (id,
