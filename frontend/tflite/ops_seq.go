@@ -20,11 +20,10 @@ const maxSeqSteps = 1024
 // seq is the time-unrolling state of one op.
 type seq struct {
 	*steps
-	x          *ir.Value
-	t, b, in   int
-	timeMajor  bool
-	outs       []*ir.Value
-	zeroStates bool
+	x         *ir.Value
+	t, b, in  int // time steps, batch, input size
+	timeMajor bool
+	outs      []*ir.Value
 }
 
 // seqIn reads input 0: [time, batch, input] when time-major, else
