@@ -19,6 +19,9 @@ type tTensor struct {
 	scale []float32
 	zp    []int64
 	qdim  int32
+	// sparsity, when set, writes the tensor's SparsityParameters (data
+	// then holds the stored values).
+	sparsity func(b *flatbuffers.Builder) flatbuffers.UOffsetT
 }
 
 type tOp struct {
@@ -158,7 +161,14 @@ func (m *tModel) buildWith(offsets []uint64) []byte {
 			fb.QuantizationParametersAddQuantizedDimension(b, t.qdim)
 			q = fb.QuantizationParametersEnd(b)
 		}
+		var sp flatbuffers.UOffsetT
+		if t.sparsity != nil {
+			sp = t.sparsity(b)
+		}
 		fb.TensorStart(b)
+		if sp != 0 {
+			fb.TensorAddSparsity(b, sp)
+		}
 		fb.TensorAddShape(b, shape)
 		fb.TensorAddType(b, t.typ)
 		fb.TensorAddBuffer(b, bufIndex[i])

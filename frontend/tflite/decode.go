@@ -48,7 +48,7 @@ type tensor struct {
 	typ      fb.TensorType
 	buffer   uint32
 	q        *tquant
-	sparse   bool
+	sparse   *tsparse // sparse.go
 	variable bool
 	external uint32
 }
@@ -173,10 +173,14 @@ func decodeSubgraph(v *fbv, t ftab, st *fb.SubGraph) (subgraph, error) {
 		for j := 0; j < tt.ShapeLength(); j++ {
 			x.shape = append(x.shape, tt.Shape(j))
 		}
-		if _, ok, err := v.sub(tab, 6, what+".sparsity"); err != nil {
+		if stab, ok, err := v.sub(tab, 6, what+".sparsity"); err != nil {
 			return s, err
-		} else {
-			x.sparse = ok
+		} else if ok {
+			var sp fb.SparsityParameters
+			tt.Sparsity(&sp)
+			if x.sparse, err = decodeSparsity(v, stab, &sp, what+".sparsity"); err != nil {
+				return s, err
+			}
 		}
 		qtab, ok, err := v.sub(tab, 4, what+".quantization")
 		if err != nil {

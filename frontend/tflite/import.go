@@ -12,7 +12,9 @@
 // SQUEEZE, FULLY_CONNECTED's flatten, ...). A chain of convolutions has no
 // transposes inside; data-movement ops (TRANSPOSE, slices, GATHER, pads,
 // TILE, ...) on a tensor that exists only in NCHW run in NCHW with their
-// axes mapped. Only subgraph 0 is imported.
+// axes mapped. Sparse constant tensors (TFLite's sparsity parameters, as
+// pruned models store weights) are densified at import (sparse.go). Only
+// subgraph 0 is imported.
 package tflite
 
 import (
@@ -187,9 +189,6 @@ func (im *importer) irType(t *tensor) (ir.Type, error) {
 	if !ok {
 		return ir.Type{}, fmt.Errorf("tensor %q has type %v (supported: FLOAT32, INT8, UINT8, INT16, INT32, INT64, BOOL)", t.name, t.typ)
 	}
-	if t.sparse {
-		return ir.Type{}, fmt.Errorf("tensor %q is sparse (not supported)", t.name)
-	}
 	s, err := shapeOf(t)
 	if err != nil {
 		return ir.Type{}, err
@@ -266,6 +265,9 @@ func (im *importer) constTensor(i int32) (*ir.Tensor, *ir.Quant, error) {
 	typ, err := im.irType(t)
 	if err != nil {
 		return nil, nil, err
+	}
+	if t.sparse != nil {
+		return im.sparseConst(t, typ)
 	}
 	data, err := ir.TensorFromBytes(typ.DType, typ.Shape, im.m.buffers[t.buffer])
 	if err != nil {

@@ -100,6 +100,28 @@ var converters = []converter{
 	{fb.BuiltinOperatorSIGN, 1, "sign (float and int32)", signOnly(convUnary("sign"))},
 	{fb.BuiltinOperatorFLOOR_MOD, 2, "integers: mod; floats: mod fmod=1, + the divisor where the signs differ (where)", convFloorMod},
 
+	// Reductions and normalization built from IR ops (ops_extra.go).
+	{fb.BuiltinOperatorREDUCE_MIN, 2, "neg, reduce_max, neg over constant axes, keep_dims; int8/uint8 with one shared per-tensor quantization: the same between dequantize and quantize (exact)", convReduceMin},
+	{fb.BuiltinOperatorREDUCE_PROD, 2, "float: reduced dims moved last and flattened, then one slice and mul per element in TFLite's order (at most 64 elements per output)", floatOnly(convReduceProd)},
+	{fb.BuiltinOperatorLOCAL_RESPONSE_NORMALIZATION, 1, "x · pow(bias + alpha·Σ x² over channels c±radius, −beta): the sum as avgpool (count_include_pad) of x² viewed with channels as a spatial dim", floatOnly(convLRN)},
+
+	// Constants known at import (ops_const.go); data movement and scans (ops_scan.go).
+	{fb.BuiltinOperatorFILL, 2, "a constant of the static dims (constant value); a computed value: reshape + expand", convFill},
+	{fb.BuiltinOperatorZEROS_LIKE, 1, "a constant of zeros (float or integer)", convConstLike(0)},
+	{fb.BuiltinOperatorRANGE, 3, "a constant (constant start, limit, delta; f32, i32, i64 as TFLite's kernel accumulates)", convRange},
+	{fb.BuiltinOperatorONE_HOT, 4, "a constant (constant indices, depth, on_value, off_value; any axis)", convOneHot},
+	{fb.BuiltinOperatorREVERSE_V2, 2, "slice with step −1 on the constant axes", convReverse},
+	{fb.BuiltinOperatorGATHER_ND, 2, "reshape + gather along dim 0 by constant flat indices (checked in range)", convGatherND},
+	{fb.BuiltinOperatorCUMSUM, 2, "f32/i32/i64 along a constant axis: a Hillis–Steele scan of pad (shift) + add, log2(n) steps (integers exact); exclusive, reverse", convCumsum},
+
+	{fb.BuiltinOperatorDENSIFY, 1, "a dense constant: sparse constants (traversal order, block map, DENSE / SPARSE_CSR dims) are densified at import, also where any other op reads them", convDensify},
+
+	{fb.BuiltinOperatorFAKE_QUANT, 1, "float: clip to TFLite's nudged range, sub, mul, round half away from zero as floor(t) + floor(2·frac(t)), mul, add (TFLite's reference arithmetic, bit for bit); narrow_range unsupported, as in TFLite", floatOnly(convFakeQuant)},
+
+	// Sequences unrolled over the static time dim (ops_seq.go).
+	{fb.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_RNN, 5, "float: per time step slice, gemm by the weights (+ bias) and the recurrent weights, add, fused activation; concat of the steps; time_major either way (at most 1024 steps)", floatOnly(convSeqRNN)},
+	{fb.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_LSTM, 20, "float: per time step four gates of gemms, sigmoid / fused activation, mul, add (CIFG, cell_clip); concat of the steps; time_major either way; peephole, projection, layer norm: unsupported", floatOnly(convSeqLSTM)},
+
 	// Layers (ops_layer.go), float only unless said otherwise.
 	{fb.BuiltinOperatorBATCH_MATMUL, 2, "matmul with batch broadcasting; adj_x / adj_y transpose the last two dims; int8/uint8 per tensor: TFLite's integer kernel (rq=tflite)", convBatchMatMul},
 	{fb.BuiltinOperatorTRANSPOSE_CONV, 3, "conv_transpose (weights OHWI → [I,O,H,W]), the declared output_shape by pads and output_padding, bias, fused activation", floatOnly(convTransposeConv)},

@@ -268,6 +268,9 @@ func convQuantize(o *opctx) error {
 // (weight-only quantization: (q - zero point)·scale in float32, as TFLite).
 func convDequantize(o *opctx) error {
 	if t, err := o.im.tensor(o.in(0)); err == nil && t.typ == fb.TensorTypeFLOAT16 {
+		if v := o.im.vals[o.in(0)].plain; v != nil && v.IsConst() { // a DENSIFY of FLOAT16 (sparse.go)
+			return o.set(v, false)
+		}
 		return o.float16Const(t)
 	}
 	if c, q, err := o.im.constTensor(o.in(0)); err == nil && c != nil && q != nil {
@@ -308,6 +311,13 @@ func (o *opctx) float16Const(t *tensor) error {
 	}
 	if t.buffer == 0 || int(t.buffer) >= len(o.im.m.buffers) || len(o.im.m.buffers[t.buffer]) == 0 {
 		return fmt.Errorf("FLOAT16 input %q must be a constant", t.name)
+	}
+	if t.sparse != nil {
+		f, err := o.im.sparseHalf(t, shape)
+		if err != nil {
+			return err
+		}
+		return o.set(o.im.addConst(o.out.name, "", f, nil), false)
 	}
 	b := o.im.m.buffers[t.buffer]
 	n := ir.NumElements(shape)

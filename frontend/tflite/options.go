@@ -35,6 +35,18 @@ type options struct {
 	alignCorners bool    // RESIZE_*
 	halfPixel    bool    // RESIZE_*
 	approximate  bool    // GELU
+
+	// options_extra.go: LOCAL_RESPONSE_NORMALIZATION (and alpha, beta
+	// above), CUMSUM, FAKE_QUANT; ONE_HOT's axis is axis.
+	radius             int32
+	bias               float32
+	exclusive, reverse bool
+	fqMin, fqMax       float32
+	numBits            int32
+	narrowRange        bool
+	// ops_seq.go: UNIDIRECTIONAL_SEQUENCE_LSTM / _RNN (and act above).
+	timeMajor, diagonal bool
+	cellClip, projClip  float32
 }
 
 // optionTable is one options table pare reads: the fields it reads (id,

@@ -33,8 +33,38 @@ func (rcv *CumsumOptions) Table() flatbuffers.Table {
 	return rcv._tab
 }
 
+func (rcv *CumsumOptions) Exclusive() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(4))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *CumsumOptions) MutateExclusive(n bool) bool {
+	return rcv._tab.MutateBoolSlot(4, n)
+}
+
+func (rcv *CumsumOptions) Reverse() bool {
+	o := flatbuffers.UOffsetT(rcv._tab.Offset(6))
+	if o != 0 {
+		return rcv._tab.GetBool(o + rcv._tab.Pos)
+	}
+	return false
+}
+
+func (rcv *CumsumOptions) MutateReverse(n bool) bool {
+	return rcv._tab.MutateBoolSlot(6, n)
+}
+
 func CumsumOptionsStart(builder *flatbuffers.Builder) {
-	builder.StartObject(0)
+	builder.StartObject(2)
+}
+func CumsumOptionsAddExclusive(builder *flatbuffers.Builder, exclusive bool) {
+	builder.PrependBoolSlot(0, exclusive, false)
+}
+func CumsumOptionsAddReverse(builder *flatbuffers.Builder, reverse bool) {
+	builder.PrependBoolSlot(1, reverse, false)
 }
 func CumsumOptionsEnd(builder *flatbuffers.Builder) flatbuffers.UOffsetT {
 	return builder.EndObject()
