@@ -17,15 +17,15 @@ func TestHalfToFloat(t *testing.T) {
 		{0x3c00, 1}, {0xc000, -2}, {0x7bff, 65504}, {0x0001, 1.0 / (1 << 24)}, {0x03ff, 1023.0 / (1 << 24)},
 		{0x0400, 1.0 / (1 << 14)}, {0x3555, 0.333251953125}, {0x7c00, float32(math.Inf(1))}, {0xfc00, float32(math.Inf(-1))}, {0, 0},
 	} {
-		if got := halfToFloat(c.h); got != c.want {
-			t.Errorf("halfToFloat(%#04x) = %v, want %v", c.h, got, c.want)
+		if got := ir.HalfToFloat(c.h); got != c.want {
+			t.Errorf("ir.HalfToFloat(%#04x) = %v, want %v", c.h, got, c.want)
 		}
 	}
-	if got := halfToFloat(0x8000); got != 0 || !math.Signbit(float64(got)) {
-		t.Errorf("halfToFloat(0x8000) = %v, want -0", got)
+	if got := ir.HalfToFloat(0x8000); got != 0 || !math.Signbit(float64(got)) {
+		t.Errorf("ir.HalfToFloat(0x8000) = %v, want -0", got)
 	}
-	if got := halfToFloat(0x7e00); !math.IsNaN(float64(got)) {
-		t.Errorf("halfToFloat(0x7e00) = %v, want NaN", got)
+	if got := ir.HalfToFloat(0x7e00); !math.IsNaN(float64(got)) {
+		t.Errorf("ir.HalfToFloat(0x7e00) = %v, want NaN", got)
 	}
 }
 

@@ -2,7 +2,6 @@ package tflite
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	fb "github.com/pare-ml/pare/frontend/tflite/tflitefb"
@@ -326,26 +325,9 @@ func (o *opctx) float16Const(t *tensor) error {
 	}
 	f := ir.NewTensor(ir.F32, shape)
 	for i := range f.F32 {
-		f.F32[i] = halfToFloat(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+		f.F32[i] = ir.HalfToFloat(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
 	}
 	return o.set(o.im.addConst(o.out.name, "", f, nil), false)
-}
-
-// halfToFloat converts an IEEE 754 binary16 value (exactly: every half is a float32).
-func halfToFloat(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp, frac := uint32(h>>10)&0x1f, uint32(h)&0x3ff
-	switch {
-	case exp == 0: // zero and subnormals: frac · 2^-24
-		v := float32(frac) / (1 << 24)
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	case exp == 0x1f: // infinities and NaNs
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
 }
 
 // dequantizeConst is (q - zero point)·scale per element, per channel

@@ -228,7 +228,7 @@ func (im *importer) sparseHalf(t *tensor, shape []int) (*ir.Tensor, error) {
 	}
 	vals := ir.NewTensor(ir.F32, []int{len(b) / 2})
 	for i := range vals.F32 {
-		vals.F32[i] = halfToFloat(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+		vals.F32[i] = ir.HalfToFloat(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
 	}
 	return densify(t.name, shape, t.sparse, vals)
 }
