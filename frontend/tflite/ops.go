@@ -78,6 +78,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorMAXIMUM, 2, "max with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("max"))},
 	{fb.BuiltinOperatorMINIMUM, 2, "min with broadcasting; quantized: one shared per-tensor quantization", sameQuantOnly(convBinary("min"))},
 	{fb.BuiltinOperatorSUM, 2, "reduce_sum over constant axes, keep_dims", floatOnly(convSum)},
+	{fb.BuiltinOperatorTOPK_V2, 2, "topk and topk_index (int32) along the last dim, ties in index order; quantized values keep their parameters", convTopK},
 	{fb.BuiltinOperatorARG_MAX, 2, "argmax over a constant axis (reduced away), i32 or i64 as the output tensor", convArgMax(false)},
 	{fb.BuiltinOperatorARG_MIN, 2, "argmax of neg (float tensors)", convArgMax(true)},
 	{fb.BuiltinOperatorREDUCE_MAX, 2, "reduce_max over constant axes, keep_dims; quantized: axes 1 and 2 of a 4-D tensor only, as a maxpool over the whole image", convReduceMax},
