@@ -108,6 +108,15 @@ func init() {
 		"InstanceNormalization": {fn: convInstanceNorm, notes: "→ reduce_mean/sub/mul/add/sqrt/div over the spatial dims, · scale + B"},
 		"LayerNormalization":    {fn: convLayerNorm, since: 17, notes: "→ reduce_mean/sub/mul/add/sqrt/div over the dims from axis, · Scale + B; stash_type 1 only; the Mean and InvStdDev outputs unsupported"},
 
+		// Decompositions into existing IR ops (convert_norm2.go, convert_rnn.go,
+		// convert_einsum.go, convert_misc2.go).
+		"LogSoftmax":                {fn: convLogSoftmax, notes: "→ x − m − log(reduce_sum(exp(x − m))), m = reduce_max; before opset 13 the 2-D coercion at axis as for Softmax"},
+		"GroupNormalization":        {fn: convGroupNorm, since: 18, notes: "→ reshape to [N, groups, rest], reduce_mean/sub/mul/add/sqrt/div, · scale + bias (per group at opset 18, per channel from 21); stash_type 1 only"},
+		"MeanVarianceNormalization": {fn: convMVN, since: 9, notes: "→ (x − reduce_mean) / (sqrt(variance) + 1e-9) over axes (default [0, 2, 3])"},
+		"LpNormalization":           {fn: convLpNorm, notes: "→ x / ‖x‖_p along axis: abs or square, reduce_sum, sqrt, div; p 1 or 2"},
+		"GlobalLpPool":              {fn: convGlobalLpPool, notes: "→ (reduce_sum of |x|^p over the spatial dims)^(1/p): abs, mul or pow; sqrt or pow"},
+		"LpPool":                    {fn: convLpPool, notes: "→ (window sum of |x|^p)^(1/p), the window sum = avgpool (count_include_pad 0) · a constant count of the positions inside x"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
