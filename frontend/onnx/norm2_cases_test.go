@@ -92,7 +92,7 @@ func groupNormRef(g int, eps float64, scale, bias *ir.Tensor, perGroup bool) fun
 				}
 				m /= float64(cpg * sp)
 				for i := 0; i < cpg*sp; i++ {
-					v += (x.At(base + i) - m) * (x.At(base + i) - m)
+					v += (x.At(base+i) - m) * (x.At(base+i) - m)
 				}
 				v /= float64(cpg * sp)
 				for i := 0; i < cpg*sp; i++ {
