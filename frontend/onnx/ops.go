@@ -116,6 +116,9 @@ func init() {
 		"LpNormalization":           {fn: convLpNorm, notes: "→ x / ‖x‖_p along axis: abs or square, reduce_sum, sqrt, div; p 1 or 2"},
 		"GlobalLpPool":              {fn: convGlobalLpPool, notes: "→ (reduce_sum of |x|^p over the spatial dims)^(1/p): abs, mul or pow; sqrt or pow"},
 		"LpPool":                    {fn: convLpPool, notes: "→ (window sum of |x|^p)^(1/p), the window sum = avgpool (count_include_pad 0) · a constant count of the positions inside x"},
+		"RNN":                       {fn: convRecurrent(rnnRNN), notes: "unrolled over the sequence: one matmul projects all steps, then per step matmul, add and the activation; forward, reverse, bidirectional; layout 0 and 1; clip; sequence_lens absent or all full length"},
+		"GRU":                       {fn: convRecurrent(rnnGRU), notes: "unrolled as RNN, gates z r h by slice, sigmoid, tanh, mul, sub; linear_before_reset 0 and 1"},
+		"LSTM":                      {fn: convRecurrent(rnnLSTM), notes: "unrolled as RNN, gates i o f c; peepholes (P) and input_forget; outputs Y, Y_h and Y_c"},
 
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved"},

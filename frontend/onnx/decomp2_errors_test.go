@@ -1,0 +1,66 @@
+package onnx
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
+	"github.com/pare-ml/pare/ir"
+)
+
+// TestDecomposition2Errors: what the decompositions of convert_norm2.go,
+// convert_rnn.go, convert_einsum.go and convert_misc2.go do not support
+// is an error naming the model, the node and the reason.
+func TestDecomposition2Errors(t *testing.T) {
+	rnn := func(op string, g int, attrs ...*attrProto) *mb {
+		return newModel(14).input("x", dtFloat, 3, 2, 4).init("w", f32s([]int{1, g * 5, 4})).init("r", f32s([]int{1, g * 5, 5})).
+			init("lens", ir.FromI64([]int{2}, []int64{3, 2})).
+			node(op, []string{"x", "w", "r"}, []string{"y"}, append([]*attrProto{aInt("hidden_size", 5)}, attrs...)...).output("y")
+	}
+	lens := func(op string, g int, lensIn string) *mb {
+		m := newModel(14).input("x", dtFloat, 3, 2, 4).input("l", dtInt32, 2).init("w", f32s([]int{1, g * 5, 4})).init("r", f32s([]int{1, g * 5, 5})).
+			init("lens", ir.FromI64([]int{2}, []int64{3, 2}))
+		return m.node(op, []string{"x", "w", "r", "", lensIn}, []string{"y"}, aInt("hidden_size", 5)).output("y")
+	}
+	for _, tc := range []struct {
+		name        string
+		m           *mb
+		node        string
+		want        string
+		unsupported bool
+	}{
+		{"rnn activation", rnn("RNN", 1, aStrs("activations", "ThresholdedRelu")), "RNN_0", `activation "thresholdedrelu" is not supported`, true},
+		{"gru activations count", rnn("GRU", 3, aStrs("activations", "Sigmoid")), "GRU_0", "want 2 (2 per direction)", false},
+		{"lstm direction", rnn("LSTM", 4, aStr("direction", "sideways")), "LSTM_0", `direction "sideways"`, false},
+		{"lstm hidden", rnn("LSTM", 3), "LSTM_0", "W is f32[1,15,4], want f32[1,20,4]", false},
+		{"rnn clip", rnn("RNN", 1, aFloat("clip", -1)), "RNN_0", "clip -1 must be positive", false},
+		{"rnn lens short", lens("RNN", 1, "lens"), "RNN_0", "only every sequence at the full length 3", true},
+		{"gru lens runtime", lens("GRU", 3, "l"), "GRU_0", "sequence_lens must be absent or constant", true},
+		{"groupnorm groups", newModel(21).input("x", dtFloat, 1, 6, 2).init("s", f32s([]int{6})).
+			node("GroupNormalization", []string{"x", "s", "s"}, []string{"y"}, aInt("num_groups", 4)).output("y"), "GroupNormalization_0", "num_groups 4 must be positive and divide the 6 channels", false},
+		{"groupnorm scale", newModel(18).input("x", dtFloat, 1, 6, 2).init("s", f32s([]int{6})).
+			node("GroupNormalization", []string{"x", "s", "s"}, []string{"y"}, aInt("num_groups", 3)).output("y"), "GroupNormalization_0", "scale [6] must be [3]", false},
+		{"lpnorm p", newModel(13).input("x", dtFloat, 2, 3).node("LpNormalization", []string{"x"}, []string{"y"}, aInt("p", 3)).output("y"),
+			"LpNormalization_0", "p 3 must be 1 or 2", false},
+	} {
+		_, err := tc.m.load(t, Options{})
+		prefix := `node "` + tc.node + `"`
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), prefix) || !strings.Contains(err.Error(), "t.onnx") {
+			t.Errorf("%s: err = %v\nwant it to name t.onnx, %s and say %q", tc.name, err, prefix, tc.want)
+			continue
+		}
+		var ue *UnsupportedError
+		if errors.As(err, &ue) != tc.unsupported {
+			t.Errorf("%s: err %v: UnsupportedError %v, want %v", tc.name, err, !tc.unsupported, tc.unsupported)
+		}
+	}
+}
+
+func aStrs(name string, v ...string) *attrProto {
+	a := &attrProto{Name: ptr(name), Type: onnxpb.AttributeProto_STRINGS.Enum()}
+	for _, s := range v {
+		a.Strings = append(a.Strings, []byte(s))
+	}
+	return a
+}
