@@ -23,6 +23,13 @@ func TestDecomposition2Errors(t *testing.T) {
 			init("lens", ir.FromI64([]int{2}, []int64{3, 2}))
 		return m.node(op, []string{"x", "w", "r", "", lensIn}, []string{"y"}, aInt("hidden_size", 5)).output("y")
 	}
+	einsum := func(eq string, in ...string) *mb {
+		var attrs []*attrProto
+		if eq != "" {
+			attrs = append(attrs, aStr("equation", eq))
+		}
+		return newModel(13).input("x", dtFloat, 3, 3).init("w", f32s([]int{4, 3})).node("Einsum", in, []string{"y"}, attrs...).output("y")
+	}
 	for _, tc := range []struct {
 		name        string
 		m           *mb
@@ -43,6 +50,12 @@ func TestDecomposition2Errors(t *testing.T) {
 			node("GroupNormalization", []string{"x", "s", "s"}, []string{"y"}, aInt("num_groups", 3)).output("y"), "GroupNormalization_0", "scale [6] must be [3]", false},
 		{"lpnorm p", newModel(13).input("x", dtFloat, 2, 3).node("LpNormalization", []string{"x"}, []string{"y"}, aInt("p", 3)).output("y"),
 			"LpNormalization_0", "p 3 must be 1 or 2", false},
+		{"einsum diagonal", einsum("ii->i", "x"), "Einsum_0", "repeats label i in operand 0 (a diagonal)", true},
+		{"einsum operands", einsum("ij,jk->ik", "x"), "Einsum_0", `equation "ij,jk->ik" has 2 operands, the node 1 inputs`, false},
+		{"einsum rank", einsum("ijk->i", "x"), "Einsum_0", "labels do not match the rank", false},
+		{"einsum output", einsum("ij->iz", "x"), "Einsum_0", "output label z is in no operand", false},
+		{"einsum sizes", einsum("ij,ij->i", "x", "w"), "Einsum_0", "label i is 3 in one operand and 4 in another", false},
+		{"einsum missing", einsum("", "x"), "Einsum_0", "the equation attribute is missing", false},
 	} {
 		_, err := tc.m.load(t, Options{})
 		prefix := `node "` + tc.node + `"`

@@ -53,7 +53,7 @@ type decompCase struct {
 
 // decompCases lists every case of the decomposed ops.
 func decompCases() []decompCase {
-	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), norm2Cases(), rnnCases())
+	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), norm2Cases(), rnnCases(), einsumCases())
 }
 
 // addTo adds the case to m with its names prefixed by p: input p+"x",

@@ -119,6 +119,7 @@ func init() {
 		"RNN":                       {fn: convRecurrent(rnnRNN), notes: "unrolled over the sequence: one matmul projects all steps, then per step matmul, add and the activation; forward, reverse, bidirectional; layout 0 and 1; clip; sequence_lens absent or all full length"},
 		"GRU":                       {fn: convRecurrent(rnnGRU), notes: "unrolled as RNN, gates z r h by slice, sigmoid, tanh, mul, sub; linear_before_reset 0 and 1"},
 		"LSTM":                      {fn: convRecurrent(rnnLSTM), notes: "unrolled as RNN, gates i o f c; peepholes (P) and input_forget; outputs Y, Y_h and Y_c"},
+		"Einsum":                    {fn: convEinsum, since: 12, notes: "→ reduce_sum, transpose, reshape, expand and, per pair of operands, matmul (batch, rows, inner, columns) or mul; ellipsis; repeated labels in one operand (diagonals) unsupported"},
 
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved"},
