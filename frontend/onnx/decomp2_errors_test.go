@@ -30,6 +30,10 @@ func TestDecomposition2Errors(t *testing.T) {
 		}
 		return newModel(13).input("x", dtFloat, 3, 3).init("w", f32s([]int{4, 3})).node("Einsum", in, []string{"y"}, attrs...).output("y")
 	}
+	two := func(op, a, b string) *mb {
+		return newModel(13).input("x", dtFloat, 3, 3).input("xi", dtInt64, 3, 3).init("big", ir.FromI64([]int{1, 1}, []int64{5})).
+			node(op, []string{a, b}, []string{"y"}).output("y")
+	}
 	for _, tc := range []struct {
 		name        string
 		m           *mb
@@ -56,6 +60,18 @@ func TestDecomposition2Errors(t *testing.T) {
 		{"einsum output", einsum("ij->iz", "x"), "Einsum_0", "output label z is in no operand", false},
 		{"einsum sizes", einsum("ij,ij->i", "x", "w"), "Einsum_0", "label i is 3 in one operand and 4 in another", false},
 		{"einsum missing", einsum("", "x"), "Einsum_0", "the equation attribute is missing", false},
+		{"gatherelements runtime", two("GatherElements", "x", "xi"), "GatherElements_0", `input "xi" must be a constant; bind it with --bind xi=FILE`, false},
+		{"gathernd runtime", two("GatherND", "x", "xi"), "GatherND_0", `input "xi" must be a constant`, false},
+		{"onehot runtime", newModel(13).input("x", dtInt64, 3).init("d", i64s(4)).init("v", f32s([]int{2})).
+			node("OneHot", []string{"x", "d", "v"}, []string{"y"}).output("y"), "OneHot_0", `input "x" must be a constant`, false},
+		{"cumsum axis", two("CumSum", "x", "xi"), "CumSum_0", `input "xi" must be a constant`, false},
+		{"gatherelements range", two("GatherElements", "x", "big"), "GatherElements_0", "index 5 at [0 0] is out of range", false},
+		{"compress nothing", newModel(13).input("x", dtFloat, 3, 3).init("c", ir.NewTensor(ir.Bool, []int{2})).
+			node("Compress", []string{"x", "c"}, []string{"y"}, aInt("axis", 0)).output("y"), "Compress_0", "the condition selects nothing", true},
+		{"reduceprod extent", newModel(13).input("x", dtFloat, 5, 65).node("ReduceProd", []string{"x"}, []string{"y"}, aInts("axes", 1)).output("y"),
+			"ReduceProd_0", "ReduceProd over 65 elements per output: pare decomposes at most 64", true},
+		{"shrink bias", newModel(13).input("x", dtFloat, 4).node("Shrink", []string{"x"}, []string{"y"}, aFloat("bias", 1)).output("y"),
+			"Shrink_0", "bias 1 with lambd 0.5", true},
 	} {
 		_, err := tc.m.load(t, Options{})
 		prefix := `node "` + tc.node + `"`

@@ -53,7 +53,7 @@ type decompCase struct {
 
 // decompCases lists every case of the decomposed ops.
 func decompCases() []decompCase {
-	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), norm2Cases(), rnnCases(), einsumCases())
+	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), norm2Cases(), rnnCases(), einsumCases(), misc2Cases())
 }
 
 // addTo adds the case to m with its names prefixed by p: input p+"x",
@@ -216,7 +216,7 @@ const job = JSON.parse(readFileSync(jobPath, 'utf8'));
 `
 
 // runORT runs the group's model in ONNX Runtime; its outputs are read as
-// the dtypes of like's (f32 or i64).
+// the dtypes of like's (f32, i32 or i64).
 func (cg caseGroup) runORT(t *testing.T, node, ortDir string, like []*ir.Tensor) []*ir.Tensor {
 	dir := t.TempDir()
 	type io struct {
@@ -258,6 +258,14 @@ func (cg caseGroup) runORT(t *testing.T, node, ortDir string, like []*ir.Tensor)
 		b, err := os.ReadFile(o.File)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if like[i].DType == ir.I32 {
+			y := ir.NewTensor(ir.I32, []int{len(b) / 4})
+			for j := range y.I32 {
+				y.I32[j] = int32(binary.LittleEndian.Uint32(b[4*j:]))
+			}
+			out = append(out, y)
+			continue
 		}
 		if like[i].DType == ir.I64 {
 			y := ir.NewTensor(ir.I64, []int{len(b) / 8})

@@ -119,6 +119,16 @@ func init() {
 		"RNN":                       {fn: convRecurrent(rnnRNN), notes: "unrolled over the sequence: one matmul projects all steps, then per step matmul, add and the activation; forward, reverse, bidirectional; layout 0 and 1; clip; sequence_lens absent or all full length"},
 		"GRU":                       {fn: convRecurrent(rnnGRU), notes: "unrolled as RNN, gates z r h by slice, sigmoid, tanh, mul, sub; linear_before_reset 0 and 1"},
 		"LSTM":                      {fn: convRecurrent(rnnLSTM), notes: "unrolled as RNN, gates i o f c; peepholes (P) and input_forget; outputs Y, Y_h and Y_c"},
+		"CumSum":                    {fn: convCumSum, since: 11, consts: []int{1}, notes: "→ ⌈log2 n⌉ steps of pad (shift) and add (a Hillis–Steele scan, exact for integers); exclusive and reverse; axis must be constant"},
+		"Trilu":                     {fn: convTrilu, since: 14, consts: []int{1}, notes: "→ mul by a constant 0/1 mask over the last two dims; k must be constant"},
+		"EyeLike":                   {fn: convEyeLike, since: 9, notes: "→ const; dtype and k"},
+		"CastLike":                  {fn: convCastLike, since: 15, notes: "→ cast to the dtype of target_type (removed when it does not change)"},
+		"OneHot":                    {fn: convOneHot, since: 9, consts: []int{0, 1, 2}, notes: "→ const: indices, depth and values must be constant"},
+		"GatherElements":            {fn: convGatherElements, since: 11, consts: []int{1}, notes: "→ reshape to 1-D, gather at precomputed flat indices; indices must be constant"},
+		"GatherND":                  {fn: convGatherND, since: 11, consts: []int{1}, notes: "→ reshape to [rows, slice], gather of precomputed rows, reshape; batch_dims; indices must be constant"},
+		"Compress":                  {fn: convCompress, since: 9, consts: []int{1}, notes: "→ gather of the selected positions (of x flattened without axis); condition must be constant and select something"},
+		"ReduceProd":                {fn: convReduceProd, consts: []int{1}, notes: "→ transpose, reshape, a tree of slice and mul; at most 64 reduced elements per output"},
+		"Shrink":                    {fn: convShrink, since: 9, notes: "→ x − clip(x, −bias, bias), times an exact [|x| > lambd] mask (relu, ceil, clip) when bias < lambd; bias > lambd unsupported"},
 		"Einsum":                    {fn: convEinsum, since: 12, notes: "→ reduce_sum, transpose, reshape, expand and, per pair of operands, matmul (batch, rows, inner, columns) or mul; ellipsis; repeated labels in one operand (diagonals) unsupported"},
 
 		// Shapes, layout and constants (convert_shape.go).
