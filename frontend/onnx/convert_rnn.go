@@ -323,14 +323,6 @@ func (u *unroll) gate(name string, a rnnAct, x *ir.Value) *ir.Value {
 	return u.b.act(name, a, x)
 }
 
-// zeros is a constant zero state [batch, hid].
-func (u *unroll) zeros(name string) *ir.Value {
-	if u.b.err != nil {
-		return nil
-	}
-	return u.b.c.constant(u.b.name(u.name(name)), ir.NewTensor(ir.F32, []int{u.batch, u.hid}), nil)
-}
-
 // direction returns Y [seq, 1, batch, hid], Y_h and Y_c [1, batch, hid]
 // (Y_c nil but for LSTM) of direction u.d.
 func (u *unroll) direction(x, w, r, bias, h0, c0, p *ir.Value) (y, hLast, cLast *ir.Value) {
@@ -354,15 +346,10 @@ func (u *unroll) direction(x, w, r, bias, h0, c0, p *ir.Value) (y, hLast, cLast 
 		}
 		proj = b.op("add", u.name("x_proj_bias"), nil, proj, b.op("add", u.name("bias"), nil, wb, rb))
 	}
-	h := u.dir("h0", h0)
-	if h == nil {
-		h = u.zeros("h0")
-	}
-	var cell, pi, po, pf, rzrT, rhT *ir.Value
+	// An absent initial state is zero: the first step leaves out its terms.
+	h, cell := u.dir("h0", h0), u.dir("c0", c0)
+	var pi, po, pf, rzrT, rhT *ir.Value
 	if u.k.hasC {
-		if cell = u.dir("c0", c0); cell == nil {
-			cell = u.zeros("c0")
-		}
 		pd := u.dir("p", p)
 		pi, po, pf = u.cols(u.name("p_i"), pd, 0, 1), u.cols(u.name("p_o"), pd, 1, 2), u.cols(u.name("p_f"), pd, 2, 3)
 	}
@@ -378,41 +365,68 @@ func (u *unroll) direction(x, w, r, bias, h0, c0, p *ir.Value) (y, hLast, cLast 
 		}
 		n := func(what string) string { return fmt.Sprintf("d%d_t%d_%s", u.d, t, what) }
 		xt := b.reshape(n("x"), b.sliceAxis(n("x_step"), proj, 0, t, t+1), []int{u.batch, g * hid})
+		// plusRec is x + h·w, or x while h is zero.
+		plusRec := func(name string, x, w *ir.Value) *ir.Value {
+			if h == nil {
+				return x
+			}
+			return b.op("add", name, nil, x, b.op("matmul", name+"_rec", nil, h, w))
+		}
 		switch g {
 		case 1: // Ht = f(Xt·Wᵀ + Ht-1·Rᵀ + Wb + Rb)
-			h = u.gate(n("h"), f[0], b.op("add", n("pre"), nil, xt, b.op("matmul", n("rec"), nil, h, rT)))
+			h = u.gate(n("h"), f[0], plusRec(n("pre"), xt, rT))
 		case 3: // GRU, gates z r h
-			zr := b.op("add", n("zr_pre"), nil, u.cols(n("x_zr"), xt, 0, 2), b.op("matmul", n("rec_zr"), nil, h, rzrT))
+			zr := plusRec(n("zr_pre"), u.cols(n("x_zr"), xt, 0, 2), rzrT)
 			z, rg := u.gate(n("z"), f[0], u.cols(n("z_pre"), zr, 0, 1)), u.gate(n("r"), f[0], u.cols(n("r_pre"), zr, 1, 2))
-			var rec *ir.Value
-			if u.lbr {
-				rec = b.op("matmul", n("rec_h"), nil, h, rhT)
-				if rbh != nil {
-					rec = b.op("add", n("rec_h_bias"), nil, rec, rbh)
+			var rec *ir.Value // nil: zero
+			switch {
+			case u.lbr:
+				if h != nil {
+					rec = b.op("matmul", n("rec_h"), nil, h, rhT)
 				}
-				rec = b.op("mul", n("rec_h_reset"), nil, rg, rec)
-			} else {
+				if rbh != nil && rec != nil {
+					rec = b.op("add", n("rec_h_bias"), nil, rec, rbh)
+				} else if rbh != nil {
+					rec = rbh
+				}
+				if rec != nil {
+					rec = b.op("mul", n("rec_h_reset"), nil, rg, rec)
+				}
+			case h != nil:
 				rec = b.op("matmul", n("rec_h"), nil, b.op("mul", n("h_reset"), nil, rg, h), rhT)
 			}
-			ht := u.gate(n("h_cand"), f[1], b.op("add", n("h_pre"), nil, u.cols(n("x_h"), xt, 2, 3), rec))
+			hPre := u.cols(n("x_h"), xt, 2, 3)
+			if rec != nil {
+				hPre = b.op("add", n("h_pre"), nil, hPre, rec)
+			}
+			ht := u.gate(n("h_cand"), f[1], hPre)
 			// Ht = (1 − z) ⊙ h̃ + z ⊙ Ht-1 = h̃ + z ⊙ (Ht-1 − h̃)
-			h = b.op("add", n("h"), nil, ht, b.op("mul", n("h_keep"), nil, z, b.op("sub", n("h_diff"), nil, h, ht)))
+			if h == nil {
+				h = b.op("sub", n("h"), nil, ht, b.op("mul", n("h_keep"), nil, z, ht))
+			} else {
+				h = b.op("add", n("h"), nil, ht, b.op("mul", n("h_keep"), nil, z, b.op("sub", n("h_diff"), nil, h, ht)))
+			}
 		case 4: // LSTM, gates i o f c
-			gs := b.op("add", n("pre"), nil, xt, b.op("matmul", n("rec"), nil, h, rT))
+			gs := plusRec(n("pre"), xt, rT)
 			gi, gop, gf := u.cols(n("i_pre"), gs, 0, 1), u.cols(n("o_pre"), gs, 1, 2), u.cols(n("f_pre"), gs, 2, 3)
-			if pi != nil {
+			if pi != nil && cell != nil {
 				gi = b.op("add", n("i_peep"), nil, gi, b.op("mul", n("i_pc"), nil, pi, cell))
 				gf = b.op("add", n("f_peep"), nil, gf, b.op("mul", n("f_pc"), nil, pf, cell))
 			}
 			ig := u.gate(n("i"), f[0], gi)
-			var fg *ir.Value
-			if u.coupled {
-				fg = b.op("sub", n("f"), nil, b.k(n("one"), 1), ig)
-			} else {
-				fg = u.gate(n("f"), f[0], gf)
-			}
 			cc := u.gate(n("c_cand"), f[1], u.cols(n("c_pre"), gs, 3, 4))
-			cell = b.op("add", n("c"), nil, b.op("mul", n("c_keep"), nil, fg, cell), b.op("mul", n("c_new"), nil, ig, cc))
+			cNew := b.op("mul", n("c_new"), nil, ig, cc)
+			if cell == nil { // Ct = it ⊙ ct while Ct-1 is zero
+				cell = cNew
+			} else {
+				var fg *ir.Value
+				if u.coupled {
+					fg = b.op("sub", n("f"), nil, b.k(n("one"), 1), ig)
+				} else {
+					fg = u.gate(n("f"), f[0], gf)
+				}
+				cell = b.op("add", n("c"), nil, b.op("mul", n("c_keep"), nil, fg, cell), cNew)
+			}
 			if po != nil {
 				gop = b.op("add", n("o_peep"), nil, gop, b.op("mul", n("o_pc"), nil, po, cell))
 			}

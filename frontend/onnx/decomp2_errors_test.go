@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -92,4 +93,38 @@ func aStrs(name string, v ...string) *attrProto {
 		a.Strings = append(a.Strings, []byte(s))
 	}
 	return a
+}
+
+// TestDecomposition2Forms pins the IR ops a few of the new decompositions
+// become.
+func TestDecomposition2Forms(t *testing.T) {
+	for _, tc := range []struct {
+		opset int64
+		op    string
+		x     []int64
+		in    []string
+		attrs []*attrProto
+		want  []string
+	}{
+		{13, "LogSoftmax", []int64{2, 5}, nil, nil, []string{"reduce_max", "sub", "exp", "reduce_sum", "log", "sub"}},
+		{14, "CumSum", []int64{8}, []string{"x", "zero"}, nil, []string{"pad", "add", "pad", "add", "pad", "add"}},
+		{14, "CumSum", []int64{5}, []string{"x", "zero"}, []*attrProto{aInt("exclusive", 1)}, []string{"pad", "pad", "add", "pad", "add", "pad", "add"}},
+		{14, "Trilu", []int64{3, 3}, nil, nil, []string{"mul"}},
+		{13, "Shrink", []int64{4}, nil, []*attrProto{aFloat("bias", 0.5)}, []string{"clip", "sub"}},
+		{13, "Einsum", []int64{3, 4}, nil, []*attrProto{aStr("equation", "ij->ji")}, []string{"transpose"}},
+		{13, "Einsum", []int64{4, 4}, []string{"x", "w"}, []*attrProto{aStr("equation", "ij,jk->ik")}, []string{"matmul"}},
+		{13, "Einsum", []int64{4, 4}, []string{"x", "w"}, []*attrProto{aStr("equation", "ij,ij->ij")}, []string{"mul"}},
+		{13, "ReduceProd", []int64{2, 4}, nil, []*attrProto{aInts("axes", 1), aInt("keepdims", 0)}, []string{"slice", "slice", "mul", "slice", "slice", "mul", "reshape"}},
+		{13, "LpNormalization", []int64{2, 4}, nil, nil, []string{"mul", "reduce_sum", "sqrt", "div"}},
+	} {
+		in := tc.in
+		if in == nil {
+			in = []string{"x"}
+		}
+		m := newModel(tc.opset).input("x", dtFloat, tc.x...).init("zero", i64s(0)).init("w", f32s([]int{4, 4}))
+		g := m.node(tc.op, in, []string{"y"}, tc.attrs...).output("y").mustLoad(t, Options{})
+		if got := ops(g); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %v: ops %v, want %v", tc.op, tc.attrs, got, tc.want)
+		}
+	}
 }
