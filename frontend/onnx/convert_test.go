@@ -301,11 +301,11 @@ func TestErrors(t *testing.T) {
 		t.Errorf("err = %v\nwant %s", err, want)
 	}
 
-	lstm := newModel(11).input("x", dtFloat, 1, 2).node("Relu", []string{"x"}, []string{"r"}).node("LSTM", []string{"r"}, []string{"y"}).output("y")
-	_, err = lstm.load(t, Options{})
+	nms := newModel(11).input("x", dtFloat, 1, 2).node("Relu", []string{"x"}, []string{"r"}).node("NonMaxSuppression", []string{"r"}, []string{"y"}).output("y")
+	_, err = nms.load(t, Options{})
 	var ue *UnsupportedError
-	if !errors.As(err, &ue) || ue.Node != "LSTM_1" || ue.Op != "LSTM" || !strings.Contains(ue.Reason, "opset 11") || !strings.Contains(ue.Reason, "Conv, ConvInteger") {
-		t.Errorf("err = %v, want an UnsupportedError naming LSTM_1, opset 11 and the supported ops", err)
+	if !errors.As(err, &ue) || ue.Node != "NonMaxSuppression_1" || ue.Op != "NonMaxSuppression" || !strings.Contains(ue.Reason, "opset 11") || !strings.Contains(ue.Reason, "Conv, ConvInteger") {
+		t.Errorf("err = %v, want an UnsupportedError naming NonMaxSuppression_1, opset 11 and the supported ops", err)
 	}
 
 	f16 := newModel(13).input("x", 10, 2).node("Relu", []string{"x"}, []string{"y"}).output("y")

@@ -41,13 +41,19 @@ type decompCase struct {
 	// body, when set, replaces the single node: it adds the nodes and
 	// constants that compute p+"y" from p+"x" (a small network).
 	body func(m *mb, p string)
+	// ortBody, when set, replaces body in the model ONNX Runtime runs: an
+	// equivalent form of what ONNX Runtime does not implement (a batch-major
+	// recurrence as transposes around the sequence-major one).
+	ortBody func(m *mb, p string)
+	// fixed, when set, is the input x (instead of a random one).
+	fixed *ir.Tensor
 	// ortSkip says why ONNX Runtime cannot run the case ("": it can).
 	ortSkip string
 }
 
 // decompCases lists every case of the decomposed ops.
 func decompCases() []decompCase {
-	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), logicCases())
+	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), logicCases(), norm2Cases(), rnnCases(), einsumCases(), misc2Cases())
 }
 
 // addTo adds the case to m with its names prefixed by p: input p+"x",
@@ -79,6 +85,9 @@ func (tc decompCase) model() *mb { return tc.addTo(newModel(tc.opset), "") }
 
 // input is a seeded random x in the case's range.
 func (tc decompCase) input(seed int64) *ir.Tensor {
+	if tc.fixed != nil {
+		return tc.fixed
+	}
 	lo, hi := tc.lo, tc.hi
 	if lo == 0 && hi == 0 {
 		lo, hi = -3, 3
@@ -136,7 +145,8 @@ type caseGroup struct {
 }
 
 // groupByOpset builds one model per opset from the cases keep accepts.
-func groupByOpset(keep func(decompCase) bool) []caseGroup {
+// ort: the models are for ONNX Runtime (ortBody replaces body).
+func groupByOpset(ort bool, keep func(decompCase) bool) []caseGroup {
 	by := map[int64]*caseGroup{}
 	for i, tc := range decompCases() {
 		if !keep(tc) {
@@ -147,7 +157,11 @@ func groupByOpset(keep func(decompCase) bool) []caseGroup {
 			g = &caseGroup{opset: tc.opset, m: newModel(tc.opset)}
 			by[tc.opset] = g
 		}
-		tc.addTo(g.m, fmt.Sprintf("c%d_", len(g.cases)))
+		mc := tc
+		if ort && tc.ortBody != nil {
+			mc.body = tc.ortBody
+		}
+		mc.addTo(g.m, fmt.Sprintf("c%d_", len(g.cases)))
 		g.cases = append(g.cases, tc)
 		g.xs = append(g.xs, tc.input(int64(i)))
 	}
@@ -267,7 +281,7 @@ func TestDecompositionsORT(t *testing.T) {
 		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing: skipping the ORT comparison")
 	}
 	skipped := 0
-	for _, cg := range groupByOpset(func(tc decompCase) bool {
+	for _, cg := range groupByOpset(true, func(tc decompCase) bool {
 		if tc.ortSkip != "" {
 			skipped++
 		}
@@ -297,7 +311,7 @@ func TestDecompositionsCompiled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds executables; skipped in -short")
 	}
-	for _, cg := range groupByOpset(func(decompCase) bool { return true }) {
+	for _, cg := range groupByOpset(false, func(decompCase) bool { return true }) {
 		g := cg.m.mustLoad(t, Options{})
 		want, err := rt.Run(g, cg.xs)
 		if err != nil {

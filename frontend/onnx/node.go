@@ -100,8 +100,16 @@ func (c *nodeCtx) outName(i int) string {
 	return ""
 }
 
-// tmpName names an intermediate value made while lowering this node.
-func (c *nodeCtx) tmpName(suffix string) string { return c.outName(0) + "/" + suffix }
+// tmpName names an intermediate value made while lowering this node, under
+// its first output present (an LSTM may leave out Y and keep Y_h).
+func (c *nodeCtx) tmpName(suffix string) string {
+	for _, o := range c.n.GetOutput() {
+		if o != "" {
+			return o + "/" + suffix
+		}
+	}
+	return c.name + "/" + suffix
+}
 
 // set defines output i (ignored when the output is absent).
 func (c *nodeCtx) set(i int, v *ir.Value) {

@@ -20,11 +20,14 @@ var randAttrNames = []string{"axis", "axes", "perm", "kernel_shape", "strides", 
 	"output_shape", "output_padding", "block_size", "output_dtype", "coordinate_transformation_mode", "nearest_mode",
 	"scales", "min", "max", "broadcast", "spatial", "starts", "ends", "antialias", "keep_aspect_ratio_policy",
 	"value_float", "value_int", "value_ints", "value_floats", "precision", "size", "bias", "blocksize", "gamma",
-	"approximate", "stash_type"}
+	"approximate", "stash_type", "hidden_size", "direction", "layout", "clip", "linear_before_reset", "input_forget",
+	"activations", "activation_alpha", "equation", "exclusive", "reverse", "upper", "k", "dtype", "batch_dims",
+	"num_groups", "p", "lambd"}
 
 var randStrings = []string{"", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", "constant", "reflect", "edge", "wrap",
 	"nearest", "linear", "cubic", "half_pixel", "asymmetric", "align_corners", "floor", "ceil", "stretch", "junk",
-	"DCR", "CRD", "none", "tanh"}
+	"DCR", "CRD", "none", "tanh", "forward", "bidirectional", "Relu", "ij,jk->ik", "...i,i...->", "ii->i", "i,j",
+	"a...b->ba", "...->..."}
 
 func randInt(r *rand.Rand) int64 {
 	switch r.Intn(10) {
