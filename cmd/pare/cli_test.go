@@ -153,6 +153,10 @@ func TestImportStatsDiffRun(t *testing.T) {
 	if code == 0 || !strings.Contains(errOut, "Input3") {
 		t.Errorf("run with a wrong input name should list the inputs: %q", errOut)
 	}
+	// -o - is stdout for -emit plan only: no file named "-.ll" appears.
+	if code, _, errOut = pare("compile", irPath, "-emit", "ll", "-o", "-"); code == 0 || !strings.Contains(errOut, "give a path") {
+		t.Errorf("compile -emit ll -o -: exit %d, %q", code, errOut)
+	}
 }
 
 // TestCompileCompressed: a pruned, quantized and shared model compiles (its

@@ -62,6 +62,9 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 				if *out == "" && *emit != "plan" {
 					return fmt.Errorf("-o OUT is required")
 				}
+				if *out == "-" && *emit != "plan" {
+					return fmt.Errorf("-o -: -emit %s writes files (OUT and its weights beside it); give a path (only -emit plan prints to stdout)", *emit)
+				}
 				t, err := compileTarget(*target, *mcpu, *mattr)
 				if err != nil && *emit != "go" {
 					return err
