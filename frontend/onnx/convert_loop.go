@@ -1,0 +1,157 @@
+package onnx
+
+import (
+	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
+	"github.com/pare-ml/pare/ir"
+)
+
+// maxLoopUnroll bounds the iterations convLoop unrolls.
+const maxLoopUnroll = 4096
+
+// convLoop unrolls a Loop whose trip count M and initial condition fold to
+// constants at import (exported for-loops over a static range): the body
+// is imported once per iteration, with iteration_num and cond as
+// constants and the loop-carried values threaded through; a body
+// condition that folds to false ends the loop early, one that does not
+// fold is unsupported. The outputs are the final loop-carried values, then
+// each scan output's per-iteration values stacked along a new axis 0.
+func convLoop(c *nodeCtx) error {
+	im := c.im
+	mT, err := c.constIn(0)
+	if err != nil {
+		return c.unsupported("the trip count M must fold to a constant (pare compiles static graphs): %v", err)
+	}
+	if mT == nil || mT.Len() != 1 {
+		return c.unsupported("a Loop without a constant trip count M is not supported (pare compiles static graphs)")
+	}
+	m := mT.IntAt(0)
+	if m < 1 || m > maxLoopUnroll {
+		return c.unsupported("trip count %d: pare unrolls 1 to %d iterations", m, maxLoopUnroll)
+	}
+	if c.in(1) != nil {
+		t, err := c.constIn(1)
+		if err != nil {
+			return c.unsupported("the initial condition must fold to a constant: %v", err)
+		}
+		if t == nil || t.Len() != 1 || t.At(0) == 0 {
+			return c.unsupported("a Loop whose initial condition is false runs no iteration: not supported")
+		}
+	}
+	a := c.attr("body")
+	if a == nil || !c.kindOK(a, onnxpb.AttributeProto_GRAPH) || a.GetG() == nil {
+		return c.errf("the body attribute is missing")
+	}
+	body := a.GetG()
+	carried := []*ir.Value{}
+	for j := 2; j < len(c.n.GetInput()); j++ {
+		v, err := c.need(j)
+		if err != nil {
+			return err
+		}
+		carried = append(carried, v)
+	}
+	nIn, nOut := len(body.GetInput()), len(body.GetOutput())
+	if nIn != 2+len(carried) || nOut < 1+len(carried) {
+		return c.errf("the body takes %d inputs and gives %d outputs for %d loop-carried values", nIn, nOut, len(carried))
+	}
+	nScan := nOut - 1 - len(carried)
+	if len(c.n.GetOutput()) > len(carried)+nScan {
+		return c.errf("%d outputs for %d loop-carried values and %d scan outputs", len(c.n.GetOutput()), len(carried), nScan)
+	}
+	// The names the body defines, cleared between iterations.
+	var local []string
+	for _, in := range body.GetInput() {
+		local = append(local, in.GetName())
+	}
+	for _, n := range body.GetNode() {
+		local = append(local, n.GetOutput()...)
+	}
+	inits := map[string]*ir.Value{}
+	for _, tp := range body.GetInitializer() {
+		tp, err := loadExternal(im.dir, tp)
+		if err != nil {
+			return c.errf("body: %v", err)
+		}
+		t, err := DecodeTensor(tp)
+		if err != nil {
+			return c.errf("body: %v", err)
+		}
+		inits[tp.GetName()] = im.g.AddConst(tp.GetName(), t, nil)
+		local = append(local, tp.GetName())
+	}
+	// Body names that shadow outer ones hide them until the loop is done.
+	shadowed := map[string]*ir.Value{}
+	for _, name := range local {
+		if v := im.vals[name]; name != "" && v != nil {
+			shadowed[name] = v
+			delete(im.vals, name)
+		}
+	}
+	defer func() {
+		for name, v := range shadowed {
+			im.vals[name] = v
+		}
+	}()
+	scans := make([][]*ir.Value, nScan)
+	for it := int64(0); it < m; it++ {
+		for name, v := range inits {
+			im.vals[name] = v
+		}
+		im.vals[body.GetInput()[0].GetName()] = c.scalar(c.tmpName("iter"), ir.I64, float64(it))
+		cond := ir.NewTensor(ir.Bool, []int{})
+		cond.SetInt(0, 1)
+		im.vals[body.GetInput()[1].GetName()] = c.constant(c.tmpName("cond"), cond, nil)
+		for j, v := range carried {
+			im.vals[body.GetInput()[2+j].GetName()] = v
+		}
+		for i, n := range body.GetNode() {
+			if _, reason := lookupConverter(n, im.opset); reason != "" {
+				return &UnsupportedError{Node: c.name + "/body/" + nodeName(n, i), Op: n.GetOpType(), Reason: reason}
+			}
+			if err := im.convert(i, n); err != nil {
+				return err
+			}
+		}
+		outs := make([]*ir.Value, nOut)
+		for i, o := range body.GetOutput() {
+			if outs[i] = im.vals[o.GetName()]; outs[i] == nil {
+				return c.errf("body output %q is not computed", o.GetName())
+			}
+		}
+		copy(carried, outs[1:1+len(carried)])
+		for s := range scans {
+			scans[s] = append(scans[s], outs[1+len(carried)+s])
+		}
+		for _, name := range local {
+			delete(im.vals, name)
+		}
+		if !outs[0].IsConst() || outs[0].Const.Len() != 1 {
+			return c.unsupported("the body's condition must fold to a constant (pare unrolls loops at import)")
+		}
+		if outs[0].Const.At(0) == 0 {
+			break
+		}
+	}
+	for j, v := range carried {
+		c.set(j, v)
+	}
+	for s, vs := range scans {
+		if c.outName(len(carried)+s) == "" {
+			continue
+		}
+		b := c.build()
+		parts := make([]*ir.Value, len(vs))
+		for i, v := range vs {
+			parts[i] = b.reshape("step", v, append([]int{1}, v.Type.Shape...))
+		}
+		y := parts[0]
+		if len(parts) > 1 {
+			y = b.op("concat", "scan", ir.Attrs{"axis": ir.Int(0)}, parts...)
+		}
+		if b.err != nil {
+			return b.err
+		}
+		c.set(len(carried)+s, y)
+	}
+	return nil
+}
