@@ -31,6 +31,11 @@ func convIf(c *nodeCtx) error {
 		return c.errf("%s has %d outputs, the If %d", branch, n, m)
 	}
 	im := c.im
+	leave, err := c.enterSubgraph()
+	if err != nil {
+		return err
+	}
+	defer leave()
 	for _, tp := range sub.GetInitializer() {
 		if im.vals[tp.GetName()] != nil {
 			return c.errf("%s: initializer %q shadows a value of the outer graph", branch, tp.GetName())

@@ -42,6 +42,11 @@ func convLoop(c *nodeCtx) error {
 		return c.errf("the body attribute is missing")
 	}
 	body := a.GetG()
+	leave, err := c.enterSubgraph()
+	if err != nil {
+		return err
+	}
+	defer leave()
 	carried := []*ir.Value{}
 	for j := 2; j < len(c.n.GetInput()); j++ {
 		v, err := c.need(j)
@@ -92,6 +97,9 @@ func convLoop(c *nodeCtx) error {
 			im.vals[name] = v
 		}
 	}()
+	if im.converted+int(m)*len(body.GetNode()) > maxImportedNodes {
+		return c.unsupported("unrolling %d iterations of %d nodes takes the model past %d nodes at import", m, len(body.GetNode()), maxImportedNodes)
+	}
 	scans := make([][]*ir.Value, nScan)
 	for it := int64(0); it < m; it++ {
 		for name, v := range inits {

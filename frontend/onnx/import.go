@@ -79,6 +79,11 @@ type importer struct {
 	qconsts map[*ir.Value][]*ir.Value // quantized copies of a constant
 	folded  int64                     // bytes of constants made by folding
 	foldErr map[*ir.Value]error       // why rt could not fold a value
+	// converted counts the nodes imported, subgraph nodes once per
+	// inlining (If) or iteration (Loop), and depth the subgraphs being
+	// imported: a model is untrusted input, and nested loops could
+	// otherwise unroll without bound.
+	converted, depth int
 }
 
 func (im *importer) run(m *onnxpb.ModelProto) error {
@@ -326,10 +331,30 @@ func (im *importer) defineInputs() error {
 	return nil
 }
 
+// maxImportedNodes bounds the nodes one import converts, and
+// maxSubgraphDepth the nesting of If and Loop bodies.
+const (
+	maxImportedNodes = 1 << 18
+	maxSubgraphDepth = 32
+)
+
+// enterSubgraph counts one more level of If / Loop body for c; leave with
+// the function it returns.
+func (c *nodeCtx) enterSubgraph() (func(), error) {
+	if c.im.depth >= maxSubgraphDepth {
+		return nil, c.unsupported("If / Loop bodies nested deeper than %d levels", maxSubgraphDepth)
+	}
+	c.im.depth++
+	return func() { c.im.depth-- }, nil
+}
+
 // convert imports one node.
 func (im *importer) convert(i int, n *onnxpb.NodeProto) error {
 	conv, _ := lookupConverter(n, im.opset)
 	c := &nodeCtx{im: im, n: n, name: nodeName(n, i), op: n.GetOpType(), opset: im.opset}
+	if im.converted++; im.converted > maxImportedNodes {
+		return c.unsupported("the model expands to more than %d nodes at import (unrolled loops and inlined branches count once per copy)", maxImportedNodes)
+	}
 	for j, in := range n.GetInput() {
 		if in != "" && im.vals[in] == nil {
 			return c.errf("input %d, %q, is not defined before the node (the graph must be in topological order)", j, in)

@@ -79,3 +79,27 @@ func TestLoop(t *testing.T) {
 		t.Errorf("runtime trip count: %v", err)
 	}
 }
+
+// TestLoopBounds: nested loops that would unroll past the import's node
+// budget, and bodies nested too deep, are unsupported errors, quickly.
+func TestLoopBounds(t *testing.T) {
+	// A Loop of 4096 iterations whose body is a Loop of 4096 iterations.
+	inner := &onnxpb.GraphProto{Name: proto.String("inner"),
+		Input:  []*onnxpb.ValueInfoProto{vinfo("j", dtInt64), vinfo("d", dtBool), vinfo("w", dtFloat, 2)},
+		Node:   []*onnxpb.NodeProto{{OpType: proto.String("Identity"), Input: []string{"d"}, Output: []string{"d2"}}, {OpType: proto.String("Neg"), Input: []string{"w"}, Output: []string{"w2"}}},
+		Output: []*onnxpb.ValueInfoProto{vinfo("d2", dtBool), vinfo("w2", dtFloat, 2)}}
+	outer := &onnxpb.GraphProto{Name: proto.String("outer"),
+		Initializer: []*onnxpb.TensorProto{EncodeTensor("N", ir.FromI64([]int{}, []int64{4096}))},
+		Input:       []*onnxpb.ValueInfoProto{vinfo("i", dtInt64), vinfo("c", dtBool), vinfo("v", dtFloat, 2)},
+		Node: []*onnxpb.NodeProto{{OpType: proto.String("Identity"), Input: []string{"c"}, Output: []string{"c2"}},
+			{OpType: proto.String("Loop"), Input: []string{"N", "c", "v"}, Output: []string{"v2"},
+				Attribute: []*onnxpb.AttributeProto{{Name: proto.String("body"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: inner}}}},
+		Output: []*onnxpb.ValueInfoProto{vinfo("c2", dtBool), vinfo("v2", dtFloat, 2)}}
+	m := newModel(13).input("x0", dtFloat, 2).init("M", ir.FromI64([]int{}, []int64{4096})).
+		init("c", &ir.Tensor{DType: ir.Bool, Shape: []int{}, Bool: []bool{true}}).
+		node("Loop", []string{"M", "c", "x0"}, []string{"vf"}, &onnxpb.AttributeProto{Name: proto.String("body"), Type: onnxpb.AttributeProto_GRAPH.Enum(), G: outer}).
+		output("vf")
+	if _, err := m.load(t, Options{}); err == nil || !strings.Contains(err.Error(), "nodes at import") {
+		t.Errorf("nested 4096 × 4096 loop: %v", err)
+	}
+}
