@@ -247,6 +247,24 @@ func (k *kfn) intMean(s *codegen.Step, x, y value.Value) {
 	})
 }
 
+// loadElem loads element i of x, f32 as it is and integers of dtype dt as
+// i32 (loadInt).
+func (k *kfn) loadElem(x, i value.Value, dt pir.DType) value.Value {
+	if dt == pir.F32 {
+		return k.load(x, i)
+	}
+	return k.loadInt(x, i, dt)
+}
+
+// cmpElem compares two values loadElem gave: f as an f32 predicate (an
+// ordered one: NaN compares false), else ip on the i32s.
+func (k *kfn) cmpElem(dt pir.DType, f enum.FPred, ip enum.IPred, a, b value.Value) value.Value {
+	if dt == pir.F32 {
+		return k.b.NewFCmp(f, a, b)
+	}
+	return k.b.NewICmp(ip, a, b)
+}
+
 // argmax: per output, the index along Inner's one axis of the first (Last:
 // the last) maximum, as rt's: the best starts at the first element and is
 // replaced by a greater one (Last: greater or equal; an ordered compare, so
@@ -255,22 +273,12 @@ func (k *kfn) argmax(s *codegen.Step, x, y value.Value) {
 	r := s.Reduce
 	n, str := r.Inner[0], r.IStride[0]
 	xdt := s.In[0].DType
-	ld := func(i value.Value) value.Value {
-		if xdt == pir.F32 {
-			return k.load(x, i)
-		}
-		return k.loadInt(x, i, xdt)
-	}
+	ld := func(i value.Value) value.Value { return k.loadElem(x, i, xdt) }
 	better := func(e, best value.Value) value.Value {
-		switch {
-		case xdt == pir.F32 && r.Last:
-			return k.b.NewFCmp(enum.FPredOGE, e, best)
-		case xdt == pir.F32:
-			return k.b.NewFCmp(enum.FPredOGT, e, best)
-		case r.Last:
-			return k.b.NewICmp(enum.IPredSGE, e, best)
+		if r.Last {
+			return k.cmpElem(xdt, enum.FPredOGE, enum.IPredSGE, e, best)
 		}
-		return k.b.NewICmp(enum.IPredSGT, e, best)
+		return k.cmpElem(xdt, enum.FPredOGT, enum.IPredSGT, e, best)
 	}
 	if n == 0 {
 		return

@@ -18,22 +18,12 @@ func (k *kfn) topk(s *codegen.Step, x, y value.Value) {
 	r := s.Reduce
 	n, str := r.Inner[0], r.IStride[0]
 	xdt, index := s.In[0].DType, r.Op == "topk_index"
-	ld := func(i value.Value) value.Value {
-		if xdt == pir.F32 {
-			return k.load(x, i)
-		}
-		return k.loadInt(x, i, xdt)
-	}
+	ld := func(i value.Value) value.Value { return k.loadElem(x, i, xdt) }
 	beats := func(e, sv value.Value) value.Value {
-		switch {
-		case xdt == pir.F32 && r.Largest:
-			return k.b.NewFCmp(enum.FPredOGT, e, sv)
-		case xdt == pir.F32:
-			return k.b.NewFCmp(enum.FPredOLT, e, sv)
-		case r.Largest:
-			return k.b.NewICmp(enum.IPredSGT, e, sv)
+		if r.Largest {
+			return k.cmpElem(xdt, enum.FPredOGT, enum.IPredSGT, e, sv)
 		}
-		return k.b.NewICmp(enum.IPredSLT, e, sv)
+		return k.cmpElem(xdt, enum.FPredOLT, enum.IPredSLT, e, sv)
 	}
 	k.nest(r.Outer, [][]int{r.OStride, r.OutStride}, func(offs []value.Value) {
 		k.loop(0, n, func(i value.Value) {
@@ -47,19 +37,12 @@ func (k *kfn) topk(s *codegen.Step, x, y value.Value) {
 					si = k.loadInt(y, at, s.Out.DType)
 					safe := k.b.NewSelect(empty, c32(0), si) // an unfilled slot holds no index to read
 					sv = ld(k.add(offs[0], k.mul(k.b.NewSExt(safe, i64), str)))
-				} else if xdt == pir.F32 {
-					sv = k.load(y, at)
 				} else {
-					sv = k.loadInt(y, at, xdt)
+					sv = k.loadElem(y, at, xdt)
 				}
 				take := k.b.NewOr(empty, beats(acc[0], sv))
 				if index { // equal values: the lower index first
-					var eq value.Value
-					if xdt == pir.F32 {
-						eq = k.b.NewFCmp(enum.FPredOEQ, acc[0], sv)
-					} else {
-						eq = k.b.NewICmp(enum.IPredEQ, acc[0], sv)
-					}
+					eq := k.cmpElem(xdt, enum.FPredOEQ, enum.IPredEQ, acc[0], sv)
 					take = k.b.NewOr(take, k.b.NewAnd(eq, k.b.NewICmp(enum.IPredSLT, acc[1], si)))
 					k.storeInt(k.b.NewSelect(take, acc[1], si), y, at, s.Out.DType)
 					return []value.Value{k.b.NewSelect(take, sv, acc[0]), k.b.NewSelect(take, si, acc[1])}
