@@ -75,6 +75,9 @@ func convQLinearUnary(op string) func(*nodeCtx) error {
 			if err != nil {
 				return err
 			}
+			if c.int("opset", 13) < 13 && axis != x.Type.Rank()-1 {
+				return c.unsupported("opset %d (Softmax before 13: the 2-D coercion) with axis %d of rank %d is not supported", c.int("opset", 13), axis, x.Type.Rank())
+			}
 			attrs["axis"] = ir.Int(axis)
 		case "avgpool":
 			if attrs, err = c.poolAttrs(x); err != nil {
