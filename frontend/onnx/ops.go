@@ -133,6 +133,10 @@ func init() {
 		"Shrink":                    {fn: convShrink, since: 9, notes: "→ x − clip(x, −bias, bias), times an exact [|x| > lambd] mask (relu, ceil, clip) when bias < lambd; bias > lambd unsupported"},
 		"Einsum":                    {fn: convEinsum, since: 12, notes: "→ reduce_sum, transpose, reshape, expand and, per pair of operands, matmul (batch, rows, inner, columns) or mul; ellipsis; repeated labels in one operand (diagonals) unsupported"},
 
+		// Decompositions into existing IR ops and constants (convert_misc3.go).
+		"Hardmax":          {fn: convHardmax, notes: "→ argmax (keepdims), equal against a constant iota along the axis, where 1 else 0: one-hot of the first maximum; before opset 13 the 2-D coercion at axis as for Softmax"},
+		"RMSNormalization": {fn: convRMSNorm, since: 23, notes: "→ x / sqrt(reduce_mean(x²) + epsilon) over the dims from axis, · scale; stash_type 1 only"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
