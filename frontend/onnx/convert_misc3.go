@@ -1,6 +1,10 @@
 package onnx
 
 import (
+	"fmt"
+	"math"
+	"slices"
+
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -95,4 +99,203 @@ func convRMSNorm(c *nodeCtx) error {
 	ms := b.reduce("reduce_mean", "mean_square", b.op("mul", "square", nil, x, x), axes, true)
 	rms := b.op("sqrt", "rms", nil, b.op("add", "mean_square_eps", nil, ms, b.k("epsilon", float64(c.float("epsilon", 1e-5)))))
 	return b.finish(b.op("mul", "", nil, b.op("div", "norm", nil, x, rms), scale))
+}
+
+// maxScatterLayers bounds the updates a scatter with a reduction may write
+// to one element (one gather and one op each).
+const maxScatterLayers = 64
+
+// scatterOps maps a Scatter reduction to the IR op that applies it.
+var scatterOps = map[string]string{"add": "add", "mul": "mul", "max": "max", "min": "min"}
+
+// scatterIdentity is the element that leaves y unchanged under op (−0 for
+// a float add, so that −0 stays −0).
+func scatterIdentity(op string, dt ir.DType) *ir.Tensor {
+	t := ir.NewTensor(dt, []int{1})
+	switch {
+	case op == "mul":
+		t.SetInt(0, 1)
+	case dt == ir.F32 && op == "add":
+		t.F32[0] = float32(math.Copysign(0, -1))
+	case dt == ir.F32:
+		t.F32[0] = float32(math.Inf(map[string]int{"max": -1, "min": 1}[op]))
+	case op == "max":
+		t.SetInt(0, map[ir.DType]int64{ir.I32: math.MinInt32, ir.I64: math.MinInt64}[dt])
+	case op == "min":
+		t.SetInt(0, map[ir.DType]int64{ir.I32: math.MaxInt32, ir.I64: math.MaxInt64}[dt])
+	}
+	return t
+}
+
+// scatterArgs returns data, the constant indices and updates of a Scatter
+// node, with the reduction checked.
+func (c *nodeCtx) scatterArgs() (data, upd *ir.Value, idx *ir.Tensor, red string, err error) {
+	vs, err := c.needN(3)
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	data, upd = vs[0], vs[2]
+	if idx, err = c.constArg(1, "indices"); err != nil {
+		return nil, nil, nil, "", err
+	}
+	if !idx.DType.IsInt() {
+		return nil, nil, nil, "", c.errf("indices are %v, want integers", idx.DType)
+	}
+	if data.Type.DType != upd.Type.DType || !data.Type.Quant.Equal(upd.Type.Quant) {
+		return nil, nil, nil, "", c.errf("data %v and updates %v differ in type", data.Type, upd.Type)
+	}
+	red = c.str("reduction", "none")
+	if red == "none" {
+		return data, upd, idx, red, nil
+	}
+	if scatterOps[red] == "" {
+		return nil, nil, nil, "", c.errf("unknown reduction %q (none, add, mul, max, min)", red)
+	}
+	if _, err := c.numericIn(0); err != nil {
+		return nil, nil, nil, "", err
+	}
+	return data, upd, idx, red, nil
+}
+
+// scatterFlat makes output 0: data with update u written to flat element
+// dst[u], in the order of u. Without a reduction the output gathers from
+// concat(flat data, flat updates) at a constant index vector (the last
+// update written to an element wins, as the reference implementation's
+// loop does). With one, layer k gathers the k-th update written to each
+// element (the identity of the op where there is none) and y = op(y,
+// layer k), which applies the updates in the reference's order.
+func (c *nodeCtx) scatterFlat(data, upd *ir.Value, dst []int, red string) error {
+	n, m := data.Type.NumElements(), upd.Type.NumElements()
+	if !c.im.budget(16 * n) {
+		return c.errf("data %v is too large to scatter into at import", data.Type.Shape)
+	}
+	b := c.build()
+	flatData := b.reshape("flat_data", data, []int{n})
+	flatUpd := b.reshape("flat_updates", upd, []int{m})
+	if b.err != nil {
+		return b.err
+	}
+	gather := func(name, ixName string, src *ir.Value, ix []int64) *ir.Value {
+		k := c.constant(c.tmpName(ixName), ir.FromI64([]int{n}, ix), nil)
+		return b.op("gather", name, ir.Attrs{"axis": ir.Int(0)}, src, k)
+	}
+	last := "scattered" // the name of the last step: the output's when no reshape follows
+	if data.Type.Rank() == 1 {
+		last = ""
+	}
+	if red == "none" {
+		ix := make([]int64, n)
+		for o := range ix {
+			ix[o] = int64(o)
+		}
+		for u, o := range dst {
+			ix[o] = int64(n + u)
+		}
+		src := b.op("concat", "data_updates", ir.Attrs{"axis": ir.Int(0)}, flatData, flatUpd)
+		return b.finish(b.reshape("", gather(last, "flat_indices", src, ix), data.Type.Shape))
+	}
+	var layers [][]int64
+	count := make([]int, n)
+	for u, o := range dst {
+		k := count[o]
+		count[o]++
+		if k == len(layers) {
+			if k == maxScatterLayers {
+				return c.unsupported("more than %d updates reduce into one element: pare decomposes at most %d", maxScatterLayers, maxScatterLayers)
+			}
+			l := make([]int64, n)
+			for i := range l {
+				l[i] = int64(m) // the identity
+			}
+			layers = append(layers, l)
+		}
+		layers[k][o] = int64(u)
+	}
+	op := scatterOps[red]
+	id := c.constant(c.tmpName("identity"), scatterIdentity(op, upd.Type.DType), nil)
+	src := b.op("concat", "updates_identity", ir.Attrs{"axis": ir.Int(0)}, flatUpd, id)
+	y := flatData
+	for k, l := range layers {
+		name := "reduced"
+		if k == len(layers)-1 {
+			name = last
+		}
+		y = b.op(op, name, nil, y, gather(fmt.Sprintf("layer%d", k), fmt.Sprintf("layer%d_indices", k), src, l))
+	}
+	return b.finish(b.reshape("", y, data.Type.Shape))
+}
+
+// convScatterElements: update u goes to its own position in data with the
+// index along axis replaced by indices[u]; constant indices.
+func convScatterElements(c *nodeCtx) error {
+	data, upd, idx, red, err := c.scatterArgs()
+	if err != nil {
+		return err
+	}
+	r := data.Type.Rank()
+	if len(idx.Shape) != r || !ir.EqualShape(idx.Shape, upd.Type.Shape) {
+		return c.errf("indices %v and updates %v must have one shape, of the rank of data %v", idx.Shape, upd.Type.Shape, data.Type.Shape)
+	}
+	axis, err := c.normAxis(c.int("axis", 0), r)
+	if err != nil {
+		return err
+	}
+	for d := range r {
+		if d != axis && idx.Shape[d] > data.Type.Shape[d] {
+			return c.errf("indices %v exceed data %v off axis %d", idx.Shape, data.Type.Shape, axis)
+		}
+	}
+	n := int64(data.Type.Shape[axis])
+	dst := make([]int, idx.Len())
+	for u := range dst {
+		pos := unflatIndex(u, idx.Shape)
+		v := idx.IntAt(u)
+		if v < -n || v >= n {
+			return c.errf("index %d at %v is out of range for dim %d of size %d", v, pos, axis, n)
+		}
+		if v < 0 {
+			v += n
+		}
+		pos[axis] = int(v)
+		dst[u] = flatIndex(pos, data.Type.Shape)
+	}
+	return c.scatterFlat(data, upd, dst, red)
+}
+
+// convScatterND: index tuple t (the last dim of indices, k long) selects
+// the slice data[t] of shape data.shape[k:], which updates[t] replaces
+// (or reduces into); constant indices.
+func convScatterND(c *nodeCtx) error {
+	data, upd, idx, red, err := c.scatterArgs()
+	if err != nil {
+		return err
+	}
+	shape, q := data.Type.Shape, len(idx.Shape)
+	if q < 1 || idx.Shape[q-1] < 1 || idx.Shape[q-1] > len(shape) {
+		return c.errf("indices %v must end in a dim of 1 to the rank of data %v", idx.Shape, shape)
+	}
+	k := idx.Shape[q-1]
+	if want := slices.Concat(idx.Shape[:q-1], shape[k:]); !ir.EqualShape(upd.Type.Shape, want) {
+		return c.errf("updates %v must be %v (indices %v, data %v)", upd.Type.Shape, want, idx.Shape, shape)
+	}
+	slice := ir.NumElements(shape[k:])
+	dst := make([]int, 0, upd.Type.NumElements())
+	tuple := make([]int, k)
+	for t := range ir.NumElements(idx.Shape[:q-1]) {
+		for j := range k {
+			v, n := idx.IntAt(t*k+j), int64(shape[j])
+			if v < -n || v >= n {
+				return c.errf("index %d at %v is out of range for dim %d of size %d", v, unflatIndex(t*k+j, idx.Shape), j, n)
+			}
+			if v < 0 {
+				v += n
+			}
+			tuple[j] = int(v)
+		}
+		base := flatIndex(tuple, shape[:k]) * slice
+		for s := range slice {
+			dst = append(dst, base+s)
+		}
+	}
+	return c.scatterFlat(data, upd, dst, red)
 }

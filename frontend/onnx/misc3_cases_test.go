@@ -3,6 +3,7 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"math/rand"
 	"slices"
 
 	"github.com/pare-ml/pare/ir"
@@ -14,7 +15,7 @@ import (
 // definitions.
 
 func misc3Cases() []decompCase {
-	return slices.Concat(hardmaxCases(), rmsNormCases())
+	return slices.Concat(hardmaxCases(), rmsNormCases(), scatterCases())
 }
 
 // hardmaxRef is 1 at the first maximum of each row of floor(x) and 0
@@ -124,6 +125,174 @@ func rmsNormCases() []decompCase {
 					return x.At(flat(idx, x.Shape)) / math.Sqrt(ms[keyOf(idx, x.Shape, axes)]+float64(float32(eps))) * bcastAt(scale, idx)
 				})
 			}})
+	}
+	return out
+}
+
+// i32Param is a seeded random i32 constant in [lo, hi].
+func i32Param(seed int64, lo, hi int, shape ...int) *ir.Tensor {
+	r := rand.New(rand.NewSource(seed))
+	t := ir.NewTensor(ir.I32, shape)
+	for i := range t.I32 {
+		t.I32[i] = int32(lo + r.Intn(hi-lo+1))
+	}
+	return t
+}
+
+// scatterTargets lists, in the order ONNX's reference applies them, the
+// flat element of data each element of updates goes to: ScatterElements
+// replaces the index along axis by indices[u]; ScatterND's index tuple t
+// selects data[t], a slice of data.shape[k:] that updates[t] fills.
+func scatterTargets(op string, data []int, idx *ir.Tensor, axis int) []int {
+	var dst []int
+	if op == "ScatterElements" {
+		for u := range idx.Len() {
+			pos := unflat(u, idx.Shape)
+			v := int(idx.IntAt(u))
+			if v < 0 {
+				v += data[axis]
+			}
+			pos[axis] = v
+			dst = append(dst, flat(pos, data))
+		}
+		return dst
+	}
+	k := idx.Shape[len(idx.Shape)-1]
+	for t := range idx.Len() / k {
+		at := make([]int, len(data))
+		for j := range k {
+			v := int(idx.IntAt(t*k + j))
+			if v < 0 {
+				v += data[j]
+			}
+			at[j] = v
+		}
+		for s := range ir.NumElements(data[k:]) {
+			copy(at[k:], unflat(s, data[k:]))
+			dst = append(dst, flat(at, data))
+		}
+	}
+	return dst
+}
+
+// scatterRef writes (or reduces) updates into a copy of data, one update
+// at a time in order; f32 results round to f32 after every step.
+func scatterRef(data, upd *ir.Tensor, dst []int, red string) *ir.Tensor {
+	out := data.Clone()
+	for u, o := range dst {
+		a, b := out.At(o), upd.At(u)
+		var v float64
+		switch red {
+		case "none":
+			v = b
+		case "add":
+			v = a + b
+		case "mul":
+			v = a * b
+		case "max":
+			v = math.Max(a, b)
+		case "min":
+			v = math.Min(a, b)
+		}
+		if out.DType == ir.I32 {
+			out.I32[o] = int32(int64(v))
+		} else {
+			out.F32[o] = float32(v)
+		}
+	}
+	return out
+}
+
+func scatterCases() []decompCase {
+	i64 := func(shape []int, v ...int64) *ir.Tensor { return ir.FromI64(shape, v) }
+	i32idx := ir.NewTensor(ir.I32, []int{2, 2, 3})
+	copy(i32idx.I32, []int32{0, -1, 2, 4, 3, -5, -2, 0, 1, 1, 4, 0})
+	dups := i64([]int{4, 3}, 0, 0, 0, 1, 2, 1, 2, 2, 2, 0, 1, 2)
+	nd := i64([]int{4, 1}, 2, 2, 0, 2)
+	var out []decompCase
+	for i, tc := range []struct {
+		op       string
+		opset    int64
+		x        []int // data (updX: updates)
+		data     []int // updX: the constant data
+		idx      *ir.Tensor
+		axis     int64  // 99: left out (0)
+		red      string // "": left out
+		i32, upd bool   // data cast to INT32; updates are x (data a constant)
+		lo, hi   float64
+	}{
+		{op: "ScatterElements", opset: 11, x: []int{3, 4}, idx: i64([]int{2, 4}, 1, 0, 2, 0, 2, 2, 0, 1), axis: 99},
+		{op: "ScatterElements", opset: 13, x: []int{2, 5, 3}, idx: i32idx, axis: -2},
+		{op: "ScatterElements", opset: 18, x: []int{4, 3}, idx: dups, axis: 1, red: "none"},
+		{op: "ScatterElements", opset: 16, x: []int{4, 3}, idx: dups, axis: 1, red: "add"},
+		{op: "ScatterElements", opset: 16, x: []int{4, 3}, idx: dups, axis: -1, red: "mul"},
+		{op: "ScatterElements", opset: 18, x: []int{4, 3}, idx: dups, axis: 1, red: "max"},
+		{op: "ScatterElements", opset: 18, x: []int{4, 3}, idx: dups, axis: 1, red: "min"},
+		{op: "ScatterElements", opset: 18, x: []int{4, 3}, idx: dups, axis: 1, red: "add", i32: true, lo: -3e7, hi: 3e7},
+		{op: "ScatterElements", opset: 18, x: []int{4, 3}, idx: dups, axis: 1, red: "max", i32: true, lo: -30, hi: 30},
+		{op: "ScatterElements", opset: 13, x: []int{2, 4}, data: []int{5, 4}, idx: i64([]int{2, 4}, 4, 0, -1, 2, 1, 3, 0, 0), axis: 0, upd: true},
+		{op: "ScatterElements", opset: 11, x: []int{6}, idx: i64([]int{3}, 5, 0, -3), axis: 0},
+		{op: "ScatterND", opset: 11, x: []int{4, 3}, idx: i64([]int{2, 1}, 1, 3)},
+		{op: "ScatterND", opset: 13, x: []int{2, 3, 4}, idx: i64([]int{2, 2}, 0, 1, -1, -1)},
+		{op: "ScatterND", opset: 13, x: []int{2, 3}, idx: i64([]int{3, 2}, 0, 1, 1, 2, -1, 0)},
+		{op: "ScatterND", opset: 13, x: []int{5, 3}, idx: i64([]int{2, 2, 1}, 4, 0, 2, 1)},
+		{op: "ScatterND", opset: 16, x: []int{4, 2}, idx: nd, red: "add"},
+		{op: "ScatterND", opset: 16, x: []int{4, 2}, idx: nd, red: "mul"},
+		{op: "ScatterND", opset: 18, x: []int{4, 2}, idx: nd, red: "max"},
+		{op: "ScatterND", opset: 18, x: []int{4, 2}, idx: nd, red: "min"},
+		{op: "ScatterND", opset: 18, x: []int{4, 2}, idx: nd, red: "add", i32: true, lo: -3e7, hi: 3e7},
+		{op: "ScatterND", opset: 13, x: []int{2, 3}, data: []int{3, 3}, idx: i64([]int{2, 1}, 2, 0), upd: true},
+	} {
+		data := tc.x
+		if tc.upd {
+			data = tc.data
+		}
+		ax := 0
+		var attrs []*attrProto
+		if tc.axis != 99 && tc.op == "ScatterElements" {
+			attrs, ax = append(attrs, aInt("axis", tc.axis)), (int(tc.axis)+len(data))%len(data)
+		}
+		red := "none"
+		if tc.red != "" {
+			attrs, red = append(attrs, aStr("reduction", tc.red)), tc.red
+		}
+		dst := scatterTargets(tc.op, data, tc.idx, ax)
+		updShape := tc.idx.Shape
+		if tc.op == "ScatterND" {
+			k := tc.idx.Shape[len(tc.idx.Shape)-1]
+			updShape = slices.Concat(tc.idx.Shape[:len(tc.idx.Shape)-1], data[k:])
+		}
+		seed := int64(400 + i)
+		upd := randParam(seed, -5, 5, updShape...)
+		dc := decompCase{name: fmt.Sprintf("%s/%d_opset%d_%s_axis%d_%v_indices%v", tc.op, i, tc.opset, red, tc.axis, data, tc.idx.Shape),
+			opset: tc.opset, op: tc.op, x: tc.x, attrs: attrs, params: []*ir.Tensor{tc.idx, upd}, lo: tc.lo, hi: tc.hi,
+			ref: func(x *ir.Tensor) *ir.Tensor { return scatterRef(x, upd, dst, red) }}
+		switch {
+		case tc.i32:
+			upd = i32Param(seed, -1e7, 1e7, updShape...)
+			if tc.hi < 1000 {
+				upd = i32Param(seed, -40, 40, updShape...)
+			}
+			dc.tol = 1e-12
+			dc.body = func(m *mb, p string) {
+				m.init(p+"idx", tc.idx).init(p+"upd", upd).node("Cast", []string{p + "x"}, []string{p + "xi"}, aInt("to", int64(dtInt32))).
+					node(tc.op, []string{p + "xi", p + "idx", p + "upd"}, []string{p + "y"}, attrs...)
+			}
+			dc.ref = func(x *ir.Tensor) *ir.Tensor {
+				xi := ir.NewTensor(ir.I32, x.Shape)
+				for j, v := range x.F32 {
+					xi.I32[j] = int32(v) // Cast truncates
+				}
+				return scatterRef(xi, upd, dst, red)
+			}
+		case tc.upd:
+			d := randParam(seed+50, -5, 5, data...)
+			dc.body = func(m *mb, p string) {
+				m.init(p+"data", d).init(p+"idx", tc.idx).node(tc.op, []string{p + "data", p + "idx", p + "x"}, []string{p + "y"}, attrs...)
+			}
+			dc.ref = func(x *ir.Tensor) *ir.Tensor { return scatterRef(d, x, dst, red) }
+		}
+		out = append(out, dc)
 	}
 	return out
 }

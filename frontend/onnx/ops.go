@@ -136,6 +136,8 @@ func init() {
 		// Decompositions into existing IR ops and constants (convert_misc3.go).
 		"Hardmax":          {fn: convHardmax, notes: "→ argmax (keepdims), equal against a constant iota along the axis, where 1 else 0: one-hot of the first maximum; before opset 13 the 2-D coercion at axis as for Softmax"},
 		"RMSNormalization": {fn: convRMSNorm, since: 23, notes: "→ x / sqrt(reduce_mean(x²) + epsilon) over the dims from axis, · scale; stash_type 1 only"},
+		"ScatterElements":  {fn: convScatterElements, since: 11, consts: []int{1}, notes: "→ reshape to 1-D, gather from concat(data, updates) at a precomputed index vector (the last update to an element wins); reduction add/mul/max/min → per layer of updates to one element a gather and add/mul/max/min (at most 64 layers); indices must be constant"},
+		"ScatterND":        {fn: convScatterND, since: 11, consts: []int{1}, notes: "→ as ScatterElements, each index tuple writing a slice; indices must be constant"},
 
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},

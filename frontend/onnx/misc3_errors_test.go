@@ -1,0 +1,96 @@
+package onnx
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pare-ml/pare/ir"
+)
+
+// TestDecomposition3Errors: what the decompositions of convert_misc3.go do
+// not support, and malformed nodes, are errors naming the model, the node
+// and the reason.
+func TestDecomposition3Errors(t *testing.T) {
+	scatter := func(op string, opset int64, idx *ir.Tensor, upd []int, attrs ...*attrProto) *mb {
+		return newModel(opset).input("x", dtFloat, 3, 4).input("xi", dtInt64, 2, 4).init("idx", idx).init("u", f32s(upd)).
+			node(op, []string{"x", "idx", "u"}, []string{"y"}, attrs...).output("y")
+	}
+	for _, tc := range []struct {
+		name        string
+		m           *mb
+		node        string
+		want        string
+		unsupported bool
+	}{
+		{"hardmax axis", newModel(13).input("x", dtFloat, 2, 3).node("Hardmax", []string{"x"}, []string{"y"}, aInt("axis", 2)).output("y"),
+			"Hardmax_0", "axis 2 out of range for rank 2", false},
+		{"hardmax int", newModel(13).input("x", dtInt64, 2, 3).node("Hardmax", []string{"x"}, []string{"y"}).output("y"),
+			"Hardmax_0", "pare imports Hardmax on FLOAT tensors only", true},
+		{"rmsnorm scale", newModel(23).input("x", dtFloat, 2, 3).init("s", f32s([]int{2})).
+			node("RMSNormalization", []string{"x", "s"}, []string{"y"}).output("y"), "RMSNormalization_0", "scale [2] does not broadcast to the input [2 3]", false},
+		{"rmsnorm stash", newModel(23).input("x", dtFloat, 2, 3).init("s", f32s([]int{3})).
+			node("RMSNormalization", []string{"x", "s"}, []string{"y"}, aInt("stash_type", 0)).output("y"), "RMSNormalization_0", "stash_type 0 is not supported", true},
+		{"scatter runtime indices", newModel(13).input("x", dtFloat, 3, 4).input("xi", dtInt64, 2, 4).init("u", f32s([]int{2, 4})).
+			node("ScatterElements", []string{"x", "xi", "u"}, []string{"y"}).output("y"), "ScatterElements_0", `input "xi" must be a constant; bind it with --bind xi=FILE`, false},
+		{"scatterelements range", scatter("ScatterElements", 13, ir.FromI64([]int{1, 2}, []int64{1, 3}), []int{1, 2}),
+			"ScatterElements_0", "index 3 at [0 1] is out of range for dim 0 of size 3", false},
+		{"scatterelements negative range", scatter("ScatterElements", 13, ir.FromI64([]int{1, 2}, []int64{1, -5}), []int{1, 2}, aInt("axis", 1)),
+			"ScatterElements_0", "index -5 at [0 1] is out of range for dim 1 of size 4", false},
+		{"scatterelements shapes", scatter("ScatterElements", 13, ir.FromI64([]int{1, 2}, []int64{1, 2}), []int{2, 2}),
+			"ScatterElements_0", "indices [1 2] and updates [2 2] must have one shape", false},
+		{"scatterelements off axis", scatter("ScatterElements", 13, ir.FromI64([]int{1, 5}, []int64{0, 0, 0, 0, 0}), []int{1, 5}),
+			"ScatterElements_0", "indices [1 5] exceed data [3 4] off axis 0", false},
+		{"scatter reduction", scatter("ScatterElements", 18, ir.FromI64([]int{1, 1}, []int64{0}), []int{1, 1}, aStr("reduction", "sub")),
+			"ScatterElements_0", `unknown reduction "sub"`, false},
+		{"scatternd range", scatter("ScatterND", 13, ir.FromI64([]int{1, 2}, []int64{2, 4}), []int{1}),
+			"ScatterND_0", "index 4 at [0 1] is out of range for dim 1 of size 4", false},
+		{"scatternd updates", scatter("ScatterND", 13, ir.FromI64([]int{2, 1}, []int64{0, 1}), []int{2, 3}),
+			"ScatterND_0", "updates [2 3] must be [2 4]", false},
+		{"scatternd tuple", scatter("ScatterND", 13, ir.FromI64([]int{1, 3}, []int64{0, 1, 1}), []int{1}),
+			"ScatterND_0", "indices [1 3] must end in a dim of 1 to the rank of data [3 4]", false},
+		{"scatternd layers", scatter("ScatterND", 16, ir.NewTensor(ir.I64, []int{65, 2}), []int{65}, aStr("reduction", "add")),
+			"ScatterND_0", "more than 64 updates reduce into one element", true},
+	} {
+		_, err := tc.m.load(t, Options{})
+		prefix := `node "` + tc.node + `"`
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), prefix) || !strings.Contains(err.Error(), "t.onnx") {
+			t.Errorf("%s: err = %v\nwant it to name t.onnx, %s and say %q", tc.name, err, prefix, tc.want)
+			continue
+		}
+		var ue *UnsupportedError
+		if errors.As(err, &ue) != tc.unsupported {
+			t.Errorf("%s: err %v: UnsupportedError %v, want %v", tc.name, err, !tc.unsupported, tc.unsupported)
+		}
+	}
+}
+
+// TestDecomposition3Forms pins the IR ops a few of the decompositions of
+// convert_misc3.go become.
+func TestDecomposition3Forms(t *testing.T) {
+	for _, tc := range []struct {
+		opset int64
+		op    string
+		x     []int64
+		in    []string
+		attrs []*attrProto
+		want  []string
+	}{
+		{13, "Hardmax", []int64{2, 5}, nil, nil, []string{"argmax", "equal", "where"}},
+		{11, "Hardmax", []int64{2, 3, 4}, nil, nil, []string{"reshape", "argmax", "equal", "where", "reshape"}},
+		{13, "ScatterElements", []int64{4}, []string{"x", "i4", "u4"}, nil, []string{"concat", "gather"}},
+		{13, "ScatterND", []int64{4}, []string{"x", "i41", "u4"}, nil, []string{"concat", "gather"}},
+		{16, "ScatterND", []int64{4}, []string{"x", "i41", "u4"}, []*attrProto{aStr("reduction", "mul")}, []string{"mul", "mul"}}, // the layers of constant updates fold,
+	} {
+		in := tc.in
+		if in == nil {
+			in = []string{"x"}
+		}
+		m := newModel(tc.opset).input("x", dtFloat, tc.x...).init("i4", i64s(3, 0, 1, 1)).init("i41", ir.FromI64([]int{4, 1}, []int64{3, 0, 1, 1})).init("u4", f32s([]int{4}))
+		g := m.node(tc.op, in, []string{"y"}, tc.attrs...).output("y").mustLoad(t, Options{})
+		if got := ops(g); !slices.Equal(got, tc.want) {
+			t.Errorf("%s %v: ops %v, want %v", tc.op, tc.attrs, got, tc.want)
+		}
+	}
+}
