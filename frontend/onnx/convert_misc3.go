@@ -299,3 +299,94 @@ func convScatterND(c *nodeCtx) error {
 	}
 	return c.scatterFlat(data, upd, dst, red)
 }
+
+// convReverseSequence: sequence b (along batch_axis) has its first
+// sequence_lens[b] steps along time_axis reversed, the rest kept: a gather
+// of x flattened at a constant index vector; sequence_lens must be constant.
+func convReverseSequence(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	lens, err := c.constArg(1, "sequence_lens")
+	if err != nil {
+		return err
+	}
+	shape := x.Type.Shape
+	ta, ba := c.int("time_axis", 0), c.int("batch_axis", 1)
+	if len(shape) < 2 || ta == ba || ta < 0 || ta > 1 || ba < 0 || ba > 1 {
+		return c.errf("time_axis %d and batch_axis %d must be 0 and 1 (or 1 and 0) of an input of rank >= 2, got %v", ta, ba, shape)
+	}
+	nb, nt := shape[ba], shape[ta]
+	if !lens.DType.IsInt() || len(lens.Shape) != 1 || lens.Shape[0] != nb {
+		return c.errf("sequence_lens %v%v must be integers of shape [%d] (the batch)", lens.DType, lens.Shape, nb)
+	}
+	for b := range nb {
+		if l := lens.IntAt(b); l < 0 || l > int64(nt) {
+			return c.errf("sequence_lens[%d] = %d is out of range [0, %d]", b, l, nt)
+		}
+	}
+	if !c.im.budget(8 * x.Type.NumElements()) {
+		return c.errf("input %v is too large to index at import", shape)
+	}
+	idx := ir.NewTensor(ir.I64, []int{x.Type.NumElements()})
+	for i := range idx.I64 {
+		pos := unflatIndex(i, shape)
+		if l := int(lens.IntAt(pos[ba])); pos[ta] < l {
+			pos[ta] = l - 1 - pos[ta]
+		}
+		idx.I64[i] = int64(flatIndex(pos, shape))
+	}
+	return c.gatherFlat(x, idx, shape)
+}
+
+// convCenterCropPad: per axis, a crop starting at ⌊(dim − target)/2⌋ or a
+// zero pad of ⌊(target − dim)/2⌋ before and the rest after (the odd
+// element on the right side): one pad whose negative pads crop; the
+// target shape must be constant.
+func convCenterCropPad(c *nodeCtx) error {
+	x, err := c.need(0)
+	if err != nil {
+		return err
+	}
+	if x.Type.Quant != nil {
+		return c.unsupported("input is quantized (%v): a zero pad would need its zero point", x.Type)
+	}
+	st, err := c.constArg(1, "shape")
+	if err != nil {
+		return err
+	}
+	r := x.Type.Rank()
+	axes := c.ints("axes")
+	if !c.has("axes") {
+		axes = identityPerm(r)
+	}
+	if !st.DType.IsInt() || len(st.Shape) != 1 || st.Len() != len(axes) {
+		return c.errf("shape %v%v must be integers, one per axis of %v", st.DType, st.Shape, axes)
+	}
+	pads := make([]int, 2*r)
+	seen := map[int]bool{}
+	for i, a := range axes {
+		axis, err := c.normAxis(a, r)
+		if err != nil {
+			return err
+		}
+		if seen[axis] {
+			return c.errf("axes %v repeat axis %d", c.ints("axes"), axis)
+		}
+		seen[axis] = true
+		target := st.IntAt(i)
+		if target < 1 || target > ir.MaxElements {
+			return c.errf("target size %d of axis %d must be positive", target, axis)
+		}
+		// d/2 truncates: ⌊d/2⌋ padded before when d >= 0, ⌊|d|/2⌋ cropped
+		// before when d < 0.
+		d := int(target) - x.Type.Shape[axis]
+		pads[axis], pads[axis+r] = d/2, d-d/2
+	}
+	if slices.Equal(pads, make([]int, 2*r)) {
+		c.set(0, x)
+		return nil
+	}
+	return c.out("pad", []*ir.Value{x}, ir.Attrs{"pads": ir.Ints(pads...)}, ir.Type{})
+}

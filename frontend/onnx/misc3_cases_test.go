@@ -15,7 +15,7 @@ import (
 // definitions.
 
 func misc3Cases() []decompCase {
-	return slices.Concat(hardmaxCases(), rmsNormCases(), scatterCases())
+	return slices.Concat(hardmaxCases(), rmsNormCases(), scatterCases(), reverseSequenceCases(), centerCropPadCases())
 }
 
 // hardmaxRef is 1 at the first maximum of each row of floor(x) and 0
@@ -293,6 +293,88 @@ func scatterCases() []decompCase {
 			dc.ref = func(x *ir.Tensor) *ir.Tensor { return scatterRef(d, x, dst, red) }
 		}
 		out = append(out, dc)
+	}
+	return out
+}
+
+func reverseSequenceCases() []decompCase {
+	var out []decompCase
+	for i, tc := range []struct {
+		x      []int
+		ta, ba int64 // -1: left out (0 and 1)
+		lens   []int64
+	}{
+		{[]int{4, 3, 2}, -1, -1, []int64{4, 1, 3}},
+		{[]int{3, 5}, 1, 0, []int64{5, 2, 0}},
+		{[]int{2, 6, 3, 2}, 1, 0, []int64{6, 3}},
+		{[]int{5, 2}, 0, 1, []int64{2, 5}},
+	} {
+		var attrs []*attrProto
+		ta, ba := 0, 1
+		if tc.ta >= 0 {
+			attrs, ta, ba = append(attrs, aInt("time_axis", tc.ta), aInt("batch_axis", tc.ba)), int(tc.ta), int(tc.ba)
+		}
+		out = append(out, decompCase{name: fmt.Sprintf("ReverseSequence/%d_time%d_batch%d_%v_lens%v", i, tc.ta, tc.ba, tc.x, tc.lens), opset: 10, op: "ReverseSequence",
+			x: tc.x, attrs: attrs, params: []*ir.Tensor{i64s(tc.lens...)}, ref: func(x *ir.Tensor) *ir.Tensor {
+				return refOut(x.Shape, func(idx []int) float64 {
+					src := slices.Clone(idx)
+					if l := int(tc.lens[idx[ba]]); idx[ta] < l {
+						src[ta] = l - 1 - idx[ta] // reversed within the sequence
+					}
+					return x.At(flat(src, x.Shape))
+				})
+			}})
+	}
+	return out
+}
+
+func centerCropPadCases() []decompCase {
+	var out []decompCase
+	for i, tc := range []struct {
+		x, shape []int
+		axes     []int64 // nil: left out (all)
+	}{
+		{[]int{5, 7}, []int{3, 4}, nil},
+		{[]int{3, 4}, []int{6, 7}, nil},
+		{[]int{2, 5, 6}, []int{8, 3}, []int64{1, 2}},
+		{[]int{2, 4, 5}, []int{2}, []int64{-1}},
+		{[]int{3, 3, 4}, []int{7, 1}, []int64{2, 0}},
+		{[]int{2, 3}, []int{2, 3}, nil},
+	} {
+		var attrs []*attrProto
+		target := slices.Clone(tc.x) // the output shape
+		for j, n := range tc.shape {
+			a := j
+			if tc.axes != nil {
+				a = (int(tc.axes[j]) + len(tc.x)) % len(tc.x)
+			}
+			target[a] = n
+		}
+		if tc.axes != nil {
+			attrs = append(attrs, aInts("axes", tc.axes...))
+		}
+		st := make([]int64, len(tc.shape))
+		for j, n := range tc.shape {
+			st[j] = int64(n)
+		}
+		out = append(out, decompCase{name: fmt.Sprintf("CenterCropPad/%d_%v_to%v_axes%v", i, tc.x, tc.shape, tc.axes), opset: 18, op: "CenterCropPad",
+			x: tc.x, attrs: attrs, params: []*ir.Tensor{i64s(st...)}, ref: func(x *ir.Tensor) *ir.Tensor {
+				return refOut(target, func(idx []int) float64 {
+					src := make([]int, len(idx))
+					for d, o := range idx {
+						in := x.Shape[d]
+						if target[d] <= in {
+							src[d] = o + (in-target[d])/2 // the window starts rounded down
+						} else {
+							src[d] = o - (target[d]-in)/2 // the smaller half of the padding first
+						}
+						if src[d] < 0 || src[d] >= in {
+							return 0
+						}
+					}
+					return x.At(flat(src, x.Shape))
+				})
+			}})
 	}
 	return out
 }

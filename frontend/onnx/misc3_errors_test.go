@@ -52,6 +52,20 @@ func TestDecomposition3Errors(t *testing.T) {
 			"ScatterND_0", "indices [1 3] must end in a dim of 1 to the rank of data [3 4]", false},
 		{"scatternd layers", scatter("ScatterND", 16, ir.NewTensor(ir.I64, []int{65, 2}), []int{65}, aStr("reduction", "add")),
 			"ScatterND_0", "more than 64 updates reduce into one element", true},
+		{"reversesequence lens", newModel(10).input("x", dtFloat, 4, 2).init("l", i64s(4, 5)).node("ReverseSequence", []string{"x", "l"}, []string{"y"}).output("y"),
+			"ReverseSequence_0", "sequence_lens[1] = 5 is out of range [0, 4]", false},
+		{"reversesequence batch", newModel(10).input("x", dtFloat, 4, 2).init("l", i64s(4, 1, 1)).node("ReverseSequence", []string{"x", "l"}, []string{"y"}).output("y"),
+			"ReverseSequence_0", "sequence_lens i64[3] must be integers of shape [2]", false},
+		{"reversesequence axes", newModel(10).input("x", dtFloat, 4, 2).init("l", i64s(4, 1)).
+			node("ReverseSequence", []string{"x", "l"}, []string{"y"}, aInt("time_axis", 1)).output("y"), "ReverseSequence_0", "time_axis 1 and batch_axis 1 must be 0 and 1", false},
+		{"reversesequence runtime", newModel(10).input("x", dtFloat, 4, 2).input("l", dtInt64, 2).node("ReverseSequence", []string{"x", "l"}, []string{"y"}).output("y"),
+			"ReverseSequence_0", `input "l" must be a constant`, false},
+		{"centercroppad size", newModel(18).input("x", dtFloat, 4, 2).init("s", i64s(0)).node("CenterCropPad", []string{"x", "s"}, []string{"y"}, aInts("axes", 1)).output("y"),
+			"CenterCropPad_0", "target size 0 of axis 1 must be positive", false},
+		{"centercroppad count", newModel(18).input("x", dtFloat, 4, 2).init("s", i64s(3)).node("CenterCropPad", []string{"x", "s"}, []string{"y"}).output("y"),
+			"CenterCropPad_0", "must be integers, one per axis of [0 1]", false},
+		{"centercroppad repeat", newModel(18).input("x", dtFloat, 4, 2).init("s", i64s(3, 3)).node("CenterCropPad", []string{"x", "s"}, []string{"y"}, aInts("axes", 1, -1)).output("y"),
+			"CenterCropPad_0", "repeat axis 1", false},
 	} {
 		_, err := tc.m.load(t, Options{})
 		prefix := `node "` + tc.node + `"`

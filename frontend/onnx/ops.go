@@ -138,6 +138,8 @@ func init() {
 		"RMSNormalization": {fn: convRMSNorm, since: 23, notes: "→ x / sqrt(reduce_mean(x²) + epsilon) over the dims from axis, · scale; stash_type 1 only"},
 		"ScatterElements":  {fn: convScatterElements, since: 11, consts: []int{1}, notes: "→ reshape to 1-D, gather from concat(data, updates) at a precomputed index vector (the last update to an element wins); reduction add/mul/max/min → per layer of updates to one element a gather and add/mul/max/min (at most 64 layers); indices must be constant"},
 		"ScatterND":        {fn: convScatterND, since: 11, consts: []int{1}, notes: "→ as ScatterElements, each index tuple writing a slice; indices must be constant"},
+		"ReverseSequence":  {fn: convReverseSequence, since: 10, consts: []int{1}, notes: "→ reshape to 1-D, gather at precomputed flat indices, reshape; sequence_lens must be constant"},
+		"CenterCropPad":    {fn: convCenterCropPad, since: 18, consts: []int{1}, notes: "→ pad (zeros; negative pads crop), the odd element of a crop left of the center, of a pad on the right; shape must be constant"},
 
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
