@@ -390,3 +390,50 @@ func convCenterCropPad(c *nodeCtx) error {
 	}
 	return c.out("pad", []*ir.Value{x}, ir.Attrs{"pads": ir.Ints(pads...)}, ir.Type{})
 }
+
+// windowCoefs are the a0, a1, a2 of the generalized cosine windows
+// a0 − a1·cos(2πn/N) + a2·cos(4πn/N) (Hamming's a0 is 25/46, as ONNX's
+// function body has it).
+var windowCoefs = map[string][3]float64{
+	"HannWindow":     {0.5, 0.5, 0},
+	"HammingWindow":  {25.0 / 46, 21.0 / 46, 0},
+	"BlackmanWindow": {0.42, 0.5, 0.08},
+}
+
+// convWindow: HannWindow, HammingWindow and BlackmanWindow become a
+// constant computed in float64 and stored as output_datatype (integers
+// truncate, as a Cast does); N is size (periodic) or size − 1; size must
+// be constant.
+func convWindow(c *nodeCtx) error {
+	size, err := c.scalarInt(0, "size")
+	if err != nil {
+		return err
+	}
+	dt, err := irDType(int32(min(max(c.int("output_datatype", int(dtFloat)), -1), 1<<20)))
+	if err != nil || dt == ir.Bool {
+		return c.unsupported("output_datatype %d: pare makes FLOAT and integer windows", c.int("output_datatype", int(dtFloat)))
+	}
+	if size < 1 || size > ir.MaxElements || !c.im.budget(8*size) {
+		return c.errf("size %d must be positive and at most %d", size, ir.MaxElements)
+	}
+	n := size
+	if c.int("periodic", 1) == 0 {
+		n--
+	}
+	if n == 0 {
+		return c.errf("a symmetric window of size 1 divides by size − 1 = 0")
+	}
+	a := windowCoefs[c.op]
+	t := ir.NewTensor(dt, []int{size})
+	for i := range size {
+		w := 2 * math.Pi * float64(i) / float64(n)
+		v := a[0] - a[1]*math.Cos(w) + a[2]*math.Cos(2*w)
+		if dt == ir.F32 {
+			t.F32[i] = float32(v)
+		} else {
+			t.SetInt(i, int64(math.Trunc(v)))
+		}
+	}
+	c.set(0, c.constant(c.outName(0), t, nil))
+	return nil
+}

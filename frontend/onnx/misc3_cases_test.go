@@ -15,7 +15,7 @@ import (
 // definitions.
 
 func misc3Cases() []decompCase {
-	return slices.Concat(hardmaxCases(), rmsNormCases(), scatterCases(), reverseSequenceCases(), centerCropPadCases())
+	return slices.Concat(hardmaxCases(), rmsNormCases(), scatterCases(), reverseSequenceCases(), centerCropPadCases(), windowCases())
 }
 
 // hardmaxRef is 1 at the first maximum of each row of floor(x) and 0
@@ -373,6 +373,81 @@ func centerCropPadCases() []decompCase {
 						}
 					}
 					return x.At(flat(src, x.Shape))
+				})
+			}})
+	}
+	return out
+}
+
+// windowRef is element n of a window of size, from the definitions: Hann
+// 0.5 − 0.5·cos(2πn/N), Hamming α − (1 − α)·cos(2πn/N) with α = 25/46,
+// Blackman 0.42 − 0.5·cos(2πn/N) + 0.08·cos(4πn/N); N = size when
+// periodic, else size − 1.
+func windowRef(op string, n, size int, periodic bool) float64 {
+	den := float64(size - 1)
+	if periodic {
+		den = float64(size)
+	}
+	x := float64(n) / den
+	switch op {
+	case "HannWindow":
+		return 0.5 - 0.5*math.Cos(2*math.Pi*x)
+	case "HammingWindow":
+		alpha := 25.0 / 46.0
+		return alpha - (1-alpha)*math.Cos(2*math.Pi*x)
+	}
+	return 0.42 - 0.5*math.Cos(2*math.Pi*x) + 0.08*math.Cos(4*math.Pi*x)
+}
+
+// windowCases add the window (a constant) to x so that x flows through.
+func windowCases() []decompCase {
+	var out []decompCase
+	for i, tc := range []struct {
+		op       string
+		size     int
+		periodic int64 // -1: left out (1)
+		i32      bool  // output_datatype INT32, cast back to FLOAT
+		size32   bool  // size is an INT32
+	}{
+		{"HannWindow", 8, -1, false, false},
+		{"HannWindow", 7, 0, false, true},
+		{"HammingWindow", 10, 1, false, false},
+		{"HammingWindow", 5, 0, false, false},
+		{"BlackmanWindow", 9, -1, false, true},
+		{"BlackmanWindow", 6, 0, false, false},
+		{"HannWindow", 5, 0, true, false},
+		{"BlackmanWindow", 1, 1, false, false},
+	} {
+		var attrs []*attrProto
+		periodic := tc.periodic != 0
+		if tc.periodic >= 0 {
+			attrs = append(attrs, aInt("periodic", tc.periodic))
+		}
+		if tc.i32 {
+			attrs = append(attrs, aInt("output_datatype", int64(dtInt32)))
+		}
+		size := ir.FromI64([]int{}, []int64{int64(tc.size)})
+		if tc.size32 {
+			size = ir.NewTensor(ir.I32, []int{})
+			size.I32[0] = int32(tc.size)
+		}
+		out = append(out, decompCase{name: fmt.Sprintf("%s/%d_size%d_periodic%d_i32%v", tc.op, i, tc.size, tc.periodic, tc.i32), opset: 17, op: tc.op, x: []int{tc.size},
+			body: func(m *mb, p string) {
+				w := p + "w"
+				m.init(p+"size", size).node(tc.op, []string{p + "size"}, []string{w}, attrs...)
+				if tc.i32 {
+					m.node("Cast", []string{w}, []string{p + "wf"}, aInt("to", int64(dtFloat)))
+					w = p + "wf"
+				}
+				m.node("Add", []string{p + "x", w}, []string{p + "y"})
+			},
+			ref: func(x *ir.Tensor) *ir.Tensor {
+				return refOut(x.Shape, func(idx []int) float64 {
+					w := windowRef(tc.op, idx[0], tc.size, periodic)
+					if tc.i32 {
+						w = math.Trunc(w)
+					}
+					return x.At(idx[0]) + w
 				})
 			}})
 	}

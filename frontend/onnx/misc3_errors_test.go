@@ -17,6 +17,9 @@ func TestDecomposition3Errors(t *testing.T) {
 		return newModel(opset).input("x", dtFloat, 3, 4).input("xi", dtInt64, 2, 4).init("idx", idx).init("u", f32s(upd)).
 			node(op, []string{"x", "idx", "u"}, []string{"y"}, attrs...).output("y")
 	}
+	window := func(op string, size *ir.Tensor, attrs ...*attrProto) *mb {
+		return newModel(17).init("n", size).node(op, []string{"n"}, []string{"y"}, attrs...).output("y")
+	}
 	for _, tc := range []struct {
 		name        string
 		m           *mb
@@ -66,6 +69,11 @@ func TestDecomposition3Errors(t *testing.T) {
 			"CenterCropPad_0", "must be integers, one per axis of [0 1]", false},
 		{"centercroppad repeat", newModel(18).input("x", dtFloat, 4, 2).init("s", i64s(3, 3)).node("CenterCropPad", []string{"x", "s"}, []string{"y"}, aInts("axes", 1, -1)).output("y"),
 			"CenterCropPad_0", "repeat axis 1", false},
+		{"window size", window("HannWindow", i64s(0)), "HannWindow_0", "size 0 must be positive", false},
+		{"window symmetric 1", window("HammingWindow", i64s(1), aInt("periodic", 0)), "HammingWindow_0", "a symmetric window of size 1 divides by size − 1 = 0", false},
+		{"window dtype", window("BlackmanWindow", i64s(4), aInt("output_datatype", 11)), "BlackmanWindow_0", "output_datatype 11", true},
+		{"window size shape", window("BlackmanWindow", i64s(4, 4)), "BlackmanWindow_0", "size [2] must be a scalar", false},
+		{"window runtime", newModel(17).input("n", dtInt64).node("HannWindow", []string{"n"}, []string{"y"}).output("y"), "HannWindow_0", `input "n" must be a constant`, false},
 	} {
 		_, err := tc.m.load(t, Options{})
 		prefix := `node "` + tc.node + `"`

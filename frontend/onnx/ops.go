@@ -140,6 +140,9 @@ func init() {
 		"ScatterND":        {fn: convScatterND, since: 11, consts: []int{1}, notes: "→ as ScatterElements, each index tuple writing a slice; indices must be constant"},
 		"ReverseSequence":  {fn: convReverseSequence, since: 10, consts: []int{1}, notes: "→ reshape to 1-D, gather at precomputed flat indices, reshape; sequence_lens must be constant"},
 		"CenterCropPad":    {fn: convCenterCropPad, since: 18, consts: []int{1}, notes: "→ pad (zeros; negative pads crop), the odd element of a crop left of the center, of a pad on the right; shape must be constant"},
+		"HannWindow":       {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.5 − 0.5·cos(2πn/N), computed in float64; periodic (N = size, else size − 1); output_datatype FLOAT or an integer type (truncated); size must be constant"},
+		"HammingWindow":    {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 25/46 − 21/46·cos(2πn/N), as HannWindow"},
+		"BlackmanWindow":   {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.42 − 0.5·cos(2πn/N) + 0.08·cos(4πn/N), as HannWindow"},
 
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
