@@ -437,3 +437,102 @@ func convWindow(c *nodeCtx) error {
 	c.set(0, c.constant(c.outName(0), t, nil))
 	return nil
 }
+
+// convDFT: the signal axis moved last (after the real/imaginary dim), the
+// rows [Π others, c·n] times a constant [c·n, 2K] matrix of cos and sin
+// (real and imaginary parts of the e^∓2πikm/L sums; rows past L zero, so
+// dft_length truncates or zero-pads), then [.., 2, K] moved back. Axis is
+// an attribute at opset 17 and an input from 20; dft_length and axis must
+// be constant.
+func convDFT(c *nodeCtx) error {
+	x, err := c.floatIn(0)
+	if err != nil {
+		return err
+	}
+	shape := x.Type.Shape
+	r := len(shape)
+	if r < 3 || shape[r-1] != 1 && shape[r-1] != 2 {
+		return c.errf("input %v must be [batch, ..., signal, 1 or 2] (real or complex)", shape)
+	}
+	a := c.int("axis", 1)
+	if c.opset >= 20 {
+		if a = -2; c.in(2) != nil {
+			if a, err = c.scalarInt(2, "axis"); err != nil {
+				return err
+			}
+		}
+	}
+	axis, err := c.normAxis(a, r)
+	if err != nil {
+		return err
+	}
+	if axis == r-1 {
+		return c.errf("axis %d is the real/imaginary dim of %v, not a signal dim", a, shape)
+	}
+	cn, n := shape[r-1], shape[axis]
+	l := n
+	if c.in(1) != nil {
+		if l, err = c.scalarInt(1, "dft_length"); err != nil {
+			return err
+		}
+		if l < 1 || l > 1<<16 {
+			return c.errf("dft_length %d must be in [1, 65536]", l)
+		}
+	}
+	inverse, onesided := c.int("inverse", 0) != 0, c.int("onesided", 0) != 0
+	if onesided && (inverse || cn == 2) {
+		return c.unsupported("onesided with a complex input or inverse: ONNX defines onesided for the forward transform of a real signal")
+	}
+	k := l
+	if onesided {
+		k = l/2 + 1
+	}
+	if !c.im.budget(4 * cn * n * 2 * k) {
+		return c.errf("a %d-point DFT of %d samples is too large to build at import", l, n)
+	}
+	// W[p·n + m, q·k + j]: input part p (0 real, 1 imaginary), sample m,
+	// output part q, frequency j: (a + ib)(cos θ + iσ sin θ) with θ =
+	// 2πjm/L and σ = −1 forward, +1 inverse (which also divides by L).
+	sigma, scale := -1.0, 1.0
+	if inverse {
+		sigma, scale = 1, 1/float64(l)
+	}
+	w := ir.NewTensor(ir.F32, []int{cn * n, 2 * k})
+	for m := range min(n, l) {
+		for j := range k {
+			th := 2 * math.Pi * float64(j*m%l) / float64(l)
+			cs, sn := math.Cos(th)*scale, sigma*math.Sin(th)*scale
+			w.F32[m*2*k+j], w.F32[m*2*k+k+j] = float32(cs), float32(sn) // real part of the input
+			if cn == 2 {
+				w.F32[(n+m)*2*k+j], w.F32[(n+m)*2*k+k+j] = float32(-sn), float32(cs) // imaginary part
+			}
+		}
+	}
+	var perm, rest []int
+	for d := range r - 1 {
+		if d != axis {
+			perm, rest = append(perm, d), append(rest, shape[d])
+		}
+	}
+	perm = append(perm, r-1, axis)
+	b := c.build()
+	y := x
+	if cn == 2 || axis != r-2 { // else the transpose only moves the size-1 dim: the reshape does it
+		y = b.op("transpose", "signal_last", ir.Attrs{"perm": ir.Ints(perm...)}, y)
+	}
+	rows := ir.NumElements(rest)
+	y = b.op("matmul", "spectrum_rows", nil, b.reshape("rows", y, []int{rows, cn * n}), c.constant(c.tmpName("dft_matrix"), w, nil))
+	y = b.reshape("spectrum", y, append(slices.Clone(rest), 2, k))
+	// y is [rest..., 2, K]: put K back at axis and the parts last.
+	back := make([]int, r)
+	for i, d := 0, 0; d < r-1; d++ {
+		if d == axis {
+			back[d] = r - 1
+			continue
+		}
+		back[d] = i
+		i++
+	}
+	back[r-1] = r - 2
+	return b.finish(b.op("transpose", "", ir.Attrs{"perm": ir.Ints(back...)}, y))
+}

@@ -15,7 +15,7 @@ import (
 // definitions.
 
 func misc3Cases() []decompCase {
-	return slices.Concat(hardmaxCases(), rmsNormCases(), scatterCases(), reverseSequenceCases(), centerCropPadCases(), windowCases())
+	return slices.Concat(hardmaxCases(), rmsNormCases(), scatterCases(), reverseSequenceCases(), centerCropPadCases(), windowCases(), dftCases())
 }
 
 // hardmaxRef is 1 at the first maximum of each row of floor(x) and 0

@@ -20,6 +20,9 @@ func TestDecomposition3Errors(t *testing.T) {
 	window := func(op string, size *ir.Tensor, attrs ...*attrProto) *mb {
 		return newModel(17).init("n", size).node(op, []string{"n"}, []string{"y"}, attrs...).output("y")
 	}
+	dft := func(opset int64, x []int64, attrs ...*attrProto) *mb {
+		return newModel(opset).input("x", dtFloat, x...).node("DFT", []string{"x"}, []string{"y"}, attrs...).output("y")
+	}
 	for _, tc := range []struct {
 		name        string
 		m           *mb
@@ -74,6 +77,13 @@ func TestDecomposition3Errors(t *testing.T) {
 		{"window dtype", window("BlackmanWindow", i64s(4), aInt("output_datatype", 11)), "BlackmanWindow_0", "output_datatype 11", true},
 		{"window size shape", window("BlackmanWindow", i64s(4, 4)), "BlackmanWindow_0", "size [2] must be a scalar", false},
 		{"window runtime", newModel(17).input("n", dtInt64).node("HannWindow", []string{"n"}, []string{"y"}).output("y"), "HannWindow_0", `input "n" must be a constant`, false},
+		{"dft last dim", dft(17, []int64{2, 4, 3}), "DFT_0", "input [2 4 3] must be [batch, ..., signal, 1 or 2]", false},
+		{"dft axis", dft(17, []int64{2, 4, 1}, aInt("axis", 2)), "DFT_0", "axis 2 is the real/imaginary dim of [2 4 1]", false},
+		{"dft onesided complex", dft(17, []int64{2, 4, 2}, aInt("onesided", 1)), "DFT_0", "onesided with a complex input or inverse", true},
+		{"dft length", newModel(17).input("x", dtFloat, 2, 4, 1).init("l", ir.FromI64([]int{}, []int64{0})).
+			node("DFT", []string{"x", "l"}, []string{"y"}).output("y"), "DFT_0", "dft_length 0 must be in [1, 65536]", false},
+		{"dft runtime axis", newModel(20).input("x", dtFloat, 2, 4, 1).input("a", dtInt64).node("DFT", []string{"x", "", "a"}, []string{"y"}).output("y"),
+			"DFT_0", `input "a" must be a constant`, false},
 	} {
 		_, err := tc.m.load(t, Options{})
 		prefix := `node "` + tc.node + `"`
@@ -101,6 +111,9 @@ func TestDecomposition3Forms(t *testing.T) {
 	}{
 		{13, "Hardmax", []int64{2, 5}, nil, nil, []string{"argmax", "equal", "where"}},
 		{11, "Hardmax", []int64{2, 3, 4}, nil, nil, []string{"reshape", "argmax", "equal", "where", "reshape"}},
+		{17, "DFT", []int64{2, 8, 1}, nil, nil, []string{"reshape", "matmul", "reshape", "transpose"}},
+		{20, "DFT", []int64{2, 3, 8, 2}, nil, nil, []string{"transpose", "reshape", "matmul", "reshape", "transpose"}},
+		{17, "DFT", []int64{2, 8, 3, 1}, nil, nil, []string{"transpose", "reshape", "matmul", "reshape", "transpose"}},
 		{13, "ScatterElements", []int64{4}, []string{"x", "i4", "u4"}, nil, []string{"concat", "gather"}},
 		{13, "ScatterND", []int64{4}, []string{"x", "i41", "u4"}, nil, []string{"concat", "gather"}},
 		{16, "ScatterND", []int64{4}, []string{"x", "i41", "u4"}, []*attrProto{aStr("reduction", "mul")}, []string{"mul", "mul"}}, // the layers of constant updates fold,

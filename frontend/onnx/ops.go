@@ -143,6 +143,7 @@ func init() {
 		"HannWindow":       {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.5 − 0.5·cos(2πn/N), computed in float64; periodic (N = size, else size − 1); output_datatype FLOAT or an integer type (truncated); size must be constant"},
 		"HammingWindow":    {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 25/46 − 21/46·cos(2πn/N), as HannWindow"},
 		"BlackmanWindow":   {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.42 − 0.5·cos(2πn/N) + 0.08·cos(4πn/N), as HannWindow"},
+		"DFT":              {fn: convDFT, since: 17, consts: []int{1, 2}, notes: "→ transpose (signal last), reshape, matmul by a constant cos/sin matrix (real and imaginary parts), reshape, transpose; real or complex input; inverse; onesided for real forward; dft_length (truncate or zero-pad) and the opset-20 axis input must be constant"},
 
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
