@@ -203,6 +203,9 @@ func (c *nodeCtx) scatterFlat(data, upd *ir.Value, dst []int, red string) error 
 			if k == maxScatterLayers {
 				return c.unsupported("more than %d updates reduce into one element: pare decomposes at most %d", maxScatterLayers, maxScatterLayers)
 			}
+			if !c.im.budget(8 * n) {
+				return c.errf("data %v is too large to scatter into at import", data.Type.Shape)
+			}
 			l := make([]int64, n)
 			for i := range l {
 				l[i] = int64(m) // the identity
