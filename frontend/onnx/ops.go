@@ -133,6 +133,18 @@ func init() {
 		"Shrink":                    {fn: convShrink, since: 9, notes: "→ x − clip(x, −bias, bias), times an exact [|x| > lambd] mask (relu, ceil, clip) when bias < lambd; bias > lambd unsupported"},
 		"Einsum":                    {fn: convEinsum, since: 12, notes: "→ reduce_sum, transpose, reshape, expand and, per pair of operands, matmul (batch, rows, inner, columns) or mul; ellipsis; repeated labels in one operand (diagonals) unsupported"},
 
+		// Decompositions into existing IR ops and constants (convert_misc3.go).
+		"Hardmax":          {fn: convHardmax, notes: "→ argmax (keepdims), equal against a constant iota along the axis, where 1 else 0: one-hot of the first maximum; before opset 13 the 2-D coercion at axis as for Softmax"},
+		"RMSNormalization": {fn: convRMSNorm, since: 23, notes: "→ x / sqrt(reduce_mean(x²) + epsilon) over the dims from axis, · scale; stash_type 1 only"},
+		"ScatterElements":  {fn: convScatterElements, since: 11, consts: []int{1}, notes: "→ reshape to 1-D, gather from concat(data, updates) at a precomputed index vector (the last update to an element wins); reduction add/mul/max/min → per layer of updates to one element a gather and add/mul/max/min (at most 64 layers); indices must be constant"},
+		"ScatterND":        {fn: convScatterND, since: 11, consts: []int{1}, notes: "→ as ScatterElements, each index tuple writing a slice; indices must be constant"},
+		"ReverseSequence":  {fn: convReverseSequence, since: 10, consts: []int{1}, notes: "→ reshape to 1-D, gather at precomputed flat indices, reshape; sequence_lens must be constant"},
+		"CenterCropPad":    {fn: convCenterCropPad, since: 18, consts: []int{1}, notes: "→ pad (zeros; negative pads crop), the odd element of a crop left of the center, of a pad on the right; shape must be constant"},
+		"HannWindow":       {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.5 − 0.5·cos(2πn/N), computed in float64; periodic (N = size, else size − 1); output_datatype FLOAT or an integer type (truncated); size must be constant"},
+		"HammingWindow":    {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 25/46 − 21/46·cos(2πn/N), as HannWindow"},
+		"BlackmanWindow":   {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.42 − 0.5·cos(2πn/N) + 0.08·cos(4πn/N), as HannWindow"},
+		"DFT":              {fn: convDFT, since: 17, consts: []int{1, 2}, notes: "→ transpose (signal last), reshape, matmul by a constant cos/sin matrix (real and imaginary parts), reshape, transpose; real or complex input; inverse; onesided for real forward; dft_length (truncate or zero-pad) and the opset-20 axis input must be constant"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
