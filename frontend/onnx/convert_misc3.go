@@ -32,38 +32,11 @@ func convHardmax(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	r := x.Type.Rank()
-	if r == 0 {
-		return c.errf("input is a scalar; Hardmax needs rank >= 1")
-	}
-	def := -1
-	if c.opset < 13 {
-		def = 1
-	}
-	axis, err := c.normAxis(c.int("axis", def), r)
-	if err != nil {
-		return err
-	}
-	b := c.build()
-	in := x
-	if trailing := ir.NumElements(x.Type.Shape[axis+1:]); c.opset < 13 && trailing > 1 {
-		inner := x.Type.Shape[axis] * trailing
-		in, axis = b.reshape("2d", x, []int{x.Type.NumElements() / max(inner, 1), inner}), 1
-	}
-	if b.err != nil {
-		return b.err
-	}
-	am := b.typed("argmax", "argmax", ir.Attrs{"axis": ir.Int(axis), "keepdims": ir.Int(1), "select_last_index": ir.Int(0)}, ir.Type{DType: ir.I64}, in)
-	if b.err != nil {
-		return b.err
-	}
-	hot := b.op("equal", "is_max", nil, am, c.iotaAlong(in.Type.Shape[axis], axis, in.Type.Rank()))
-	one, zero := b.k("one", 1), b.k("zero", 0)
-	if in == x {
-		return b.finish(b.op("where", "", nil, hot, one, zero))
-	}
-	y := b.op("where", "hardmax_2d", nil, hot, one, zero)
-	return b.finish(b.reshape("", y, x.Type.Shape))
+	return c.softmaxLike(x, "hardmax_2d", func(b *builder, in *ir.Value, axis int, name string) *ir.Value {
+		am := b.typed("argmax", "argmax", ir.Attrs{"axis": ir.Int(axis), "keepdims": ir.Int(1), "select_last_index": ir.Int(0)}, ir.Type{DType: ir.I64}, in)
+		hot := b.op("equal", "is_max", nil, am, c.iotaAlong(in.Type.Shape[axis], axis, in.Type.Rank()))
+		return b.op("where", name, nil, hot, b.k("one", 1), b.k("zero", 0))
+	})
 }
 
 // convRMSNorm: x / sqrt(mean(x², axes from axis on) + epsilon) · scale,

@@ -354,30 +354,9 @@ func convSoftmax(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	r := x.Type.Rank()
-	def := -1
-	if c.opset < 13 {
-		def = 1
-	}
-	axis, err := c.normAxis(c.int("axis", def), r)
-	if err != nil {
-		return err
-	}
-	trailing := ir.NumElements(x.Type.Shape[axis+1:])
-	if c.opset >= 13 || trailing == 1 {
-		return c.out("softmax", []*ir.Value{x}, ir.Attrs{"axis": ir.Int(axis)}, ir.Type{})
-	}
-	// Before opset 13, softmax works on x coerced to 2-D at axis.
-	inner := x.Type.Shape[axis] * trailing
-	flat, err := c.reshape(x, []int{x.Type.NumElements() / max(inner, 1), inner}, c.tmpName("2d"))
-	if err != nil {
-		return err
-	}
-	s, err := c.add("softmax", []*ir.Value{flat}, ir.Attrs{"axis": ir.Int(1)}, ir.Type{}, c.tmpName("softmax"))
-	if err != nil {
-		return err
-	}
-	return c.reshapeOut(s, x.Type.Shape)
+	return c.softmaxLike(x, "softmax", func(b *builder, in *ir.Value, axis int, name string) *ir.Value {
+		return b.op("softmax", name, ir.Attrs{"axis": ir.Int(axis)}, in)
+	})
 }
 
 // resize adds the resize of output 0 to scales (when given) or sizes.

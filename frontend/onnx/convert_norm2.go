@@ -15,31 +15,12 @@ func convLogSoftmax(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	r := x.Type.Rank()
-	if r == 0 {
-		return c.errf("input is a scalar; LogSoftmax needs rank >= 1")
-	}
-	def := -1
-	if c.opset < 13 {
-		def = 1
-	}
-	axis, err := c.normAxis(c.int("axis", def), r)
-	if err != nil {
-		return err
-	}
-	b := c.build()
-	in, axes := x, []int{axis}
-	if trailing := ir.NumElements(x.Type.Shape[axis+1:]); c.opset < 13 && trailing > 1 {
-		inner := x.Type.Shape[axis] * trailing
-		in, axes = b.reshape("2d", x, []int{x.Type.NumElements() / max(inner, 1), inner}), []int{1}
-	}
-	d := b.op("sub", "shifted", nil, in, b.reduce("reduce_max", "max", in, axes, true))
-	s := b.reduce("reduce_sum", "sum", b.op("exp", "exp", nil, d), axes, true)
-	if in == x {
-		return b.finish(b.op("sub", "", nil, d, b.op("log", "log", nil, s)))
-	}
-	y := b.op("sub", "logsoftmax_2d", nil, d, b.op("log", "log", nil, s))
-	return b.finish(b.reshape("", y, x.Type.Shape))
+	return c.softmaxLike(x, "logsoftmax_2d", func(b *builder, in *ir.Value, axis int, name string) *ir.Value {
+		axes := []int{axis}
+		d := b.op("sub", "shifted", nil, in, b.reduce("reduce_max", "max", in, axes, true))
+		s := b.reduce("reduce_sum", "sum", b.op("exp", "exp", nil, d), axes, true)
+		return b.op("sub", name, nil, d, b.op("log", "log", nil, s))
+	})
 }
 
 // convGroupNorm: x [N, C, ...] viewed as [N, G, C/G·spatial], normalized

@@ -118,3 +118,35 @@ func ones(n int) []int {
 	}
 	return l
 }
+
+// softmaxLike adds a Softmax-like op (Softmax, LogSoftmax, Hardmax) of x
+// along the node's axis attribute (default 1 before opset 13, -1 from 13).
+// Before opset 13 these ops work on x coerced to 2-D at the axis: when
+// dims follow the axis, op runs on that 2-D view along axis 1 (its result
+// named inner) and the result is reshaped back to x's shape. op builds the
+// result of in along axis, named name.
+func (c *nodeCtx) softmaxLike(x *ir.Value, inner string, op func(b *builder, in *ir.Value, axis int, name string) *ir.Value) error {
+	r := x.Type.Rank()
+	if r == 0 {
+		return c.errf("input is a scalar; %s needs rank >= 1", c.op)
+	}
+	def := -1
+	if c.opset < 13 {
+		def = 1
+	}
+	axis, err := c.normAxis(c.int("axis", def), r)
+	if err != nil {
+		return err
+	}
+	b := c.build()
+	trailing := ir.NumElements(x.Type.Shape[axis+1:])
+	if c.opset >= 13 || trailing == 1 {
+		return b.finish(op(b, x, axis, ""))
+	}
+	n := x.Type.Shape[axis] * trailing
+	flat := b.reshape("2d", x, []int{x.Type.NumElements() / max(n, 1), n})
+	if b.err != nil {
+		return b.err
+	}
+	return b.finish(b.reshape("", op(b, flat, 1, inner), x.Type.Shape))
+}
