@@ -25,7 +25,7 @@ import (
 //     the integers: exactly what the float graph computes.
 //   - quantize(add / sub / mul(dequantize(a), dequantize(b))) and the
 //     unary ops with a quantized form (sigmoid, tanh, hardswish, softmax,
-//     reduce_mean, global_avgpool, avgpool) take their integer operands
+//     reduce_mean, avgpool) take their integer operands
 //     (rq=float: dequantize, the float op, quantize in one step).
 //
 // The integer conv, gemm and matmul requantize their i32 sums once instead
@@ -61,7 +61,7 @@ var qdqMove = map[string]bool{"maxpool": true, "reshape": true, "transpose": tru
 // qdqQuantOps take per-tensor quantized operands and give a quantized
 // result (rq=float: dequantize, op, quantize).
 var qdqQuantOps = map[string]bool{"add": true, "sub": true, "mul": true, "sigmoid": true, "tanh": true, "hardswish": true,
-	"softmax": true, "reduce_mean": true, "global_avgpool": true, "avgpool": true}
+	"softmax": true, "reduce_mean": true, "avgpool": true}
 
 // foldQDQ rewrites every quantize that closes a QDQ group; n[0] counts
 // integer conv / gemm / matmul, n[1] the other ops.
