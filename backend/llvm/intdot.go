@@ -198,8 +198,9 @@ func (t Target) maddubsShape(p *codegen.Program, s *codegen.Step) bool {
 
 // MaddubsConvs counts the convs of p that run on vpmaddubsw on t (on) and
 // those that would but for weights that can saturate it (saturating:
-// quantize{pair-bound} makes them eligible).
-func MaddubsConvs(p *codegen.Program, t Target) (on, saturating int) {
+// quantize{pair-bound} makes them eligible), and of those the weight pairs
+// that can saturate it (badPairs) among all their pairs (pairs).
+func MaddubsConvs(p *codegen.Program, t Target) (on, saturating, badPairs, pairs int) {
 	t = resolveCPU(t).withScan()
 	for _, s := range p.Steps {
 		if t.maddubsShape(p, s) {
@@ -207,10 +208,12 @@ func MaddubsConvs(p *codegen.Program, t Target) (on, saturating int) {
 				on++
 			} else {
 				saturating++
+				bad, all := unsafePairs(s, p.Weights, false)
+				badPairs, pairs = badPairs+bad, pairs+all
 			}
 		}
 	}
-	return on, saturating
+	return on, saturating, badPairs, pairs
 }
 
 // pairSafe reports whether vpmaddubsw never saturates on s's weights (w,
@@ -222,6 +225,13 @@ func MaddubsConvs(p *codegen.Program, t Target) (on, saturating int) {
 // and the negative ones to at least −128. quantize{pair-bound} makes
 // weights so.
 func pairSafe(s *codegen.Step, w []byte) bool {
+	bad, _ := unsafePairs(s, w, true)
+	return bad == 0
+}
+
+// unsafePairs counts the weight pairs of s that can saturate vpmaddubsw
+// (see pairSafe) and all its pairs; first stops at the first one.
+func unsafePairs(s *codegen.Step, w []byte, first bool) (bad, pairs int) {
 	c := s.Conv
 	K := c.Cg * c.KH * c.KW
 	src := w[s.In[1].Offset : s.In[1].Offset+s.In[1].Bytes()]
@@ -232,12 +242,15 @@ func pairSafe(s *codegen.Step, w []byte) bool {
 			if j+1 < K {
 				b = int(int8(row[j+1]))
 			}
+			pairs++
 			if max(a, 0)+max(b, 0) > 128 || min(a, 0)+min(b, 0) < -128 {
-				return false
+				if bad++; first {
+					return bad, pairs
+				}
 			}
 		}
 	}
-	return true
+	return bad, pairs
 }
 
 // dotFlip reports whether the activation bytes get their top bit flipped

@@ -99,8 +99,12 @@ Needs opt-14, llc-14 and gcc (aarch64-linux-gnu-gcc for aarch64 executables): ma
 					if n, extra := llvm.WinogradWeights(p, t); n > 0 {
 						fmt.Fprintf(stderr, "%d integer convs run as Winograd F(2,3) (-winograd=false: none): their transformed weights add %d bytes\n", n, extra)
 					}
-					if on, sat := llvm.MaddubsConvs(p, t); on > 0 || sat > 0 {
-						fmt.Fprintf(stderr, "%d int8 convs run on vpmaddubsw (-maddubs=false: none); %d more would if no pair of consecutive weights summed past ±128 (quantize{pair-bound} quantizes float models so)\n", on, sat)
+					if on, sat, bad, pairs := llvm.MaddubsConvs(p, t); on > 0 || sat > 0 {
+						fmt.Fprintf(stderr, "%d int8 convs run on vpmaddubsw (-maddubs=false: none); %d more would if no pair of consecutive weights summed past ±128 (quantize{pair-bound} quantizes float models so)", on, sat)
+						if sat > 0 {
+							fmt.Fprintf(stderr, ": %d of their %d weight pairs (%.1f %%) do", bad, pairs, 100*float64(bad)/float64(pairs))
+						}
+						fmt.Fprintln(stderr)
 					}
 				}
 				return emitProgram(p, t, *emit, *out)

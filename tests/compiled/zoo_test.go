@@ -128,7 +128,7 @@ func TestZooCompiled(t *testing.T) {
 					t.Fatalf("llvm run: %v", err)
 				}
 				compare("llvm", got)
-				if on, _ := llvm.MaddubsConvs(pl, tg); on > 0 {
+				if on, _, _, _ := llvm.MaddubsConvs(pl, tg); on > 0 {
 					t.Logf("%d convs on vpmaddubsw", on)
 				}
 				if goErr != nil || !goToo {
