@@ -6,11 +6,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/pare-ml/pare/frontend/dataset"
+	"github.com/pare-ml/pare/frontend/onnx"
 	"github.com/pare-ml/pare/frontend/tensorfile"
 	"github.com/pare-ml/pare/ir"
 )
@@ -48,7 +50,14 @@ shift); f32 inputs take (pixel*scale - mean) / std.`,
 				if len(pos) != 1 {
 					return fmt.Errorf("want one MODEL, got %d arguments", len(pos))
 				}
-				g, err := mf.load(pos[0])
+				opts, err := mf.options()
+				if err != nil {
+					return err
+				}
+				if err := shapesFromInputs(pos[0], inputs, opts); err != nil {
+					return err
+				}
+				g, err := loadModel(pos[0], opts)
 				if err != nil {
 					return err
 				}
@@ -106,6 +115,50 @@ shift); f32 inputs take (pixel*scale - mean) / std.`,
 			}
 		},
 	})
+}
+
+// shapesFromInputs binds the shape of each ONNX input that --input feeds
+// from a file carrying its shape (.npy, .pb), unless --shape gave one: the
+// model's symbolic dims then take the values the data has, as they would in
+// ONNX Runtime. A fixed dim the file contradicts stays an import error.
+func shapesFromInputs(model string, flags []string, opts onnx.Options) error {
+	if strings.ToLower(filepath.Ext(model)) != ".onnx" || len(flags) == 0 {
+		return nil
+	}
+	names, err := onnx.InputNames(model)
+	if err != nil {
+		return err
+	}
+	var free []string
+	for _, n := range names {
+		if _, bound := opts.Bind[n]; !bound {
+			free = append(free, n)
+		}
+	}
+	files := map[string]string{}
+	for _, f := range flags {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok && len(free) == 1 {
+			k, v = free[0], f
+		}
+		if slices.Contains(free, k) {
+			files[k] = v
+		}
+	}
+	for name, path := range files {
+		if _, given := opts.Shapes[name]; given {
+			continue
+		}
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".npy", ".pb":
+			t, err := tensorfile.Read(path, nil)
+			if err != nil {
+				return fmt.Errorf("input %s: %v", name, err)
+			}
+			opts.Shapes[name] = t.Shape
+		}
+	}
+	return nil
 }
 
 // readInputs maps NAME=FILE flags onto the graph's parameters.

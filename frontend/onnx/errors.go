@@ -61,10 +61,15 @@ func (e *NeedConstError) Error() string {
 type nodeError struct {
 	model, node, op string
 	err             error
+	hint            string // what the user may do about it, if anything
 }
 
 func (e *nodeError) Error() string {
-	return fmt.Sprintf("%s: node %q (%s): %v", e.model, e.node, e.op, e.err)
+	s := fmt.Sprintf("%s: node %q (%s): %v", e.model, e.node, e.op, e.err)
+	if e.hint != "" {
+		s += "; " + e.hint
+	}
+	return s
 }
 
 func (e *nodeError) Unwrap() error { return e.err }

@@ -5,6 +5,7 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -57,6 +58,10 @@ func importBytes(name, dir string, data []byte, opts Options) (*ir.Graph, error)
 	im := &importer{model: name, dir: dir, opts: opts, g: ir.NewGraph(gname),
 		vals: map[string]*ir.Value{}, uses: map[*ir.Value]int{}, qconsts: map[*ir.Value][]*ir.Value{}, foldErr: map[*ir.Value]error{}}
 	if err := im.run(&m); err != nil {
+		var ne *nodeError
+		if len(im.defaulted) > 0 && errors.As(err, &ne) {
+			ne.hint = fmt.Sprintf("the model's symbolic input dims were taken as 1 (%s): give the real shapes with --shape NAME=1x3x224x224", strings.Join(im.defaulted, "; "))
+		}
 		return nil, modelError(name, err)
 	}
 	return im.g, nil
@@ -84,6 +89,9 @@ type importer struct {
 	// imported: a model is untrusted input, and nested loops could
 	// otherwise unroll without bound.
 	converted, depth int
+	// defaulted lists the inputs with symbolic dims that nothing bound,
+	// which became 1: a shape error then hints at --shape.
+	defaulted []string
 }
 
 func (im *importer) run(m *onnxpb.ModelProto) error {
@@ -234,6 +242,7 @@ func (im *importer) inputType(vi *onnxpb.ValueInfoProto) (ir.Type, error) {
 		return ir.Type{}, fmt.Errorf("the shape given for input %q, %v, has rank %d; the model's input %s has rank %d", name, over, len(over), declShape(dims), len(dims))
 	}
 	shape := make([]int, len(dims))
+	defaulted := false
 	for i, d := range dims {
 		switch d.GetValue().(type) {
 		case *onnxpb.TensorShapeProto_Dimension_DimValue:
@@ -256,8 +265,13 @@ func (im *importer) inputType(vi *onnxpb.ValueInfoProto) (ir.Type, error) {
 				shape[i] = over[i]
 			} else if v, ok := im.opts.Dims[d.GetDimParam()]; ok && d.GetDimParam() != "" {
 				shape[i] = v
+			} else {
+				defaulted = true
 			}
 		}
+	}
+	if d := fmt.Sprintf("%s %s", name, declShape(dims)); defaulted && !slices.Contains(im.defaulted, d) {
+		im.defaulted = append(im.defaulted, d)
 	}
 	if err := checkShape(shape); err != nil {
 		return ir.Type{}, fmt.Errorf("shape of input %q: %v", name, err)
