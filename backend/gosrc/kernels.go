@@ -47,10 +47,10 @@ func (k *kfn) add(c ...jen.Code) { k.body = append(k.body, c...) }
 // when not nil, is the max pool step after it that the kernel absorbs
 // (poolfuse.go).
 func (g *gen) step(i int, s *codegen.Step, pool *codegen.Step) ([]jen.Code, jen.Code, error) {
-	name := codegen.CName(s.Name)
-	if !strings.HasPrefix(name, "k_") {
-		name = "k_" + name
-	}
+	// Step names are C identifiers, unique in the program and prefixed
+	// k_ (codegen/lower.go); CName again would cut a long one to 64
+	// bytes, where it may meet another.
+	name := s.Name
 	orig := s
 	if pool != nil {
 		s = fusedConvStep(s, pool)

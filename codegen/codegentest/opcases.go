@@ -75,6 +75,20 @@ func convTCase(name string, x, w []int, attrs ir.Attrs, bias bool) OpCase {
 
 // OpCases are the f32 cases every backend compiles and compares with rt.
 var OpCases = []OpCase{
+	// Kernels are named after their values: names alike in their first 64
+	// bytes (unrolled RNN steps) still make distinct kernels.
+	{"long_names", [][]int{{2, 3}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		long := "If_0_then_branch__Inline_0___decoder_rnn_LSTM_output_0_d0_t0_cell_state"
+		a, err := g.Add("softmax", in, ir.Attrs{"axis": ir.Int(1)}, ir.Type{}, long+"_a", "")
+		if err != nil {
+			return nil, err
+		}
+		b, err := g.Add("softmax", []*ir.Value{a}, ir.Attrs{"axis": ir.Int(0)}, ir.Type{}, long+"_b", "")
+		if err != nil {
+			return nil, err
+		}
+		return g.Add("mul", []*ir.Value{a, b}, nil, ir.Type{}, long+"_c", "")
+	}},
 	unaryCase("relu", nil), unaryCase("sigmoid", nil), unaryCase("tanh", nil), unaryCase("hardswish", nil),
 	unaryCase("hardsigmoid", nil), unaryCase("exp", nil), unaryCase("abs", nil), unaryCase("neg", nil),
 	unaryCase("leaky_relu", ir.Attrs{"alpha": ir.Float(0.1)}),
