@@ -75,7 +75,9 @@ func header(p *codegen.Program, weights int) string {
 		args = append(args, fmt.Sprintf("%s *out%d", cType(o.DType), i))
 	}
 	fmt.Fprintf(&b, "\n/* Runs the model: reads the inputs, writes the outputs (which must not\n   overlap the inputs), returns 0. Not reentrant: it uses the static arena. */\n")
-	fmt.Fprintf(&b, "int %s_run(%s);\n\n#endif\n", n, strings.Join(args, ", "))
+	fmt.Fprintf(&b, "int %s_run(%s);\n\n", n, strings.Join(args, ", "))
+	fmt.Fprintf(&b, "/* NAME_run that calls after_step(i) once step i (of %s_STEPS) is done:\n   to time the steps (pare compile -emit plan lists them). */\n#define %s_STEPS %d\n", up, up, len(p.Steps))
+	fmt.Fprintf(&b, "int %s_run_hooked(%s, void (*after_step)(int step));\n\n#endif\n", n, strings.Join(args, ", "))
 	return b.String()
 }
 
@@ -104,14 +106,19 @@ func MainC(p *codegen.Program) string {
 	for i := range p.Outputs {
 		args = append(args, fmt.Sprintf("out%d", i))
 	}
-	fmt.Fprintf(&b, "%s); }\n\nint main(int argc, char **argv) {\n", strings.Join(args, ", "))
-	fmt.Fprintf(&b, "\tint nin = %d, nout = %d;\n\tlong bench = 0;\n\tchar **pos = malloc(sizeof(char *) * argc);\n\tint np = 0;\n", len(p.Inputs), len(p.Outputs))
+	fmt.Fprintf(&b, "%s); }\n", strings.Join(args, ", "))
+	fmt.Fprintf(&b, "static void tick(int step);\nstatic int run_hooked(void) { return %s_run_hooked(%s, tick); }\n\n", n, strings.Join(args, ", "))
+	b.WriteString(stepTable(p))
+	b.WriteString(profileBody)
+	b.WriteString("\nint main(int argc, char **argv) {\n")
+	fmt.Fprintf(&b, "\tint nin = %d, nout = %d;\n\tlong bench = 0, profile = 0;\n\tchar **pos = malloc(sizeof(char *) * argc);\n\tint np = 0;\n", len(p.Inputs), len(p.Outputs))
 	b.WriteString(`	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) { bench = atol(argv[++i]); continue; }
+		if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) { profile = atol(argv[++i]); continue; }
 		pos[np++] = argv[i];
 	}
 	if (np < nin || np > nin + nout) {
-		fprintf(stderr, "usage: %s [--bench N] IN x%d [OUT x%d] (raw or .npy; - is stdin)\n", argv[0], nin, nout);
+		fprintf(stderr, "usage: %s [--bench N] [--profile N] IN x%d [OUT x%d] (raw or .npy; - is stdin)\n", argv[0], nin, nout);
 		return 2;
 	}
 `)
@@ -124,9 +131,79 @@ func MainC(p *codegen.Program) string {
 		fmt.Fprintf(&b, "\tif (np > nin + %d && write_tensor(pos[nin + %d], out%d, %d, \"%s\", \"%s\")) return 1;\n",
 			i, i, i, o.Bytes(), npyDescr(o.DType), npyShape(o.Shape))
 	}
-	b.WriteString("\treturn 0;\n}\n")
+	b.WriteString("\tif (profile > 0 && print_profile(profile)) return 1;\n\treturn 0;\n}\n")
 	return b.String()
 }
+
+// stepTable is the C table of the program's steps (kernel, op, node) that
+// --profile prints beside the times.
+func stepTable(p *codegen.Program) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "#define NSTEPS %d\nstatic const char *const step_kernel[NSTEPS + 1] = {", len(p.Steps))
+	for _, s := range p.Steps {
+		fmt.Fprintf(&b, "%s, ", cString(string(s.Kernel)))
+	}
+	b.WriteString("0};\nstatic const char *const step_what[NSTEPS + 1] = {")
+	for _, s := range p.Steps {
+		fmt.Fprintf(&b, "%s, ", cString(s.Where))
+	}
+	b.WriteString("0};\n")
+	return b.String()
+}
+
+// cString quotes s as a C string literal (octal escapes for all but
+// printable ASCII).
+func cString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 32 || c > 126 || c == '?':
+			fmt.Fprintf(&b, "\\%03o", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// profileBody runs the model N times through NAME_run_hooked and prints
+// each step's median time, its share of the sum of medians, and the kernel,
+// op and node (tick records the clock after each step).
+const profileBody = `
+static double *tick_t;
+static double tick_start;
+static void tick(int step) { tick_t[step] = now_ms(); }
+
+static int print_profile(long n) {
+	double *t = malloc(sizeof(double) * (NSTEPS + 1)), *all = malloc(sizeof(double) * (NSTEPS + 1) * n), *col = malloc(sizeof(double) * n);
+	if (!t || !all || !col) { fprintf(stderr, "--profile: out of memory\n"); return 1; }
+	tick_t = t;
+	for (long r = 0; r < n; r++) {
+		tick_start = now_ms();
+		run_hooked();
+		for (int s = 0; s < NSTEPS; s++) all[s * n + r] = t[s] - (s ? t[s - 1] : tick_start);
+	}
+	double sum = 0;
+	for (int s = 0; s < NSTEPS; s++) {
+		for (long r = 0; r < n; r++) col[r] = all[s * n + r];
+		qsort(col, n, sizeof(double), cmp_double);
+		t[s] = col[n / 2];
+		sum += t[s];
+	}
+	printf("%5s %10s %6s  %-16s %s\n", "step", "median_ms", "%", "kernel", "where");
+	for (int s = 0; s < NSTEPS; s++)
+		printf("%5d %10.4f %6.2f  %-16s %s\n", s, t[s], sum > 0 ? 100 * t[s] / sum : 0, step_kernel[s], step_what[s]);
+	printf("%5s %10.4f %6.2f  (sum of the step medians over %ld runs)\n", "total", sum, 100.0, n);
+	free(t); free(all); free(col);
+	return 0;
+}
+`
 
 const mainBody = `
 static double now_ms(void) {

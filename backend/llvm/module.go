@@ -342,24 +342,43 @@ func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.
 }
 
 // run emits NAME_run(inputs..., outputs...), which calls every kernel with
-// its operands' addresses.
+// its operands' addresses, and NAME_run_hooked, which takes a function
+// after_step(int step) besides and calls it after every step: the
+// executable's --profile times the steps with it, firmware may with its own
+// cycle counter. The kernels are the same; only the calls differ.
 func (e *emitter) run(kernels []*ir.Func) {
-	var params []*ir.Param
-	for i, in := range e.p.Inputs {
-		params = append(params, ir.NewParam(fmt.Sprintf("in%d", i), types.NewPointer(elemType(in.DType))))
-	}
-	for i, o := range e.p.Outputs {
-		params = append(params, ir.NewParam(fmt.Sprintf("out%d", i), types.NewPointer(elemType(o.DType))))
-	}
-	k := e.newFunc(e.p.Name+"_run", types.I32, params...)
-	for i, s := range e.p.Steps {
-		var args []value.Value
-		for _, o := range operands(s) {
-			args = append(args, k.addr(o, params))
+	hookT := types.NewPointer(types.NewFunc(types.Void, types.I32))
+	for _, hooked := range []bool{false, true} {
+		var params []*ir.Param
+		for i, in := range e.p.Inputs {
+			params = append(params, ir.NewParam(fmt.Sprintf("in%d", i), types.NewPointer(elemType(in.DType))))
 		}
-		k.b.NewCall(kernels[i], args...)
+		for i, o := range e.p.Outputs {
+			params = append(params, ir.NewParam(fmt.Sprintf("out%d", i), types.NewPointer(elemType(o.DType))))
+		}
+		name := e.p.Name + "_run"
+		if hooked {
+			name += "_hooked"
+			params = append(params, ir.NewParam("after_step", hookT))
+		}
+		k := e.newFunc(name, types.I32, params...)
+		for i, s := range e.p.Steps {
+			var args []value.Value
+			for _, o := range operands(s) {
+				args = append(args, k.addr(o, params))
+			}
+			k.b.NewCall(kernels[i], args...)
+			if hooked {
+				k.b.NewCall(params[len(params)-1], constant.NewInt(types.I32, int64(i)))
+			}
+		}
+		k.b.NewRet(constant.NewInt(types.I32, 0))
 	}
-	k.b.NewRet(constant.NewInt(types.I32, 0))
+}
+
+// driverNames are the functions run emits.
+func driverNames(p *codegen.Program) []string {
+	return []string{p.Name + "_run", p.Name + "_run_hooked"}
 }
 
 // arenaGuard: bytes of the arena global before and after the program's

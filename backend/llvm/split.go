@@ -3,6 +3,7 @@ package llvm
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"runtime"
 	"sort"
@@ -18,17 +19,16 @@ import (
 const splitMinKernels = 8
 
 // splitModule divides m into n kernel modules of about equal size and a main
-// module holding NAME_run, the arena, the weights and declarations of the
+// module holding the drivers (NAME_run ...), the arena, the weights and declarations of the
 // kernels. The kernels become hidden external symbols so the parts link; the
 // caller makes them local again after linking (localizeHidden). Every part
 // keeps the module's tables and intrinsic declarations (opt drops the unused).
-func splitModule(m *ir.Module, runName string, n int) []*ir.Module {
-	var kernels, decls []*ir.Func
-	var run *ir.Func
+func splitModule(m *ir.Module, drivers []string, n int) []*ir.Module {
+	var kernels, decls, run []*ir.Func
 	for _, f := range m.Funcs {
 		switch {
-		case f.Name() == runName:
-			run = f
+		case slices.Contains(drivers, f.Name()):
+			run = append(run, f)
 		case len(f.Blocks) == 0:
 			decls = append(decls, f)
 		default:
@@ -95,7 +95,7 @@ func splitModule(m *ir.Module, runName string, n int) []*ir.Module {
 		d.Visibility = enum.VisibilityHidden
 		main.Funcs = append(main.Funcs, d)
 	}
-	main.Funcs = append(main.Funcs, run)
+	main.Funcs = append(main.Funcs, run...)
 	mods = append(mods, main)
 	for _, fs := range parts {
 		x := newMod()

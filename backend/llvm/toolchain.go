@@ -205,7 +205,7 @@ func BuildObj(p *codegen.Program, t Target, base string) (Artifacts, error) {
 		}
 	}
 	if n := parts(kernels - 1); n > 1 && compactProgram(p) {
-		if err := compileParts(splitModule(m, p.Name+"_run", n), abs, a.Obj, t); err != nil {
+		if err := compileParts(splitModule(m, driverNames(p), n), abs, a.Obj, t); err != nil {
 			return a, err
 		}
 	} else {

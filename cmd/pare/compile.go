@@ -25,11 +25,13 @@ Arm cores it calls generic) are added from /proc/cpuinfo; -mattr -avx512vnni or
            and the IR includes them by assembler .incbin.
 -emit obj  OUT (an object: NAME_run, its arena in .bss and its weights in .rodata;
            needs libm only) and OUT.h declaring int NAME_run(const T *in..., T *out...)
-           with the arena and weights sizes. NAME is the model name as a C identifier
-           (-name overrides it).
--emit exe  OUT: a static executable: OUT [--bench N] IN... [OUT...] reads inputs
-           (raw little-endian or .npy; - is stdin), writes outputs (.npy by
-           extension, else raw), and with --bench N prints the median latency of N runs.
+           with the arena and weights sizes, and NAME_run_hooked (the same, calling
+           after_step(i) once step i is done: time the steps with your own clock).
+           NAME is the model name as a C identifier (-name overrides it).
+-emit exe  OUT: a static executable: OUT [--bench N] [--profile N] IN... [OUT...]
+           reads inputs (raw little-endian or .npy; - is stdin), writes outputs (.npy
+           by extension, else raw); --bench N prints the median latency of N runs,
+           --profile N each step's median time over N runs with its kernel and node.
 -emit plan the lowered program: steps, kernels, fused epilogues and the memory plan.
 -weights   how compressed (pruned, shared) weights compile: auto runs a sparse kernel
            for a conv or gemm whose weights are sparse enough for it to be faster
