@@ -88,10 +88,15 @@ func loadModel(path string, opts onnx.Options) (*ir.Graph, error) {
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".onnx":
 		g, err = onnx.Import(path, opts)
-	case ".ir":
-		g, err = ir.ReadFile(path)
-	case ".tflite":
-		g, err = tflite.Import(path, tflite.Options{})
+	case ".ir", ".tflite":
+		if len(opts.Shapes) > 0 || len(opts.Bind) > 0 {
+			return nil, fmt.Errorf("%s: --shape and --bind apply to ONNX models; %s models have their input shapes fixed (a TFLite model's dynamic dims, -1 in its shape signature, are taken as 1)", filepath.Base(path), ext)
+		}
+		if ext == ".ir" {
+			g, err = ir.ReadFile(path)
+		} else {
+			g, err = tflite.Import(path, tflite.Options{})
+		}
 	default:
 		return nil, fmt.Errorf("%s: unknown model format %q (want .onnx, .tflite or .ir)", path, ext)
 	}

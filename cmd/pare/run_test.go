@@ -86,3 +86,23 @@ func TestRunBindsSymbolicDims(t *testing.T) {
 		t.Errorf("stats with N unbound: exit %d, %q (want the symbolic-dim hint)", code, errOut)
 	}
 }
+
+// TestShapeFlagsNeedONNX: --shape and --bind on an IR dump (or a TFLite
+// model) are an error, not silently ignored.
+func TestShapeFlagsNeedONNX(t *testing.T) {
+	dir := t.TempDir()
+	irPath := filepath.Join(dir, "m.ir")
+	if code, _, errOut := pare("import", symbolicModel(t, dir), "--shape", "x=3x4", "-o", irPath); code != 0 {
+		t.Fatalf("import: %s", errOut)
+	}
+	xFile := filepath.Join(dir, "x.npy")
+	if err := tensorfile.Write(xFile, ir.FromF32([]int{3, 4}, make([]float32, 12))); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--shape=x=3x4", "--bind=x=" + xFile} {
+		code, _, errOut := pare("stats", irPath, flag)
+		if code == 0 || !strings.Contains(errOut, "apply to ONNX models") {
+			t.Errorf("stats m.ir %s: exit %d, %q", flag, code, errOut)
+		}
+	}
+}
