@@ -10,10 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/pare-ml/pare/frontend/onnx"
-	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -211,23 +208,9 @@ func readPBs(dir, prefix string) ([]namedTensor, error) {
 // nameInputs names test inputs whose TensorProto has no name after the
 // model's graph inputs, by position (initializers excluded).
 func nameInputs(model string, inputs []namedTensor) error {
-	b, err := os.ReadFile(model)
+	names, err := onnx.InputNames(model)
 	if err != nil {
 		return err
-	}
-	var m onnxpb.ModelProto
-	if err := proto.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("%s: %v", model, err)
-	}
-	inits := map[string]bool{}
-	for _, t := range m.GetGraph().GetInitializer() {
-		inits[t.GetName()] = true
-	}
-	var names []string
-	for _, in := range m.GetGraph().GetInput() {
-		if !inits[in.GetName()] {
-			names = append(names, in.GetName())
-		}
 	}
 	for i := range inputs {
 		if inputs[i].name == "" && i < len(names) {
