@@ -249,6 +249,8 @@ type Requant struct {
 //   - "clamp": x (stored integers; the store wraps to the output dtype)
 //   - "trunc": f32 x truncated toward zero, as int64 (NaN and values
 //     beyond int64: MinInt64), wrapped to the output dtype (rt's cast)
+//   - "lut": table[x + 128] for an i8 x, table[x] for a u8 x; In: x, the
+//     table (256 elements of the output dtype: i8, u8 or f32); no clamp
 //
 // Integer results are clamped to [Lo, Hi] (max then min).
 type QMap struct {

@@ -17,7 +17,7 @@ import (
 // gemm and matmul, which branch there themselves).
 func isIntStep(v *ir.Value) bool {
 	switch v.Op.Name {
-	case "quantize", "dequantize", "requantize", "cast":
+	case "quantize", "dequantize", "requantize", "cast", "lut":
 		return true
 	case "relu", "clip", "maxpool", "avgpool", "softmax":
 		return len(v.Args) > 0 && v.Args[0].Type.DType.IsInt()

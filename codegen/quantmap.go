@@ -18,8 +18,21 @@ func (l *lowerer) lowerIntOp(v *ir.Value) (*Step, error) {
 		return l.lowerQBinary(v)
 	case "cast":
 		return l.lowerCast(v)
+	case "lut":
+		return l.lowerLut(v)
 	}
 	return l.lowerQMap(v)
+}
+
+// lowerLut lowers a table lookup (QMap kind lut: In x, the table).
+func (l *lowerer) lowerLut(v *ir.Value) (*Step, error) {
+	if constOf(v.Args[1]) == nil {
+		return nil, Unsupported(v, "lut with a table computed at run time")
+	}
+	m := &QMap{Kind: "lut", Outer: 1, Dim: 1, Inner: v.Type.NumElements()}
+	st := &Step{Kernel: KQuant, Op: v.Op.Name, Where: v.Where(), QMap: m}
+	st.In = []Operand{l.operand(v.Args[0]), l.operand(v.Args[1])}
+	return st, nil
 }
 
 // qchannels is the [Outer, Dim, Inner] view of a tensor of shape along the

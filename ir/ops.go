@@ -445,6 +445,16 @@ func init() {
 			t := Type{DType: v.Type.DType, Shape: x.Shape, Quant: v.Type.Quant}
 			return t, checkQuant(t.Quant, t)
 		}, Attrs: []AttrDef{rqAttr}, Doc: "quantize(dequantize(x)) in one step"},
+		&OpDef{Name: "lut", Args: []string{"x", "table"}, Infer: func(v *Value) (Type, error) {
+			x, tb := arg(v, 0), arg(v, 1)
+			if x.DType != I8 && x.DType != U8 {
+				return Type{}, fmt.Errorf("lut takes i8 or u8, got %v", x.DType)
+			}
+			if tb.DType != I8 && tb.DType != U8 && tb.DType != F32 || !EqualShape(tb.Shape, []int{256}) || tb.Quant != nil && tb.Quant.Axis >= 0 {
+				return Type{}, fmt.Errorf("lut needs an i8, u8 or f32 table of 256 entries, per-tensor quantized if at all, got %v", tb)
+			}
+			return Type{DType: tb.DType, Shape: x.Shape, Quant: tb.Quant}, nil
+		}, Doc: "table lookup: table[x - the least value of x's dtype] for every element (x i8 or u8; a table of 256 i8, u8 or f32 entries, whose dtype and quantization the result takes); fuse makes it of an elementwise chain between a dequantize and a quantize"},
 	)
 }
 

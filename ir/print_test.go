@@ -102,6 +102,7 @@ func everyOpGraph(t testing.TB) *Graph {
 	xq := b.add("quantize", []*Value{x}, nil, Type{DType: U8, Quant: PerTensor(0.05, 128)})
 	b.add("dequantize", []*Value{xq}, nil, none)
 	b.add("requantize", []*Value{xq}, Attrs{"rq": Str("tflite")}, Type{DType: I8, Quant: PerTensor(0.1, -3)})
+	b.add("lut", []*Value{xq, b.ci("table", I8, PerTensor(0.02, 4), 256)}, nil, none)
 	b.add("relu", []*Value{xq}, nil, none)
 	b.add("maxpool", []*Value{xq}, Attrs{"kernel": Ints(2, 2)}, none)
 	b.add("add", []*Value{xq, xq}, nil, Type{Quant: PerTensor(0.1, 100)})

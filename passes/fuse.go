@@ -16,7 +16,9 @@ import (
 // hard-swish written as x * hardsigmoid(x) or x * clip(x+3, 0, 6) / 6
 // becomes hardswish(x); relu / clip of relu / clip becomes one clamp (and a
 // clamp after an f32 op that already has an act composes with it); (x + c1)
-// + c2 and (x * c1) * c2 fold their constants.
+// + c2 and (x * c1) * c2 fold their constants. Elementwise f32 chains
+// between an 8-bit dequantize and a quantize become table lookups
+// (fuse_lut.go).
 var fusePass = &Pass{
 	Name:    "fuse",
 	Summary: "fuse activations into conv/gemm/matmul/add, remove quantize-dequantize pairs, fold requantize",
@@ -27,11 +29,12 @@ var fusePass = &Pass{
 		{Name: "clamps", Kind: Bool, Default: "true", Doc: "relu / clip chains → one relu / clip (f32)"},
 		{Name: "consts", Kind: Bool, Default: "true", Doc: "(x + c1) + c2 → x + (c1+c2), (x * c1) * c2 → x * (c1*c2) (f32; reassociation may change the last bit)"},
 		{Name: "requant", Kind: Bool, Default: "false", Doc: "fold a requantize into the integer op before it (changes rounding by at most one step)"},
+		{Name: "lut", Kind: Bool, Default: "true", Doc: "elementwise f32 ops between the dequantize of an 8-bit tensor and a quantize (or a graph output) → one 256-entry table lookup (fuse_lut.go; rt's results unchanged)"},
 	},
 	After: []string{"canonicalize", "quantize"},
 	New: func(o Options) (Func, error) {
 		return func(g *ir.Graph, ctx *Context, rep *Report) error {
-			var n [6]int
+			var n [7]int
 			if o.Bool("qdq") {
 				n[1] = fuseQDQ(g)
 			}
@@ -48,13 +51,20 @@ var fusePass = &Pass{
 				n[4] = fuseClampChains(g)
 			}
 			g.RemoveDead() // fused chains leave dead values that would count as uses
+			if o.Bool("lut") {
+				var err error
+				if n[6], err = fuseLUT(g); err != nil {
+					return err
+				}
+				g.RemoveDead()
+			}
 			if o.Bool("act") {
 				n[0] = fuseAct(g)
 			}
 			g.RemoveDead()
 			topoSort(g)
-			rep.Notef("fused activations: %d, quantize-dequantize pairs: %d, requantizes folded: %d, hard-swish: %d, clamp chains: %d, constant chains: %d",
-				n[0], n[1], n[2], n[3], n[4], n[5])
+			rep.Notef("fused activations: %d, quantize-dequantize pairs: %d, requantizes folded: %d, hard-swish: %d, clamp chains: %d, constant chains: %d, table lookups: %d",
+				n[0], n[1], n[2], n[3], n[4], n[5], n[6])
 			return nil
 		}, nil
 	},

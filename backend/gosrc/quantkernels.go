@@ -45,6 +45,12 @@ func (k *kfn) qmap() error {
 			return unsupported(k.s, "integer clamp of %v", xt)
 		}
 		e = L("y[i] = %s(clampI(int32(x0[i]), %d, %d))", t, m.Lo, m.Hi)
+	case "lut":
+		if xt == ir.I8 {
+			e = L("y[i] = x1[int(x0[i])+128]")
+		} else {
+			e = L("y[i] = x1[x0[i]]")
+		}
 	case "trunc":
 		// rt's float32ToInt: toward zero where |x| < 2^63, else (NaN
 		// too) MinInt64; then wrapped by the conversion.

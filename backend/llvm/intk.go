@@ -241,6 +241,16 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			r = k.b.NewTrunc(q2, i32)
 		case "clamp":
 			r = k.clampI(k.loadInt(x, i, xdt), m.Lo, m.Hi)
+		case "lut":
+			var j value.Value = k.b.NewSExt(k.loadInt(x, i, xdt), i64)
+			if xdt == pir.I8 {
+				j = k.b.NewAdd(j, ci(128))
+			}
+			if ydt == pir.F32 {
+				k.store(k.load(in[1], j), y, i)
+				return
+			}
+			r = k.loadInt(in[1], j, ydt)
 		case "trunc":
 			// rt's float32ToInt: toward zero where |f| < 2^63, else
 			// (NaN too) MinInt64; fptosi's poison beyond stays unselected.

@@ -72,6 +72,20 @@ func intConvCase(name string, dt ir.DType, x, w []int, attrs ir.Attrs, perChanne
 	}}
 }
 
+// lutCase looks x (of dtype dt) up in a random table of type y.
+func lutCase(name string, dt ir.DType, y ir.Type) IntCase {
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(dt, 0.05, 0, 3, 7, 13))
+		var tb *ir.Tensor
+		if y.DType == ir.F32 {
+			tb = RandTensor(r, 256)
+		} else {
+			tb = RandInt(r, ir.Type{DType: y.DType, Shape: []int{256}})
+		}
+		return g.Add("lut", []*ir.Value{x, g.AddConst("table", tb, y.Quant)}, nil, ir.Type{}, name, name)
+	}}
+}
+
 func qbinCase(name, op string, attrs ir.Attrs, a, b ir.Type, y ir.Type) IntCase {
 	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add(op, []*ir.Value{add(a), add(b)}, attrs, y, name, name)
@@ -79,6 +93,8 @@ func qbinCase(name, op string, attrs ir.Attrs, a, b ir.Type, y ir.Type) IntCase 
 }
 
 var IntCases = []IntCase{
+	lutCase("lut_i8", ir.I8, QT(ir.I8, 0.1, 3)), lutCase("lut_u8_i8", ir.U8, QT(ir.I8, 0.05, -7)),
+	lutCase("lut_i8_f32", ir.I8, ir.TensorType(ir.F32)), lutCase("lut_u8", ir.U8, QT(ir.U8, 0.2, 128)),
 	qbinCase("add_float", "add", nil, QT(ir.I8, 0.04, -3, 2, 3, 5), QT(ir.I8, 0.07, 10, 2, 3, 5), QT(ir.I8, 0.09, -5)),
 	qbinCase("add_float_relu_bcast", "add", ir.Attrs{"act": ir.Str("relu")}, QT(ir.U8, 0.04, 128, 2, 3, 5), QT(ir.U8, 0.02, 3, 3, 1), QT(ir.U8, 0.05, 100)),
 	qbinCase("sub_float", "sub", nil, QT(ir.I8, 0.04, -3, 2, 3, 5), QT(ir.I8, 0.07, 10, 5), QT(ir.I8, 0.1, 1)),

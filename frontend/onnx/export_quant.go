@@ -113,6 +113,8 @@ func (e *exporter) quantValue(v *ir.Value) error {
 			return err
 		}
 		return e.quantizeLinear(f, v.Name, v.Type)
+	case "lut":
+		return e.lut(v)
 	case "conv", "gemm", "matmul":
 		if v.Args[0].Type.DType.IsInt() {
 			if v.Type.DType == ir.I32 && v.Type.Quant == nil {
@@ -129,6 +131,32 @@ func (e *exporter) quantValue(v *ir.Value) error {
 		return exportOps[v.Op.Name](e, v)
 	}
 	return e.viaFloat(v)
+}
+
+// lut writes a table lookup as a Gather of the table by the input codes
+// (cast to int32, plus 128 for i8): exact in both forms.
+func (e *exporter) lut(v *ir.Value) error {
+	x, tb := v.Args[0], v.Args[1]
+	if tb.Const == nil {
+		return fmt.Errorf("%s: lut with a table computed at run time cannot be exported", v.Where())
+	}
+	idx := e.fresh(v.Name + ".idx")
+	e.node("Cast", []string{x.Name}, []string{idx}, []*onnxpb.AttributeProto{attrInt("to", int(onnxpb.TensorProto_INT32))})
+	if x.Type.DType == ir.I8 {
+		off, err := e.constant(v.Name+".off", &ir.Tensor{DType: ir.I32, Shape: []int{}, I32: []int32{128}})
+		if err != nil {
+			return err
+		}
+		sum := e.fresh(v.Name + ".code")
+		e.node("Add", []string{idx, off}, []string{sum}, nil)
+		idx = sum
+	}
+	table, err := e.constant(v.Name+".table", tb.Const)
+	if err != nil {
+		return err
+	}
+	e.node("Gather", []string{table, idx}, []string{v.Name}, []*onnxpb.AttributeProto{attrInt("axis", 0)})
+	return nil
 }
 
 // passThrough reports whether v moves integers without arithmetic, so that
