@@ -66,6 +66,24 @@ func newQuantize(o Options) (Func, error) {
 
 // isTarget reports whether v is a float conv / gemm / matmul with constant
 // weights, and gives the weight's output-channel axis.
+// qbinaryCandidate reports whether v is an f32 add of two computed tensors
+// of one shape (a residual) or a mul of two computed tensors, one possibly
+// broadcast (a squeeze-and-excitation gate): their integer forms take both
+// operands quantized.
+func qbinaryCandidate(v *ir.Value) bool {
+	if v.Type.DType != ir.F32 || len(v.Args) != 2 || v.Args[0].IsConst() || v.Args[1].IsConst() ||
+		v.Args[0].Type.DType != ir.F32 || v.Args[1].Type.DType != ir.F32 {
+		return false
+	}
+	switch v.Op.Name {
+	case "add":
+		return ir.EqualShape(v.Args[0].Type.Shape, v.Args[1].Type.Shape)
+	case "mul":
+		return true
+	}
+	return false
+}
+
 func isTarget(v *ir.Value) (axis int, ok bool) {
 	if v.Type.DType != ir.F32 || len(v.Args) < 2 || constF32(v.Args[1]) == nil || v.Args[0].Type.DType != ir.F32 {
 		return 0, false
@@ -133,8 +151,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 		if v.Op.Name == "concat" && v.Type.DType == ir.F32 {
 			want(v, -1)
 		}
-		if v.Op.Name == "add" && v.Type.DType == ir.F32 && !v.Args[0].IsConst() && !v.Args[1].IsConst() &&
-			ir.EqualShape(v.Args[0].Type.Shape, v.Args[1].Type.Shape) {
+		if qbinaryCandidate(v) {
 			want(v, -1)
 			want(v.Args[0], -1)
 			want(v.Args[1], -1)

@@ -1,0 +1,85 @@
+package passes
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+)
+
+// TestQuantizeSqueezeExcite: a squeeze-and-excitation gate (conv →
+// global_avgpool → conv → hardsigmoid, broadcast-multiplied into the conv's
+// result) quantizes the gate and multiplies the integers (a quantized mul
+// with broadcasting), and the outputs stay close to f32.
+func TestQuantizeSqueezeExcite(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	rnd := func(shape ...int) *ir.Tensor {
+		x := ir.NewTensor(ir.F32, shape)
+		for i := range x.F32 {
+			x.F32[i] = r.Float32()*2 - 1
+		}
+		return x
+	}
+	g := ir.NewGraph("se")
+	must := func(v *ir.Value, err error) *ir.Value {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	x := g.AddParam("x", ir.TensorType(ir.F32, 1, 3, 8, 8))
+	conv := func(name string, in *ir.Value, m, c int) *ir.Value {
+		return must(g.Add("conv", []*ir.Value{in, g.AddConst(name+"_w", rnd(m, c, 1, 1), nil), g.AddConst(name+"_b", rnd(m), nil)},
+			nil, ir.Type{}, name, name))
+	}
+	a := conv("a", x, 8, 3)
+	s := must(g.Add("global_avgpool", []*ir.Value{a}, nil, ir.Type{}, "s", "s"))
+	e := must(g.Add("hardsigmoid", []*ir.Value{conv("e", s, 8, 8)}, ir.Attrs{"alpha": ir.Float(1.0 / 6), "beta": ir.Float(0.5)}, ir.Type{}, "e_hs", "e"))
+	m := must(g.Add("mul", []*ir.Value{a, e}, nil, ir.Type{}, "m", "m"))
+	g.Results = []*ir.Value{conv("d", m, 4, 8)}
+	if err := ir.Verify(g); err != nil {
+		t.Fatal(err)
+	}
+	data := &Dataset{Name: "random"}
+	for i := 0; i < 16; i++ {
+		data.Inputs = append(data.Inputs, []*ir.Tensor{rnd(1, 3, 8, 8)})
+	}
+	q := g.Clone()
+	if _, err := RunSpec(q, "quantize", &Context{Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	muls := 0
+	for _, v := range q.Values {
+		if v.Op.Name == "mul" {
+			muls++
+			if v.Type.DType != ir.I8 || v.Args[0].Type.DType != ir.I8 || v.Args[1].Type.DType != ir.I8 {
+				t.Errorf("%s is %v of %v and %v, want i8 of i8", v.Where(), v.Type, v.Args[0].Type, v.Args[1].Type)
+			}
+		}
+	}
+	if muls != 1 {
+		t.Errorf("%d muls, want 1:\n%s", muls, q)
+	}
+	for i := 0; i < 4; i++ {
+		in := []*ir.Tensor{rnd(1, 3, 8, 8)}
+		want, err := rt.Run(g, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rt.Run(q, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hi, worst := 0.0, 0.0
+		for j, w := range want[0].F32 {
+			hi = math.Max(hi, math.Abs(float64(w)))
+			worst = math.Max(worst, math.Abs(float64(got[0].F32[j]-w)))
+		}
+		if worst > 0.05*hi {
+			t.Errorf("input %d: int8 differs from f32 by up to %.4f (outputs up to %.4f)", i, worst, hi)
+		}
+	}
+}
