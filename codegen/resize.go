@@ -8,8 +8,9 @@ import (
 // are ir.ResizeAxis's, the same rt uses.
 
 func (l *lowerer) lowerResize(v *ir.Value) (*Step, error) {
-	if !isF32(v) {
-		return nil, Unsupported(v, "resize of %v (f32 is compiled)", v.Args[0].Type)
+	intNearest := v.Args[0].Type.DType != ir.F32
+	if !isF32(v) && !(intNearest && v.Str("mode") == "nearest" && v.Type.DType == v.Args[0].Type.DType) {
+		return nil, Unsupported(v, "resize of %v (f32, and integers in nearest mode, are compiled)", v.Args[0].Type)
 	}
 	in, out := v.Args[0].Type.Shape, v.Type.Shape
 	if len(in) != len(out) {
@@ -26,6 +27,9 @@ func (l *lowerer) lowerResize(v *ir.Value) (*Step, error) {
 			return nil, Unsupported(v, "resize of an empty dim")
 		}
 		a := ir.ResizeAxis(v, d, in[d], n)
+		if intNearest && a.Lerp {
+			return nil, Unsupported(v, "integer resize blending dim %d", d)
+		}
 		m := ResizeDim{I0: a.I0, I1: a.I1, W1: a.W1, Lerp: a.Lerp}
 		for o := range m.I0 {
 			m.I0[o] *= istr[d]

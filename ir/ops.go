@@ -382,10 +382,10 @@ func init() {
 				{Name: "nearest_mode", Kind: AttrString, Default: Str("round_prefer_floor"), Doc: "round_prefer_floor, round_prefer_ceil, floor, ceil"},
 				{Name: "scales", Kind: AttrFloats, Default: Floats(), Doc: "per-dim scales when the model gave them; empty means out/in"}},
 			Infer: func(v *Value) (Type, error) {
-				if err := float32Only(v); err != nil {
-					return Type{}, err
-				}
 				x := arg(v, 0)
+				if x.DType != F32 && (v.Str("mode") != "nearest" || !x.DType.IsInt() || x.DType == Bool || x.Quant != nil && x.Quant.Axis >= 0) {
+					return Type{}, fmt.Errorf("resize takes f32, or integers (per-tensor quantized if at all) in nearest mode; got %v in %s mode", x, v.Str("mode"))
+				}
 				if len(v.Type.Shape) != x.Rank() {
 					return Type{}, fmt.Errorf("declared shape %v has rank %d, input %v", v.Type.Shape, len(v.Type.Shape), x.Shape)
 				}
@@ -410,8 +410,8 @@ func init() {
 				if err := CheckShape(v.Type.Shape); err != nil {
 					return Type{}, err
 				}
-				return Type{DType: F32, Shape: v.Type.Shape}, nil
-			}, Doc: "resize to the declared shape, nearest or (multi)linear"},
+				return Type{DType: x.DType, Shape: v.Type.Shape, Quant: x.Quant}, nil
+			}, Doc: "resize to the declared shape, nearest or (multi)linear; nearest also moves integers (quantized ones keep their parameters)"},
 		&OpDef{Name: "cast", Args: []string{"x"}, Flags: Elementwise, Infer: func(v *Value) (Type, error) {
 			if v.Type.DType == Invalid {
 				return Type{}, fmt.Errorf("cast needs a declared result dtype")

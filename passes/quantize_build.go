@@ -25,7 +25,8 @@ type qbuilder struct {
 }
 
 // quantPreserving ops run on quantized tensors and keep their input's parameters.
-var quantPreserving = map[string]bool{"relu": true, "clip": true, "maxpool": true, "reshape": true, "transpose": true}
+// (A resize only in nearest mode: it picks elements.)
+var quantPreserving = map[string]bool{"relu": true, "clip": true, "maxpool": true, "reshape": true, "transpose": true, "resize": true}
 
 func (c *qconfig) build(g *ir.Graph, obs map[*ir.Value]*observer, skip map[*ir.Value]bool) (*ir.Graph, error) {
 	b := &qbuilder{c: c, obs: obs, ng: ir.NewGraph(g.Name), fl: map[*ir.Value]*ir.Value{}, qv: map[*ir.Value]*ir.Value{}, skip: skip,
@@ -125,7 +126,7 @@ func (b *qbuilder) value(v *ir.Value) error {
 			return err
 		}
 	}
-	if quantPreserving[v.Op.Name] && b.qv[v.Args[0]] != nil {
+	if quantPreserving[v.Op.Name] && b.qv[v.Args[0]] != nil && (v.Op.Name != "resize" || v.Str("mode") == "nearest") {
 		x := b.qv[v.Args[0]]
 		attrs := v.Attrs.Clone()
 		if v.Op.Name == "clip" {
@@ -139,7 +140,7 @@ func (b *qbuilder) value(v *ir.Value) error {
 			}
 		}
 		hint := ir.Type{}
-		if v.Op.Name == "reshape" {
+		if v.Op.Name == "reshape" || v.Op.Name == "resize" {
 			hint.Shape = v.Type.Shape
 		}
 		nv, err := b.add(v.Op.Name, []*ir.Value{x}, attrs, hint, v.Name, v.Source)

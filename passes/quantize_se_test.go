@@ -83,3 +83,63 @@ func TestQuantizeSqueezeExcite(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeResizeNearest: a nearest resize between quantized layers
+// moves the integers (keeping their parameters); a linear one runs in f32.
+func TestQuantizeResizeNearest(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	rnd := func(shape ...int) *ir.Tensor {
+		x := ir.NewTensor(ir.F32, shape)
+		for i := range x.F32 {
+			x.F32[i] = r.Float32()*2 - 1
+		}
+		return x
+	}
+	for _, mode := range []string{"nearest", "linear"} {
+		g := ir.NewGraph("rs")
+		must := func(v *ir.Value, err error) *ir.Value {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		x := g.AddParam("x", ir.TensorType(ir.F32, 1, 3, 4, 4))
+		a := must(g.Add("conv", []*ir.Value{x, g.AddConst("w", rnd(4, 3, 1, 1), nil)}, nil, ir.Type{}, "a", "a"))
+		rs := must(g.Add("resize", []*ir.Value{a}, ir.Attrs{"mode": ir.Str(mode)}, ir.Type{Shape: []int{1, 4, 8, 8}}, "rs", "rs"))
+		g.Results = []*ir.Value{must(g.Add("conv", []*ir.Value{rs, g.AddConst("w2", rnd(2, 4, 1, 1), nil)}, nil, ir.Type{}, "b", "b"))}
+		data := &Dataset{Name: "random"}
+		for i := 0; i < 8; i++ {
+			data.Inputs = append(data.Inputs, []*ir.Tensor{rnd(1, 3, 4, 4)})
+		}
+		q := g.Clone()
+		if _, err := RunSpec(q, "quantize", &Context{Data: data}); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range q.Values {
+			if v.Op.Name != "resize" {
+				continue
+			}
+			if wantInt := mode == "nearest"; (v.Type.DType == ir.I8) != wantInt || wantInt && !v.Type.Quant.Equal(v.Args[0].Type.Quant) {
+				t.Errorf("%s resize: %v of %v", mode, v.Type, v.Args[0].Type)
+			}
+		}
+		in := []*ir.Tensor{rnd(1, 3, 4, 4)}
+		want, err := rt.Run(g, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rt.Run(q, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hi, worst := 0.0, 0.0
+		for j, w := range want[0].F32 {
+			hi = math.Max(hi, math.Abs(float64(w)))
+			worst = math.Max(worst, math.Abs(float64(got[0].F32[j]-w)))
+		}
+		if worst > 0.05*hi {
+			t.Errorf("%s: int8 differs from f32 by up to %.4f (outputs up to %.4f)", mode, worst, hi)
+		}
+	}
+}

@@ -25,8 +25,9 @@ func newAxisMap(v *ir.Value, d, in, out int) axisMap {
 
 func buildResize(v *ir.Value) (kernel, error) {
 	in, out := v.Args[0].Type.Shape, v.Type.Shape
-	if v.Args[0].Type.DType != ir.F32 {
-		return nil, fmt.Errorf("resize takes f32")
+	intNearest := v.Args[0].Type.DType != ir.F32
+	if intNearest && v.Str("mode") != "nearest" {
+		return nil, fmt.Errorf("resize of %v in %s mode (integers resize in nearest mode)", v.Args[0].Type.DType, v.Str("mode"))
 	}
 	if len(in) != len(out) {
 		return nil, fmt.Errorf("resize from rank %d to rank %d", len(in), len(out))
@@ -51,6 +52,25 @@ func buildResize(v *ir.Value) (kernel, error) {
 		}
 	}
 	corners := 1 << len(lerpDims)
+	if intNearest {
+		if len(lerpDims) > 0 {
+			return nil, fmt.Errorf("resize of %v blends", v.Args[0].Type.DType)
+		}
+		// Integers: the element each output position picks, as it is.
+		return func(args []*ir.Tensor) (*ir.Tensor, error) {
+			res := newResult(v)
+			od := newOdometer(out)
+			for o := 0; o < res.Len(); o++ {
+				base := 0
+				for d := 0; d < r; d++ {
+					base += maps[d].i0[od.idx[d]] * istr[d]
+				}
+				res.SetInt(o, args[0].IntAt(base))
+				od.next()
+			}
+			return res, nil
+		}, nil
+	}
 	return func(args []*ir.Tensor) (*ir.Tensor, error) {
 		res := newResult(v)
 		x, y := args[0].F32, res.F32

@@ -67,8 +67,10 @@ func (k *kfn) offsetAt(name string, tab []int, o string) (expr, table string, er
 // output coordinate (nearest upsampling), the block is a copy of the one
 // before it.
 func (k *kfn) resize() error {
-	if err := k.f32Only(); err != nil {
-		return err
+	if k.s.Out.DType == ir.F32 || k.s.Out.DType != k.s.In[0].DType {
+		if err := k.f32Only(); err != nil {
+			return err
+		}
 	}
 	r := k.s.Resize
 	shape := r.Shape

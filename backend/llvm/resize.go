@@ -9,6 +9,7 @@ import (
 	"github.com/llir/llvm/ir/value"
 
 	"github.com/pare-ml/pare/codegen"
+	pir "github.com/pare-ml/pare/ir"
 )
 
 // intTable is an internal constant i64 array, returned as a pointer.
@@ -65,6 +66,11 @@ func (k *kfn) resize(s *codegen.Step, x, y value.Value) error {
 	var rec func(d int, base, yo value.Value)
 	rec = func(d int, base, yo value.Value) {
 		if d == len(shape) {
+			if s.Out.DType != pir.F32 {
+				// Integers (nearest): the element as it is.
+				k.store(k.load(x, base), y, yo)
+				return
+			}
 			// The two offsets and weights of every blending dim.
 			o0, o1, w0, w1 := make([]value.Value, len(lerp)), make([]value.Value, len(lerp)), make([]value.Value, len(lerp)), make([]value.Value, len(lerp))
 			for b, dd := range lerp {

@@ -95,6 +95,14 @@ func qbinCase(name, op string, attrs ir.Attrs, a, b ir.Type, y ir.Type) IntCase 
 var IntCases = []IntCase{
 	lutCase("lut_i8", ir.I8, QT(ir.I8, 0.1, 3)), lutCase("lut_u8_i8", ir.U8, QT(ir.I8, 0.05, -7)),
 	lutCase("lut_i8_f32", ir.I8, ir.TensorType(ir.F32)), lutCase("lut_u8", ir.U8, QT(ir.U8, 0.2, 128)),
+	{"resize_nearest_i8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(QT(ir.I8, 0.05, -3, 1, 3, 4, 5))
+		return g.Add("resize", []*ir.Value{x}, ir.Attrs{"coord": ir.Str("asymmetric"), "nearest_mode": ir.Str("floor")}, ir.Type{Shape: []int{1, 3, 8, 10}}, "rs", "rs")
+	}},
+	{"resize_nearest_u8_down", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.TensorType(ir.U8, 2, 2, 7, 9))
+		return g.Add("resize", []*ir.Value{x}, nil, ir.Type{Shape: []int{2, 2, 3, 13}}, "rs", "rs")
+	}},
 	qbinCase("add_float", "add", nil, QT(ir.I8, 0.04, -3, 2, 3, 5), QT(ir.I8, 0.07, 10, 2, 3, 5), QT(ir.I8, 0.09, -5)),
 	qbinCase("add_float_relu_bcast", "add", ir.Attrs{"act": ir.Str("relu")}, QT(ir.U8, 0.04, 128, 2, 3, 5), QT(ir.U8, 0.02, 3, 3, 1), QT(ir.U8, 0.05, 100)),
 	qbinCase("sub_float", "sub", nil, QT(ir.I8, 0.04, -3, 2, 3, 5), QT(ir.I8, 0.07, 10, 5), QT(ir.I8, 0.1, 1)),
