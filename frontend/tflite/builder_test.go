@@ -25,11 +25,12 @@ type tTensor struct {
 }
 
 type tOp struct {
-	code    fb.BuiltinOperator
-	custom  string
-	in, out []int32
-	optType fb.BuiltinOptions
-	opt     func(b *flatbuffers.Builder) flatbuffers.UOffsetT
+	code       fb.BuiltinOperator
+	custom     string
+	customOpts []byte // custom_options
+	in, out    []int32
+	optType    fb.BuiltinOptions
+	opt        func(b *flatbuffers.Builder) flatbuffers.UOffsetT
 }
 
 type tModel struct {
@@ -194,11 +195,17 @@ func (m *tModel) buildWith(offsets []uint64) []byte {
 		}
 		in := ints(fb.OperatorStartInputsVector, o.in)
 		out := ints(fb.OperatorStartOutputsVector, o.out)
-		var opt flatbuffers.UOffsetT
+		var opt, copts flatbuffers.UOffsetT
 		if o.opt != nil {
 			opt = o.opt(b)
 		}
+		if o.customOpts != nil {
+			copts = b.CreateByteVector(o.customOpts)
+		}
 		fb.OperatorStart(b)
+		if copts != 0 {
+			fb.OperatorAddCustomOptions(b, copts)
+		}
 		fb.OperatorAddOpcodeIndex(b, codeIndex[k])
 		fb.OperatorAddInputs(b, in)
 		fb.OperatorAddOutputs(b, out)
