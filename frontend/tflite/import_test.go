@@ -1,6 +1,7 @@
 package tflite
 
 import (
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -267,11 +268,12 @@ func TestMalformed(t *testing.T) {
 
 // FuzzImport seeds with the small shared models (the larger ones make the
 // fuzzer crawl; TestSharedModels covers them) and synthetic ones, one with
-// its buffers after the flatbuffer.
+// its buffers after the flatbuffer, and MediaPipe's custom ops.
 func FuzzImport(f *testing.F) {
 	f.Add(convModel(false).build())
 	f.Add(convModel(true).build())
 	f.Add(sparseSeed())
+	f.Add(customFamily(rand.New(rand.NewSource(1))).build())
 	for _, c := range moveCases {
 		ins := []opIn{f32In(ints32(c.in)...)}
 		if c.consts != nil {
