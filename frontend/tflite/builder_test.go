@@ -28,6 +28,7 @@ type tOp struct {
 	code       fb.BuiltinOperator
 	custom     string
 	customOpts []byte // custom_options
+	version    int32  // the operator code's version; 0 writes 1
 	in, out    []int32
 	optType    fb.BuiltinOptions
 	opt        func(b *flatbuffers.Builder) flatbuffers.UOffsetT
@@ -181,14 +182,15 @@ func (m *tModel) buildWith(offsets []uint64) []byte {
 	}
 
 	type key struct {
-		code   fb.BuiltinOperator
-		custom string
+		code    fb.BuiltinOperator
+		custom  string
+		version int32
 	}
 	codeIndex := map[key]uint32{}
 	var codes []key
 	var ops []flatbuffers.UOffsetT
 	for _, o := range m.ops {
-		k := key{o.code, o.custom}
+		k := key{o.code, o.custom, max(o.version, 1)}
 		if _, ok := codeIndex[k]; !ok {
 			codeIndex[k] = uint32(len(codes))
 			codes = append(codes, k)
@@ -231,7 +233,7 @@ func (m *tModel) buildWith(offsets []uint64) []byte {
 		if cc != 0 {
 			fb.OperatorCodeAddCustomCode(b, cc)
 		}
-		fb.OperatorCodeAddVersion(b, 1)
+		fb.OperatorCodeAddVersion(b, c.version)
 		codeTabs = append(codeTabs, fb.OperatorCodeEnd(b))
 	}
 

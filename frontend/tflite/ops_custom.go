@@ -10,12 +10,14 @@ import (
 )
 
 // TFLite CUSTOM ops, keyed by custom code: the ones MediaPipe registers for
-// its published models (mediapipe/util/tflite/operations). Their options
-// are not FlexBuffers: custom_options holds the bytes of a C struct of
-// TFLite's builtin_op_data.h (TfLiteTransposeConvParams, TfLitePoolParams),
-// which the kernel reads in place: little-endian int32 fields, and
-// TfLitePadding counts Unknown 0, Same 1, Valid 2 (not the schema's
-// Padding, where SAME is 0).
+// its published models (mediapipe/util/tflite/operations). The options of
+// the transpose conv and the pools are not FlexBuffers: custom_options
+// holds the bytes of a C struct of TFLite's builtin_op_data.h
+// (TfLiteTransposeConvParams, TfLitePoolParams), which the kernel reads in
+// place: little-endian int32 fields, and TfLitePadding counts Unknown 0,
+// Same 1, Valid 2 (not the schema's Padding, where SAME is 0).
+// TransformLandmarks version 2 has no options. Landmarks2TransformMatrix
+// and TransformTensorBilinear (FlexBuffers options) are not supported.
 
 // customConverters are the supported custom ops; minIn and fn as for
 // builtin ops (converter.op is CUSTOM).
@@ -32,6 +34,9 @@ var customConverters = []struct {
 	{"MaxUnpooling2D", converter{fb.BuiltinOperatorCUSTOM, 2,
 		"MediaPipe's max unpooling (inputs: values, window positions of MaxPoolingWithArgmax2D; custom_options TfLitePoolParams): each value goes to its window position (cast to i32), zeros elsewhere, by reshape, equal and where; stride = filter only (other strides need a scatter, an error); f32 only",
 		floatOnly(convMaxUnpool)}},
+	{"TransformLandmarks", converter{fb.BuiltinOperatorCUSTOM, 2,
+		"MediaPipe's landmark transform, version 2 (inputs: landmarks [1,K,2|3], matrix [1,4,4]): (x, y) → the first two matrix rows against (x, y, 0, 1), z kept: slice, transpose, matmul, add, concat; version 1 (FlexBuffers options) is an error; f32 only",
+		floatOnly(convTransformLandmarks)}},
 }
 
 var customConverterFor = map[string]*converter{}

@@ -178,7 +178,7 @@ func TestArgmaxUnpoolChain(t *testing.T) {
 // customFamily is the MediaPipe custom ops side by side, for the compiled
 // backends: transpose convs with bias (SAME stride 2, VALID stride 1 on an
 // NCHW-only input), a max pool with positions (SAME, 3x3 stride 2, RELU6)
-// and the pool, unpool pair.
+// the pool, unpool pair, and a landmark transform.
 func customFamily(rng *rand.Rand) *tModel {
 	t1, _ := tconvCase{n: 1, h: 5, w: 6, c: 3, o: 2, kh: 3, kw: 3, sh: 2, sw: 2, same: true}.model(rng)
 	t2, _ := tconvCase{n: 1, h: 4, w: 4, c: 8, o: 4, kh: 2, kw: 2, sh: 1, sw: 1, pool: true}.model(rng)
@@ -187,5 +187,7 @@ func customFamily(rng *rand.Rand) *tModel {
 	out := f32In(ints32(vals.shape)...)
 	pool := oneOp{code: fb.BuiltinOperatorCUSTOM, custom: "MaxPoolingWithArgmax2D", customOpts: pc.opts(),
 		ins: []opIn{f32In(1, int32(pc.h), int32(pc.w), int32(pc.c))}, outs: []opIn{out, out}}
-	return merge(t1.model(), t2.model(), pool.model(), argmaxUnpoolModel(poolCase{h: 6, w: 8, c: 3, fh: 2, fw: 2, sh: 2, sw: 2, same: true}))
+	lm := oneOp{code: fb.BuiltinOperatorCUSTOM, custom: "TransformLandmarks", version: 2,
+		ins: []opIn{f32In(1, 9, 3), f32In(1, 4, 4)}, outs: []opIn{f32In(1, 9, 3)}}
+	return merge(t1.model(), t2.model(), pool.model(), argmaxUnpoolModel(poolCase{h: 6, w: 8, c: 3, fh: 2, fw: 2, sh: 2, sw: 2, same: true}), lm.model())
 }
