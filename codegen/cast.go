@@ -8,14 +8,16 @@ import (
 
 // lowerCast lowers cast as an elementwise conversion (QMap), the values
 // rt's cast gives:
-//   - an integer of 32 bits or fewer to f32: a dequantize with scale 1 and
-//     zero point 0 (float32(x), rounded to nearest even as the conversion);
+//   - an integer of 32 bits or fewer, or an i64, to f32: a dequantize with
+//     scale 1 and zero point 0 (float32(x), rounded to nearest even as the
+//     conversion);
 //   - such an integer to another: a clamp over the whole int32 range, so
 //     that the store's truncation wraps as rt's conversion does;
 //   - f32 to such an integer: "trunc" (toward zero, then wrapped; NaN and
 //     values beyond int64 give MinInt64's low bits, as rt).
 //
-// Booleans, i64 and f32 → f32 are not compiled: the error names the node.
+// Booleans, i64 to integers and f32 → f32 are not compiled: the error
+// names the node.
 func (l *lowerer) lowerCast(v *ir.Value) (*Step, error) {
 	x := v.Args[0]
 	from, to := x.Type.DType, v.Type.DType
@@ -24,7 +26,7 @@ func (l *lowerer) lowerCast(v *ir.Value) (*Step, error) {
 	st := &Step{Kernel: KQuant, Op: v.Op.Name, Where: v.Where(), QMap: m}
 	st.In = []Operand{l.operand(x)}
 	switch {
-	case narrow(from) && to == ir.F32:
+	case (narrow(from) || from == ir.I64) && to == ir.F32:
 		m.Kind = "dequantize"
 		st.In = append(st.In, l.packed(ir.FromF32([]int{1}, []float32{1})), l.packed(i32Tensor([]int{1}, []int32{0})))
 	case narrow(from) && narrow(to):
@@ -32,7 +34,7 @@ func (l *lowerer) lowerCast(v *ir.Value) (*Step, error) {
 	case from == ir.F32 && narrow(to):
 		m.Kind = "trunc"
 	default:
-		return nil, Unsupported(v, "cast from %v to %v (compiled: f32 and integers of up to 32 bits, not f32 to f32)", from, to)
+		return nil, Unsupported(v, "cast from %v to %v (compiled: f32 and integers of up to 32 bits, i64 to f32, not f32 to f32)", from, to)
 	}
 	return st, nil
 }

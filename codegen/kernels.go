@@ -365,6 +365,13 @@ func (l *lowerer) lowerPool(v *ir.Value) (*Step, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v.Op.Name == "avgpool" && wholePlane(x.Shape[2:], v.Type.Shape[2:], win) {
+		// The mean of every plane: the global_avgpool kernels loop over
+		// the plane, where the pool kernels unroll the window (the
+		// 128×128 windows of MediaPipe's selfie segmentation took opt-14
+		// minutes).
+		return &Step{Kernel: KGlobalAvgPool, Op: v.Op.Name, Where: v.Where(), In: []Operand{l.operand(v.Args[0])}}, nil
+	}
 	p := &Pool{Max: v.Op.Name == "maxpool", Planes: x.Shape[0] * x.Shape[1], H: 1, OH: 1, KH: 1, SH: 1, DH: 1}
 	d := nsp - 1
 	p.W, p.OW, p.KW, p.SW, p.DW = x.Shape[2+d], v.Type.Shape[2+d], win.Kernel[d], win.Strides[d], win.Dilations[d]
@@ -379,6 +386,17 @@ func (l *lowerer) lowerPool(v *ir.Value) (*Step, error) {
 	st := &Step{Kernel: KPool, Op: v.Op.Name, Where: v.Where(), Pool: p}
 	st.In = []Operand{l.operand(v.Args[0])}
 	return st, nil
+}
+
+// wholePlane reports whether a pooling window covers each input plane
+// exactly once: kernel = input size, no pads, no dilation, one output.
+func wholePlane(in, out []int, win ir.Window) bool {
+	for d := range in {
+		if win.Kernel[d] != in[d] || win.PadsBegin[d] != 0 || win.PadsEnd[d] != 0 || (win.Dilations[d] != 1 && in[d] > 1) || out[d] != 1 {
+			return false
+		}
+	}
+	return true
 }
 
 // lowerReduce lowers global_avgpool, softmax and reduce_{mean,sum,max} on f32.

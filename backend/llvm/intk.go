@@ -210,7 +210,13 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			if narrow {
 				return k.b.NewFMul(k.b.NewSIToFP(k.b.NewSub(k.loadInt(x, i, xdt), zx), f32), sx)
 			}
-			xi := k.b.NewSub(k.b.NewSExt(k.loadInt(x, i, xdt), i64), k.b.NewSExt(zx, i64))
+			var xw value.Value
+			if xdt == pir.I64 { // all 64 bits: loadInt truncates to i32
+				xw = k.load(x, i)
+			} else {
+				xw = k.b.NewSExt(k.loadInt(x, i, xdt), i64)
+			}
+			xi := k.b.NewSub(xw, k.b.NewSExt(zx, i64))
 			return k.b.NewFMul(k.b.NewSIToFP(xi, f32), sx)
 		}
 		switch m.Kind {

@@ -24,8 +24,11 @@ func QAxis(axis int, scales []float32, zps []int64) *ir.Quant {
 func RandInt(r *rand.Rand, t ir.Type) *ir.Tensor {
 	x := ir.NewTensor(t.DType, t.Shape)
 	lo, hi := t.DType.Range()
-	if t.DType == ir.I32 {
+	switch t.DType {
+	case ir.I32:
 		lo, hi = -1000, 1000
+	case ir.I64: // beyond 32 bits, within what Int63n draws
+		lo, hi = -1<<61, 1<<61
 	}
 	for i := 0; i < x.Len(); i++ {
 		x.SetInt(i, lo+r.Int63n(hi-lo+1))
@@ -191,6 +194,7 @@ var IntCases = []IntCase{
 	}},
 	castCase(ir.U8, ir.F32), castCase(ir.I32, ir.F32), castCase(ir.I8, ir.I32), castCase(ir.I32, ir.U8),
 	castCase(ir.I16, ir.I8), castCase(ir.F32, ir.I8), castCase(ir.F32, ir.U8), castCase(ir.F32, ir.I32),
+	castCase(ir.I64, ir.F32),
 	{"clip_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("clip", []*ir.Value{add(QT(ir.U8, 0.1, 20, 4, 5))}, ir.Attrs{"min": ir.Float(10.5), "max": ir.Float(200)}, ir.Type{}, "c", "c")
 	}},
@@ -261,7 +265,7 @@ func intBinCase(op string, dt ir.DType, a, b []int) IntCase {
 
 // IntOpsGraph builds the given cases into one graph (one result per case)
 // with deterministic input values: integers over their dtype's range (i32
-// within ±1000), floats in [-2, 2).
+// within ±1000, i64 within ±2^61), floats in [-2, 2).
 func IntOpsGraph(cases []IntCase) (*ir.Graph, []*ir.Tensor, error) {
 	r := rand.New(rand.NewSource(11))
 	g := ir.NewGraph("intops")

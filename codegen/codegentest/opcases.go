@@ -150,6 +150,9 @@ var OpCases = []OpCase{
 	{"avgpool_pad", [][]int{{1, 2, 8, 7}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
 		return op("avgpool", ir.Attrs{"kernel": ir.Ints(3, 2), "strides": ir.Ints(2, 2), "pads": ir.Ints(1, 1, 1, 0)}, ir.Type{}, in[0])(g)
 	}},
+	{"avgpool_whole_plane", [][]int{{2, 3, 6, 5}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		return op("avgpool", ir.Attrs{"kernel": ir.Ints(6, 5), "strides": ir.Ints(6, 5)}, ir.Type{}, in[0])(g)
+	}},
 	{"avgpool_include_pad", [][]int{{1, 2, 8, 7}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
 		return op("avgpool", ir.Attrs{"kernel": ir.Ints(3, 3), "pads": ir.Ints(1, 1, 1, 1), "count_include_pad": ir.Int(1)}, ir.Type{}, in[0])(g)
 	}},

@@ -25,11 +25,13 @@ type tTensor struct {
 }
 
 type tOp struct {
-	code    fb.BuiltinOperator
-	custom  string
-	in, out []int32
-	optType fb.BuiltinOptions
-	opt     func(b *flatbuffers.Builder) flatbuffers.UOffsetT
+	code       fb.BuiltinOperator
+	custom     string
+	customOpts []byte // custom_options
+	version    int32  // the operator code's version; 0 writes 1
+	in, out    []int32
+	optType    fb.BuiltinOptions
+	opt        func(b *flatbuffers.Builder) flatbuffers.UOffsetT
 }
 
 type tModel struct {
@@ -180,25 +182,32 @@ func (m *tModel) buildWith(offsets []uint64) []byte {
 	}
 
 	type key struct {
-		code   fb.BuiltinOperator
-		custom string
+		code    fb.BuiltinOperator
+		custom  string
+		version int32
 	}
 	codeIndex := map[key]uint32{}
 	var codes []key
 	var ops []flatbuffers.UOffsetT
 	for _, o := range m.ops {
-		k := key{o.code, o.custom}
+		k := key{o.code, o.custom, max(o.version, 1)}
 		if _, ok := codeIndex[k]; !ok {
 			codeIndex[k] = uint32(len(codes))
 			codes = append(codes, k)
 		}
 		in := ints(fb.OperatorStartInputsVector, o.in)
 		out := ints(fb.OperatorStartOutputsVector, o.out)
-		var opt flatbuffers.UOffsetT
+		var opt, copts flatbuffers.UOffsetT
 		if o.opt != nil {
 			opt = o.opt(b)
 		}
+		if o.customOpts != nil {
+			copts = b.CreateByteVector(o.customOpts)
+		}
 		fb.OperatorStart(b)
+		if copts != 0 {
+			fb.OperatorAddCustomOptions(b, copts)
+		}
 		fb.OperatorAddOpcodeIndex(b, codeIndex[k])
 		fb.OperatorAddInputs(b, in)
 		fb.OperatorAddOutputs(b, out)
@@ -224,7 +233,7 @@ func (m *tModel) buildWith(offsets []uint64) []byte {
 		if cc != 0 {
 			fb.OperatorCodeAddCustomCode(b, cc)
 		}
-		fb.OperatorCodeAddVersion(b, 1)
+		fb.OperatorCodeAddVersion(b, c.version)
 		codeTabs = append(codeTabs, fb.OperatorCodeEnd(b))
 	}
 

@@ -65,6 +65,7 @@ type operator struct {
 	inputs, outputs []int32
 	optType         fb.BuiltinOptions
 	opt             options
+	custom          []byte // custom_options, raw (ops_custom.go reads them)
 }
 
 // decode verifies and reads a TFLite flatbuffer.
@@ -209,11 +210,11 @@ func decodeSubgraph(v *fbv, t ftab, st *fb.SubGraph) (subgraph, error) {
 	var op fb.Operator
 	for i, tab := range ots {
 		what := fmt.Sprintf("operator %d", i)
-		if err := v.fields(tab, what, sc(0, 4), vec(1, 4), vec(2, 4), sc(3, 1)); err != nil {
+		if err := v.fields(tab, what, sc(0, 4), vec(1, 4), vec(2, 4), sc(3, 1), vec(5, 1)); err != nil {
 			return s, err
 		}
 		st.Operators(&op, i)
-		o := operator{code: op.OpcodeIndex(), optType: op.BuiltinOptionsType()}
+		o := operator{code: op.OpcodeIndex(), optType: op.BuiltinOptionsType(), custom: op.CustomOptionsBytes()}
 		for j := 0; j < op.InputsLength(); j++ {
 			o.inputs = append(o.inputs, op.Inputs(j))
 		}

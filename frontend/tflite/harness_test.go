@@ -89,7 +89,12 @@ type oneOp struct {
 	outs    []opIn // shapes and types of the outputs
 	optType fb.BuiltinOptions
 	opt     optFn
-	pool    bool
+	// custom and customOpts are a CUSTOM op's custom code and options,
+	// version its operator code's version (0: 1).
+	custom     string
+	customOpts []byte
+	version    int32
+	pool       bool
 	// uncompiled, when set, is what codegen.Lower says of the float graph
 	// (an op rt runs and the backends do not compile yet).
 	uncompiled string
@@ -131,7 +136,7 @@ func (c oneOp) model() *tModel {
 	for k, o := range c.outs {
 		outs = append(outs, tensor("out"+string(rune('0'+k)), o))
 	}
-	m.ops = append(m.ops, tOp{code: c.code, in: opIns, out: outs, optType: c.optType, opt: c.opt})
+	m.ops = append(m.ops, tOp{code: c.code, custom: c.custom, customOpts: c.customOpts, version: c.version, in: opIns, out: outs, optType: c.optType, opt: c.opt})
 	m.outputs = outs
 	return m
 }

@@ -130,6 +130,9 @@ func (im *importer) convertOp(k int) error {
 	}
 	code := im.m.codes[op.code]
 	c, ok := converterFor[code.builtin]
+	if code.builtin == fb.BuiltinOperatorCUSTOM {
+		c, ok = customConverterFor[code.custom]
+	}
 	if !ok {
 		return fmt.Errorf("subgraph 0 operator %d: unsupported op %s (supported: %s)", k, code.name(), supportedList())
 	}

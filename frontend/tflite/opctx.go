@@ -30,9 +30,10 @@ func init() {
 	}
 }
 
-// OpSupport describes one supported TFLite builtin operator.
+// OpSupport describes one supported TFLite operator: a builtin, or a
+// custom op named "CUSTOM <custom code>".
 type OpSupport struct {
-	Op    string // the schema's BuiltinOperator name, e.g. CONV_2D
+	Op    string // the schema's BuiltinOperator name, e.g. CONV_2D, or CUSTOM and the custom code
 	Notes string // what it becomes in the IR, and limits
 }
 
@@ -42,6 +43,7 @@ func SupportedOps() []OpSupport {
 	for _, c := range converters {
 		out = append(out, OpSupport{Op: c.op.String(), Notes: c.notes})
 	}
+	out = append(out, customSupport()...)
 	sort.Slice(out, func(i, j int) bool { return out[i].Op < out[j].Op })
 	return out
 }
