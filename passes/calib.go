@@ -118,7 +118,7 @@ type calibMethod struct {
 func parseCalib(s string) (calibMethod, error) {
 	name, arg, hasArg := strings.Cut(s, ":")
 	switch name {
-	case "minmax", "entropy":
+	case "minmax", "entropy", "mse":
 		if hasArg {
 			return calibMethod{}, fmt.Errorf("calib=%s takes no argument", name)
 		}
@@ -133,7 +133,7 @@ func parseCalib(s string) (calibMethod, error) {
 		}
 		return calibMethod{name: name, pct: p}, nil
 	}
-	return calibMethod{}, fmt.Errorf("calib=%q (minmax, percentile:P, entropy)", s)
+	return calibMethod{}, fmt.Errorf("calib=%q (minmax, percentile:P, entropy, mse)", s)
 }
 
 // calibrate runs g over data and returns an observer for each value in want.
@@ -261,6 +261,11 @@ func (o *observer) rangeOf(m calibMethod, signedBins int) (lo, hi float64) {
 		if o.min < 0 {
 			lo = math.Max(o.min, q(100-m.pct)-w)
 		}
+	case "mse":
+		if o.hist == nil {
+			return
+		}
+		lo, hi = o.mseRange(2 * signedBins)
 	case "entropy":
 		if o.absHist == nil {
 			return
@@ -271,6 +276,43 @@ func (o *observer) rangeOf(m calibMethod, signedBins int) (lo, hi float64) {
 		}
 		t := klThreshold(o.absHist, nq) * math.Max(math.Abs(o.min), math.Abs(o.max)) / histBins
 		lo, hi = math.Max(o.min, -t), math.Min(o.max, t)
+	}
+	return lo, hi
+}
+
+// mseRange is the range [a·min, a·max] (both ends including 0) whose
+// quantization to levels steps makes the least expected squared error over
+// the histogram: rounding (step²/12) inside, the distance to the end
+// outside; a runs over 1, 0.99, ... 0.2.
+func (o *observer) mseRange(levels int) (lo, hi float64) {
+	w := (o.max - o.min) / histBins
+	bestErr := math.Inf(1)
+	lo, hi = o.min, o.max
+	for k := 0; k <= 80; k++ {
+		a := 1 - float64(k)*0.01
+		l, h := math.Min(0, o.min*a), math.Max(0, o.max*a)
+		step := (h - l) / float64(levels-1)
+		if step <= 0 {
+			continue
+		}
+		e := 0.0
+		for i, c := range o.hist {
+			if c == 0 {
+				continue
+			}
+			x := o.min + (float64(i)+0.5)*w
+			switch {
+			case x < l:
+				e += c * (l - x) * (l - x)
+			case x > h:
+				e += c * (x - h) * (x - h)
+			default:
+				e += c * step * step / 12
+			}
+		}
+		if e < bestErr {
+			bestErr, lo, hi = e, l, h
+		}
 	}
 	return lo, hi
 }

@@ -25,7 +25,7 @@ var quantizePass = &Pass{
 		{Name: "scheme", Kind: String, Default: "asym", Values: []string{"asym", "sym"}, Doc: "activation zero points: asymmetric or symmetric"},
 		{Name: "per-tensor", Kind: Bool, Default: "false", Doc: "one weight scale per tensor instead of per output channel"},
 		{Name: "pair-bound", Kind: Bool, Default: "false", Doc: "keep every pair of consecutive weights (k even, k+1 along the reduction axis) of an output channel within ±128 when of one sign, so AVX2's u8×s8 pair multiply-add (vpmaddubsw) cannot saturate and pare's LLVM backend runs those layers at twice the multiplies per instruction; per channel the scale with the least squared weight error under that bound is chosen"},
-		{Name: "calib", Kind: String, Default: "minmax", Values: []string{"minmax", "percentile:P", "entropy"}, Doc: "activation range observer"},
+		{Name: "calib", Kind: String, Default: "minmax", Values: []string{"minmax", "percentile:P", "entropy", "mse"}, Doc: "activation range observer (mse: the range of least expected squared quantization error)"},
 		{Name: "bias-correction", Kind: Bool, Default: "false", Doc: "correct each layer's bias for the mean error its weight quantization causes"},
 		{Name: "rq", Kind: String, Default: "float", Values: []string{"float", "fixed", "tflite"}, Doc: "requantization: float32 multiply (ONNX) or fixed-point multiplier and shift (fixed = tflite)"},
 		{Name: "keep", Kind: List, Default: "", Doc: "layers (value or node names) left in f32"},

@@ -27,7 +27,7 @@ func TestParseSpec(t *testing.T) {
 		{"", "empty pipeline"},
 		{"canonicalise", "unknown pass \"canonicalise\" (passes: qdq, canonicalize, prune, lowrank, quantize, share, sparse, distill, fuse)"},
 		{"quantize{bits=4}", "unknown option \"bits\" (options: w, a, scheme, per-tensor, pair-bound, calib"},
-		{"quantize{calib=kl}", "calib: \"kl\" (want one of minmax, percentile:P, entropy)"},
+		{"quantize{calib=kl}", "calib: \"kl\" (want one of minmax, percentile:P, entropy, mse)"},
 		{"quantize{calib=percentile:20}", "P must be in (50, 100]"},
 		{"quantize{budget=x}", "not a number"},
 		{"quantize{a=int8,a=uint8}", "given twice"},

@@ -71,6 +71,7 @@ func run(model string, nCalib, limit int) error {
 		"quantize{calib=percentile:99.99}",
 		"quantize{calib=percentile:99.9}",
 		"quantize{calib=entropy}",
+		"quantize{calib=mse}",
 		"quantize{calib=minmax,per-tensor}",
 		"quantize{calib=entropy,per-tensor}",
 		"quantize{calib=minmax,per-tensor,bias-correction}",
