@@ -5,8 +5,9 @@ GO      ?= go
 BIN     := bin/pare
 SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
+LITERT_DIR ?= $(CURDIR)/.cache/litert
 
-.PHONY: all build test test-long bench fmt vet data ort check-conformance clean readme example
+.PHONY: all build test test-long bench fmt vet data ort litert check-conformance clean readme example
 
 all: build
 
@@ -66,6 +67,16 @@ ort:
 	@mkdir -p $(ORT_DIR)
 	@cp $(SHARED)/tools/ort/package.json $(SHARED)/tools/ort/.npmrc $(SHARED)/tools/ort/bench.mjs $(ORT_DIR)/ 2>/dev/null || { echo "make ort: $(SHARED)/tools/ort not found"; exit 1; }
 	cd $(ORT_DIR) && npm install --ignore-scripts --no-audit --no-fund
+
+# litert: LiteRT.js 2.5.3 (Google's TFLite runtime for the web: XNNPack in
+# WebAssembly) from npm, the reference runtime for TFLite models; run by
+# tests/litert/run.mjs under Node.js (go test ./tests/litert compares it with rt).
+litert:
+	@command -v npm >/dev/null || { echo "make litert: npm is missing (apt-get install npm)"; exit 1; }
+	@command -v node >/dev/null || { echo "make litert: node is missing (apt-get install nodejs)"; exit 1; }
+	@mkdir -p $(LITERT_DIR)
+	cp tests/litert/package.json $(LITERT_DIR)/
+	cd $(LITERT_DIR) && npm install --ignore-scripts --no-audit --no-fund
 
 # example: the main job on pare's own trained LeNet-5: inspect it, run it in
 # the reference interpreter, compile it to a static x86-64 executable and run
