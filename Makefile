@@ -7,7 +7,7 @@ SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
 LITERT_DIR ?= $(CURDIR)/.cache/litert
 
-.PHONY: all build test test-long bench fmt vet data ort litert check-conformance clean readme example
+.PHONY: all build test test-long bench fmt vet data ort litert litert-models check-conformance clean readme example
 
 all: build
 
@@ -77,6 +77,22 @@ litert:
 	@mkdir -p $(LITERT_DIR)
 	cp tests/litert/package.json $(LITERT_DIR)/
 	cd $(LITERT_DIR) && npm install --ignore-scripts --no-audit --no-fund
+
+# litert-models: real MediaPipe models (float, builtin ops only) for the
+# LiteRT comparison: face detection (0.2-1 MB) and hand landmarks (2-5 MB),
+# the .tflite files of two pinned npm packages (18 MB of downloads),
+# unpacked into .cache/litert/models/NAME/.
+MEDIAPIPE_PKGS := @mediapipe/face_detection@0.4.1657300184 @mediapipe/hands@0.4.1675469240
+litert-models:
+	@command -v npm >/dev/null || { echo "make litert-models: npm is missing (apt-get install npm)"; exit 1; }
+	@mkdir -p $(LITERT_DIR)/models
+	@cd $(LITERT_DIR)/models && for p in $(MEDIAPIPE_PKGS); do \
+		d=$$(echo $$p | sed 's|^@mediapipe/||; s|@.*||'); \
+		if ls $$d/*.tflite >/dev/null 2>&1; then echo "litert-models: $$d present"; continue; fi; \
+		t=$$(npm pack --silent $$p) || { echo "make litert-models: npm pack $$p failed"; exit 1; }; \
+		mkdir -p $$d && tar xzf $$t -C $$d --strip-components=1 --wildcards 'package/*.tflite' && rm -f $$t; \
+		echo "litert-models: $$d:" $$(cd $$d && ls *.tflite); \
+	done
 
 # example: the main job on pare's own trained LeNet-5: inspect it, run it in
 # the reference interpreter, compile it to a static x86-64 executable and run
