@@ -1,6 +1,8 @@
 package litert
 
 import (
+	"fmt"
+
 	flatbuffers "github.com/google/flatbuffers/go"
 
 	fb "github.com/pare-ml/pare/frontend/tflite/tflitefb"
@@ -91,4 +93,77 @@ func singleOp(data []byte, k int, in, out int32) []byte {
 	flatbuffers.WriteUint32(buf[at:], 1)
 	flatbuffers.WriteUint32(buf[field:], uint32(at-field))
 	return buf
+}
+
+// opTablePos returns the position of operator k's table.
+func opTablePos(sg *fb.SubGraph, k int) flatbuffers.UOffsetT {
+	tab := sg.Table()
+	_, vec, _ := vecField(&tab, slotSubGraphOperators)
+	at := vec + 4 + flatbuffers.UOffsetT(4*k)
+	return at + flatbuffers.GetUOffsetT(tab.Bytes[at:])
+}
+
+// groupModel returns a copy of the model that runs the operators ops (in
+// that order) from the tensors ins to the tensor out, or an error when
+// the flatbuffer's layout does not allow the edit in place. The operators
+// vector is rewritten over its first len(ops) slots (an element is an
+// offset forward to its table, which the usual back-to-front builders
+// place after the vector). When ins is longer than the subgraph's inputs
+// vector, the inputs field is pointed at the inputs vector of an operator
+// left out, which nothing reads any more.
+func groupModel(data []byte, ops []int, ins []int32, out int32) ([]byte, error) {
+	buf := append([]byte(nil), data...)
+	dropSignatures(buf)
+	_, sg := subgraph0(buf)
+	tab := sg.Table()
+	_, opVec, ok := vecField(&tab, slotSubGraphOperators)
+	if !ok {
+		return nil, fmt.Errorf("no operators")
+	}
+	targets := make([]flatbuffers.UOffsetT, len(ops))
+	in := map[int]bool{}
+	for j, k := range ops {
+		targets[j] = opTablePos(sg, k)
+		in[k] = true
+	}
+	for j, p := range targets {
+		slot := opVec + 4 + flatbuffers.UOffsetT(4*j)
+		if p <= slot {
+			return nil, fmt.Errorf("operator %d's table lies before the operators vector", ops[j])
+		}
+		flatbuffers.WriteUint32(buf[slot:], uint32(p-slot))
+	}
+	flatbuffers.WriteUint32(buf[opVec:], uint32(len(ops)))
+
+	inField, inVec, ok := vecField(&tab, slotSubGraphInputs)
+	if !ok {
+		return nil, fmt.Errorf("no inputs vector")
+	}
+	if int(flatbuffers.GetUint32(buf[inVec:])) < len(ins) {
+		donor := flatbuffers.UOffsetT(0)
+		for k := 0; k < sg.OperatorsLength() && donor == 0; k++ {
+			if in[k] {
+				continue
+			}
+			op := fb.Operator{}
+			op.Init(buf, opTablePos(sg, k))
+			otab := op.Table()
+			if _, v, ok := vecField(&otab, 4+2*1); ok && v > inField && int(flatbuffers.GetUint32(buf[v:])) >= len(ins) {
+				donor = v
+			}
+		}
+		if donor == 0 {
+			return nil, fmt.Errorf("no vector of %d inputs to reuse", len(ins))
+		}
+		flatbuffers.WriteUint32(buf[inField:], uint32(donor-inField))
+		inVec = donor
+	}
+	flatbuffers.WriteUint32(buf[inVec:], uint32(len(ins)))
+	for j, t := range ins {
+		flatbuffers.WriteInt32(buf[inVec+4+flatbuffers.UOffsetT(4*j):], t)
+	}
+	if !setSingle(sg, slotSubGraphOutputs, out) {
+		return nil, fmt.Errorf("no outputs vector")
+	}
+	return buf, nil
 }

@@ -57,7 +57,7 @@ const (
 	// shortBytes: under -short, models larger than this skip, which
 	// keeps the test near 20 s (each model costs a Node start, LiteRT's
 	// compile and rt's run).
-	shortBytes = 1 << 20
+	shortBytes = 600 << 10
 )
 
 // repoRoot is the directory above the working directory holding go.mod.
@@ -132,7 +132,10 @@ func TestLiteRT(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		t.Run(name, func(t *testing.T) { compareModel(t, node, dir, ms[name]) })
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			compareModel(t, node, dir, ms[name])
+		})
 	}
 }
 

@@ -3,6 +3,11 @@
 // independent reference for pare's TFLite frontend and rt.
 //
 //   node tests/litert/run.mjs MODEL.tflite [IN0.npy IN1.npy ...] --out DIR [--litert DIR]
+//   node tests/litert/run.mjs --batch JOBS.json [--litert DIR]
+//
+// --batch runs many models in one process (the WebAssembly module loads
+// once): JOBS.json is an array of {"model", "inputs": [...], "out"}, and
+// each job prints its JSON line ({"model", "error"} when it fails).
 //
 // Inputs are .npy files (f32, u8, i8, i16, i32, i64, bool) in the order of
 // the model's subgraph inputs; outputs are written as DIR/output_K.npy in
@@ -39,19 +44,21 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 function usage(msg) {
   if (msg) console.error('run.mjs: ' + msg);
   console.error('usage: node run.mjs MODEL.tflite [IN.npy ...] --out DIR [--litert DIR]');
+  console.error('       node run.mjs --batch JOBS.json [--litert DIR]   (JOBS: [{"model", "inputs": [...], "out"}])');
   process.exit(2);
 }
 
 const args = process.argv.slice(2);
-let outDir = '', litertDir = process.env.PARE_LITERT_DIR || path.resolve(here, '../../.cache/litert');
+let outDir = '', batchFile = '', litertDir = process.env.PARE_LITERT_DIR || path.resolve(here, '../../.cache/litert');
 const files = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--out') outDir = args[++i];
   else if (args[i] === '--litert') litertDir = args[++i];
+  else if (args[i] === '--batch') batchFile = args[++i];
   else if (args[i].startsWith('--')) usage('unknown flag ' + args[i]);
   else files.push(args[i]);
 }
-if (files.length < 1 || !outDir) usage();
+if (!batchFile && (files.length < 1 || !outDir)) usage();
 const [modelPath, ...inputPaths] = files;
 
 // ---- .npy ----
@@ -231,39 +238,62 @@ const quiet = (fn) => async (...a) => {
   try { return await fn(...a); } finally { console.log = log; console.warn = warn; }
 };
 
-await quiet(async () => {
+// runJob runs one model on .npy inputs and writes its outputs to outDir;
+// it returns the report printed as one JSON line.
+async function runJob(lr, modelPath, inputPaths, outDir) {
   const bytes = new Uint8Array(fs.readFileSync(modelPath));
   const info = patchModel(bytes);
-  const lr = await loadLiteRt();
   const model = await lr.loadAndCompile(bytes, {accelerator: 'wasm', cpuOptions: {numThreads: 1}});
-  const inDetails = model.getInputDetails(), outDetails = model.getOutputDetails();
-  if (inputPaths.length !== inDetails.length) {
-    throw new Error(`${modelPath}: ${inDetails.length} inputs, ${inputPaths.length} .npy files given`);
+  try {
+    const inDetails = model.getInputDetails(), outDetails = model.getOutputDetails();
+    if (inputPaths.length !== inDetails.length) {
+      throw new Error(`${modelPath}: ${inDetails.length} inputs, ${inputPaths.length} .npy files given`);
+    }
+    const feeds = inDetails.map(d => {
+      const k = position(d.name, info.inputs, info.sigIn, info.nameOf);
+      if (k < 0) throw new Error(`input "${d.name}" is not among the subgraph's inputs`);
+      const x = readNpy(inputPaths[k]);
+      if (x.dtype !== d.dtype) throw new Error(`input ${k} "${d.name}": ${d.dtype} expected, ${inputPaths[k]} is ${x.dtype}`);
+      return new lr.Tensor(x.data, x.shape);
+    });
+    const results = await model.run(feeds);
+    feeds.forEach(x => x.delete());
+    fs.mkdirSync(outDir, {recursive: true});
+    const outs = [];
+    for (let j = 0; j < results.length; j++) {
+      const d = outDetails[j];
+      const k = position(d.name, info.outputs, info.sigOut, info.nameOf);
+      if (k < 0) throw new Error(`output "${d.name}" is not among the subgraph's outputs`);
+      const t = results[j].accelerator === 'wasm' ? results[j] : await results[j].moveTo('wasm');
+      const shape = t.type.layout.dimensions;
+      writeNpy(path.join(outDir, `output_${k}.npy`), t.type.dtype, shape, t.toTypedArray());
+      outs.push({index: k, name: d.name, dtype: t.type.dtype, shape});
+      t.delete();
+    }
+    outs.sort((a, b) => a.index - b.index);
+    const ins = inDetails.map(d => ({index: position(d.name, info.inputs, info.sigIn, info.nameOf), name: d.name, dtype: d.dtype, shape: Array.from(d.shape)}));
+    ins.sort((a, b) => a.index - b.index);
+    return {model: modelPath, inputs: ins, outputs: outs, patches: info.patches};
+  } finally {
+    model.delete();
   }
-  const feeds = inDetails.map(d => {
-    const k = position(d.name, info.inputs, info.sigIn, info.nameOf);
-    if (k < 0) throw new Error(`input "${d.name}" is not among the subgraph's inputs`);
-    const x = readNpy(inputPaths[k]);
-    if (x.dtype !== d.dtype) throw new Error(`input ${k} "${d.name}": ${d.dtype} expected, ${inputPaths[k]} is ${x.dtype}`);
-    return new lr.Tensor(x.data, x.shape);
-  });
-  const results = await model.run(feeds);
-  fs.mkdirSync(outDir, {recursive: true});
-  const outs = [];
-  for (let j = 0; j < results.length; j++) {
-    const d = outDetails[j];
-    const k = position(d.name, info.outputs, info.sigOut, info.nameOf);
-    if (k < 0) throw new Error(`output "${d.name}" is not among the subgraph's outputs`);
-    const t = results[j].accelerator === 'wasm' ? results[j] : await results[j].moveTo('wasm');
-    const shape = t.type.layout.dimensions;
-    writeNpy(path.join(outDir, `output_${k}.npy`), t.type.dtype, shape, t.toTypedArray());
-    outs.push({index: k, name: d.name, dtype: t.type.dtype, shape});
-    t.delete();
+}
+
+await quiet(async () => {
+  const lr = await loadLiteRt();
+  if (batchFile) {
+    // One job per element of the JSON array: {model, inputs: [...], out}.
+    // A failing job reports {model, error} and the others still run.
+    for (const job of JSON.parse(fs.readFileSync(batchFile, 'utf8'))) {
+      let rep;
+      try {
+        rep = await runJob(lr, job.model, job.inputs ?? [], job.out);
+      } catch (e) {
+        rep = {model: job.model, error: String(e.message ?? e)};
+      }
+      process.stdout.write(JSON.stringify(rep) + '\n');
+    }
+    return;
   }
-  feeds.forEach(x => x.delete());
-  outs.sort((a, b) => a.index - b.index);
-  const ins = inDetails.map(d => ({index: position(d.name, info.inputs, info.sigIn, info.nameOf), name: d.name, dtype: d.dtype, shape: Array.from(d.shape)}));
-  ins.sort((a, b) => a.index - b.index);
-  process.stdout.write(JSON.stringify({model: modelPath, inputs: ins, outputs: outs, patches: info.patches}) + '\n');
-  model.delete();
+  process.stdout.write(JSON.stringify(await runJob(lr, modelPath, inputPaths, outDir)) + '\n');
 })().catch(e => { console.error(`run.mjs: ${e.message ?? e}`); process.exit(1); });
