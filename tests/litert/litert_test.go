@@ -287,12 +287,19 @@ func compareModel(t *testing.T, node, dir, path string) {
 	}
 }
 
-// setRQ sets the requantization scheme of every op that has one and
-// returns how many it changed.
+// setRQ sets the requantization scheme of the ops that accumulate int32
+// products and requantize them (conv, matmul, gemm: XNNPack's
+// requantization differs from TFLite's reference there only) and returns
+// how many it changed.
 func setRQ(g *ir.Graph, rq string) int {
 	n := 0
 	for _, v := range g.Values {
-		if v.Op.AttrDef("rq") != nil && v.Attrs != nil && v.Str("rq") != rq {
+		switch v.Op.Name {
+		case "conv", "matmul", "gemm":
+		default:
+			continue
+		}
+		if v.Attrs != nil && v.Op.AttrDef("rq") != nil && v.Str("rq") != rq {
 			v.Attrs["rq"] = ir.Str(rq)
 			n++
 		}

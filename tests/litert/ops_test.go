@@ -260,7 +260,7 @@ func checkOps(t *testing.T, node, dir, path string) {
 		jobs = append(jobs, job{Model: file, Inputs: files, Out: filepath.Join(tmp, fmt.Sprintf("o%d", o.k))})
 	}
 	res := runBatch(t, node, dir, jobs)
-	checked, off1 := 0, 0
+	checked, off1, rqFloat := 0, 0, 0
 	for j, s := range singles {
 		what := fmt.Sprintf("op %d %s", s.o.k, s.o.kind)
 		if res[j].Error != "" {
@@ -297,8 +297,37 @@ func checkOps(t *testing.T, node, dir, path string) {
 		off1 += countOff1(g.Results[0].Type, got[0], want)
 		compareOutput(t, what, g.Results[0].Type, got[0], want, rtol, atol, 1)
 		checked++
+		// With XNNPack's requantization (rq=float: acc·scale in float32,
+		// ties to even), a quantized conv / fully connected gives LiteRT's
+		// numbers exactly.
+		if setRQ(g, "float") > 0 {
+			xg, err := rt.Run(g, ins)
+			if err != nil {
+				t.Errorf("%s: rt with rq=float: %v", what, err)
+				continue
+			}
+			if n := countDiff(xg[0], want); n > 0 {
+				line, _ := diffLine(g.Results[0].Type, xg[0], want)
+				t.Errorf("%s: with rq=float (XNNPack's requantization), %d elements differ from LiteRT: %s", what, n, line)
+			}
+			rqFloat++
+		}
 	}
-	t.Logf("%d operators alone: %d checked, %d not cut out; %d elements one unit apart in all", len(ops), checked, skipped, off1)
+	t.Logf("%d operators alone: %d checked (%d also with rq=float), %d not cut out; %d elements one unit apart in all", len(ops), checked, rqFloat, skipped, off1)
+}
+
+// countDiff counts the elements that differ.
+func countDiff(got, want *ir.Tensor) int {
+	if got.DType != want.DType || got.Len() != want.Len() {
+		return max(got.Len(), want.Len())
+	}
+	n := 0
+	for i := 0; i < got.Len(); i++ {
+		if got.At(i) != want.At(i) {
+			n++
+		}
+	}
+	return n
 }
 
 // countOff1 counts the quantized elements one unit apart.
