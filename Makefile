@@ -7,7 +7,7 @@ SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
 LITERT_DIR ?= $(CURDIR)/.cache/litert
 
-.PHONY: all build test test-long bench fmt vet data ort litert litert-models check-conformance clean readme example
+.PHONY: all build test test-long bench fmt vet data ort litert litert-models litert-opmodels check-conformance clean readme example
 
 all: build
 
@@ -77,6 +77,13 @@ litert:
 	@mkdir -p $(LITERT_DIR)
 	cp tests/litert/package.json $(LITERT_DIR)/
 	cd $(LITERT_DIR) && npm install --ignore-scripts --no-audit --no-fund
+	@$(MAKE) --no-print-directory litert-opmodels
+
+# litert-opmodels: single-operator TFLite models (quantized activations,
+# elementwise ops with a constant, pooling, reductions, resizes), written by
+# frontend/tflite's TestWriteLiteRTModels into .cache/litert/opmodels.
+litert-opmodels:
+	PARE_TFLITE_WRITE_MODELS=$(LITERT_DIR)/opmodels $(GO) test -count=1 -run TestWriteLiteRTModels ./frontend/tflite/
 
 # litert-models: real MediaPipe models (float, builtin ops only) for the
 # LiteRT comparison: face detection (0.2-1 MB) and hand landmarks (2-5 MB),

@@ -4,8 +4,11 @@
 // without node or the package the tests skip and say so.
 //
 // Models: every .tflite under ../shared/models/tflite, the MediaPipe models
-// `make litert-models` fetches into .cache/litert/models, and those already
-// unpacked under /tmp/npmm (mediapipe-*/package/*.tflite), when present.
+// `make litert-models` fetches into .cache/litert/models, those already
+// unpacked under /tmp/npmm (mediapipe-*/package/*.tflite), and the
+// single-operator models `make litert-opmodels` writes into
+// .cache/litert/opmodels (frontend/tflite's TestWriteLiteRTModels), when
+// present.
 // Models with ops pare does not import (MediaPipe's CUSTOM ops) skip.
 //
 // Tolerances (see the constants): whole-model float outputs within
@@ -109,12 +112,16 @@ func models(t testing.TB) map[string]string {
 	}
 	globs := []string{
 		filepath.Join(repoRoot(t), ".cache", "litert", "models", "*", "*.tflite"),
+		filepath.Join(repoRoot(t), ".cache", "litert", "opmodels", "*.tflite"),
 		"/tmp/npmm/mediapipe-*/package/*.tflite",
 	}
 	for _, g := range globs {
 		ms, _ := filepath.Glob(g)
 		for _, p := range ms {
 			name := "mediapipe/" + filepath.Base(p)
+			if strings.Contains(p, "opmodels") {
+				name = "ops/" + filepath.Base(p)
+			}
 			if _, dup := found[name]; !dup {
 				found[name] = p
 			}
@@ -132,6 +139,9 @@ func TestLiteRT(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if strings.HasPrefix(name, "ops/") {
+			continue // TestLiteRTOpModels
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			compareModel(t, node, dir, ms[name])

@@ -39,9 +39,67 @@ func TestLiteRTOps(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
+		if strings.HasPrefix(name, "ops/") {
+			continue // TestLiteRTOpModels
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			checkOps(t, node, dir, ms[name])
+		})
+	}
+}
+
+// TestLiteRTOpModels compares the single-operator models of
+// .cache/litert/opmodels (`make litert-opmodels`) in one LiteRT.js
+// process, within the per-operator tolerances.
+func TestLiteRTOpModels(t *testing.T) {
+	node, dir := harness(t)
+	ms := models(t)
+	var names []string
+	for n := range ms {
+		if strings.HasPrefix(n, "ops/") {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		t.Skip("no single-operator models in .cache/litert/opmodels: run `make litert-opmodels`")
+	}
+	sort.Strings(names)
+	tmp := t.TempDir()
+	var jobs []job
+	var graphs []*ir.Graph
+	var inputs [][]*ir.Tensor
+	for k, name := range names {
+		g, err := tflite.Import(ms[name], tflite.Options{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ins := seededInputs(g, ms[name])
+		var files []string
+		for j, x := range ins {
+			f := filepath.Join(tmp, fmt.Sprintf("m%d_in%d.npy", k, j))
+			writeNPY(t, f, x)
+			files = append(files, f)
+		}
+		jobs = append(jobs, job{Model: ms[name], Inputs: files, Out: filepath.Join(tmp, fmt.Sprintf("m%d", k))})
+		graphs = append(graphs, g)
+		inputs = append(inputs, ins)
+	}
+	res := runBatch(t, node, dir, jobs)
+	for k, name := range names {
+		t.Run(name, func(t *testing.T) {
+			if res[k].Error != "" {
+				t.Fatalf("LiteRT: %s", res[k].Error)
+			}
+			g := graphs[k]
+			got, err := rt.Run(g, inputs[k])
+			if err != nil {
+				t.Fatalf("rt: %v", err)
+			}
+			for j := range got {
+				want := readOut(t, jobs[k].Out, j)
+				compareOutput(t, fmt.Sprintf("output %d", j), g.Results[j].Type, got[j], want, rtol, atol, 1)
+			}
 		})
 	}
 }
