@@ -171,5 +171,6 @@ func liteRTModels() map[string]*tModel {
 		ms["resize_"+r.name+"_i8"] = unary(code, x8, q8("y", I8, s79, 0.05, -3), []tTensor{size}, ot, resizeOpts(r.linear, r.ac, r.hp))
 		ms["resize_"+r.name+"_f32"] = unary(code, xf, tTensor{name: "y", shape: s79, typ: F32}, []tTensor{size}, ot, resizeOpts(r.linear, r.ac, r.hp))
 	}
+	moreLiteRTModels(ms)
 	return ms
 }
