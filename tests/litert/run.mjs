@@ -210,7 +210,12 @@ async function loadLiteRt() {
   const patched = src.replace(/(var DATATYPES = Object\.freeze\(\[[\s\S]*?)(\]\);)/,
     (_, rows, end) => `${rows},\n${extra}\n{dtype: "bool", typedArrayConstructor: Uint8Array, elementType: ElementType.BOOL}\n${end}`);
   const patchedFile = path.join(core, 'dist', 'index.pare.mjs');
-  if (!fs.existsSync(patchedFile) || fs.readFileSync(patchedFile, 'utf8') !== patched) fs.writeFileSync(patchedFile, patched);
+  if (!fs.existsSync(patchedFile) || fs.readFileSync(patchedFile, 'utf8') !== patched) {
+    // Atomically: tests start several of these processes at once.
+    const tmp = `${patchedFile}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, patched);
+    fs.renameSync(tmp, patchedFile);
+  }
 
   const req = createRequire(path.join(core, 'package.json'));
   globalThis.self = globalThis;
