@@ -228,7 +228,7 @@ async function loadLiteRt() {
     globalThis.__filename = file;
     vm.runInThisContext(code, {filename: file});
   };
-  // Quiet the glue's INFO lines; keep warnings and errors.
+  // (The runtime's INFO lines go to stderr; stdout carries the JSON reports.)
   const lr = await import(pathToFileURL(patchedFile).href);
   await lr.loadLiteRt(path.join(core, 'wasm') + '/');
   return lr;
