@@ -5,8 +5,9 @@ GO      ?= go
 BIN     := bin/pare
 SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
+LITERT_DIR ?= $(CURDIR)/.cache/litert
 
-.PHONY: all build test test-long bench fmt vet data ort check-conformance clean readme example
+.PHONY: all build test test-long bench fmt vet data ort litert litert-models litert-opmodels check-conformance clean readme example
 
 all: build
 
@@ -66,6 +67,39 @@ ort:
 	@mkdir -p $(ORT_DIR)
 	@cp $(SHARED)/tools/ort/package.json $(SHARED)/tools/ort/.npmrc $(SHARED)/tools/ort/bench.mjs $(ORT_DIR)/ 2>/dev/null || { echo "make ort: $(SHARED)/tools/ort not found"; exit 1; }
 	cd $(ORT_DIR) && npm install --ignore-scripts --no-audit --no-fund
+
+# litert: LiteRT.js 2.5.3 (Google's TFLite runtime for the web: XNNPack in
+# WebAssembly) from npm, the reference runtime for TFLite models; run by
+# tests/litert/run.mjs under Node.js (go test ./tests/litert compares it with rt).
+litert:
+	@command -v npm >/dev/null || { echo "make litert: npm is missing (apt-get install npm)"; exit 1; }
+	@command -v node >/dev/null || { echo "make litert: node is missing (apt-get install nodejs)"; exit 1; }
+	@mkdir -p $(LITERT_DIR)
+	cp tests/litert/package.json $(LITERT_DIR)/
+	cd $(LITERT_DIR) && npm install --ignore-scripts --no-audit --no-fund
+	@$(MAKE) --no-print-directory litert-opmodels
+
+# litert-opmodels: single-operator TFLite models (quantized activations,
+# elementwise ops with a constant, pooling, reductions, resizes), written by
+# frontend/tflite's TestWriteLiteRTModels into .cache/litert/opmodels.
+litert-opmodels:
+	PARE_TFLITE_WRITE_MODELS=$(LITERT_DIR)/opmodels $(GO) test -count=1 -run TestWriteLiteRTModels ./frontend/tflite/
+
+# litert-models: real MediaPipe models (float, builtin ops only) for the
+# LiteRT comparison: face detection (0.2-1 MB) and hand landmarks (2-5 MB),
+# the .tflite files of two pinned npm packages (18 MB of downloads),
+# unpacked into .cache/litert/models/NAME/.
+MEDIAPIPE_PKGS := @mediapipe/face_detection@0.4.1657300184 @mediapipe/hands@0.4.1675469240
+litert-models:
+	@command -v npm >/dev/null || { echo "make litert-models: npm is missing (apt-get install npm)"; exit 1; }
+	@mkdir -p $(LITERT_DIR)/models
+	@cd $(LITERT_DIR)/models && for p in $(MEDIAPIPE_PKGS); do \
+		d=$$(echo $$p | sed 's|^@mediapipe/||; s|@.*||'); \
+		if ls $$d/*.tflite >/dev/null 2>&1; then echo "litert-models: $$d present"; continue; fi; \
+		t=$$(npm pack --silent $$p) || { echo "make litert-models: npm pack $$p failed"; exit 1; }; \
+		mkdir -p $$d && tar xzf $$t -C $$d --strip-components=1 --wildcards 'package/*.tflite' && rm -f $$t; \
+		echo "litert-models: $$d:" $$(cd $$d && ls *.tflite); \
+	done
 
 # example: the main job on pare's own trained LeNet-5: inspect it, run it in
 # the reference interpreter, compile it to a static x86-64 executable and run
