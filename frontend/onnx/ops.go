@@ -102,6 +102,7 @@ func init() {
 		"Softsign":        {fn: convSoftsign, notes: "→ x / (1 + abs(x))"},
 		"Mish":            {fn: convMish, since: 18, notes: "→ x·tanh(softplus(x)), softplus as for Softplus"},
 		"Gelu":            {fn: convGelu, since: 20, notes: "→ x/2·(1 + erf(x/√2)); approximate=tanh → x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))"},
+		"Swish":           {fn: convSwish, since: 24, notes: "→ x·sigmoid(alpha·x)"},
 		"ThresholdedRelu": {fn: convThresholdedRelu, since: 10, notes: "→ max(x, alpha)·clip(ceil(relu(x − alpha)), max 1) (exact, no comparison)"},
 
 		// Normalizations decomposed (convert_norm.go).
@@ -137,6 +138,7 @@ func init() {
 		"Hardmax":          {fn: convHardmax, notes: "→ argmax (keepdims), equal against a constant iota along the axis, where 1 else 0: one-hot of the first maximum; before opset 13 the 2-D coercion at axis as for Softmax"},
 		"RMSNormalization": {fn: convRMSNorm, since: 23, notes: "→ x / sqrt(reduce_mean(x²) + epsilon) over the dims from axis, · scale; stash_type 1 only"},
 		"ScatterElements":  {fn: convScatterElements, since: 11, consts: []int{1}, notes: "→ reshape to 1-D, gather from concat(data, updates) at a precomputed index vector (the last update to an element wins); reduction add/mul/max/min → per layer of updates to one element a gather and add/mul/max/min (at most 64 layers); indices must be constant"},
+		"Scatter":          {fn: convScatterElements, since: 9, consts: []int{1}, notes: "the opset 9-10 name of ScatterElements (no reduction): as ScatterElements"},
 		"ScatterND":        {fn: convScatterND, since: 11, consts: []int{1}, notes: "→ as ScatterElements, each index tuple writing a slice; indices must be constant"},
 		"ReverseSequence":  {fn: convReverseSequence, since: 10, consts: []int{1}, notes: "→ reshape to 1-D, gather at precomputed flat indices, reshape; sequence_lens must be constant"},
 		"CenterCropPad":    {fn: convCenterCropPad, since: 18, consts: []int{1}, notes: "→ pad (zeros; negative pads crop), the odd element of a crop left of the center, of a pad on the right; shape must be constant"},
