@@ -147,6 +147,9 @@ func init() {
 		"BlackmanWindow":   {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.42 − 0.5·cos(2πn/N) + 0.08·cos(4πn/N), as HannWindow"},
 		"DFT":              {fn: convDFT, since: 17, consts: []int{1, 2}, notes: "→ transpose (signal last), reshape, matmul by a constant cos/sin matrix (real and imaginary parts), reshape, transpose; real or complex input; inverse; onesided for real forward; dft_length (truncate or zero-pad) and the opset-20 axis input must be constant"},
 
+		// Attention (convert_attention.go).
+		"Attention": {fn: convAttention, since: 23, notes: "→ transpose/reshape to [batch, heads, seq, head size], mul (scale), matmul by Kᵀ, softcap as mul/tanh/mul, add (attn_mask: bool → where 0 else −inf, padded with −inf to the total length; is_causal: a constant −inf mask above the diagonal after the past), softmax, matmul by V; grouped/multi-query heads (kv_num_heads) as a reshape of the query heads into groups; past_key/past_value concat → present_key/present_value; qk_matmul_output_mode 0-3 (matmul, softcap, mask, softmax: ONNX Runtime 1.30's order); computed in f32 whatever softmax_precision; nonpad_kv_seqlen unsupported"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
