@@ -376,3 +376,115 @@ func attentionCases() []decompCase {
 	}
 	return out
 }
+
+type ropeCase struct {
+	x          []int // 3-D [B, S, H·D] (heads set) or 4-D [B, H, S, D]
+	heads      int   // num_heads (3-D)
+	rd         int   // rotary_embedding_dim; 0: left out
+	interleave bool
+	positions  int // > 0: caches [positions, rd/2] gathered at constant position_ids
+	cacheB     int // the caches' batch without position_ids (0: the input's)
+	ortSkip    string
+}
+
+func (rc ropeCase) decomp(i int) decompCase {
+	var bsz, h, seq, d int
+	if len(rc.x) == 4 {
+		bsz, h, seq, d = rc.x[0], rc.x[1], rc.x[2], rc.x[3]
+	} else {
+		bsz, seq, h = rc.x[0], rc.x[1], rc.heads
+		d = rc.x[2] / h
+	}
+	rd := rc.rd
+	if rd == 0 {
+		rd = d
+	}
+	half := rd / 2
+	cb := rc.cacheB
+	if cb == 0 {
+		cb = bsz
+	}
+	cache := []int{cb, seq, half}
+	var pos *ir.Tensor
+	if rc.positions > 0 {
+		cache = []int{rc.positions, half}
+		pos = ir.NewTensor(ir.I64, []int{bsz, seq})
+		r := rand.New(rand.NewSource(int64(700 + i)))
+		for j := range pos.I64 {
+			pos.I64[j] = int64(r.Intn(rc.positions))
+		}
+	}
+	var attrs []*attrProto
+	if len(rc.x) == 3 {
+		attrs = append(attrs, aInt("num_heads", int64(rc.heads)))
+	}
+	if rc.rd != 0 {
+		attrs = append(attrs, aInt("rotary_embedding_dim", int64(rc.rd)))
+	}
+	if rc.interleave {
+		attrs = append(attrs, aInt("interleaved", 1))
+	}
+	nx, nc := ir.NumElements(rc.x), ir.NumElements(cache)
+	name := fmt.Sprintf("RotaryEmbedding/%d_%v_heads%d_rd%d_interleaved%v_positions%d_cache%v", i, rc.x, h, rc.rd, rc.interleave, rc.positions, cache)
+	return decompCase{name: name, opset: 23, op: "RotaryEmbedding", x: []int{nx + 2*nc}, tol: 1e-5, ortSkip: rc.ortSkip,
+		body: func(m *mb, p string) {
+			off := piece(m, p, "in", 0, rc.x)
+			off = piece(m, p, "cos", off, cache)
+			piece(m, p, "sin", off, cache)
+			in := []string{p + "in", p + "cos", p + "sin"}
+			if pos != nil {
+				m.init(p+"pos", pos)
+				in = append(in, p+"pos")
+			}
+			m.node("RotaryEmbedding", in, []string{p + "y"}, attrs...)
+		},
+		ref: func(x *ir.Tensor) *ir.Tensor {
+			y := ir.FromF32(rc.x, slices.Clone(x.F32[:nx]))
+			cs, sn := x.F32[nx:nx+nc], x.F32[nx+nc:]
+			// at is the flat index of feature e of head hh at batch bb, step ss.
+			at := func(bb, hh, ss, e int) int {
+				if len(rc.x) == 4 {
+					return flat([]int{bb, hh, ss, e}, rc.x)
+				}
+				return flat([]int{bb, ss, hh*d + e}, rc.x)
+			}
+			for bb := range bsz {
+				for ss := range seq {
+					row := (min(bb, cb-1)*seq + ss) * half
+					if pos != nil {
+						row = int(pos.I64[bb*seq+ss]) * half
+					}
+					for hh := range h {
+						for k := range half {
+							i1, i2 := at(bb, hh, ss, k), at(bb, hh, ss, k+half)
+							if rc.interleave {
+								i1, i2 = at(bb, hh, ss, 2*k), at(bb, hh, ss, 2*k+1)
+							}
+							a, b := float64(x.F32[i1]), float64(x.F32[i2])
+							c, s := float64(cs[row+k]), float64(sn[row+k])
+							y.F32[i1], y.F32[i2] = float32(c*a-s*b), float32(s*a+c*b)
+						}
+					}
+				}
+			}
+			return y
+		}}
+}
+
+func ropeCases() []decompCase {
+	var out []decompCase
+	for i, rc := range []ropeCase{
+		{x: []int{2, 3, 4, 8}},
+		{x: []int{2, 3, 4, 8}, interleave: true},
+		{x: []int{1, 5, 12}, heads: 2},
+		{x: []int{2, 4, 12}, heads: 3, interleave: true},
+		{x: []int{2, 2, 3, 8}, rd: 4},
+		{x: []int{2, 3, 16}, heads: 2, rd: 6, interleave: true},
+		{x: []int{2, 2, 3, 4}, positions: 7},
+		{x: []int{2, 3, 12}, heads: 2, positions: 5, rd: 4, interleave: true},
+		{x: []int{3, 2, 2, 6}, cacheB: 1, ortSkip: "ONNX Runtime 1.30 does not broadcast the caches over the batch"},
+	} {
+		out = append(out, rc.decomp(i))
+	}
+	return out
+}

@@ -219,3 +219,110 @@ func (c *nodeCtx) attnBias(b *builder, lq attnLayout, past, t int) (*ir.Value, e
 	}
 	return bias, b.err
 }
+
+// convRotaryEmbedding rotates the first rotary_embedding_dim (rd) features
+// of each head by the angles whose cosines and sines the caches hold:
+// with x1, x2 the halves of those features (interleaved: the even and odd
+// ones), real = cos·x1 − sin·x2 and imag = sin·x1 + cos·x2 replace them
+// (interleaved: back in alternation); the rest pass through. The caches
+// are [batch, seq, rd/2], or [positions, rd/2] gathered at position_ids
+// [batch, seq]. X is [batch, heads, seq, head size], or 3-D [batch, seq,
+// heads·head size] with num_heads.
+func convRotaryEmbedding(c *nodeCtx) error {
+	x, err := c.floatIn(0)
+	if err != nil {
+		return err
+	}
+	cs, err := c.floatIn(1)
+	if err != nil {
+		return err
+	}
+	sn, err := c.floatIn(2)
+	if err != nil {
+		return err
+	}
+	s := x.Type.Shape
+	var bsz, h, seq, d int
+	switch len(s) {
+	case 4:
+		bsz, h, seq, d = s[0], s[1], s[2], s[3]
+	case 3:
+		if h = c.int("num_heads", 0); h <= 0 || s[2]%h != 0 {
+			return c.errf("input %v is 3-D: num_heads %d must be positive and divide its hidden size", s, h)
+		}
+		bsz, seq, d = s[0], s[1], s[2]/h
+	default:
+		return c.errf("input %v must be 3-D [batch, seq, hidden] or 4-D [batch, heads, seq, head size]", s)
+	}
+	rd := c.int("rotary_embedding_dim", 0)
+	if rd == 0 {
+		rd = d
+	}
+	if rd < 2 || rd > d || rd%2 != 0 {
+		return c.errf("rotary_embedding_dim %d must be even and in [2, head size %d]", rd, d)
+	}
+	half := rd / 2
+	if !ir.EqualShape(cs.Type.Shape, sn.Type.Shape) {
+		return c.errf("cos_cache %v and sin_cache %v differ in shape", cs.Type.Shape, sn.Type.Shape)
+	}
+	b := c.build()
+	if pos := c.in(3); pos != nil {
+		if !pos.Type.DType.IsInt() || pos.Type.Quant != nil || !ir.EqualShape(pos.Type.Shape, []int{bsz, seq}) {
+			return c.errf("position_ids %v must be integers of shape [%d, %d]", pos.Type, bsz, seq)
+		}
+		if cs.Type.Rank() != 2 || cs.Type.Shape[1] != half {
+			return c.errf("with position_ids the caches %v must be [positions, %d]", cs.Type.Shape, half)
+		}
+		if pos.IsConst() {
+			pc := pos.Const
+			for i := range pc.Len() {
+				if p := pc.IntAt(i); p < 0 || p >= int64(cs.Type.Shape[0]) {
+					return c.errf("position_ids[%d] = %d is out of range [0, %d)", i, p, cs.Type.Shape[0])
+				}
+			}
+		}
+		cs = b.op("gather", "cos", ir.Attrs{"axis": ir.Int(0)}, cs, pos)
+		sn = b.op("gather", "sin", ir.Attrs{"axis": ir.Int(0)}, sn, pos)
+	} else if cc := cs.Type.Shape; len(cc) != 3 || cc[0] != bsz && cc[0] != 1 || cc[1] != seq || cc[2] != half {
+		return c.errf("without position_ids the caches %v must be [%d, %d, %d]", cc, bsz, seq, half)
+	}
+	// Heads view: [B, H, S, D] (4-D) or [B, S, H, D] (3-D); caches
+	// broadcast over the heads dim.
+	xv, cshape := x, []int{-1, 1, seq, half}
+	if len(s) == 3 {
+		xv, cshape = b.reshape("heads", x, []int{bsz, seq, h, d}), []int{-1, seq, 1, half}
+	}
+	if b.err != nil {
+		return b.err
+	}
+	cb := cs.Type.Shape[0]
+	cshape[0] = cb
+	cs, sn = b.reshape("cos_heads", cs, cshape), b.reshape("sin_heads", sn, cshape)
+	vs := xv.Type.Shape
+	sl := func(name string, start, end, step int) *ir.Value {
+		st, en, sp := make([]int, 4), slices.Clone(vs), ones(4)
+		st[3], en[3], sp[3] = start, end, step
+		return b.op("slice", name, ir.Attrs{"starts": ir.Ints(st...), "ends": ir.Ints(en...), "steps": ir.Ints(sp...)}, xv)
+	}
+	var x1, x2 *ir.Value
+	interleaved := c.int("interleaved", 0) != 0
+	if interleaved {
+		x1, x2 = sl("x_even", 0, rd, 2), sl("x_odd", 1, rd, 2)
+	} else {
+		x1, x2 = sl("x_first", 0, half, 1), sl("x_second", half, rd, 1)
+	}
+	real := b.op("sub", "real", nil, b.op("mul", "cos_x1", nil, cs, x1), b.op("mul", "sin_x2", nil, sn, x2))
+	imag := b.op("add", "imag", nil, b.op("mul", "sin_x1", nil, sn, x1), b.op("mul", "cos_x2", nil, cs, x2))
+	var rot *ir.Value
+	if interleaved {
+		pair := slices.Concat(vs[:3], []int{half, 1})
+		rot = b.op("concat", "pairs", ir.Attrs{"axis": ir.Int(4)}, b.reshape("real_pairs", real, pair), b.reshape("imag_pairs", imag, pair))
+		rot = b.reshape("rotated", rot, slices.Concat(vs[:3], []int{rd}))
+	} else {
+		rot = b.op("concat", "rotated", ir.Attrs{"axis": ir.Int(3)}, real, imag)
+	}
+	if rd < d {
+		rot = b.op("concat", "with_rest", ir.Attrs{"axis": ir.Int(3)}, rot, sl("rest", rd, d, 1))
+	}
+	return b.finish(b.reshape("", rot, s))
+}

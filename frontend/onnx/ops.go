@@ -150,6 +150,8 @@ func init() {
 		// Attention (convert_attention.go).
 		"Attention": {fn: convAttention, since: 23, notes: "→ transpose/reshape to [batch, heads, seq, head size], mul (scale), matmul by Kᵀ, softcap as mul/tanh/mul, add (attn_mask: bool → where 0 else −inf, padded with −inf to the total length; is_causal: a constant −inf mask above the diagonal after the past), softmax, matmul by V; grouped/multi-query heads (kv_num_heads) as a reshape of the query heads into groups; past_key/past_value concat → present_key/present_value; qk_matmul_output_mode 0-3 (matmul, softcap, mask, softmax: ONNX Runtime 1.30's order); computed in f32 whatever softmax_precision; nonpad_kv_seqlen unsupported"},
 
+		"RotaryEmbedding": {fn: convRotaryEmbedding, since: 23, notes: "→ slice of the rotated features (halves, or even and odd with interleaved), mul by the caches (gathered at position_ids when given), sub/add, concat (interleaved: reshape to pairs, concat, reshape), concat with the rest; 3-D input with num_heads or 4-D; rotary_embedding_dim"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
