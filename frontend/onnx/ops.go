@@ -152,6 +152,16 @@ func init() {
 
 		"RotaryEmbedding": {fn: convRotaryEmbedding, since: 23, notes: "→ slice of the rotated features (halves, or even and odd with interleaved), mul by the caches (gathered at position_ids when given), sub/add, concat (interleaved: reshape to pairs, concat, reshape), concat with the rest; 3-D input with num_heads or 4-D; rotary_embedding_dim"},
 
+		// Sequences, resolved at import (convert_seq.go).
+		"SequenceEmpty":      {fn: convSequenceEmpty, since: 11, notes: "an empty list of tensors at import (no IR); dtype"},
+		"SequenceConstruct":  {fn: convSequenceConstruct, since: 11, notes: "a list of the input tensors at import (no IR)"},
+		"SequenceAt":         {fn: convSequenceAt, since: 11, consts: []int{1}, notes: "the tensor at the position (constant, negative from the end)"},
+		"SequenceLength":     {fn: convSequenceLength, since: 11, notes: "→ const i64 scalar"},
+		"SequenceInsert":     {fn: convSequenceInsert, since: 11, consts: []int{2}, notes: "the list with the tensor inserted at the position (constant; default the end)"},
+		"SequenceErase":      {fn: convSequenceErase, since: 11, consts: []int{1}, notes: "the list without the tensor at the position (constant; default the last)"},
+		"SplitToSequence":    {fn: convSplitToSequence, since: 11, consts: []int{1}, notes: "→ one slice per part (constant split: lengths, a chunk size, or absent: size 1 with keepdims), listed at import"},
+		"ConcatFromSequence": {fn: convConcatFromSequence, since: 11, notes: "→ concat of the listed tensors; new_axis=1 → reshape each (a 1 at axis), concat"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
@@ -167,7 +177,7 @@ func init() {
 		"Tile":            {fn: convTile, consts: []int{1, 2}, notes: "→ reshape (a 1 before each repeated dim), expand, reshape; repeats must be constant; before opset 6 tiles and axis"},
 		"DepthToSpace":    {fn: convDepthToSpace, notes: "→ reshape, transpose, reshape; DCR and CRD modes"},
 		"SpaceToDepth":    {fn: convSpaceToDepth, notes: "→ reshape, transpose, reshape"},
-		"Identity":        {fn: convIdentity, notes: "removed: the output is the input"},
+		"Identity":        {fn: convIdentity, notes: "removed: the output is the input (a sequence too)"},
 		"Loop":            {fn: convLoop, consts: []int{0, 1}, notes: "unrolled when M and the condition fold to constants (at most 4096 iterations); scan outputs stacked along axis 0"},
 		"If":              {fn: convIf, consts: []int{0}, notes: "the branch a condition folded at import selects is inlined; a runtime condition is unsupported"},
 		"Dropout":         {fn: convDropout, consts: []int{2}, notes: "removed (inference): the output is the input, the mask all true"},
