@@ -162,6 +162,10 @@ func init() {
 		"SplitToSequence":    {fn: convSplitToSequence, since: 11, consts: []int{1}, notes: "→ one slice per part (constant split: lengths, a chunk size, or absent: size 1 with keepdims), listed at import"},
 		"ConcatFromSequence": {fn: convConcatFromSequence, since: 11, notes: "→ concat of the listed tensors; new_axis=1 → reshape each (a 1 at axis), concat"},
 
+		// Spectrograms (convert_stft.go).
+		"STFT":            {fn: convSTFT, since: 17, consts: []int{1, 3}, notes: "→ gather of the frames at constant indices, mul by the window (folded into the matrix when constant), reshape, matmul by a constant cos/sin matrix, reshape to [batch, frames, bins, 2]; real or complex signal; onesided; frame_step and frame_length must be constant"},
+		"MelWeightMatrix": {fn: convMelWeightMatrix, since: 17, foldOnly: true, consts: []int{0, 1, 2, 3, 4}, notes: "folded: all inputs must be constant; output_datatype FLOAT or an integer type"},
+
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
 		"Flatten":         {fn: convFlatten, notes: "→ reshape"},
