@@ -48,7 +48,8 @@ func (c *nodeCtx) attnHeads(b *builder, x *ir.Value, what, attr string) (*ir.Val
 // (query i sees the past and keys up to i: −inf above the diagonal that
 // starts at the past length); scores = softcap(Q·scale · Kᵀ) + bias (the
 // softcap before the mask, so masked scores stay −inf: ONNX's reference
-// and ONNX Runtime 1.30); Y = softmax(scores) · V. The past key and value
+// and ONNX Runtime 1.30); Y = softmax(scores) · V, a query that sees no
+// key getting 0 as in ONNX Runtime (ONNX's reference gives NaN). The past key and value
 // are concatenated before K and V (outputs 1 and 2); output 3 is the
 // scores after the matmul (mode 0), the softcap (1), the bias (2) or the
 // softmax (3), as ONNX Runtime 1.30 numbers them.
@@ -151,6 +152,12 @@ func convAttention(c *nodeCtx) error {
 	}
 	stages = append(stages, scores)
 	p := b.op("softmax", "probs", ir.Attrs{"axis": ir.Int(3)}, scores)
+	if bias != nil && deadRows(bias) {
+		// A query the mask hides every key from gets probabilities 0
+		// (ONNX Runtime's result), not the NaN of a softmax of −inf.
+		alive := b.op("greater", "alive", nil, b.reduce("reduce_max", "bias_max", bias, []int{bias.Type.Rank() - 1}, true), b.k("neg_inf", math.Inf(-1)))
+		p = b.op("where", "probs_alive", nil, alive, p, b.k("zero", 0))
+	}
 	stages = append(stages, p)
 	y := b.op("matmul", "y_groups", nil, b.reshape("probs_groups", p, []int{lq.b, lk.h, rep * lq.s, t}), v)
 	y = b.reshape("y_bhsd", y, []int{lq.b, lq.h, lq.s, lv.d})
@@ -325,4 +332,24 @@ func convRotaryEmbedding(c *nodeCtx) error {
 		rot = b.op("concat", "with_rest", ir.Attrs{"axis": ir.Int(3)}, rot, sl("rest", rd, d, 1))
 	}
 	return b.finish(b.reshape("", rot, s))
+}
+
+// deadRows says whether the bias may hide every key from some query: a
+// constant bias with a row of −inf, or any computed one.
+func deadRows(bias *ir.Value) bool {
+	if !bias.IsConst() {
+		return true
+	}
+	t := bias.Const
+	n := t.Shape[len(t.Shape)-1]
+	for r := 0; r < t.Len(); r += n {
+		dead := true
+		for j := r; j < r+n && dead; j++ {
+			dead = math.IsInf(t.At(j), -1)
+		}
+		if dead {
+			return true
+		}
+	}
+	return false
 }
