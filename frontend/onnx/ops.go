@@ -166,6 +166,9 @@ func init() {
 		"STFT":            {fn: convSTFT, since: 17, consts: []int{1, 3}, notes: "→ gather of the frames at constant indices, mul by the window (folded into the matrix when constant), reshape, matmul by a constant cos/sin matrix, reshape to [batch, frames, bins, 2]; real or complex signal; onesided; frame_step and frame_length must be constant"},
 		"MelWeightMatrix": {fn: convMelWeightMatrix, since: 17, foldOnly: true, consts: []int{0, 1, 2, 3, 4}, notes: "folded: all inputs must be constant; output_datatype FLOAT or an integer type"},
 
+		// Sampling grids (convert_grid.go).
+		"AffineGrid": {fn: convAffineGrid, since: 20, consts: []int{1}, notes: "→ matmul of the constant homogeneous output positions by thetaᵀ (transpose), reshape; 2-D and 3-D; align_corners; size must be constant"},
+
 		// Integer bit operations, folded (convert_bits.go).
 		"BitShift":   {fn: convBitShift, since: 11, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant (the IR has no bit operations); UINT8"},
 		"BitwiseAnd": {fn: convBitwise(func(a, b int64) int64 { return a & b }), since: 18, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant (the IR has no bit operations)"},
