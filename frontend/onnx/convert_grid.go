@@ -67,3 +67,123 @@ func convAffineGrid(c *nodeCtx) error {
 	g := b.op("matmul", "grid_points", nil, c.constant(c.tmpName("base_grid"), base, nil), tt)
 	return b.finish(b.reshape("", g, append(append([]int{ts[0]}, dims...), sp)))
 }
+
+// convGridSample samples X [N, C, H, W] at the grid [N, Ho, Wo, 2] of
+// normalized (x, y) positions: unnormalized to pixels (align_corners:
+// (g + 1)(size − 1)/2, else ((g + 1)·size − 1)/2); border padding clips
+// them to the image. Linear: the four neighbours floor and floor + 1 with
+// weights 1 − frac and frac; nearest: round (ties to even). The values
+// are gathered from X as [N·H·W, C] at runtime flat indices
+// n·H·W + y·W + x (computed in f32, cast to i32; each neighbour's
+// coordinates clipped into the image), weighted (zeros padding: 0 for a
+// neighbour outside), summed and moved back to [N, C, Ho, Wo].
+// The grid must be known at import, so that the indices and weights fold
+// to constants (the compiled backends gather only at constant indices).
+// Cubic modes, reflection padding and more than 2 spatial dims are
+// unsupported.
+func convGridSample(c *nodeCtx) error {
+	x, err := c.floatIn(0)
+	if err != nil {
+		return err
+	}
+	grid, err := c.floatIn(1)
+	if err != nil {
+		return err
+	}
+	if !grid.IsConst() {
+		return c.unsupported("the grid %q is computed at run time: pare imports GridSample with a grid known at import (the compiled backends gather only at constant indices)", c.inName(1))
+	}
+	xs, gs := x.Type.Shape, grid.Type.Shape
+	if len(xs) != 4 {
+		return c.unsupported("input %v: pare imports GridSample on 4-D inputs [N, C, H, W] only", xs)
+	}
+	if len(gs) != 4 || gs[0] != xs[0] || gs[3] != 2 {
+		return c.errf("grid %v must be [%d, Ho, Wo, 2]", gs, xs[0])
+	}
+	mode := c.str("mode", map[bool]string{true: "linear", false: "bilinear"}[c.opset >= 20])
+	switch mode {
+	case "bilinear", "linear":
+		mode = "linear"
+	case "nearest":
+	case "bicubic", "cubic":
+		return c.unsupported("mode %q is not supported (linear and nearest are)", mode)
+	default:
+		return c.errf("unknown mode %q", mode)
+	}
+	pad := c.str("padding_mode", "zeros")
+	switch pad {
+	case "zeros", "border":
+	case "reflection":
+		return c.unsupported("padding_mode \"reflection\" is not supported (zeros and border are)")
+	default:
+		return c.errf("unknown padding_mode %q", pad)
+	}
+	align := c.int("align_corners", 0) != 0
+	n, ch, h, w := xs[0], xs[1], xs[2], xs[3]
+	if n*h*w >= 1<<24 {
+		return c.unsupported("an input of %d pixels: the flat indices are computed in f32, exact below 2^24", n*h*w)
+	}
+	b := c.build()
+	// The pixel coordinate of grid component k (0: x along W, 1: y along H).
+	pixel := func(k, size int) *ir.Value {
+		g := b.sliceAxis([]string{"gx", "gy"}[k], grid, 3, k, k+1)
+		s, o := float64(size)/2, float64(size-1)/2
+		if align {
+			s = o
+		}
+		p := b.op("add", []string{"px", "py"}[k], nil, b.op("mul", []string{"gx_scaled", "gy_scaled"}[k], nil, g, b.k("scale", s)), b.k("offset", o))
+		if pad == "border" {
+			p = b.op("clip", []string{"px_border", "py_border"}[k], ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(size - 1))}, p)
+		}
+		return p
+	}
+	px, py := pixel(0, w), pixel(1, h)
+	// offsets[n] = n·H·W.
+	off := ir.NewTensor(ir.F32, []int{n, 1, 1, 1})
+	for i := range n {
+		off.F32[i] = float32(i * h * w)
+	}
+	offv := c.constant(c.tmpName("batch_offsets"), off, nil)
+	rows := b.reshape("rows", b.op("transpose", "nhwc", ir.Attrs{"perm": ir.Ints(0, 2, 3, 1)}, x), []int{n * h * w, ch})
+	// corner gathers the pixels at integer-valued coordinates (cx, cy),
+	// weighted by wgt (nil: 1), 0 outside the image with zeros padding.
+	corner := func(name string, cx, cy, wgt *ir.Value) *ir.Value {
+		xc := b.op("clip", name+"_xc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(w - 1))}, cx)
+		yc := b.op("clip", name+"_yc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(h - 1))}, cy)
+		flat := b.op("add", name+"_flat", nil, b.op("add", name+"_yw", nil, b.op("mul", name+"_y_row", nil, yc, b.k("width", float64(w))), xc), offv)
+		if b.err != nil {
+			return nil
+		}
+		idx := b.typed("cast", name+"_index", nil, ir.Type{DType: ir.I32, Shape: flat.Type.Shape}, flat)
+		idx = b.reshape(name+"_index_3d", idx, []int{n, gs[1], gs[2]})
+		v := b.op("gather", name+"_values", ir.Attrs{"axis": ir.Int(0)}, rows, idx) // [N, Ho, Wo, C]
+		if pad == "zeros" {
+			inside := b.op("and", name+"_inside", nil, b.op("equal", name+"_x_inside", nil, cx, xc), b.op("equal", name+"_y_inside", nil, cy, yc))
+			zero := b.k("zero", 0)
+			if wgt == nil {
+				wgt = b.op("where", name+"_weight", nil, inside, b.k("one", 1), zero)
+			} else {
+				wgt = b.op("where", name+"_weight_inside", nil, inside, wgt, zero)
+			}
+		}
+		if wgt == nil {
+			return v
+		}
+		return b.op("mul", name+"_weighted", nil, v, wgt)
+	}
+	var y *ir.Value
+	if mode == "nearest" {
+		y = corner("nearest", b.op("round", "px_round", nil, px), b.op("round", "py_round", nil, py), nil)
+	} else {
+		x0, y0 := b.op("floor", "px_floor", nil, px), b.op("floor", "py_floor", nil, py)
+		one := b.k("one", 1)
+		x1, y1 := b.op("add", "px_ceil", nil, x0, one), b.op("add", "py_ceil", nil, y0, one)
+		wx1, wy1 := b.op("sub", "wx1", nil, px, x0), b.op("sub", "wy1", nil, py, y0)
+		wx0, wy0 := b.op("sub", "wx0", nil, one, wx1), b.op("sub", "wy0", nil, one, wy1)
+		y = corner("c00", x0, y0, b.op("mul", "w00", nil, wx0, wy0))
+		y = b.op("add", "sum01", nil, y, corner("c10", x1, y0, b.op("mul", "w10", nil, wx1, wy0)))
+		y = b.op("add", "sum02", nil, y, corner("c01", x0, y1, b.op("mul", "w01", nil, wx0, wy1)))
+		y = b.op("add", "sum03", nil, y, corner("c11", x1, y1, b.op("mul", "w11", nil, wx1, wy1)))
+	}
+	return b.finish(b.op("transpose", "", ir.Attrs{"perm": ir.Ints(0, 3, 1, 2)}, y))
+}

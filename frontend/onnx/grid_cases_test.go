@@ -1,7 +1,10 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -83,6 +86,135 @@ func TestAffineGridErrors(t *testing.T) {
 		_, err := tc.m.load(t, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `node "AffineGrid_0"`) {
 			t.Errorf("%s: err = %v, want it to name AffineGrid_0 and say %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+type gridSampleCase struct {
+	x, grid []int // X [N, C, H, W], grid [N, Ho, Wo, 2]
+	mode    string
+	pad     string // "": left out (zeros)
+	align   bool
+	opset   int64
+}
+
+// ref samples X at the grid by the operator's definition.
+func (gc gridSampleCase) ref(xt, gt *ir.Tensor) *ir.Tensor {
+	n, ch, h, w := gc.x[0], gc.x[1], gc.x[2], gc.x[3]
+	ho, wo := gc.grid[1], gc.grid[2]
+	pad := gc.pad
+	if pad == "" {
+		pad = "zeros"
+	}
+	pixel := func(g float32, size int) float64 {
+		s, o := float32(size)/2, float32(size-1)/2
+		if gc.align {
+			s = o
+		}
+		p := float64(g*s + o) // as f32, like the decomposition
+		if pad == "border" {
+			p = math.Min(math.Max(p, 0), float64(size-1))
+		}
+		return p
+	}
+	at := func(b, c, yy, xx int) float64 {
+		if pad == "border" {
+			xx, yy = min(max(xx, 0), w-1), min(max(yy, 0), h-1)
+		} else if xx < 0 || xx >= w || yy < 0 || yy >= h {
+			return 0
+		}
+		return xt.At(flat([]int{b, c, yy, xx}, gc.x))
+	}
+	return refOut([]int{n, ch, ho, wo}, func(ix []int) float64 {
+		b, c, i, j := ix[0], ix[1], ix[2], ix[3]
+		px := pixel(gt.F32[flat([]int{b, i, j, 0}, gc.grid)], w)
+		py := pixel(gt.F32[flat([]int{b, i, j, 1}, gc.grid)], h)
+		if gc.mode == "nearest" {
+			return at(b, c, int(math.RoundToEven(py)), int(math.RoundToEven(px)))
+		}
+		x0, y0 := math.Floor(px), math.Floor(py)
+		fx, fy := px-x0, py-y0
+		xi, yi := int(x0), int(y0)
+		return (1-fx)*(1-fy)*at(b, c, yi, xi) + fx*(1-fy)*at(b, c, yi, xi+1) + (1-fx)*fy*at(b, c, yi+1, xi) + fx*fy*at(b, c, yi+1, xi+1)
+	})
+}
+
+func gridSampleCases() []decompCase {
+	var out []decompCase
+	for i, gc := range []gridSampleCase{
+		{x: []int{1, 2, 4, 5}, grid: []int{1, 3, 3, 2}, mode: "", opset: 16},
+		{x: []int{2, 3, 3, 4}, grid: []int{2, 2, 5, 2}, mode: "bilinear", pad: "border", opset: 16},
+		{x: []int{1, 1, 5, 5}, grid: []int{1, 4, 4, 2}, mode: "bilinear", align: true, opset: 16},
+		{x: []int{2, 2, 4, 3}, grid: []int{2, 3, 2, 2}, mode: "nearest", opset: 16},
+		{x: []int{1, 2, 3, 3}, grid: []int{1, 4, 3, 2}, mode: "nearest", pad: "border", align: true, opset: 16},
+		{x: []int{1, 2, 4, 4}, grid: []int{1, 3, 3, 2}, mode: "linear", pad: "zeros", opset: 20},
+		{x: []int{2, 1, 3, 5}, grid: []int{2, 2, 2, 2}, mode: "", pad: "border", align: true, opset: 20},
+	} {
+		var attrs []*attrProto
+		if gc.mode != "" {
+			attrs = append(attrs, aStr("mode", gc.mode))
+		}
+		if gc.pad != "" {
+			attrs = append(attrs, aStr("padding_mode", gc.pad))
+		}
+		if gc.align {
+			attrs = append(attrs, aInt("align_corners", 1))
+		}
+		grid := randParam(int64(800+i), -1.3, 1.3, gc.grid...)
+		out = append(out, decompCase{name: fmt.Sprintf("GridSample/%d_opset%d_%v_grid%v_%s_%s_align%v", i, gc.opset, gc.x, gc.grid, gc.mode, gc.pad, gc.align),
+			opset: gc.opset, op: "GridSample", x: gc.x, attrs: attrs, params: []*ir.Tensor{grid}, tol: 1e-4,
+			ref: func(x *ir.Tensor) *ir.Tensor { return gc.ref(x, grid) }})
+	}
+	return out
+}
+
+// TestGridSampleForms: with a constant grid the coordinates, indices and
+// weights fold; what is left gathers and weights the pixels.
+func TestGridSampleForms(t *testing.T) {
+	grid := randParam(1, -1.2, 1.2, 1, 2, 3, 2)
+	for _, tc := range []struct {
+		mode string
+		want []string
+	}{
+		{"bilinear", []string{"transpose", "reshape", "gather", "mul", "gather", "mul", "add", "gather", "mul", "add", "gather", "mul", "add", "transpose"}},
+		{"nearest", []string{"transpose", "reshape", "gather", "mul", "transpose"}},
+	} {
+		g := newModel(16).input("x", dtFloat, 1, 2, 3, 4).init("g", grid).
+			node("GridSample", []string{"x", "g"}, []string{"y"}, aStr("mode", tc.mode)).output("y").mustLoad(t, Options{})
+		if got := ops(g); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: ops %v, want %v", tc.mode, got, tc.want)
+		}
+	}
+}
+
+// TestGridSampleErrors: what GridSample does not support is an
+// UnsupportedError naming the node.
+func TestGridSampleErrors(t *testing.T) {
+	gs := func(x []int64, grid []int, attrs ...*attrProto) *mb {
+		return newModel(20).input("x", dtFloat, x...).init("g", f32s(grid)).node("GridSample", []string{"x", "g"}, []string{"y"}, attrs...).output("y")
+	}
+	for _, tc := range []struct {
+		name        string
+		m           *mb
+		want        string
+		unsupported bool
+	}{
+		{"runtime grid", newModel(16).input("x", dtFloat, 1, 1, 3, 3).input("g", dtFloat, 1, 2, 2, 2).
+			node("GridSample", []string{"x", "g"}, []string{"y"}).output("y"), `the grid "g" is computed at run time`, true},
+		{"cubic", gs([]int64{1, 1, 3, 3}, []int{1, 2, 2, 2}, aStr("mode", "cubic")), `mode "cubic" is not supported`, true},
+		{"reflection", gs([]int64{1, 1, 3, 3}, []int{1, 2, 2, 2}, aStr("padding_mode", "reflection")), `padding_mode "reflection" is not supported`, true},
+		{"5-D", gs([]int64{1, 1, 2, 3, 3}, []int{1, 2, 2, 2, 3}), "4-D inputs [N, C, H, W] only", true},
+		{"grid shape", gs([]int64{1, 1, 3, 3}, []int{2, 2, 2, 2}), "grid [2 2 2 2] must be [1, Ho, Wo, 2]", false},
+		{"mode", gs([]int64{1, 1, 3, 3}, []int{1, 2, 2, 2}, aStr("mode", "area")), `unknown mode "area"`, false},
+	} {
+		_, err := tc.m.load(t, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `node "GridSample_0"`) {
+			t.Errorf("%s: err = %v, want it to name GridSample_0 and say %q", tc.name, err, tc.want)
+			continue
+		}
+		var ue *UnsupportedError
+		if errors.As(err, &ue) != tc.unsupported {
+			t.Errorf("%s: err %v: UnsupportedError %v, want %v", tc.name, err, !tc.unsupported, tc.unsupported)
 		}
 	}
 }
