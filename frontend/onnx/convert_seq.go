@@ -20,10 +20,10 @@ type seqVal struct {
 	dtype ir.DType
 }
 
-// seqOps are the ops that take or make sequences; any other op given a
-// sequence is an error.
+// seqOps are the ops that take or make sequences (Loop as loop-carried
+// values); any other op given a sequence is an error.
 var seqOps = map[string]bool{"SequenceEmpty": true, "SequenceConstruct": true, "SequenceAt": true, "SequenceLength": true,
-	"SequenceInsert": true, "SequenceErase": true, "SplitToSequence": true, "ConcatFromSequence": true, "Identity": true}
+	"SequenceInsert": true, "SequenceErase": true, "SplitToSequence": true, "ConcatFromSequence": true, "Identity": true, "Loop": true}
 
 // seqIn returns input i, which must be a sequence.
 func (c *nodeCtx) seqIn(i int) (*seqVal, error) {
