@@ -1,6 +1,8 @@
 package onnx
 
 import (
+	"fmt"
+
 	"github.com/pare-ml/pare/ir"
 )
 
@@ -186,4 +188,125 @@ func convGridSample(c *nodeCtx) error {
 		y = b.op("add", "sum03", nil, y, corner("c11", x1, y1, b.op("mul", "w11", nil, wx1, wy1)))
 	}
 	return b.finish(b.op("transpose", "", ir.Attrs{"perm": ir.Ints(0, 3, 1, 2)}, y))
+}
+
+// convCol2Im (opset 18) sums the columns [N, C·Πblock, L] back into an
+// image [N, C, image...]: column element (block offset k, patch l) lands
+// at the image position l·stride + k·dilation − pad_begin (dropped in the
+// padding). With the columns viewed as [N, C, Πblock·L] and a 0 appended,
+// layer j gathers the j-th contribution to each image position (the 0
+// where there is none) at constant indices, and the layers are added.
+// image_shape and block_shape must be constant.
+func convCol2Im(c *nodeCtx) error {
+	x, err := c.floatIn(0)
+	if err != nil {
+		return err
+	}
+	read := func(i int, what string) ([]int, error) {
+		t, err := c.constArg(i, what)
+		if err != nil {
+			return nil, err
+		}
+		if !t.DType.IsInt() || len(t.Shape) != 1 || t.Len() < 1 {
+			return nil, c.errf("%s %v must be a 1-D integer tensor", what, t.Shape)
+		}
+		out := make([]int, t.Len())
+		for j := range out {
+			v := t.IntAt(j)
+			if v < 1 || v > int64(ir.MaxElements) {
+				return nil, c.errf("%s[%d] = %d must be positive", what, j, v)
+			}
+			out[j] = int(v)
+		}
+		return out, nil
+	}
+	img, err := read(1, "image_shape")
+	if err != nil {
+		return err
+	}
+	blk, err := read(2, "block_shape")
+	if err != nil {
+		return err
+	}
+	d := len(img)
+	if len(blk) != d {
+		return c.errf("image_shape %v and block_shape %v differ in length", img, blk)
+	}
+	dil, strides, pads := c.window("dilations", d, 1), c.window("strides", d, 1), c.window("pads", 2*d, 0)
+	if c.err != nil {
+		return c.err
+	}
+	if dil == nil {
+		dil = ones(d)
+	}
+	if strides == nil {
+		strides = ones(d)
+	}
+	if pads == nil {
+		pads = make([]int, 2*d)
+	}
+	patches := make([]int, d) // patches per dim
+	for i := range d {
+		span := img[i] + pads[i] + pads[d+i] - dil[i]*(blk[i]-1) - 1
+		if span < 0 {
+			return c.errf("the block %v (dilations %v) does not fit the padded image %v (pads %v)", blk, dil, img, pads)
+		}
+		patches[i] = span/strides[i] + 1
+	}
+	bn, ln := ir.NumElements(blk), ir.NumElements(patches)
+	xs := x.Type.Shape
+	if len(xs) != 3 || xs[1]%bn != 0 || xs[2] != ln {
+		return c.errf("input %v must be [N, C·%d, %d] (block %v, %v patches)", xs, bn, ln, blk, patches)
+	}
+	ch := xs[1] / bn
+	pix := ir.NumElements(img)
+	src := bn * ln // the index of the appended 0
+	var layers [][]int64
+	count := make([]int, pix)
+	pos := make([]int, d)
+	for k := range bn {
+		kk := unflatIndex(k, blk)
+		for l := range ln {
+			ll := unflatIndex(l, patches)
+			inside := true
+			for i := range d {
+				pos[i] = ll[i]*strides[i] + kk[i]*dil[i] - pads[i]
+				inside = inside && pos[i] >= 0 && pos[i] < img[i]
+			}
+			if !inside {
+				continue
+			}
+			o := flatIndex(pos, img)
+			j := count[o]
+			count[o]++
+			if j == len(layers) {
+				if !c.im.budget(8 * pix) {
+					return c.errf("the image %v is too large to build at import", img)
+				}
+				layer := make([]int64, pix)
+				for i := range layer {
+					layer[i] = int64(src)
+				}
+				layers = append(layers, layer)
+			}
+			layers[j][o] = int64(k*ln + l)
+		}
+	}
+	b := c.build()
+	cols := b.reshape("columns", x, []int{xs[0], ch, src})
+	zero := c.constant(c.tmpName("zero"), ir.NewTensor(ir.F32, []int{xs[0], ch, 1}), nil)
+	cols = b.op("concat", "columns_zero", ir.Attrs{"axis": ir.Int(2)}, cols, zero)
+	var y *ir.Value
+	for j, l := range layers {
+		g := b.op("gather", fmt.Sprintf("layer%d", j), ir.Attrs{"axis": ir.Int(2)}, cols, c.constant(c.tmpName(fmt.Sprintf("layer%d_indices", j)), ir.FromI64([]int{pix}, l), nil))
+		if y == nil {
+			y = g
+		} else {
+			y = b.op("add", fmt.Sprintf("sum%d", j), nil, y, g)
+		}
+	}
+	if y == nil { // every column element falls in the padding
+		y = c.constant(c.tmpName("zeros"), ir.NewTensor(ir.F32, []int{xs[0], ch, pix}), nil)
+	}
+	return b.finish(b.reshape("", y, append([]int{xs[0], ch}, img...)))
 }

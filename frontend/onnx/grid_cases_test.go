@@ -218,3 +218,100 @@ func TestGridSampleErrors(t *testing.T) {
 		}
 	}
 }
+
+func col2ImCases() []decompCase {
+	var out []decompCase
+	for i, tc := range []struct {
+		n, c               int
+		img, blk           []int
+		dil, strides, pads []int64 // nil: left out
+	}{
+		{n: 1, c: 2, img: []int{4, 5}, blk: []int{2, 2}},
+		{n: 2, c: 1, img: []int{5, 5}, blk: []int{3, 3}, strides: []int64{2, 2}, pads: []int64{1, 1, 1, 1}},
+		{n: 1, c: 2, img: []int{6, 4}, blk: []int{2, 3}, dil: []int64{2, 1}},
+		{n: 1, c: 3, img: []int{4, 6}, blk: []int{2, 2}, strides: []int64{2, 3}, pads: []int64{0, 1, 1, 0}},
+		{n: 1, c: 1, img: []int{7}, blk: []int{3}, strides: []int64{2}},
+	} {
+		d := len(tc.img)
+		get := func(l []int64, j int, def int) int {
+			if l == nil {
+				return def
+			}
+			return int(l[j])
+		}
+		patches := make([]int, d)
+		for j := range d {
+			span := tc.img[j] + get(tc.pads, j, 0) + get(tc.pads, d+j, 0) - get(tc.dil, j, 1)*(tc.blk[j]-1) - 1
+			patches[j] = span/get(tc.strides, j, 1) + 1
+		}
+		bn, ln := ir.NumElements(tc.blk), ir.NumElements(patches)
+		var attrs []*attrProto
+		if tc.dil != nil {
+			attrs = append(attrs, aInts("dilations", tc.dil...))
+		}
+		if tc.strides != nil {
+			attrs = append(attrs, aInts("strides", tc.strides...))
+		}
+		if tc.pads != nil {
+			attrs = append(attrs, aInts("pads", tc.pads...))
+		}
+		toI64 := func(v []int) *ir.Tensor {
+			t := ir.NewTensor(ir.I64, []int{len(v)})
+			for j, x := range v {
+				t.I64[j] = int64(x)
+			}
+			return t
+		}
+		outShape := append([]int{tc.n, tc.c}, tc.img...)
+		out = append(out, decompCase{name: fmt.Sprintf("Col2Im/%d_img%v_block%v_dil%v_strides%v_pads%v", i, tc.img, tc.blk, tc.dil, tc.strides, tc.pads),
+			opset: 18, op: "Col2Im", x: []int{tc.n, tc.c * bn, ln}, attrs: attrs, params: []*ir.Tensor{toI64(tc.img), toI64(tc.blk)},
+			ref: func(x *ir.Tensor) *ir.Tensor {
+				y := ir.NewTensor(ir.F32, outShape)
+				for b := range tc.n {
+					for c := range tc.c {
+						for k := range bn {
+							kk := unflat(k, tc.blk)
+							for l := range ln {
+								ll := unflat(l, patches)
+								pos := make([]int, d)
+								ok := true
+								for j := range d {
+									pos[j] = ll[j]*get(tc.strides, j, 1) + kk[j]*get(tc.dil, j, 1) - get(tc.pads, j, 0)
+									ok = ok && pos[j] >= 0 && pos[j] < tc.img[j]
+								}
+								if ok {
+									y.F32[flat(append([]int{b, c}, pos...), outShape)] += x.F32[flat([]int{b, c*bn + k, l}, x.Shape)]
+								}
+							}
+						}
+					}
+				}
+				return y
+			}})
+	}
+	return out
+}
+
+// TestCol2ImErrors: malformed Col2Im nodes are errors naming the node.
+func TestCol2ImErrors(t *testing.T) {
+	c2i := func(x []int64, img, blk *ir.Tensor, attrs ...*attrProto) *mb {
+		return newModel(18).input("x", dtFloat, x...).init("i", img).init("b", blk).node("Col2Im", []string{"x", "i", "b"}, []string{"y"}, attrs...).output("y")
+	}
+	for _, tc := range []struct {
+		name string
+		m    *mb
+		want string
+	}{
+		{"lengths", c2i([]int64{1, 4, 12}, i64s(4, 5), i64s(2)), "image_shape [4 5] and block_shape [2] differ in length"},
+		{"columns", c2i([]int64{1, 4, 11}, i64s(4, 5), i64s(2, 2)), "input [1 4 11] must be [N, C·4, 12]"},
+		{"fit", c2i([]int64{1, 4, 12}, i64s(2, 5), i64s(3, 2)), "does not fit the padded image"},
+		{"block", c2i([]int64{1, 4, 12}, i64s(4, 5), i64s(0, 2)), "block_shape[0] = 0 must be positive"},
+		{"runtime image", newModel(18).input("x", dtFloat, 1, 4, 12).input("i", dtInt64, 2).init("b", i64s(2, 2)).
+			node("Col2Im", []string{"x", "i", "b"}, []string{"y"}).output("y"), `input "i" must be a constant`},
+	} {
+		_, err := tc.m.load(t, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `node "Col2Im_0"`) {
+			t.Errorf("%s: err = %v, want it to name Col2Im_0 and say %q", tc.name, err, tc.want)
+		}
+	}
+}

@@ -171,6 +171,8 @@ func init() {
 
 		"GridSample": {fn: convGridSample, since: 16, notes: "→ per neighbour: the pixel coordinates (mul, add; border: clip), floor/round, clip into the image, a flat index n·H·W + y·W + x cast to i32, gather from X as [N·H·W, C], weights (zeros padding: where inside), add; transposes around; the grid must be known at import (indices and weights fold; the compiled backends gather at constant indices only); 4-D input; linear/bilinear and nearest; zeros and border padding; align_corners; cubic and reflection unsupported"},
 
+		"Col2Im": {fn: convCol2Im, since: 18, consts: []int{1, 2}, notes: "→ reshape to [N, C, Πblock·L], concat a 0, per layer of contributions to an image position a gather at constant indices, add, reshape; N-D; dilations, pads, strides; image_shape and block_shape must be constant"},
+
 		// Integer bit operations, folded (convert_bits.go).
 		"BitShift":   {fn: convBitShift, since: 11, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant (the IR has no bit operations); UINT8"},
 		"BitwiseAnd": {fn: convBitwise(func(a, b int64) int64 { return a & b }), since: 18, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant (the IR has no bit operations)"},
