@@ -79,8 +79,9 @@ func convAffineGrid(c *nodeCtx) error {
 // n·H·W + y·W + x (computed in f32, cast to i32; each neighbour's
 // coordinates clipped into the image), weighted (zeros padding: 0 for a
 // neighbour outside), summed and moved back to [N, C, Ho, Wo].
-// The grid must be known at import, so that the indices and weights fold
-// to constants (the compiled backends gather only at constant indices).
+// A grid known at import folds the indices and weights to constants; a
+// computed one imports and runs in rt, but the compiled backends gather
+// only at constant indices, so compiling it fails at the gather.
 // Cubic modes, reflection padding and more than 2 spatial dims are
 // unsupported.
 func convGridSample(c *nodeCtx) error {
@@ -91,9 +92,6 @@ func convGridSample(c *nodeCtx) error {
 	grid, err := c.floatIn(1)
 	if err != nil {
 		return err
-	}
-	if !grid.IsConst() {
-		return c.unsupported("the grid %q is computed at run time: pare imports GridSample with a grid known at import (the compiled backends gather only at constant indices)", c.inName(1))
 	}
 	xs, gs := x.Type.Shape, grid.Type.Shape
 	if len(xs) != 4 {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
 )
 
 // Cases of AffineGrid (convert_grid.go): theta is the input.
@@ -199,8 +200,6 @@ func TestGridSampleErrors(t *testing.T) {
 		want        string
 		unsupported bool
 	}{
-		{"runtime grid", newModel(16).input("x", dtFloat, 1, 1, 3, 3).input("g", dtFloat, 1, 2, 2, 2).
-			node("GridSample", []string{"x", "g"}, []string{"y"}).output("y"), `the grid "g" is computed at run time`, true},
 		{"cubic", gs([]int64{1, 1, 3, 3}, []int{1, 2, 2, 2}, aStr("mode", "cubic")), `mode "cubic" is not supported`, true},
 		{"reflection", gs([]int64{1, 1, 3, 3}, []int{1, 2, 2, 2}, aStr("padding_mode", "reflection")), `padding_mode "reflection" is not supported`, true},
 		{"5-D", gs([]int64{1, 1, 2, 3, 3}, []int{1, 2, 2, 2, 3}), "4-D inputs [N, C, H, W] only", true},
@@ -312,6 +311,40 @@ func TestCol2ImErrors(t *testing.T) {
 		_, err := tc.m.load(t, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), `node "Col2Im_0"`) {
 			t.Errorf("%s: err = %v, want it to name Col2Im_0 and say %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestGridSampleComputedGrid: a grid computed at run time imports and runs
+// in rt (the compiled backends cannot gather at its indices).
+func TestGridSampleComputedGrid(t *testing.T) {
+	for i, gc := range []gridSampleCase{
+		{x: []int{2, 2, 4, 5}, grid: []int{2, 3, 3, 2}, mode: "bilinear", opset: 16},
+		{x: []int{1, 3, 3, 4}, grid: []int{1, 2, 5, 2}, mode: "nearest", pad: "border", align: true, opset: 20},
+	} {
+		attrs := []*attrProto{aStr("mode", gc.mode)}
+		if gc.pad != "" {
+			attrs = append(attrs, aStr("padding_mode", gc.pad))
+		}
+		if gc.align {
+			attrs = append(attrs, aInt("align_corners", 1))
+		}
+		dims := func(s []int) []int64 {
+			out := make([]int64, len(s))
+			for j, d := range s {
+				out[j] = int64(d)
+			}
+			return out
+		}
+		g := newModel(gc.opset).input("x", dtFloat, dims(gc.x)...).input("g", dtFloat, dims(gc.grid)...).
+			node("GridSample", []string{"x", "g"}, []string{"y"}, attrs...).output("y").mustLoad(t, Options{})
+		x, grid := randParam(int64(10+i), -2, 2, gc.x...), randParam(int64(20+i), -1.3, 1.3, gc.grid...)
+		out, err := rt.Run(g, []*ir.Tensor{x, grid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := allClose(out[0], gc.ref(x, grid), 1e-4, 1e-4); err != nil {
+			t.Errorf("case %d: %v", i, err)
 		}
 	}
 }
