@@ -166,15 +166,13 @@ func init() {
 		"STFT":            {fn: convSTFT, since: 17, consts: []int{1, 3}, notes: "→ gather of the frames at constant indices, mul by the window (folded into the matrix when constant), reshape, matmul by a constant cos/sin matrix, reshape to [batch, frames, bins, 2]; real or complex signal; onesided; frame_step and frame_length must be constant"},
 		"MelWeightMatrix": {fn: convMelWeightMatrix, since: 17, foldOnly: true, consts: []int{0, 1, 2, 3, 4}, notes: "folded: all inputs must be constant; output_datatype FLOAT or an integer type"},
 
-		// Sampling grids (convert_grid.go).
+		// Sampling grids and im2col (convert_grid.go).
 		"AffineGrid": {fn: convAffineGrid, since: 20, consts: []int{1}, notes: "→ matmul of the constant homogeneous output positions by thetaᵀ (transpose), reshape; 2-D and 3-D; align_corners; size must be constant"},
-
 		"GridSample": {fn: convGridSample, since: 16, notes: "→ per neighbour: the pixel coordinates (mul, add; border: clip), floor/round, clip into the image, a flat index n·H·W + y·W + x cast to i32, gather from X as [N·H·W, C], weights (zeros padding: where inside), add; transposes around; a constant grid folds the indices and weights (a computed grid runs in rt, but the compiled backends gather at constant indices only); 4-D input; linear/bilinear and nearest; zeros and border padding; align_corners; cubic and reflection unsupported"},
+		"Col2Im":     {fn: convCol2Im, since: 18, consts: []int{1, 2}, notes: "→ reshape to [N, C, Πblock·L], concat a 0, per layer of contributions to an image position a gather at constant indices, add, reshape; N-D; dilations, pads, strides; image_shape and block_shape must be constant"},
 
-		"Col2Im": {fn: convCol2Im, since: 18, consts: []int{1, 2}, notes: "→ reshape to [N, C, Πblock·L], concat a 0, per layer of contributions to an image position a gather at constant indices, add, reshape; N-D; dilations, pads, strides; image_shape and block_shape must be constant"},
-
-		"Det": {fn: convDet, since: 11, notes: "a constant input folds; a computed one → slices of the elements, mul and sub for M ≤ 3 (larger computed matrices unsupported)"},
-
+		// Determinants (convert_det.go) and unpooling (convert_unpool.go).
+		"Det":       {fn: convDet, since: 11, notes: "a constant input folds; a computed one → slices of the elements, mul and sub for M ≤ 3 (larger computed matrices unsupported)"},
 		"MaxUnpool": {fn: convMaxUnpool, since: 9, consts: []int{2}, notes: "constant indices → as ScatterElements into zeros; computed indices (from a MaxPool of the same kernel, strides and pads) → per layer of the pooled elements whose window covers an output element, gathers of X and I at constant indices, equal to the element's flat index, where; output_shape must be constant"},
 
 		// Integer bit operations, folded (convert_bits.go).
