@@ -71,7 +71,7 @@ func convAttention(c *nodeCtx) error {
 		return c.unsupported("input 6 (nonpad_kv_seqlen) is not supported")
 	}
 	switch p := c.int("softmax_precision", 1); p {
-	case 1, 10, 11, 16: // FLOAT, FLOAT16, DOUBLE, BFLOAT16: computed in f32
+	case 0, 1, 10, 11, 16: // unset, FLOAT, FLOAT16, DOUBLE, BFLOAT16: computed in f32
 	default:
 		return c.errf("softmax_precision %d is not a floating-point type", p)
 	}
