@@ -107,6 +107,20 @@ func convMish(c *nodeCtx) error {
 	return b.finish(b.op("mul", "", nil, x, t))
 }
 
+// convSwish: x · sigmoid(alpha·x) (opset 24; alpha defaults to 1, which
+// needs no mul).
+func convSwish(c *nodeCtx) error {
+	x, b, err := c.actIn()
+	if err != nil {
+		return err
+	}
+	s := x
+	if alpha := c.float("alpha", 1); alpha != 1 {
+		s = b.op("mul", "scaled", nil, x, b.k("alpha", float64(alpha)))
+	}
+	return b.finish(b.op("mul", "", nil, x, b.op("sigmoid", "sigmoid", nil, s)))
+}
+
 // convGelu: x/2 · (1 + erf(x/√2)), or with approximate="tanh"
 // x/2 · (1 + tanh(√(2/π) · (x + 0.044715·x³))).
 func convGelu(c *nodeCtx) error {

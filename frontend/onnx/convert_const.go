@@ -9,6 +9,10 @@ import (
 // Constants, shape queries, and ops removed at import (Identity, Dropout).
 
 func convIdentity(c *nodeCtx) error {
+	if s := c.im.seqs[c.inName(0)]; s != nil {
+		c.setSeq(0, s)
+		return nil
+	}
 	x, err := c.need(0)
 	if err != nil {
 		return err

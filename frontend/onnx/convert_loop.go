@@ -47,13 +47,20 @@ func convLoop(c *nodeCtx) error {
 		return err
 	}
 	defer leave()
+	// A loop-carried value is a tensor, or a sequence (a list the body
+	// appends to, as torch exports list building).
 	carried := []*ir.Value{}
+	carriedSeq := []*seqVal{}
 	for j := 2; j < len(c.n.GetInput()); j++ {
+		if sq := im.seqs[c.inName(j)]; sq != nil {
+			carried, carriedSeq = append(carried, nil), append(carriedSeq, sq)
+			continue
+		}
 		v, err := c.need(j)
 		if err != nil {
 			return err
 		}
-		carried = append(carried, v)
+		carried, carriedSeq = append(carried, v), append(carriedSeq, nil)
 	}
 	nIn, nOut := len(body.GetInput()), len(body.GetOutput())
 	if nIn != 2+len(carried) || nOut < 1+len(carried) {
@@ -86,15 +93,23 @@ func convLoop(c *nodeCtx) error {
 	}
 	// Body names that shadow outer ones hide them until the loop is done.
 	shadowed := map[string]*ir.Value{}
+	shadowedSeq := map[string]*seqVal{}
 	for _, name := range local {
 		if v := im.vals[name]; name != "" && v != nil {
 			shadowed[name] = v
 			delete(im.vals, name)
 		}
+		if sq := im.seqs[name]; name != "" && sq != nil {
+			shadowedSeq[name] = sq
+			delete(im.seqs, name)
+		}
 	}
 	defer func() {
 		for name, v := range shadowed {
 			im.vals[name] = v
+		}
+		for name, sq := range shadowedSeq {
+			im.seqs[name] = sq
 		}
 	}()
 	if im.converted+int(m)*len(body.GetNode()) > maxImportedNodes {
@@ -110,6 +125,10 @@ func convLoop(c *nodeCtx) error {
 		cond.SetInt(0, 1)
 		im.vals[body.GetInput()[1].GetName()] = c.constant(c.tmpName("cond"), cond, nil)
 		for j, v := range carried {
+			if carriedSeq[j] != nil {
+				im.seqs[body.GetInput()[2+j].GetName()] = carriedSeq[j]
+				continue
+			}
 			im.vals[body.GetInput()[2+j].GetName()] = v
 		}
 		for i, n := range body.GetNode() {
@@ -122,16 +141,31 @@ func convLoop(c *nodeCtx) error {
 		}
 		outs := make([]*ir.Value, nOut)
 		for i, o := range body.GetOutput() {
+			if sq := im.seqs[o.GetName()]; sq != nil && i >= 1 && i < 1+len(carried) && carriedSeq[i-1] != nil {
+				carriedSeq[i-1] = sq
+				continue
+			}
 			if outs[i] = im.vals[o.GetName()]; outs[i] == nil {
+				if im.seqs[o.GetName()] != nil {
+					return c.unsupported("body output %q is a sequence where the loop carries a tensor or scans: pare carries sequences only as loop-carried values that start as sequences", o.GetName())
+				}
 				return c.errf("body output %q is not computed", o.GetName())
 			}
+			if i >= 1 && i < 1+len(carried) && carriedSeq[i-1] != nil {
+				return c.errf("body output %q is a tensor, but the loop carries a sequence there", o.GetName())
+			}
 		}
-		copy(carried, outs[1:1+len(carried)])
+		for j := range carried {
+			if carriedSeq[j] == nil {
+				carried[j] = outs[1+j]
+			}
+		}
 		for s := range scans {
 			scans[s] = append(scans[s], outs[1+len(carried)+s])
 		}
 		for _, name := range local {
 			delete(im.vals, name)
+			delete(im.seqs, name)
 		}
 		if !outs[0].IsConst() || outs[0].Const.Len() != 1 {
 			return c.unsupported("the body's condition must fold to a constant (pare unrolls loops at import)")
@@ -141,6 +175,10 @@ func convLoop(c *nodeCtx) error {
 		}
 	}
 	for j, v := range carried {
+		if carriedSeq[j] != nil {
+			c.setSeq(j, carriedSeq[j])
+			continue
+		}
 		c.set(j, v)
 	}
 	for s, vs := range scans {

@@ -56,7 +56,7 @@ func importBytes(name, dir string, data []byte, opts Options) (*ir.Graph, error)
 	}
 	gname := strings.TrimSuffix(name, filepath.Ext(name))
 	im := &importer{model: name, dir: dir, opts: opts, g: ir.NewGraph(gname),
-		vals: map[string]*ir.Value{}, uses: map[*ir.Value]int{}, qconsts: map[*ir.Value][]*ir.Value{}, foldErr: map[*ir.Value]error{}}
+		vals: map[string]*ir.Value{}, seqs: map[string]*seqVal{}, uses: map[*ir.Value]int{}, qconsts: map[*ir.Value][]*ir.Value{}, foldErr: map[*ir.Value]error{}}
 	if err := im.run(&m); err != nil {
 		var ne *nodeError
 		if len(im.defaulted) > 0 && errors.As(err, &ne) {
@@ -80,6 +80,7 @@ type importer struct {
 	inputs map[string]bool // graph inputs that are not initializers (params or bound)
 
 	vals    map[string]*ir.Value      // ONNX tensor name → value
+	seqs    map[string]*seqVal        // ONNX sequence name → its tensors (convert_seq.go)
 	uses    map[*ir.Value]int         // how many values use a value as an argument
 	qconsts map[*ir.Value][]*ir.Value // quantized copies of a constant
 	folded  int64                     // bytes of constants made by folding
@@ -370,12 +371,15 @@ func (im *importer) convert(i int, n *onnxpb.NodeProto) error {
 		return c.unsupported("the model expands to more than %d nodes at import (unrolled loops and inlined branches count once per copy)", maxImportedNodes)
 	}
 	for j, in := range n.GetInput() {
-		if in != "" && im.vals[in] == nil {
+		if in != "" && im.vals[in] == nil && im.seqs[in] == nil {
 			return c.errf("input %d, %q, is not defined before the node (the graph must be in topological order)", j, in)
+		}
+		if in != "" && im.seqs[in] != nil && !seqOps[c.op] {
+			return c.unsupported("input %d, %q, is a sequence: pare resolves sequences at import and imports them only into the Sequence ops, SplitToSequence and ConcatFromSequence", j, in)
 		}
 	}
 	for _, out := range n.GetOutput() {
-		if out != "" && im.vals[out] != nil {
+		if out != "" && (im.vals[out] != nil || im.seqs[out] != nil) {
 			return c.errf("output %q is defined twice", out)
 		}
 	}
@@ -387,7 +391,7 @@ func (im *importer) convert(i int, n *onnxpb.NodeProto) error {
 		return err
 	}
 	for j, out := range n.GetOutput() {
-		if out != "" && im.vals[out] == nil {
+		if out != "" && im.vals[out] == nil && im.seqs[out] == nil {
 			return c.unsupported("output %d (%q) is not supported", j, out)
 		}
 	}
@@ -400,6 +404,9 @@ func (im *importer) defineResults() error {
 	for _, out := range im.graph.GetOutput() {
 		name := out.GetName()
 		v := im.vals[name]
+		if v == nil && im.seqs[name] != nil {
+			return unsupportedf("graph output %q is a sequence: pare resolves sequences at import, and a graph returns tensors", name)
+		}
 		if v == nil {
 			return fmt.Errorf("graph output %q is not computed by any node", name)
 		}

@@ -145,7 +145,7 @@ func i32Param(seed int64, lo, hi int, shape ...int) *ir.Tensor {
 // selects data[t], a slice of data.shape[k:] that updates[t] fills.
 func scatterTargets(op string, data []int, idx *ir.Tensor, axis int) []int {
 	var dst []int
-	if op == "ScatterElements" {
+	if op == "ScatterElements" || op == "Scatter" {
 		for u := range idx.Len() {
 			pos := unflat(u, idx.Shape)
 			v := int(idx.IntAt(u))
@@ -232,6 +232,10 @@ func scatterCases() []decompCase {
 		{op: "ScatterElements", opset: 18, x: []int{4, 3}, idx: dups, axis: 1, red: "max", i32: true, lo: -30, hi: 30},
 		{op: "ScatterElements", opset: 13, x: []int{2, 4}, data: []int{5, 4}, idx: i64([]int{2, 4}, 4, 0, -1, 2, 1, 3, 0, 0), axis: 0, upd: true},
 		{op: "ScatterElements", opset: 11, x: []int{6}, idx: i64([]int{3}, 5, 0, -3), axis: 0},
+		{op: "Scatter", opset: 9, x: []int{3, 4}, idx: i64([]int{2, 4}, 1, 0, 2, 0, 2, 2, 0, 1), axis: 99},
+		{op: "Scatter", opset: 10, x: []int{2, 5, 3}, idx: i32idx, axis: -2},
+		{op: "Scatter", opset: 10, x: []int{4, 3}, idx: i64([]int{4, 2}, 0, 2, 1, 0, 2, 1, 0, 1), axis: 1},
+		{op: "Scatter", opset: 9, x: []int{2, 4}, data: []int{5, 4}, idx: i64([]int{2, 4}, 4, 0, -1, 2, 1, 3, 0, 0), axis: 0, upd: true},
 		{op: "ScatterND", opset: 11, x: []int{4, 3}, idx: i64([]int{2, 1}, 1, 3)},
 		{op: "ScatterND", opset: 13, x: []int{2, 3, 4}, idx: i64([]int{2, 2}, 0, 1, -1, -1)},
 		{op: "ScatterND", opset: 13, x: []int{2, 3}, idx: i64([]int{3, 2}, 0, 1, 1, 2, -1, 0)},
@@ -249,7 +253,7 @@ func scatterCases() []decompCase {
 		}
 		ax := 0
 		var attrs []*attrProto
-		if tc.axis != 99 && tc.op == "ScatterElements" {
+		if tc.axis != 99 && tc.op != "ScatterND" {
 			attrs, ax = append(attrs, aInt("axis", tc.axis)), (int(tc.axis)+len(data))%len(data)
 		}
 		red := "none"

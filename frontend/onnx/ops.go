@@ -102,6 +102,7 @@ func init() {
 		"Softsign":        {fn: convSoftsign, notes: "→ x / (1 + abs(x))"},
 		"Mish":            {fn: convMish, since: 18, notes: "→ x·tanh(softplus(x)), softplus as for Softplus"},
 		"Gelu":            {fn: convGelu, since: 20, notes: "→ x/2·(1 + erf(x/√2)); approximate=tanh → x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³)))"},
+		"Swish":           {fn: convSwish, since: 24, notes: "→ x·sigmoid(alpha·x)"},
 		"ThresholdedRelu": {fn: convThresholdedRelu, since: 10, notes: "→ max(x, alpha)·clip(ceil(relu(x − alpha)), max 1) (exact, no comparison)"},
 
 		// Normalizations decomposed (convert_norm.go).
@@ -137,6 +138,7 @@ func init() {
 		"Hardmax":          {fn: convHardmax, notes: "→ argmax (keepdims), equal against a constant iota along the axis, where 1 else 0: one-hot of the first maximum; before opset 13 the 2-D coercion at axis as for Softmax"},
 		"RMSNormalization": {fn: convRMSNorm, since: 23, notes: "→ x / sqrt(reduce_mean(x²) + epsilon) over the dims from axis, · scale; stash_type 1 only"},
 		"ScatterElements":  {fn: convScatterElements, since: 11, consts: []int{1}, notes: "→ reshape to 1-D, gather from concat(data, updates) at a precomputed index vector (the last update to an element wins); reduction add/mul/max/min → per layer of updates to one element a gather and add/mul/max/min (at most 64 layers); indices must be constant"},
+		"Scatter":          {fn: convScatterElements, since: 9, consts: []int{1}, notes: "the opset 9-10 name of ScatterElements (no reduction): as ScatterElements"},
 		"ScatterND":        {fn: convScatterND, since: 11, consts: []int{1}, notes: "→ as ScatterElements, each index tuple writing a slice; indices must be constant"},
 		"ReverseSequence":  {fn: convReverseSequence, since: 10, consts: []int{1}, notes: "→ reshape to 1-D, gather at precomputed flat indices, reshape; sequence_lens must be constant"},
 		"CenterCropPad":    {fn: convCenterCropPad, since: 18, consts: []int{1}, notes: "→ pad (zeros; negative pads crop), the odd element of a crop left of the center, of a pad on the right; shape must be constant"},
@@ -144,6 +146,41 @@ func init() {
 		"HammingWindow":    {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 25/46 − 21/46·cos(2πn/N), as HannWindow"},
 		"BlackmanWindow":   {fn: convWindow, since: 17, consts: []int{0}, notes: "→ const 0.42 − 0.5·cos(2πn/N) + 0.08·cos(4πn/N), as HannWindow"},
 		"DFT":              {fn: convDFT, since: 17, consts: []int{1, 2}, notes: "→ transpose (signal last), reshape, matmul by a constant cos/sin matrix (real and imaginary parts), reshape, transpose; real or complex input; inverse; onesided for real forward; dft_length (truncate or zero-pad) and the opset-20 axis input must be constant"},
+
+		// Attention (convert_attention.go).
+		"Attention": {fn: convAttention, since: 23, notes: "→ transpose/reshape to [batch, heads, seq, head size], mul (scale), matmul by Kᵀ, softcap as mul/tanh/mul, add (attn_mask: bool → where 0 else −inf, padded with −inf to the total length; is_causal: a constant −inf mask above the diagonal after the past), softmax (a query the mask hides every key from gets 0, as in ONNX Runtime: reduce_max of the mask, greater, where), matmul by V; grouped/multi-query heads (kv_num_heads) as a reshape of the query heads into groups; past_key/past_value concat → present_key/present_value; qk_matmul_output_mode 0-3 (matmul, softcap, mask, softmax: ONNX Runtime 1.30's order); computed in f32 whatever softmax_precision; nonpad_kv_seqlen unsupported"},
+
+		"RotaryEmbedding": {fn: convRotaryEmbedding, since: 23, notes: "→ slice of the rotated features (halves, or even and odd with interleaved), mul by the caches (gathered at position_ids when given), sub/add, concat (interleaved: reshape to pairs, concat, reshape), concat with the rest; 3-D input with num_heads or 4-D; rotary_embedding_dim"},
+
+		// Sequences, resolved at import (convert_seq.go).
+		"SequenceEmpty":      {fn: convSequenceEmpty, since: 11, notes: "an empty list of tensors at import (no IR); dtype"},
+		"SequenceConstruct":  {fn: convSequenceConstruct, since: 11, notes: "a list of the input tensors at import (no IR)"},
+		"SequenceAt":         {fn: convSequenceAt, since: 11, consts: []int{1}, notes: "the tensor at the position (constant, negative from the end)"},
+		"SequenceLength":     {fn: convSequenceLength, since: 11, notes: "→ const i64 scalar"},
+		"SequenceInsert":     {fn: convSequenceInsert, since: 11, consts: []int{2}, notes: "the list with the tensor inserted at the position (constant; default the end)"},
+		"SequenceErase":      {fn: convSequenceErase, since: 11, consts: []int{1}, notes: "the list without the tensor at the position (constant; default the last)"},
+		"SplitToSequence":    {fn: convSplitToSequence, since: 11, consts: []int{1}, notes: "→ one slice per part (constant split: lengths, a chunk size, or absent: size 1 with keepdims), listed at import"},
+		"ConcatFromSequence": {fn: convConcatFromSequence, since: 11, notes: "→ concat of the listed tensors; new_axis=1 → reshape each (a 1 at axis), concat"},
+
+		// Spectrograms (convert_stft.go).
+		"STFT":            {fn: convSTFT, since: 17, consts: []int{1, 3}, notes: "→ gather of the frames at constant indices, mul by the window (folded into the matrix when constant), reshape, matmul by a constant cos/sin matrix, reshape to [batch, frames, bins, 2]; real or complex signal; onesided; frame_step and frame_length must be constant"},
+		"MelWeightMatrix": {fn: convMelWeightMatrix, since: 17, foldOnly: true, consts: []int{0, 1, 2, 3, 4}, notes: "folded: all inputs must be constant; output_datatype FLOAT or an integer type"},
+
+		// Sampling grids and im2col (convert_grid.go).
+		"AffineGrid": {fn: convAffineGrid, since: 20, consts: []int{1}, notes: "→ matmul of the constant homogeneous output positions by thetaᵀ (transpose), reshape; 2-D and 3-D; align_corners; size must be constant"},
+		"GridSample": {fn: convGridSample, since: 16, notes: "→ per neighbour: the pixel coordinates (mul, add; border: clip), floor/round, clip into the image, a flat index n·H·W + y·W + x cast to i32, gather from X as [N·H·W, C], weights (zeros padding: where inside), add; transposes around; a constant grid folds the indices and weights (a computed grid runs in rt, but the compiled backends gather at constant indices only); 4-D input; linear/bilinear and nearest; zeros and border padding; align_corners; cubic and reflection unsupported"},
+		"Col2Im":     {fn: convCol2Im, since: 18, consts: []int{1, 2}, notes: "→ reshape to [N, C, Πblock·L], concat a 0, per layer of contributions to an image position a gather at constant indices, add, reshape; N-D; dilations, pads, strides; image_shape and block_shape must be constant"},
+
+		// Determinants (convert_det.go) and unpooling (convert_unpool.go).
+		"Det":       {fn: convDet, since: 11, notes: "a constant input folds; a computed one → slices of the elements, mul and sub for M ≤ 3 (larger computed matrices unsupported)"},
+		"MaxUnpool": {fn: convMaxUnpool, since: 9, consts: []int{2}, notes: "constant indices → as ScatterElements into zeros; computed indices (from a MaxPool of the same kernel, strides and pads) → per layer of the pooled elements whose window covers an output element, gathers of X and I at constant indices, equal to the element's flat index, where; output_shape must be constant"},
+
+		// Integer bit operations, folded (convert_bits.go).
+		"BitShift":   {fn: convBitShift, since: 11, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant (the IR has no bit operations); UINT8"},
+		"BitwiseAnd": {fn: convBitwise(func(a, b int64) int64 { return a & b }), since: 18, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant (the IR has no bit operations)"},
+		"BitwiseOr":  {fn: convBitwise(func(a, b int64) int64 { return a | b }), since: 18, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant"},
+		"BitwiseXor": {fn: convBitwise(func(a, b int64) int64 { return a ^ b }), since: 18, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant"},
+		"BitwiseNot": {fn: convBitwiseNot, since: 18, foldOnly: true, consts: []int{0}, notes: "folded: all inputs must be constant"},
 
 		// Shapes, layout and constants (convert_shape.go).
 		"Reshape":         {fn: convReshape, consts: []int{1}, notes: "→ reshape with the declared shape; 0, -1 and allowzero resolved; before opset 5 the shape attribute"},
@@ -160,8 +197,8 @@ func init() {
 		"Tile":            {fn: convTile, consts: []int{1, 2}, notes: "→ reshape (a 1 before each repeated dim), expand, reshape; repeats must be constant; before opset 6 tiles and axis"},
 		"DepthToSpace":    {fn: convDepthToSpace, notes: "→ reshape, transpose, reshape; DCR and CRD modes"},
 		"SpaceToDepth":    {fn: convSpaceToDepth, notes: "→ reshape, transpose, reshape"},
-		"Identity":        {fn: convIdentity, notes: "removed: the output is the input"},
-		"Loop":            {fn: convLoop, consts: []int{0, 1}, notes: "unrolled when M and the condition fold to constants (at most 4096 iterations); scan outputs stacked along axis 0"},
+		"Identity":        {fn: convIdentity, notes: "removed: the output is the input (a sequence too)"},
+		"Loop":            {fn: convLoop, consts: []int{0, 1}, notes: "unrolled when M and the condition fold to constants (at most 4096 iterations); scan outputs stacked along axis 0; a loop-carried value may be a sequence (a list built in the loop)"},
 		"If":              {fn: convIf, consts: []int{0}, notes: "the branch a condition folded at import selects is inlined; a runtime condition is unsupported"},
 		"Dropout":         {fn: convDropout, consts: []int{2}, notes: "removed (inference): the output is the input, the mask all true"},
 		"Constant":        {fn: convConstant, notes: "→ const; value, value_float(s), value_int(s)"},
