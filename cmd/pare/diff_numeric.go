@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
 )
 
 // numericDiff runs a and b in rt on the same inputs and prints, for every
-// value of b whose name a has too with as many elements, how far b's
+// value of b whose name a has too (or a has without b's suffix .q, the
+// quantize pass's name for a value's integer form) with as many elements, how far b's
 // values (dequantized when quantized) are from a's: the signal-to-noise
 // ratio in dB and the largest absolute difference. This is where a
 // quantized model loses accuracy, layer by layer. Where b fused an
@@ -36,12 +38,17 @@ func numericDiff(w io.Writer, a, b *ir.Graph, in []*ir.Tensor) error {
 	fmt.Fprintf(w, "%9s %11s  %-14s %s\n", "snr_dB", "max_abs", "op", "value (B's type)")
 	n := 0
 	err = pb.Trace(in, func(v *ir.Value, t *ir.Tensor) {
-		r := ref[v.Name]
+		name := v.Name
+		r := ref[name]
+		if r == nil && strings.HasSuffix(name, ".q") { // the quantized form of A's value
+			name = strings.TrimSuffix(name, ".q")
+			r = ref[name]
+		}
 		got := asFloat(v, t)
 		if r == nil || got == nil || len(r) != len(got) || v.IsConst() {
 			return
 		}
-		lo, hi := fusedClamp(v, a.Lookup(v.Name))
+		lo, hi := fusedClamp(v, a.Lookup(name))
 		var se, sp, worst float64
 		for i, x := range r {
 			want := math.Min(math.Max(float64(x), lo), hi)
