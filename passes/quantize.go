@@ -147,6 +147,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	if err := calibrate(g, ctx.Data, obs, c.calib.name != "minmax", ctx); err != nil {
 		return fmt.Errorf("calibration: %v", err)
 	}
+	dropFlat(g, obs, rep)
 	skip := map[*ir.Value]bool{}
 	for _, t := range targets {
 		if matchName(t, c.keep) {
@@ -177,7 +178,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	}
 	kept := 0
 	for _, t := range targets {
-		if skip[t] {
+		if nt := ng.Lookup(t.Name); skip[t] || nt == nil || nt.Type.DType == ir.F32 {
 			kept++
 		}
 	}
@@ -188,13 +189,45 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 		ctx.Data.Len())
 	if kept > 0 {
 		var names []string
-		for _, t := range sortedValues(g, skip) {
-			names = append(names, t.Name)
+		for _, t := range targets {
+			if nt := ng.Lookup(t.Name); skip[t] || nt == nil || nt.Type.DType == ir.F32 {
+				names = append(names, t.Name)
+			}
 		}
 		rep.Notef("left in f32: %v", names)
 	}
 	*g = *ng
 	return nil
+}
+
+// dropFlat removes the observers of activations that took a single value
+// (or none) on every calibration sample: a range of width zero gives a
+// scale of nothing (1e-8/255), and any other value at run time would
+// saturate. Without an observer a value has no quantized form, so the
+// layers reading or writing it stay in f32. The usual cause is calibration
+// data that never exercises an input, such as a recurrent state fed zeros.
+func dropFlat(g *ir.Graph, obs map[*ir.Value]*observer, rep *Report) {
+	flat := map[*ir.Value]bool{}
+	for v, o := range obs {
+		if !(o.max > o.min) {
+			flat[v] = true
+		}
+	}
+	if len(flat) == 0 {
+		return
+	}
+	var names []string
+	for _, v := range sortedValues(g, flat) {
+		o := obs[v]
+		if o.n == 0 {
+			names = append(names, v.Name+" (not reached)")
+		} else {
+			names = append(names, fmt.Sprintf("%s (always %g)", v.Name, o.min))
+		}
+		delete(obs, v)
+	}
+	rep.Notef("calibration: %d activations took one value on every sample and stay f32 with the layers that read or write them (give data that exercises them, e.g. a recurrent state taken from a running stream rather than zeros): %s",
+		len(names), strings.Join(names, ", "))
 }
 
 // fitBudget returns layers to f32, most sensitive first, until the top-1
