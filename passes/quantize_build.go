@@ -27,6 +27,14 @@ type qbuilder struct {
 // quantPreserving ops run on quantized tensors and keep their input's parameters.
 var quantPreserving = map[string]bool{"relu": true, "clip": true, "maxpool": true, "reshape": true, "transpose": true}
 
+// quantPad reports whether v is a pad that runs on quantized tensors as it
+// is: one that repeats or reflects its input, or fills with 0 (the zero
+// point, exact in any activation range, which always holds 0). Channel pads
+// (BlazeFace's residual blocks) are of that kind.
+func quantPad(v *ir.Value) bool {
+	return v.Op.Name == "pad" && len(v.Args) == 1 && (v.Str("mode") != "constant" || v.Float("value") == 0)
+}
+
 func (c *qconfig) build(g *ir.Graph, obs map[*ir.Value]*observer, skip map[*ir.Value]bool) (*ir.Graph, error) {
 	b := &qbuilder{c: c, obs: obs, ng: ir.NewGraph(g.Name), fl: map[*ir.Value]*ir.Value{}, qv: map[*ir.Value]*ir.Value{}, skip: skip,
 		concatOf: map[*ir.Value]*ir.Value{}}
@@ -125,7 +133,7 @@ func (b *qbuilder) value(v *ir.Value) error {
 			return err
 		}
 	}
-	if quantPreserving[v.Op.Name] && b.qv[v.Args[0]] != nil {
+	if (quantPreserving[v.Op.Name] || quantPad(v)) && b.qv[v.Args[0]] != nil {
 		x := b.qv[v.Args[0]]
 		attrs := v.Attrs.Clone()
 		if v.Op.Name == "clip" {
@@ -196,12 +204,24 @@ func (b *qbuilder) value(v *ir.Value) error {
 func (b *qbuilder) concat(v *ir.Value) (bool, error) {
 	q := b.c.actQuant(b.obs[v])
 	args := make([]*ir.Value, len(v.Args))
+	nq := 0
 	for i, a := range v.Args {
 		x := b.qv[a]
+		if x == nil && a.IsConst() && a.Type.DType == ir.F32 {
+			// A constant (BlazeFace's zero channels, as Barracuda exports a
+			// channel pad) joins in the concat's own parameters.
+			x = b.ng.AddConst(a.Name+".q", quantizeConst(a.Const, q, b.c.adt), q)
+			x.Source = a.Source
+		} else if x != nil {
+			nq++
+		}
 		if x == nil || x.Type.DType != b.c.adt {
 			return false, nil
 		}
 		args[i] = x
+	}
+	if nq == 0 {
+		return false, nil
 	}
 	for i, x := range args {
 		if !x.Type.Quant.Equal(q) {
@@ -364,4 +384,15 @@ func weightErrorShift(v *ir.Value, w *ir.Tensor, deq []float32, mean []float64, 
 		}
 	}
 	return delta
+}
+
+// quantizeConst quantizes f32 t with per-tensor q to dt (ties to even, saturating).
+func quantizeConst(t *ir.Tensor, q *ir.Quant, dt ir.DType) *ir.Tensor {
+	lo, hi := dt.Range()
+	y := ir.NewTensor(dt, t.Shape)
+	for i, f := range t.F32 {
+		r := math.RoundToEven(float64(f)/float64(q.Scale[0])) + float64(q.ZeroPoint[0])
+		y.SetInt(i, int64(math.Max(float64(lo), math.Min(float64(hi), r))))
+	}
+	return y
 }

@@ -47,6 +47,8 @@ func main() {
 		err = audioMain(os.Args[2:])
 	case "seq":
 		err = seqMain(os.Args[2:])
+	case "frontier":
+		err = frontierMain(os.Args[2:])
 	case "split":
 		err = splitMain(os.Args[2:])
 	default:
@@ -230,6 +232,37 @@ func seqMain(args []string) error {
 		fmt.Printf("  chunk %2d: f32 %.4f int8 %.4f\n", i, fo[i], qo[i])
 	}
 	return nil
+}
+
+// frontierMain writes a copy of an int8 graph whose results are, besides
+// its own, the integer values its dequantizes read (the edge of every
+// integer region), so that backends can be compared with rt on integers
+// alone where the float ops between the regions differ in the last bit:
+// frontier -int8 q.ir -o cut.ir.
+func frontierMain(args []string) error {
+	fs := flag.NewFlagSet("frontier", flag.ExitOnError)
+	qp := fs.String("int8", "", "quantized model (.ir)")
+	out := fs.String("o", "", "output .ir")
+	fs.Parse(args)
+	g, err := ir.ReadFile(*qp)
+	if err != nil {
+		return err
+	}
+	seen := map[*ir.Value]bool{}
+	for _, r := range g.Results {
+		seen[r] = true
+	}
+	for _, v := range g.Values {
+		if v.Op.Name == "dequantize" && !v.Args[0].IsConst() && !v.Args[0].IsParam() && !seen[v.Args[0]] {
+			seen[v.Args[0]] = true
+			g.Results = append(g.Results, v.Args[0])
+		}
+	}
+	if err := ir.Verify(g); err != nil {
+		return err
+	}
+	fmt.Printf("%s: %d results\n", g.Name, len(g.Results))
+	return ir.WriteFile(*out, g)
 }
 
 // rng is a small deterministic generator (splitmix64).
@@ -438,6 +471,9 @@ func snrMain(args []string) error {
 	local := map[*ir.Value]string{}
 	for _, v := range loc.layers {
 		local[v] = fmt.Sprintf("local %6.2f dB", db(loc.sig[v], loc.noise[v]))
+		if c := loc.clipped[v]; c > 0 {
+			local[v] += fmt.Sprintf(" (%2.0f %% of its error from clipping)", 100*c/loc.noise[v])
+		}
 	}
 	if *inOrder {
 		for i, p := range pairs {
@@ -481,10 +517,11 @@ type localSNR struct {
 	layers  []*ir.Value // quantized values whose arguments all have f32 namesakes
 	sig     map[*ir.Value]float64
 	noise   map[*ir.Value]float64
+	clipped map[*ir.Value]float64 // noise from f32 values outside the int8 range
 }
 
 func newLocal(fg, qg *ir.Graph) *localSNR {
-	l := &localSNR{fg: fg, qg: qg, fbyName: map[string]*ir.Value{}, sig: map[*ir.Value]float64{}, noise: map[*ir.Value]float64{}}
+	l := &localSNR{fg: fg, qg: qg, fbyName: map[string]*ir.Value{}, sig: map[*ir.Value]float64{}, noise: map[*ir.Value]float64{}, clipped: map[*ir.Value]float64{}}
 	for _, v := range fg.Values {
 		l.fbyName[v.Name] = v
 	}
@@ -562,6 +599,10 @@ func (l *localSNR) sample(f32 map[string]*ir.Tensor) error {
 			y := (float64(out.IntAt(k)) - float64(q.ZeroPoint[c])) * float64(q.Scale[c])
 			l.sig[v] += float64(x) * float64(x)
 			l.noise[v] += (y - float64(x)) * (y - float64(x))
+			lo, hi := v.Type.DType.Range()
+			if f := float64(x)/float64(q.Scale[c]) + float64(q.ZeroPoint[c]); f < float64(lo)-0.5 || f > float64(hi)+0.5 {
+				l.clipped[v] += (y - float64(x)) * (y - float64(x))
+			}
 		}
 	}
 	return nil
