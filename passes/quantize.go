@@ -93,6 +93,18 @@ func isTarget(v *ir.Value) (axis int, ok bool) {
 	return 0, false
 }
 
+// quantBinary reports whether v is an add or mul of two activations (either
+// may broadcast), which runs quantized when both operands are.
+func quantBinary(v *ir.Value) bool {
+	return (v.Op.Name == "add" || v.Op.Name == "mul") && v.Type.DType == ir.F32 && !v.Args[0].IsConst() && !v.Args[1].IsConst() &&
+		(v.Op.AttrDef("act") == nil || v.Str("act") == "none")
+}
+
+// quantUnary are the ops with a quantized form (an 8-bit per-tensor input,
+// a result of its own parameters) that run quantized when their input is:
+// PP-OCR's hard-swish, the sigmoid and tanh of gates and heads.
+var quantUnary = map[string]bool{"hardswish": true, "sigmoid": true, "tanh": true}
+
 // outKey is the value whose range a layer's quantized result takes: the
 // relu / clip that is its only user (so the activation costs no range), else itself.
 func outKey(u map[*ir.Value][]*ir.Value, v *ir.Value) *ir.Value {
@@ -103,6 +115,13 @@ func outKey(u map[*ir.Value][]*ir.Value, v *ir.Value) *ir.Value {
 }
 
 func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
+	// Written-out hard-swish (x * relu6(x+3) / 6, as PP-OCR exports it)
+	// becomes the op first, which has a quantized form: otherwise its mul
+	// would be quantized on its own and fuse could no longer find it.
+	if n := fuseHardSwish(g); n > 0 {
+		g.RemoveDead()
+		rep.Notef("%d written-out hard-swish became hardswish (quantized as one op)", n)
+	}
 	u := users(g)
 	obs := map[*ir.Value]*observer{}
 	want := func(v *ir.Value, chanAxis int) {
@@ -133,11 +152,13 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 		if v.Op.Name == "concat" && v.Type.DType == ir.F32 {
 			want(v, -1)
 		}
-		if v.Op.Name == "add" && v.Type.DType == ir.F32 && !v.Args[0].IsConst() && !v.Args[1].IsConst() &&
-			ir.EqualShape(v.Args[0].Type.Shape, v.Args[1].Type.Shape) {
+		if quantBinary(v) {
 			want(v, -1)
 			want(v.Args[0], -1)
 			want(v.Args[1], -1)
+		}
+		if quantUnary[v.Op.Name] && v.Type.DType == ir.F32 && !v.Args[0].IsConst() {
+			want(v, -1)
 		}
 	}
 	if len(targets) == 0 {

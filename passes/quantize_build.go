@@ -161,7 +161,21 @@ func (b *qbuilder) value(v *ir.Value) error {
 			return err
 		}
 	}
-	if v.Op.Name == "add" && b.obs[v] != nil && v.Str("act") == "none" && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
+	if quantUnary[v.Op.Name] && b.obs[v] != nil && b.qv[v.Args[0]] != nil {
+		x := b.qv[v.Args[0]]
+		if q := x.Type.Quant; q != nil && q.Axis < 0 && (x.Type.DType == ir.I8 || x.Type.DType == ir.U8) {
+			attrs := v.Attrs.Clone()
+			if b.c.rq == "tflite" {
+				attrs["rq"] = ir.Str("tflite")
+			}
+			nv, err := b.add(v.Op.Name, []*ir.Value{x}, attrs, ir.Type{DType: b.c.adt, Quant: b.c.actQuant(b.obs[v])}, v.Name, v.Source)
+			if err == nil {
+				b.qv[v] = nv
+				return nil
+			}
+		}
+	}
+	if quantBinary(v) && b.obs[v] != nil && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
 		qa, err := b.quant(v.Args[0])
 		if err != nil {
 			return err
@@ -175,7 +189,7 @@ func (b *qbuilder) value(v *ir.Value) error {
 			if b.c.rq == "tflite" {
 				attrs["rq"] = ir.Str("tflite")
 			}
-			nv, err := b.add("add", []*ir.Value{qa, qb}, attrs, ir.Type{DType: qa.Type.DType, Quant: b.c.actQuant(b.obs[v])}, v.Name, v.Source)
+			nv, err := b.add(v.Op.Name, []*ir.Value{qa, qb}, attrs, ir.Type{DType: qa.Type.DType, Quant: b.c.actQuant(b.obs[v])}, v.Name, v.Source)
 			if err == nil {
 				b.qv[v] = nv
 				return nil

@@ -45,6 +45,13 @@ func (k *kfn) qmap() error {
 			return unsupported(k.s, "integer clamp of %v", xt)
 		}
 		e = L("y[i] = %s(clampI(int32(x0[i]), %d, %d))", t, m.Lo, m.Hi)
+	case "table":
+		// 256 entries from the input type's least value (codegen.unaryTable).
+		lo := 0
+		if xt == ir.I8 {
+			lo = -128
+		}
+		e = L("y[i] = %s(x1[int(x0[i])-(%d)])", t, lo)
 	case "trunc":
 		// rt's float32ToInt: toward zero where |x| < 2^63, else (NaN
 		// too) MinInt64; then wrapped by the conversion.
@@ -56,7 +63,7 @@ func (k *kfn) qmap() error {
 	default:
 		return unsupported(k.s, "quant map %q", m.Kind)
 	}
-	if m.Kind != "clamp" && m.Kind != "trunc" && m.Kind != "quantize" && m.Kind != "quantize_away" && xt == ir.F32 {
+	if m.Kind != "clamp" && m.Kind != "trunc" && m.Kind != "table" && m.Kind != "quantize" && m.Kind != "quantize_away" && xt == ir.F32 {
 		return unsupported(k.s, "%s of %v", m.Kind, xt)
 	}
 	if xt == ir.Bool {

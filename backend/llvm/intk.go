@@ -241,6 +241,13 @@ func (k *kfn) qmap(s *codegen.Step, in []value.Value, y value.Value) error {
 			r = k.b.NewTrunc(q2, i32)
 		case "clamp":
 			r = k.clampI(k.loadInt(x, i, xdt), m.Lo, m.Hi)
+		case "table":
+			// 256 entries from the input type's least value (codegen.unaryTable).
+			lo := int64(-128)
+			if xdt == pir.U8 {
+				lo = 0
+			}
+			r = k.load(in[1], k.b.NewSExt(k.b.NewSub(k.loadInt(x, i, xdt), c32(lo)), i64))
 		case "trunc":
 			// rt's float32ToInt: toward zero where |f| < 2^63, else
 			// (NaN too) MinInt64; fptosi's poison beyond stays unselected.

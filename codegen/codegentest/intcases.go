@@ -72,6 +72,17 @@ func intConvCase(name string, dt ir.DType, x, w []int, attrs ir.Attrs, perChanne
 	}}
 }
 
+// qunaryCase is a quantized unary op (compiled as a table of its 256 results).
+func qunaryCase(name, op, rq string, x, y ir.Type) IntCase {
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		attrs := ir.Attrs{}
+		if rq != "" {
+			attrs["rq"] = ir.Str(rq)
+		}
+		return g.Add(op, []*ir.Value{add(x)}, attrs, y, name, name)
+	}}
+}
+
 func qbinCase(name, op string, attrs ir.Attrs, a, b ir.Type, y ir.Type) IntCase {
 	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add(op, []*ir.Value{add(a), add(b)}, attrs, y, name, name)
@@ -147,6 +158,10 @@ var IntCases = []IntCase{
 	intBinCase("mul", ir.I16, []int{2, 5}, []int{2, 1}), intBinCase("div", ir.I8, []int{40}, []int{40}),
 	intBinCase("div", ir.U8, []int{40}, []int{1}), intBinCase("max", ir.U8, []int{6}, []int{6}),
 	intBinCase("min", ir.I16, []int{6}, []int{6}),
+	qunaryCase("hardswish_i8_float", "hardswish", "", QT(ir.I8, 0.05, -20, 3, 37), QT(ir.I8, 0.04, -90)),
+	qunaryCase("hardswish_u8_tflite", "hardswish", "tflite", QT(ir.U8, 0.05, 110, 3, 37), QT(ir.U8, 0.03, 20)),
+	qunaryCase("sigmoid_i8_float", "sigmoid", "", QT(ir.I8, 0.06, 3, 2, 41), QT(ir.I8, 1.0/256, -128)),
+	qunaryCase("tanh_i8_tflite", "tanh", "tflite", QT(ir.I8, 0.03, -5, 2, 41), QT(ir.I8, 1.0/128, 0)),
 	{"relu_i8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("relu", []*ir.Value{add(QT(ir.I8, 0.1, -20, 4, 5))}, nil, ir.Type{}, "r", "r")
 	}},

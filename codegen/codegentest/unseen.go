@@ -18,11 +18,16 @@ type UnseenCase struct {
 	Name  string
 	From  string
 	Build func(r *rand.Rand) (*ir.Graph, error)
+	// Float are the ops quantize leaves in f32 inside the int8 graph (no
+	// quantized form in the IR yet), between a dequantize and a quantize.
+	Float []string
 }
 
 // UnseenCases are the patterns.
 var UnseenCases = []UnseenCase{
-	{"blaze_block", "BlazeFace (ONNX and TFLite): a residual block whose shortcut pads channels with zeros, and a concat of a constant zero tensor", blazeBlock},
+	{"blaze_block", "BlazeFace (ONNX and TFLite): a residual block whose shortcut pads channels with zeros, and a concat of a constant zero tensor", blazeBlock, nil},
+	{"ppocr_lcnet_block", "PP-OCR (cls, det, rec): written-out hard-swish x·relu6(x+3)/6 after convs, a squeeze-excite gate (global average pool, convs, hard-sigmoid, broadcast mul), a residual add with broadcasting and a sigmoid head", lcnetBlock,
+		[]string{"global_avgpool", "hardsigmoid"}},
 }
 
 // UnseenInputs draws n input sets for g: smooth values in [-1, 1].
@@ -99,4 +104,30 @@ func blazeBlock(r *rand.Rand) (*ir.Graph, error) {
 	c := b.add("concat", ir.Attrs{"axis": ir.Int(1)}, ir.Type{}, s, z)
 	m := b.add("maxpool", ir.Attrs{"kernel": ir.Ints(2, 2), "strides": ir.Ints(2, 2)}, ir.Type{}, c)
 	return b.done(b.conv(m, 6, 1, 1, 1))
+}
+
+// hardSwishOut writes hard-swish out as PP-OCR's Paddle export does.
+func (b *builder) hardSwishOut(x *ir.Value) *ir.Value {
+	three := b.g.AddConst("three", ir.FromF32(nil, []float32{3}), nil)
+	six := b.g.AddConst("six", ir.FromF32(nil, []float32{6}), nil)
+	c := b.add("clip", ir.Attrs{"min": ir.Float(0), "max": ir.Float(6)}, ir.Type{}, b.add("add", nil, ir.Type{}, x, three))
+	return b.add("div", nil, ir.Type{}, b.add("mul", nil, ir.Type{}, x, c), six)
+}
+
+func lcnetBlock(r *rand.Rand) (*ir.Graph, error) {
+	b := &builder{g: ir.NewGraph("lcnet_block"), r: r}
+	x := b.g.AddParam("x", ir.TensorType(ir.F32, 1, 3, 12, 12))
+	h := b.hardSwishOut(b.conv(x, 8, 3, 2, 1))
+	d := b.hardSwishOut(b.conv(h, 8, 3, 1, 8))
+	// Squeeze-excite: the gate broadcasts over the spatial dims.
+	s := b.add("global_avgpool", nil, ir.Type{}, d)
+	s = b.add("relu", nil, ir.Type{}, b.conv(s, 4, 1, 1, 1))
+	s = b.add("hardsigmoid", ir.Attrs{"alpha": ir.Float(0.2), "beta": ir.Float(0.5)}, ir.Type{}, b.conv(s, 8, 1, 1, 1))
+	e := b.add("mul", nil, ir.Type{}, d, s)
+	p := b.conv(e, 8, 1, 1, 1)
+	// A residual add whose second operand broadcasts along the width.
+	col := b.add("maxpool", ir.Attrs{"kernel": ir.Ints(1, 6), "strides": ir.Ints(1, 6)}, ir.Type{}, h)
+	a := b.add("add", nil, ir.Type{}, p, b.add("relu", nil, ir.Type{}, col))
+	y := b.add("sigmoid", nil, ir.Type{}, b.conv(a, 2, 1, 1, 1))
+	return b.done(y)
 }

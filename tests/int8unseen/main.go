@@ -406,6 +406,7 @@ func snrMain(args []string) error {
 	nout := len(fg.Results)
 	sig := make([]float64, nout+len(pairs))
 	noise := make([]float64, nout+len(pairs))
+	maxd, maxf := make([]float64, nout), make([]float64, nout)
 	ns := data.Len() / per
 	for s := 0; s < ns; s++ {
 		in := ir.FromF32(inShape, data.F32[s*per:(s+1)*per])
@@ -448,6 +449,10 @@ func snrMain(args []string) error {
 				}
 				sig[i] += x * x
 				noise[i] += (y - x) * (y - x)
+				if i < nout {
+					maxd[i] = math.Max(maxd[i], math.Abs(y-x))
+					maxf[i] = math.Max(maxf[i], math.Abs(x))
+				}
 			}
 		}
 	}
@@ -459,7 +464,8 @@ func snrMain(args []string) error {
 	}
 	fmt.Printf("%s: %d samples\n", fg.Name, ns)
 	for i := 0; i < nout; i++ {
-		fmt.Printf("output %-28s SNR %6.2f dB  rel L2 %.4f\n", fg.Results[i].Name, db(sig[i], noise[i]), math.Sqrt(noise[i]/sig[i]))
+		fmt.Printf("output %-28s SNR %6.2f dB  rel L2 %.4f  max |int8-f32| %.4g of max |f32| %.4g\n", fg.Results[i].Name, db(sig[i], noise[i]),
+			math.Sqrt(noise[i]/sig[i]), maxd[i], maxf[i])
 	}
 	if *layers == 0 {
 		return nil
