@@ -105,6 +105,24 @@ func quantBinary(v *ir.Value) bool {
 // PP-OCR's hard-swish, the sigmoid and tanh of gates and heads.
 var quantUnary = map[string]bool{"hardswish": true, "sigmoid": true, "tanh": true}
 
+// spatialMean reports whether v averages a 4-D tensor over its two spatial
+// dims: global_avgpool, or reduce_mean over axes 2 and 3 (TFLite's MEAN of a
+// global pool, imported in NCHW). Its integer form is TFLite's spatial
+// mean (integer sum, fixed-point rescale), which the backends compile.
+func spatialMean(v *ir.Value) bool {
+	if len(v.Args) != 1 || v.Args[0].Type.Rank() != 4 {
+		return false
+	}
+	switch v.Op.Name {
+	case "global_avgpool":
+		return true
+	case "reduce_mean":
+		ax := v.IntList("axes")
+		return len(ax) == 2 && (ax[0] == 2 && ax[1] == 3 || ax[0] == 3 && ax[1] == 2 || ax[0] == -2 && ax[1] == -1)
+	}
+	return false
+}
+
 // outKey is the value whose range a layer's quantized result takes: the
 // relu / clip that is its only user (so the activation costs no range), else itself.
 func outKey(u map[*ir.Value][]*ir.Value, v *ir.Value) *ir.Value {
@@ -157,7 +175,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 			want(v.Args[0], -1)
 			want(v.Args[1], -1)
 		}
-		if quantUnary[v.Op.Name] && v.Type.DType == ir.F32 && !v.Args[0].IsConst() {
+		if (quantUnary[v.Op.Name] || spatialMean(v)) && v.Type.DType == ir.F32 && !v.Args[0].IsConst() {
 			want(v, -1)
 		}
 	}

@@ -175,6 +175,11 @@ func (b *qbuilder) value(v *ir.Value) error {
 			}
 		}
 	}
+	if spatialMean(v) && b.obs[v] != nil && b.qv[v.Args[0]] != nil {
+		if done, err := b.mean(v); done || err != nil {
+			return err
+		}
+	}
 	if quantBinary(v) && b.obs[v] != nil && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
 		qa, err := b.quant(v.Args[0])
 		if err != nil {
@@ -210,6 +215,33 @@ func (b *qbuilder) value(v *ir.Value) error {
 	}
 	b.fl[v] = nv
 	return nil
+}
+
+// mean emits a spatial mean (spatialMean) as TFLite's integer mean with
+// keepdims, reshaped to v's shape when v drops the spatial dims.
+func (b *qbuilder) mean(v *ir.Value) (bool, error) {
+	x := b.qv[v.Args[0]]
+	q := x.Type.Quant
+	if q == nil || q.Axis >= 0 || (x.Type.DType != ir.I8 && x.Type.DType != ir.U8) {
+		return false, nil
+	}
+	name := v.Name
+	kept := v.Type.Rank() == 4
+	if !kept {
+		name += ".mean"
+	}
+	attrs := ir.Attrs{"axes": ir.Ints(2, 3), "keepdims": ir.Int(1), "rq": ir.Str("tflite")}
+	nv, err := b.add("reduce_mean", []*ir.Value{x}, attrs, ir.Type{DType: x.Type.DType, Quant: b.c.actQuant(b.obs[v])}, name, v.Source)
+	if err != nil {
+		return false, nil
+	}
+	if !kept {
+		if nv, err = b.add("reshape", []*ir.Value{nv}, nil, ir.Type{Shape: v.Type.Shape}, v.Name, v.Source); err != nil {
+			return false, err
+		}
+	}
+	b.qv[v] = nv
+	return true, nil
 }
 
 // concat concatenates the integers when every input is quantized: inputs
