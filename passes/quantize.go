@@ -96,8 +96,19 @@ func isTarget(v *ir.Value) (axis int, ok bool) {
 // quantBinary reports whether v is an add or mul of two activations (either
 // may broadcast), which runs quantized when both operands are.
 func quantBinary(v *ir.Value) bool {
-	return (v.Op.Name == "add" || v.Op.Name == "mul") && v.Type.DType == ir.F32 && !v.Args[0].IsConst() && !v.Args[1].IsConst() &&
-		(v.Op.AttrDef("act") == nil || v.Str("act") == "none")
+	if (v.Op.Name != "add" && v.Op.Name != "mul") || v.Type.DType != ir.F32 || (v.Op.AttrDef("act") != nil && v.Str("act") != "none") {
+		return false
+	}
+	a, b := v.Args[0], v.Args[1]
+	return !a.IsConst() && !b.IsConst() || !a.IsConst() && scalarConst(b) || scalarConst(a) && !b.IsConst()
+}
+
+// scalarConst reports whether v is a constant f32 scalar (one element, of
+// any rank): an operand of a quantized add or mul it joins as an 8-bit
+// constant that represents it within float rounding (±|c| over ±127), as
+// PP-OCRv4's learnable affine blocks (x·a + b around hard-swish) need.
+func scalarConst(v *ir.Value) bool {
+	return v.IsConst() && v.Type.DType == ir.F32 && v.Const != nil && v.Const.Len() == 1
 }
 
 // quantUnary are the ops with a quantized form (an 8-bit per-tensor input,

@@ -181,11 +181,11 @@ func (b *qbuilder) value(v *ir.Value) error {
 		}
 	}
 	if quantBinary(v) && b.obs[v] != nil && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
-		qa, err := b.quant(v.Args[0])
+		qa, err := b.operand(v.Args[0])
 		if err != nil {
 			return err
 		}
-		qb, err := b.quant(v.Args[1])
+		qb, err := b.operand(v.Args[1])
 		if err != nil {
 			return err
 		}
@@ -215,6 +215,27 @@ func (b *qbuilder) value(v *ir.Value) error {
 	}
 	b.fl[v] = nv
 	return nil
+}
+
+// operand is the quantized version of an activation (quant), or of a
+// scalar constant: ±|c| over ±127 (zero point 0, or 128 for u8
+// activations), so that the 8-bit constant stands for c itself.
+func (b *qbuilder) operand(v *ir.Value) (*ir.Value, error) {
+	if !scalarConst(v) {
+		return b.quant(v)
+	}
+	c := math.Abs(float64(v.Const.F32[0]))
+	if c == 0 {
+		c = 1
+	}
+	zp := int64(0)
+	if b.c.adt == ir.U8 {
+		zp = 128
+	}
+	q := ir.PerTensor(float32(c/127), zp)
+	x := b.ng.AddConst(v.Name+".q", quantizeConst(v.Const, q, b.c.adt), q)
+	x.Source = v.Source
+	return x, nil
 }
 
 // mean emits a spatial mean (spatialMean) as TFLite's integer mean with

@@ -26,6 +26,7 @@ type UnseenCase struct {
 // UnseenCases are the patterns.
 var UnseenCases = []UnseenCase{
 	{"blaze_block", "BlazeFace (ONNX and TFLite): a residual block whose shortcut pads channels with zeros, and a concat of a constant zero tensor", blazeBlock, nil},
+	{"ppocr_affine_hswish", "PP-OCRv4 det and rec: learnable affine blocks, x·a + b with scalar a and b, around each hard-swish", affineHSwish, nil},
 	{"ppocr_lcnet_block", "PP-OCR (cls, det, rec): written-out hard-swish x·relu6(x+3)/6 after convs, a squeeze-excite gate (global average pool, convs, hard-sigmoid, broadcast mul), a residual add with broadcasting and a sigmoid head", lcnetBlock,
 		[]string{"hardsigmoid"}},
 }
@@ -133,4 +134,15 @@ func lcnetBlock(r *rand.Rand) (*ir.Graph, error) {
 	a := b.add("add", nil, ir.Type{}, p, b.add("relu", nil, ir.Type{}, col))
 	y := b.add("sigmoid", nil, ir.Type{}, b.conv(a, 2, 1, 1, 1))
 	return b.done(y)
+}
+
+func affineHSwish(r *rand.Rand) (*ir.Graph, error) {
+	b := &builder{g: ir.NewGraph("affine_hswish"), r: r}
+	x := b.g.AddParam("x", ir.TensorType(ir.F32, 1, 3, 10, 10))
+	scalar := func(f float32) *ir.Value { return b.g.AddConst("s", ir.FromF32([]int{1}, []float32{f}), nil) }
+	affine := func(x *ir.Value, a, c float32) *ir.Value {
+		return b.add("add", nil, ir.Type{}, b.add("mul", nil, ir.Type{}, scalar(a), x), scalar(c))
+	}
+	h := affine(b.hardSwishOut(affine(b.conv(x, 6, 3, 1, 1), 0.94, 0.03)), 1.1, -0.0075)
+	return b.done(b.conv(h, 4, 1, 1, 1))
 }
