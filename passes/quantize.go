@@ -228,7 +228,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	}
 	kept := 0
 	for _, t := range targets {
-		if nt := ng.Lookup(t.Name); skip[t] || nt == nil || nt.Type.DType == ir.F32 {
+		if skip[t] || !quantizedIn(ng, t) {
 			kept++
 		}
 	}
@@ -240,7 +240,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	if kept > 0 {
 		var names []string
 		for _, t := range targets {
-			if nt := ng.Lookup(t.Name); skip[t] || nt == nil || nt.Type.DType == ir.F32 {
+			if skip[t] || !quantizedIn(ng, t) {
 				names = append(names, t.Name)
 			}
 		}
@@ -248,6 +248,17 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	}
 	*g = *ng
 	return nil
+}
+
+// quantizedIn reports whether layer t of the float graph has an integer
+// form in ng (a result's integer value is named NAME.q, its dequantize NAME).
+func quantizedIn(ng *ir.Graph, t *ir.Value) bool {
+	for _, n := range []string{t.Name, t.Name + ".q"} {
+		if v := ng.Lookup(n); v != nil && v.Op.Name == t.Op.Name && v.Type.DType != ir.F32 {
+			return true
+		}
+	}
+	return false
 }
 
 // dropFlat removes the observers of activations that took a single value

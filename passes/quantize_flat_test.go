@@ -90,3 +90,23 @@ func TestQuantizeFlatRange(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeReportResultLayer: a layer whose result is a graph output
+// (its integer value renamed NAME.q, its dequantize taking NAME) counts as
+// quantized in the report, not as left in f32.
+func TestQuantizeReportResultLayer(t *testing.T) {
+	g := recurrentCell(t)
+	g.Results = []*ir.Value{g.Lookup("px"), g.Lookup("y")}
+	data := &Dataset{Name: "random"}
+	for s := 0; s < 4; s++ {
+		data.Inputs = append(data.Inputs, inputsFor(g, s))
+		data.Labels = append(data.Labels, -1)
+	}
+	reps, err := RunSpec(g, "canonicalize,quantize", &Context{Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(reps[1].Notes, "\n"); !strings.Contains(notes, "quantized 2 of 2 layers") || strings.Contains(notes, "left in f32") {
+		t.Errorf("report:\n%s", notes)
+	}
+}
