@@ -198,6 +198,15 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 		return fmt.Errorf("calibration: %v", err)
 	}
 	dropFlat(g, obs, rep)
+	// The input of a sigmoid or tanh keeps at least its sensitive range
+	// (sigmoid(±6) = 0.0025 / 0.9975, tanh(±3) = ∓0.995 / ±0.995), so that a
+	// probability head calibrated where it stays near one answer can still
+	// give the other (the result takes the whole [0, 1) or [-1, 1)).
+	for _, v := range g.Values {
+		if o := obs[outKeyArg(v)]; o != nil && (v.Op.Name == "sigmoid" || v.Op.Name == "tanh") && v.Type.DType == ir.F32 {
+			o.widen = map[string]float64{"sigmoid": 6, "tanh": 3}[v.Op.Name]
+		}
+	}
 	skip := map[*ir.Value]bool{}
 	for _, t := range targets {
 		if matchName(t, c.keep) {
@@ -248,6 +257,14 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	}
 	*g = *ng
 	return nil
+}
+
+// outKeyArg is the value whose observer gives v's input its range.
+func outKeyArg(v *ir.Value) *ir.Value {
+	if len(v.Args) == 0 {
+		return nil
+	}
+	return v.Args[0]
 }
 
 // quantizedIn reports whether layer t of the float graph has an integer
@@ -361,7 +378,7 @@ func (c *qconfig) fitBudget(g, ng *ir.Graph, obs map[*ir.Value]*observer, target
 // actQuant turns an observed range into activation parameters.
 func (c *qconfig) actQuant(o *observer) *ir.Quant {
 	lo, hi := o.rangeOf(c.calib, 128)
-	lo, hi = math.Min(lo, 0), math.Max(hi, 0)
+	lo, hi = math.Min(lo, -o.widen), math.Max(hi, o.widen)
 	if hi-lo < 1e-8 {
 		hi = lo + 1e-8
 	}

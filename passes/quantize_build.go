@@ -168,7 +168,7 @@ func (b *qbuilder) value(v *ir.Value) error {
 			if b.c.rq == "tflite" {
 				attrs["rq"] = ir.Str("tflite")
 			}
-			nv, err := b.add(v.Op.Name, []*ir.Value{x}, attrs, ir.Type{DType: b.c.adt, Quant: b.c.actQuant(b.obs[v])}, v.Name, v.Source)
+			nv, err := b.add(v.Op.Name, []*ir.Value{x}, attrs, ir.Type{DType: b.c.adt, Quant: b.unaryQuant(v)}, v.Name, v.Source)
 			if err == nil {
 				b.qv[v] = nv
 				return nil
@@ -236,6 +236,29 @@ func (b *qbuilder) operand(v *ir.Value) (*ir.Value, error) {
 	x := b.ng.AddConst(v.Name+".q", quantizeConst(v.Const, q, b.c.adt), q)
 	x.Source = v.Source
 	return x, nil
+}
+
+// unaryQuant is the result quantization of a quantized unary op: sigmoid
+// and tanh take their whole range, [0, 1) in steps of 1/256 and [-1, 1) in
+// steps of 1/128 (TFLite's fixed parameters), never a calibrated one: a
+// probability head calibrated where it stays near 0 (hand_landmark_lite's
+// hand presence on pictures without hands: [0, 0.05]) could otherwise never
+// say yes. Other ops take their calibrated range.
+func (b *qbuilder) unaryQuant(v *ir.Value) *ir.Quant {
+	u8 := b.c.adt == ir.U8
+	switch v.Op.Name {
+	case "sigmoid":
+		if u8 {
+			return ir.PerTensor(1.0/256, 0)
+		}
+		return ir.PerTensor(1.0/256, -128)
+	case "tanh":
+		if u8 {
+			return ir.PerTensor(1.0/128, 128)
+		}
+		return ir.PerTensor(1.0/128, 0)
+	}
+	return b.c.actQuant(b.obs[v])
 }
 
 // mean emits a spatial mean (spatialMean) as TFLite's integer mean with

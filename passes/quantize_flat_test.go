@@ -110,3 +110,50 @@ func TestQuantizeReportResultLayer(t *testing.T) {
 		t.Errorf("report:\n%s", notes)
 	}
 }
+
+// TestQuantizeSigmoidFullRange: a quantized sigmoid keeps its whole range
+// [0, 1), and its input at least [-6, 6], whatever calibration saw (here
+// logits near -2: a presence score on pictures without the object), so
+// that a probability head can still say yes at run time.
+func TestQuantizeSigmoidFullRange(t *testing.T) {
+	g := ir.NewGraph("head")
+	x := g.AddParam("x", ir.Type{DType: ir.F32, Shape: []int{1, 8}})
+	w := g.AddConst("w", ir.FromF32([]int{8, 1}, []float32{1, 1, 1, 1, -1, -1, -1, -1}), nil)
+	b := g.AddConst("b", ir.FromF32([]int{1}, []float32{-2}), nil)
+	l, err := g.Add("gemm", []*ir.Value{x, w, b}, nil, ir.Type{}, "logit", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := g.Add("sigmoid", []*ir.Value{l}, nil, ir.Type{}, "score", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Results = []*ir.Value{s}
+	// Calibration: both halves alike, logits within -2 ± 0.4.
+	data := &Dataset{Name: "no-object"}
+	for k := 0; k < 8; k++ {
+		in := ir.NewTensor(ir.F32, []int{1, 8})
+		for i := 0; i < 4; i++ {
+			in.F32[i] = float32((k+i)%5) / 4
+			in.F32[i+4] = in.F32[i] + float32(k%3-1)*0.1/4
+		}
+		data.Inputs = append(data.Inputs, []*ir.Tensor{in})
+		data.Labels = append(data.Labels, -1)
+	}
+	if _, err := RunSpec(g, "canonicalize,quantize,fuse", &Context{Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	q := g.Lookup("score.q")
+	if q == nil || q.Op.Name != "sigmoid" || !q.Type.Quant.Equal(ir.PerTensor(1.0/256, -128)) {
+		t.Fatalf("quantized sigmoid: %v", q)
+	}
+	// A logit of +2, never seen in calibration, still reads as a yes.
+	in := ir.FromF32([]int{1, 8}, []float32{1, 1, 1, 1, 0, 0, 0, 0})
+	out, err := rt.Run(g, []*ir.Tensor{in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := out[0].F32[0]; p < 0.85 {
+		t.Errorf("score for logit +2: %v, want sigmoid(2) = 0.88", p)
+	}
+}
