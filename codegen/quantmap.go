@@ -101,7 +101,7 @@ func (l *lowerer) lowerQMap(v *ir.Value) (*Step, error) {
 		default:
 			return nil, Unsupported(v, "rq=%s", rqMode(v))
 		}
-	case "hardswish", "sigmoid", "tanh":
+	case "hardswish", "hardsigmoid", "sigmoid", "tanh":
 		tab, err := unaryTable(v)
 		if err != nil {
 			return nil, err

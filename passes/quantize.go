@@ -114,7 +114,7 @@ func scalarConst(v *ir.Value) bool {
 // quantUnary are the ops with a quantized form (an 8-bit per-tensor input,
 // a result of its own parameters) that run quantized when their input is:
 // PP-OCR's hard-swish, the sigmoid and tanh of gates and heads.
-var quantUnary = map[string]bool{"hardswish": true, "sigmoid": true, "tanh": true}
+var quantUnary = map[string]bool{"hardswish": true, "hardsigmoid": true, "sigmoid": true, "tanh": true}
 
 // spatialMean reports whether v averages a 4-D tensor over its two spatial
 // dims: global_avgpool, or reduce_mean over axes 2 and 3 (TFLite's MEAN of a
@@ -203,8 +203,8 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	// probability head calibrated where it stays near one answer can still
 	// give the other (the result takes the whole [0, 1) or [-1, 1)).
 	for _, v := range g.Values {
-		if o := obs[outKeyArg(v)]; o != nil && (v.Op.Name == "sigmoid" || v.Op.Name == "tanh") && v.Type.DType == ir.F32 {
-			o.widen = map[string]float64{"sigmoid": 6, "tanh": 3}[v.Op.Name]
+		if o := obs[outKeyArg(v)]; o != nil && (v.Op.Name == "sigmoid" || v.Op.Name == "tanh" || v.Op.Name == "hardsigmoid") && v.Type.DType == ir.F32 {
+			o.widen = map[string]float64{"sigmoid": 6, "tanh": 3, "hardsigmoid": 3}[v.Op.Name]
 		}
 	}
 	skip := map[*ir.Value]bool{}

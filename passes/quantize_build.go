@@ -247,7 +247,7 @@ func (b *qbuilder) operand(v *ir.Value) (*ir.Value, error) {
 func (b *qbuilder) unaryQuant(v *ir.Value) *ir.Quant {
 	u8 := b.c.adt == ir.U8
 	switch v.Op.Name {
-	case "sigmoid":
+	case "sigmoid", "hardsigmoid":
 		if u8 {
 			return ir.PerTensor(1.0/256, 0)
 		}

@@ -161,6 +161,9 @@ var IntCases = []IntCase{
 	qunaryCase("hardswish_i8_float", "hardswish", "", QT(ir.I8, 0.05, -20, 3, 37), QT(ir.I8, 0.04, -90)),
 	qunaryCase("hardswish_u8_tflite", "hardswish", "tflite", QT(ir.U8, 0.05, 110, 3, 37), QT(ir.U8, 0.03, 20)),
 	qunaryCase("sigmoid_i8_float", "sigmoid", "", QT(ir.I8, 0.06, 3, 2, 41), QT(ir.I8, 1.0/256, -128)),
+	{"hardsigmoid_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("hardsigmoid", []*ir.Value{add(QT(ir.U8, 0.04, 120, 2, 33))}, ir.Attrs{"alpha": ir.Float(0.2), "beta": ir.Float(0.5)}, QT(ir.U8, 1.0/256, 0), "hs", "hs")
+	}},
 	qunaryCase("tanh_i8_tflite", "tanh", "tflite", QT(ir.I8, 0.03, -5, 2, 41), QT(ir.I8, 1.0/128, 0)),
 	{"relu_i8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("relu", []*ir.Value{add(QT(ir.I8, 0.1, -20, 4, 5))}, nil, ir.Type{}, "r", "r")

@@ -28,7 +28,7 @@ var UnseenCases = []UnseenCase{
 	{"blaze_block", "BlazeFace (ONNX and TFLite): a residual block whose shortcut pads channels with zeros, and a concat of a constant zero tensor", blazeBlock, nil},
 	{"ppocr_affine_hswish", "PP-OCRv4 det and rec: learnable affine blocks, x·a + b with scalar a and b, around each hard-swish", affineHSwish, nil},
 	{"ppocr_lcnet_block", "PP-OCR (cls, det, rec): written-out hard-swish x·relu6(x+3)/6 after convs, a squeeze-excite gate (global average pool, convs, hard-sigmoid, broadcast mul), a residual add with broadcasting and a sigmoid head", lcnetBlock,
-		[]string{"hardsigmoid"}},
+		nil},
 }
 
 // UnseenInputs draws n input sets for g: smooth values in [-1, 1].
