@@ -23,6 +23,8 @@ func isIntStep(v *ir.Value) bool {
 		return len(v.Args) > 0 && v.Args[0].Type.DType.IsInt()
 	case "add", "sub", "mul":
 		return v.Type.DType.IsInt() && v.Type.Quant != nil
+	case "hardswish", "hardsigmoid", "sigmoid", "tanh":
+		return len(v.Args) > 0 && is8(v.Args[0].Type.DType)
 	}
 	return false
 }

@@ -1,6 +1,7 @@
 package codegen
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/pare-ml/pare/ir"
@@ -113,6 +114,14 @@ func (l *lowerer) lowerQMap(v *ir.Value) (*Step, error) {
 		default:
 			return nil, Unsupported(v, "rq=%s", rqMode(v))
 		}
+	case "hardswish", "hardsigmoid", "sigmoid", "tanh":
+		tab, err := unaryTable(v)
+		if err != nil {
+			return nil, err
+		}
+		m.Kind = "lut"
+		m.Outer, m.Dim, m.Inner = 1, 1, xt.NumElements()
+		st.In = append(st.In, l.packed(tab))
 	case "relu", "clip":
 		if !qx.Equal(qy) || xt.DType != yt.DType || (qx != nil && qx.Axis >= 0) || xt.DType == ir.I64 {
 			return nil, Unsupported(v, "integer %s from %v to %v", v.Op.Name, xt, yt)
@@ -238,4 +247,27 @@ func (l *lowerer) lowerQBinary(v *ir.Value) (*Step, error) {
 	st := &Step{Kernel: KQBinary, Op: v.Op.Name, Where: v.Where(), QBin: qb, Loop: lp}
 	st.In = []Operand{l.operand(v.Args[0]), l.operand(v.Args[1])}
 	return st, nil
+}
+
+// unaryTable tabulates a quantized unary op of an 8-bit per-tensor input:
+// rt's result for each of the 256 stored values, in order from the type's
+// least: the table of a QMap lut. Built by rt itself, it gives rt's results
+// whatever the op's arithmetic (rq float or tflite).
+func unaryTable(v *ir.Value) (*ir.Tensor, error) {
+	xt, yt := v.Args[0].Type, v.Type
+	if !is8(xt.DType) || !is8(yt.DType) || xt.Quant == nil || xt.Quant.Axis >= 0 || yt.Quant == nil || yt.Quant.Axis >= 0 {
+		return nil, Unsupported(v, "integer %s of %v to %v (8-bit per-tensor is compiled)", v.Op.Name, xt, yt)
+	}
+	g := ir.NewGraph("table")
+	p := g.AddParam("x", ir.Type{DType: xt.DType, Shape: []int{256}, Quant: xt.Quant})
+	u, err := g.Add(v.Op.Name, []*ir.Value{p}, v.Attrs.Clone(), ir.Type{DType: yt.DType, Quant: yt.Quant}, "y", v.Source)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", v.Where(), err)
+	}
+	lo, _ := xt.DType.Range()
+	x := ir.NewTensor(xt.DType, []int{256})
+	for i := 0; i < 256; i++ {
+		x.SetInt(i, lo+int64(i))
+	}
+	return rt.EvalOp(u, []*ir.Tensor{x})
 }

@@ -175,7 +175,7 @@ func init() {
 			AttrDef{Name: "max", Kind: AttrFloat, Default: Float(float32(math.Inf(1)))}),
 		quantUnary("sigmoid", "1 / (1 + exp(-x))"),
 		quantUnary("tanh", "hyperbolic tangent"),
-		unary("hardsigmoid", "max(0, min(1, alpha*x + beta))", true, 0,
+		quantUnaryAttrs("hardsigmoid", "max(0, min(1, alpha*x + beta))",
 			AttrDef{Name: "alpha", Kind: AttrFloat, Default: Float(0.2)}, AttrDef{Name: "beta", Kind: AttrFloat, Default: Float(0.5)}),
 		quantUnary("hardswish", "x * max(0, min(1, x/6 + 1/2))"),
 		unary("exp", "e^x", true, 0),
@@ -484,6 +484,13 @@ func floatOrQuantized(v *Value, shape []int) (Type, error) {
 		return Type{}, fmt.Errorf("%s of a quantized input needs a per-tensor quantized integer result, declared %v", v.Op.Name, v.Type)
 	}
 	return t, checkQuant(t.Quant, t)
+}
+
+// quantUnaryAttrs is quantUnary with attributes of the op's own before rq.
+func quantUnaryAttrs(name, doc string, attrs ...AttrDef) *OpDef {
+	d := quantUnary(name, doc)
+	d.Attrs = append(attrs, d.Attrs...)
+	return d
 }
 
 func quantUnary(name, doc string) *OpDef {

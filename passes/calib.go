@@ -26,8 +26,11 @@ type observer struct {
 	hist     []float64 // histBins bins over [min, max] (second pass)
 	absHist  []float64 // histBins bins of |x| over [0, max(|min|, |max|)]
 	chanAxis int       // axis of the per-channel means (-1: none)
-	chanSum  []float64
-	chanN    int64
+	// widen: the quantized range holds at least [-widen, widen] (the
+	// input of a sigmoid or tanh, see quantize).
+	widen   float64
+	chanSum []float64
+	chanN   int64
 }
 
 func newObserver() *observer {

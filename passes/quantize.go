@@ -66,24 +66,6 @@ func newQuantize(o Options) (Func, error) {
 
 // isTarget reports whether v is a float conv / gemm / matmul with constant
 // weights, and gives the weight's output-channel axis.
-// qbinaryCandidate reports whether v is an f32 add of two computed tensors
-// of one shape (a residual) or a mul of two computed tensors, one possibly
-// broadcast (a squeeze-and-excitation gate): their integer forms take both
-// operands quantized.
-func qbinaryCandidate(v *ir.Value) bool {
-	if v.Type.DType != ir.F32 || len(v.Args) != 2 || v.Args[0].IsConst() || v.Args[1].IsConst() ||
-		v.Args[0].Type.DType != ir.F32 || v.Args[1].Type.DType != ir.F32 {
-		return false
-	}
-	switch v.Op.Name {
-	case "add":
-		return ir.EqualShape(v.Args[0].Type.Shape, v.Args[1].Type.Shape)
-	case "mul":
-		return true
-	}
-	return false
-}
-
 func isTarget(v *ir.Value) (axis int, ok bool) {
 	if v.Type.DType != ir.F32 || len(v.Args) < 2 || constF32(v.Args[1]) == nil || v.Args[0].Type.DType != ir.F32 {
 		return 0, false
@@ -111,6 +93,47 @@ func isTarget(v *ir.Value) (axis int, ok bool) {
 	return 0, false
 }
 
+// quantBinary reports whether v is an add or mul of two activations (either
+// may broadcast), which runs quantized when both operands are.
+func quantBinary(v *ir.Value) bool {
+	if (v.Op.Name != "add" && v.Op.Name != "mul") || v.Type.DType != ir.F32 || (v.Op.AttrDef("act") != nil && v.Str("act") != "none") {
+		return false
+	}
+	a, b := v.Args[0], v.Args[1]
+	return !a.IsConst() && !b.IsConst() || !a.IsConst() && scalarConst(b) || scalarConst(a) && !b.IsConst()
+}
+
+// scalarConst reports whether v is a constant f32 scalar (one element, of
+// any rank): an operand of a quantized add or mul it joins as an 8-bit
+// constant that represents it within float rounding (±|c| over ±127), as
+// PP-OCRv4's learnable affine blocks (x·a + b around hard-swish) need.
+func scalarConst(v *ir.Value) bool {
+	return v.IsConst() && v.Type.DType == ir.F32 && v.Const != nil && v.Const.Len() == 1
+}
+
+// quantUnary are the ops with a quantized form (an 8-bit per-tensor input,
+// a result of its own parameters) that run quantized when their input is:
+// PP-OCR's hard-swish, the sigmoid and tanh of gates and heads.
+var quantUnary = map[string]bool{"hardswish": true, "hardsigmoid": true, "sigmoid": true, "tanh": true}
+
+// spatialMean reports whether v averages a 4-D tensor over its two spatial
+// dims: global_avgpool, or reduce_mean over axes 2 and 3 (TFLite's MEAN of a
+// global pool, imported in NCHW). Its integer form is TFLite's spatial
+// mean (integer sum, fixed-point rescale), which the backends compile.
+func spatialMean(v *ir.Value) bool {
+	if len(v.Args) != 1 || v.Args[0].Type.Rank() != 4 {
+		return false
+	}
+	switch v.Op.Name {
+	case "global_avgpool":
+		return true
+	case "reduce_mean":
+		ax := v.IntList("axes")
+		return len(ax) == 2 && (ax[0] == 2 && ax[1] == 3 || ax[0] == 3 && ax[1] == 2 || ax[0] == -2 && ax[1] == -1)
+	}
+	return false
+}
+
 // outKey is the value whose range a layer's quantized result takes: the
 // relu / clip that is its only user (so the activation costs no range), else itself.
 func outKey(u map[*ir.Value][]*ir.Value, v *ir.Value) *ir.Value {
@@ -121,6 +144,13 @@ func outKey(u map[*ir.Value][]*ir.Value, v *ir.Value) *ir.Value {
 }
 
 func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
+	// Written-out hard-swish (x * relu6(x+3) / 6, as PP-OCR exports it)
+	// becomes the op first, which has a quantized form: otherwise its mul
+	// would be quantized on its own and fuse could no longer find it.
+	if n := fuseHardSwish(g); n > 0 {
+		g.RemoveDead()
+		rep.Notef("%d written-out hard-swish became hardswish (quantized as one op)", n)
+	}
 	u := users(g)
 	obs := map[*ir.Value]*observer{}
 	want := func(v *ir.Value, chanAxis int) {
@@ -151,10 +181,13 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 		if v.Op.Name == "concat" && v.Type.DType == ir.F32 {
 			want(v, -1)
 		}
-		if qbinaryCandidate(v) {
+		if quantBinary(v) {
 			want(v, -1)
 			want(v.Args[0], -1)
 			want(v.Args[1], -1)
+		}
+		if (quantUnary[v.Op.Name] || spatialMean(v)) && v.Type.DType == ir.F32 && !v.Args[0].IsConst() {
+			want(v, -1)
 		}
 	}
 	if len(targets) == 0 {
@@ -163,6 +196,16 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	}
 	if err := calibrate(g, ctx.Data, obs, c.calib.name != "minmax", ctx); err != nil {
 		return fmt.Errorf("calibration: %v", err)
+	}
+	dropFlat(g, obs, rep)
+	// The input of a sigmoid or tanh keeps at least its sensitive range
+	// (sigmoid(±6) = 0.0025 / 0.9975, tanh(±3) = ∓0.995 / ±0.995), so that a
+	// probability head calibrated where it stays near one answer can still
+	// give the other (the result takes the whole [0, 1) or [-1, 1)).
+	for _, v := range g.Values {
+		if o := obs[outKeyArg(v)]; o != nil && (v.Op.Name == "sigmoid" || v.Op.Name == "tanh" || v.Op.Name == "hardsigmoid") && v.Type.DType == ir.F32 {
+			o.widen = map[string]float64{"sigmoid": 6, "tanh": 3, "hardsigmoid": 3}[v.Op.Name]
+		}
 	}
 	skip := map[*ir.Value]bool{}
 	for _, t := range targets {
@@ -194,7 +237,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	}
 	kept := 0
 	for _, t := range targets {
-		if skip[t] {
+		if skip[t] || !quantizedIn(ng, t) {
 			kept++
 		}
 	}
@@ -205,13 +248,64 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 		ctx.Data.Len())
 	if kept > 0 {
 		var names []string
-		for _, t := range sortedValues(g, skip) {
-			names = append(names, t.Name)
+		for _, t := range targets {
+			if skip[t] || !quantizedIn(ng, t) {
+				names = append(names, t.Name)
+			}
 		}
 		rep.Notef("left in f32: %v", names)
 	}
 	*g = *ng
 	return nil
+}
+
+// outKeyArg is the value whose observer gives v's input its range.
+func outKeyArg(v *ir.Value) *ir.Value {
+	if len(v.Args) == 0 {
+		return nil
+	}
+	return v.Args[0]
+}
+
+// quantizedIn reports whether layer t of the float graph has an integer
+// form in ng (a result's integer value is named NAME.q, its dequantize NAME).
+func quantizedIn(ng *ir.Graph, t *ir.Value) bool {
+	for _, n := range []string{t.Name, t.Name + ".q"} {
+		if v := ng.Lookup(n); v != nil && v.Op.Name == t.Op.Name && v.Type.DType != ir.F32 {
+			return true
+		}
+	}
+	return false
+}
+
+// dropFlat removes the observers of activations that took a single value
+// (or none) on every calibration sample: a range of width zero gives a
+// scale of nothing (1e-8/255), and any other value at run time would
+// saturate. Without an observer a value has no quantized form, so the
+// layers reading or writing it stay in f32. The usual cause is calibration
+// data that never exercises an input, such as a recurrent state fed zeros.
+func dropFlat(g *ir.Graph, obs map[*ir.Value]*observer, rep *Report) {
+	flat := map[*ir.Value]bool{}
+	for v, o := range obs {
+		if !(o.max > o.min) {
+			flat[v] = true
+		}
+	}
+	if len(flat) == 0 {
+		return
+	}
+	var names []string
+	for _, v := range sortedValues(g, flat) {
+		o := obs[v]
+		if o.n == 0 {
+			names = append(names, v.Name+" (not reached)")
+		} else {
+			names = append(names, fmt.Sprintf("%s (always %g)", v.Name, o.min))
+		}
+		delete(obs, v)
+	}
+	rep.Notef("calibration: %d activations took one value on every sample and stay f32 with the layers that read or write them (give data that exercises them, e.g. a recurrent state taken from a running stream rather than zeros): %s",
+		len(names), strings.Join(names, ", "))
 }
 
 // fitBudget returns layers to f32, most sensitive first, until the top-1
@@ -284,7 +378,7 @@ func (c *qconfig) fitBudget(g, ng *ir.Graph, obs map[*ir.Value]*observer, target
 // actQuant turns an observed range into activation parameters.
 func (c *qconfig) actQuant(o *observer) *ir.Quant {
 	lo, hi := o.rangeOf(c.calib, 128)
-	lo, hi = math.Min(lo, 0), math.Max(hi, 0)
+	lo, hi = math.Min(lo, -o.widen), math.Max(hi, o.widen)
 	if hi-lo < 1e-8 {
 		hi = lo + 1e-8
 	}

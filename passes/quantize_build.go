@@ -28,6 +28,14 @@ type qbuilder struct {
 // (A resize only in nearest mode: it picks elements.)
 var quantPreserving = map[string]bool{"relu": true, "clip": true, "maxpool": true, "reshape": true, "transpose": true, "resize": true}
 
+// quantPad reports whether v is a pad that runs on quantized tensors as it
+// is: one that repeats or reflects its input, or fills with 0 (the zero
+// point, exact in any activation range, which always holds 0). Channel pads
+// (BlazeFace's residual blocks) are of that kind.
+func quantPad(v *ir.Value) bool {
+	return v.Op.Name == "pad" && len(v.Args) == 1 && (v.Str("mode") != "constant" || v.Float("value") == 0)
+}
+
 func (c *qconfig) build(g *ir.Graph, obs map[*ir.Value]*observer, skip map[*ir.Value]bool) (*ir.Graph, error) {
 	b := &qbuilder{c: c, obs: obs, ng: ir.NewGraph(g.Name), fl: map[*ir.Value]*ir.Value{}, qv: map[*ir.Value]*ir.Value{}, skip: skip,
 		concatOf: map[*ir.Value]*ir.Value{}}
@@ -126,7 +134,7 @@ func (b *qbuilder) value(v *ir.Value) error {
 			return err
 		}
 	}
-	if quantPreserving[v.Op.Name] && b.qv[v.Args[0]] != nil && (v.Op.Name != "resize" || v.Str("mode") == "nearest") {
+	if (quantPreserving[v.Op.Name] || quantPad(v)) && b.qv[v.Args[0]] != nil && (v.Op.Name != "resize" || v.Str("mode") == "nearest") {
 		x := b.qv[v.Args[0]]
 		attrs := v.Attrs.Clone()
 		if v.Op.Name == "clip" {
@@ -154,12 +162,31 @@ func (b *qbuilder) value(v *ir.Value) error {
 			return err
 		}
 	}
-	if qbinaryCandidate(v) && b.obs[v] != nil && (v.Op.AttrDef("act") == nil || v.Str("act") == "none") && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
-		qa, err := b.quant(v.Args[0])
+	if quantUnary[v.Op.Name] && b.obs[v] != nil && b.qv[v.Args[0]] != nil {
+		x := b.qv[v.Args[0]]
+		if q := x.Type.Quant; q != nil && q.Axis < 0 && (x.Type.DType == ir.I8 || x.Type.DType == ir.U8) {
+			attrs := v.Attrs.Clone()
+			if b.c.rq == "tflite" {
+				attrs["rq"] = ir.Str("tflite")
+			}
+			nv, err := b.add(v.Op.Name, []*ir.Value{x}, attrs, ir.Type{DType: b.c.adt, Quant: b.unaryQuant(v)}, v.Name, v.Source)
+			if err == nil {
+				b.qv[v] = nv
+				return nil
+			}
+		}
+	}
+	if spatialMean(v) && b.obs[v] != nil && b.qv[v.Args[0]] != nil {
+		if done, err := b.mean(v); done || err != nil {
+			return err
+		}
+	}
+	if quantBinary(v) && b.obs[v] != nil && (b.qv[v.Args[0]] != nil || b.qv[v.Args[1]] != nil) {
+		qa, err := b.operand(v.Args[0])
 		if err != nil {
 			return err
 		}
-		qb, err := b.quant(v.Args[1])
+		qb, err := b.operand(v.Args[1])
 		if err != nil {
 			return err
 		}
@@ -191,18 +218,101 @@ func (b *qbuilder) value(v *ir.Value) error {
 	return nil
 }
 
+// operand is the quantized version of an activation (quant), or of a
+// scalar constant: ±|c| over ±127 (zero point 0, or 128 for u8
+// activations), so that the 8-bit constant stands for c itself.
+func (b *qbuilder) operand(v *ir.Value) (*ir.Value, error) {
+	if !scalarConst(v) {
+		return b.quant(v)
+	}
+	c := math.Abs(float64(v.Const.F32[0]))
+	if c == 0 {
+		c = 1
+	}
+	zp := int64(0)
+	if b.c.adt == ir.U8 {
+		zp = 128
+	}
+	q := ir.PerTensor(float32(c/127), zp)
+	x := b.ng.AddConst(v.Name+".q", quantizeConst(v.Const, q, b.c.adt), q)
+	x.Source = v.Source
+	return x, nil
+}
+
+// unaryQuant is the result quantization of a quantized unary op: sigmoid
+// and tanh take their whole range, [0, 1) in steps of 1/256 and [-1, 1) in
+// steps of 1/128 (TFLite's fixed parameters), never a calibrated one: a
+// probability head calibrated where it stays near 0 (hand_landmark_lite's
+// hand presence on pictures without hands: [0, 0.05]) could otherwise never
+// say yes. Other ops take their calibrated range.
+func (b *qbuilder) unaryQuant(v *ir.Value) *ir.Quant {
+	u8 := b.c.adt == ir.U8
+	switch v.Op.Name {
+	case "sigmoid", "hardsigmoid":
+		if u8 {
+			return ir.PerTensor(1.0/256, 0)
+		}
+		return ir.PerTensor(1.0/256, -128)
+	case "tanh":
+		if u8 {
+			return ir.PerTensor(1.0/128, 128)
+		}
+		return ir.PerTensor(1.0/128, 0)
+	}
+	return b.c.actQuant(b.obs[v])
+}
+
+// mean emits a spatial mean (spatialMean) as TFLite's integer mean with
+// keepdims, reshaped to v's shape when v drops the spatial dims.
+func (b *qbuilder) mean(v *ir.Value) (bool, error) {
+	x := b.qv[v.Args[0]]
+	q := x.Type.Quant
+	if q == nil || q.Axis >= 0 || (x.Type.DType != ir.I8 && x.Type.DType != ir.U8) {
+		return false, nil
+	}
+	name := v.Name
+	kept := v.Type.Rank() == 4
+	if !kept {
+		name += ".mean"
+	}
+	attrs := ir.Attrs{"axes": ir.Ints(2, 3), "keepdims": ir.Int(1), "rq": ir.Str("tflite")}
+	nv, err := b.add("reduce_mean", []*ir.Value{x}, attrs, ir.Type{DType: x.Type.DType, Quant: b.c.actQuant(b.obs[v])}, name, v.Source)
+	if err != nil {
+		return false, nil
+	}
+	if !kept {
+		if nv, err = b.add("reshape", []*ir.Value{nv}, nil, ir.Type{Shape: v.Type.Shape}, v.Name, v.Source); err != nil {
+			return false, err
+		}
+	}
+	b.qv[v] = nv
+	return true, nil
+}
+
 // concat concatenates the integers when every input is quantized: inputs
 // whose parameters differ from the concat's are requantized first (layers
 // feeding a concat already take its parameters, see concatOf).
 func (b *qbuilder) concat(v *ir.Value) (bool, error) {
 	q := b.c.actQuant(b.obs[v])
 	args := make([]*ir.Value, len(v.Args))
+	nq := 0
 	for i, a := range v.Args {
 		x := b.qv[a]
+		if x == nil && a.IsConst() && a.Type.DType == ir.F32 {
+			// A constant (BlazeFace's zero channels, as Barracuda exports a
+			// channel pad) joins in the concat's own parameters.
+			x = b.ng.AddConst(a.Name+".q", quantizeConst(a.Const, q, b.c.adt), q)
+			x.Source = a.Source
+		} else if x != nil {
+			nq++
+		}
 		if x == nil || x.Type.DType != b.c.adt {
 			return false, nil
 		}
 		args[i] = x
+	}
+	if nq == 0 {
+		return false, nil
 	}
 	for i, x := range args {
 		if !x.Type.Quant.Equal(q) {
@@ -365,4 +475,15 @@ func weightErrorShift(v *ir.Value, w *ir.Tensor, deq []float32, mean []float64, 
 		}
 	}
 	return delta
+}
+
+// quantizeConst quantizes f32 t with per-tensor q to dt (ties to even, saturating).
+func quantizeConst(t *ir.Tensor, q *ir.Quant, dt ir.DType) *ir.Tensor {
+	lo, hi := dt.Range()
+	y := ir.NewTensor(dt, t.Shape)
+	for i, f := range t.F32 {
+		r := math.RoundToEven(float64(f)/float64(q.Scale[0])) + float64(q.ZeroPoint[0])
+		y.SetInt(i, int64(math.Max(float64(lo), math.Min(float64(hi), r))))
+	}
+	return y
 }

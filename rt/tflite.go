@@ -27,7 +27,7 @@ func tfliteBuilder(v *ir.Value) builder {
 	}
 	if rqOf(v) != "tflite" {
 		switch v.Op.Name {
-		case "sigmoid", "tanh", "hardswish", "softmax", "reduce_mean":
+		case "sigmoid", "tanh", "hardswish", "hardsigmoid", "softmax", "reduce_mean":
 			// The rq=float integer form of these: through f32.
 			own := builders[v.Op.Name]
 			return func(v *ir.Value) (kernel, error) { return viaFloat(v, own) }
@@ -49,6 +49,10 @@ func tfliteBuilder(v *ir.Value) builder {
 		return buildTFLiteLogisticTanh
 	case "hardswish":
 		return buildTFLiteHardSwish
+	case "hardsigmoid":
+		// TFLite has no integer hard-sigmoid: through f32 as with rq=float.
+		own := builders[v.Op.Name]
+		return func(v *ir.Value) (kernel, error) { return viaFloat(v, own) }
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, name, def string) {
-	fs.StringVar(&d.spec, name, def, "data `SPEC`: mnist, mnist:train, fashion-mnist[:train], DIR (labels.txt or a folder per class), INPUTS.npy:LABELS.npy")
+	fs.StringVar(&d.spec, name, def, "data `SPEC`: mnist, mnist:train, fashion-mnist[:train], DIR (labels.txt or a folder per class), INPUTS.npy:LABELS.npy, NAME=FILE.npy,... (one per input)")
 	fs.IntVar(&d.limit, "limit", 0, "use the first `N` samples (0: all)")
 	fs.Float64Var(&d.scale, "scale", -1, "pixel scale (default: the model's pare.input_scale, else 1)")
 	fs.Float64Var(&d.mean, "mean", 0, "subtracted after scaling")
@@ -122,8 +122,11 @@ func parseScale(s string) float64 {
 
 // load reads the data set as inputs of g's first parameter.
 func (d *dataFlags) load(modelPath string, g *ir.Graph, limit int) (*passes.Dataset, error) {
+	if isNamedNPY(d.spec) {
+		return loadNamedNPY(d.spec, g, limit)
+	}
 	if len(g.Params) != 1 {
-		return nil, fmt.Errorf("evaluation needs a model with one input, %s has %d", g.Name, len(g.Params))
+		return nil, fmt.Errorf("%s has %d inputs (%s): give their samples as NAME=FILE.npy,NAME=FILE.npy (one .npy per input, stacked on axis 0)", g.Name, len(g.Params), paramNames(g))
 	}
 	pt := g.Params[0].Type
 	if pt.DType != ir.F32 && pt.DType != ir.U8 && pt.DType != ir.I8 {

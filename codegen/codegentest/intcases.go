@@ -89,6 +89,17 @@ func lutCase(name string, dt ir.DType, y ir.Type) IntCase {
 	}}
 }
 
+// qunaryCase is a quantized unary op (compiled as a table of its 256 results).
+func qunaryCase(name, op, rq string, x, y ir.Type) IntCase {
+	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		attrs := ir.Attrs{}
+		if rq != "" {
+			attrs["rq"] = ir.Str(rq)
+		}
+		return g.Add(op, []*ir.Value{add(x)}, attrs, y, name, name)
+	}}
+}
+
 func qbinCase(name, op string, attrs ir.Attrs, a, b ir.Type, y ir.Type) IntCase {
 	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add(op, []*ir.Value{add(a), add(b)}, attrs, y, name, name)
@@ -174,6 +185,13 @@ var IntCases = []IntCase{
 	intBinCase("mul", ir.I16, []int{2, 5}, []int{2, 1}), intBinCase("div", ir.I8, []int{40}, []int{40}),
 	intBinCase("div", ir.U8, []int{40}, []int{1}), intBinCase("max", ir.U8, []int{6}, []int{6}),
 	intBinCase("min", ir.I16, []int{6}, []int{6}),
+	qunaryCase("hardswish_i8_float", "hardswish", "", QT(ir.I8, 0.05, -20, 3, 37), QT(ir.I8, 0.04, -90)),
+	qunaryCase("hardswish_u8_tflite", "hardswish", "tflite", QT(ir.U8, 0.05, 110, 3, 37), QT(ir.U8, 0.03, 20)),
+	qunaryCase("sigmoid_i8_float", "sigmoid", "", QT(ir.I8, 0.06, 3, 2, 41), QT(ir.I8, 1.0/256, -128)),
+	{"hardsigmoid_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		return g.Add("hardsigmoid", []*ir.Value{add(QT(ir.U8, 0.04, 120, 2, 33))}, ir.Attrs{"alpha": ir.Float(0.2), "beta": ir.Float(0.5)}, QT(ir.U8, 1.0/256, 0), "hs", "hs")
+	}},
+	qunaryCase("tanh_i8_tflite", "tanh", "tflite", QT(ir.I8, 0.03, -5, 2, 41), QT(ir.I8, 1.0/128, 0)),
 	{"relu_i8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("relu", []*ir.Value{add(QT(ir.I8, 0.1, -20, 4, 5))}, nil, ir.Type{}, "r", "r")
 	}},

@@ -18,4 +18,10 @@ func init() {
 		return e.emit(v, "HardSigmoid", e.args(v), attrFloat("alpha", v.Float("alpha")), attrFloat("beta", v.Float("beta")))
 	}
 	exportOps["hardswish"] = simple("HardSwish") // opset 14
+	// Opset 13's ReduceMean and ReduceMax take the axes as an attribute.
+	for op, onnxOp := range map[string]string{"reduce_mean": "ReduceMean", "reduce_max": "ReduceMax"} {
+		exportOps[op] = func(e *exporter, v *ir.Value) error {
+			return e.emit(v, onnxOp, e.args(v), attrInts("axes", v.IntList("axes")), attrInt("keepdims", int(v.Int("keepdims"))))
+		}
+	}
 }

@@ -50,6 +50,9 @@ func exportGraph(t *testing.T) (*ir.Graph, []*ir.Tensor) {
 	h = add("sigmoid", []*ir.Value{h}, nil, ir.Type{})
 	gp := add("global_avgpool", []*ir.Value{h}, nil, ir.Type{})
 	h = add("mul", []*ir.Value{h, gp}, nil, ir.Type{})
+	sp := ir.Attrs{"axes": ir.Ints(2, 3), "keepdims": ir.Int(1)}
+	h = add("sub", []*ir.Value{add("add", []*ir.Value{h, add("reduce_mean", []*ir.Value{h}, sp, ir.Type{})}, nil, ir.Type{}),
+		add("reduce_max", []*ir.Value{h}, sp, ir.Type{})}, nil, ir.Type{})
 	h = add("sub", []*ir.Value{h, c("k", rnd(8, 1, 1))}, nil, ir.Type{})
 	h = add("div", []*ir.Value{h, c("d", pos(1))}, nil, ir.Type{})
 	h = add("tanh", []*ir.Value{h}, nil, ir.Type{})
