@@ -7,39 +7,52 @@ import (
 	"github.com/pare-ml/pare/rt"
 )
 
-// Table lookups. What an 8-bit quantized graph computes between a
-// dequantize and a quantize from elementwise f32 ops (a learned scale and
-// shift around a hard-swish, a sigmoid, x·sigmoid(x) ...) is a function of
-// the 8-bit input alone: 256 values. fuseLUT evaluates that function with
-// rt on every input code and replaces the quantize by lut(x, table); a
-// chain that ends in a graph result in f32 becomes an f32 table. rt's
-// results are the same, bit for bit (the same ops run on the same values),
-// and the compiled code reads one byte where it converted, ran the chain
-// and rounded.
+// Table lookups. Whatever elementwise ops compute from one 8-bit tensor
+// alone (with scalar constants) is a function of its 256 codes: a
+// dequantize, a learned scale and shift around a hard-swish and a quantize
+// in f32, or the same as a run of quantized integer ops, or x·sigmoid(x).
+// fuseLUT evaluates such a computation with rt on every code and replaces
+// its result (an 8-bit per-tensor or f32 value that something outside it
+// reads) by lut(x, table). rt's results are the same, bit for bit (the same
+// ops run on the same values); the compiled code reads one byte where it
+// ran every op, rounding after each.
 
-// lutChain is the elementwise f32 computation from dequantize(x) to end.
+// lutChain is an 8-bit root and the elementwise values computed from it.
 type lutChain struct {
-	dq  *ir.Value   // dequantize(x) of the 8-bit x (dq.Args[0]: a lookup may replace x)
-	ops []*ir.Value // the chain's ops in graph order, end last
+	root *ir.Value
+	ops  []*ir.Value // members in graph order
 }
 
-// lutMember reports whether v can be in a chain: an elementwise op with an
-// f32 result whose arguments are f32 and, but for the chain's own values,
-// constants of one element.
-func lutMember(v *ir.Value, in map[*ir.Value]bool) bool {
-	if v.IsConst() || v.Op.Name == "param" || !v.Op.Has(ir.Elementwise) || v.Type.DType != ir.F32 || v.Type.Quant != nil {
+// lutRoot reports whether v's codes can index a table: i8 or u8, per
+// tensor if quantized.
+func lutRoot(v *ir.Value) bool {
+	t := v.Type
+	return (t.DType == ir.I8 || t.DType == ir.U8) && (t.Quant == nil || t.Quant.Axis < 0)
+}
+
+// lutEnd reports whether v can be a table's result: i8, u8 (per tensor) or
+// plain f32.
+func lutEnd(v *ir.Value) bool {
+	return lutRoot(v) || v.Type.DType == ir.F32 && v.Type.Quant == nil
+}
+
+// lutMember reports whether v can extend a chain: an elementwise op whose
+// arguments are the chain's values (in) or constants of one element, with
+// a result of the root's shape that is f32 or a per-tensor integer.
+func lutMember(v *ir.Value, in func(*ir.Value) bool, shape []int) bool {
+	if v.IsConst() || v.Op == nil || !v.Op.Has(ir.Elementwise) || !ir.EqualShape(v.Type.Shape, shape) {
 		return false
 	}
-	switch v.Op.Name {
-	case "quantize", "dequantize", "requantize", "cast":
+	t := v.Type
+	if t.DType == ir.Bool || t.DType == ir.I64 || t.Quant != nil && t.Quant.Axis >= 0 {
 		return false
 	}
 	chained := false
 	for _, a := range v.Args {
 		switch {
-		case in[a]:
+		case in(a):
 			chained = true
-		case a.IsConst() && a.Const != nil && a.Const.DType == ir.F32 && a.Const.Len() == 1:
+		case a.IsConst() && a.Const != nil && a.Const.Len() == 1 && (a.Type.Quant == nil || a.Type.Quant.Axis < 0):
 		default:
 			return false
 		}
@@ -47,21 +60,20 @@ func lutMember(v *ir.Value, in map[*ir.Value]bool) bool {
 	return chained
 }
 
-// lutChains finds, for every dequantize of a per-tensor quantized i8 or u8
-// tensor, the values computed from it alone by elementwise f32 ops of its
-// shape (a dequantize → ... → end chain may branch and join: x·sigmoid(x)).
-func lutChains(g *ir.Graph) map[*ir.Value]*lutChain {
-	of := map[*ir.Value]*lutChain{} // value → the chain it belongs to
-	for _, v := range g.Values {
-		if v.Op.Name == "dequantize" {
-			x := v.Args[0].Type
-			if (x.DType == ir.I8 || x.DType == ir.U8) && x.Quant != nil && x.Quant.Axis < 0 {
-				of[v] = &lutChain{dq: v}
-			}
-			continue
+// lutChains builds the chains: a value joins the chain of its arguments
+// when it can; else an 8-bit value starts one.
+func lutChains(g *ir.Graph) []*lutChain {
+	of := map[*ir.Value]*lutChain{}
+	var chains []*lutChain
+	for _, p := range g.Params { // an 8-bit graph input is a root too
+		if lutRoot(p) {
+			c := &lutChain{root: p}
+			of[p] = c
+			chains = append(chains, c)
 		}
+	}
+	for _, v := range g.Values {
 		var c *lutChain
-		in := map[*ir.Value]bool{}
 		for _, a := range v.Args {
 			if ca := of[a]; ca != nil {
 				if c != nil && c != ca {
@@ -69,109 +81,131 @@ func lutChains(g *ir.Graph) map[*ir.Value]*lutChain {
 					break
 				}
 				c = ca
-				in[a] = true
 			}
 		}
-		if c == nil || !ir.EqualShape(v.Type.Shape, c.dq.Type.Shape) || !lutMember(v, in) {
+		if c != nil && lutMember(v, func(a *ir.Value) bool { return of[a] == c }, c.root.Type.Shape) {
+			c.ops = append(c.ops, v)
+			of[v] = c
 			continue
 		}
-		c.ops = append(c.ops, v)
-		of[v] = c
+		if !v.IsConst() && lutRoot(v) {
+			c := &lutChain{root: v}
+			of[v] = c
+			chains = append(chains, c)
+		}
 	}
-	return of
+	return chains
 }
 
-// fuseLUT replaces every per-tensor 8-bit quantize of a chain's value, and
-// every chain value that is a graph result, by a table lookup.
+// fuseLUT replaces each chain value that something outside its chain reads
+// (or a graph result), of two or more ops, by a lookup in its table.
 func fuseLUT(g *ir.Graph) (int, error) {
-	of := lutChains(g)
+	u := liveUsers(g)
 	results := map[*ir.Value]bool{}
 	for _, r := range g.Results {
 		results[r] = true
 	}
-	n := 0
-	for _, v := range append([]*ir.Value(nil), g.Values...) {
-		var end *ir.Value
-		switch {
-		case v.Op.Name == "quantize" && (v.Type.DType == ir.I8 || v.Type.DType == ir.U8) && v.Type.Quant.Axis < 0:
-			end = v.Args[0]
-		case results[v] && v.Op.Name != "dequantize":
-			end = v
+	type repl struct {
+		v     *ir.Value
+		root  *ir.Value
+		table *ir.Tensor
+	}
+	var todo []repl
+	for _, c := range lutChains(g) {
+		member := map[*ir.Value]bool{c.root: true}
+		for _, v := range c.ops {
+			member[v] = true
 		}
-		c := of[end]
-		if c == nil || end == c.dq {
-			continue // no chain, or a bare dequantize (quantize of it is fuseQDQ's)
+		for _, v := range c.ops {
+			outside := results[v]
+			for _, w := range u[v] {
+				outside = outside || !member[w]
+			}
+			if !outside || !lutEnd(v) {
+				continue
+			}
+			need := lutAncestors(v, c.root, member)
+			if len(need) < 2 {
+				continue // one op: its own kernel is a single pass too
+			}
+			tb, err := lutTable(c, v, need)
+			if err != nil {
+				return 0, err
+			}
+			todo = append(todo, repl{v, c.root, tb})
 		}
-		tb, err := lutTable(c, end, v)
+	}
+	// Replaced only now: a later member may read an earlier end.
+	for _, r := range todo {
+		t := g.AddConst(r.v.Name+".table", r.table, r.v.Type.Quant)
+		lut, err := g.Add("lut", []*ir.Value{r.root, t}, nil, ir.Type{}, r.v.Name+".lut", r.v.Source)
 		if err != nil {
-			return n, err
-		}
-		t := g.AddConst(v.Name+".table", tb, v.Type.Quant)
-		lut, err := g.Add("lut", []*ir.Value{c.dq.Args[0], t}, nil, ir.Type{}, v.Name+".lut", v.Source)
-		if err != nil {
-			return n, err
+			return 0, err
 		}
 		// The lookup takes v's name (a graph output keeps its name; a
 		// diff shows v's op changed), v the new one until it is removed.
-		lut.Name, v.Name = v.Name, lut.Name
-		g.ReplaceUses(v, lut)
-		n++
+		lut.Name, r.v.Name = r.v.Name, lut.Name
+		g.ReplaceUses(r.v, lut)
 	}
-	return n, nil
+	return len(todo), nil
 }
 
-// lutTable runs the chain up to end, then q (the quantize, or end itself),
-// on the 256 codes of the chain's input dtype, in code order.
-func lutTable(c *lutChain, end, q *ir.Value) (*ir.Tensor, error) {
-	x := c.dq.Args[0]
-	xt := x.Type
+// lutAncestors is the set of chain members v depends on (v included, the
+// root not).
+func lutAncestors(v, root *ir.Value, member map[*ir.Value]bool) map[*ir.Value]bool {
+	need := map[*ir.Value]bool{}
+	var walk func(x *ir.Value)
+	walk = func(x *ir.Value) {
+		if x == root || need[x] || !member[x] {
+			return
+		}
+		need[x] = true
+		for _, a := range x.Args {
+			walk(a)
+		}
+	}
+	walk(v)
+	return need
+}
+
+// lutTable runs the members end depends on (need), in graph order, on the
+// 256 codes of the root's dtype, in code order.
+func lutTable(c *lutChain, end *ir.Value, need map[*ir.Value]bool) (*ir.Tensor, error) {
+	xt := c.root.Type
 	codes := ir.NewTensor(xt.DType, []int{256})
 	lo, _ := xt.DType.Range()
 	for i := 0; i < 256; i++ {
 		codes.SetInt(i, lo+int64(i))
 	}
 	sub := ir.NewGraph("lut")
-	m := map[*ir.Value]*ir.Value{x: sub.AddConst("x", codes, xt.Quant)}
-	clone := func(v *ir.Value) error {
+	m := map[*ir.Value]*ir.Value{c.root: sub.AddConst("x", codes, xt.Quant)}
+	for _, v := range c.ops {
+		if !need[v] {
+			continue
+		}
 		args := make([]*ir.Value, len(v.Args))
 		for i, a := range v.Args {
 			if args[i] = m[a]; args[i] == nil {
 				if !a.IsConst() || a.Const == nil {
-					return fmt.Errorf("fuse lut: %s: argument %s is neither in the chain nor a constant", v.Where(), a.Name)
+					return nil, fmt.Errorf("fuse lut: %s: argument %s is neither in the chain nor a constant", v.Where(), a.Name)
 				}
 				args[i] = sub.AddConst("c", a.Const, a.Type.Quant)
 			}
 		}
 		nv, err := sub.Add(v.Op.Name, args, v.Attrs.Clone(), ir.Type{DType: v.Type.DType, Quant: v.Type.Quant}, v.Name, v.Source)
 		if err != nil {
-			return fmt.Errorf("fuse lut: %s: %v", v.Where(), err)
+			return nil, fmt.Errorf("fuse lut: %s: %v", v.Where(), err)
 		}
 		m[v] = nv
-		return nil
 	}
-	ops := append([]*ir.Value{c.dq}, c.ops...)
-	for _, v := range ops {
-		if err := clone(v); err != nil {
-			return nil, err
-		}
-		if v == end {
-			break
-		}
-	}
-	if q != end {
-		if err := clone(q); err != nil {
-			return nil, err
-		}
-	}
-	sub.Results = []*ir.Value{m[q]}
-	sub.RemoveDead()
+	sub.Results = []*ir.Value{m[end]}
 	p, err := rt.New(sub)
 	if err != nil {
-		return nil, fmt.Errorf("fuse lut: %s: %v", q.Where(), err)
+		return nil, fmt.Errorf("fuse lut: %s: %v", end.Where(), err)
 	}
 	out, err := p.Run(nil)
 	if err != nil {
-		return nil, fmt.Errorf("fuse lut: %s: %v", q.Where(), err)
+		return nil, fmt.Errorf("fuse lut: %s: %v", end.Where(), err)
 	}
 	return out[0], nil
 }
