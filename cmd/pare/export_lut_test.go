@@ -11,13 +11,13 @@ import (
 	"testing"
 )
 
-// TestExportLUT: table lookups (fuse's, of an 8-bit chain into i8 and of
-// one into an f32 output) export in QDQ and QOperator form as Gathers that
+// TestExportLUT: table lookups (fuse's, of an 8-bit chain into an i8 output
+// and of the whole chain into an f32 output) export in QDQ and QOperator form as Gathers that
 // ONNX Runtime runs to rt's outputs, bit for bit.
 func TestExportLUT(t *testing.T) {
 	dir := t.TempDir()
 	src, fused := filepath.Join(dir, "m.ir"), filepath.Join(dir, "f.ir")
-	err := os.WriteFile(src, []byte(`graph @lutnet(%x: f32[1,3,8,8]) -> (f32[1,3,8,8]) {
+	err := os.WriteFile(src, []byte(`graph @lutnet(%x: f32[1,3,8,8]) -> (f32[1,3,8,8], i8[1,3,8,8] q(0.02,-20)) {
   %q = quantize %x : i8[1,3,8,8] q(0.03,-5)
   %d = dequantize %q : f32[1,3,8,8]
   %a = const f32[1] [0.75]
@@ -28,7 +28,7 @@ func TestExportLUT(t *testing.T) {
   %q2 = quantize %h : i8[1,3,8,8] q(0.02,-20)
   %d2 = dequantize %q2 : f32[1,3,8,8]
   %y = sigmoid %d2 : f32[1,3,8,8]
-  return %y
+  return %y, %q2
 }
 `), 0o644)
 	if err != nil {
@@ -54,7 +54,7 @@ func TestExportLUT(t *testing.T) {
 	if code, _, errOut := pare("run", fused, "--input", inPath, "--out", rtOut); code != 0 {
 		t.Fatalf("run: %s", errOut)
 	}
-	want, _ := os.ReadFile(rtOut)
+	want, _ := os.ReadFile(filepath.Join(dir, "rt.y.bin")) // the first output; run writes one file per output
 	for _, form := range []string{"qdq", "qoperator"} {
 		onnxOut, ortOut := filepath.Join(dir, form+".onnx"), filepath.Join(dir, form+".bin")
 		if code, _, errOut := pare("export", fused, "-o", onnxOut, "--form", form); code != 0 {
