@@ -69,7 +69,7 @@ func TestFuse(t *testing.T) {
 			g := parseIR(t, in)
 			c.want = strings.Replace(c.want, "{sha=0 min=0 max=0 sparsity=0}", strings.SplitN(strings.SplitN(g.String(), "%m = const f32[18,2] ", 2)[1], "\n", 2)[0], 1)
 		}
-		t.Run(c.name, func(t *testing.T) { runText(t, "fuse", in, c.want, nil) })
+		t.Run(c.name, func(t *testing.T) { runText(t, "fuse{lut=false}", in, c.want, nil) }) // lookups: TestFuseLUT
 	}
 }
 
