@@ -196,6 +196,25 @@ func ExportableOps() []string {
 // f32, or bool (the masks of comparisons and where).
 func floatOrBool(t ir.Type) bool { return (t.DType == ir.F32 || t.DType == ir.Bool) && t.Quant == nil }
 
+// plainIntOK reports whether v's argument i (-1: its result) may be an
+// unquantized integer in a float model: a gather's indices, a cast's ends.
+func plainIntOK(v *ir.Value, i int) bool {
+	t := v.Type
+	if i >= 0 {
+		t = v.Args[i].Type
+	}
+	if t.Quant != nil {
+		return false
+	}
+	switch v.Op.Name {
+	case "gather":
+		return i == 1
+	case "cast":
+		return true
+	}
+	return false
+}
+
 func (e *exporter) value(v *ir.Value) error {
 	if e.quantized() && involvesQuant(v) {
 		return e.quantValue(v)
@@ -204,11 +223,11 @@ func (e *exporter) value(v *ir.Value) error {
 	if f == nil {
 		return fmt.Errorf("op %s cannot be exported to ONNX (the writer maps %s)", v.Op.Name, strings.Join(ExportableOps(), ", "))
 	}
-	if !floatOrBool(v.Type) {
+	if !floatOrBool(v.Type) && !plainIntOK(v, -1) {
 		return fmt.Errorf("op %s: a %v result cannot be exported (the writer writes float models)", v.Op.Name, v.Type)
 	}
 	for i, a := range v.Args {
-		if !floatOrBool(a.Type) {
+		if !floatOrBool(a.Type) && !plainIntOK(v, i) {
 			return fmt.Errorf("op %s: argument %d is %v (the writer writes float models)", v.Op.Name, i, a.Type)
 		}
 	}

@@ -87,6 +87,20 @@ func exportGraph(t *testing.T) (*ir.Graph, []*ir.Tensor) {
 	m = bin("or", m, bin("greater", s, k))
 	e = add("mod", []*ir.Value{add("where", []*ir.Value{m, l, e}, nil, ir.Type{}), c("md", pos(1))}, ir.Attrs{"fmod": ir.Int(1)}, ir.Type{})
 	h = add("add", []*ir.Value{h, e}, nil, ir.Type{})
+	// export_layout.go: resizes (scales given, or sizes), a transposed conv,
+	// a slice with a negative step to the first element, pads, a gather, an
+	// expand and casts, as a third result.
+	r := add("resize", []*ir.Value{h}, ir.Attrs{"coord": ir.Str("asymmetric"), "nearest_mode": ir.Str("floor"), "scales": ir.Floats(1, 1, 2, 2)}, ir.Type{Shape: []int{2, 8, 4, 4}})
+	r2 := add("resize", []*ir.Value{h}, ir.Attrs{"mode": ir.Str("linear")}, ir.Type{Shape: []int{2, 8, 4, 4}})
+	r = add("conv_transpose", []*ir.Value{add("add", []*ir.Value{r, r2}, nil, ir.Type{}), c("ctw", rnd(8, 4, 2, 2)), c("ctb", rnd(4))},
+		ir.Attrs{"strides": ir.Ints(2, 2), "output_padding": ir.Ints(1, 0), "pads": ir.Ints(0, 1, 0, 0)}, ir.Type{})
+	r = add("slice", []*ir.Value{r}, ir.Attrs{"starts": ir.Ints(0, 0, 1, 6), "ends": ir.Ints(2, 4, 7, -1), "steps": ir.Ints(1, 2, 2, -3)}, ir.Type{})
+	r = add("pad", []*ir.Value{r}, ir.Attrs{"pads": ir.Ints(0, 0, 1, 0, 0, 0, 0, 2), "mode": ir.Str("reflect")}, ir.Type{})
+	r = add("pad", []*ir.Value{r}, ir.Attrs{"pads": ir.Ints(0, 0, 0, 1, 0, 0, -1, 0), "value": ir.Float(0.5)}, ir.Type{})
+	r = add("gather", []*ir.Value{r, g.AddConst("gi", ir.FromI64([]int{2}, []int64{1, -1}), nil)}, ir.Attrs{"axis": ir.Int(1)}, ir.Type{})
+	r = add("expand", []*ir.Value{add("global_avgpool", []*ir.Value{r}, nil, ir.Type{})}, nil, ir.Type{Shape: []int{2, 2, 3, 3}})
+	r = add("cast", []*ir.Value{add("mul", []*ir.Value{r, c("k3", pos(1))}, nil, ir.Type{})}, nil, ir.Type{DType: ir.I32})
+	r3 := add("cast", []*ir.Value{r}, nil, ir.Type{DType: ir.F32})
 	h = add("transpose", []*ir.Value{h}, ir.Attrs{"perm": ir.Ints(0, 2, 3, 1)}, ir.Type{})
 	h = add("reshape", []*ir.Value{h}, nil, ir.Type{DType: ir.F32, Shape: []int{2, 32}})
 	h = add("gemm", []*ir.Value{h, c("fw", rnd(10, 32)), c("fb", rnd(10))}, ir.Attrs{"trans_b": ir.Int(1), "alpha": ir.Float(0.5)}, ir.Type{})
@@ -94,7 +108,7 @@ func exportGraph(t *testing.T) (*ir.Graph, []*ir.Tensor) {
 	h = add("matmul", []*ir.Value{h, c("mw", rnd(10, 6))}, nil, ir.Type{})
 	h = add("add", []*ir.Value{h, c("mb", rnd(6))}, nil, ir.Type{})
 	y := add("softmax", []*ir.Value{h}, ir.Attrs{"axis": ir.Int(1)}, ir.Type{})
-	g.Results = []*ir.Value{y, gp}
+	g.Results = []*ir.Value{y, gp, r3}
 	if err := ir.Verify(g); err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +138,7 @@ func TestExportRoundTrip(t *testing.T) {
 	if err := ir.Verify(g2); err != nil {
 		t.Fatal(err)
 	}
-	if g2.Params[0].Name != "input" || len(g2.Results) != 2 {
+	if g2.Params[0].Name != "input" || len(g2.Results) != 3 {
 		t.Fatalf("imported %s with inputs %v, %d results", g2.Name, g2.Params[0].Name, len(g2.Results))
 	}
 	want, err := rt.Run(g, in)
