@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -14,14 +15,7 @@ import (
 // the concat copies their integers; an input with other parameters (a max
 // pool of the graph input) is requantized first. Outputs stay close to f32.
 func TestQuantizeConcat(t *testing.T) {
-	r := rand.New(rand.NewSource(3))
-	rnd := func(shape ...int) *ir.Tensor {
-		x := ir.NewTensor(ir.F32, shape)
-		for i := range x.F32 {
-			x.F32[i] = r.Float32()*2 - 1
-		}
-		return x
-	}
+	rnd := uniformTensors(3)
 	g := ir.NewGraph("concat")
 	must := func(v *ir.Value, err error) *ir.Value {
 		t.Helper()
@@ -78,22 +72,40 @@ func TestQuantizeConcat(t *testing.T) {
 	}
 	// Close to f32: within a few quantization steps of the output range.
 	for i := 0; i < 4; i++ {
-		in := []*ir.Tensor{rnd(1, 3, 8, 8)}
-		want, err := rt.Run(g, in)
-		if err != nil {
-			t.Fatal(err)
+		nearF32(t, fmt.Sprintf("input %d", i), g, q, []*ir.Tensor{rnd(1, 3, 8, 8)})
+	}
+}
+
+// uniformTensors returns a maker of f32 tensors uniform in [-1, 1), seeded.
+func uniformTensors(seed int64) func(shape ...int) *ir.Tensor {
+	r := rand.New(rand.NewSource(seed))
+	return func(shape ...int) *ir.Tensor {
+		x := ir.NewTensor(ir.F32, shape)
+		for i := range x.F32 {
+			x.F32[i] = r.Float32()*2 - 1
 		}
-		got, err := rt.Run(q, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hi, worst := 0.0, 0.0
-		for j, w := range want[0].F32 {
-			hi = math.Max(hi, math.Abs(float64(w)))
-			worst = math.Max(worst, math.Abs(float64(got[0].F32[j]-w)))
-		}
-		if worst > 0.05*hi {
-			t.Errorf("input %d: int8 differs from f32 by up to %.4f (outputs up to %.4f)", i, worst, hi)
-		}
+		return x
+	}
+}
+
+// nearF32 checks that q's first output is within 5 % of f's output range
+// of f's on the inputs: an int8 model close to its float one.
+func nearF32(t *testing.T, what string, f, q *ir.Graph, in []*ir.Tensor) {
+	t.Helper()
+	want, err := rt.Run(f, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rt.Run(q, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hi, worst := 0.0, 0.0
+	for j, w := range want[0].F32 {
+		hi = math.Max(hi, math.Abs(float64(w)))
+		worst = math.Max(worst, math.Abs(float64(got[0].F32[j]-w)))
+	}
+	if worst > 0.05*hi {
+		t.Errorf("%s: int8 differs from f32 by up to %.4f (outputs up to %.4f)", what, worst, hi)
 	}
 }

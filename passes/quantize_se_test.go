@@ -1,12 +1,10 @@
 package passes
 
 import (
-	"math"
-	"math/rand"
+	"fmt"
 	"testing"
 
 	"github.com/pare-ml/pare/ir"
-	"github.com/pare-ml/pare/rt"
 )
 
 // TestQuantizeSqueezeExcite: a squeeze-and-excitation gate (conv →
@@ -14,14 +12,7 @@ import (
 // result) quantizes the gate and multiplies the integers (a quantized mul
 // with broadcasting), and the outputs stay close to f32.
 func TestQuantizeSqueezeExcite(t *testing.T) {
-	r := rand.New(rand.NewSource(5))
-	rnd := func(shape ...int) *ir.Tensor {
-		x := ir.NewTensor(ir.F32, shape)
-		for i := range x.F32 {
-			x.F32[i] = r.Float32()*2 - 1
-		}
-		return x
-	}
+	rnd := uniformTensors(5)
 	g := ir.NewGraph("se")
 	must := func(v *ir.Value, err error) *ir.Value {
 		t.Helper()
@@ -64,37 +55,14 @@ func TestQuantizeSqueezeExcite(t *testing.T) {
 		t.Errorf("%d muls, want 1:\n%s", muls, q)
 	}
 	for i := 0; i < 4; i++ {
-		in := []*ir.Tensor{rnd(1, 3, 8, 8)}
-		want, err := rt.Run(g, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := rt.Run(q, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hi, worst := 0.0, 0.0
-		for j, w := range want[0].F32 {
-			hi = math.Max(hi, math.Abs(float64(w)))
-			worst = math.Max(worst, math.Abs(float64(got[0].F32[j]-w)))
-		}
-		if worst > 0.05*hi {
-			t.Errorf("input %d: int8 differs from f32 by up to %.4f (outputs up to %.4f)", i, worst, hi)
-		}
+		nearF32(t, fmt.Sprintf("input %d", i), g, q, []*ir.Tensor{rnd(1, 3, 8, 8)})
 	}
 }
 
 // TestQuantizeResizeNearest: a nearest resize between quantized layers
 // moves the integers (keeping their parameters); a linear one runs in f32.
 func TestQuantizeResizeNearest(t *testing.T) {
-	r := rand.New(rand.NewSource(9))
-	rnd := func(shape ...int) *ir.Tensor {
-		x := ir.NewTensor(ir.F32, shape)
-		for i := range x.F32 {
-			x.F32[i] = r.Float32()*2 - 1
-		}
-		return x
-	}
+	rnd := uniformTensors(9)
 	for _, mode := range []string{"nearest", "linear"} {
 		g := ir.NewGraph("rs")
 		must := func(v *ir.Value, err error) *ir.Value {
@@ -124,22 +92,6 @@ func TestQuantizeResizeNearest(t *testing.T) {
 				t.Errorf("%s resize: %v of %v", mode, v.Type, v.Args[0].Type)
 			}
 		}
-		in := []*ir.Tensor{rnd(1, 3, 4, 4)}
-		want, err := rt.Run(g, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := rt.Run(q, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		hi, worst := 0.0, 0.0
-		for j, w := range want[0].F32 {
-			hi = math.Max(hi, math.Abs(float64(w)))
-			worst = math.Max(worst, math.Abs(float64(got[0].F32[j]-w)))
-		}
-		if worst > 0.05*hi {
-			t.Errorf("%s: int8 differs from f32 by up to %.4f (outputs up to %.4f)", mode, worst, hi)
-		}
+		nearF32(t, mode, g, q, []*ir.Tensor{rnd(1, 3, 4, 4)})
 	}
 }
