@@ -75,3 +75,15 @@ func runText(t *testing.T, spec, in, want string, ctx *Context) *ir.Graph {
 	sameOutputs(t, before, g, 1e-5, 3)
 	return g
 }
+
+// mustValue returns must(v, err): v, or the test stops on err (graph
+// building in tests).
+func mustValue(t testing.TB) func(*ir.Value, error) *ir.Value {
+	return func(v *ir.Value, err error) *ir.Value {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}

@@ -15,13 +15,7 @@ import (
 func qdqTestGraph(t *testing.T) *ir.Graph {
 	t.Helper()
 	g := ir.NewGraph("qdq")
-	must := func(v *ir.Value, err error) *ir.Value {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	must := mustValue(t)
 	add := func(op string, args []*ir.Value, attrs ir.Attrs, hint ir.Type, name string) *ir.Value {
 		return must(g.Add(op, args, attrs, hint, name, name))
 	}

@@ -17,13 +17,7 @@ import (
 func TestQuantizeConcat(t *testing.T) {
 	rnd := uniformTensors(3)
 	g := ir.NewGraph("concat")
-	must := func(v *ir.Value, err error) *ir.Value {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	must := mustValue(t)
 	x := g.AddParam("x", ir.TensorType(ir.F32, 1, 3, 8, 8))
 	conv := func(name string, in *ir.Value, m, c, k int) *ir.Value {
 		pads := ir.Ints(k/2, k/2, k/2, k/2)

@@ -24,13 +24,7 @@ func recurrentCell(t *testing.T) *ir.Graph {
 		}
 		return g.AddConst(name, ir.FromF32([]int{8, 8}, d), nil)
 	}
-	must := func(v *ir.Value, err error) *ir.Value {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	must := mustValue(t)
 	px := must(g.Add("matmul", []*ir.Value{x, w("wx", 1)}, nil, ir.Type{}, "px", ""))
 	ph := must(g.Add("matmul", []*ir.Value{h, w("wh", 2)}, nil, ir.Type{}, "ph", ""))
 	s := must(g.Add("add", []*ir.Value{px, ph}, nil, ir.Type{}, "pre", ""))

@@ -14,13 +14,7 @@ import (
 func TestQuantizeSqueezeExcite(t *testing.T) {
 	rnd := uniformTensors(5)
 	g := ir.NewGraph("se")
-	must := func(v *ir.Value, err error) *ir.Value {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	must := mustValue(t)
 	x := g.AddParam("x", ir.TensorType(ir.F32, 1, 3, 8, 8))
 	conv := func(name string, in *ir.Value, m, c int) *ir.Value {
 		return must(g.Add("conv", []*ir.Value{in, g.AddConst(name+"_w", rnd(m, c, 1, 1), nil), g.AddConst(name+"_b", rnd(m), nil)},
@@ -65,13 +59,7 @@ func TestQuantizeResizeNearest(t *testing.T) {
 	rnd := uniformTensors(9)
 	for _, mode := range []string{"nearest", "linear"} {
 		g := ir.NewGraph("rs")
-		must := func(v *ir.Value, err error) *ir.Value {
-			t.Helper()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
+		must := mustValue(t)
 		x := g.AddParam("x", ir.TensorType(ir.F32, 1, 3, 4, 4))
 		a := must(g.Add("conv", []*ir.Value{x, g.AddConst("w", rnd(4, 3, 1, 1), nil)}, nil, ir.Type{}, "a", "a"))
 		rs := must(g.Add("resize", []*ir.Value{a}, ir.Attrs{"mode": ir.Str(mode)}, ir.Type{Shape: []int{1, 4, 8, 8}}, "rs", "rs"))

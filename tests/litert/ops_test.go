@@ -30,24 +30,7 @@ const opsShortBytes = 310 << 10
 // test that pins a difference to one operator. An operator runs with the
 // operators on constants that feed it (the DEQUANTIZE of float16
 // weights), which XNNPack folds.
-func TestLiteRTOps(t *testing.T) {
-	node, dir := harness(t)
-	ms := models(t)
-	names := make([]string, 0, len(ms))
-	for n := range ms {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if strings.HasPrefix(name, "ops/") {
-			continue // TestLiteRTOpModels
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			checkOps(t, node, dir, ms[name])
-		})
-	}
-}
+func TestLiteRTOps(t *testing.T) { eachWholeModel(t, checkOps) }
 
 // TestLiteRTOpModels compares the single-operator models of
 // .cache/litert/opmodels (`make litert-opmodels`) in one LiteRT.js
