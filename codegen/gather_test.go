@@ -33,6 +33,7 @@ func TestGatherRuntimeIndices(t *testing.T) {
 		"gather_i8_quant":  {Outer: 24, N: 5, Inner: 1, K: 3},
 		"gather_u8_scalar": {Outer: 3, N: 7, Inner: 2, K: 1},
 		"gather_i64_data":  {Outer: 1, N: 6, Inner: 4, K: 10},
+		"gather_bool":      {Outer: 4, N: 3, Inner: 1, K: 5},
 		"const":            {},
 	}
 	got := map[string]Gather{}

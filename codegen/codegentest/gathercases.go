@@ -39,6 +39,16 @@ var GatherCases = []IntCase{
 		ix := add(ir.TensorType(ir.I64, 2, 5))
 		return g.Add("gather", []*ir.Value{x, ix}, ir.Attrs{"axis": ir.Int(0)}, ir.Type{}, "gather_i64_data", "gather_i64_data")
 	}},
+	// Bools computed by an earlier step, at i32 indices.
+	{"gather_bool", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
+		x := add(ir.TensorType(ir.F32, 4, 3))
+		ix := add(ir.TensorType(ir.I32, 5))
+		b, err := g.Add("greater", []*ir.Value{x, g.AddConst("zero", ir.FromF32([]int{1}, []float32{0}), nil)}, nil, ir.Type{}, "gt", "gt")
+		if err != nil {
+			return nil, err
+		}
+		return g.Add("gather", []*ir.Value{b, ix}, ir.Attrs{"axis": ir.Int(1)}, ir.Type{}, "gather_bool", "gather_bool")
+	}},
 }
 
 // ValidIndices redraws the values of the parameters of g that are the
