@@ -131,3 +131,93 @@ func TestRunGatherRuntimeIndices(t *testing.T) {
 		}
 	}
 }
+
+// writeGatherTest writes an ONNX backend-test folder DIR/NAME: a Gather of
+// data (f32) at indices (i64), both inputs, along axis, and its expected
+// output computed here.
+func writeGatherTest(t *testing.T, dir, name string, data *ir.Tensor, ix *ir.Tensor, axis int) {
+	t.Helper()
+	d := filepath.Join(dir, name)
+	set := filepath.Join(d, "test_data_set_0")
+	if err := os.MkdirAll(set, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	outer := ir.NumElements(data.Shape[:axis])
+	n, inner := data.Shape[axis], ir.NumElements(data.Shape[axis+1:])
+	shape := append(append(append([]int{}, data.Shape[:axis]...), ix.Shape...), data.Shape[axis+1:]...)
+	y := ir.NewTensor(ir.F32, shape)
+	o := 0
+	for i := 0; i < outer; i++ {
+		for _, k := range ix.I64 {
+			if k < 0 {
+				k += int64(n)
+			}
+			o += copy(y.F32[o:], data.F32[(i*n+int(k))*inner:(i*n+int(k)+1)*inner])
+		}
+	}
+	vi := func(name string, et int32, shape []int) *onnxpb.ValueInfoProto {
+		var ds []*onnxpb.TensorShapeProto_Dimension
+		for _, s := range shape {
+			ds = append(ds, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(s)}})
+		}
+		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
+			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(et), Shape: &onnxpb.TensorShapeProto{Dim: ds}}}}}
+	}
+	m := &onnxpb.ModelProto{IrVersion: proto.Int64(8),
+		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(13)}},
+		Graph: &onnxpb.GraphProto{Name: proto.String(name),
+			Input:  []*onnxpb.ValueInfoProto{vi("data", 1, data.Shape), vi("indices", 7, ix.Shape)},
+			Output: []*onnxpb.ValueInfoProto{vi("y", 1, shape)},
+			Node: []*onnxpb.NodeProto{{OpType: proto.String("Gather"), Input: []string{"data", "indices"}, Output: []string{"y"},
+				Attribute: []*onnxpb.AttributeProto{{Name: proto.String("axis"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(int64(axis))}}}}}}
+	for path, msg := range map[string]proto.Message{
+		filepath.Join(d, "model.onnx"):    m,
+		filepath.Join(set, "input_0.pb"):  onnx.EncodeTensor("data", data),
+		filepath.Join(set, "input_1.pb"):  onnx.EncodeTensor("indices", ix),
+		filepath.Join(set, "output_0.pb"): onnx.EncodeTensor("y", y),
+	} {
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCheckGatherRuntimeIndices: the ONNX conformance tests of Gather
+// (test_gather_0, _1, _2d_indices, _negative_indices: the indices are a
+// graph input), rebuilt here, pass with every backend.
+func TestCheckGatherRuntimeIndices(t *testing.T) {
+	dir := t.TempDir()
+	r := rand.New(rand.NewSource(5))
+	randF32 := func(shape ...int) *ir.Tensor {
+		x := ir.NewTensor(ir.F32, shape)
+		for i := range x.F32 {
+			x.F32[i] = float32(r.NormFloat64())
+		}
+		return x
+	}
+	writeGatherTest(t, dir, "test_gather_0", randF32(5, 4, 3, 2), ir.FromI64([]int{3}, []int64{0, 1, 3}), 0)
+	writeGatherTest(t, dir, "test_gather_1", randF32(5, 4, 3, 2), ir.FromI64([]int{3}, []int64{0, 1, 3}), 1)
+	writeGatherTest(t, dir, "test_gather_2d_indices", randF32(3, 3), ir.FromI64([]int{1, 2}, []int64{0, 2}), 1)
+	ten := ir.NewTensor(ir.F32, []int{10})
+	for i := range ten.F32 {
+		ten.F32[i] = float32(i)
+	}
+	writeGatherTest(t, dir, "test_gather_negative_indices", ten, ir.FromI64([]int{3}, []int64{0, -9, -10}), 0)
+	backends := []string{"rt"}
+	if _, err := llvm.Tool("opt-14", "opt"); err == nil {
+		backends = append(backends, "llvm")
+	}
+	if _, err := exec.LookPath("go"); err == nil {
+		backends = append(backends, "go")
+	}
+	for _, b := range backends {
+		code, out, errOut := pare("check", "--backend", b, dir)
+		if code != 0 || !strings.Contains(out, "4 passed, 0 failed, 0 unsupported") {
+			t.Errorf("check --backend %s: exit %d\n%s%s", b, code, out, errOut)
+		}
+	}
+}
