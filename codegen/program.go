@@ -145,6 +145,10 @@ const (
 	// codebook indices, bias (optional for f32; integer steps: i32[N], then
 	// the Requant parameters); integer steps have KGemm's Scratch.
 	KSparseGemm Kernel = "sparse_gemm"
+	// KGather: a gather whose indices are read at run time (Gather): In:
+	// x (any dtype; its quantization carries over), indices (i32 or i64).
+	// The only kernel that can fail (Step.Fails): an index out of range.
+	KGather Kernel = "gather"
 )
 
 // Program is a lowered graph.
@@ -195,6 +199,8 @@ type Step struct {
 	QBin *QBinary
 	// Sparse is the compressed weight of KSparseConv and KSparseGemm.
 	Sparse *Sparse
+	// Gather is the geometry of a KGather step.
+	Gather *Gather
 }
 
 // QBinary is the arithmetic of a quantized binary op on 8-bit per-tensor

@@ -180,7 +180,7 @@ func init() {
 
 		// Sampling grids and im2col (convert_grid.go).
 		"AffineGrid": {fn: convAffineGrid, since: 20, consts: []int{1}, notes: "→ matmul of the constant homogeneous output positions by thetaᵀ (transpose), reshape; 2-D and 3-D; align_corners; size must be constant"},
-		"GridSample": {fn: convGridSample, since: 16, notes: "→ per neighbour: the pixel coordinates (mul, add; border: clip), floor/round, clip into the image, a flat index n·H·W + y·W + x cast to i32, gather from X as [N·H·W, C], weights (zeros padding: where inside), add; transposes around; a constant grid folds the indices and weights (a computed grid runs in rt, but the compiled backends gather at constant indices only); 4-D input; linear/bilinear and nearest; zeros and border padding; align_corners; cubic and reflection unsupported"},
+		"GridSample": {fn: convGridSample, since: 16, notes: "→ per neighbour: the pixel coordinates (mul, add; border: clip), floor/round, clip into the image, a flat index n·H·W + y·W + x cast to i32, gather from X as [N·H·W, C], weights (zeros padding: where inside), add; transposes around; a constant grid folds the indices and weights (a computed grid gathers at indices computed at run time, compiled too); 4-D input; linear/bilinear and nearest; zeros and border padding; align_corners; cubic and reflection unsupported"},
 		"Col2Im":     {fn: convCol2Im, since: 18, consts: []int{1, 2}, notes: "→ reshape to [N, C, Πblock·L], concat a 0, per layer of contributions to an image position a gather at constant indices, add, reshape; N-D; dilations, pads, strides; image_shape and block_shape must be constant"},
 
 		// Determinants (convert_det.go) and unpooling (convert_unpool.go).
