@@ -121,7 +121,7 @@ func (l *lowerer) lowerConv(v *ir.Value) (*Step, *ir.Value, error) {
 func convOf(v *ir.Value) (*Conv, error) {
 	x, w := v.Args[0].Type, v.Args[1].Type
 	if x.Rank() != 3 && x.Rank() != 4 {
-		return nil, Unsupported(v, "%d-D conv (1-D and 2-D are compiled)", x.Rank()-2)
+		return nil, Unsupported(v, "%d-D conv of %v (1-D and 2-D are compiled, and 3-D on f32)", x.Rank()-2, x.DType)
 	}
 	win, err := ir.WindowOf(v, x.Rank()-2, w.Shape[2:])
 	if err != nil {

@@ -67,6 +67,10 @@ func LowerWith(g *ir.Graph, opts Options) (*Program, error) {
 	if _, ok := sparseLimitsOf[opts.Backend]; !ok {
 		return nil, fmt.Errorf("backend %q: want llvm or go", opts.Backend)
 	}
+	g, err := legalize(g)
+	if err != nil {
+		return nil, err
+	}
 	g, enc, err := decodeConstants(g)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func (l *lowerer) lowerConvTranspose(v *ir.Value) (*Step, error) {
 	}
 	x, w := v.Args[0].Type, v.Args[1].Type
 	if x.Rank() != 3 && x.Rank() != 4 {
-		return nil, Unsupported(v, "%d-D conv_transpose (1-D and 2-D are compiled)", x.Rank()-2)
+		return nil, Unsupported(v, "%d-D conv_transpose (1-D and 2-D are compiled, and 3-D on f32)", x.Rank()-2)
 	}
 	win, err := ir.WindowOf(v, x.Rank()-2, w.Shape[2:])
 	if err != nil {

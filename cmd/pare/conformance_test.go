@@ -60,11 +60,8 @@ func TestConformanceOnnxGo(t *testing.T) {
 	if len(pass) < 325 {
 		t.Errorf("rt passes %d tests, want at least 325", len(pass))
 	}
-	// What a backend may leave unsupported that rt runs.
-	allowed := map[string][]string{
-		"llvm": {"test_convtranspose_3d"},
-		"go":   {"test_convtranspose_3d"},
-	}
+	// What a backend may leave unsupported that rt runs (none today).
+	allowed := map[string][]string{}
 	for _, b := range []string{"llvm", "go"} {
 		t.Run(b, func(t *testing.T) {
 			if testing.Short() && b == "go" {

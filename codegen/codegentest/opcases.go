@@ -199,6 +199,16 @@ var OpCases = []OpCase{
 	resizeCase("resize_linear_3d", []int{2, 3, 4}, []int{4, 5, 4}, ir.Attrs{"mode": ir.Str("linear")}),
 	convTCase("conv_transpose_s2", []int{1, 4, 5, 5}, []int{4, 3, 2, 2}, ir.Attrs{"strides": ir.Ints(2, 2)}, true),
 	convTCase("conv_transpose_pad", []int{2, 4, 5, 6}, []int{4, 2, 3, 3}, ir.Attrs{"strides": ir.Ints(2, 1), "pads": ir.Ints(1, 0, 1, 2), "dilations": ir.Ints(1, 2), "group": ir.Int(2), "output_padding": ir.Ints(1, 0)}, false),
+	// 3-D convs (codegen's legalize: one 2-D conv per depth tap).
+	convCase("conv3d", []int{1, 3, 5, 6, 7}, []int{4, 3, 3, 3, 3}, ir.Attrs{"pads": ir.Ints(1, 1, 1, 1, 1, 1)}, true),
+	convCase("conv3d_stride_dil_group", []int{2, 4, 9, 7, 6}, []int{6, 2, 2, 3, 2}, ir.Attrs{"strides": ir.Ints(2, 1, 2),
+		"dilations": ir.Ints(3, 1, 2), "pads": ir.Ints(2, 0, 1, 1, 1, 0), "group": ir.Int(2)}, false),
+	{"conv3d_runtime_w_clip", [][]int{{1, 2, 4, 5, 5}, {3, 2, 2, 3, 3}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		return op("conv", ir.Attrs{"pads": ir.Ints(0, 1, 1, 1, 1, 0), "act": ir.Str("clip"), "act_min": ir.Float(-0.5), "act_max": ir.Float(1)}, ir.Type{}, in[0], in[1])(g)
+	}},
+	convTCase("conv_transpose_3d", []int{1, 3, 4, 5, 4}, []int{3, 2, 3, 3, 2}, ir.Attrs{"strides": ir.Ints(2, 1, 2), "pads": ir.Ints(1, 0, 0, 0, 1, 1)}, true),
+	convTCase("conv_transpose_3d_dil_group", []int{2, 4, 3, 4, 3}, []int{4, 1, 2, 2, 3}, ir.Attrs{"strides": ir.Ints(3, 2, 1),
+		"dilations": ir.Ints(2, 1, 1), "pads": ir.Ints(0, 1, 1, 2, 0, 0), "output_padding": ir.Ints(1, 1, 0), "group": ir.Int(2)}, true),
 	convTCase("conv_transpose_1d", []int{1, 3, 7}, []int{3, 2, 3}, ir.Attrs{"strides": ir.Ints(3), "pads": ir.Ints(1, 1)}, true),
 	{"reshape_result", [][]int{{2, 3, 4}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
 		x, err := op("relu", nil, ir.Type{}, in[0])(g)
