@@ -137,11 +137,6 @@ func TestRunGatherRuntimeIndices(t *testing.T) {
 // output computed here.
 func writeGatherTest(t *testing.T, dir, name string, data *ir.Tensor, ix *ir.Tensor, axis int) {
 	t.Helper()
-	d := filepath.Join(dir, name)
-	set := filepath.Join(d, "test_data_set_0")
-	if err := os.MkdirAll(set, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	outer := ir.NumElements(data.Shape[:axis])
 	n, inner := data.Shape[axis], ir.NumElements(data.Shape[axis+1:])
 	shape := append(append(append([]int{}, data.Shape[:axis]...), ix.Shape...), data.Shape[axis+1:]...)
@@ -155,21 +150,34 @@ func writeGatherTest(t *testing.T, dir, name string, data *ir.Tensor, ix *ir.Ten
 			o += copy(y.F32[o:], data.F32[(i*n+int(k))*inner:(i*n+int(k)+1)*inner])
 		}
 	}
-	vi := func(name string, et int32, shape []int) *onnxpb.ValueInfoProto {
+	axisAttr := &onnxpb.AttributeProto{Name: proto.String("axis"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(int64(axis))}
+	writeOpTest(t, dir, name, "Gather", []*onnxpb.AttributeProto{axisAttr}, data, ix, y)
+}
+
+// writeOpTest writes an ONNX backend-test folder: one node op(data,
+// indices) → y at opset 13, the inputs fed as test data.
+func writeOpTest(t *testing.T, dir, name, op string, attrs []*onnxpb.AttributeProto, data, ix, y *ir.Tensor) {
+	t.Helper()
+	d := filepath.Join(dir, name)
+	set := filepath.Join(d, "test_data_set_0")
+	if err := os.MkdirAll(set, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	et := map[ir.DType]int32{ir.F32: 1, ir.I32: 6, ir.I64: 7}
+	vi := func(name string, t *ir.Tensor) *onnxpb.ValueInfoProto {
 		var ds []*onnxpb.TensorShapeProto_Dimension
-		for _, s := range shape {
+		for _, s := range t.Shape {
 			ds = append(ds, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: int64(s)}})
 		}
 		return &onnxpb.ValueInfoProto{Name: proto.String(name), Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{
-			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(et), Shape: &onnxpb.TensorShapeProto{Dim: ds}}}}}
+			TensorType: &onnxpb.TypeProto_Tensor{ElemType: proto.Int32(et[t.DType]), Shape: &onnxpb.TensorShapeProto{Dim: ds}}}}}
 	}
 	m := &onnxpb.ModelProto{IrVersion: proto.Int64(8),
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(13)}},
 		Graph: &onnxpb.GraphProto{Name: proto.String(name),
-			Input:  []*onnxpb.ValueInfoProto{vi("data", 1, data.Shape), vi("indices", 7, ix.Shape)},
-			Output: []*onnxpb.ValueInfoProto{vi("y", 1, shape)},
-			Node: []*onnxpb.NodeProto{{OpType: proto.String("Gather"), Input: []string{"data", "indices"}, Output: []string{"y"},
-				Attribute: []*onnxpb.AttributeProto{{Name: proto.String("axis"), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(int64(axis))}}}}}}
+			Input:  []*onnxpb.ValueInfoProto{vi("data", data), vi("indices", ix)},
+			Output: []*onnxpb.ValueInfoProto{vi("y", y)},
+			Node:   []*onnxpb.NodeProto{{OpType: proto.String(op), Input: []string{"data", "indices"}, Output: []string{"y"}, Attribute: attrs}}}}
 	for path, msg := range map[string]proto.Message{
 		filepath.Join(d, "model.onnx"):    m,
 		filepath.Join(set, "input_0.pb"):  onnx.EncodeTensor("data", data),
@@ -217,6 +225,51 @@ func TestCheckGatherRuntimeIndices(t *testing.T) {
 	for _, b := range backends {
 		code, out, errOut := pare("check", "--backend", b, dir)
 		if code != 0 || !strings.Contains(out, "4 passed, 0 failed, 0 unsupported") {
+			t.Errorf("check --backend %s: exit %d\n%s%s", b, code, out, errOut)
+		}
+	}
+}
+
+// TestCheckGatherElementsNDRuntimeIndices: ONNX's GatherElements and
+// GatherND examples (test_gatherelements_0, _1, _negative_indices;
+// test_gathernd_example_float32, _int32, _int32_batch_dim1), rebuilt with
+// the indices fed as inputs, pass pare check in rt and both backends
+// without binding the indices: computed flat positions and a runtime
+// gather.
+func TestCheckGatherElementsNDRuntimeIndices(t *testing.T) {
+	dir := t.TempDir()
+	f := func(shape []int, v ...float32) *ir.Tensor { return ir.FromF32(shape, v) }
+	i64 := func(shape []int, v ...int64) *ir.Tensor { return ir.FromI64(shape, v) }
+	i32 := func(shape []int, v ...int32) *ir.Tensor {
+		x := ir.NewTensor(ir.I32, shape)
+		copy(x.I32, v)
+		return x
+	}
+	attr := func(name string, v int64) []*onnxpb.AttributeProto {
+		return []*onnxpb.AttributeProto{{Name: proto.String(name), Type: onnxpb.AttributeProto_INT.Enum(), I: proto.Int64(v)}}
+	}
+	writeOpTest(t, dir, "test_gatherelements_0", "GatherElements", attr("axis", 1),
+		f([]int{2, 2}, 1, 2, 3, 4), i64([]int{2, 2}, 0, 0, 1, 0), f([]int{2, 2}, 1, 1, 4, 3))
+	writeOpTest(t, dir, "test_gatherelements_1", "GatherElements", attr("axis", 0),
+		f([]int{3, 3}, 1, 2, 3, 4, 5, 6, 7, 8, 9), i32([]int{2, 3}, 1, 2, 0, 2, 0, 0), f([]int{2, 3}, 4, 8, 3, 7, 2, 3))
+	writeOpTest(t, dir, "test_gatherelements_negative_indices", "GatherElements", attr("axis", 0),
+		f([]int{3, 3}, 1, 2, 3, 4, 5, 6, 7, 8, 9), i64([]int{2, 3}, -1, -2, 0, -2, 0, 0), f([]int{2, 3}, 7, 5, 3, 4, 2, 3))
+	writeOpTest(t, dir, "test_gathernd_example_float32", "GatherND", nil,
+		f([]int{2, 2, 2}, 0, 1, 2, 3, 4, 5, 6, 7), i64([]int{2, 1, 2}, 0, 1, 1, 0), f([]int{2, 1, 2}, 2, 3, 4, 5))
+	writeOpTest(t, dir, "test_gathernd_example_int32", "GatherND", nil,
+		i32([]int{2, 2}, 0, 1, 2, 3), i64([]int{2, 2}, 0, 0, 1, 1), i32([]int{2}, 0, 3))
+	writeOpTest(t, dir, "test_gathernd_example_int32_batch_dim1", "GatherND", attr("batch_dims", 1),
+		i32([]int{2, 2, 2}, 0, 1, 2, 3, 4, 5, 6, 7), i64([]int{2, 1}, 1, 0), i32([]int{2, 2}, 2, 3, 4, 5))
+	backends := []string{"rt"}
+	if _, err := llvm.Tool("opt-14", "opt"); err == nil {
+		backends = append(backends, "llvm")
+	}
+	if _, err := exec.LookPath("go"); err == nil {
+		backends = append(backends, "go")
+	}
+	for _, b := range backends {
+		code, out, errOut := pare("check", "--backend", b, dir)
+		if code != 0 || !strings.Contains(out, "6 passed, 0 failed, 0 unsupported") {
 			t.Errorf("check --backend %s: exit %d\n%s%s", b, code, out, errOut)
 		}
 	}

@@ -254,29 +254,34 @@ func (c *nodeCtx) gatherFlat(x *ir.Value, idx *ir.Tensor, shape []int) error {
 	return b.finish(b.reshape("", b.op("gather", name, ir.Attrs{"axis": ir.Int(0)}, flatX, ix), shape))
 }
 
-// convGatherElements: y[i…] = x[i… with idx[i…] at axis], constant idx.
+// convGatherElements: y[i…] = x[i… with idx[i…] at axis]; constant idx
+// gives precomputed flat indices, runtime idx computes them.
 func convGatherElements(c *nodeCtx) error {
 	x, err := c.need(0)
 	if err != nil {
 		return err
 	}
-	idx, err := c.constArg(1, "indices")
+	iv, err := c.need(1)
 	if err != nil {
 		return err
 	}
 	r := x.Type.Rank()
-	if len(idx.Shape) != r || !idx.DType.IsInt() {
-		return c.errf("indices %v%v must be integers of the rank of data %v", idx.DType, idx.Shape, x.Type.Shape)
+	if len(iv.Type.Shape) != r || !iv.Type.DType.IsInt() || iv.Type.Quant != nil {
+		return c.errf("indices %v must be integers of the rank of data %v", iv.Type, x.Type.Shape)
 	}
 	axis, err := c.normAxis(c.int("axis", 0), r)
 	if err != nil {
 		return err
 	}
 	for d := range r {
-		if d != axis && idx.Shape[d] > x.Type.Shape[d] {
-			return c.errf("indices %v exceed data %v off axis %d", idx.Shape, x.Type.Shape, axis)
+		if d != axis && iv.Type.Shape[d] > x.Type.Shape[d] {
+			return c.errf("indices %v exceed data %v off axis %d", iv.Type.Shape, x.Type.Shape, axis)
 		}
 	}
+	if !iv.IsConst() {
+		return c.gatherElementsRT(x, iv, axis) // convert_gather_rt.go
+	}
+	idx := iv.Const
 	n := x.Type.Shape[axis]
 	flatIdx := ir.NewTensor(ir.I64, idx.Shape)
 	for i := range idx.Len() {
@@ -301,19 +306,24 @@ func convGatherND(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	idx, err := c.constArg(1, "indices")
+	iv, err := c.need(1)
 	if err != nil {
 		return err
 	}
 	bd := c.int("batch_dims", 0)
-	r, q := x.Type.Rank(), len(idx.Shape)
-	if q < 1 || !idx.DType.IsInt() {
-		return c.errf("indices %v%v must be integers of rank >= 1", idx.DType, idx.Shape)
+	is := iv.Type.Shape
+	r, q := x.Type.Rank(), len(is)
+	if q < 1 || !iv.Type.DType.IsInt() || iv.Type.Quant != nil {
+		return c.errf("indices %v must be integers of rank >= 1", iv.Type)
 	}
-	m := idx.Shape[q-1]
-	if bd < 0 || bd >= q || bd >= r || m < 1 || bd+m > r || !slices.Equal(idx.Shape[:bd], x.Type.Shape[:bd]) {
-		return c.errf("indices %v, batch_dims %d do not fit data %v", idx.Shape, bd, x.Type.Shape)
+	m := is[q-1]
+	if bd < 0 || bd >= q || bd >= r || m < 1 || bd+m > r || !slices.Equal(is[:bd], x.Type.Shape[:bd]) {
+		return c.errf("indices %v, batch_dims %d do not fit data %v", is, bd, x.Type.Shape)
 	}
+	if !iv.IsConst() {
+		return c.gatherNDRT(x, iv, bd) // convert_gather_rt.go
+	}
+	idx := iv.Const
 	lead := x.Type.Shape[:bd+m]
 	rows := ir.NewTensor(ir.I64, idx.Shape[:q-1])
 	for t := range rows.Len() {

@@ -1,0 +1,77 @@
+package onnx
+
+import (
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
+)
+
+// TestGatherRuntimeIndices: GatherElements and GatherND with indices fed
+// as an input give, in rt, what the same models give with the indices
+// bound as constants (the precomputed path), negatives included; an index
+// out of range is an error naming the gather, not another element.
+func TestGatherRuntimeIndices(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	draw := func(shape []int, n int) *ir.Tensor {
+		ix := ir.NewTensor(ir.I64, shape)
+		for i := range ix.I64 {
+			ix.I64[i] = int64(r.Intn(2*n) - n)
+		}
+		return ix
+	}
+	for _, tc := range []struct {
+		name   string
+		op     string
+		x, idx []int
+		n      int // the size indices run over
+		attrs  []*attrProto
+	}{
+		{"elements axis 1", "GatherElements", []int{3, 5, 4}, []int{3, 7, 2}, 5, []*attrProto{aInt("axis", 1)}},
+		{"elements axis -1", "GatherElements", []int{2, 6}, []int{2, 3}, 6, []*attrProto{aInt("axis", -1)}},
+		{"nd rows", "GatherND", []int{4, 5, 3}, []int{6, 2}, 4, nil},
+		{"nd batch", "GatherND", []int{2, 4, 3, 5}, []int{2, 3, 1}, 4, []*attrProto{aInt("batch_dims", 1)}},
+		{"nd scalar tuple", "GatherND", []int{4, 4}, []int{2}, 4, nil},
+	} {
+		dims := make([]int64, len(tc.idx))
+		for i, d := range tc.idx {
+			dims[i] = int64(d)
+		}
+		xdims := make([]int64, len(tc.x))
+		for i, d := range tc.x {
+			xdims[i] = int64(d)
+		}
+		m := newModel(13).input("x", dtFloat, xdims...).input("i", dtInt64, dims...).
+			node(tc.op, []string{"x", "i"}, []string{"y"}, tc.attrs...).output("y")
+		g := m.mustLoad(t, Options{})
+		if !slices.Contains(ops(g), "gather") {
+			t.Fatalf("%s: ops %v", tc.name, ops(g))
+		}
+		x := f32s(tc.x)
+		for k := 0; k < 3; k++ {
+			ix := draw(tc.idx, tc.n)
+			got, err := rt.Run(g, []*ir.Tensor{x, ix})
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			gb := m.mustLoad(t, Options{Bind: map[string]*ir.Tensor{"i": ix}})
+			want, err := rt.Run(gb, []*ir.Tensor{x})
+			if err != nil {
+				t.Fatalf("%s bound: %v", tc.name, err)
+			}
+			if !ir.EqualShape(got[0].Shape, want[0].Shape) || !slices.Equal(got[0].F32, want[0].F32) {
+				t.Errorf("%s: runtime indices %v give %v %v, constant ones %v %v", tc.name, ix.I64, got[0].Shape, got[0].F32, want[0].Shape, want[0].F32)
+			}
+		}
+		for _, bad := range []int64{int64(tc.n), int64(-tc.n - 1)} {
+			ix := draw(tc.idx, tc.n)
+			ix.I64[0] = bad // column 0 of tuple 0 (GatherND), or along the axis (GatherElements): size n
+			if _, err := rt.Run(g, []*ir.Tensor{x, ix}); err == nil || !strings.Contains(err.Error(), "gather") || !strings.Contains(err.Error(), "out of range") {
+				t.Errorf("%s: index %d: err = %v, want a gather out of range", tc.name, bad, err)
+			}
+		}
+	}
+}
