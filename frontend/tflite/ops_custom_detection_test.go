@@ -327,3 +327,22 @@ func TestDetectionPostProcessErrors(t *testing.T) {
 		}
 	}
 }
+
+// detectionLiteRTModels adds TFLite_Detection_PostProcess models to the
+// single-operator models tests/litert compares with LiteRT.js (which
+// feeds floats in [-1, 1) and uint8 over their range).
+func detectionLiteRTModels(ms map[string]*tModel) {
+	rng := rand.New(rand.NewSource(5))
+	for _, c := range []detCase{
+		{name: "detection_postprocess_f32", anchors: 100, classes: 6, background: true, maxDet: 10, maxCls: 1, scoreT: 0.3, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5},
+		{name: "detection_postprocess_ssd_f32", anchors: 1917, classes: 90, background: true, maxDet: 10, maxCls: 1, scoreT: 0.5, iouT: 0.6, ys: 10, xs: 10, hs: 5, ws: 5},
+		{name: "detection_postprocess_classes3_f32", anchors: 50, classes: 5, maxDet: 5, maxCls: 3, scoreT: 0.2, iouT: 0.4, ys: 8, xs: 9, hs: 4, ws: 6, extra: 2},
+		{name: "detection_postprocess_u8", anchors: 200, classes: 8, background: true, maxDet: 20, maxCls: 1, scoreT: 0.4, iouT: 0.5, u8: true, ys: 10, xs: 10, hs: 5, ws: 5},
+		{name: "detection_postprocess_few_u8", anchors: 300, classes: 8, background: true, maxDet: 60, maxCls: 1, scoreT: 0.97, iouT: 0.3, u8: true, ys: 10, xs: 10, hs: 5, ws: 5},
+		{name: "detection_postprocess_few_f32", anchors: 300, classes: 3, maxDet: 50, maxCls: 2, scoreT: 0.95, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5},
+	} {
+		c.scoreScale = 1
+		op, _, _ := c.model(rng)
+		ms[c.name] = op.model()
+	}
+}
