@@ -145,6 +145,18 @@ const (
 	// codebook indices, bias (optional for f32; integer steps: i32[N], then
 	// the Requant parameters); integer steps have KGemm's Scratch.
 	KSparseGemm Kernel = "sparse_gemm"
+	// KNMS: nms_index (NMS) as rt computes it (rt/nms.go): In: boxes
+	// f32[N,4], scores f32[N]; Out i32[MaxOut]; Scratch f32[6N] (see
+	// lowerNMS). Per box: corners normalized by std::min / std::max
+	// (q < p ? q : p, p < q ? q : p), area = (ymax - ymin)·(xmax - xmin),
+	// candidate = score >= Score. Then MaxOut rounds: the first candidate
+	// of greatest score (scanned in index order, replaced only by a
+	// greater one) is written and stops being one, and unless its area is
+	// <= 0, every candidate i of area > 0 with IoU > IoU stops being one:
+	// ih = max(min(ymax) - max(ymin), 0), iw likewise, inter = ih·iw,
+	// IoU = inter / ((area_best + area_i) - inter), each step rounded to
+	// f32 (no FMA). With no candidate the slot gets -1.
+	KNMS Kernel = "nms"
 )
 
 // Program is a lowered graph.
@@ -195,6 +207,7 @@ type Step struct {
 	QBin *QBinary
 	// Sparse is the compressed weight of KSparseConv and KSparseGemm.
 	Sparse *Sparse
+	NMS    *NMS
 }
 
 // QBinary is the arithmetic of a quantized binary op on 8-bit per-tensor

@@ -174,10 +174,10 @@ func (c detCase) model(rng *rand.Rand) (oneOp, []*ir.Tensor, [][]float64) {
 	}
 	slots := int32(c.maxDet * c.maxCls)
 	op := oneOp{code: fb.BuiltinOperatorCUSTOM, custom: "TFLite_Detection_PostProcess", customOpts: c.options(),
-		ins: []opIn{encIn, clsIn, ancIn},
+		ins:  []opIn{encIn, clsIn, ancIn},
 		outs: []opIn{f32In(1, slots, 4), f32In(1, slots), f32In(1, slots), f32In(1)},
-		// nms_index and gather by computed indices: codegen has no kernel for them yet.
-		uncompiled: "not compiled yet"}
+		// gather by computed indices: codegen has no kernel for it on this branch yet.
+		uncompiled: "gather with non-constant indices"}
 	return op, []*ir.Tensor{enc, cls}, [][]float64{encV, clsV, ancF}
 }
 
