@@ -7,7 +7,7 @@ SHARED  ?= ../shared
 ORT_DIR ?= $(CURDIR)/.cache/ort
 LITERT_DIR ?= $(CURDIR)/.cache/litert
 
-.PHONY: all build test test-long bench fmt vet data ort litert litert-models litert-opmodels npm-models check-conformance clean readme example
+.PHONY: all build test test-long bench fmt vet data ort litert litert-models litert-opmodels npm-models onnx-go-node check-conformance clean readme example
 
 all: build
 
@@ -32,6 +32,7 @@ data:
 # cross-target tests run; without them those tests skip and say so.
 test: data vet
 	-@$(MAKE) --no-print-directory toolchain
+	-@$(MAKE) --no-print-directory onnx-go-node
 	$(GO) test -short -count=1 -timeout 30m ./...
 
 # test-long: everything, including whole-model accuracy sweeps.
@@ -130,6 +131,20 @@ example: build
 		echo "example: the pruned executable's logits differ from rt's in the last bits (float; tests check 1e-4)"
 	@for e in bin/lenet5 bin/lenet5.pruned; do printf '%-18s ' $$e; $$e --bench 2000 tests/testdata/mnist_test_0_label7.npy; done
 	@ls -l bin/lenet5 bin/lenet5.int8 bin/lenet5.pruned
+
+# onnx-go-node: ONNX 1.5's operator conformance tests (349 of them, opsets
+# 1-10), which the Go module github.com/owulveryck/onnx-go v0.5.0 carries as
+# generated Go source, turned back into backend-test folders (model.onnx +
+# test_data_set_0) in .cache/onnx-go-node by tests/onnxgo. cmd/pare's
+# TestConformanceOnnxGo runs them; it skips when they are absent.
+ONNXGO_NODE := $(CURDIR)/.cache/onnx-go-node
+onnx-go-node:
+	@if [ -f $(ONNXGO_NODE)/test_abs/model.onnx ]; then echo "onnx-go-node: $(ONNXGO_NODE) present"; exit 0; fi; \
+	tmp=$$(mktemp -d); \
+	dir=$$(cd $$tmp && $(GO) mod init fetch >/dev/null 2>&1 && $(GO) mod download -json github.com/owulveryck/onnx-go@v0.5.0 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	rm -rf $$tmp; \
+	[ -n "$$dir" ] || { echo "make onnx-go-node: cannot download github.com/owulveryck/onnx-go@v0.5.0 from the Go module proxy; TestConformanceOnnxGo will skip"; exit 1; }; \
+	$(GO) run ./tests/onnxgo $$dir/backend/testbackend/onnx $(ONNXGO_NODE)
 
 check-conformance: build
 	$(BIN) check $(SHARED)/onnx-node $(SHARED)/onnx-node-pytorch

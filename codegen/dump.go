@@ -48,6 +48,9 @@ func (p *Program) Dump(w io.Writer) {
 			line += fmt.Sprintf(" sparse[%d×%d: %d non-zeros in %d entries, %d-bit gaps%s, %d bytes]",
 				sp.Rows, sp.Cols, sp.NonZeros, sp.Entries, sp.GapBits, cb, sp.Bytes(s.In[1]))
 		}
+		if gt := s.Gather; gt != nil {
+			line += fmt.Sprintf(" gather[%d×%d×%d, %d indices]", gt.Outer, gt.N, gt.Inner, gt.K)
+		}
 		if s.InPlace {
 			line += " in-place"
 		}

@@ -47,7 +47,7 @@ func (l *lowerer) lowerValue(v *ir.Value) (st *Step, last *ir.Value, err error) 
 	if last == nil {
 		last = v
 	}
-	if st.Kernel != KCopy {
+	if st.Kernel != KCopy && st.Kernel != KGather {
 		last = l.fuse(st, last)
 	}
 	if st.Loop != nil {

@@ -195,6 +195,7 @@ func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 	bt := constOf(b)
 	var bias []float32
 	var cArg *ir.Value
+	var cConst *ir.Tensor // a constant full C, beta folded in
 	var cScale float32 = 1
 	if v.Op.Name == "gemm" {
 		gm.TransA, gm.TransB = v.Int("trans_a") != 0, v.Int("trans_b") != 0
@@ -214,14 +215,16 @@ func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 						r[i] *= cScale
 					}
 					bias = r
+				} else if cScale != 1 && ct.DType == ir.F32 {
+					cConst = ir.FromF32(ct.Shape, make([]float32, len(ct.F32)))
+					for i, x := range ct.F32 {
+						cConst.F32[i] = x * cScale
+					}
 				} else {
 					cArg = c
 				}
 			} else {
 				cArg = c
-			}
-			if cArg != nil && cScale != 1 {
-				return nil, nil, Unsupported(v, "gemm with beta %v and a full C matrix", cScale)
 			}
 		}
 	} else {
@@ -261,7 +264,7 @@ func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 				other = u.Args[0]
 			}
 			r := rowVector(constOf(other), gm.N)
-			if r == nil || cArg != nil {
+			if r == nil || cArg != nil || cConst != nil {
 				break
 			}
 			if bias == nil {
@@ -293,10 +296,23 @@ func (l *lowerer) lowerGemm(v *ir.Value) (*Step, *ir.Value, error) {
 		st.In = append(st.In, l.packed(ir.FromF32([]int{gm.N}, bias)))
 		gm.Bias = true
 	}
-	if cArg != nil {
+	switch {
+	case cConst != nil:
 		out := v.Type.Shape
 		st.Loop = &Loop{Shape: out, Strides: [][]int{ir.Strides(out)}}
+		l.appendEpi(st, epiArg{e: Epi{Op: EpiAdd}, t: cConst})
+	case cArg != nil:
+		out := v.Type.Shape
+		st.Loop = &Loop{Shape: out, Strides: [][]int{ir.Strides(out)}}
+		if cScale != 1 {
+			// alpha·AB + beta·C as beta·((alpha/beta)·AB + C): the
+			// epilogue reads C as it is.
+			gm.Alpha /= cScale
+		}
 		l.appendEpi(st, epiArg{e: Epi{Op: EpiAdd}, v: cArg})
+		if cScale != 1 {
+			l.appendEpi(st, epiArg{e: Epi{Op: EpiMul}, t: ir.ScalarF32(cScale)})
+		}
 	}
 	if sparseB != nil {
 		l.sparseGemm(st, sparseB, true)

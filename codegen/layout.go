@@ -81,7 +81,7 @@ func (l *lowerer) lowerLayout(v *ir.Value) (*Step, error) {
 	case "gather":
 		ix := constOf(v.Args[1])
 		if ix == nil {
-			return nil, Unsupported(v, "gather with non-constant indices")
+			return l.lowerGatherRuntime(v)
 		}
 		ax := v.Int("axis")
 		outer, inner, n := ir.NumElements(x.Shape[:ax]), ir.NumElements(x.Shape[ax+1:]), x.Shape[ax]

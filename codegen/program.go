@@ -157,6 +157,10 @@ const (
 	// IoU = inter / ((area_best + area_i) - inter), each step rounded to
 	// f32 (no FMA). With no candidate the slot gets -1.
 	KNMS Kernel = "nms"
+	// KGather: a gather whose indices are read at run time (Gather): In:
+	// x (any dtype; its quantization carries over), indices (i32 or i64).
+	// The only kernel that can fail (Step.Fails): an index out of range.
+	KGather Kernel = "gather"
 )
 
 // Program is a lowered graph.
@@ -207,7 +211,10 @@ type Step struct {
 	QBin *QBinary
 	// Sparse is the compressed weight of KSparseConv and KSparseGemm.
 	Sparse *Sparse
-	NMS    *NMS
+	// Gather is the geometry of a KGather step.
+	Gather *Gather
+	// NMS is the geometry of a KNMS step.
+	NMS *NMS
 }
 
 // QBinary is the arithmetic of a quantized binary op on 8-bit per-tensor

@@ -241,6 +241,14 @@ func (g *gen) file() ([]byte, error) {
 	body = append(body, jen.Return(jen.Nil()))
 	f.Comment("RunInto runs the model on its inputs and writes the caller's output buffers,")
 	f.Comment("which must have the outputs' sizes and must not overlap the inputs.")
+	for _, s := range p.Steps {
+		if s.Fails() {
+			f.Comment("A gather at indices computed at run time returns an error on an index")
+			f.Comment("outside [-n, n) (n the size of its axis), naming its node, before it reads")
+			f.Comment("or writes anything; the outputs are then unspecified.")
+			break
+		}
+	}
 	f.Add(sig(jen.Func().Id("RunInto").Params(append(ins, outs...)...).Error().Block(body...)))
 	f.Line()
 	g.bytesRunner(f)

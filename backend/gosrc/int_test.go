@@ -21,7 +21,8 @@ var goUnsupported = map[string]bool{}
 // one graph with its inputs.
 func intOpsGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
 	var cases []codegentest.IntCase
-	for _, c := range append(append([]codegentest.IntCase{}, codegentest.IntCases...), codegentest.RuntimeWeightCases...) {
+	all := append(append([]codegentest.IntCase{}, codegentest.IntCases...), codegentest.RuntimeWeightCases...)
+	for _, c := range append(all, codegentest.GatherCases...) {
 		if !goUnsupported[c.Name] {
 			cases = append(cases, c)
 		}

@@ -175,9 +175,15 @@ func (g *gen) step(i int, s *codegen.Step, pool *codegen.Step) ([]jen.Code, jen.
 	if pool != nil {
 		doc += fmt.Sprintf(", %s -> %v%v (fused)", pool.Op, pool.Out.DType, ir.FormatShape(pool.Out.Shape))
 	}
+	call := L("%s(%s)", name, strings.Join(k.args, ", "))
+	if s.Fails() { // an error: RunInto returns it at once
+		fn := []jen.Code{jen.Comment(doc).Line().Comment("Source: " + comment(s.Where)).Line().
+			Func().Id(name).Params(k.params...).Error().Block(append(k.body, jen.Return(jen.Nil()))...)}
+		return fn, jen.If(jen.Err().Op(":=").Add(call), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())), nil
+	}
 	fn := []jen.Code{jen.Comment(doc).Line().Comment("Source: " + comment(s.Where)).Line().
 		Func().Id(name).Params(k.params...).Block(k.body...)}
-	return fn, L("%s(%s)", name, strings.Join(k.args, ", ")), nil
+	return fn, call, nil
 }
 
 // extraKernels holds kernels added beside codegen's own (integer ones).

@@ -74,11 +74,30 @@ func header(p *codegen.Program, weights int) string {
 		fmt.Fprintf(&b, "/* out%d: %s %v%s */\n#define %s_OUT%d_COUNT %d\n", i, codegen.CName(o.Value), o.DType, pir.FormatShape(o.Shape), up, i, pir.NumElements(o.Shape))
 		args = append(args, fmt.Sprintf("%s *out%d", cType(o.DType), i))
 	}
-	fmt.Fprintf(&b, "\n/* Runs the model: reads the inputs, writes the outputs (which must not\n   overlap the inputs), returns 0. Not reentrant: it uses the static arena. */\n")
+	fmt.Fprintf(&b, "\n/* Runs the model: reads the inputs, writes the outputs (which must not\n   overlap the inputs), returns 0. Not reentrant: it uses the static arena.%s */\n", failDoc(p))
 	fmt.Fprintf(&b, "int %s_run(%s);\n\n", n, strings.Join(args, ", "))
 	fmt.Fprintf(&b, "/* NAME_run that calls after_step(i) once step i (of %s_STEPS) is done:\n   to time the steps (pare compile -emit plan lists them). */\n#define %s_STEPS %d\n", up, up, len(p.Steps))
 	fmt.Fprintf(&b, "int %s_run_hooked(%s, void (*after_step)(int step));\n\n#endif\n", n, strings.Join(args, ", "))
 	return b.String()
+}
+
+// failDoc documents the failures of NAME_run in the header ("" when no
+// step can fail).
+func failDoc(p *codegen.Program) string {
+	var steps []string
+	for i, s := range p.Steps {
+		if s.Fails() {
+			steps = append(steps, fmt.Sprintf("%d (%s)", i, s.Name))
+		}
+	}
+	if len(steps) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("\n   A gather at indices computed at run time fails on an index outside\n"+
+		"   [-n, n) (n the size of its axis): %s_run then stops and returns 1 + the\n"+
+		"   number of the step (of %s_STEPS), having read and written nothing\n"+
+		"   outside the operands; the outputs are unspecified. Steps that can\n   fail: %s.",
+		p.Name, strings.ToUpper(p.Name), strings.Join(steps, ", "))
 }
 
 // MainC is the C main of the static executable:
@@ -125,7 +144,10 @@ func MainC(p *codegen.Program) string {
 	for i, in := range p.Inputs {
 		fmt.Fprintf(&b, "\tif (read_tensor(pos[%d], in%d, %d)) return 1;\n", i, i, in.Bytes())
 	}
-	b.WriteString("\tif (run()) return 1;\n\tif (bench > 0) {\n\t\tdouble *t = malloc(sizeof(double) * bench);\n\t\tfor (long i = 0; i < bench; i++) { double s = now_ms(); run(); t[i] = now_ms() - s; }\n")
+	b.WriteString("\tint rc = run();\n\tif (rc) {\n\t\tint s = rc - 1;\n")
+	b.WriteString("\t\tif (s >= 0 && s < NSTEPS && step_fail[s]) fprintf(stderr, \"%s: step %d, %s: %s\\n\", argv[0], s, step_what[s], step_fail[s]);\n")
+	b.WriteString("\t\telse fprintf(stderr, \"%s: failed (%d)\\n\", argv[0], rc);\n\t\treturn 1;\n\t}\n")
+	b.WriteString("\tif (bench > 0) {\n\t\tdouble *t = malloc(sizeof(double) * bench);\n\t\tfor (long i = 0; i < bench; i++) { double s = now_ms(); run(); t[i] = now_ms() - s; }\n")
 	b.WriteString("\t\tqsort(t, bench, sizeof(double), cmp_double);\n\t\tprintf(\"{\\\"iters\\\": %ld, \\\"median_ms\\\": %.6f, \\\"min_ms\\\": %.6f}\\n\", bench, t[bench / 2], t[0]);\n\t\tfree(t);\n\t}\n")
 	for i, o := range p.Outputs {
 		fmt.Fprintf(&b, "\tif (np > nin + %d && write_tensor(pos[nin + %d], out%d, %d, \"%s\", \"%s\")) return 1;\n",
@@ -136,7 +158,8 @@ func MainC(p *codegen.Program) string {
 }
 
 // stepTable is the C table of the program's steps (kernel, op, node) that
-// --profile prints beside the times.
+// --profile prints beside the times, and of what makes a step fail (0
+// where it cannot) for main's message.
 func stepTable(p *codegen.Program) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#define NSTEPS %d\nstatic const char *const step_kernel[NSTEPS + 1] = {", len(p.Steps))
@@ -146,6 +169,14 @@ func stepTable(p *codegen.Program) string {
 	b.WriteString("0};\nstatic const char *const step_what[NSTEPS + 1] = {")
 	for _, s := range p.Steps {
 		fmt.Fprintf(&b, "%s, ", cString(s.Where))
+	}
+	b.WriteString("0};\nstatic const char *const step_fail[NSTEPS + 1] = {")
+	for _, s := range p.Steps {
+		if r := s.FailReason(); r != "" {
+			fmt.Fprintf(&b, "%s, ", cString(r))
+		} else {
+			b.WriteString("0, ")
+		}
 	}
 	b.WriteString("0};\n")
 	return b.String()

@@ -13,9 +13,10 @@ import (
 )
 
 // intOpsGraph builds every shared integer case (and the runtime-weight
-// convs) into one graph with its inputs.
+// convs and the gathers at runtime indices) into one graph with its inputs.
 func intOpsGraph(t *testing.T) (*pir.Graph, []*pir.Tensor) {
 	cases := append(append([]codegentest.IntCase{}, codegentest.IntCases...), codegentest.RuntimeWeightCases...)
+	cases = append(cases, codegentest.GatherCases...)
 	g, vals, err := codegentest.IntOpsGraph(cases)
 	if err != nil {
 		t.Fatal(err)

@@ -227,7 +227,7 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 		}
 		params = append(params, p)
 	}
-	k := e.newFunc(s.Name, types.Void, params...)
+	k := e.newFunc(s.Name, kernelRet(s), params...)
 	k.f.Linkage = enum.LinkageInternal
 	// Kept out of NAME_run: inlined, every kernel would be optimized and
 	// compiled again as one huge function.
@@ -247,6 +247,8 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	}
 	var err error
 	switch {
+	case s.Kernel == codegen.KGather:
+		k.gather(s, in, out)
 	case s.Kernel == codegen.KQuant:
 		err = k.qmap(s, in, out)
 	case s.Kernel == codegen.KQBinary:
@@ -264,7 +266,11 @@ func (e *emitter) kernel(s *codegen.Step) (*ir.Func, error) {
 	if s.Kernel != codegen.KMap && len(s.Epilogue) > 0 && !fusedEpi(s) && !(s.Kernel == codegen.KGemm && e.packedA[s] && vecEpi(s)) {
 		k.epilogueSweep(s, out, rest)
 	}
-	k.b.NewRet(nil)
+	if s.Fails() {
+		k.b.NewRet(ci32(0))
+	} else {
+		k.b.NewRet(nil)
+	}
 	return k.f, nil
 }
 
@@ -344,7 +350,9 @@ func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.
 }
 
 // run emits NAME_run(inputs..., outputs...), which calls every kernel with
-// its operands' addresses, and NAME_run_hooked, which takes a function
+// its operands' addresses and returns 0, or 1 + the number of the first
+// step that failed (a kernel of a step that Fails returns nonzero: it
+// stops there), and NAME_run_hooked, which takes a function
 // after_step(int step) besides and calls it after every step: the
 // executable's --profile times the steps with it, firmware may with its own
 // cycle counter. The kernels are the same; only the calls differ.
@@ -369,12 +377,18 @@ func (e *emitter) run(kernels []*ir.Func) {
 			for _, o := range operands(s) {
 				args = append(args, k.addr(o, params))
 			}
-			k.b.NewCall(kernels[i], args...)
+			r := k.b.NewCall(kernels[i], args...)
+			if s.Fails() { // return 1 + the step's number at once
+				fail, next := k.f.NewBlock(""), k.f.NewBlock("")
+				fail.NewRet(ci32(i + 1))
+				k.b.NewCondBr(k.b.NewICmp(enum.IPredNE, r, ci32(0)), fail, next)
+				k.b = next
+			}
 			if hooked {
 				k.b.NewCall(params[len(params)-1], constant.NewInt(types.I32, int64(i)))
 			}
 		}
-		k.b.NewRet(constant.NewInt(types.I32, 0))
+		k.b.NewRet(ci32(0))
 	}
 }
 

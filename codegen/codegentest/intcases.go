@@ -285,7 +285,8 @@ func intBinCase(op string, dt ir.DType, a, b []int) IntCase {
 
 // IntOpsGraph builds the given cases into one graph (one result per case)
 // with deterministic input values: integers over their dtype's range (i32
-// within ±1000, i64 within ±2^61), floats in [-2, 2).
+// within ±1000, i64 within ±2^61; gather indices in range: ValidIndices),
+// floats in [-2, 2).
 func IntOpsGraph(cases []IntCase) (*ir.Graph, []*ir.Tensor, error) {
 	r := rand.New(rand.NewSource(11))
 	g := ir.NewGraph("intops")
@@ -309,6 +310,7 @@ func IntOpsGraph(cases []IntCase) (*ir.Graph, []*ir.Tensor, error) {
 		}
 		g.Results = append(g.Results, v)
 	}
+	ValidIndices(g, vals, r)
 	return g, vals, nil
 }
 
@@ -347,12 +349,13 @@ func runtimeConvCase(name string, dt ir.DType, x []int, w ir.Type, attrs ir.Attr
 }
 
 // RandInputs draws integer values for every parameter of g (a quantized
-// model's inputs), deterministic for a seed.
+// model's inputs; gather indices in range), deterministic for a seed.
 func RandInputs(g *ir.Graph, seed int64) []*ir.Tensor {
 	r := rand.New(rand.NewSource(seed))
 	var in []*ir.Tensor
 	for _, p := range g.Params {
 		in = append(in, RandInt(r, p.Type))
 	}
+	ValidIndices(g, in, r)
 	return in
 }

@@ -124,6 +124,14 @@ var OpCases = []OpCase{
 		b := g.AddConst("b", RandTensor(r, 7, 6), nil)
 		return op("gemm", ir.Attrs{"trans_a": ir.Int(1)}, ir.Type{}, in[0], b, in[1])(g)
 	}},
+	{"gemm_beta_c_runtime", [][]int{{3, 7}, {3, 6}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		b := g.AddConst("b", RandTensor(r, 7, 6), nil)
+		return op("gemm", ir.Attrs{"alpha": ir.Float(1.5), "beta": ir.Float(0.5)}, ir.Type{}, in[0], b, in[1])(g)
+	}},
+	{"gemm_beta_c_const", [][]int{{3, 7}, {7, 6}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
+		c := g.AddConst("c", RandTensor(r, 3, 1), nil)
+		return op("gemm", ir.Attrs{"beta": ir.Float(-0.25)}, ir.Type{}, in[0], in[1], c)(g)
+	}},
 	{"batchnorm", [][]int{{2, 3, 4, 5}}, func(g *ir.Graph, r *rand.Rand, in []*ir.Value) (*ir.Value, error) {
 		args := []*ir.Value{in[0]}
 		for i := 0; i < 4; i++ {

@@ -63,7 +63,7 @@ func (im *importer) scanConsts() error {
 	var uses []string
 	for i, n := range nodes {
 		conv, _ := lookupConverter(n, im.opset)
-		positions := conv.consts
+		positions := conv.constInputs(im.opset)
 		if conv.foldOnly {
 			positions = nil
 			for j := range n.GetInput() {

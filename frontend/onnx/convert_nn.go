@@ -449,6 +449,16 @@ func convUpsample(c *nodeCtx) error {
 	return c.resize(x, mode, "asymmetric", nearest, scales, nil)
 }
 
+// resizeConsts: Resize-10's scales is input 1; from opset 11 scales and
+// sizes are inputs 2 and 3 (roi, input 1, only matters for the
+// unsupported tf_crop_and_resize).
+func resizeConsts(opset int) []int {
+	if opset < 11 {
+		return []int{1}
+	}
+	return []int{2, 3}
+}
+
 func convResize(c *nodeCtx) error {
 	x, err := c.need(0)
 	if err != nil {

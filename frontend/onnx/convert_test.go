@@ -251,6 +251,19 @@ func TestNeedConstAndBind(t *testing.T) {
 	if !slices.Equal(g.Results[0].Type.Shape, []int{3, 4}) || !slices.Equal(ops(g), []string{"reshape"}) {
 		t.Errorf("got %v with ops %v", g.Results[0].Type, ops(g))
 	}
+	// Which inputs must be constant can depend on the opset: Resize-10's
+	// scales is input 1, Resize-11's input 2 (input 1, roi, may vary).
+	for _, tc := range []struct {
+		opset int64
+		in    []string
+		want  []string
+	}{{10, []string{"x", "sc"}, []string{"sc"}}, {11, []string{"x", "sc", "sc"}, []string{"sc"}}, {11, []string{"x", "sc", "s2"}, []string{"s2"}}} {
+		m = newModel(tc.opset).input("x", dtFloat, 1, 1, 2, 2).input("sc", dtFloat, 4).input("s2", dtFloat, 4).
+			node("Resize", tc.in, []string{"y"}).output("y")
+		if _, err = m.load(t, Options{}); !errors.As(err, &need) || !slices.Equal(need.Inputs, tc.want) {
+			t.Errorf("Resize-%d%v: err = %v, want a NeedConstError for %v", tc.opset, tc.in, err, tc.want)
+		}
+	}
 	// Bad bindings are errors.
 	if _, err := m.load(t, Options{Bind: map[string]*ir.Tensor{"nope": i64s(1)}}); err == nil || !strings.Contains(err.Error(), `no graph input "nope"`) {
 		t.Errorf("binding an unknown input: %v", err)

@@ -20,9 +20,21 @@ type converter struct {
 	since int // the first opset the converter handles (minOpset if lower)
 	// consts lists the inputs that must be known at import (a Reshape's
 	// shape ...); foldOnly ops have no IR op and need every input constant.
-	consts   []int
+	consts []int
+	// constsAt, when set, replaces consts for ops whose inputs moved
+	// between opsets (Resize-10's scales is input 1, Resize-11's input 2).
+	constsAt func(opset int) []int
 	foldOnly bool
 	notes    string
+}
+
+// constInputs returns the positions of the inputs that must be known at
+// import at the given opset.
+func (c converter) constInputs(opset int) []int {
+	if c.constsAt != nil {
+		return c.constsAt(opset)
+	}
+	return c.consts
 }
 
 // converters is THE table of supported ONNX ops; SupportedOps, the op
@@ -42,7 +54,7 @@ func init() {
 		"Gemm":               {fn: convGemm, notes: "→ gemm"},
 		"MatMul":             {fn: convMatMul, notes: "→ matmul"},
 		"Softmax":            {fn: convSoftmax, notes: "→ softmax; before opset 13 the 2-D coercion at axis becomes reshape → softmax → reshape"},
-		"Resize":             {fn: convResize, since: 10, consts: []int{2, 3}, notes: "→ resize with the declared output shape; nearest or linear; scales and sizes must be constant; cubic, tf_crop_and_resize, antialias downscaling and keep_aspect_ratio_policy unsupported"},
+		"Resize":             {fn: convResize, since: 10, constsAt: resizeConsts, notes: "→ resize with the declared output shape; nearest or linear; scales and sizes must be constant; cubic, tf_crop_and_resize, antialias downscaling and keep_aspect_ratio_policy unsupported"},
 		"Upsample":           {fn: convUpsample, consts: []int{1}, notes: "→ resize (asymmetric, nearest floor or linear); before opset 7 height_scale and width_scale, mode bilinear"},
 		"QuantizeLinear":     {fn: convQuantize, since: 10, consts: []int{1, 2}, notes: "→ quantize with a quantized i8/u8/i16 result type; per-tensor or per-axis; blocked quantization unsupported"},
 		"DequantizeLinear":   {fn: convDequantize, since: 10, consts: []int{1, 2}, notes: "→ dequantize; the scale and zero point become the input's type (a param or const gets them)"},
@@ -168,7 +180,7 @@ func init() {
 
 		// Sampling grids and im2col (convert_grid.go).
 		"AffineGrid": {fn: convAffineGrid, since: 20, consts: []int{1}, notes: "→ matmul of the constant homogeneous output positions by thetaᵀ (transpose), reshape; 2-D and 3-D; align_corners; size must be constant"},
-		"GridSample": {fn: convGridSample, since: 16, notes: "→ per neighbour: the pixel coordinates (mul, add; border: clip), floor/round, clip into the image, a flat index n·H·W + y·W + x cast to i32, gather from X as [N·H·W, C], weights (zeros padding: where inside), add; transposes around; a constant grid folds the indices and weights (a computed grid runs in rt, but the compiled backends gather at constant indices only); 4-D input; linear/bilinear and nearest; zeros and border padding; align_corners; cubic and reflection unsupported"},
+		"GridSample": {fn: convGridSample, since: 16, notes: "→ per neighbour: the pixel coordinates (mul, add; border: clip), floor/round, clip into the image, a flat index n·H·W + y·W + x cast to i32, gather from X as [N·H·W, C], weights (zeros padding: where inside), add; transposes around; a constant grid folds the indices and weights (a computed grid gathers at indices computed at run time, compiled too); 4-D input; linear/bilinear and nearest; zeros and border padding; align_corners; cubic and reflection unsupported"},
 		"Col2Im":     {fn: convCol2Im, since: 18, consts: []int{1, 2}, notes: "→ reshape to [N, C, Πblock·L], concat a 0, per layer of contributions to an image position a gather at constant indices, add, reshape; N-D; dilations, pads, strides; image_shape and block_shape must be constant"},
 
 		// Determinants (convert_det.go) and unpooling (convert_unpool.go).

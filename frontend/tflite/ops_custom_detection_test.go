@@ -175,9 +175,7 @@ func (c detCase) model(rng *rand.Rand) (oneOp, []*ir.Tensor, [][]float64) {
 	slots := int32(c.maxDet * c.maxCls)
 	op := oneOp{code: fb.BuiltinOperatorCUSTOM, custom: "TFLite_Detection_PostProcess", customOpts: c.options(),
 		ins:  []opIn{encIn, clsIn, ancIn},
-		outs: []opIn{f32In(1, slots, 4), f32In(1, slots), f32In(1, slots), f32In(1)},
-		// gather by computed indices: codegen has no kernel for it on this branch yet.
-		uncompiled: "gather with non-constant indices"}
+		outs: []opIn{f32In(1, slots, 4), f32In(1, slots), f32In(1, slots), f32In(1)}}
 	return op, []*ir.Tensor{enc, cls}, [][]float64{encV, clsV, ancF}
 }
 
@@ -345,4 +343,17 @@ func detectionLiteRTModels(ms map[string]*tModel) {
 		op, _, _ := c.model(rng)
 		ms[c.name] = op.model()
 	}
+}
+
+// detectionFamily is TFLite_Detection_PostProcess models side by side
+// (float and uint8, one and three classes per detection, 1917 anchors ×
+// 91 classes among them) for TestExtraOpsCompiled.
+func detectionFamily() *tModel {
+	rng := rand.New(rand.NewSource(13))
+	var ms []*tModel
+	for _, c := range []detCase{detCases[0], detCases[2], detCases[4], detCases[5], detCases[6]} {
+		op, _, _ := c.model(rng)
+		ms = append(ms, op.model())
+	}
+	return merge(ms...)
 }
