@@ -31,9 +31,9 @@ import (
 //   - gather of boxes, classes and scores at the selected anchors (-1 slots
 //     read anchor 0 and are then zeroed by where); count = the selected.
 //
+// use_regular_nms true: per-class NMS (ops_custom_detection_regular.go).
 // Slots after the count: TFLite's fast path leaves them as they were (its
-// regular path writes zeros); pare writes zeros. use_regular_nms true is an
-// error.
+// regular path writes zeros); pare writes zeros.
 
 // detectionOptions are the kernel's options (OpData in TFLite).
 type detectionOptions struct {
@@ -100,9 +100,6 @@ func readDetectionOptions(b []byte) (detectionOptions, error) {
 		return d, fmt.Errorf("nms_iou_threshold %v must be in (0, 1]", d.iouThreshold)
 	case d.yScale == 0 || d.xScale == 0 || d.hScale == 0 || d.wScale == 0:
 		return d, fmt.Errorf("scales y %v x %v h %v w %v must not be zero", d.yScale, d.xScale, d.hScale, d.wScale)
-	}
-	if d.regular {
-		return d, fmt.Errorf("unsupported: use_regular_nms true (per-class NMS, detections_per_class %d); pare imports the fast path (use_regular_nms false) only", d.perClass)
 	}
 	return d, nil
 }
@@ -234,6 +231,44 @@ func convDetectionPostProcess(o *opctx) error {
 	if off == 1 {
 		scores = b.slice(".class_scores", scores, []int{0, 1}, []int{n, cs[2]})
 	}
+	dmax, m := d.maxDetections, d.maxClasses
+	var outBoxes, outClasses, outScores, count *ir.Value
+	if d.regular {
+		outBoxes, outClasses, outScores, count = b.regularNMS(d, boxes, scores, n)
+	} else {
+		outBoxes, outClasses, outScores, count = b.fastNMS(d, boxes, scores, n)
+	}
+	// Slots after the ones filled (regular NMS fills max_detections of
+	// max_detections · max_classes_per_detection) hold zeros.
+	if b.err != nil {
+		return b.err
+	}
+	if s := outClasses.Type.Shape[0]; s < dmax*m {
+		outBoxes = b.add(".boxes_pad", "pad", []*ir.Value{outBoxes}, ir.Attrs{"pads": ir.Ints(0, 0, dmax*m-s, 0)}, ir.Type{})
+		outClasses = b.add(".classes_pad", "pad", []*ir.Value{outClasses}, ir.Attrs{"pads": ir.Ints(0, dmax*m-s)}, ir.Type{})
+		outScores = b.add(".scores_pad", "pad", []*ir.Value{outScores}, ir.Attrs{"pads": ir.Ints(0, dmax*m-s)}, ir.Type{})
+	}
+	outs := []*ir.Value{
+		b.add(".boxes_out", "reshape", []*ir.Value{outBoxes}, nil, ir.Type{Shape: []int{1, dmax * m, 4}}),
+		b.add(".classes_out", "reshape", []*ir.Value{outClasses}, nil, ir.Type{Shape: []int{1, dmax * m}}),
+		b.add(".scores_out", "reshape", []*ir.Value{outScores}, nil, ir.Type{Shape: []int{1, dmax * m}}),
+		count,
+	}
+	if b.err != nil {
+		return b.err
+	}
+	for i, v := range outs {
+		if err := o.setAt(i, v, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fastNMS is the fast path: per anchor its best k classes, nms_index over
+// the best scores, and each selected anchor's box, classes and scores in
+// max_classes_per_detection slots: [D·K, 4], [D·K], [D·K] and the count.
+func (b *detBuilder) fastNMS(d detectionOptions, boxes, scores *ir.Value, n int) (outBoxes, outClasses, outScores, count *ir.Value) {
 	k, m, dmax := min(d.maxClasses, d.numClasses), d.maxClasses, d.maxDetections
 	var best, bestClass *ir.Value
 	if k == 1 {
@@ -252,44 +287,49 @@ func convDetectionPostProcess(o *opctx) error {
 		ir.Attrs{"max_output": ir.Int(dmax), "iou_threshold": ir.Float(d.iouThreshold), "score_threshold": ir.Float(d.scoreThreshold)}, ir.Type{})
 
 	// Gather at the selected anchors; -1 slots read anchor 0, then zeros.
-	zeroI := o.im.addConst(o.out.name, ".zero_index", &ir.Tensor{DType: ir.I32, Shape: []int{}, I32: []int32{0}}, nil)
-	valid := b.add(".valid", "greater_equal", []*ir.Value{sel, zeroI}, nil, ir.Type{})
-	idx := b.add(".index", "max", []*ir.Value{sel, zeroI}, nil, ir.Type{})
-	validCol := b.reshape(".valid_col", valid, dmax, 1)
-	zero := b.f32(".zero", []int{}, 0)
-	pick := func(suffix string, x *ir.Value) *ir.Value {
-		g := b.add(suffix+"_gathered", "gather", []*ir.Value{x, idx}, ir.Attrs{"axis": ir.Int(0)}, ir.Type{})
-		if g != nil && g.Type.DType != ir.F32 {
-			g = b.add(suffix+"_f32", "cast", []*ir.Value{g}, nil, ir.Type{DType: ir.F32})
-		}
-		return b.add(suffix+"_kept", "where", []*ir.Value{validCol, g, zero}, nil, ir.Type{})
-	}
-	outBoxes, outClasses, outScores := pick(".boxes", boxes), pick(".classes", bestClass), pick(".scores", best)
-	count := b.add(".count", "reduce_sum", []*ir.Value{b.add(".ones", "where", []*ir.Value{valid, b.f32(".one", []int{}, 1), zero}, nil, ir.Type{})},
-		ir.Attrs{"axes": ir.Ints(0), "keepdims": ir.Int(1)}, ir.Type{})
+	valid, pick := b.picker("", sel)
+	outBoxes, outClasses, outScores = pick(".boxes", boxes), pick(".classes", bestClass), pick(".scores", best)
+	count = b.count("", valid)
 	if m > 1 {
 		// Each selected anchor fills K slots: its box K times, its best k
 		// classes and scores, zeros after them.
 		outBoxes = b.add(".boxes_rep", "expand", []*ir.Value{b.reshape(".boxes_col", outBoxes, dmax, 1, 4)}, nil, ir.TensorType(ir.F32, dmax, k, 4))
 		if k < m {
-			outBoxes = b.add(".boxes_pad", "pad", []*ir.Value{outBoxes}, ir.Attrs{"pads": ir.Ints(0, 0, 0, 0, m-k, 0)}, ir.Type{})
-			outClasses = b.add(".classes_pad", "pad", []*ir.Value{outClasses}, ir.Attrs{"pads": ir.Ints(0, 0, 0, m-k)}, ir.Type{})
-			outScores = b.add(".scores_pad", "pad", []*ir.Value{outScores}, ir.Attrs{"pads": ir.Ints(0, 0, 0, m-k)}, ir.Type{})
+			outBoxes = b.add(".boxes_kpad", "pad", []*ir.Value{outBoxes}, ir.Attrs{"pads": ir.Ints(0, 0, 0, 0, m-k, 0)}, ir.Type{})
+			outClasses = b.add(".classes_kpad", "pad", []*ir.Value{outClasses}, ir.Attrs{"pads": ir.Ints(0, 0, 0, m-k)}, ir.Type{})
+			outScores = b.add(".scores_kpad", "pad", []*ir.Value{outScores}, ir.Attrs{"pads": ir.Ints(0, 0, 0, m-k)}, ir.Type{})
 		}
 	}
-	outs := []*ir.Value{
-		b.add(".boxes_out", "reshape", []*ir.Value{outBoxes}, nil, ir.Type{Shape: []int{1, dmax * m, 4}}),
-		b.add(".classes_out", "reshape", []*ir.Value{outClasses}, nil, ir.Type{Shape: []int{1, dmax * m}}),
-		b.add(".scores_out", "reshape", []*ir.Value{outScores}, nil, ir.Type{Shape: []int{1, dmax * m}}),
-		count,
-	}
+	return b.reshape(".boxes_flat", outBoxes, dmax*m, 4), b.reshape(".classes_flat", outClasses, dmax*m),
+		b.reshape(".scores_flat", outScores, dmax*m), count
+}
+
+// picker gathers rows of a tensor at the selected indices sel (i32 [S], -1
+// for none): -1 reads row 0, then where gives zeros there. It returns the
+// validity of each slot and the picking function.
+func (b *detBuilder) picker(prefix string, sel *ir.Value) (*ir.Value, func(suffix string, x *ir.Value) *ir.Value) {
 	if b.err != nil {
-		return b.err
+		return nil, func(string, *ir.Value) *ir.Value { return nil }
 	}
-	for i, v := range outs {
-		if err := o.setAt(i, v, false); err != nil {
-			return err
+	zeroI := b.o.im.addConst(b.o.out.name, prefix+".zero_index", &ir.Tensor{DType: ir.I32, Shape: []int{}, I32: []int32{0}}, nil)
+	valid := b.add(prefix+".valid", "greater_equal", []*ir.Value{sel, zeroI}, nil, ir.Type{})
+	idx := b.add(prefix+".index", "max", []*ir.Value{sel, zeroI}, nil, ir.Type{})
+	validCol := b.reshape(prefix+".valid_col", valid, sel.Type.Shape[0], 1)
+	zero := b.f32(prefix+".zero", []int{}, 0)
+	return valid, func(suffix string, x *ir.Value) *ir.Value {
+		g := b.add(prefix+suffix+"_gathered", "gather", []*ir.Value{x, idx}, ir.Attrs{"axis": ir.Int(0)}, ir.Type{})
+		if g != nil && g.Type.DType != ir.F32 {
+			g = b.add(prefix+suffix+"_f32", "cast", []*ir.Value{g}, nil, ir.Type{DType: ir.F32})
 		}
+		if g != nil && g.Type.Rank() == 1 {
+			return b.add(prefix+suffix+"_kept", "where", []*ir.Value{valid, g, zero}, nil, ir.Type{})
+		}
+		return b.add(prefix+suffix+"_kept", "where", []*ir.Value{validCol, g, zero}, nil, ir.Type{})
 	}
-	return nil
+}
+
+// count is the number of valid slots as f32 [1].
+func (b *detBuilder) count(prefix string, valid *ir.Value) *ir.Value {
+	ones := b.add(prefix+".ones", "where", []*ir.Value{valid, b.f32(prefix+".one", []int{}, 1), b.f32(prefix+".zero_count", []int{}, 0)}, nil, ir.Type{})
+	return b.add(prefix+".count", "reduce_sum", []*ir.Value{ones}, ir.Attrs{"axes": ir.Ints(0), "keepdims": ir.Int(1)}, ir.Type{})
 }

@@ -1,6 +1,7 @@
 package tflite
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"math/rand"
@@ -97,11 +98,13 @@ type detCase struct {
 	extra                   int // box encoding columns after the 4 (keypoints)
 	ys, xs, hs, ws          float64
 	scoreScale, scoreOffset float64
+	regular                 bool // use_regular_nms
+	perClass                int  // detections_per_class (0: 100)
 }
 
 func (c detCase) options() []byte {
 	return flexMapBytes(map[string]any{"max_detections": c.maxDet, "max_classes_per_detection": c.maxCls,
-		"detections_per_class": 100, "use_regular_nms": false, "nms_score_threshold": c.scoreT, "nms_iou_threshold": c.iouT,
+		"detections_per_class": cmp.Or(c.perClass, 100), "use_regular_nms": c.regular, "nms_score_threshold": c.scoreT, "nms_iou_threshold": c.iouT,
 		"num_classes": c.classes, "y_scale": c.ys, "x_scale": c.xs, "h_scale": c.hs, "w_scale": c.ws})
 }
 
@@ -229,23 +232,60 @@ func detectionRef(c detCase, enc, cls, anc []float64) (boxes, classes, scores []
 		in := ih * iw
 		return in / (aa + ab - in)
 	}
-	dropped := make([]bool, len(keep))
-	var sel []int
-	for a := range keep {
-		if len(sel) == c.maxDet {
-			break
-		}
-		if dropped[a] {
-			continue
-		}
-		sel = append(sel, keep[a])
-		for b := a + 1; b < len(keep); b++ {
-			if !dropped[b] && iou(dec[keep[a]], dec[keep[b]]) > float32(c.iouT) {
-				dropped[b] = true
+	greedy := func(keep []int, limit int) []int {
+		dropped := make([]bool, len(keep))
+		var sel []int
+		for a := range keep {
+			if len(sel) == limit {
+				break
+			}
+			if dropped[a] {
+				continue
+			}
+			sel = append(sel, keep[a])
+			for b := a + 1; b < len(keep); b++ {
+				if !dropped[b] && iou(dec[keep[a]], dec[keep[b]]) > float32(c.iouT) {
+					dropped[b] = true
+				}
 			}
 		}
+		return sel
 	}
 	slots := c.maxDet * c.maxCls
+	if c.regular {
+		// Per class: threshold, stable sort, greedy NMS of at most
+		// detections_per_class; then the best max_detections of all
+		// (a stable sort of the class-major list).
+		type det struct {
+			anchor, class int
+			score         float64
+		}
+		var all []det
+		for k := 0; k < c.classes; k++ {
+			score := func(i int) float64 { return cls[i*cw+off+k] }
+			var keep []int
+			for i := 0; i < n; i++ {
+				if score(i) >= float64(float32(c.scoreT)) {
+					keep = append(keep, i)
+				}
+			}
+			sort.SliceStable(keep, func(a, b int) bool { return score(keep[a]) > score(keep[b]) })
+			for _, i := range greedy(keep, cmp.Or(c.perClass, 100)) {
+				all = append(all, det{i, k, score(i)})
+			}
+		}
+		sort.SliceStable(all, func(a, b int) bool { return all[a].score > all[b].score })
+		all = all[:min(len(all), c.maxDet)]
+		boxes, classes, scores = make([]float64, 4*slots), make([]float64, slots), make([]float64, slots)
+		for s, e := range all {
+			for q := 0; q < 4; q++ {
+				boxes[4*s+q] = float64(dec[e.anchor][q])
+			}
+			classes[s], scores[s] = float64(e.class), e.score
+		}
+		return boxes, classes, scores, len(all)
+	}
+	sel := greedy(keep, c.maxDet)
 	boxes, classes, scores = make([]float64, 4*slots), make([]float64, slots), make([]float64, slots)
 	for r, i := range sel {
 		for j, cl := range order[i] {
@@ -266,6 +306,9 @@ var detCases = []detCase{
 	{name: "more_classes_per_box_than_classes", anchors: 20, classes: 2, background: true, maxDet: 4, maxCls: 3, scoreT: 0, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5, scoreScale: 1, scoreOffset: 0},
 	{name: "ssd_mobilenet_v2", anchors: 1917, classes: 90, background: true, maxDet: 10, maxCls: 1, scoreT: 1e-8, iouT: 0.6, ys: 10, xs: 10, hs: 5, ws: 5, scoreScale: 2, scoreOffset: 6},
 	{name: "ssd_mobilenet_v1_quant", anchors: 1917, classes: 90, background: true, maxDet: 10, maxCls: 1, scoreT: 1e-8, iouT: 0.6, u8: true, ys: 10, xs: 10, hs: 5, ws: 5, scoreScale: 2, scoreOffset: 6},
+	{name: "regular_small", anchors: 30, classes: 4, background: true, maxDet: 8, maxCls: 1, scoreT: 0.3, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5, scoreScale: 2, regular: true, perClass: 3},
+	{name: "regular_few", anchors: 40, classes: 3, maxDet: 30, maxCls: 2, scoreT: 0.6, iouT: 0.4, ys: 10, xs: 10, hs: 5, ws: 5, scoreScale: 2, regular: true, perClass: 5},
+	{name: "regular_ssd", anchors: 1917, classes: 90, background: true, maxDet: 100, maxCls: 1, scoreT: 0.3, iouT: 0.6, ys: 10, xs: 10, hs: 5, ws: 5, scoreScale: 2, scoreOffset: 4, regular: true},
 	{name: "small_quant_ties", anchors: 60, classes: 3, background: true, maxDet: 20, maxCls: 1, scoreT: 0.25, iouT: 0.3, u8: true, ys: 10, xs: 10, hs: 5, ws: 5, scoreScale: 1, scoreOffset: 0},
 }
 
@@ -307,7 +350,7 @@ func TestDetectionPostProcessErrors(t *testing.T) {
 		change func(o map[string]any)
 		want   string
 	}{
-		{func(o map[string]any) { o["use_regular_nms"] = true }, "unsupported: use_regular_nms true"},
+		{func(o map[string]any) { o["use_regular_nms"] = true; o["detections_per_class"] = 0 }, "detections_per_class 0 must be positive"},
 		{func(o map[string]any) { o["nms_iou_threshold"] = 0.0 }, "nms_iou_threshold 0 must be in (0, 1]"},
 		{func(o map[string]any) { delete(o, "num_classes") }, "custom_options has no num_classes"},
 		{func(o map[string]any) { o["num_classes"] = 7 }, "num_classes 7"},
@@ -337,6 +380,9 @@ func detectionLiteRTModels(ms map[string]*tModel) {
 		{name: "detection_postprocess_classes3_f32", anchors: 50, classes: 5, maxDet: 5, maxCls: 3, scoreT: 0.2, iouT: 0.4, ys: 8, xs: 9, hs: 4, ws: 6, extra: 2},
 		{name: "detection_postprocess_u8", anchors: 200, classes: 8, background: true, maxDet: 20, maxCls: 1, scoreT: 0.4, iouT: 0.5, u8: true, ys: 10, xs: 10, hs: 5, ws: 5},
 		{name: "detection_postprocess_few_u8", anchors: 300, classes: 8, background: true, maxDet: 60, maxCls: 1, scoreT: 0.97, iouT: 0.3, u8: true, ys: 10, xs: 10, hs: 5, ws: 5},
+		{name: "detection_postprocess_regular_f32", anchors: 200, classes: 5, background: true, maxDet: 20, maxCls: 1, scoreT: 0.5, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5, regular: true, perClass: 6},
+		{name: "detection_postprocess_regular_ssd_f32", anchors: 1917, classes: 90, background: true, maxDet: 100, maxCls: 1, scoreT: 0.9, iouT: 0.6, ys: 10, xs: 10, hs: 5, ws: 5, regular: true},
+		{name: "detection_postprocess_regular_few_f32", anchors: 100, classes: 3, maxDet: 40, maxCls: 2, scoreT: 0.9, iouT: 0.3, ys: 10, xs: 10, hs: 5, ws: 5, regular: true, perClass: 4},
 		{name: "detection_postprocess_few_f32", anchors: 300, classes: 3, maxDet: 50, maxCls: 2, scoreT: 0.95, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5},
 	} {
 		c.scoreScale = 1
@@ -346,12 +392,15 @@ func detectionLiteRTModels(ms map[string]*tModel) {
 }
 
 // detectionFamily is TFLite_Detection_PostProcess models side by side
-// (float and uint8, one and three classes per detection, 1917 anchors ×
-// 91 classes among them) for TestExtraOpsCompiled.
+// (float and uint8, one and three classes per detection, regular NMS, 1917
+// anchors × 91 classes among them) for TestExtraOpsCompiled.
 func detectionFamily() *tModel {
 	rng := rand.New(rand.NewSource(13))
 	var ms []*tModel
-	for _, c := range []detCase{detCases[0], detCases[2], detCases[4], detCases[5], detCases[6]} {
+	for _, c := range detCases {
+		if c.name == "no_background_keypoints" || c.name == "more_classes_per_box_than_classes" || c.name == "regular_ssd" {
+			continue
+		}
 		op, _, _ := c.model(rng)
 		ms = append(ms, op.model())
 	}
