@@ -268,12 +268,16 @@ func TestMalformed(t *testing.T) {
 
 // FuzzImport seeds with the small shared models (the larger ones make the
 // fuzzer crawl; TestSharedModels covers them) and synthetic ones, one with
-// its buffers after the flatbuffer, and MediaPipe's custom ops.
+// its buffers after the flatbuffer, MediaPipe's custom ops and
+// TFLite_Detection_PostProcess (FlexBuffers options).
 func FuzzImport(f *testing.F) {
 	f.Add(convModel(false).build())
 	f.Add(convModel(true).build())
 	f.Add(sparseSeed())
 	f.Add(customFamily(rand.New(rand.NewSource(1))).build())
+	if op, _, _ := detCases[0].model(rand.New(rand.NewSource(1))); true {
+		f.Add(op.model().build())
+	}
 	for _, c := range moveCases {
 		ins := []opIn{f32In(ints32(c.in)...)}
 		if c.consts != nil {

@@ -23,8 +23,9 @@ func (b *detBuilder) regularNMS(d detectionOptions, boxes, scores *ir.Value, n i
 		b.err = fmt.Errorf("detections_per_class %d must be positive", dpc)
 		return
 	}
-	if c*dpc > 1<<24 {
-		b.err = fmt.Errorf("%d classes × detections_per_class %d: more than %d candidates", c, dpc, 1<<24)
+	// One nms_index per class: bound the graph a model can ask for.
+	if c > 1024 || c*dpc > 1<<24 {
+		b.err = fmt.Errorf("unsupported: regular NMS over %d classes × detections_per_class %d (at most 1024 classes and %d candidates)", c, dpc, 1<<24)
 		return
 	}
 	negInf := b.f32(".minus_inf", []int{}, float32(math.Inf(-1)))

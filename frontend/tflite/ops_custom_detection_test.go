@@ -87,6 +87,14 @@ func TestFlexMapRoundTrip(t *testing.T) {
 	}
 }
 
+// FuzzFlexMap: any bytes read as a FlexBuffers map give an error or a
+// map, never a panic.
+func FuzzFlexMap(f *testing.F) {
+	f.Add(detCases[0].options())
+	f.Add(flexMapBytes(map[string]any{"a": 1}))
+	f.Fuzz(func(t *testing.T, b []byte) { flexMapOf(b) })
+}
+
 // detCase is one TFLite_Detection_PostProcess model.
 type detCase struct {
 	name                    string
