@@ -204,10 +204,11 @@ func convDetectionPostProcess(o *opctx) error {
 
 	// Decode: (ty, tx) / (y_scale, x_scale) · (ah, aw) + (ay, ax), and
 	// exp((th, tw) / (h_scale, w_scale)) · 0.5 · (ah, aw) for the halves.
-	e4 := b.reshape(".enc", b.slice(".enc4", enc, []int{0, 0, 0}, []int{1, n, 4}), n, 4)
-	if es[2] == 4 {
-		e4 = b.reshape(".enc", enc, n, 4)
+	e4 := enc
+	if es[2] > 4 { // keypoints after the box
+		e4 = b.slice(".enc4", enc, []int{0, 0, 0}, []int{1, n, 4})
 	}
+	e4 = b.reshape(".enc", e4, n, 4)
 	ayx := b.slice(".anchor_yx", anchors, []int{0, 0}, []int{n, 2})
 	ahw := b.slice(".anchor_hw", anchors, []int{0, 2}, []int{n, 4})
 	tyx := b.slice(".enc_yx", e4, []int{0, 0}, []int{n, 2})
