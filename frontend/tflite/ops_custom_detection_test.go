@@ -391,6 +391,7 @@ func detectionLiteRTModels(ms map[string]*tModel) {
 		{name: "detection_postprocess_regular_f32", anchors: 200, classes: 5, background: true, maxDet: 20, maxCls: 1, scoreT: 0.5, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5, regular: true, perClass: 6},
 		{name: "detection_postprocess_regular_ssd_f32", anchors: 1917, classes: 90, background: true, maxDet: 100, maxCls: 1, scoreT: 0.9, iouT: 0.6, ys: 10, xs: 10, hs: 5, ws: 5, regular: true},
 		{name: "detection_postprocess_regular_few_f32", anchors: 100, classes: 3, maxDet: 40, maxCls: 2, scoreT: 0.9, iouT: 0.3, ys: 10, xs: 10, hs: 5, ws: 5, regular: true, perClass: 4},
+		{name: "detection_postprocess_regular_u8", anchors: 200, classes: 5, background: true, maxDet: 25, maxCls: 1, scoreT: 0.8, iouT: 0.5, u8: true, ys: 10, xs: 10, hs: 5, ws: 5, regular: true, perClass: 5},
 		{name: "detection_postprocess_few_f32", anchors: 300, classes: 3, maxDet: 50, maxCls: 2, scoreT: 0.95, iouT: 0.5, ys: 10, xs: 10, hs: 5, ws: 5},
 	} {
 		c.scoreScale = 1

@@ -25,8 +25,9 @@ const detectionSeeds = 12
 // detectionSeeds random input sets each, and compares the detections:
 // the count, and in the slots before it the classes and scores exactly
 // and the boxes within 1e-5 (TFLite decodes in double, the IR in f32).
-// Slots after the count are not compared: TFLite's fast path leaves them
-// as they were (pare writes zeros).
+// Slots after the count: TFLite's regular path writes zeros up to
+// max_detections, compared too; its fast path leaves them as they were
+// (pare writes zeros), not compared.
 func TestLiteRTDetection(t *testing.T) {
 	node, dir := harness(t)
 	var names []string
@@ -95,11 +96,15 @@ func TestLiteRTDetection(t *testing.T) {
 			}
 			model := strings.Split(r.name, "/seed")[0]
 			counts[model] = append(counts[model], n)
-			perDet := 1 // regular NMS: one slot per detection
-			if !strings.Contains(model, "regular") {
-				perDet = got[1].Shape[1] / maxDetections(t, r.g) // max_classes_per_detection
+			// Fast NMS: max_classes_per_detection slots per detection, the
+			// ones after them unwritten in TFLite. Regular NMS: one slot per
+			// detection, and TFLite writes zeros in the next ones up to
+			// max_detections (the topk's k here): those are compared too.
+			slots := n * got[1].Shape[1] / opAttr(t, r.g, "nms_index", "max_output")
+			if strings.Contains(model, "regular") {
+				slots = opAttr(t, r.g, "topk_index", "k")
 			}
-			for s := 0; s < n*perDet; s++ {
+			for s := 0; s < slots; s++ {
 				if got[1].F32[s] != want[1].F32[s] || got[2].F32[s] != want[2].F32[s] {
 					t.Fatalf("slot %d: rt class %v score %v, LiteRT %v %v", s, got[1].F32[s], got[2].F32[s], want[1].F32[s], want[2].F32[s])
 				}
@@ -116,14 +121,13 @@ func TestLiteRTDetection(t *testing.T) {
 	t.Logf("largest box difference %.3g; counts %v", maxBox, counts)
 }
 
-// maxDetections is the max_output of the graph's nms_index (the fast
-// path's one: max_detections).
-func maxDetections(t *testing.T, g *ir.Graph) int {
+// opAttr is the integer attribute attr of the graph's first op of that name.
+func opAttr(t *testing.T, g *ir.Graph, op, attr string) int {
 	for _, v := range g.Values {
-		if v.Op.Name == "nms_index" {
-			return v.Int("max_output")
+		if v.Op.Name == op {
+			return v.Int(attr)
 		}
 	}
-	t.Fatal("no nms_index in the graph")
+	t.Fatalf("no %s in the graph", op)
 	return 0
 }
