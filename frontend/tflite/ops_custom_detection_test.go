@@ -331,6 +331,12 @@ func TestDetectionPostProcess(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			op, ins, vals := c.model(rng)
 			g, outs := op.run(t, ins...)
+			// The IR text round-trips (nms_index, -inf constants, 90 classes).
+			text := g.String()
+			back, err := ir.Parse("det.ir", []byte(text), ir.WeightsOf(g))
+			if err != nil || back.String() != text {
+				t.Fatalf("print → parse → print: %v", err)
+			}
 			boxes, classes, scores, count := detectionRef(c, vals[0], vals[1], vals[2])
 			if got := outs[3].F32[0]; got != float32(count) {
 				t.Fatalf("count %v, want %d\n%v", got, count, g)
