@@ -30,6 +30,8 @@ func (l *lowerer) lowerValue(v *ir.Value) (st *Step, last *ir.Value, err error) 
 		st, err = l.lowerReduce(v)
 	case "topk", "topk_index":
 		st, err = l.lowerTopK(v)
+	case "nms_index":
+		st, err = l.lowerNMS(v)
 	case "transpose", "slice", "concat", "expand", "pad", "gather":
 		st, err = l.lowerLayout(v)
 	case "resize":

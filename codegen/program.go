@@ -145,6 +145,18 @@ const (
 	// codebook indices, bias (optional for f32; integer steps: i32[N], then
 	// the Requant parameters); integer steps have KGemm's Scratch.
 	KSparseGemm Kernel = "sparse_gemm"
+	// KNMS: nms_index (NMS) as rt computes it (rt/nms.go): In: boxes
+	// f32[N,4], scores f32[N]; Out i32[MaxOut]; Scratch f32[6N] (see
+	// lowerNMS). Per box: corners normalized by std::min / std::max
+	// (q < p ? q : p, p < q ? q : p), area = (ymax - ymin)·(xmax - xmin),
+	// candidate = score >= Score. Then MaxOut rounds: the first candidate
+	// of greatest score (scanned in index order, replaced only by a
+	// greater one) is written and stops being one, and unless its area is
+	// <= 0, every candidate i of area > 0 with IoU > IoU stops being one:
+	// ih = max(min(ymax) - max(ymin), 0), iw likewise, inter = ih·iw,
+	// IoU = inter / ((area_best + area_i) - inter), each step rounded to
+	// f32 (no FMA). With no candidate the slot gets -1.
+	KNMS Kernel = "nms"
 	// KGather: a gather whose indices are read at run time (Gather): In:
 	// x (any dtype; its quantization carries over), indices (i32 or i64).
 	// The only kernel that can fail (Step.Fails): an index out of range.
@@ -201,6 +213,8 @@ type Step struct {
 	Sparse *Sparse
 	// Gather is the geometry of a KGather step.
 	Gather *Gather
+	// NMS is the geometry of a KNMS step.
+	NMS *NMS
 }
 
 // QBinary is the arithmetic of a quantized binary op on 8-bit per-tensor

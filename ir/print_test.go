@@ -83,6 +83,8 @@ func everyOpGraph(t testing.TB) *Graph {
 	b.add("argmax", []*Value{x}, Attrs{"axis": Int(1), "select_last_index": Int(1)}, Type{DType: I32})
 	b.add("topk", []*Value{x}, Attrs{"axis": Int(1), "k": Int(2), "largest": Int(0)}, Type{})
 	b.add("topk_index", []*Value{x}, Attrs{"axis": Int(1), "k": Int(1)}, Type{DType: I32})
+	b.add("nms_index", []*Value{b.cf("nmsb", 6, 4), b.cf("nmss", 6)}, Attrs{"max_output": Int(3), "iou_threshold": Float(0.5), "score_threshold": Float(0.25)}, none)
+	b.add("nms_index", []*Value{b.cf("nmsb2", 6, 4), b.cf("nmss2", 6)}, Attrs{"max_output": Int(8), "iou_threshold": Float(0.6)}, none)
 	b.add("batchnorm", []*Value{x, b.cf("bn_s", 2), b.cf("bn_b", 2), b.cf("bn_m", 2), b.cf("bn_v", 2)}, Attrs{"epsilon": Float(1e-3)}, none)
 	b.add("transpose", []*Value{x}, Attrs{"perm": Ints(0, 2, 3, 1)}, none)
 	cat := b.add("concat", []*Value{x, r, x}, Attrs{"axis": Int(1)}, none)

@@ -341,6 +341,8 @@ func (k *kfn) floatKernel(s *codegen.Step, in []value.Value, out, scratch value.
 		err = k.poolTable(s, in, out)
 	case codegen.KBatchNorm:
 		err = k.batchNorm(s, in, out)
+	case codegen.KNMS:
+		err = k.nms(s, in, out, scratch)
 	default:
 		err = &codegen.UnsupportedError{Where: s.Where, Op: s.Op, Reason: fmt.Sprintf("kernel %s has no LLVM implementation", s.Kernel)}
 	}

@@ -204,6 +204,8 @@ var IntCases = []IntCase{
 	topkCase(ir.F32, 1, 3, 1, "topk", ir.F32), topkCase(ir.F32, 2, 5, 0, "topk_index", ir.I64),
 	topkCase(ir.F32, 0, 2, 1, "topk_index", ir.I32), topkCase(ir.I8, 1, 6, 0, "topk", ir.I8),
 	topkCase(ir.U8, 2, 1, 1, "topk_index", ir.I64), topkCase(ir.I16, 1, 4, 1, "topk", ir.I16),
+	nmsCase(40, 16, 0.3, -1, true), nmsCase(37, 45, 0.5, 0, false), nmsCase(64, 10, 0.1, -100, false),
+	nmsCase(1, 3, 0.5, -100, false), nmsCase(50, 50, 1, -2, true),
 	{"pad_quant", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("pad", []*ir.Value{add(QT(ir.I8, 0.05, -3, 1, 2, 3, 4))}, ir.Attrs{"pads": ir.Ints(0, 0, 1, 2, 0, 0, 2, 0), "value": ir.Float(0.3)}, ir.Type{}, "pq", "pq")
 	}},

@@ -45,7 +45,8 @@ func merge(ms ...*tModel) *tModel {
 
 // extraFamilies is one model per family of the ops in ops_extra.go,
 // ops_const.go, ops_scan.go, sparse.go, ops_fakequant.go, ops_seq.go and
-// ops_custom*.go.
+// ops_custom*.go (TFLite_Detection_PostProcess: the whole op, nms_index and
+// the gathers at run-time indices included).
 func extraFamilies() map[string]*tModel {
 	red := func(code fb.BuiltinOperator, axes ...int32) *tModel {
 		return oneOp{code: code, ins: []opIn{f32In(2, 3, 4, 5), vecConst(axes...)}, outs: []opIn{f32In(2, 4)},
@@ -86,7 +87,8 @@ func extraFamilies() map[string]*tModel {
 			[]int32{2, 4, 4}, fb.BuiltinOptionsSequenceRNNOptions, rnnOpts(false, fb.ActivationFunctionTypeTANH)),
 			seqModel(fb.BuiltinOperatorUNIDIRECTIONAL_SEQUENCE_LSTM, []int32{3, 2, 3}, lstm, []int32{3, 2, 4},
 				fb.BuiltinOptionsUnidirectionalSequenceLSTMOptions, lstmOpts(true, 0.5))),
-		"custom": customFamily(rng),
+		"custom":    customFamily(rng),
+		"detection": detectionFamily(),
 		"fake_quant": oneOp{code: fb.BuiltinOperatorFAKE_QUANT, ins: []opIn{f32In(1, 4, 5, 8)}, outs: []opIn{f32In(1, 4, 5, 8)},
 			optType: fb.BuiltinOptionsFakeQuantOptions, opt: fakeQuantOpts(-0.7, 1.3, 8, false), pool: true}.model(),
 	}

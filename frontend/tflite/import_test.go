@@ -186,7 +186,7 @@ func TestUnsupportedOp(t *testing.T) {
 		want   string
 	}{
 		{fb.BuiltinOperatorLSTM, "", "unsupported op LSTM"},
-		{fb.BuiltinOperatorCUSTOM, "TFLite_Detection_PostProcess", `unsupported op CUSTOM (custom code "TFLite_Detection_PostProcess")`},
+		{fb.BuiltinOperatorCUSTOM, "TFLite_PostProcess_Unknown", `unsupported op CUSTOM (custom code "TFLite_PostProcess_Unknown")`},
 		{fb.BuiltinOperatorSTABLEHLO_ADD, "", "unsupported op STABLEHLO_ADD"},
 	} {
 		m := &tModel{
@@ -215,7 +215,7 @@ func TestUnsupportedOp(t *testing.T) {
 
 func TestSupportedOps(t *testing.T) {
 	want := "ABS ADD ADD_N ARG_MAX ARG_MIN AVERAGE_POOL_2D BATCH_MATMUL BATCH_TO_SPACE_ND BROADCAST_TO CAST CEIL CONCATENATION " +
-		"CONV_2D COS CUMSUM CUSTOM Convolution2DTransposeBias CUSTOM MaxPoolingWithArgmax2D CUSTOM MaxUnpooling2D CUSTOM TransformLandmarks DENSIFY DEPTHWISE_CONV_2D DEPTH_TO_SPACE DEQUANTIZE DIV ELU EQUAL EXP EXPAND_DIMS FAKE_QUANT " +
+		"CONV_2D COS CUMSUM CUSTOM Convolution2DTransposeBias CUSTOM MaxPoolingWithArgmax2D CUSTOM MaxUnpooling2D CUSTOM TFLite_Detection_PostProcess CUSTOM TransformLandmarks DENSIFY DEPTHWISE_CONV_2D DEPTH_TO_SPACE DEQUANTIZE DIV ELU EQUAL EXP EXPAND_DIMS FAKE_QUANT " +
 		"FILL FLOOR FLOOR_MOD FULLY_CONNECTED GATHER GATHER_ND GELU GREATER GREATER_EQUAL HARD_SWISH L2_NORMALIZATION " +
 		"LEAKY_RELU LESS LESS_EQUAL LOCAL_RESPONSE_NORMALIZATION LOG LOGICAL_AND LOGICAL_NOT LOGICAL_OR LOGISTIC " +
 		"LOG_SOFTMAX MAXIMUM MAX_POOL_2D MEAN MINIMUM MIRROR_PAD MUL NEG NOT_EQUAL ONE_HOT PACK PAD PADV2 POW PRELU " +
@@ -268,12 +268,16 @@ func TestMalformed(t *testing.T) {
 
 // FuzzImport seeds with the small shared models (the larger ones make the
 // fuzzer crawl; TestSharedModels covers them) and synthetic ones, one with
-// its buffers after the flatbuffer, and MediaPipe's custom ops.
+// its buffers after the flatbuffer, MediaPipe's custom ops and
+// TFLite_Detection_PostProcess (FlexBuffers options).
 func FuzzImport(f *testing.F) {
 	f.Add(convModel(false).build())
 	f.Add(convModel(true).build())
 	f.Add(sparseSeed())
 	f.Add(customFamily(rand.New(rand.NewSource(1))).build())
+	if op, _, _ := detCases[0].model(rand.New(rand.NewSource(1))); true {
+		f.Add(op.model().build())
+	}
 	for _, c := range moveCases {
 		ins := []opIn{f32In(ints32(c.in)...)}
 		if c.consts != nil {

@@ -172,5 +172,6 @@ func liteRTModels() map[string]*tModel {
 		ms["resize_"+r.name+"_f32"] = unary(code, xf, tTensor{name: "y", shape: s79, typ: F32}, []tTensor{size}, ot, resizeOpts(r.linear, r.ac, r.hp))
 	}
 	moreLiteRTModels(ms)
+	detectionLiteRTModels(ms)
 	return ms
 }

@@ -9,8 +9,10 @@ import (
 	"github.com/pare-ml/pare/ir"
 )
 
-// TFLite CUSTOM ops, keyed by custom code: the ones MediaPipe registers for
-// its published models (mediapipe/util/tflite/operations). The options of
+// TFLite CUSTOM ops, keyed by custom code: TFLite_Detection_PostProcess
+// (TFLite's own, ops_custom_detection.go, FlexBuffers options) and the ones
+// MediaPipe registers for its published models
+// (mediapipe/util/tflite/operations). The options of
 // the transpose conv and the pools are not FlexBuffers: custom_options
 // holds the bytes of a C struct of TFLite's builtin_op_data.h
 // (TfLiteTransposeConvParams, TfLitePoolParams), which the kernel reads in
@@ -34,6 +36,9 @@ var customConverters = []struct {
 	{"MaxUnpooling2D", converter{fb.BuiltinOperatorCUSTOM, 2,
 		"MediaPipe's max unpooling (inputs: values, window positions of MaxPoolingWithArgmax2D; custom_options TfLitePoolParams): each value goes to its window position (cast to i32), zeros elsewhere, by reshape, equal and where; stride = filter only (other strides need a scatter, an error); f32 only",
 		floatOnly(convMaxUnpool)}},
+	{"TFLite_Detection_PostProcess", converter{fb.BuiltinOperatorCUSTOM, 3,
+		"SSD detection postprocess (inputs: box encodings [1,N,4+], class scores [1,N,C(+1)], anchors [N,4]; FlexBuffers options), center-size decode with the scales (div, mul, add, exp, sub, concat); fast path: per anchor the best class (argmax, reduce_max; max_classes_per_detection > 1: topk), nms_index (score >= threshold, IoU > threshold suppresses), gather at the selected anchors; use_regular_nms: nms_index per class (detections_per_class), then topk_index of all selections by score (ties in class order; TFLite's are unspecified); slots after the count are zeros; uint8 inputs (and anchors) dequantized first",
+		convDetectionPostProcess}},
 	{"TransformLandmarks", converter{fb.BuiltinOperatorCUSTOM, 2,
 		"MediaPipe's landmark transform, version 2 (inputs: landmarks [1,K,2|3], matrix [1,4,4]): (x, y) → the first two matrix rows against (x, y, 0, 1), z kept: slice, transpose, matmul, add, concat; version 1 (FlexBuffers options) is an error; f32 only",
 		floatOnly(convTransformLandmarks)}},

@@ -169,7 +169,7 @@ func TestCustomOpErrors(t *testing.T) {
 	}
 	_, err := ImportBytes("op.tflite", oneOp{code: fb.BuiltinOperatorCUSTOM, custom: "TransformTensorBilinear", ins: []opIn{f32In(1, 2)}, outs: []opIn{f32In(1, 2)}}.model().build(), Options{})
 	for _, s := range []string{"op.tflite: subgraph 0 operator 0: ", `unsupported op CUSTOM (custom code "TransformTensorBilinear")`,
-		"CUSTOM Convolution2DTransposeBias, CUSTOM MaxPoolingWithArgmax2D, CUSTOM MaxUnpooling2D, CUSTOM TransformLandmarks, DENSIFY"} {
+		"CUSTOM Convolution2DTransposeBias, CUSTOM MaxPoolingWithArgmax2D, CUSTOM MaxUnpooling2D, CUSTOM TFLite_Detection_PostProcess, CUSTOM TransformLandmarks, DENSIFY"} {
 		if err == nil || !strings.Contains(err.Error(), s) {
 			t.Errorf("error %v does not say %q", err, s)
 		}

@@ -40,7 +40,9 @@ func TestLiteRTOpModels(t *testing.T) {
 	ms := models(t)
 	var names []string
 	for n := range ms {
-		if strings.HasPrefix(n, "ops/") {
+		// The detection models leave slots after the count unwritten in
+		// TFLite: TestLiteRTDetection compares them.
+		if strings.HasPrefix(n, "ops/") && !strings.HasPrefix(n, "ops/detection_postprocess") {
 			names = append(names, n)
 		}
 	}
