@@ -46,7 +46,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorBROADCAST_TO, 2, "expand to the constant shape", convBroadcastTo},
 	{fb.BuiltinOperatorSHAPE, 1, "the input's static shape as a constant", convShape},
 	{fb.BuiltinOperatorTILE, 2, "reshape + expand + reshape by the constant multiples", convTile},
-	{fb.BuiltinOperatorGATHER, 2, "gather with constant in-range indices, batch_dims 0", convGather},
+	{fb.BuiltinOperatorGATHER, 2, "gather, batch_dims 0: constant indices checked in range at import; computed ones checked by the gather when it runs (a negative one is out of range, as in TFLite)", convGather},
 	{fb.BuiltinOperatorPADV2, 2, "pad with the constant value of input 2 (quantized: its parameters must be the output's)", convPadV2},
 	{fb.BuiltinOperatorMIRROR_PAD, 2, "REFLECT: pad mode=reflect; SYMMETRIC: a gather per padded dim", convMirrorPad},
 	{fb.BuiltinOperatorSPACE_TO_DEPTH, 1, "reshape + transpose + reshape in NCHW (depth ordered block row, block column, channel)", blockMove(true)},

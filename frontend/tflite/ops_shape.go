@@ -350,6 +350,24 @@ func convPack(o *opctx) error {
 	return o.set(v, false)
 }
 
+// rejectNegative maps the negative entries of runtime indices (which
+// TFLite rejects, and the IR's gather would count from the end) to n, past
+// the dim, so the gather reports them as out of range.
+func (o *opctx) rejectNegative(iv *ir.Value, n int) (*ir.Value, error) {
+	name := o.im.sg.tensors[o.in(1)].name
+	zero := ir.NewTensor(iv.Type.DType, []int{})
+	past := ir.NewTensor(iv.Type.DType, []int{})
+	past.Set(0, float64(n))
+	neg, err := o.add("less", []*ir.Value{iv, o.im.addConst(name, ".zero", zero, nil)}, nil, ir.Type{})
+	if err != nil {
+		return nil, err
+	}
+	return o.add("where", []*ir.Value{neg, o.im.addConst(name, ".past", past, nil), iv}, nil, ir.Type{})
+}
+
+// convGather: GATHER at constant indices (checked at import) or at
+// indices computed at run time (a negative one is reported as out of
+// range by the gather, as TFLite rejects it).
 func convGather(o *opctx) error {
 	if o.op.opt.batchDims != 0 {
 		return fmt.Errorf("batch_dims %d is not supported (only 0)", o.op.opt.batchDims)
@@ -367,30 +385,38 @@ func convGather(o *opctx) error {
 	if err != nil {
 		return err
 	}
-	if ix == nil || (ix.DType != ir.I32 && ix.DType != ir.I64) {
-		return fmt.Errorf("indices must be a constant i32 or i64 tensor")
+	iv, err := o.im.get(ii)
+	if err != nil {
+		return err
 	}
-	for j := 0; j < ix.Len(); j++ {
-		// TFLite rejects negative indices; the IR's gather would count them from the end.
-		if i := ix.IntAt(j); i < 0 || i >= int64(shape[axis]) {
-			return fmt.Errorf("index %d out of range for dim %d of size %d", i, axis, shape[axis])
+	if dt := iv.Type.DType; (dt != ir.I32 && dt != ir.I64) || iv.Type.Quant != nil {
+		return fmt.Errorf("indices must be an i32 or i64 tensor, not %v", iv.Type)
+	}
+	if ix != nil {
+		for j := 0; j < ix.Len(); j++ {
+			// TFLite rejects negative indices; the IR's gather would count them from the end.
+			if i := ix.IntAt(j); i < 0 || i >= int64(shape[axis]) {
+				return fmt.Errorf("index %d out of range for dim %d of size %d", i, axis, shape[axis])
+			}
 		}
+	} else if iv, err = o.rejectNegative(iv, shape[axis]); err != nil {
+		return err
 	}
 	x, nchw, err := o.movedIn(xi, true)
 	if err != nil {
 		return err
 	}
-	iv, err := o.im.get(ii)
-	if err != nil {
-		return err
-	}
-	flat := len(ix.Shape) == 1
+	flat := iv.Type.Rank() == 1
 	if nchw {
 		// Gather in NCHW with the indices as a vector; other index shapes
 		// come back to NHWC, where the gathered dim splits into them.
 		axis = nchwPos[axis]
-		if !flat {
+		if !flat && ix != nil {
 			iv = o.im.addConst(o.im.sg.tensors[ii].name, ".flat", ix.Reshaped([]int{ix.Len()}), nil)
+		} else if !flat {
+			if iv, err = o.add("reshape", []*ir.Value{iv}, nil, iv.Type.WithShape([]int{iv.Type.NumElements()})); err != nil {
+				return err
+			}
 		}
 	}
 	v, err := o.add("gather", []*ir.Value{x, iv}, ir.Attrs{"axis": ir.Int(axis)}, ir.Type{})
