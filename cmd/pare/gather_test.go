@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -158,6 +159,12 @@ func writeGatherTest(t *testing.T, dir, name string, data *ir.Tensor, ix *ir.Ten
 // indices) → y at opset 13, the inputs fed as test data.
 func writeOpTest(t *testing.T, dir, name, op string, attrs []*onnxpb.AttributeProto, data, ix, y *ir.Tensor) {
 	t.Helper()
+	writeOpTestN(t, dir, name, op, attrs, []string{"data", "indices"}, []*ir.Tensor{data, ix}, y)
+}
+
+// writeOpTestN is writeOpTest with any named inputs.
+func writeOpTestN(t *testing.T, dir, name, op string, attrs []*onnxpb.AttributeProto, names []string, ins []*ir.Tensor, y *ir.Tensor) {
+	t.Helper()
 	d := filepath.Join(dir, name)
 	set := filepath.Join(d, "test_data_set_0")
 	if err := os.MkdirAll(set, 0o755); err != nil {
@@ -175,15 +182,17 @@ func writeOpTest(t *testing.T, dir, name, op string, attrs []*onnxpb.AttributePr
 	m := &onnxpb.ModelProto{IrVersion: proto.Int64(8),
 		OpsetImport: []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(13)}},
 		Graph: &onnxpb.GraphProto{Name: proto.String(name),
-			Input:  []*onnxpb.ValueInfoProto{vi("data", data), vi("indices", ix)},
 			Output: []*onnxpb.ValueInfoProto{vi("y", y)},
-			Node:   []*onnxpb.NodeProto{{OpType: proto.String(op), Input: []string{"data", "indices"}, Output: []string{"y"}, Attribute: attrs}}}}
-	for path, msg := range map[string]proto.Message{
+			Node:   []*onnxpb.NodeProto{{OpType: proto.String(op), Input: names, Output: []string{"y"}, Attribute: attrs}}}}
+	files := map[string]proto.Message{
 		filepath.Join(d, "model.onnx"):    m,
-		filepath.Join(set, "input_0.pb"):  onnx.EncodeTensor("data", data),
-		filepath.Join(set, "input_1.pb"):  onnx.EncodeTensor("indices", ix),
 		filepath.Join(set, "output_0.pb"): onnx.EncodeTensor("y", y),
-	} {
+	}
+	for i, x := range ins {
+		m.Graph.Input = append(m.Graph.Input, vi(names[i], x))
+		files[filepath.Join(set, fmt.Sprintf("input_%d.pb", i))] = onnx.EncodeTensor(names[i], x)
+	}
+	for path, msg := range files {
 		b, err := proto.Marshal(msg)
 		if err != nil {
 			t.Fatal(err)
@@ -230,12 +239,12 @@ func TestCheckGatherRuntimeIndices(t *testing.T) {
 	}
 }
 
-// TestCheckGatherElementsNDRuntimeIndices: ONNX's GatherElements and
-// GatherND examples (test_gatherelements_0, _1, _negative_indices;
-// test_gathernd_example_float32, _int32, _int32_batch_dim1), rebuilt with
-// the indices fed as inputs, pass pare check in rt and both backends
-// without binding the indices: computed flat positions and a runtime
-// gather.
+// TestCheckGatherElementsNDRuntimeIndices: ONNX's GatherElements,
+// GatherND and OneHot examples (test_gatherelements_0, _1,
+// _negative_indices; test_gathernd_example_float32, _int32,
+// _int32_batch_dim1; test_onehot_*), rebuilt with the indices fed as
+// inputs, pass pare check in rt and both backends without binding the
+// indices (depth is bound: it sets the shape).
 func TestCheckGatherElementsNDRuntimeIndices(t *testing.T) {
 	dir := t.TempDir()
 	f := func(shape []int, v ...float32) *ir.Tensor { return ir.FromF32(shape, v) }
@@ -260,6 +269,26 @@ func TestCheckGatherElementsNDRuntimeIndices(t *testing.T) {
 		i32([]int{2, 2}, 0, 1, 2, 3), i64([]int{2, 2}, 0, 0, 1, 1), i32([]int{2}, 0, 3))
 	writeOpTest(t, dir, "test_gathernd_example_int32_batch_dim1", "GatherND", attr("batch_dims", 1),
 		i32([]int{2, 2, 2}, 0, 1, 2, 3, 4, 5, 6, 7), i64([]int{2, 1}, 1, 0), i32([]int{2, 2}, 2, 3, 4, 5))
+	// ONNX's OneHot examples: test_onehot_without_axis, test_onehot_with_axis
+	// (float indices), test_onehot_negative_indices.
+	oneHot := func(name string, axis int64, idx, depth, vals, y *ir.Tensor) {
+		writeOpTestN(t, dir, name, "OneHot", attr("axis", axis), []string{"indices", "depth", "values"}, []*ir.Tensor{idx, depth, vals}, y)
+	}
+	hot := func(shape []int, off, on float32, at ...int) *ir.Tensor {
+		y := ir.NewTensor(ir.F32, shape)
+		for i := range y.F32 {
+			y.F32[i] = off
+		}
+		for _, i := range at {
+			y.F32[i] = on
+		}
+		return y
+	}
+	oneHot("test_onehot_without_axis", -1, i64([]int{3}, 0, 7, 8), i64([]int{}, 12), f([]int{2}, 2, 5), hot([]int{3, 12}, 2, 5, 0, 12+7, 24+8))
+	// indices [[1, 9], [2, 4]] along axis 1 of [2, 10, 2]: y[i][idx[i][j]][j].
+	oneHot("test_onehot_with_axis", 1, f([]int{2, 2}, 1, 9, 2, 4), f([]int{1}, 10), f([]int{2}, 1, 3),
+		hot([]int{2, 10, 2}, 1, 3, 1*2+0, 9*2+1, 20+2*2+0, 20+4*2+1))
+	oneHot("test_onehot_negative_indices", -1, i64([]int{3}, 0, -7, -8), f([]int{1}, 10), f([]int{2}, 1, 3), hot([]int{3, 10}, 1, 3, 0, 10+3, 20+2))
 	backends := []string{"rt"}
 	if _, err := llvm.Tool("opt-14", "opt"); err == nil {
 		backends = append(backends, "llvm")
@@ -269,7 +298,7 @@ func TestCheckGatherElementsNDRuntimeIndices(t *testing.T) {
 	}
 	for _, b := range backends {
 		code, out, errOut := pare("check", "--backend", b, dir)
-		if code != 0 || !strings.Contains(out, "6 passed, 0 failed, 0 unsupported") {
+		if code != 0 || !strings.Contains(out, "9 passed, 0 failed, 0 unsupported") {
 			t.Errorf("check --backend %s: exit %d\n%s%s", b, code, out, errOut)
 		}
 	}

@@ -133,3 +133,46 @@ func toI32(t *ir.Tensor) *ir.Tensor {
 	}
 	return r
 }
+
+// oneHotRT: OneHot of indices or values computed at run time:
+// where(equal(norm(idx) with a 1 at axis, iota along axis), on, off), the
+// indices truncated to i32 when they are floats; an index outside
+// [-depth, depth) matches nothing (all off, as ONNX says).
+func (c *nodeCtx) oneHotRT(idx, vals *ir.Value, depth int) error {
+	r := idx.Type.Rank() + 1
+	axis, err := c.normAxis(c.int("axis", -1), r)
+	if err != nil {
+		return err
+	}
+	b := c.build()
+	if !idx.Type.DType.IsInt() || idx.Type.Quant != nil {
+		if idx.Type.DType != ir.F32 || idx.Type.Quant != nil {
+			return c.errf("indices %v must be integers or f32", idx.Type)
+		}
+		idx = b.typed("cast", "indices_int", nil, ir.Type{DType: ir.I32}, idx)
+	}
+	if b.err != nil {
+		return b.err
+	}
+	dt := idx.Type.DType
+	zero := c.scalar("zero", dt, 0)
+	neg := b.op("less", "neg", nil, idx, zero)
+	norm := b.op("where", "norm", nil, neg, b.op("add", "wrapped", nil, idx, c.scalar("depth", dt, float64(depth))), idx)
+	if b.err != nil {
+		return b.err
+	}
+	col := b.reshape("column", norm, slices.Insert(slices.Clone(idx.Type.Shape), axis, 1))
+	iotaShape := make([]int, r)
+	for i := range iotaShape {
+		iotaShape[i] = 1
+	}
+	iotaShape[axis] = depth
+	iota := ir.NewTensor(dt, iotaShape)
+	for i := range depth {
+		iota.Set(i, float64(i))
+	}
+	hot := b.op("equal", "hot", nil, col, c.constant(c.tmpName("iota"), iota, nil))
+	off := b.reshape("off", b.sliceAxis("off", vals, 0, 0, 1), []int{})
+	on := b.reshape("on", b.sliceAxis("on", vals, 0, 1, 2), []int{})
+	return b.finish(b.op("where", "", nil, hot, on, off))
+}

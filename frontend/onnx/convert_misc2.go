@@ -188,7 +188,7 @@ func convCastLike(c *nodeCtx) error {
 
 // convOneHot: constant indices, depth and values give a constant.
 func convOneHot(c *nodeCtx) error {
-	idx, err := c.constArg(0, "indices")
+	iv, err := c.need(0)
 	if err != nil {
 		return err
 	}
@@ -196,17 +196,21 @@ func convOneHot(c *nodeCtx) error {
 	if err != nil {
 		return err
 	}
-	vals, err := c.constArg(2, "values")
+	vv, err := c.need(2)
 	if err != nil {
 		return err
 	}
-	if dt.Len() != 1 || vals.Len() != 2 || len(vals.Shape) != 1 {
-		return c.errf("depth %v must be a scalar and values %v [off, on]", dt.Shape, vals.Shape)
+	if dt.Len() != 1 || vv.Type.NumElements() != 2 || vv.Type.Rank() != 1 {
+		return c.errf("depth %v must be a scalar and values %v [off, on]", dt.Shape, vv.Type.Shape)
 	}
 	depth := int(dt.At(0))
 	if depth < 1 {
 		return c.errf("depth %v must be positive", dt.At(0))
 	}
+	if !iv.IsConst() || !vv.IsConst() {
+		return c.oneHotRT(iv, vv, depth) // convert_gather_rt.go
+	}
+	idx, vals := iv.Const, vv.Const
 	r := len(idx.Shape) + 1
 	axis, err := c.normAxis(c.int("axis", -1), r)
 	if err != nil {

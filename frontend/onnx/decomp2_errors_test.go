@@ -62,8 +62,8 @@ func TestDecomposition2Errors(t *testing.T) {
 		{"einsum sizes", einsum("ij,ij->i", "x", "w"), "Einsum_0", "label i is 3 in one operand and 4 in another", false},
 		{"einsum missing", einsum("", "x"), "Einsum_0", "the equation attribute is missing", false},
 		{"gathernd shape", two("GatherND", "x", "xi"), "GatherND_0", "indices [3 3], batch_dims 0 do not fit data [3 3]", false},
-		{"onehot runtime", newModel(13).input("x", dtInt64, 3).init("d", i64s(4)).init("v", f32s([]int{2})).
-			node("OneHot", []string{"x", "d", "v"}, []string{"y"}).output("y"), "OneHot_0", `input "x" must be a constant`, false},
+		{"onehot runtime depth", newModel(13).input("x", dtInt64, 3).input("d", dtInt64).init("v", f32s([]int{2})).
+			node("OneHot", []string{"x", "d", "v"}, []string{"y"}).output("y"), "OneHot_0", `input "d" must be a constant`, false},
 		{"cumsum axis", two("CumSum", "x", "xi"), "CumSum_0", `input "xi" must be a constant`, false},
 		{"gatherelements range", two("GatherElements", "x", "big"), "GatherElements_0", "index 5 at [0 0] is out of range", false},
 		{"compress nothing", newModel(13).input("x", dtFloat, 3, 3).init("c", ir.NewTensor(ir.Bool, []int{2})).

@@ -75,3 +75,40 @@ func TestGatherRuntimeIndices(t *testing.T) {
 		}
 	}
 }
+
+// TestOneHotRuntime: OneHot of indices (and values) fed as inputs gives
+// in rt what the same model gives with them bound as constants: integer
+// and float indices, negatives, out of range (all off), any axis.
+func TestOneHotRuntime(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dt   int32
+		idx  *ir.Tensor
+		axis int64
+	}{
+		{"i64 last axis", dtInt64, ir.FromI64([]int{2, 3}, []int64{0, 4, -1, -5, 9, 2}), -1},
+		{"i64 axis 0", dtInt64, ir.FromI64([]int{2, 3}, []int64{3, 1, -2, 0, 5, -6}), 0},
+		{"f32 axis 1", dtFloat, ir.FromF32([]int{2, 2}, []float32{1.7, 9, -1.2, 4}), 1},
+	} {
+		dims := make([]int64, len(tc.idx.Shape))
+		for i, d := range tc.idx.Shape {
+			dims[i] = int64(d)
+		}
+		vals := ir.FromF32([]int{2}, []float32{-1, 3})
+		m := newModel(11).input("i", tc.dt, dims...).input("v", dtFloat, 2).init("d", i64s(5)).
+			node("OneHot", []string{"i", "d", "v"}, []string{"y"}, aInt("axis", tc.axis)).output("y")
+		g := m.mustLoad(t, Options{})
+		got, err := rt.Run(g, []*ir.Tensor{tc.idx, vals})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		gb := m.mustLoad(t, Options{Bind: map[string]*ir.Tensor{"i": tc.idx, "v": vals}})
+		want, err := rt.Run(gb, nil)
+		if err != nil {
+			t.Fatalf("%s bound: %v", tc.name, err)
+		}
+		if !ir.EqualShape(got[0].Shape, want[0].Shape) || !slices.Equal(got[0].F32, want[0].F32) {
+			t.Errorf("%s: runtime %v %v, constant %v %v", tc.name, got[0].Shape, got[0].F32, want[0].Shape, want[0].F32)
+		}
+	}
+}

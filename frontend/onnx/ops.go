@@ -138,7 +138,7 @@ func init() {
 		"Trilu":                     {fn: convTrilu, since: 14, consts: []int{1}, notes: "→ mul by a constant 0/1 mask over the last two dims; k must be constant"},
 		"EyeLike":                   {fn: convEyeLike, since: 9, notes: "→ const; dtype and k"},
 		"CastLike":                  {fn: convCastLike, since: 15, notes: "→ cast to the dtype of target_type (removed when it does not change)"},
-		"OneHot":                    {fn: convOneHot, since: 9, consts: []int{0, 1, 2}, notes: "→ const: indices, depth and values must be constant"},
+		"OneHot":                    {fn: convOneHot, since: 9, consts: []int{1}, notes: "→ const when indices and values are constant; else where(equal(indices (+ depth where negative) against an iota along axis), on, off), float indices truncated; depth must be constant"},
 		"GatherElements":            {fn: convGatherElements, since: 11, notes: "→ reshape to 1-D, gather at flat indices: precomputed for constant indices; for computed ones less, add, where (negatives wrap), mul, add, and an out-of-range index gives a position past the data, which the gather reports"},
 		"GatherND":                  {fn: convGatherND, since: 11, notes: "→ reshape to [rows, slice], gather of rows, reshape; batch_dims; rows precomputed for constant indices, for computed ones slice, less, add, where, mul, add per index column (an out-of-range tuple makes the gather fail)"},
 		"Compress":                  {fn: convCompress, since: 9, consts: []int{1}, notes: "→ gather of the selected positions (of x flattened without axis); condition must be constant and select something"},
