@@ -87,3 +87,69 @@ func TestGatherRuntimeIndices(t *testing.T) {
 		}
 	}
 }
+
+// TestGatherNDEmbeddingRuntime: GATHER_ND and EMBEDDING_LOOKUP at indices
+// fed as inputs; an index outside its dim (also in a later column, where
+// it could land in another row) is an error.
+func TestGatherNDEmbeddingRuntime(t *testing.T) {
+	params := make([]float32, 4*3*2)
+	for i := range params {
+		params[i] = float32(i)
+	}
+	vals := make([]float32, 5*2)
+	for i := range vals {
+		vals[i] = float32(10 * i)
+	}
+	m := tModel{
+		tensors: []tTensor{
+			{name: "params", shape: []int32{4, 3, 2}, typ: fb.TensorTypeFLOAT32, data: f32Bytes(params...)},
+			{name: "nd", shape: []int32{3, 2}, typ: fb.TensorTypeINT32},
+			{name: "picked", shape: []int32{3, 2}, typ: fb.TensorTypeFLOAT32},
+			{name: "values", shape: []int32{5, 2}, typ: fb.TensorTypeFLOAT32, data: f32Bytes(vals...)},
+			{name: "ids", shape: []int32{3}, typ: fb.TensorTypeINT32},
+			{name: "emb", shape: []int32{3, 2}, typ: fb.TensorTypeFLOAT32},
+		},
+		ops: []tOp{
+			{code: fb.BuiltinOperatorGATHER_ND, in: []int32{0, 1}, out: []int32{2}},
+			{code: fb.BuiltinOperatorEMBEDDING_LOOKUP, in: []int32{4, 3}, out: []int32{5}},
+		},
+		inputs: []int32{1, 4}, outputs: []int32{2, 5},
+	}
+	g, err := ImportBytes("nd.tflite", m.build(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i32 := func(shape []int, v ...int32) *ir.Tensor {
+		x := ir.NewTensor(ir.I32, shape)
+		copy(x.I32, v)
+		return x
+	}
+	out, err := rt.Run(g, []*ir.Tensor{i32([]int{3, 2}, 3, 2, 0, 0, 1, 1), i32([]int{3}, 4, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j, rc := range [][2]int{{3, 2}, {0, 0}, {1, 1}} {
+		for k := 0; k < 2; k++ {
+			if got, want := out[0].F32[j*2+k], params[(rc[0]*3+rc[1])*2+k]; got != want {
+				t.Errorf("picked[%d][%d] = %v, want %v", j, k, got, want)
+			}
+		}
+	}
+	for j, id := range []int{4, 0, 2} {
+		for k := 0; k < 2; k++ {
+			if got, want := out[1].F32[j*2+k], vals[id*2+k]; got != want {
+				t.Errorf("emb[%d][%d] = %v, want %v", j, k, got, want)
+			}
+		}
+	}
+	for _, tc := range []struct{ nd, ids []int32 }{
+		{[]int32{0, 3, 0, 0, 1, 1}, []int32{4, 0, 2}}, // column 1 past its dim: row 1 element 0 otherwise
+		{[]int32{-1, 0, 0, 0, 1, 1}, []int32{4, 0, 2}},
+		{[]int32{0, 0, 0, 0, 1, 1}, []int32{5, 0, 2}},
+		{[]int32{0, 0, 0, 0, 1, 1}, []int32{-1, 0, 2}},
+	} {
+		if _, err := rt.Run(g, []*ir.Tensor{i32([]int{3, 2}, tc.nd...), i32([]int{3}, tc.ids...)}); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("nd %v ids %v: err = %v, want out of range", tc.nd, tc.ids, err)
+		}
+	}
+}

@@ -99,6 +99,7 @@ var converters = []converter{
 	{fb.BuiltinOperatorCOS, 1, "cos", floatOnly(convUnary("cos"))},
 	{fb.BuiltinOperatorROUND, 1, "round, ties to even", floatOnly(convUnary("round"))},
 	{fb.BuiltinOperatorSIGN, 1, "sign (float and int32)", signOnly(convUnary("sign"))},
+	{fb.BuiltinOperatorFLOOR_DIV, 2, "integers: (a − mod(a, b)) / b (exact); floats: floor(div)", convFloorDiv},
 	{fb.BuiltinOperatorFLOOR_MOD, 2, "integers: mod; floats: mod fmod=1, + the divisor where the signs differ (where)", convFloorMod},
 
 	// Reductions and normalization built from IR ops (ops_extra.go).
@@ -112,7 +113,8 @@ var converters = []converter{
 	{fb.BuiltinOperatorRANGE, 3, "a constant (constant start, limit, delta; f32, i32, i64 as TFLite's kernel accumulates)", convRange},
 	{fb.BuiltinOperatorONE_HOT, 4, "a constant (constant indices, depth, on_value, off_value; any axis)", convOneHot},
 	{fb.BuiltinOperatorREVERSE_V2, 2, "slice with step −1 on the constant axes", convReverse},
-	{fb.BuiltinOperatorGATHER_ND, 2, "reshape + gather along dim 0 by constant flat indices (checked in range)", convGatherND},
+	{fb.BuiltinOperatorGATHER_ND, 2, "reshape + gather along dim 0 by flat indices: precomputed for constant indices (checked in range at import), computed for runtime ones (slice, mul, add; an index outside its dim makes the gather fail)", convGatherND},
+	{fb.BuiltinOperatorEMBEDDING_LOOKUP, 2, "gather of the value rows at the ids (an id outside the rows makes the gather fail); quantized values with a float output dequantized", convEmbeddingLookup},
 	{fb.BuiltinOperatorCUMSUM, 2, "f32/i32/i64 along a constant axis: a Hillis–Steele scan of pad (shift) + add, log2(n) steps (integers exact); exclusive, reverse", convCumsum},
 
 	{fb.BuiltinOperatorDENSIFY, 1, "a dense constant: sparse constants (traversal order, block map, DENSE / SPARSE_CSR dims) are densified at import, also where any other op reads them", convDensify},

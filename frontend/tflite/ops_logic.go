@@ -6,7 +6,7 @@ import (
 	"github.com/pare-ml/pare/ir"
 )
 
-// Comparisons, logic, selection, FLOOR_MOD and the float functions (ir's
+// Comparisons, logic, selection, FLOOR_MOD, FLOOR_DIV and the float functions (ir's
 // ops_logic.go). TFLite compares quantized inputs by their real values: with
 // one shared quantization that is a comparison of stored integers, which
 // is what pare imports; other quantized comparisons are unsupported.
@@ -118,6 +118,36 @@ func convFloorMod(o *opctx) error {
 	diff := step("xor", []*ir.Value{step("less", []*ir.Value{r, zero}, nil), step("less", []*ir.Value{b, zero}, nil)}, nil)
 	fix := step("and", []*ir.Value{nz, diff}, nil)
 	step("where", []*ir.Value{fix, step("add", []*ir.Value{r, b}, nil), r}, nil)
+	if err != nil {
+		return err
+	}
+	return o.set(v, nchw)
+}
+
+// convFloorDiv imports FLOOR_DIV: the quotient rounded down. Integers:
+// (a − mod(a, b)) / b, exact (mod takes the divisor's sign, so a − mod is a
+// multiple of b); floats: floor(a / b).
+func convFloorDiv(o *opctx) error {
+	a, b, nchw, err := o.binaryArgs()
+	if err != nil {
+		return err
+	}
+	if a.Type.Quant != nil || b.Type.Quant != nil {
+		return fmt.Errorf("unsupported: quantized FLOOR_DIV")
+	}
+	var v *ir.Value
+	step := func(op string, args []*ir.Value) *ir.Value {
+		if err != nil {
+			return nil
+		}
+		v, err = o.add(op, args, nil, ir.Type{})
+		return v
+	}
+	if a.Type.DType == ir.F32 {
+		step("floor", []*ir.Value{step("div", []*ir.Value{a, b})})
+	} else {
+		step("div", []*ir.Value{step("sub", []*ir.Value{a, step("mod", []*ir.Value{a, b})}), b})
+	}
 	if err != nil {
 		return err
 	}

@@ -171,6 +171,13 @@ func TestLogicFloatMath(t *testing.T) {
 	x := &ir.Tensor{DType: ir.I32, Shape: []int{2, 4}, I32: []int32{7, 7, -7, -7, 0, 4, 9, -9}}
 	_, outs := op.run(t, x)
 	near(t, "FLOOR_MOD int32", outs[0], nd{shape: []int{2, 4}, v: []float64{1, -2, 3, 0, 0, -2, 4, 0}}, 0)
+	// FLOOR_DIV: integers round down (not toward zero), floats floor.
+	op = oneOp{code: fb.BuiltinOperatorFLOOR_DIV, ins: []opIn{typedIn(fb.TensorTypeINT32, 2, 4), i32Const([]int32{4}, 3, -3, 5, -1)}, outs: []opIn{typedIn(fb.TensorTypeINT32, 2, 4)}}
+	_, outs = op.run(t, x)
+	near(t, "FLOOR_DIV int32", outs[0], nd{shape: []int{2, 4}, v: []float64{2, -3, -2, 7, 0, -2, 1, 9}}, 0)
+	op = oneOp{code: fb.BuiltinOperatorFLOOR_DIV, ins: []opIn{f32In(4), f32Const([]int32{4}, 2, -2, 0.5, -3)}, outs: []opIn{f32In(4)}}
+	_, outs = op.run(t, ir.FromF32([]int{4}, []float32{7, 7, -1.25, 5}))
+	near(t, "FLOOR_DIV f32", outs[0], nd{shape: []int{4}, v: []float64{3, -4, -3, -2}}, 0)
 	op = oneOp{code: fb.BuiltinOperatorSIGN, ins: []opIn{typedIn(fb.TensorTypeINT32, 4)}, outs: []opIn{typedIn(fb.TensorTypeINT32, 4)}}
 	_, outs = op.run(t, &ir.Tensor{DType: ir.I32, Shape: []int{4}, I32: []int32{-5, 0, 3, -1 << 31}})
 	near(t, "SIGN int32", outs[0], nd{shape: []int{4}, v: []float64{-1, 0, 1, -1}}, 0)

@@ -38,9 +38,11 @@ func convReverse(o *opctx) error {
 	return o.sliceAt(0, xi, starts, ends, steps, true)
 }
 
-// convGatherND imports GATHER_ND with constant indices [..., k]: params
-// viewed as [d0·…·d(k−1), rest...] and one gather along dim 0 by the flat
-// indices. Out-of-range indices are an error (TFLite's kernel fails on them).
+// convGatherND imports GATHER_ND with indices [..., k]: params viewed as
+// [d0·…·d(k−1), rest...] and one gather along dim 0 by the flat indices,
+// precomputed for constant indices (out of range: an import error, as
+// TFLite's kernel fails on them), computed for runtime ones
+// (gatherNDRuntime).
 func convGatherND(o *opctx) error {
 	pi, ii := o.in(0), o.in(1)
 	shape, err := o.inShape(pi)
@@ -51,8 +53,18 @@ func convGatherND(o *opctx) error {
 	if err != nil {
 		return err
 	}
-	if ix == nil || (ix.DType != ir.I32 && ix.DType != ir.I64) || len(ix.Shape) == 0 {
-		return fmt.Errorf("unsupported: indices must be a constant i32 or i64 tensor of rank >= 1")
+	if ix == nil {
+		iv, err := o.im.get(ii)
+		if err != nil {
+			return err
+		}
+		if dt := iv.Type.DType; (dt != ir.I32 && dt != ir.I64) || iv.Type.Quant != nil {
+			return fmt.Errorf("indices must be an i32 or i64 tensor, not %v", iv.Type)
+		}
+		return gatherNDRuntime(o, iv, shape) // ops_gather_rt.go
+	}
+	if (ix.DType != ir.I32 && ix.DType != ir.I64) || len(ix.Shape) == 0 {
+		return fmt.Errorf("unsupported: indices must be an i32 or i64 tensor of rank >= 1")
 	}
 	k := ix.Shape[len(ix.Shape)-1]
 	if k > len(shape) {
