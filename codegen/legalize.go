@@ -113,13 +113,32 @@ func (d *depthRewrite) tap(w *ir.Value, kd int) *ir.Value {
 	return d.reshape(sl, s[0], s[1], s[3], s[4])
 }
 
-// window is v's 3-D window: strides, dilations and pads per dim.
-func (d *depthRewrite) window() ir.Window {
-	win, err := ir.WindowOf(d.v, 3, d.v.Args[1].Type.Shape[2:])
-	if err != nil && d.err == nil {
-		d.err = fmt.Errorf("%s: %v", d.v.Where(), err)
+// depthGeom is a 3-D conv's shapes, its depth window (stride sd,
+// dilation dd, pads) and the attributes of its 2-D taps.
+type depthGeom struct {
+	n, c, d, h, w int // input
+	m, od, oh, ow int // output
+	kD, sd, dd    int
+	padB, padE    int // depth pads
+	attrs         ir.Attrs
+}
+
+// geometry reads v's; ok false when its window is invalid (d.err says why).
+func (d *depthRewrite) geometry() (depthGeom, bool) {
+	v := d.v
+	xs, ys, ws := v.Args[0].Type.Shape, v.Type.Shape, v.Args[1].Type.Shape
+	win, err := ir.WindowOf(v, 3, ws[2:])
+	if err != nil {
+		if d.err == nil {
+			d.err = fmt.Errorf("%s: %v", v.Where(), err)
+		}
+		return depthGeom{}, false
 	}
-	return win
+	return depthGeom{n: xs[0], c: xs[1], d: xs[2], h: xs[3], w: xs[4], m: ys[1], od: ys[2], oh: ys[3], ow: ys[4],
+		kD: ws[2], sd: win.Strides[0], dd: win.Dilations[0], padB: win.PadsBegin[0], padE: win.PadsEnd[0],
+		attrs: ir.Attrs{"group": ir.Int(v.Int("group")), "strides": ir.Ints(win.Strides[1], win.Strides[2]),
+			"dilations": ir.Ints(win.Dilations[1], win.Dilations[2]),
+			"pads":      ir.Ints(win.PadsBegin[1], win.PadsBegin[2], win.PadsEnd[1], win.PadsEnd[2])}}, true
 }
 
 // conv: y[:, :, od] = Σ_kd conv2d(x[:, :, od·sd + kd·dd − pd], w[:, :, kd]),
@@ -127,22 +146,16 @@ func (d *depthRewrite) window() ir.Window {
 func (d *depthRewrite) conv() *ir.Value {
 	v := d.v
 	x, w := v.Args[0], v.Args[1]
-	xs, ys := x.Type.Shape, v.Type.Shape
-	n, c, h, wd := xs[0], xs[1], xs[3], xs[4]
-	m, od, oh, ow := ys[1], ys[2], ys[3], ys[4]
-	kD := w.Type.Shape[2]
-	win := d.window()
-	if d.err != nil {
+	gm, ok := d.geometry()
+	if !ok {
 		return nil
 	}
-	sd, dd := win.Strides[0], win.Dilations[0]
+	n, c, h, wd, m, od, oh, ow, kD, sd, dd := gm.n, gm.c, gm.h, gm.w, gm.m, gm.od, gm.oh, gm.ow, gm.kD, gm.sd, gm.dd
 	xp := x
-	if win.PadsBegin[0] != 0 || win.PadsEnd[0] != 0 {
-		xp = d.add("pad", []*ir.Value{x}, ir.Attrs{"pads": ir.Ints(0, 0, win.PadsBegin[0], 0, 0, 0, 0, win.PadsEnd[0], 0, 0)}, ir.Type{}, false)
+	if gm.padB != 0 || gm.padE != 0 {
+		xp = d.add("pad", []*ir.Value{x}, ir.Attrs{"pads": ir.Ints(0, 0, gm.padB, 0, 0, 0, 0, gm.padE, 0, 0)}, ir.Type{}, false)
 	}
-	attrs := ir.Attrs{"group": ir.Int(v.Int("group")), "strides": ir.Ints(win.Strides[1], win.Strides[2]),
-		"dilations": ir.Ints(win.Dilations[1], win.Dilations[2]),
-		"pads":      ir.Ints(win.PadsBegin[1], win.PadsBegin[2], win.PadsEnd[1], win.PadsEnd[2])}
+	attrs := gm.attrs
 	var sum *ir.Value
 	for kd := 0; kd < kD && d.err == nil; kd++ {
 		s0 := kd * dd
@@ -183,18 +196,12 @@ func (d *depthRewrite) conv() *ir.Value {
 func (d *depthRewrite) convTranspose() *ir.Value {
 	v := d.v
 	x, w := v.Args[0], v.Args[1]
-	xs, ys := x.Type.Shape, v.Type.Shape
-	n, c, dp, h, wd := xs[0], xs[1], xs[2], xs[3], xs[4]
-	m, od, oh, ow := ys[1], ys[2], ys[3], ys[4]
-	kD := w.Type.Shape[2]
-	win := d.window()
-	if d.err != nil {
+	gm, ok := d.geometry()
+	if !ok {
 		return nil
 	}
-	sd, dd := win.Strides[0], win.Dilations[0]
-	attrs := ir.Attrs{"group": ir.Int(v.Int("group")), "strides": ir.Ints(win.Strides[1], win.Strides[2]),
-		"dilations": ir.Ints(win.Dilations[1], win.Dilations[2]),
-		"pads":      ir.Ints(win.PadsBegin[1], win.PadsBegin[2], win.PadsEnd[1], win.PadsEnd[2])}
+	n, c, dp, h, wd, m, od, oh, ow, kD, sd, dd := gm.n, gm.c, gm.d, gm.h, gm.w, gm.m, gm.od, gm.oh, gm.ow, gm.kD, gm.sd, gm.dd
+	attrs := gm.attrs
 	if op := v.IntList("output_padding"); len(op) == 3 {
 		attrs["output_padding"] = ir.Ints(op[1], op[2])
 	}
@@ -217,7 +224,7 @@ func (d *depthRewrite) convTranspose() *ir.Value {
 			zr = d.add("pad", []*ir.Value{zr}, ir.Attrs{"pads": ir.Ints(0, 0, 0, 0, 0, 0, sd-1, 0)}, ir.Type{}, false)
 		}
 		zs := d.reshape(zr, n, dp*sd, plane)
-		off := kd*dd - win.PadsBegin[0]
+		off := kd*dd - gm.padB
 		zs = d.add("pad", []*ir.Value{zs}, ir.Attrs{"pads": ir.Ints(0, off, 0, 0, od-dp*sd-off, 0)}, ir.Type{}, false)
 		if sum == nil {
 			sum = zs
