@@ -197,3 +197,32 @@ func TestCanonicalizeUpsampleHead(t *testing.T) {
 	}
 	sameOutputs(t, before, g, 1e-5, 3)
 }
+
+// TestCanonicalizeConvTransposeFolds: a bias add and a batchnorm after a
+// conv_transpose fold into it (here an overlapping, grouped one that stays
+// a conv_transpose: output channel m = gi·M/g + mo scales the weights
+// [c, mo, ...] of group gi's input channels), with the same results.
+func TestCanonicalizeConvTransposeFolds(t *testing.T) {
+	rnd := uniformTensors(9)
+	must := mustValue(t)
+	g := ir.NewGraph("folds")
+	x := g.AddParam("x", ir.TensorType(ir.F32, 1, 6, 4, 4))
+	ct := must(g.Add("conv_transpose", []*ir.Value{x, g.AddConst("w", rnd(6, 2, 3, 3), nil)},
+		ir.Attrs{"strides": ir.Ints(2, 2), "group": ir.Int(3), "pads": ir.Ints(1, 1, 0, 0)}, ir.Type{}, "ct", "ConvTranspose_0"))
+	a := must(g.Add("add", []*ir.Value{g.AddConst("k", rnd(1, 6, 1, 1), nil), ct}, nil, ir.Type{}, "a", "Add_1"))
+	pos := rnd(6)
+	for i := range pos.F32 {
+		pos.F32[i] += 1.5
+	}
+	bn := must(g.Add("batchnorm", []*ir.Value{a, g.AddConst("s", rnd(6), nil), g.AddConst("b", rnd(6), nil),
+		g.AddConst("m", rnd(6), nil), g.AddConst("v", pos, nil)}, nil, ir.Type{}, "bn", "BatchNormalization_2"))
+	g.Results = []*ir.Value{bn}
+	before := g.Clone()
+	if _, err := RunSpec(g, "canonicalize", nil); err != nil {
+		t.Fatal(err)
+	}
+	if countOps(g, "add") != 0 || countOps(g, "batchnorm") != 0 || countOps(g, "conv_transpose") != 1 {
+		t.Errorf("not folded:\n%s", g)
+	}
+	sameOutputs(t, before, g, 1e-5, 3)
+}
