@@ -69,8 +69,11 @@ type upsample struct {
 }
 
 // upsampleGeometry reports whether v is a conv_transpose the rule rewrites:
-// f32, 1 to 3 spatial dims, constant weights (and bias), kernel equal to
-// stride and dilation 1 wherever the kernel is larger than 1.
+// f32, 1 or 2 spatial dims, constant weights (and bias), kernel equal to
+// stride and dilation 1 wherever the kernel is larger than 1. 3-D ones
+// stay: the rewrite holds for them too, but the backends compile 3-D
+// convs in f32 only, so an int8 one would not compile where the f32
+// conv_transpose does (codegen legalizes it into 2-D ones).
 func upsampleGeometry(v *ir.Value) (*upsample, bool) {
 	if v.Type.DType != ir.F32 || len(v.Args) < 2 || v.Args[0].Type.DType != ir.F32 || constF32(v.Args[1]) == nil {
 		return nil, false
@@ -80,7 +83,7 @@ func upsampleGeometry(v *ir.Value) (*upsample, bool) {
 	}
 	x, w := v.Args[0].Type.Shape, v.Args[1].Type.Shape
 	nsp := len(x) - 2
-	if nsp < 1 || nsp > 3 || len(w) != len(x) {
+	if nsp < 1 || nsp > 2 || len(w) != len(x) {
 		return nil, false
 	}
 	win, err := ir.WindowOf(v, nsp, w[2:])
