@@ -9,13 +9,15 @@ import (
 
 // canonicalize: constant folding (through rt.EvalOp), dead-code and common
 // subexpression elimination, batchnorm folded into the preceding conv /
-// gemm, per-channel constant adds folded into conv / gemm biases (matmul +
-// add becomes gemm), identity and no-op reshape / transpose / cast / pad
-// removal, reshape chains collapsed, zero pads folded into conv /
-// avgpool(count_include_pad). Runs its rules to a fixed point.
+// conv_transpose / gemm, per-channel constant adds folded into their
+// biases (matmul + add becomes gemm), identity and no-op reshape /
+// transpose / cast / pad removal, reshape chains collapsed, zero pads
+// folded into conv / avgpool(count_include_pad), non-overlapping
+// conv_transpose (kernel = stride) as a 1×1 conv + depth-to-space
+// (canonicalize_convt.go). Runs its rules to a fixed point.
 var canonicalizePass = &Pass{
 	Name:    "canonicalize",
-	Summary: "fold constants, remove dead code and duplicates, fold batchnorm, biases and pads, drop no-ops",
+	Summary: "fold constants, remove dead code and duplicates, fold batchnorm, biases and pads, drop no-ops, conv_transpose (kernel = stride) as 1x1 conv",
 	Options: []OptionDef{
 		{Name: "fold", Kind: Bool, Default: "true", Doc: "constant folding"},
 		{Name: "max-fold", Kind: Int, Default: "1048576", Doc: "largest constant (elements) folding may create"},
@@ -23,6 +25,7 @@ var canonicalizePass = &Pass{
 		{Name: "bn", Kind: Bool, Default: "true", Doc: "fold batchnorm into the preceding conv / gemm"},
 		{Name: "bias", Kind: Bool, Default: "true", Doc: "fold constant per-channel adds into conv / gemm biases"},
 		{Name: "pad", Kind: Bool, Default: "true", Doc: "fold zero pads into conv / avgpool"},
+		{Name: "upsample", Kind: Bool, Default: "true", Doc: "rewrite conv_transpose whose kernel equals its stride as a 1x1 conv + depth-to-space (reshape, transpose, reshape, slice), which quantizes as a conv"},
 	},
 	Before: []string{"quantize", "fuse"},
 	New: func(o Options) (Func, error) {
@@ -44,6 +47,7 @@ var canonRules = []canonRule{
 	{"folded batchnorms", "bn", foldBatchNorm},
 	{"folded biases", "bias", foldBias},
 	{"folded pads", "pad", foldPads},
+	{"conv_transpose (kernel = stride) as 1x1 conv + depth-to-space", "upsample", convTransposeToConv},
 	{"merged duplicates", "cse", cse},
 }
 

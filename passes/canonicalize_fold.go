@@ -10,10 +10,11 @@ import (
 // The folding rules of canonicalize: batchnorm, biases and pads into the
 // conv / gemm before them.
 
-// isPlainLayer reports whether v is an f32 conv or gemm with constant
-// weights and no fused activation: a layer whose output channels can absorb
-// a per-channel scale and shift. It returns the output-channel axis of the
-// weight.
+// isPlainLayer reports whether v is an f32 conv, conv_transpose or gemm
+// with constant weights and no fused activation: a layer whose output
+// channels can absorb a per-channel scale and shift. It returns the
+// output-channel axis of the weight (for conv_transpose, whose weight is
+// [C, M/group, k...], outChannels and scaleOut know the layout).
 func isPlainLayer(v *ir.Value) (wAxis int, ok bool) {
 	if v.Type.DType != ir.F32 || len(v.Args) < 2 || constF32(v.Args[1]) == nil {
 		return 0, false
@@ -24,6 +25,8 @@ func isPlainLayer(v *ir.Value) (wAxis int, ok bool) {
 	switch v.Op.Name {
 	case "conv":
 		return 0, v.Str("act") == "none"
+	case "conv_transpose":
+		return 1, true
 	case "gemm":
 		if v.Int("trans_a") != 0 || v.Float("alpha") != 1 || v.Float("beta") != 1 || v.Str("act") != "none" {
 			return 0, false
@@ -34,6 +37,33 @@ func isPlainLayer(v *ir.Value) (wAxis int, ok bool) {
 		return 1, true
 	}
 	return 0, false
+}
+
+// outChannels is the number of output channels of a plain layer.
+func outChannels(l *ir.Value, axis int) int {
+	if l.Op.Name == "conv_transpose" {
+		return l.Type.Shape[1]
+	}
+	return l.Args[1].Type.Shape[axis]
+}
+
+// scaleOut is a plain layer's weight with each output channel's weights
+// multiplied by s. A conv_transpose's output channel m = gi·(M/group) + mo
+// takes the weights [c, mo, ...] of the input channels c of group gi.
+func scaleOut(l *ir.Value, axis int, s []float32) *ir.Tensor {
+	w := l.Args[1].Const
+	if l.Op.Name != "conv_transpose" {
+		return scaleChannels(w, axis, s)
+	}
+	out := w.Clone()
+	c, mg := w.Shape[0], w.Shape[1]
+	k := w.Len() / (c * mg)
+	cg := c / max(1, l.Int("group"))
+	for i := range out.F32 {
+		ci := i / (mg * k)
+		out.F32[i] *= s[ci/cg*mg+i/k%mg]
+	}
+	return out
 }
 
 // evalBinary computes op(a, b) on constant tensors through rt.
@@ -118,7 +148,8 @@ func scaleChannels(w *ir.Tensor, axis int, s []float32) *ir.Tensor {
 	return out
 }
 
-// foldBatchNorm folds batchnorm(conv(x)) and batchnorm(gemm(x)) into the layer.
+// foldBatchNorm folds batchnorm(conv(x)), batchnorm(conv_transpose(x)) and
+// batchnorm(gemm(x)) into the layer.
 func foldBatchNorm(g *ir.Graph, o Options) (int, error) {
 	u := users(g)
 	n := 0
@@ -138,7 +169,7 @@ func foldBatchNorm(g *ir.Graph, o Options) (int, error) {
 				okc = false
 			}
 		}
-		nch := l.Args[1].Type.Shape[axis]
+		nch := outChannels(l, axis)
 		if !okc || p[0].Len() != nch {
 			continue
 		}
@@ -152,7 +183,7 @@ func foldBatchNorm(g *ir.Graph, o Options) (int, error) {
 			s[c] = float32(float64(p[0].F32[c]) / math.Sqrt(float64(p[3].F32[c])+eps))
 			bias[c] = (bias[c]-p[2].F32[c])*s[c] + p[1].F32[c]
 		}
-		setLayer(g, l, scaleChannels(l.Args[1].Const, axis, s), bias)
+		setLayer(g, l, scaleOut(l, axis, s), bias)
 		g.ReplaceUses(v, l)
 		n++
 	}
@@ -191,7 +222,7 @@ func foldBias(g *ir.Graph, o Options) (int, error) {
 		if !ok {
 			continue
 		}
-		nch := l.Args[1].Type.Shape[axis]
+		nch := outChannels(l, axis)
 		if !perChannelConst(ct.Shape, l.Type.Rank(), nch, l.Op.Name == "gemm") {
 			continue
 		}

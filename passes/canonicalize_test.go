@@ -109,6 +109,25 @@ graph @t(%x: f32[1,1,3,3]) -> (f32[1,1,3,3]) {
   %c = conv %p, %w : f32[1,1,3,3]
   return %c
 }`},
+	{"conv_transpose 2x2 stride 2 as 1x1 conv + depth-to-space, relu moved, pads cropped", `
+graph @t(%x: f32[1,2,2,3]) -> (f32[1,1,3,6]) {
+  %w = const f32[2,1,2,2] [1.0,2.0,3.0,4.0,5.0,6.0,7.0,8.0]
+  %b = const f32[1] [0.5]
+  %y = conv_transpose %x, %w, %b {strides=[2,2] pads=[1,0,0,0]} : f32[1,1,3,6]
+  %r = relu %y : f32[1,1,3,6]
+  return %r
+}`, `
+graph @t(%x: f32[1,2,2,3]) -> (f32[1,1,3,6]) {
+  %w.1x1 = const f32[4,2,1,1] [1.0,5.0,2.0,6.0,3.0,7.0,4.0,8.0] loc("y")
+  %b.1x1 = const f32[4] [0.5,0.5,0.5,0.5] loc("y")
+  %y.1x1 = conv %x, %w.1x1, %b.1x1 : f32[1,4,2,3] loc("y")
+  %r.1x1 = relu %y.1x1 : f32[1,4,2,3] loc("r")
+  %y.d2s = reshape %r.1x1 : f32[1,2,2,2,3] loc("y")
+  %y.d2s.t = transpose %y.d2s {perm=[0,3,1,4,2]} : f32[1,2,2,3,2] loc("y")
+  %y.d2s.r = reshape %y.d2s.t : f32[1,1,4,6] loc("y")
+  %r = slice %y.d2s.r {starts=[0,0,1,0] ends=[1,1,4,6] steps=[1,1,1,1]} : f32[1,1,3,6] loc("y")
+  return %r
+}`},
 }
 
 func TestCanonicalize(t *testing.T) {

@@ -203,7 +203,7 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	// probability head calibrated where it stays near one answer can still
 	// give the other (the result takes the whole [0, 1) or [-1, 1)).
 	for _, v := range g.Values {
-		if o := obs[outKeyArg(v)]; o != nil && (v.Op.Name == "sigmoid" || v.Op.Name == "tanh" || v.Op.Name == "hardsigmoid") && v.Type.DType == ir.F32 {
+		if o := obs[outKeyArg(v, obs)]; o != nil && (v.Op.Name == "sigmoid" || v.Op.Name == "tanh" || v.Op.Name == "hardsigmoid") && v.Type.DType == ir.F32 {
 			o.widen = map[string]float64{"sigmoid": 6, "tanh": 3, "hardsigmoid": 3}[v.Op.Name]
 		}
 	}
@@ -259,12 +259,19 @@ func (c *qconfig) run(g *ir.Graph, ctx *Context, rep *Report) error {
 	return nil
 }
 
-// outKeyArg is the value whose observer gives v's input its range.
-func outKeyArg(v *ir.Value) *ir.Value {
+// outKeyArg is the value whose observer gives v's input its range: the
+// input itself, or the value a chain of reshapes, transposes and spatial
+// slices moves the integers of (an upsampling's 1×1 conv before its
+// depth-to-space, canonicalize_convt.go).
+func outKeyArg(v *ir.Value, obs map[*ir.Value]*observer) *ir.Value {
 	if len(v.Args) == 0 {
 		return nil
 	}
-	return v.Args[0]
+	a := v.Args[0]
+	for obs[a] == nil && (a.Op.Name == "reshape" || a.Op.Name == "transpose" || quantSlice(a)) {
+		a = a.Args[0]
+	}
+	return a
 }
 
 // quantizedIn reports whether layer t of the float graph has an integer

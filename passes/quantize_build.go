@@ -36,6 +36,30 @@ func quantPad(v *ir.Value) bool {
 	return v.Op.Name == "pad" && len(v.Args) == 1 && (v.Str("mode") != "constant" || v.Float("value") == 0)
 }
 
+// quantSlice reports whether v is a slice that runs on quantized tensors
+// as it is: a spatial crop (or stride) of an NC[spatial] tensor, which keeps
+// every batch and channel whole, as the crop of a transposed conv's pads
+// after its 1×1 conv (canonicalize_convt.go). Slices that split the
+// channels or features (silero VAD's LSTM gates from one gemm) stay f32,
+// each part with its own range: quantizing those slices and the gates
+// after them cost VAD 4.4 dB (README, int8 on models pare had not seen).
+func quantSlice(v *ir.Value) bool {
+	if v.Op.Name != "slice" || len(v.Args) != 1 {
+		return false
+	}
+	x := v.Args[0].Type.Shape
+	if len(x) < 3 {
+		return false
+	}
+	st, en, sp := v.IntList("starts"), v.IntList("ends"), v.IntList("steps")
+	for d := 0; d < 2; d++ {
+		if st[d] != 0 || en[d] != x[d] || sp[d] != 1 {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *qconfig) build(g *ir.Graph, obs map[*ir.Value]*observer, skip map[*ir.Value]bool) (*ir.Graph, error) {
 	b := &qbuilder{c: c, obs: obs, ng: ir.NewGraph(g.Name), fl: map[*ir.Value]*ir.Value{}, qv: map[*ir.Value]*ir.Value{}, skip: skip,
 		concatOf: map[*ir.Value]*ir.Value{}}
@@ -134,7 +158,7 @@ func (b *qbuilder) value(v *ir.Value) error {
 			return err
 		}
 	}
-	if (quantPreserving[v.Op.Name] || quantPad(v)) && b.qv[v.Args[0]] != nil && (v.Op.Name != "resize" || v.Str("mode") == "nearest") {
+	if (quantPreserving[v.Op.Name] || quantPad(v) || quantSlice(v)) && b.qv[v.Args[0]] != nil && (v.Op.Name != "resize" || v.Str("mode") == "nearest") {
 		x := b.qv[v.Args[0]]
 		attrs := v.Attrs.Clone()
 		if v.Op.Name == "clip" {
