@@ -33,6 +33,9 @@ func (k *kfn) qmap() error {
 		e = L("y[i] = %s(quantFAway(float32(x0[i])/x1[c], x2[c], %d, %d))", t, m.Lo, m.Hi)
 	case "dequantize":
 		e = L("y[i] = float32(int64(x0[i])-int64(x2[c])) * x1[c]")
+		if xt == ir.Bool { // a cast: scale 1, zero point 0
+			e = L("if x0[i] { y[i] = 1 } else { y[i] = 0 }")
+		}
 	case "requantize_float":
 		e = L("y[i] = %s(quantF(float32(int64(x0[i])-int64(x2[c]))*x1[c]/x3[c], x4[c], %d, %d))", t, m.Lo, m.Hi)
 	case "requantize_tflite":
@@ -41,10 +44,12 @@ func (k *kfn) qmap() error {
 			L("q = max(%d, min(%d, q))", m.Lo, m.Hi),
 			L("y[i] = %s(q)", t))
 	case "clamp":
-		if xt == ir.I64 || xt == ir.Bool {
-			return unsupported(k.s, "integer clamp of %v", xt)
-		}
+		// int32 of an i64 wraps to its low 32 bits, as the LLVM kernel's
+		// truncation; a bool reads as 0 or 1.
 		e = L("y[i] = %s(clampI(int32(x0[i]), %d, %d))", t, m.Lo, m.Hi)
+		if xt == ir.Bool {
+			e = L("if x0[i] { y[i] = %s(clampI(1, %d, %d)) } else { y[i] = %s(clampI(0, %d, %d)) }", t, m.Lo, m.Hi, t, m.Lo, m.Hi)
+		}
 	case "lut":
 		if xt == ir.I8 {
 			e = L("y[i] = x1[int(x0[i])+128]")
@@ -65,7 +70,7 @@ func (k *kfn) qmap() error {
 	if m.Kind != "clamp" && m.Kind != "trunc" && m.Kind != "quantize" && m.Kind != "quantize_away" && xt == ir.F32 {
 		return unsupported(k.s, "%s of %v", m.Kind, xt)
 	}
-	if xt == ir.Bool {
+	if xt == ir.Bool && m.Kind != "clamp" && m.Kind != "dequantize" {
 		return unsupported(k.s, "%s of %v", m.Kind, xt)
 	}
 	k.add(For("o", 0, m.Outer, For("c", 0, m.Dim, For("j", 0, m.Inner,
