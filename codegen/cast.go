@@ -17,8 +17,9 @@ import (
 //   - f32 to such an integer: "trunc" (toward zero, then wrapped; NaN and
 //     values beyond int64 give MinInt64's low bits, as rt).
 //
-// Casts to bool (x != 0), f32 to i64 and f32 → f32 are not compiled: the
-// error names the node.
+//   - anything to bool: x != 0 (NaN too), an elementwise not(equal(x, 0)).
+//
+// f32 to i64 and f32 → f32 are not compiled: the error names the node.
 func (l *lowerer) lowerCast(v *ir.Value) (*Step, error) {
 	x := v.Args[0]
 	from, to := x.Type.DType, v.Type.DType
@@ -30,6 +31,14 @@ func (l *lowerer) lowerCast(v *ir.Value) (*Step, error) {
 	st := &Step{Kernel: KQuant, Op: v.Op.Name, Where: v.Where(), QMap: m}
 	st.In = []Operand{l.operand(x)}
 	switch {
+	case to == ir.Bool && from != ir.Bool && x.Type.Quant == nil && (wide(from) || from == ir.F32):
+		// x != 0 (NaN too) as the elementwise kernels' compare: not(equal(x, 0)).
+		out := v.Type.Shape
+		ms := &Step{Kernel: KMap, Op: v.Op.Name, Where: v.Where(), In: []Operand{l.operand(x)},
+			Loop: &Loop{Shape: out, Strides: [][]int{ir.Strides(out)}}}
+		l.appendEpi(ms, epiArg{e: Epi{Op: EpiEqual}, t: ir.NewTensor(from, []int{})})
+		l.appendEpi(ms, epiArg{e: Epi{Op: EpiNot}})
+		return ms, nil
 	case (narrow(from) || from == ir.I64 || from == ir.Bool) && to == ir.F32:
 		m.Kind = "dequantize"
 		st.In = append(st.In, l.packed(ir.FromF32([]int{1}, []float32{1})), l.packed(i32Tensor([]int{1}, []int32{0})))
@@ -40,7 +49,7 @@ func (l *lowerer) lowerCast(v *ir.Value) (*Step, error) {
 	case from == ir.F32 && narrow(to):
 		m.Kind = "trunc"
 	default:
-		return nil, Unsupported(v, "cast from %v to %v (compiled: between f32, bool and the integers, but not to bool, f32 to i64, or f32 to f32)", from, to)
+		return nil, Unsupported(v, "cast from %v to %v (compiled: between f32, bool and the integers, but not f32 to i64, or f32 to f32)", from, to)
 	}
 	return st, nil
 }

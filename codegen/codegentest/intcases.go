@@ -216,6 +216,7 @@ var IntCases = []IntCase{
 	castCase(ir.I16, ir.I8), castCase(ir.F32, ir.I8), castCase(ir.F32, ir.U8), castCase(ir.F32, ir.I32),
 	castCase(ir.I64, ir.F32), castCase(ir.I64, ir.I32), castCase(ir.I64, ir.U8), castCase(ir.I32, ir.I64), castCase(ir.I8, ir.I64),
 	castCase(ir.Bool, ir.F32), castCase(ir.Bool, ir.I32), castCase(ir.Bool, ir.I64), castCase(ir.Bool, ir.U8),
+	castCase(ir.I8, ir.Bool), castCase(ir.I64, ir.Bool), castCase(ir.F32, ir.Bool),
 	{"clip_u8", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("clip", []*ir.Value{add(QT(ir.U8, 0.1, 20, 4, 5))}, ir.Attrs{"min": ir.Float(10.5), "max": ir.Float(200)}, ir.Type{}, "c", "c")
 	}},
