@@ -8,12 +8,15 @@ import (
 
 // lowerCast lowers cast as an elementwise conversion (QMap), the values
 // rt's cast gives:
+//
 //   - an integer or a bool to f32: a dequantize with scale 1 and zero
 //     point 0 (float32(x), rounded to nearest even as the conversion);
+//
 //   - an integer or a bool to an integer of 32 bits or fewer, and those to
 //     i64: a clamp over the whole int32 range, so that the store's
 //     truncation wraps as rt's conversion does (an i64 read keeps its low
 //     32 bits; a store to i64 sign-extends);
+//
 //   - f32 to such an integer: "trunc" (toward zero, then wrapped; NaN and
 //     values beyond int64 give MinInt64's low bits, as rt).
 //
