@@ -89,6 +89,8 @@ func extraFamilies() map[string]*tModel {
 				fb.BuiltinOptionsUnidirectionalSequenceLSTMOptions, lstmOpts(true, 0.5))),
 		"custom":    customFamily(rng),
 		"detection": detectionFamily(),
+		"nms":       ptrModel(nmsModel(true, 30, 8, 0.4, 0.1)),
+		"nms_zero":  ptrModel(nmsModel(false, 20, 6, 0, -1)),
 		"fake_quant": oneOp{code: fb.BuiltinOperatorFAKE_QUANT, ins: []opIn{f32In(1, 4, 5, 8)}, outs: []opIn{f32In(1, 4, 5, 8)},
 			optType: fb.BuiltinOptionsFakeQuantOptions, opt: fakeQuantOpts(-0.7, 1.3, 8, false), pool: true}.model(),
 	}
@@ -188,3 +190,5 @@ func TestExtraOpsCompiled(t *testing.T) {
 		})
 	}
 }
+
+func ptrModel(m tModel) *tModel { return &m }

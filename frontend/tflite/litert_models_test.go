@@ -173,5 +173,6 @@ func liteRTModels() map[string]*tModel {
 	}
 	moreLiteRTModels(ms)
 	detectionLiteRTModels(ms)
+	nmsLiteRTModels(ms)
 	return ms
 }

@@ -114,6 +114,8 @@ var converters = []converter{
 	{fb.BuiltinOperatorONE_HOT, 4, "a constant (constant indices, depth, on_value, off_value; any axis)", convOneHot},
 	{fb.BuiltinOperatorREVERSE_V2, 2, "slice with step −1 on the constant axes", convReverse},
 	{fb.BuiltinOperatorGATHER_ND, 2, "reshape + gather along dim 0 by flat indices: precomputed for constant indices (checked in range at import), computed for runtime ones (slice, mul, add; an index outside its dim makes the gather fail)", convGatherND},
+	{fb.BuiltinOperatorNON_MAX_SUPPRESSION_V4, 5, "nms_index (hard NMS, the thresholds moved one float to TFLite's score > and IoU >=); indices past valid_outputs 0, as TFLite; f32, constant max_output_size and thresholds", convNMS(false)},
+	{fb.BuiltinOperatorNON_MAX_SUPPRESSION_V5, 6, "as V4, and selected_scores gathered (0 past valid_outputs); soft_nms_sigma must be 0 (Soft-NMS unsupported)", convNMS(true)},
 	{fb.BuiltinOperatorEMBEDDING_LOOKUP, 2, "gather of the value rows at the ids (an id outside the rows makes the gather fail); quantized values with a float output dequantized", convEmbeddingLookup},
 	{fb.BuiltinOperatorCUMSUM, 2, "f32/i32/i64 along a constant axis: a Hillis–Steele scan of pad (shift) + add, log2(n) steps (integers exact); exclusive, reverse", convCumsum},
 
