@@ -171,6 +171,9 @@ func convClip(c *nodeCtx) error {
 			attrs["max"] = ir.Float(c.float("max", 0))
 		}
 	} else {
+		if runtimeBound(c) {
+			return clipRuntime(c, x)
+		}
 		for i, name := range []string{"min", "max"} {
 			t, err := c.constIn(i + 1)
 			if err != nil {
@@ -187,6 +190,44 @@ func convClip(c *nodeCtx) error {
 		}
 	}
 	return c.out("clip", []*ir.Value{x}, attrs, ir.Type{})
+}
+
+// runtimeBound reports whether a Clip-11 bound is computed at run time.
+func runtimeBound(c *nodeCtx) bool {
+	for i := 1; i <= 2; i++ {
+		if v := c.in(i); v != nil && !v.IsConst() {
+			return true
+		}
+	}
+	return false
+}
+
+// clipRuntime is Clip with a bound computed at run time: max(x, min), then
+// min(·, max), which keep a NaN x as Clip does and give max where
+// min > max; x must be f32 or plain integers, the bounds scalars of its
+// type.
+func clipRuntime(c *nodeCtx, x *ir.Value) error {
+	if x.Type.Quant != nil {
+		return c.unsupported("Clip of quantized %v with a bound computed at run time", x.Type)
+	}
+	b := c.build()
+	y := x
+	for i, op := range []string{"max", "min"} {
+		bound := c.in(i + 1)
+		if bound == nil {
+			continue
+		}
+		if bound.Type.NumElements() != 1 || bound.Type.DType != x.Type.DType {
+			return c.errf("bound %v must be a scalar of the input's type %v", bound.Type, x.Type.DType)
+		}
+		bound = b.reshape(op+"_bound", bound, []int{})
+		name := "clipped_low"
+		if i == 1 || c.in(2) == nil {
+			name = ""
+		}
+		y = b.op(op, name, nil, y, bound)
+	}
+	return b.finish(y)
 }
 
 func convCast(c *nodeCtx) error {

@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"math"
 	"math/rand"
 	"slices"
 	"strings"
@@ -109,6 +110,35 @@ func TestOneHotRuntime(t *testing.T) {
 		}
 		if !ir.EqualShape(got[0].Shape, want[0].Shape) || !slices.Equal(got[0].F32, want[0].F32) {
 			t.Errorf("%s: runtime %v %v, constant %v %v", tc.name, got[0].Shape, got[0].F32, want[0].Shape, want[0].F32)
+		}
+	}
+}
+
+// TestClipRuntimeBounds: Clip-11 with bounds fed as inputs gives in rt
+// what the bound (constant) form gives, NaN kept, min > max giving max.
+func TestClipRuntimeBounds(t *testing.T) {
+	nan := float32(math.NaN())
+	x := ir.FromF32([]int{6}, []float32{-3, -0.5, 0, 0.7, 5, nan})
+	for _, b := range [][2]float32{{-1, 1}, {0.5, 0.2}, {-10, 10}} {
+		m := newModel(13).input("x", dtFloat, 6).input("lo", dtFloat).input("hi", dtFloat).
+			node("Clip", []string{"x", "lo", "hi"}, []string{"y"}).output("y")
+		g := m.mustLoad(t, Options{})
+		lo, hi := ir.ScalarF32(b[0]), ir.ScalarF32(b[1])
+		got, err := rt.Run(g, []*ir.Tensor{x, lo, hi})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gb := m.mustLoad(t, Options{Bind: map[string]*ir.Tensor{"lo": lo, "hi": hi}})
+		want, err := rt.Run(gb, []*ir.Tensor{x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want[0].F32 {
+			w, g := want[0].F32[i], got[0].F32[i]
+			if w != g && !(w != w && g != g) {
+				t.Errorf("bounds %v: y = %v, want %v", b, got[0].F32, want[0].F32)
+				break
+			}
 		}
 	}
 }

@@ -76,7 +76,7 @@ func init() {
 		"PRelu":       {fn: convPRelu, notes: "→ prelu"},
 		"Relu":        {fn: convUnary("relu"), notes: "→ relu"},
 		"LeakyRelu":   {fn: convLeakyRelu, notes: "→ leaky_relu"},
-		"Clip":        {fn: convClip, consts: []int{1, 2}, notes: "→ clip; bounds must be constant"},
+		"Clip":        {fn: convClip, notes: "→ clip (constant bounds); a bound computed at run time → max(x, min), min(·, max)"},
 		"Sigmoid":     {fn: convUnary("sigmoid"), notes: "→ sigmoid"},
 		"Tanh":        {fn: convUnary("tanh"), notes: "→ tanh"},
 		"HardSigmoid": {fn: convHardSigmoid, notes: "→ hardsigmoid"},
