@@ -12,33 +12,19 @@ import (
 // data, so the gather fails on it (rt's error, the compiled kernels'
 // nonzero return) rather than reading another element.
 
-// chain adds IR values one after another; the first error sticks.
-type chain struct {
-	o   *opctx
-	err error
-}
-
-func (c *chain) add(op string, attrs ir.Attrs, hint ir.Type, args ...*ir.Value) *ir.Value {
-	if c.err != nil {
-		return nil
-	}
-	v, err := c.o.add(op, args, attrs, hint)
-	c.err = err
-	return v
-}
-
-// scalar is a constant scalar of dt named after the op's indices.
-func (c *chain) scalar(suffix string, dt ir.DType, x float64) *ir.Value {
+// scalarOf is a constant scalar of dt named after the op's output.
+func (b *detBuilder) scalarOf(suffix string, dt ir.DType, x float64) *ir.Value {
 	t := ir.NewTensor(dt, []int{})
 	t.Set(0, x)
-	return c.o.im.addConst(c.o.im.sg.tensors[c.o.in(1)].name, suffix, t, nil)
+	return b.o.im.addConst(b.o.out.name, suffix, t, nil)
 }
 
 // outside marks the runtime indices ix outside [0, n).
-func (c *chain) outside(ix *ir.Value, n int) *ir.Value {
+func (b *detBuilder) outside(suffix string, ix *ir.Value, n int) *ir.Value {
 	dt := ix.Type.DType
-	return c.add("or", nil, ir.Type{}, c.add("less", nil, ir.Type{}, ix, c.scalar(".zero", dt, 0)),
-		c.add("greater_equal", nil, ir.Type{}, ix, c.scalar(".size", dt, float64(n))))
+	return b.add(suffix+"_out", "or", []*ir.Value{
+		b.add(suffix+"_low", "less", []*ir.Value{ix, b.scalarOf(suffix+"_zero", dt, 0)}, nil, ir.Type{}),
+		b.add(suffix+"_high", "greater_equal", []*ir.Value{ix, b.scalarOf(suffix+"_size", dt, float64(n))}, nil, ir.Type{})}, nil, ir.Type{})
 }
 
 // gatherNDRuntime: GATHER_ND at runtime indices iv [..., k] of params
@@ -57,39 +43,33 @@ func gatherNDRuntime(o *opctx, iv *ir.Value, shape []int) error {
 	rows := ir.NumElements(shape[:k])
 	st := ir.Strides(shape[:k])
 	dt := iv.Type.DType
-	c := &chain{o: o}
+	b := &detBuilder{o: o}
 	var row, bad *ir.Value
 	for j := 0; j < k; j++ {
 		st0, en := make([]int, len(is)), slices.Clone(is)
 		st0[len(is)-1], en[len(is)-1] = j, j+1
-		one := make([]int, len(is))
-		for i := range one {
-			one[i] = 1
+		col := b.reshape(".column", b.slice(".column", iv, st0, en), lead...)
+		if b.err != nil {
+			return b.err
 		}
-		col := c.add("slice", ir.Attrs{"starts": ir.Ints(st0...), "ends": ir.Ints(en...), "steps": ir.Ints(one...)}, ir.Type{}, iv)
-		col = c.add("reshape", nil, ir.Type{DType: dt, Shape: lead}, col)
-		if c.err != nil {
-			return c.err
-		}
-		b := c.outside(col, shape[j])
-		term := c.add("mul", nil, ir.Type{}, col, c.scalar(".stride", dt, float64(st[j])))
+		out := b.outside(".index", col, shape[j])
+		term := b.add(".along", "mul", []*ir.Value{col, b.scalarOf(".stride", dt, float64(st[j]))}, nil, ir.Type{})
 		if row == nil {
-			row, bad = term, b
+			row, bad = term, out
 		} else {
-			row, bad = c.add("add", nil, ir.Type{}, row, term), c.add("or", nil, ir.Type{}, bad, b)
+			row = b.add(".row", "add", []*ir.Value{row, term}, nil, ir.Type{})
+			bad = b.add(".bad", "or", []*ir.Value{bad, out}, nil, ir.Type{})
 		}
 	}
-	row = c.add("where", nil, ir.Type{}, bad, c.scalar(".past", dt, float64(rows)), row)
+	row = b.add(".checked", "where", []*ir.Value{bad, b.scalarOf(".past", dt, float64(rows)), row}, nil, ir.Type{})
 	x, err := o.im.get(o.in(0))
 	if err != nil {
 		return err
 	}
-	if view := append([]int{rows}, shape[k:]...); !ir.EqualShape(view, shape) {
-		x = c.add("reshape", nil, ir.Type{Shape: view}, x)
-	}
-	v := c.add("gather", ir.Attrs{"axis": ir.Int(0)}, ir.Type{}, x, row)
-	if c.err != nil {
-		return c.err
+	x = b.reshape(".rows", x, append([]int{rows}, shape[k:]...)...)
+	v := b.add("", "gather", []*ir.Value{x, row}, ir.Attrs{"axis": ir.Int(0)}, ir.Type{})
+	if b.err != nil {
+		return b.err
 	}
 	return o.setMoved(0, v, false)
 }
@@ -110,21 +90,22 @@ func convEmbeddingLookup(o *opctx) error {
 	if dt := ids.Type.DType; (dt != ir.I32 && dt != ir.I64) || ids.Type.Quant != nil || ids.Type.Rank() != 1 {
 		return fmt.Errorf("lookup ids %v must be a 1-D i32 tensor", ids.Type)
 	}
-	c := &chain{o: o}
-	ix := c.add("where", nil, ir.Type{}, c.outside(ids, vals.Type.Shape[0]), c.scalar(".past", ids.Type.DType, float64(vals.Type.Shape[0])), ids)
-	v := c.add("gather", ir.Attrs{"axis": ir.Int(0)}, ir.Type{}, vals, ix)
-	if c.err != nil {
-		return c.err
+	b := &detBuilder{o: o}
+	n := vals.Type.Shape[0]
+	ix := b.add(".ids", "where", []*ir.Value{b.outside(".id", ids, n), b.scalarOf(".past", ids.Type.DType, float64(n)), ids}, nil, ir.Type{})
+	v := b.add("", "gather", []*ir.Value{vals, ix}, ir.Attrs{"axis": ir.Int(0)}, ir.Type{})
+	if b.err != nil {
+		return b.err
 	}
 	want, err := o.outTypeAt(0)
 	if err != nil {
 		return err
 	}
 	if v.Type.Quant != nil && want.Quant == nil && want.DType == ir.F32 {
-		v = c.add("dequantize", nil, ir.Type{DType: ir.F32}, v)
+		v = b.add(".f32", "dequantize", []*ir.Value{v}, nil, ir.Type{DType: ir.F32})
 	}
-	if c.err != nil {
-		return c.err
+	if b.err != nil {
+		return b.err
 	}
 	return o.set(v, false)
 }

@@ -354,15 +354,10 @@ func convPack(o *opctx) error {
 // TFLite rejects, and the IR's gather would count from the end) to n, past
 // the dim, so the gather reports them as out of range.
 func (o *opctx) rejectNegative(iv *ir.Value, n int) (*ir.Value, error) {
-	name := o.im.sg.tensors[o.in(1)].name
-	zero := ir.NewTensor(iv.Type.DType, []int{})
-	past := ir.NewTensor(iv.Type.DType, []int{})
-	past.Set(0, float64(n))
-	neg, err := o.add("less", []*ir.Value{iv, o.im.addConst(name, ".zero", zero, nil)}, nil, ir.Type{})
-	if err != nil {
-		return nil, err
-	}
-	return o.add("where", []*ir.Value{neg, o.im.addConst(name, ".past", past, nil), iv}, nil, ir.Type{})
+	b := &detBuilder{o: o}
+	neg := b.add(".negative", "less", []*ir.Value{iv, b.scalarOf(".zero", iv.Type.DType, 0)}, nil, ir.Type{})
+	v := b.add(".ids", "where", []*ir.Value{neg, b.scalarOf(".past", iv.Type.DType, float64(n)), iv}, nil, ir.Type{})
+	return v, b.err
 }
 
 // convGather: GATHER at constant indices (checked at import) or at
