@@ -259,43 +259,56 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 		return k.add(k.mul(k.add(k.mul(k.madd(jp, kq, q), 2), half), 16), k.add(k.mul(lane, 2), par))
 	}
 	v16i8 := types.NewVector(16, types.I8)
-	zx16 := func() value.Value {
-		e := make([]constant.Constant, 16)
-		for i := range e {
-			e[i] = constant.NewInt(i16, int64(s.Rq.ZX))
-		}
-		return constant.NewVector(v16i6, e...)
-	}()
-	// xrow loads 16 (cols) elements of an input row as x - zx in i16.
-	xrow := func(ptr value.Value, cols int) value.Value {
+	// xbytes loads 16 (cols) bytes of an input row, the rest 0.
+	xbytes := func(ptr value.Value, cols int) value.Value {
 		vp := k.b.NewBitCast(ptr, types.NewPointer(v16i8))
-		var v value.Value
 		if cols >= 16 {
 			l := k.b.NewLoad(v16i8, vp)
 			l.Align = 1
-			v = l
-		} else {
-			mask := make([]constant.Constant, 16)
-			for i := range mask {
-				mask[i] = constant.NewBool(i < cols)
-			}
-			f := k.e.intrinsic("llvm.masked.load.v16i8.p0v16i8", v16i8, types.NewPointer(v16i8), types.I32, types.NewVector(16, types.I1), v16i8)
-			v = k.b.NewCall(f, vp, constant.NewInt(types.I32, 1), constant.NewVector(types.NewVector(16, types.I1), mask...), constant.NewZeroInitializer(v16i8))
+			return l
 		}
-		if xdt == pir.U8 {
-			v = k.b.NewZExt(v, v16i6)
-		} else {
-			v = k.b.NewSExt(v, v16i6)
+		mask := make([]constant.Constant, 16)
+		for i := range mask {
+			mask[i] = constant.NewBool(i < cols)
 		}
-		return k.b.NewSub(v, zx16)
+		f := k.e.intrinsic("llvm.masked.load.v16i8.p0v16i8", v16i8, types.NewPointer(v16i8), types.I32, types.NewVector(16, types.I1), v16i8)
+		return k.b.NewCall(f, vp, constant.NewInt(types.I32, 1), constant.NewVector(types.NewVector(16, types.I1), mask...), constant.NewZeroInitializer(v16i8))
 	}
 	// pairRows: B's pairs of rows (k, k+1) from the input at bp (16, or
-	// cols masked, columns), interleaved per column: two <16 x i16>.
+	// cols masked, columns), interleaved per column: two <16 x i16> of
+	// x - zx. The bytes interleave first (punpcklbw / punpckhbw) and widen
+	// with a zero extension (vpmovzxbw); i8 bytes are flipped to x + 128
+	// (xor 0x80) on the way, so that zx + 128 is what is subtracted: nothing
+	// for the usual zx of -128 (i8) or 0 (u8).
+	zoff := int64(s.Rq.ZX)
+	if xdt == pir.I8 {
+		zoff += 128
+	}
 	pairRows := func(bp value.Value, cols int) [2]value.Value {
-		r0, r1 := xrow(bp, cols), xrow(k.at(bp, ci(P)), cols)
-		return [2]value.Value{
-			k.b.NewShuffleVector(r0, r1, shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23)),
-			k.b.NewShuffleVector(r0, r1, shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31))}
+		r0, r1 := xbytes(bp, cols), xbytes(k.at(bp, ci(P)), cols)
+		if xdt == pir.I8 {
+			flip := make([]constant.Constant, 16)
+			for i := range flip {
+				flip[i] = constant.NewInt(types.I8, -128)
+			}
+			fv := constant.NewVector(v16i8, flip...)
+			r0, r1 = k.b.NewXor(r0, fv), k.b.NewXor(r1, fv)
+		}
+		var out [2]value.Value
+		for h, m := range [2]value.Value{
+			shuffleMask(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23),
+			shuffleMask(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31)} {
+			v := value.Value(k.b.NewZExt(k.b.NewShuffleVector(r0, r1, m), v16i6))
+			if zoff != 0 {
+				e := make([]constant.Constant, 16)
+				for i := range e {
+					e[i] = constant.NewInt(i16, zoff)
+				}
+				v = k.b.NewSub(v, constant.NewVector(v16i6, e...))
+			}
+			out[h] = v
+		}
+		return out
 	}
 	// bbuf: for pointwise convs on AVX2 (widened or i16 weights), up to npG panels of
 	// B (and a partial one) packed on the stack once (kq·32 i16 each, as the im2col panels),
