@@ -411,12 +411,20 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					// bsrc: the panel of B packed on the stack (pointwise
 					// convs on AVX2), else B from the input or Scratch.
 					direct := direct && bsrc == nil
+					// halves: B vectors of 8 columns a pair (a last panel of
+					// at most 8 columns takes one: half the multiplies).
+					halves := 2
+					if cols <= vlen {
+						halves = 1
+					}
 					inits := make([]value.Value, 0, rows*2+2)
 					for r := 0; r < rows; r++ {
 						m := k.add(k.mul(g, c.Mg), k.add(i0, ci(r)))
 						b := k.b.NewInsertElement(constant.NewUndef(v8i32), k.load(in[2], m), constant.NewInt(types.I32, 0))
 						bs := k.b.NewShuffleVector(b, constant.NewUndef(v8i32), constant.NewZeroInitializer(v8i32))
-						inits = append(inits, bs, bs)
+						for range halves {
+							inits = append(inits, bs)
+						}
 					}
 					var b0 value.Value
 					bStep := 32
@@ -428,9 +436,9 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 					} else {
 						b0 = k.at(col, k.mul(jp, kq*32))
 					}
-					loadB := k.loadV16Pair
+					loadB := func(bp value.Value) []value.Value { return k.loadV16Pair(bp)[:halves] }
 					if direct {
-						loadB = func(bp value.Value) []value.Value { b := pairRows(bp, cols); return b[:] }
+						loadB = func(bp value.Value) []value.Value { b := pairRows(bp, cols); return b[:halves] }
 					}
 					res := k.pairTile(kq, rows, len(inits), inits, a0, b0, bStep, bcastPair, loadB)
 					for r := 0; r < rows; r++ {
@@ -441,7 +449,7 @@ func (k *kfn) intConvPanel(s *codegen.Step, in []value.Value, y, scratch value.V
 							continue
 						}
 						for h := 0; h*vlen < cols; h++ {
-							k.storeIntN(fin(res[2*r+h], m), y, k.add(yr, ci(h*vlen)), s.Out.DType, min(vlen, cols-h*vlen))
+							k.storeIntN(fin(res[halves*r+h], m), y, k.add(yr, ci(h*vlen)), s.Out.DType, min(vlen, cols-h*vlen))
 						}
 					}
 				}
