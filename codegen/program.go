@@ -226,12 +226,16 @@ type Step struct {
 //     int32);
 //
 // then clamped to [Lo, Hi] (max then min: the type range and a fused act).
+// RecipY, when not 0, is a float32 1/SY by which "float" mode may multiply
+// instead of dividing: checked, for every pair of stored operand values,
+// to give the same result (recipExact).
 type QBinary struct {
 	Op, Mode               string
 	ZA, ZB, ZY             int32
 	SA, SB, SY             float32
 	M1, S1, M2, S2, MO, SO int32
 	Lo, Hi                 int32
+	RecipY                 float32
 }
 
 // Requant is the integer arithmetic of a quantized conv or gemm step:

@@ -241,6 +241,9 @@ func (l *lowerer) lowerQBinary(v *ir.Value) (*Step, error) {
 		return nil, err
 	}
 	qb.Lo, qb.Hi = int32(lo), int32(hi)
+	if qb.Mode == "float" {
+		qb.RecipY = recipExact(qb, a.DType, b.DType)
+	}
 	out := y.Shape
 	lp := &Loop{Shape: out, Strides: [][]int{ir.Strides(out), bcastStrides(a.Shape, out), bcastStrides(b.Shape, out)}}
 	lp.simplify()
@@ -270,4 +273,43 @@ func unaryTable(v *ir.Value) (*ir.Tensor, error) {
 		x.SetInt(i, lo+int64(i))
 	}
 	return rt.EvalOp(u, []*ir.Tensor{x})
+}
+
+// recipExact returns float32(1/SY) when, for every pair of stored values
+// of a (adt) and b (bdt), rounding f·(1/SY) gives q's result for f/SY
+// (f = float32(a - ZA)·SA op float32(b - ZB)·SB, each step rounded to
+// float32 as rt's), else 0: a multiply instead of a divide, exact.
+func recipExact(q *QBinary, adt, bdt ir.DType) float32 {
+	r := float32(1 / float64(q.SY))
+	if r == 0 || math.IsInf(float64(r), 0) || math.IsNaN(float64(r)) {
+		return 0
+	}
+	quant := func(x float32) int64 {
+		v := math.RoundToEven(float64(x)) + float64(q.ZY)
+		return int64(max(float64(q.Lo), min(float64(q.Hi), v)))
+	}
+	alo, ahi := adt.Range()
+	blo, bhi := bdt.Range()
+	for a := alo; a <= ahi; a++ {
+		da := float32(float32(a-int64(q.ZA)) * q.SA)
+		for b := blo; b <= bhi; b++ {
+			db := float32(float32(b-int64(q.ZB)) * q.SB)
+			var f float32
+			switch q.Op {
+			case "add":
+				f = float32(da + db)
+			case "sub":
+				f = float32(da - db)
+			default:
+				f = float32(da * db)
+			}
+			if math.IsNaN(float64(f)) {
+				return 0
+			}
+			if quant(float32(f/q.SY)) != quant(float32(f*r)) {
+				return 0
+			}
+		}
+	}
+	return r
 }

@@ -459,7 +459,13 @@ func (k *kfn) qbinary(s *codegen.Step, in []value.Value, y value.Value) error {
 			default:
 				f = k.b.NewFMul(da, db)
 			}
-			r = k.quantF(k.b.NewFDiv(f, cf(q.SY)), c32(int64(q.ZY)), q.Lo, q.Hi)
+			var g value.Value
+			if q.RecipY != 0 { // exact: codegen checked every operand pair
+				g = k.b.NewFMul(f, cf(q.RecipY))
+			} else {
+				g = k.b.NewFDiv(f, cf(q.SY))
+			}
+			r = k.quantFShort(g, q.ZY, q.Lo, q.Hi, qbinMayNaN(q))
 		default:
 			x := k.mbqm(k.b.NewShl(a, c32(20)), c32(int64(q.M1)), c32(int64(q.S1)), q.M1 != math.MinInt32, q.S1 <= 0)
 			z := k.mbqm(k.b.NewShl(b, c32(20)), c32(int64(q.M2)), c32(int64(q.S2)), q.M2 != math.MinInt32, q.S2 <= 0)
@@ -474,4 +480,16 @@ func (k *kfn) qbinary(s *codegen.Step, in []value.Value, y value.Value) error {
 		k.storeInt(r, y, offs[0], ydt)
 	})
 	return nil
+}
+
+// qbinMayNaN reports whether a "float" qbinary's f can be NaN: only when
+// an operand's products can overflow f32 (inf − inf, 0 · inf). 8-bit
+// operands are within 255 of their zero point.
+func qbinMayNaN(q *codegen.QBinary) bool {
+	a, b := 255*math.Abs(float64(q.SA)), 255*math.Abs(float64(q.SB))
+	bound := a + b
+	if q.Op == "mul" {
+		bound = a * b
+	}
+	return !(bound < math.MaxFloat32/2)
 }
