@@ -113,6 +113,8 @@ func run(name string, args ...string) error {
 // Artifacts names the files one compilation writes.
 type Artifacts struct {
 	LL, Weights, Obj, Header string
+	// Stack: the bytes of stack NAME_run needs at most (objects only).
+	Stack uint64
 }
 
 // WriteLL emits p as LLVM IR into base.ll and its weights into
@@ -179,7 +181,7 @@ func compileObj(ll, obj string, t Target, compact bool) error {
 	if err := run(opt, append(append([]string{"-O3", ll, "-o", bc}, fast...), optFlags(t)...)...); err != nil {
 		return err
 	}
-	return run(llc, append(append(lsr, "-O3", "-filetype=obj", "-relocation-model=pic", bc, "-o", obj), optFlags(t)...)...)
+	return run(llc, append(append(lsr, "-O3", "-filetype=obj", "-relocation-model=pic", "-stack-size-section", bc, "-o", obj), optFlags(t)...)...)
 }
 
 // BuildObj writes base.weights, base.o and base.h. Programs with many
@@ -217,8 +219,11 @@ func BuildObj(p *codegen.Program, t Target, base string) (Artifacts, error) {
 			return a, err
 		}
 	}
+	if a.Stack, err = stackBound(p, a.Obj); err != nil {
+		return a, err
+	}
 	a.Header = abs + ".h"
-	return a, os.WriteFile(a.Header, []byte(header(p, len(blob))), 0o644)
+	return a, os.WriteFile(a.Header, []byte(header(p, len(blob), a.Stack)), 0o644)
 }
 
 // BuildExe compiles p into a static executable at out (intermediate files

@@ -180,7 +180,7 @@ func emitProgram(p *codegen.Program, t llvm.Target, emit, out string) error {
 		if err := copyFile(a.Header, h); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s and %s (%s_run; arena %d bytes, weights %d bytes)\n", out, h, p.Name, p.ArenaSize, len(p.Weights))
+		fmt.Fprintf(stdout, "wrote %s and %s (%s_run; arena %d bytes, weights %d bytes, stack %d bytes)\n", out, h, p.Name, p.ArenaSize, len(p.Weights), a.Stack)
 		return nil
 	case "exe":
 		work, err := os.MkdirTemp("", "pare-compile-")

@@ -52,7 +52,8 @@ func I32Const(g *ir.Graph, r *rand.Rand, n int) *ir.Value {
 	return g.AddConst("b", RandInt(r, ir.Type{DType: ir.I32, Shape: []int{n}}), nil)
 }
 
-func intConvCase(name string, dt ir.DType, x, w []int, attrs ir.Attrs, perChannel bool) IntCase {
+// IntConvCase is a quantized conv of x by constant weights w (per channel or not).
+func IntConvCase(name string, dt ir.DType, x, w []int, attrs ir.Attrs, perChannel bool) IntCase {
 	return IntCase{name, func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		zx := int64(-3)
 		if dt == ir.U8 {
@@ -145,16 +146,16 @@ var IntCases = []IntCase{
 	{"requantize_tflite", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		return g.Add("requantize", []*ir.Value{add(QT(ir.I8, 0.03, -7, 4, 6))}, ir.Attrs{"rq": ir.Str("tflite")}, QT(ir.I8, 0.011, 2), "r", "r")
 	}},
-	intConvCase("conv_i8_tflite", ir.I8, []int{1, 3, 9, 8}, []int{5, 3, 3, 3}, ir.Attrs{"rq": ir.Str("tflite"), "pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(2, 1)}, true),
-	intConvCase("conv_u8_tflite", ir.U8, []int{1, 3, 9, 8}, []int{4, 3, 3, 2}, ir.Attrs{"rq": ir.Str("tflite"), "pads": ir.Ints(0, 1, 1, 0)}, false),
-	intConvCase("conv_i8_float_relu", ir.I8, []int{2, 4, 6, 6}, []int{6, 2, 3, 3}, ir.Attrs{"group": ir.Int(2), "act": ir.Str("relu")}, true),
-	intConvCase("conv_pointwise", ir.U8, []int{1, 8, 5, 5}, []int{6, 8, 1, 1}, nil, false),
+	IntConvCase("conv_i8_tflite", ir.I8, []int{1, 3, 9, 8}, []int{5, 3, 3, 3}, ir.Attrs{"rq": ir.Str("tflite"), "pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(2, 1)}, true),
+	IntConvCase("conv_u8_tflite", ir.U8, []int{1, 3, 9, 8}, []int{4, 3, 3, 2}, ir.Attrs{"rq": ir.Str("tflite"), "pads": ir.Ints(0, 1, 1, 0)}, false),
+	IntConvCase("conv_i8_float_relu", ir.I8, []int{2, 4, 6, 6}, []int{6, 2, 3, 3}, ir.Attrs{"group": ir.Int(2), "act": ir.Str("relu")}, true),
+	IntConvCase("conv_pointwise", ir.U8, []int{1, 8, 5, 5}, []int{6, 8, 1, 1}, nil, false),
 	// Strided 1×1 convs (codegen's legalize: a strided slice, then the
 	// pointwise kernel): odd sizes, unequal strides, groups, batches.
-	intConvCase("conv_pointwise_s2", ir.I8, []int{1, 8, 7, 9}, []int{6, 8, 1, 1}, ir.Attrs{"strides": ir.Ints(2, 2), "act": ir.Str("relu")}, true),
-	intConvCase("conv_pointwise_s31", ir.U8, []int{2, 6, 8, 5}, []int{4, 3, 1, 1}, ir.Attrs{"rq": ir.Str("tflite"), "group": ir.Int(2), "strides": ir.Ints(3, 1)}, false),
-	intConvCase("conv_pointwise_s2_wide", ir.I8, []int{1, 32, 12, 40}, []int{20, 32, 1, 1}, ir.Attrs{"strides": ir.Ints(2, 2)}, true),
-	intConvCase("conv_depthwise", ir.I8, []int{1, 4, 7, 7}, []int{8, 1, 3, 3}, ir.Attrs{"rq": ir.Str("tflite"), "group": ir.Int(4), "pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(2, 2)}, true),
+	IntConvCase("conv_pointwise_s2", ir.I8, []int{1, 8, 7, 9}, []int{6, 8, 1, 1}, ir.Attrs{"strides": ir.Ints(2, 2), "act": ir.Str("relu")}, true),
+	IntConvCase("conv_pointwise_s31", ir.U8, []int{2, 6, 8, 5}, []int{4, 3, 1, 1}, ir.Attrs{"rq": ir.Str("tflite"), "group": ir.Int(2), "strides": ir.Ints(3, 1)}, false),
+	IntConvCase("conv_pointwise_s2_wide", ir.I8, []int{1, 32, 12, 40}, []int{20, 32, 1, 1}, ir.Attrs{"strides": ir.Ints(2, 2)}, true),
+	IntConvCase("conv_depthwise", ir.I8, []int{1, 4, 7, 7}, []int{8, 1, 3, 3}, ir.Attrs{"rq": ir.Str("tflite"), "group": ir.Int(4), "pads": ir.Ints(1, 1, 1, 1), "strides": ir.Ints(2, 2)}, true),
 	{"gemm_tflite", func(g *ir.Graph, r *rand.Rand, add func(ir.Type) *ir.Value) (*ir.Value, error) {
 		x := add(QT(ir.I8, 0.05, 4, 3, 20))
 		w := ConstQ(g, r, QT(ir.I8, 0.01, 0, 7, 20))
