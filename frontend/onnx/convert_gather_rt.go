@@ -46,6 +46,17 @@ func (b *builder) indexType(name string, idx *ir.Value, past int) *ir.Value {
 // the shape s: the flat position is base[p] + norm(idx[p])·stride[axis],
 // base the constant contribution of the other dims.
 func (c *nodeCtx) gatherElementsRT(x, idx *ir.Value, axis int) error {
+	b := c.build()
+	return b.finish(b.gatherElementsAt("", x, idx, axis))
+}
+
+// gatherElementsAt adds the ops of gatherElementsRT, the result named
+// name (see builder.name).
+func (b *builder) gatherElementsAt(name string, x, idx *ir.Value, axis int) *ir.Value {
+	if b.err != nil {
+		return nil
+	}
+	c := b.c
 	xs, s := x.Type.Shape, idx.Type.Shape
 	st := ir.Strides(xs)
 	base := ir.NewTensor(ir.I64, s)
@@ -55,10 +66,9 @@ func (c *nodeCtx) gatherElementsRT(x, idx *ir.Value, axis int) error {
 		base.I64[i] = int64(flatIndex(pos, xs))
 	}
 	total := x.Type.NumElements()
-	b := c.build()
 	idx = b.indexType("indices64", idx, total)
 	if b.err != nil {
-		return b.err
+		return nil
 	}
 	dt := idx.Type.DType
 	if dt == ir.I32 {
@@ -66,13 +76,13 @@ func (c *nodeCtx) gatherElementsRT(x, idx *ir.Value, axis int) error {
 	}
 	norm, bad := b.checkedIndex("index", idx, xs[axis])
 	if b.err != nil {
-		return b.err
+		return nil
 	}
 	flat := b.op("add", "flat", nil, c.constant(c.tmpName("base"), base, nil),
 		b.op("mul", "along", nil, norm, c.scalar("stride", dt, float64(st[axis]))))
 	flat = b.op("where", "checked", nil, bad, c.scalar("past_end", dt, float64(total)), flat)
 	flatX := b.reshape("flat_data", x, []int{total})
-	return b.finish(b.op("gather", "", ir.Attrs{"axis": ir.Int(0)}, flatX, flat))
+	return b.op("gather", name, ir.Attrs{"axis": ir.Int(0)}, flatX, flat)
 }
 
 // gatherNDRT: each runtime index tuple idx[t, :] (after batch_dims bd)

@@ -16,11 +16,17 @@ func convLogSoftmax(c *nodeCtx) error {
 		return err
 	}
 	return c.softmaxLike(x, "logsoftmax_2d", func(b *builder, in *ir.Value, axis int, name string) *ir.Value {
-		axes := []int{axis}
-		d := b.op("sub", "shifted", nil, in, b.reduce("reduce_max", "max", in, axes, true))
-		s := b.reduce("reduce_sum", "sum", b.op("exp", "exp", nil, d), axes, true)
-		return b.op("sub", name, nil, d, b.op("log", "log", nil, s))
+		return b.logSoftmax(name, in, axis)
 	})
+}
+
+// logSoftmax adds x − m − log(Σ exp(x − m)) along axis, m = the max there,
+// the result named name (see builder.name).
+func (b *builder) logSoftmax(name string, x *ir.Value, axis int) *ir.Value {
+	axes := []int{axis}
+	d := b.op("sub", "shifted", nil, x, b.reduce("reduce_max", "max", x, axes, true))
+	s := b.reduce("reduce_sum", "sum", b.op("exp", "exp", nil, d), axes, true)
+	return b.op("sub", name, nil, d, b.op("log", "log", nil, s))
 }
 
 // convGroupNorm: x [N, C, ...] viewed as [N, G, C/G·spatial], normalized

@@ -193,8 +193,9 @@ func (cg caseGroup) check(t *testing.T, what string, got, want []*ir.Tensor, ref
 }
 
 // ortRunner runs a model in onnxruntime-node: it reads a JSON job
-// {model, inputs: [{name, file, dims}], outputs: [{name, file}]} and writes
-// each output as little-endian f32.
+// {model, inputs: [{name, file, dims, type}], outputs: [{name, file}]}
+// (type float32, the default, int32 or int64; the files little-endian) and
+// writes each output's raw little-endian data.
 const ortRunner = `const { readFileSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');
 const [ortDir, jobPath] = process.argv.slice(2);
@@ -203,9 +204,11 @@ const job = JSON.parse(readFileSync(jobPath, 'utf8'));
 (async () => {
   const s = await ort.InferenceSession.create(job.model, { executionProviders: ['cpu'], intraOpNumThreads: 1 });
   const feeds = {};
+  const arrays = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array };
   for (const i of job.inputs) {
     const b = readFileSync(i.file);
-    feeds[i.name] = new ort.Tensor('float32', new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), i.dims);
+    const type = i.type || 'float32';
+    feeds[i.name] = new ort.Tensor(type, new arrays[type](b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)), i.dims);
   }
   const r = await s.run(feeds);
   for (const o of job.outputs) {
@@ -218,27 +221,68 @@ const job = JSON.parse(readFileSync(jobPath, 'utf8'));
 // runORT runs the group's model in ONNX Runtime; its outputs are read as
 // the dtypes of like's.
 func (cg caseGroup) runORT(t *testing.T, node, ortDir string, like []*ir.Tensor) []*ir.Tensor {
+	var feeds []ortFeed
+	var outs []string
+	for i, x := range cg.xs {
+		feeds = append(feeds, ortFeed{fmt.Sprintf("c%d_x", i), x})
+		outs = append(outs, fmt.Sprintf("c%d_y", i))
+	}
+	return runORTModel(t, node, ortDir, cg.m.bytes(t), feeds, outs, like)
+}
+
+// ortFeed is a named input of an ONNX Runtime run: f32, i32 or i64.
+type ortFeed struct {
+	name string
+	x    *ir.Tensor
+}
+
+// runORTModel runs model in ONNX Runtime on feeds and returns the outputs
+// named outs, read as the dtypes of like's (flat: 1-D).
+func runORTModel(t *testing.T, node, ortDir string, model []byte, feeds []ortFeed, outs []string, like []*ir.Tensor) []*ir.Tensor {
+	t.Helper()
 	dir := t.TempDir()
 	type io struct {
 		Name string `json:"name"`
 		File string `json:"file"`
 		Dims []int  `json:"dims,omitempty"`
+		Type string `json:"type,omitempty"`
 	}
 	job := struct {
 		Model   string `json:"model"`
 		Inputs  []io   `json:"inputs"`
 		Outputs []io   `json:"outputs"`
 	}{Model: filepath.Join(dir, "m.onnx")}
-	files := map[string][]byte{job.Model: cg.m.bytes(t), filepath.Join(dir, "run.cjs"): []byte(ortRunner)}
-	for i, x := range cg.xs {
-		in := io{Name: fmt.Sprintf("c%d_x", i), File: filepath.Join(dir, fmt.Sprintf("x%d.bin", i)), Dims: x.Shape}
-		raw := make([]byte, 4*len(x.F32))
-		for j, v := range x.F32 {
-			binary.LittleEndian.PutUint32(raw[4*j:], math.Float32bits(v))
+	files := map[string][]byte{job.Model: model, filepath.Join(dir, "run.cjs"): []byte(ortRunner)}
+	for i, f := range feeds {
+		x := f.x
+		in := io{Name: f.name, File: filepath.Join(dir, fmt.Sprintf("x%d.bin", i)), Dims: x.Shape}
+		var raw []byte
+		switch x.DType {
+		case ir.F32:
+			raw = make([]byte, 4*len(x.F32))
+			for j, v := range x.F32 {
+				binary.LittleEndian.PutUint32(raw[4*j:], math.Float32bits(v))
+			}
+		case ir.I32:
+			in.Type = "int32"
+			raw = make([]byte, 4*len(x.I32))
+			for j, v := range x.I32 {
+				binary.LittleEndian.PutUint32(raw[4*j:], uint32(v))
+			}
+		case ir.I64:
+			in.Type = "int64"
+			raw = make([]byte, 8*len(x.I64))
+			for j, v := range x.I64 {
+				binary.LittleEndian.PutUint64(raw[8*j:], uint64(v))
+			}
+		default:
+			t.Fatalf("ONNX Runtime input %s: %v is not fed", f.name, x.DType)
 		}
 		files[in.File] = raw
 		job.Inputs = append(job.Inputs, in)
-		job.Outputs = append(job.Outputs, io{Name: fmt.Sprintf("c%d_y", i), File: filepath.Join(dir, fmt.Sprintf("y%d.bin", i))})
+	}
+	for i, name := range outs {
+		job.Outputs = append(job.Outputs, io{Name: name, File: filepath.Join(dir, fmt.Sprintf("y%d.bin", i))})
 	}
 	jb, err := json.Marshal(job)
 	if err != nil {

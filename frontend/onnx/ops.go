@@ -146,6 +146,10 @@ func init() {
 		"Shrink":                    {fn: convShrink, since: 9, notes: "→ x − clip(x, −bias, bias), times an exact [|x| > lambd] mask (relu, ceil, clip) when bias < lambd; bias > lambd unsupported"},
 		"Einsum":                    {fn: convEinsum, since: 12, notes: "→ reduce_sum, transpose, reshape, expand and, per pair of operands, matmul (batch, rows, inner, columns) or mul; ellipsis; repeated labels in one operand (diagonals) unsupported"},
 
+		// Losses (convert_loss.go).
+		"NegativeLogLikelihoodLoss": {fn: convNLLLoss, since: 12, notes: "→ −input[n, target, d…] picked by the runtime GatherElements (the target, INT32 or INT64, may be computed at run time; targets equal to ignore_index read class 0, others outside [0, C) make the gather fail), · gather(weight, target), where(target = ignore_index, 0, ·); reduction none, sum (reduce_sum) or mean (reduce_sum / reduce_sum of the weights of the elements not ignored, 1 each without weight, as ONNX Runtime; NaN when all are ignored); FLOAT input and weight only (DOUBLE and FLOAT16 unsupported)"},
+		"SoftmaxCrossEntropyLoss":   {fn: convSCELoss, since: 12, notes: "→ log_softmax along axis 1 (as LogSoftmax), then as NegativeLogLikelihoodLoss; output 1 (log_prob) is that log_softmax; FLOAT scores and weights only (DOUBLE and FLOAT16 unsupported)"},
+
 		// Decompositions into existing IR ops and constants (convert_misc3.go).
 		"Hardmax":          {fn: convHardmax, notes: "→ argmax (keepdims), equal against a constant iota along the axis, where 1 else 0: one-hot of the first maximum; before opset 13 the 2-D coercion at axis as for Softmax"},
 		"RMSNormalization": {fn: convRMSNorm, since: 23, notes: "→ x / sqrt(reduce_mean(x²) + epsilon) over the dims from axis, · scale; stash_type 1 only"},
