@@ -392,11 +392,8 @@ func TestLossOpsORT(t *testing.T) {
 // TestLossOpsCompiled builds the cases with the Go and LLVM backends (one
 // model per opset) and compares the executables' outputs with rt's and the
 // references (ignored targets past the classes or negative run without
-// tripping the gathers' range checks).
+// tripping the gathers' range checks). -short runs the LLVM backend only.
 func TestLossOpsCompiled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds executables; skipped in -short")
-	}
 	for _, lg := range lossGroups() {
 		g := lg.m.mustLoad(t, Options{})
 		xs := tensorsOf(lg.feeds)
@@ -405,6 +402,9 @@ func TestLossOpsCompiled(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(fmt.Sprintf("opset%d/go", lg.opset), func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("builds Go executables; skipped in -short")
+			}
 			x, err := gosrc.Build(g)
 			if err != nil {
 				t.Fatal(err)
