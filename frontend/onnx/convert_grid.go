@@ -119,7 +119,7 @@ func convGridSample(c *nodeCtx) error {
 		return c.errf("unknown padding_mode %q", pad)
 	}
 	align := c.int("align_corners", 0) != 0
-	n, ch, h, w := xs[0], xs[1], xs[2], xs[3]
+	n, h, w := xs[0], xs[2], xs[3]
 	if n*h*w >= 1<<24 {
 		return c.unsupported("an input of %d pixels: the flat indices are computed in f32, exact below 2^24", n*h*w)
 	}
@@ -144,19 +144,14 @@ func convGridSample(c *nodeCtx) error {
 		off.F32[i] = float32(i * h * w)
 	}
 	offv := c.constant(c.tmpName("batch_offsets"), off, nil)
-	rows := b.reshape("rows", b.op("transpose", "nhwc", ir.Attrs{"perm": ir.Ints(0, 2, 3, 1)}, x), []int{n * h * w, ch})
+	rows := b.pixelRows(x)
 	// corner gathers the pixels at integer-valued coordinates (cx, cy),
 	// weighted by wgt (nil: 1), 0 outside the image with zeros padding.
 	corner := func(name string, cx, cy, wgt *ir.Value) *ir.Value {
 		xc := b.op("clip", name+"_xc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(w - 1))}, cx)
 		yc := b.op("clip", name+"_yc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(h - 1))}, cy)
 		flat := b.op("add", name+"_flat", nil, b.op("add", name+"_yw", nil, b.op("mul", name+"_y_row", nil, yc, b.k("width", float64(w))), xc), offv)
-		if b.err != nil {
-			return nil
-		}
-		idx := b.typed("cast", name+"_index", nil, ir.Type{DType: ir.I32, Shape: flat.Type.Shape}, flat)
-		idx = b.reshape(name+"_index_3d", idx, []int{n, gs[1], gs[2]})
-		v := b.op("gather", name+"_values", ir.Attrs{"axis": ir.Int(0)}, rows, idx) // [N, Ho, Wo, C]
+		v := b.gatherPixels(name, rows, flat, []int{n, gs[1], gs[2]}) // [N, Ho, Wo, C]
 		if pad == "zeros" {
 			inside := b.op("and", name+"_inside", nil, b.op("equal", name+"_x_inside", nil, cx, xc), b.op("equal", name+"_y_inside", nil, cy, yc))
 			zero := b.k("zero", 0)
@@ -186,6 +181,30 @@ func convGridSample(c *nodeCtx) error {
 		y = b.op("add", "sum03", nil, y, corner("c11", x1, y1, b.op("mul", "w11", nil, wx1, wy1)))
 	}
 	return b.finish(b.op("transpose", "", ir.Attrs{"perm": ir.Ints(0, 3, 1, 2)}, y))
+}
+
+// pixelRows views X [N, C, H, W] as its pixels' rows [N·H·W, C] (a
+// transpose to NHWC and a reshape), for gatherPixels.
+func (b *builder) pixelRows(x *ir.Value) *ir.Value {
+	if b.err != nil {
+		return nil
+	}
+	s := x.Type.Shape
+	return b.reshape("rows", b.op("transpose", "nhwc", ir.Attrs{"perm": ir.Ints(0, 2, 3, 1)}, x), []int{s[0] * s[2] * s[3], s[1]})
+}
+
+// gatherPixels gathers the rows of pixelRows at the flat pixel indices
+// flat (f32 holding integers n·H·W + y·W + x, computed at run time; exact
+// below 2^24), cast to i32 and reshaped to shape: the result is shape +
+// [C]. An index past the rows fails the gather (rt's error, the compiled
+// kernels' nonzero return).
+func (b *builder) gatherPixels(name string, rows, flat *ir.Value, shape []int) *ir.Value {
+	if b.err != nil {
+		return nil
+	}
+	idx := b.typed("cast", name+"_index", nil, ir.Type{DType: ir.I32, Shape: flat.Type.Shape}, flat)
+	idx = b.reshape(name+"_index_3d", idx, shape)
+	return b.op("gather", name+"_values", ir.Attrs{"axis": ir.Int(0)}, rows, idx)
 }
 
 // convCol2Im (opset 18) sums the columns [N, C·Πblock, L] back into an
