@@ -285,9 +285,20 @@ type roiGroup struct {
 	want  []*ir.Tensor
 }
 
-func roiGroups() []roiGroup {
+// roiGroups groups the cases by opset; for ONNX Runtime (ort) without
+// the cases of a roi whose adaptive grid is empty (a reversed roi with
+// half_pixel and sampling_ratio 0: ceil of a negative size), on which
+// ONNX Runtime 1.30 fails with an integer overflow (the reference gives
+// 0, as pare does), and with opset 22 models built at opset 21.
+func roiGroups(ort bool) []roiGroup {
 	by := map[int64]*roiGroup{}
 	for _, tc := range roiCases() {
+		if ort && tc.sr <= 0 && tc.halfPixel() {
+			continue
+		}
+		if ort && tc.opset == 22 {
+			tc.opset = 21 // ONNX Runtime 1.30's CPU kernel is RoiAlign-16 (22 adds types only)
+		}
 		g := by[tc.opset]
 		if g == nil {
 			g = &roiGroup{opset: tc.opset, m: newModel(tc.opset)}
@@ -333,7 +344,7 @@ func TestRoiAlignORT(t *testing.T) {
 	if ortpath.Dir(filepath.Join("..", "..")) == "" || err != nil || nerr != nil {
 		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing")
 	}
-	for _, rg := range roiGroups() {
+	for _, rg := range roiGroups(true) {
 		t.Run(fmt.Sprintf("opset%d", rg.opset), func(t *testing.T) {
 			g := rg.m.mustLoad(t, Options{})
 			want, err := rt.Run(g, tensorsOf(rg.feeds))
@@ -351,7 +362,7 @@ func TestRoiAlignORT(t *testing.T) {
 // model per opset) and compares the executables' outputs with rt's and the
 // references. -short runs the LLVM backend only.
 func TestRoiAlignCompiled(t *testing.T) {
-	for _, rg := range roiGroups() {
+	for _, rg := range roiGroups(false) {
 		g := rg.m.mustLoad(t, Options{})
 		xs := tensorsOf(rg.feeds)
 		want, err := rt.Run(g, xs)
