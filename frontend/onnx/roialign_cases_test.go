@@ -261,6 +261,9 @@ func TestRoiAlignOps(t *testing.T) {
 			if !slices.Contains(ops(g), "gather") {
 				t.Fatalf("ops %v: no gather", ops(g))
 			}
+			if tc.constRois && tc.sr <= 0 && !slices.Contains(ops(g), "concat") {
+				t.Errorf("ops %v: the rois' adaptive grids make one group (no concat)", ops(g))
+			}
 			got, err := rt.Run(g, tensorsOf(tc.feeds("")))
 			if err != nil {
 				t.Fatal(err)
