@@ -513,7 +513,7 @@ func convResize(c *nodeCtx) error {
 	}
 	// The resize op has nearest and linear without antialias; the rest
 	// lowers to the separable matrix form (convert_resize.go).
-	if mode == "cubic" || antialias || coord == "tf_crop_and_resize" || coord == "half_pixel_symmetric" || (sizes != nil && policy != "stretch") {
+	if (mode != "nearest" && mode != "linear") || antialias || coord == "tf_crop_and_resize" || coord == "half_pixel_symmetric" || (sizes != nil && policy != "stretch") {
 		return c.resizeByMatrix(x, mode, coord, policy, scales, sizes)
 	}
 	if (scales == nil) == (sizes == nil) {

@@ -243,8 +243,7 @@ func (c *nodeCtx) resizeSeparable(x *ir.Value, s resizeSpec, out []int, scales [
 			y = b.reshape(name+"_blocks", y, in3)
 			y = b.op("matmul", name+"_resized", nil, c.constant(c.tmpName(name+"_matrix"), mt, nil), y)
 		}
-		y = b.reshape(name+"_out", y, next)
-		shape = next
+		shape = next // y stays in its matmul's shape until the end
 		if s.coord == "tf_crop_and_resize" {
 			mask = growMask(mask, maskShape, ax, outside)
 			maskShape[ax] = a.out
@@ -253,11 +252,12 @@ func (c *nodeCtx) resizeSeparable(x *ir.Value, s resizeSpec, out []int, scales [
 	if b.err != nil {
 		return b.err
 	}
-	if anyTrue(mask) {
-		mt := &ir.Tensor{DType: ir.Bool, Shape: maskShape, Bool: mask}
-		y = b.op("where", "", nil, c.constant(c.tmpName("outside"), mt, nil), b.k("extrapolation_value", float64(extrap)), y)
+	if !anyTrue(mask) {
+		return b.finish(b.reshape("", y, shape)) // x itself when no axis is resized
 	}
-	return b.finish(y) // x itself when no axis is resized
+	y = b.reshape("resized", y, shape)
+	mt := &ir.Tensor{DType: ir.Bool, Shape: maskShape, Bool: mask}
+	return b.finish(b.op("where", "", nil, c.constant(c.tmpName("outside"), mt, nil), b.k("extrapolation_value", float64(extrap)), y))
 }
 
 // growMask extends the mask over shape (1 at ax) with axis ax's outside

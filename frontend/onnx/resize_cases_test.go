@@ -390,7 +390,7 @@ func TestResizeMatrixErrors(t *testing.T) {
 		{"axes count", cubic(18, []string{"x", "", "s"}, aInts("axes", 2, 3)), "4 scales/sizes for 2 axes"},
 		{"coord", cubic(13, []string{"x", "", "s"}, aStr("coordinate_transformation_mode", "tf_half_pixel_for_nn")), "tf_half_pixel_for_nn is for nearest mode"},
 		{"mode", newModel(13).input("x", dtFloat, 1, 1, 4, 4).init("s", f32s([]int{4}, 1, 1, 2, 2)).
-			node("Resize", []string{"x", "", "s"}, []string{"y"}, aStr("mode", "lanczos"), aInt("antialias", 1)).output("y"), `resize mode "lanczos" is not supported`},
+			node("Resize", []string{"x", "", "s"}, []string{"y"}, aStr("mode", "lanczos")).output("y"), `resize mode "lanczos" is not supported`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.m.load(t, Options{})
