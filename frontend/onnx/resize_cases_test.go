@@ -389,6 +389,8 @@ func TestResizeMatrixErrors(t *testing.T) {
 		{"policy", cubic(18, []string{"x", "", "", "z"}, aStr("keep_aspect_ratio_policy", "fit")), `keep_aspect_ratio_policy "fit"`},
 		{"axes count", cubic(18, []string{"x", "", "s"}, aInts("axes", 2, 3)), "4 scales/sizes for 2 axes"},
 		{"coord", cubic(13, []string{"x", "", "s"}, aStr("coordinate_transformation_mode", "tf_half_pixel_for_nn")), "tf_half_pixel_for_nn is for nearest mode"},
+		{"int32 input", newModel(13).input("x", dtInt32, 1, 1, 4, 4).init("s", f32s([]int{4}, 1, 1, 2, 2)).
+			node("Resize", []string{"x", "", "s"}, []string{"y"}, aStr("mode", "cubic")).output("y"), "FLOAT tensors only"},
 		{"mode", newModel(13).input("x", dtFloat, 1, 1, 4, 4).init("s", f32s([]int{4}, 1, 1, 2, 2)).
 			node("Resize", []string{"x", "", "s"}, []string{"y"}, aStr("mode", "lanczos")).output("y"), `resize mode "lanczos" is not supported`},
 	} {
