@@ -150,7 +150,9 @@ func (s resizeSpec) matrix(a resizeAxis) (m []float64, outside []bool) {
 				sum += ws[k]
 			}
 			for k := range ws {
-				ws[k] /= sum
+				if sum != 0 {
+					ws[k] /= sum
+				}
 			}
 		}
 		for k, p := range ps {
@@ -202,8 +204,11 @@ func (c *nodeCtx) resizeSeparable(x *ir.Value, s resizeSpec, out []int, scales [
 	maskShape := ones(r)
 	for ax := range r {
 		a := resizeAxis{in: shape[ax], out: out[ax], scale: scales[ax], roiStart: roi[ax][0], roiEnd: roi[ax][1]}
-		if a.out < 1 {
-			return c.errf("output length %d on axis %d", a.out, ax)
+		if a.out < 1 || a.in < 1 {
+			return c.errf("resizing axis %d from length %d to %d: both must be positive", ax, a.in, a.out)
+		}
+		if a.out*a.in > ir.MaxElements {
+			return c.unsupported("the %d×%d interpolation matrix of axis %d is too large", a.out, a.in, ax)
 		}
 		if !(a.scale > 0) || math.IsInf(a.scale, 0) {
 			return c.errf("invalid scale %v on axis %d", a.scale, ax)
