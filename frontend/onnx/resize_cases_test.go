@@ -3,10 +3,14 @@ package onnx
 import (
 	"fmt"
 	"math"
+	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/pare-ml/pare/backend/gosrc"
+	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
 )
 
 // Cases of Resize in the separable matrix form (convert_resize.go): cubic
@@ -402,6 +406,54 @@ func TestResizeMatrixErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "Resize") {
 				t.Errorf("error %q, want one naming the node (Resize) and containing %q", err, tc.want)
 			}
+		})
+	}
+}
+
+// TestResizeCompiled builds the Resize cases (one model per opset) with the
+// LLVM backend (in -short too) and the Go backend (without -short) and
+// compares the executables with rt and the references.
+func TestResizeCompiled(t *testing.T) {
+	for _, cg := range groupByOpset(false, func(tc decompCase) bool { return strings.HasPrefix(tc.name, "Resize/") }) {
+		g := cg.m.mustLoad(t, Options{})
+		want, err := rt.Run(g, cg.xs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("opset%d/go", cg.opset), func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("builds Go executables; skipped in -short")
+			}
+			x, err := gosrc.Build(g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := x.Run(cg.xs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cg.check(t, "the Go backend", got, want, true)
+		})
+		t.Run(fmt.Sprintf("opset%d/llvm", cg.opset), func(t *testing.T) {
+			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
+				if _, err := exec.LookPath(tool); err != nil {
+					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
+				}
+			}
+			tgt, err := llvm.HostTarget()
+			if err != nil {
+				t.Skip(err)
+			}
+			x, err := llvm.Build(g, tgt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer x.Close()
+			got, err := x.Run(cg.xs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cg.check(t, "the LLVM backend", got, want, true)
 		})
 	}
 }
