@@ -451,7 +451,7 @@ func convUpsample(c *nodeCtx) error {
 
 // resizeConsts: Resize-10's scales is input 1; from opset 11 scales and
 // sizes are inputs 2 and 3 (roi, input 1, only matters for the
-// unsupported tf_crop_and_resize).
+// tf_crop_and_resize, which reads it with constIn).
 func resizeConsts(opset int) []int {
 	if opset < 11 {
 		return []int{1}
@@ -484,13 +484,7 @@ func convResize(c *nodeCtx) error {
 		return c.resize(x, mode, "asymmetric", nearest, scales, nil)
 	}
 	coord := c.str("coordinate_transformation_mode", "half_pixel")
-	switch coord {
-	case "tf_crop_and_resize", "half_pixel_symmetric":
-		return c.unsupported("coordinate_transformation_mode %q is not supported", coord)
-	}
-	if c.int("antialias", 0) != 0 && mode != "nearest" {
-		return c.unsupported("antialias=1 is not supported")
-	}
+	antialias := c.int("antialias", 0) != 0 && mode != "nearest"
 	st, err := c.constIn(2)
 	if err != nil {
 		return err
@@ -510,9 +504,17 @@ func convResize(c *nodeCtx) error {
 		if sizes, err = intList(zt); err != nil {
 			return c.errf("sizes: %v", err)
 		}
-		if p := c.str("keep_aspect_ratio_policy", "stretch"); p != "stretch" {
-			return c.unsupported("keep_aspect_ratio_policy %q is not supported (stretch is)", p)
-		}
+	}
+	policy := c.str("keep_aspect_ratio_policy", "stretch")
+	switch policy {
+	case "stretch", "not_larger", "not_smaller":
+	default:
+		return c.errf("keep_aspect_ratio_policy %q is not stretch, not_larger or not_smaller", policy)
+	}
+	// The resize op has nearest and linear without antialias; the rest
+	// lowers to the separable matrix form (convert_resize.go).
+	if (mode != "nearest" && mode != "linear") || antialias || coord == "tf_crop_and_resize" || coord == "half_pixel_symmetric" || (sizes != nil && policy != "stretch") {
+		return c.resizeByMatrix(x, mode, coord, policy, scales, sizes)
 	}
 	if (scales == nil) == (sizes == nil) {
 		return c.errf("exactly one of scales and sizes must be given")

@@ -53,7 +53,7 @@ type decompCase struct {
 
 // decompCases lists every case of the decomposed ops.
 func decompCases() []decompCase {
-	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), logicCases(), norm2Cases(), rnnCases(), einsumCases(), misc2Cases(), misc3Cases(), attentionCases(), ropeCases(), seqCases(), stftCases(), melCases(), bitsCases(), affineGridCases(), gridSampleCases(), col2ImCases(), detCases(), maxUnpoolCases())
+	return slices.Concat(actCases(), normCases(), layoutCases(), reduceCases(), argCases(), netCases(), logicCases(), norm2Cases(), rnnCases(), einsumCases(), misc2Cases(), misc3Cases(), attentionCases(), ropeCases(), seqCases(), stftCases(), melCases(), bitsCases(), affineGridCases(), gridSampleCases(), col2ImCases(), detCases(), maxUnpoolCases(), resizeCases())
 }
 
 // addTo adds the case to m with its names prefixed by p: input p+"x",

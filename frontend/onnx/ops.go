@@ -54,7 +54,7 @@ func init() {
 		"Gemm":               {fn: convGemm, notes: "→ gemm"},
 		"MatMul":             {fn: convMatMul, notes: "→ matmul"},
 		"Softmax":            {fn: convSoftmax, notes: "→ softmax; before opset 13 the 2-D coercion at axis becomes reshape → softmax → reshape"},
-		"Resize":             {fn: convResize, since: 10, constsAt: resizeConsts, notes: "→ resize with the declared output shape; nearest or linear; scales and sizes must be constant; cubic, tf_crop_and_resize, antialias downscaling and keep_aspect_ratio_policy unsupported"},
+		"Resize":             {fn: convResize, since: 10, constsAt: resizeConsts, notes: "→ resize with the declared output shape for nearest and linear; cubic (cubic_coeff_a, exclude_outside), antialias, tf_crop_and_resize (roi, extrapolation_value), half_pixel_symmetric and keep_aspect_ratio_policy → one matmul per resized axis by a constant interpolation matrix (FLOAT); scales, sizes and (tf_crop_and_resize) roi must be constant"},
 		"Upsample":           {fn: convUpsample, consts: []int{1}, notes: "→ resize (asymmetric, nearest floor or linear); before opset 7 height_scale and width_scale, mode bilinear"},
 		"QuantizeLinear":     {fn: convQuantize, since: 10, consts: []int{1, 2}, notes: "→ quantize with a quantized i8/u8/i16 result type; per-tensor or per-axis; blocked quantization unsupported"},
 		"DequantizeLinear":   {fn: convDequantize, since: 10, consts: []int{1, 2}, notes: "→ dequantize; the scale and zero point become the input's type (a param or const gets them)"},

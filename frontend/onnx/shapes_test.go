@@ -74,7 +74,9 @@ func TestConverters(t *testing.T) {
 			ops: []string{"resize"}, shape: []int{1, 1, 2, 4}, vals: []float32{0, 0, 1, 1, 0, 0, 1, 1}},
 		{name: "resize sizes axes", m: newModel(18).input("x", dtFloat, 1, 1, 2, 2).init("z", i64s(4)).node("Resize", []string{"x", "", "", "z"}, []string{"y"}, aInts("axes", 3)),
 			ops: []string{"resize"}, shape: []int{1, 1, 2, 4}},
-		{name: "resize cubic", m: newModel(13).input("x", dtFloat, 1, 1, 2, 2).init("s", f32s([]int{4}, 1, 1, 2, 2)).node("Resize", []string{"x", "", "s"}, []string{"y"}, aStr("mode", "cubic")), err: "not supported"},
+		{name: "resize cubic", m: newModel(13).input("x", dtFloat, 1, 1, 2, 2).init("s", f32s([]int{4}, 1, 1, 2, 2)).node("Resize", []string{"x", "", "s"}, []string{"y"}, aStr("mode", "cubic")),
+			ops: []string{"reshape", "matmul", "matmul", "reshape"}, shape: []int{1, 1, 4, 4}},
+		{name: "resize lanczos", m: newModel(13).input("x", dtFloat, 1, 1, 2, 2).init("s", f32s([]int{4}, 1, 1, 2, 2)).node("Resize", []string{"x", "", "s"}, []string{"y"}, aStr("mode", "lanczos")), err: "not supported"},
 		{name: "conv transpose output_shape", m: newModel(13).input("x", dtFloat, 1, 1, 3, 3).init("w", f32s([]int{1, 2, 3, 3})).
 			node("ConvTranspose", []string{"x", "w"}, []string{"y"}, aInts("strides", 3, 2), aInts("output_shape", 10, 8)), ops: []string{"conv_transpose"}, shape: []int{1, 2, 10, 8}},
 		{name: "conv transpose same_upper", m: newModel(13).input("x", dtFloat, 1, 1, 3, 3).init("w", f32s([]int{1, 2, 3, 3})).
