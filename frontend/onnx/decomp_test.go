@@ -13,8 +13,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/pare-ml/pare/backend/gosrc"
-	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
@@ -361,37 +359,8 @@ func TestDecompositionsCompiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(fmt.Sprintf("opset%d/go", cg.opset), func(t *testing.T) {
-			x, err := gosrc.Build(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := x.Run(cg.xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cg.check(t, "the Go backend", got, want, false)
-		})
-		t.Run(fmt.Sprintf("opset%d/llvm", cg.opset), func(t *testing.T) {
-			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-				}
-			}
-			tgt, err := llvm.HostTarget()
-			if err != nil {
-				t.Skip(err)
-			}
-			x, err := llvm.Build(g, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			got, err := x.Run(cg.xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cg.check(t, "the LLVM backend", got, want, false)
+		runBackends(t, fmt.Sprintf("opset%d", cg.opset), g, cg.xs, true, func(t *testing.T, backend string, got []*ir.Tensor) {
+			cg.check(t, backend, got, want, false)
 		})
 	}
 }

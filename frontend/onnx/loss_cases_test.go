@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pare-ml/pare/backend/gosrc"
-	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
@@ -401,42 +399,9 @@ func TestLossOpsCompiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(fmt.Sprintf("opset%d/go", lg.opset), func(t *testing.T) {
-			if testing.Short() {
-				t.Skip("builds Go executables; skipped in -short")
-			}
-			x, err := gosrc.Build(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lg.check(t, "the Go backend against rt", got, want, 10*lossTol)
-			lg.check(t, "the Go backend against the reference", got, lg.want, 10*lossTol)
-		})
-		t.Run(fmt.Sprintf("opset%d/llvm", lg.opset), func(t *testing.T) {
-			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-				}
-			}
-			tgt, err := llvm.HostTarget()
-			if err != nil {
-				t.Skip(err)
-			}
-			x, err := llvm.Build(g, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			lg.check(t, "the LLVM backend against rt", got, want, 10*lossTol)
-			lg.check(t, "the LLVM backend against the reference", got, lg.want, 10*lossTol)
+		runBackends(t, fmt.Sprintf("opset%d", lg.opset), g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+			lg.check(t, backend+" against rt", got, want, 10*lossTol)
+			lg.check(t, backend+" against the reference", got, lg.want, 10*lossTol)
 		})
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pare-ml/pare/backend/gosrc"
-	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
@@ -372,42 +370,9 @@ func TestRoiAlignCompiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(fmt.Sprintf("opset%d/go", rg.opset), func(t *testing.T) {
-			if testing.Short() {
-				t.Skip("builds Go executables; skipped in -short")
-			}
-			x, err := gosrc.Build(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rg.check(t, "the Go backend against rt", got, want, 10*roiTol)
-			rg.check(t, "the Go backend against the reference", got, rg.want, 10*roiTol)
-		})
-		t.Run(fmt.Sprintf("opset%d/llvm", rg.opset), func(t *testing.T) {
-			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-				}
-			}
-			tgt, err := llvm.HostTarget()
-			if err != nil {
-				t.Skip(err)
-			}
-			x, err := llvm.Build(g, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rg.check(t, "the LLVM backend against rt", got, want, 10*roiTol)
-			rg.check(t, "the LLVM backend against the reference", got, rg.want, 10*roiTol)
+		runBackends(t, fmt.Sprintf("opset%d", rg.opset), g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+			rg.check(t, backend+" against rt", got, want, 10*roiTol)
+			rg.check(t, backend+" against the reference", got, rg.want, 10*roiTol)
 		})
 	}
 }
