@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -30,16 +31,16 @@ import (
 // backend without -short).
 
 type deformCase struct {
-	name                 string
-	opset                int64
-	x                    []int // [N, C, H, W]
-	oc, kh, kw           int
-	group, og            int   // 0: absent (1)
-	strides, dil, pads   []int // nil: absent
-	bias, mask, constW   bool
-	offs                 string // "zero", "frac", "outside", "edge"
-	kernelShape, noAttrs bool
-	seed                 int64
+	name               string
+	opset              int64
+	x                  []int // [N, C, H, W]
+	oc, kh, kw         int
+	group, og          int   // 0: absent (1)
+	strides, dil, pads []int // nil: absent
+	bias, mask, constW bool
+	offs               string // "zero", "frac", "outside", "edge"
+	kernelShape        bool   // a kernel_shape attribute
+	seed               int64
 }
 
 func deformCases() []deformCase {
@@ -56,7 +57,7 @@ func deformCases() []deformCase {
 		{opset: 22, x: []int{2, 4, 6, 5}, oc: 6, kh: 3, kw: 2, group: 2, og: 2, offs: "outside", bias: true, constW: true},
 		{opset: 22, x: []int{1, 2, 7, 8}, oc: 3, kh: 3, kw: 3, strides: []int{2, 2}, offs: "frac", mask: true, pads: []int{1, 2, 0, 1}},
 		{opset: 22, x: []int{2, 2, 7, 7}, oc: 2, kh: 2, kw: 3, dil: []int{2, 2}, strides: []int{1, 2}, offs: "frac", bias: true},
-		{opset: 22, x: []int{1, 4, 6, 6}, oc: 4, kh: 3, kw: 3, group: 4, og: 4, dil: []int{2, 1}, offs: "edge", mask: true, noAttrs: true},
+		{opset: 22, x: []int{1, 4, 6, 6}, oc: 4, kh: 3, kw: 3, group: 4, og: 4, dil: []int{2, 1}, offs: "edge", mask: true},
 	}
 	for i := range cs {
 		tc := &cs[i]
@@ -491,6 +492,10 @@ func TestDeformConvErrors(t *testing.T) {
 		_, err := tc.m.load(t, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "node ") {
 			t.Errorf("%s: err = %v, want one naming the node and %q", tc.name, err, tc.want)
+		}
+		var u *UnsupportedError
+		if isU := errors.As(err, &u); isU != (tc.name == "3-D input") {
+			t.Errorf("%s: err = %v (%T): an *UnsupportedError: %v", tc.name, err, err, isU)
 		}
 	}
 }
