@@ -20,7 +20,8 @@ import (
 // transpose and reshapes to the im2col [N, group, C/group·kH·kW, oH·oW],
 // and the conv is a batch-broadcast matmul by W as [1, group,
 // oC/group, C/group·kH·kW], reshaped to [N, oC, oH, oW], plus the bias.
-// 2-D only.
+// A NaN or infinite offset samples 0 (the clip moves it, so its weights
+// are masked). 2-D only.
 func convDeformConv(c *nodeCtx) error {
 	x, err := c.floatIn(0)
 	if err != nil {
