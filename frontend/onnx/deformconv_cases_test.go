@@ -499,3 +499,28 @@ func TestDeformConvErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDeformConvNonFinite: a NaN or infinite offset samples 0 in rt, as
+// an offset far outside the image does (and the gather stays in range).
+func TestDeformConvNonFinite(t *testing.T) {
+	tc := deformCases()[2]
+	g := tc.addTo(newModel(tc.opset), "").mustLoad(t, Options{})
+	run := func(v float32) *ir.Tensor {
+		f := tc.feeds("")
+		f[2].x.F32[0] = v // Δy of tap 0 at output (0, 0)
+		got, err := rt.Run(g, tensorsOf(f))
+		if err != nil {
+			t.Fatalf("offset %v: %v", v, err)
+		}
+		return got[0]
+	}
+	far := run(1e6)
+	if allClose(far, tc.ref(), deformTol, deformTol) == nil {
+		t.Fatal("an offset far outside changes nothing: the case does not test the tap")
+	}
+	for _, v := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		if err := allClose(run(float32(v)), far, 0, 0); err != nil {
+			t.Errorf("offset %v against one far outside: %v", v, err)
+		}
+	}
+}
