@@ -144,43 +144,65 @@ func convGridSample(c *nodeCtx) error {
 		off.F32[i] = float32(i * h * w)
 	}
 	offv := c.constant(c.tmpName("batch_offsets"), off, nil)
-	rows := b.pixelRows(x)
-	// corner gathers the pixels at integer-valued coordinates (cx, cy),
-	// weighted by wgt (nil: 1), 0 outside the image with zeros padding.
-	corner := func(name string, cx, cy, wgt *ir.Value) *ir.Value {
-		xc := b.op("clip", name+"_xc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(w - 1))}, cx)
-		yc := b.op("clip", name+"_yc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(h - 1))}, cy)
-		flat := b.op("add", name+"_flat", nil, b.op("add", name+"_yw", nil, b.op("mul", name+"_y_row", nil, yc, b.k("width", float64(w))), xc), offv)
-		v := b.gatherPixels(name, rows, flat, []int{n, gs[1], gs[2]}) // [N, Ho, Wo, C]
-		if pad == "zeros" {
-			inside := b.op("and", name+"_inside", nil, b.op("equal", name+"_x_inside", nil, cx, xc), b.op("equal", name+"_y_inside", nil, cy, yc))
-			zero := b.k("zero", 0)
-			if wgt == nil {
-				wgt = b.op("where", name+"_weight", nil, inside, b.k("one", 1), zero)
-			} else {
-				wgt = b.op("where", name+"_weight_inside", nil, inside, wgt, zero)
-			}
-		}
-		if wgt == nil {
-			return v
-		}
-		return b.op("mul", name+"_weighted", nil, v, wgt)
-	}
+	ps := pixelSampler{rows: b.pixelRows(x), base: offv, h: h, w: w, shape: []int{n, gs[1], gs[2]}, zeros: pad == "zeros"}
 	var y *ir.Value
 	if mode == "nearest" {
-		y = corner("nearest", b.op("round", "px_round", nil, px), b.op("round", "py_round", nil, py), nil)
+		y = ps.corner(b, "nearest", b.op("round", "px_round", nil, px), b.op("round", "py_round", nil, py), nil)
 	} else {
-		x0, y0 := b.op("floor", "px_floor", nil, px), b.op("floor", "py_floor", nil, py)
-		one := b.k("one", 1)
-		x1, y1 := b.op("add", "px_ceil", nil, x0, one), b.op("add", "py_ceil", nil, y0, one)
-		wx1, wy1 := b.op("sub", "wx1", nil, px, x0), b.op("sub", "wy1", nil, py, y0)
-		wx0, wy0 := b.op("sub", "wx0", nil, one, wx1), b.op("sub", "wy0", nil, one, wy1)
-		y = corner("c00", x0, y0, b.op("mul", "w00", nil, wx0, wy0))
-		y = b.op("add", "sum01", nil, y, corner("c10", x1, y0, b.op("mul", "w10", nil, wx1, wy0)))
-		y = b.op("add", "sum02", nil, y, corner("c01", x0, y1, b.op("mul", "w01", nil, wx0, wy1)))
-		y = b.op("add", "sum03", nil, y, corner("c11", x1, y1, b.op("mul", "w11", nil, wx1, wy1)))
+		y = ps.bilinear(b, px, py)
 	}
 	return b.finish(b.op("transpose", "", ir.Attrs{"perm": ir.Ints(0, 3, 1, 2)}, y))
+}
+
+// pixelSampler reads pixels of an image viewed as the rows [N·H·W, C]
+// (pixelRows) at coordinates computed at run time: base holds the flat
+// index of each coordinate's image (n·H·W, broadcast against the
+// coordinates), shape is the coordinates' shape without their trailing
+// 1 (the gathered values are shape + [C]), zeros gives 0 for a
+// neighbour outside the image (else it reads the clipped pixel).
+type pixelSampler struct {
+	rows, base *ir.Value
+	h, w       int
+	shape      []int
+	zeros      bool
+}
+
+// corner gathers the pixels at integer-valued coordinates (cx, cy),
+// weighted by wgt (nil: 1): each coordinate is clipped into the image
+// (the gather never reads past the rows), and with zeros the weight of
+// a neighbour outside is 0 (where the clip moved it).
+func (ps pixelSampler) corner(b *builder, name string, cx, cy, wgt *ir.Value) *ir.Value {
+	xc := b.op("clip", name+"_xc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(ps.w - 1))}, cx)
+	yc := b.op("clip", name+"_yc", ir.Attrs{"min": ir.Float(0), "max": ir.Float(float32(ps.h - 1))}, cy)
+	flat := b.op("add", name+"_flat", nil, b.op("add", name+"_yw", nil, b.op("mul", name+"_y_row", nil, yc, b.k("width", float64(ps.w))), xc), ps.base)
+	v := b.gatherPixels(name, ps.rows, flat, ps.shape)
+	if ps.zeros {
+		inside := b.op("and", name+"_inside", nil, b.op("equal", name+"_x_inside", nil, cx, xc), b.op("equal", name+"_y_inside", nil, cy, yc))
+		zero := b.k("zero", 0)
+		if wgt == nil {
+			wgt = b.op("where", name+"_weight", nil, inside, b.k("one", 1), zero)
+		} else {
+			wgt = b.op("where", name+"_weight_inside", nil, inside, wgt, zero)
+		}
+	}
+	if wgt == nil {
+		return v
+	}
+	return b.op("mul", name+"_weighted", nil, v, wgt)
+}
+
+// bilinear interpolates at the pixel coordinates (px, py): the four
+// neighbours floor and floor + 1 with weights 1 − frac and frac, added.
+func (ps pixelSampler) bilinear(b *builder, px, py *ir.Value) *ir.Value {
+	x0, y0 := b.op("floor", "px_floor", nil, px), b.op("floor", "py_floor", nil, py)
+	one := b.k("one", 1)
+	x1, y1 := b.op("add", "px_ceil", nil, x0, one), b.op("add", "py_ceil", nil, y0, one)
+	wx1, wy1 := b.op("sub", "wx1", nil, px, x0), b.op("sub", "wy1", nil, py, y0)
+	wx0, wy0 := b.op("sub", "wx0", nil, one, wx1), b.op("sub", "wy0", nil, one, wy1)
+	y := ps.corner(b, "c00", x0, y0, b.op("mul", "w00", nil, wx0, wy0))
+	y = b.op("add", "sum01", nil, y, ps.corner(b, "c10", x1, y0, b.op("mul", "w10", nil, wx1, wy0)))
+	y = b.op("add", "sum02", nil, y, ps.corner(b, "c01", x0, y1, b.op("mul", "w01", nil, wx0, wy1)))
+	return b.op("add", "sum03", nil, y, ps.corner(b, "c11", x1, y1, b.op("mul", "w11", nil, wx1, wy1)))
 }
 
 // pixelRows views X [N, C, H, W] as its pixels' rows [N·H·W, C] (a
