@@ -80,8 +80,8 @@ func convAffineGrid(c *nodeCtx) error {
 // coordinates clipped into the image), weighted (zeros padding: 0 for a
 // neighbour outside), summed and moved back to [N, C, Ho, Wo].
 // A grid known at import folds the indices and weights to constants; a
-// computed one imports and runs in rt, but the compiled backends gather
-// only at constant indices, so compiling it fails at the gather.
+// computed one gathers at indices computed at run time (rt and both
+// compiled backends: codegen's KGather).
 // Cubic modes, reflection padding and more than 2 spatial dims are
 // unsupported.
 func convGridSample(c *nodeCtx) error {
