@@ -382,3 +382,89 @@ func TestDynQuantCompiled(t *testing.T) {
 		dqCheck(t, "the LLVM backend against the reference", outs, got, want, dqTol)
 	})
 }
+
+// TestMatMulIntegerRuntimeZPPerRow: a per-row a_zero_point [M] computed at
+// run time (a graph input here; ONNX Runtime takes scalars only), on 2-D
+// and batched A and a 1-D B, in rt against an exact integer reference.
+func TestMatMulIntegerRuntimeZPPerRow(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	for _, tc := range []struct {
+		a, b []int
+		za   []int
+	}{{[]int{3, 4}, []int{4, 5}, []int{3}}, {[]int{2, 3, 4}, []int{4, 2}, []int{3}}, {[]int{3, 4}, []int{4}, []int{3}}, {[]int{3, 4}, []int{4, 2}, []int{1}}} {
+		a := ir.NewTensor(ir.U8, tc.a)
+		for i := range a.U8 {
+			a.U8[i] = uint8(r.Intn(256))
+		}
+		za := ir.NewTensor(ir.U8, tc.za)
+		for i := range za.U8 {
+			za.U8[i] = uint8(r.Intn(256))
+		}
+		b := ir.NewTensor(ir.U8, tc.b)
+		for i := range b.U8 {
+			b.U8[i] = uint8(r.Intn(256))
+		}
+		zb := ir.NewTensor(ir.U8, []int{})
+		zb.U8[0] = 131
+		g := newModel(13).input("a", dtUint8, dims64(tc.a)...).input("za", dtUint8, dims64(tc.za)...).init("b", b).init("zb", zb).
+			node("MatMulInteger", []string{"a", "b", "za", "zb"}, []string{"y"}).output("y").mustLoad(t, Options{})
+		got, err := rt.Run(g, []*ir.Tensor{a, za})
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := tc.a[len(tc.a)-1]
+		m := tc.a[len(tc.a)-2]
+		n := 1
+		if len(tc.b) == 2 {
+			n = tc.b[1]
+		}
+		rows := a.Len() / k
+		if got[0].Len() != rows*n {
+			t.Fatalf("%v × %v: %v elements, want %d", tc.a, tc.b, got[0].Shape, rows*n)
+		}
+		for row := range rows {
+			z := int32(za.U8[0])
+			if len(za.U8) > 1 {
+				z = int32(za.U8[row%m])
+			}
+			for j := range n {
+				var s int32
+				for q := range k {
+					s += (int32(a.U8[row*k+q]) - z) * (int32(b.U8[q*n+j]) - 131)
+				}
+				if g := got[0].I32[row*n+j]; g != s {
+					t.Fatalf("%v × %v, za %v: element (%d, %d): got %d, want %d", tc.a, tc.b, tc.za, row, j, g, s)
+				}
+			}
+		}
+	}
+}
+
+// TestDynQuantErrors: what the runtime zero-point forms do not take fails
+// at import, naming the node and the reason.
+func TestDynQuantErrors(t *testing.T) {
+	u8 := func(shape ...int) *ir.Tensor { return ir.NewTensor(ir.U8, shape) }
+	for _, tc := range []struct {
+		name string
+		m    *mb
+		want string
+	}{
+		{"dql int input", newModel(13).input("x", dtInt32, 3).
+			node("DynamicQuantizeLinear", []string{"x"}, []string{"y", "s", "z"}).output("y"), "takes FLOAT"},
+		{"runtime b_zero_point", newModel(13).input("a", dtUint8, 2, 3).input("zb", dtUint8).init("b", u8(3, 2)).
+			node("MatMulInteger", []string{"a", "b", "", "zb"}, []string{"y"}).output("y"), `"zb" must be a constant`},
+		{"runtime B", newModel(13).input("a", dtUint8, 2, 3).input("za", dtUint8).input("b", dtUint8, 3, 2).
+			node("MatMulInteger", []string{"a", "b", "za"}, []string{"y"}).output("y"), "needs a constant B"},
+		{"za shape", newModel(13).input("a", dtUint8, 2, 3).input("za", dtUint8, 2, 2).init("b", u8(3, 2)).
+			node("MatMulInteger", []string{"a", "b", "za"}, []string{"y"}).output("y"), "must be a scalar or one per row"},
+		{"za dtype", newModel(13).input("a", dtUint8, 2, 3).input("za", dtInt8).init("b", u8(3, 2)).
+			node("MatMulInteger", []string{"a", "b", "za"}, []string{"y"}).output("y"), "a_zero_point is i8, the operand is u8"},
+		{"conv zx per channel", newModel(13).input("x", dtUint8, 1, 2, 4, 4).input("zx", dtUint8, 2).init("w", u8(3, 2, 3, 3)).
+			node("ConvInteger", []string{"x", "w", "zx"}, []string{"y"}).output("y"), "x_zero_point [2] computed at run time must be a scalar"},
+	} {
+		_, err := tc.m.load(t, Options{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "node ") {
+			t.Errorf("%s: err = %v, want one naming the node and %q", tc.name, err, tc.want)
+		}
+	}
+}
