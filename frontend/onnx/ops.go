@@ -62,7 +62,7 @@ func init() {
 		"QLinearMatMul":         {fn: convQLinearMatMul, since: 10, consts: []int{1, 2, 4, 5, 6, 7}, notes: "→ matmul on quantized operand types with a quantized result"},
 		"ConvInteger":           {fn: convConvInteger, since: 10, consts: []int{3}, notes: "→ conv with i32 result; constant zero points → quantization with scale 1; an x_zero_point computed at run time (a scalar) → conv(x, w − w_zero_point) − x_zero_point·(the weight's tap sums, folded at import) in i32"},
 		"MatMulInteger":         {fn: convMatMulInteger, since: 10, consts: []int{3}, notes: "→ matmul with i32 result; constant zero points → quantization with scale 1; an a_zero_point computed at run time (scalar or per row, as DynamicQuantizeLinear makes it) → matmul(a, b − b_zero_point) − a_zero_point·(b's column sums, folded at import) in i32; B must then be constant"},
-		"DynamicQuantizeLinear": {fn: convDynQuantize, since: 11, notes: "→ reduce_min/reduce_max, min/max with 0, div, round (ties to even), clip and quantize (scale 1) to u8, as ONNX Runtime computes it: y_scale = (max(0, max x) − min(0, min x)) / 255, 1 for an all-zero x"},
+		"DynamicQuantizeLinear": {fn: convDynQuantize, since: 11, notes: "→ reduce_max (min x as −max(−x)), min/max with 0, div, round (ties to even), clip and quantize (scale 1) to u8, as ONNX Runtime computes it: y_scale = (max(0, max x) − min(0, min x)) / 255, 1 for an all-zero x (the spec divides 0 by 0)"},
 
 		// Elementwise math (convert_math.go).
 		"Add":         {fn: convBinary("add"), notes: "→ add"},
