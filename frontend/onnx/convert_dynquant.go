@@ -105,8 +105,8 @@ func (c *nodeCtx) checkRuntimeZP(b *builder, z, x *ir.Value, perRow bool, what s
 //
 //	Σ_k (a[m,k] − za)(b[k,n] − zb[n]) = matmul(a, b − zb)[m,n] − za·Σ_k (b[k,n] − zb[n])
 //
-// exactly in i32 (both sides wrap the same way); b must be a constant, so
-// the column sums are computed at import.
+// exactly in i32 (both sides wrap the same way). The column sums are
+// matmul(ones [1, K], b − zb), folded at import when b is a constant.
 func (c *nodeCtx) matMulIntegerRuntimeZP(za *ir.Value) error {
 	a, err := c.need(0)
 	if err != nil {
@@ -119,49 +119,36 @@ func (c *nodeCtx) matMulIntegerRuntimeZP(za *ir.Value) error {
 	if dt := a.Type.DType; dt != ir.U8 && dt != ir.I8 {
 		return c.errf("A is %v; MatMulInteger takes INT8 or UINT8", a.Type)
 	}
-	if !bv.IsConst() {
-		return c.unsupported("a_zero_point computed at run time needs a constant B (pare folds B's column sums at import); %q is computed at run time", c.inName(1))
-	}
 	if a, err = c.withQuant(a, unitQuant(), "input "+c.inName(0)); err != nil {
 		return err
 	}
 	if bv, err = c.quantOperand(1, -1, 3, bv.Type.Rank()-1); err != nil {
 		return err
 	}
-	// Column sums of b − zb over K (dim −2; dim 0 of a 1-D B).
 	bs := bv.Type.Shape
-	q := bv.Type.Quant
-	kAxis := max(len(bs)-2, 0)
-	csShape := append([]int(nil), bs...)
-	csShape[kAxis] = 1
+	if len(bs) == 0 {
+		return c.errf("B is a scalar; MatMulInteger takes operands of rank >= 1")
+	}
+	k := bs[max(len(bs)-2, 0)]
+	onesShape := []int{1, k}
 	if len(bs) == 1 {
-		csShape = []int{}
+		onesShape = []int{k}
 	}
-	cs := ir.NewTensor(ir.I32, csShape)
-	n := bs[len(bs)-1]
-	kdim := bs[kAxis]
-	if len(bs) == 1 {
-		n = 1
+	ones := ir.NewTensor(ir.U8, onesShape)
+	for i := range ones.U8 {
+		ones.U8[i] = 1
 	}
-	for i := 0; i < bv.Const.Len(); i++ {
-		col := i % n
-		zb := q.ZeroPoint[0]
-		if q.Axis >= 0 {
-			zb = q.ZeroPoint[col]
-		}
-		outer := i / (n * kdim)
-		j := outer*n + col
-		cs.I32[j] += int32(bv.Const.IntAt(i) - zb)
-	}
+	onesV := c.constant(c.tmpName("ones"), ones, unitQuant())
 	b := c.build()
 	zai := c.checkRuntimeZP(b, za, a, true, "a_zero_point")
-	acc := b.typed("matmul", "acc", nil, ir.Type{DType: ir.I32}, a, bv)
-	csv := c.constant(c.tmpName("colsum"), cs, nil)
+	i32 := ir.Type{DType: ir.I32}
+	acc := b.typed("matmul", "acc", nil, i32, a, bv)
+	cs := b.typed("matmul", "colsum", nil, i32, onesV, bv)
 	if len(bs) == 1 && b.err == nil && zai.Type.Rank() == 2 {
 		// A 1-D B drops the column dim: one zero point per row of a [M] result.
 		zai = b.reshape("zp_row", zai, []int{zai.Type.Shape[0]})
 	}
-	corr := b.op("mul", "zp_corr", nil, zai, csv)
+	corr := b.op("mul", "zp_corr", nil, zai, cs)
 	return b.finish(b.op("sub", "", nil, acc, corr))
 }
 
@@ -172,7 +159,7 @@ func (c *nodeCtx) matMulIntegerRuntimeZP(za *ir.Value) error {
 //	conv(x − zx, w − zw) = conv(x, w − zw) − zx·conv(1, w − zw)
 //
 // where conv(1, w − zw) over an all-ones x with the node's pads (the sum of
-// the taps that land inside x) is folded at import.
+// the taps that land inside x) is folded at import when w is a constant.
 func (c *nodeCtx) convIntegerRuntimeZP(zx *ir.Value) error {
 	x, w, _, err := c.convArgs(0, 1, 4)
 	if err != nil {
@@ -197,16 +184,12 @@ func (c *nodeCtx) convIntegerRuntimeZP(zx *ir.Value) error {
 	for i := range ones.Len() {
 		ones.Set(i, 1)
 	}
-	onesV := c.im.g.AddConst(c.tmpName("ones"), ones, unitQuant())
-	onesV.Source = c.name
+	onesV := c.constant(c.tmpName("ones"), ones, unitQuant())
 	b := c.build()
 	zxi := c.checkRuntimeZP(b, zx, x, false, "x_zero_point")
 	i32 := ir.Type{DType: ir.I32}
 	acc := b.typed("conv", "acc", attrs, i32, x, w)
 	taps := b.typed("conv", "tap_sums", attrs, i32, onesV, w)
-	if b.err == nil && !taps.IsConst() {
-		return c.errf("the tap sums of the weight could not be evaluated at import")
-	}
 	corr := b.op("mul", "zp_corr", nil, zxi, taps)
 	return b.finish(b.op("sub", "", nil, acc, corr))
 }

@@ -385,13 +385,17 @@ func TestDynQuantCompiled(t *testing.T) {
 
 // TestMatMulIntegerRuntimeZPPerRow: a per-row a_zero_point [M] computed at
 // run time (a graph input here; ONNX Runtime takes scalars only), on 2-D
-// and batched A and a 1-D B, in rt against an exact integer reference.
+// and batched A and a 1-D B, B a constant or a graph input (as in ONNX's
+// node tests, with b_zero_point bound), in rt against an exact integer
+// reference.
 func TestMatMulIntegerRuntimeZPPerRow(t *testing.T) {
 	r := rand.New(rand.NewSource(11))
 	for _, tc := range []struct {
 		a, b []int
 		za   []int
-	}{{[]int{3, 4}, []int{4, 5}, []int{3}}, {[]int{2, 3, 4}, []int{4, 2}, []int{3}}, {[]int{3, 4}, []int{4}, []int{3}}, {[]int{3, 4}, []int{4, 2}, []int{1}}} {
+		bIn  bool
+	}{{[]int{3, 4}, []int{4, 5}, []int{3}, false}, {[]int{2, 3, 4}, []int{4, 2}, []int{3}, false}, {[]int{3, 4}, []int{4}, []int{3}, false},
+		{[]int{3, 4}, []int{4, 2}, []int{1}, false}, {[]int{3, 4}, []int{4, 5}, []int{}, true}, {[]int{2, 3, 4}, []int{4, 2}, []int{3}, true}} {
 		a := ir.NewTensor(ir.U8, tc.a)
 		for i := range a.U8 {
 			a.U8[i] = uint8(r.Intn(256))
@@ -406,14 +410,23 @@ func TestMatMulIntegerRuntimeZPPerRow(t *testing.T) {
 		}
 		zb := ir.NewTensor(ir.U8, []int{})
 		zb.U8[0] = 131
-		g := newModel(13).input("a", dtUint8, dims64(tc.a)...).input("za", dtUint8, dims64(tc.za)...).init("b", b).init("zb", zb).
-			node("MatMulInteger", []string{"a", "b", "za", "zb"}, []string{"y"}).output("y").mustLoad(t, Options{})
-		got, err := rt.Run(g, []*ir.Tensor{a, za})
+		m := newModel(13).input("a", dtUint8, dims64(tc.a)...).input("za", dtUint8, dims64(tc.za)...)
+		feeds := []*ir.Tensor{a, za}
+		opts := Options{}
+		if tc.bIn {
+			m.input("b", dtUint8, dims64(tc.b)...).input("zb", dtUint8)
+			opts.Bind = map[string]*ir.Tensor{"zb": zb}
+			feeds = append(feeds, b)
+		} else {
+			m.init("b", b).init("zb", zb)
+		}
+		g := m.node("MatMulInteger", []string{"a", "b", "za", "zb"}, []string{"y"}).output("y").mustLoad(t, opts)
+		got, err := rt.Run(g, feeds)
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := tc.a[len(tc.a)-1]
-		m := tc.a[len(tc.a)-2]
+		mr := tc.a[len(tc.a)-2]
 		n := 1
 		if len(tc.b) == 2 {
 			n = tc.b[1]
@@ -425,7 +438,7 @@ func TestMatMulIntegerRuntimeZPPerRow(t *testing.T) {
 		for row := range rows {
 			z := int32(za.U8[0])
 			if len(za.U8) > 1 {
-				z = int32(za.U8[row%m])
+				z = int32(za.U8[row%mr])
 			}
 			for j := range n {
 				var s int32
@@ -453,8 +466,6 @@ func TestDynQuantErrors(t *testing.T) {
 			node("DynamicQuantizeLinear", []string{"x"}, []string{"y", "s", "z"}).output("y"), "takes FLOAT"},
 		{"runtime b_zero_point", newModel(13).input("a", dtUint8, 2, 3).input("zb", dtUint8).init("b", u8(3, 2)).
 			node("MatMulInteger", []string{"a", "b", "", "zb"}, []string{"y"}).output("y"), `"zb" must be a constant`},
-		{"runtime B", newModel(13).input("a", dtUint8, 2, 3).input("za", dtUint8).input("b", dtUint8, 3, 2).
-			node("MatMulInteger", []string{"a", "b", "za"}, []string{"y"}).output("y"), "needs a constant B"},
 		{"za shape", newModel(13).input("a", dtUint8, 2, 3).input("za", dtUint8, 2, 2).init("b", u8(3, 2)).
 			node("MatMulInteger", []string{"a", "b", "za"}, []string{"y"}).output("y"), "must be a scalar or one per row"},
 		{"za dtype", newModel(13).input("a", dtUint8, 2, 3).input("za", dtInt8).init("b", u8(3, 2)).
@@ -465,6 +476,58 @@ func TestDynQuantErrors(t *testing.T) {
 		_, err := tc.m.load(t, Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "node ") {
 			t.Errorf("%s: err = %v, want one naming the node and %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestConvIntegerRuntimeZPInputs: ConvInteger with x, x_zero_point and w
+// all graph inputs (ONNX's node tests feed them so), with and without
+// pads, in rt against an exact integer reference (pads count as x's zero
+// point, as in ONNX Runtime).
+func TestConvIntegerRuntimeZPInputs(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	for _, pad := range []int{0, 1} {
+		x := ir.NewTensor(ir.U8, []int{1, 2, 4, 3})
+		for i := range x.U8 {
+			x.U8[i] = uint8(r.Intn(256))
+		}
+		w := ir.NewTensor(ir.U8, []int{2, 2, 2, 2})
+		for i := range w.U8 {
+			w.U8[i] = uint8(r.Intn(256))
+		}
+		zx := ir.NewTensor(ir.U8, []int{})
+		zx.U8[0] = 77
+		p := int64(pad)
+		g := newModel(13).input("x", dtUint8, 1, 2, 4, 3).input("w", dtUint8, 2, 2, 2, 2).input("zx", dtUint8).
+			node("ConvInteger", []string{"x", "w", "zx"}, []string{"y"}, aInts("pads", p, p, p, p)).output("y").mustLoad(t, Options{})
+		got, err := rt.Run(g, []*ir.Tensor{x, w, zx})
+		if err != nil {
+			t.Fatal(err)
+		}
+		oh, ow := 4+2*pad-1, 3+2*pad-1
+		if !ir.EqualShape(got[0].Shape, []int{1, 2, oh, ow}) {
+			t.Fatalf("pads %d: shape %v", pad, got[0].Shape)
+		}
+		for m := range 2 {
+			for i := range oh {
+				for j := range ow {
+					var s int32
+					for c := range 2 {
+						for u := range 2 {
+							for v := range 2 {
+								hi, wi := i-pad+u, j-pad+v
+								if hi < 0 || hi >= 4 || wi < 0 || wi >= 3 {
+									continue
+								}
+								s += (int32(x.U8[(c*4+hi)*3+wi]) - 77) * int32(w.U8[((m*2+c)*2+u)*2+v])
+							}
+						}
+					}
+					if g := got[0].I32[(m*oh+i)*ow+j]; g != s {
+						t.Fatalf("pads %d: element (%d, %d, %d): got %d, want %d", pad, m, i, j, g, s)
+					}
+				}
+			}
 		}
 	}
 }
