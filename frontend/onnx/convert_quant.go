@@ -302,6 +302,9 @@ func convQLinearMatMul(c *nodeCtx) error {
 }
 
 func convConvInteger(c *nodeCtx) error {
+	if zx := c.runtimeZP(2); zx != nil {
+		return c.convIntegerRuntimeZP(zx)
+	}
 	if _, _, _, err := c.convArgs(0, 1, 4); err != nil {
 		return err
 	}
@@ -317,6 +320,9 @@ func convConvInteger(c *nodeCtx) error {
 }
 
 func convMatMulInteger(c *nodeCtx) error {
+	if za := c.runtimeZP(2); za != nil {
+		return c.matMulIntegerRuntimeZP(za)
+	}
 	b, err := c.need(1)
 	if err != nil {
 		return err
