@@ -2,11 +2,13 @@ package onnx
 
 import (
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/pare-ml/pare/backend/gosrc"
 	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/tests/ortpath"
 )
 
 // runBackends runs g on xs compiled by the Go backend (subtest name+"/go",
@@ -51,4 +53,49 @@ func runBackends(t *testing.T, name string, g *ir.Graph, xs []*ir.Tensor, goShor
 		}
 		check(t, "the LLVM backend", got)
 	})
+}
+
+// ortOrSkip returns node and the ONNX Runtime folder, or skips t: in
+// -short, or where either is missing.
+func ortOrSkip(t *testing.T) (node, dir string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts ONNX Runtime; skipped in -short")
+	}
+	d := ortpath.Dir(filepath.Join("..", ".."))
+	dir, err := filepath.Abs(d)
+	node, nerr := exec.LookPath("node")
+	if d == "" || err != nil || nerr != nil {
+		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing")
+	}
+	return node, dir
+}
+
+// feedGroup is one model holding the cases of one opset, fed by named
+// graph inputs (case i's names prefixed c<i>_): its outputs' names and
+// their references, in order.
+type feedGroup struct {
+	opset int64
+	m     *mb
+	feeds []ortFeed
+	outs  []string
+	want  []*ir.Tensor
+}
+
+// check compares got (flat or shaped) with want, output by output, within
+// tol relative and absolute.
+func (fg feedGroup) check(t *testing.T, what string, got, want []*ir.Tensor, tol float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s gave %d outputs, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		g := got[i]
+		if g.Len() == want[i].Len() {
+			g.Shape = want[i].Shape
+		}
+		if err := allClose(g, want[i], tol, tol); err != nil {
+			t.Errorf("%s: %s: %v", fg.outs[i], what, err)
+		}
+	}
 }

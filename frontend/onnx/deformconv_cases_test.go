@@ -6,18 +6,13 @@ import (
 	"maps"
 	"math"
 	"math/rand"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/pare-ml/pare/backend/gosrc"
-	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
-	"github.com/pare-ml/pare/tests/ortpath"
 )
 
 // DeformConv (convert_deform.go) with X, the offsets, the mask and (when
@@ -342,20 +337,14 @@ func TestDeformConvOps(t *testing.T) {
 
 // deformGroup is one model of all the cases of one opset: case i has the
 // names prefixed c<i>_.
-type deformGroup struct {
-	opset int64
-	m     *mb
-	feeds []ortFeed
-	outs  []string
-	want  []*ir.Tensor
-}
+type deformGroup = feedGroup
 
 func deformGroups() []deformGroup {
 	by := map[int64]*deformGroup{}
 	for _, tc := range deformCases() {
 		g := by[tc.opset]
 		if g == nil {
-			g = &deformGroup{opset: tc.opset, m: newModel(tc.opset)}
+			g = &feedGroup{opset: tc.opset, m: newModel(tc.opset)}
 			by[tc.opset] = g
 		}
 		p := fmt.Sprintf("c%d_", len(g.outs))
@@ -371,34 +360,11 @@ func deformGroups() []deformGroup {
 	return out
 }
 
-func (dg deformGroup) check(t *testing.T, what string, got, want []*ir.Tensor, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s gave %d outputs, want %d", what, len(got), len(want))
-	}
-	for i := range want {
-		g := got[i]
-		if g.Len() == want[i].Len() {
-			g.Shape = want[i].Shape
-		}
-		if err := allClose(g, want[i], tol, tol); err != nil {
-			t.Errorf("%s: %s: %v", dg.outs[i], what, err)
-		}
-	}
-}
-
 // TestDeformConvORT runs the cases in ONNX Runtime (one model per opset;
 // 1.30's CPU provider implements DeformConv-19 and -22) and compares its
 // outputs with the references and rt's.
 func TestDeformConvORT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ONNX Runtime; skipped in -short")
-	}
-	dir, err := filepath.Abs(ortpath.Dir(filepath.Join("..", "..")))
-	node, nerr := exec.LookPath("node")
-	if ortpath.Dir(filepath.Join("..", "..")) == "" || err != nil || nerr != nil {
-		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing")
-	}
+	node, dir := ortOrSkip(t)
 	for _, dg := range deformGroups() {
 		t.Run(fmt.Sprintf("opset%d", dg.opset), func(t *testing.T) {
 			g := dg.m.mustLoad(t, Options{})
@@ -424,42 +390,9 @@ func TestDeformConvCompiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(fmt.Sprintf("opset%d/go", dg.opset), func(t *testing.T) {
-			if testing.Short() {
-				t.Skip("builds Go executables; skipped in -short")
-			}
-			x, err := gosrc.Build(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dg.check(t, "the Go backend against rt", got, want, 10*deformTol)
-			dg.check(t, "the Go backend against the reference", got, dg.want, 10*deformTol)
-		})
-		t.Run(fmt.Sprintf("opset%d/llvm", dg.opset), func(t *testing.T) {
-			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-				}
-			}
-			tgt, err := llvm.HostTarget()
-			if err != nil {
-				t.Skip(err)
-			}
-			x, err := llvm.Build(g, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dg.check(t, "the LLVM backend against rt", got, want, 10*deformTol)
-			dg.check(t, "the LLVM backend against the reference", got, dg.want, 10*deformTol)
+		runBackends(t, fmt.Sprintf("opset%d", dg.opset), g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+			dg.check(t, backend+" against rt", got, want, 10*deformTol)
+			dg.check(t, backend+" against the reference", got, dg.want, 10*deformTol)
 		})
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
-	"github.com/pare-ml/pare/tests/ortpath"
 )
 
 // ONNX Runtime's dynamic quantization (convert_dynquant.go): DynamicQuantizeLinear
@@ -314,14 +312,7 @@ func dqGroup() (m *mb, feeds []ortFeed, outs []string, want []*ir.Tensor) {
 // TestDynQuantORT runs the cases in ONNX Runtime and compares its outputs
 // with the references and rt's.
 func TestDynQuantORT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ONNX Runtime; skipped in -short")
-	}
-	dir, err := filepath.Abs(ortpath.Dir(filepath.Join("..", "..")))
-	node, nerr := exec.LookPath("node")
-	if ortpath.Dir(filepath.Join("..", "..")) == "" || err != nil || nerr != nil {
-		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing")
-	}
+	node, dir := ortOrSkip(t)
 	m, feeds, outs, want := dqGroup()
 	g := m.mustLoad(t, Options{})
 	rtOut, err := rt.Run(g, tensorsOf(feeds))

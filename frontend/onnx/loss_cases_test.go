@@ -5,8 +5,6 @@ import (
 	"maps"
 	"math"
 	"math/rand"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
-	"github.com/pare-ml/pare/tests/ortpath"
 )
 
 // NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss (convert_loss.go)
@@ -312,12 +309,8 @@ func TestLossOps(t *testing.T) {
 // lossGroup is one model of all the cases of one opset: case i has the
 // names prefixed c<i>_.
 type lossGroup struct {
-	opset int64
-	m     *mb
+	feedGroup
 	cases []lossCase
-	feeds []ortFeed
-	outs  []string
-	want  []*ir.Tensor // the references, in outs' order
 }
 
 func lossGroups() []lossGroup {
@@ -325,7 +318,7 @@ func lossGroups() []lossGroup {
 	for _, tc := range lossCases() {
 		g := by[tc.opset]
 		if g == nil {
-			g = &lossGroup{opset: tc.opset, m: newModel(tc.opset)}
+			g = &lossGroup{feedGroup: feedGroup{opset: tc.opset, m: newModel(tc.opset)}}
 			by[tc.opset] = g
 		}
 		p := fmt.Sprintf("c%d_", len(g.cases))
@@ -345,34 +338,10 @@ func lossGroups() []lossGroup {
 	return out
 }
 
-// check compares got (flat or shaped) with want, output by output.
-func (lg lossGroup) check(t *testing.T, what string, got, want []*ir.Tensor, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s gave %d outputs, want %d", what, len(got), len(want))
-	}
-	for i := range want {
-		g := got[i]
-		if g.Len() == want[i].Len() {
-			g.Shape = want[i].Shape
-		}
-		if err := allClose(g, want[i], tol, tol); err != nil {
-			t.Errorf("%s: %s: %v", lg.outs[i], what, err)
-		}
-	}
-}
-
 // TestLossOpsORT runs the cases in ONNX Runtime (one model per opset) and
 // compares its outputs with the references and rt's.
 func TestLossOpsORT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ONNX Runtime; skipped in -short")
-	}
-	dir, err := filepath.Abs(ortpath.Dir(filepath.Join("..", "..")))
-	node, nerr := exec.LookPath("node")
-	if ortpath.Dir(filepath.Join("..", "..")) == "" || err != nil || nerr != nil {
-		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing")
-	}
+	node, dir := ortOrSkip(t)
 	for _, lg := range lossGroups() {
 		t.Run(fmt.Sprintf("opset%d", lg.opset), func(t *testing.T) {
 			g := lg.m.mustLoad(t, Options{})

@@ -6,8 +6,6 @@ import (
 	"maps"
 	"math"
 	"math/rand"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,7 +13,6 @@ import (
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
-	"github.com/pare-ml/pare/tests/ortpath"
 )
 
 // RoiAlign (convert_roi.go) with the rois and batch indices graph inputs
@@ -278,13 +275,7 @@ func TestRoiAlignOps(t *testing.T) {
 
 // roiGroup is one model of all the cases of one opset: case i has the
 // names prefixed c<i>_.
-type roiGroup struct {
-	opset int64
-	m     *mb
-	feeds []ortFeed
-	outs  []string
-	want  []*ir.Tensor
-}
+type roiGroup = feedGroup
 
 // roiGroups groups the cases by opset; for ONNX Runtime (ort) without
 // the cases of a roi whose adaptive grid is empty (a reversed roi with
@@ -302,7 +293,7 @@ func roiGroups(ort bool) []roiGroup {
 		}
 		g := by[tc.opset]
 		if g == nil {
-			g = &roiGroup{opset: tc.opset, m: newModel(tc.opset)}
+			g = &feedGroup{opset: tc.opset, m: newModel(tc.opset)}
 			by[tc.opset] = g
 		}
 		p := fmt.Sprintf("c%d_", len(g.outs))
@@ -318,33 +309,10 @@ func roiGroups(ort bool) []roiGroup {
 	return out
 }
 
-func (rg roiGroup) check(t *testing.T, what string, got, want []*ir.Tensor, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s gave %d outputs, want %d", what, len(got), len(want))
-	}
-	for i := range want {
-		g := got[i]
-		if g.Len() == want[i].Len() {
-			g.Shape = want[i].Shape
-		}
-		if err := allClose(g, want[i], tol, tol); err != nil {
-			t.Errorf("%s: %s: %v", rg.outs[i], what, err)
-		}
-	}
-}
-
 // TestRoiAlignORT runs the cases in ONNX Runtime (one model per opset) and
 // compares its outputs with the references and rt's.
 func TestRoiAlignORT(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ONNX Runtime; skipped in -short")
-	}
-	dir, err := filepath.Abs(ortpath.Dir(filepath.Join("..", "..")))
-	node, nerr := exec.LookPath("node")
-	if ortpath.Dir(filepath.Join("..", "..")) == "" || err != nil || nerr != nil {
-		t.Skip("ONNX Runtime not found ($PARE_ORT_DIR, .cache/ort, /tmp/ort; make ort) or node missing")
-	}
+	node, dir := ortOrSkip(t)
 	for _, rg := range roiGroups(true) {
 		t.Run(fmt.Sprintf("opset%d", rg.opset), func(t *testing.T) {
 			g := rg.m.mustLoad(t, Options{})
