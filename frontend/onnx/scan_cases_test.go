@@ -355,9 +355,9 @@ func scanCases() []scanCase {
 				s := add(ss[0], p)
 				return []f64t{s, mapF64(xs[0], func(i int, a float64) float64 { return a - xs[1].v[i] }), s}
 			}},
-		{name: "three_states", opset: 16, states: [][]int{{3}, {3}, {}}, xs: [][]int{{5, 3}},
+		{name: "three_states", opset: 16, states: [][]int{{3}, {3}, {1}}, xs: [][]int{{5, 3}},
 			nodes: []*onnxpb.NodeProto{nd("Add", []string{"s0", "x0"}, "o0"), nd("Max", []string{"s1", "x0"}, "o1"),
-				nd("ReduceSum", []string{"x0"}, "r", aInt("keepdims", 0)), nd("Add", []string{"s2", "r"}, "o2"), nd("Mul", []string{"o0", "o1"}, "o3")},
+				nd("ReduceSum", []string{"x0"}, "r"), nd("Add", []string{"s2", "r"}, "o2"), nd("Mul", []string{"o0", "o1"}, "o3")},
 			ref: func(_, ss, xs []f64t) []f64t {
 				s0 := add(ss[0], xs[0])
 				s1 := mapF64(ss[1], func(i int, a float64) float64 { return math.Max(a, xs[0].v[i]) })
