@@ -112,6 +112,14 @@ func convScan(c *nodeCtx) error {
 	return nil
 }
 
+// scanConsts: opset 8's sequence_lens (input 0) must be known at import.
+func scanConsts(opset int) []int {
+	if opset < 9 {
+		return []int{0}
+	}
+	return nil
+}
+
 // scanAttr reads a per-input or per-output list attribute of n entries
 // (all 0 when absent); dirs are 0 or 1.
 func (c *nodeCtx) scanAttr(name string, n int, dirs bool) ([]int, error) {
