@@ -37,11 +37,10 @@ func convLoop(c *nodeCtx) error {
 			return c.unsupported("a Loop whose initial condition is false runs no iteration: not supported")
 		}
 	}
-	a := c.attr("body")
-	if a == nil || !c.kindOK(a, onnxpb.AttributeProto_GRAPH) || a.GetG() == nil {
-		return c.errf("the body attribute is missing")
+	body, err := c.bodyAttr()
+	if err != nil {
+		return err
 	}
-	body := a.GetG()
 	leave, err := c.enterSubgraph()
 	if err != nil {
 		return err
@@ -70,56 +69,16 @@ func convLoop(c *nodeCtx) error {
 	if len(c.n.GetOutput()) > len(carried)+nScan {
 		return c.errf("%d outputs for %d loop-carried values and %d scan outputs", len(c.n.GetOutput()), len(carried), nScan)
 	}
-	// The names the body defines, cleared between iterations.
-	var local []string
-	for _, in := range body.GetInput() {
-		local = append(local, in.GetName())
+	in, restore, err := c.inlineBody(body)
+	if err != nil {
+		return err
 	}
-	for _, n := range body.GetNode() {
-		local = append(local, n.GetOutput()...)
-	}
-	inits := map[string]*ir.Value{}
-	for _, tp := range body.GetInitializer() {
-		tp, err := loadExternal(im.dir, tp)
-		if err != nil {
-			return c.errf("body: %v", err)
-		}
-		t, err := DecodeTensor(tp)
-		if err != nil {
-			return c.errf("body: %v", err)
-		}
-		inits[tp.GetName()] = im.g.AddConst(tp.GetName(), t, nil)
-		local = append(local, tp.GetName())
-	}
-	// Body names that shadow outer ones hide them until the loop is done.
-	shadowed := map[string]*ir.Value{}
-	shadowedSeq := map[string]*seqVal{}
-	for _, name := range local {
-		if v := im.vals[name]; name != "" && v != nil {
-			shadowed[name] = v
-			delete(im.vals, name)
-		}
-		if sq := im.seqs[name]; name != "" && sq != nil {
-			shadowedSeq[name] = sq
-			delete(im.seqs, name)
-		}
-	}
-	defer func() {
-		for name, v := range shadowed {
-			im.vals[name] = v
-		}
-		for name, sq := range shadowedSeq {
-			im.seqs[name] = sq
-		}
-	}()
-	if im.converted+int(m)*len(body.GetNode()) > maxImportedNodes {
-		return c.unsupported("unrolling %d iterations of %d nodes takes the model past %d nodes at import", m, len(body.GetNode()), maxImportedNodes)
+	defer restore()
+	if err := c.unrollBudget(int(m), body); err != nil {
+		return err
 	}
 	scans := make([][]*ir.Value, nScan)
 	for it := int64(0); it < m; it++ {
-		for name, v := range inits {
-			im.vals[name] = v
-		}
 		im.vals[body.GetInput()[0].GetName()] = c.scalar(c.tmpName("iter"), ir.I64, float64(it))
 		cond := ir.NewTensor(ir.Bool, []int{})
 		cond.SetInt(0, 1)
@@ -131,13 +90,8 @@ func convLoop(c *nodeCtx) error {
 			}
 			im.vals[body.GetInput()[2+j].GetName()] = v
 		}
-		for i, n := range body.GetNode() {
-			if _, reason := lookupConverter(n, im.opset); reason != "" {
-				return &UnsupportedError{Node: c.name + "/body/" + nodeName(n, i), Op: n.GetOpType(), Reason: reason}
-			}
-			if err := im.convert(i, n); err != nil {
-				return err
-			}
+		if err := in.run(); err != nil {
+			return err
 		}
 		outs := make([]*ir.Value, nOut)
 		for i, o := range body.GetOutput() {
@@ -163,10 +117,7 @@ func convLoop(c *nodeCtx) error {
 		for s := range scans {
 			scans[s] = append(scans[s], outs[1+len(carried)+s])
 		}
-		for _, name := range local {
-			delete(im.vals, name)
-			delete(im.seqs, name)
-		}
+		in.clear()
 		if !outs[0].IsConst() || outs[0].Const.Len() != 1 {
 			return c.unsupported("the body's condition must fold to a constant (pare unrolls loops at import)")
 		}
@@ -186,18 +137,128 @@ func convLoop(c *nodeCtx) error {
 			continue
 		}
 		b := c.build()
-		parts := make([]*ir.Value, len(vs))
-		for i, v := range vs {
-			parts[i] = b.reshape("step", v, append([]int{1}, v.Type.Shape...))
-		}
-		y := parts[0]
-		if len(parts) > 1 {
-			y = b.op("concat", "scan", ir.Attrs{"axis": ir.Int(0)}, parts...)
-		}
+		y := b.stack("scan", vs, 0)
 		if b.err != nil {
 			return b.err
 		}
 		c.set(len(carried)+s, y)
 	}
 	return nil
+}
+
+// bodyAttr is the node's body graph attribute.
+func (c *nodeCtx) bodyAttr() (*onnxpb.GraphProto, error) {
+	a := c.attr("body")
+	if a == nil || !c.kindOK(a, onnxpb.AttributeProto_GRAPH) || a.GetG() == nil {
+		return nil, c.errf("the body attribute is missing")
+	}
+	return a.GetG(), nil
+}
+
+// unrollBudget checks that n copies of body keep the import within
+// maxImportedNodes.
+func (c *nodeCtx) unrollBudget(n int, body *onnxpb.GraphProto) error {
+	if c.im.converted+n*len(body.GetNode()) > maxImportedNodes {
+		return c.unsupported("unrolling %d iterations of %d nodes takes the model past %d nodes at import", n, len(body.GetNode()), maxImportedNodes)
+	}
+	return nil
+}
+
+// inlined is a subgraph body (a Loop's or a Scan's) imported into the
+// enclosing graph once per iteration: the caller binds the body's inputs
+// in im.vals (or im.seqs), calls run, reads the body's outputs, then
+// clear.
+type inlined struct {
+	c     *nodeCtx
+	body  *onnxpb.GraphProto
+	local []string // the names the body defines, cleared between iterations
+	inits map[string]*ir.Value
+}
+
+// inlineBody prepares body for inlining: its initializers become
+// constants and the outer names it shadows are hidden; restore puts them
+// back once the unrolling is done.
+func (c *nodeCtx) inlineBody(body *onnxpb.GraphProto) (*inlined, func(), error) {
+	im := c.im
+	in := &inlined{c: c, body: body, inits: map[string]*ir.Value{}}
+	for _, v := range body.GetInput() {
+		in.local = append(in.local, v.GetName())
+	}
+	for _, n := range body.GetNode() {
+		in.local = append(in.local, n.GetOutput()...)
+	}
+	for _, tp := range body.GetInitializer() {
+		tp, err := loadExternal(im.dir, tp)
+		if err != nil {
+			return nil, nil, c.errf("body: %v", err)
+		}
+		t, err := DecodeTensor(tp)
+		if err != nil {
+			return nil, nil, c.errf("body: %v", err)
+		}
+		in.inits[tp.GetName()] = im.g.AddConst(tp.GetName(), t, nil)
+		in.local = append(in.local, tp.GetName())
+	}
+	shadowed := map[string]*ir.Value{}
+	shadowedSeq := map[string]*seqVal{}
+	for _, name := range in.local {
+		if v := im.vals[name]; name != "" && v != nil {
+			shadowed[name] = v
+			delete(im.vals, name)
+		}
+		if sq := im.seqs[name]; name != "" && sq != nil {
+			shadowedSeq[name] = sq
+			delete(im.seqs, name)
+		}
+	}
+	restore := func() {
+		for name, v := range shadowed {
+			im.vals[name] = v
+		}
+		for name, sq := range shadowedSeq {
+			im.seqs[name] = sq
+		}
+	}
+	return in, restore, nil
+}
+
+// run imports one copy of the body's nodes.
+func (in *inlined) run() error {
+	im, c := in.c.im, in.c
+	for name, v := range in.inits {
+		im.vals[name] = v
+	}
+	for i, n := range in.body.GetNode() {
+		if _, reason := lookupConverter(n, im.opset); reason != "" {
+			return &UnsupportedError{Node: c.name + "/body/" + nodeName(n, i), Op: n.GetOpType(), Reason: reason}
+		}
+		if err := im.convert(i, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clear forgets the names one iteration defined.
+func (in *inlined) clear() {
+	for _, name := range in.local {
+		delete(in.c.im.vals, name)
+		delete(in.c.im.seqs, name)
+	}
+}
+
+// stack stacks vs (of one shape) along a new axis.
+func (b *builder) stack(name string, vs []*ir.Value, axis int) *ir.Value {
+	if b.err != nil {
+		return nil
+	}
+	parts := make([]*ir.Value, len(vs))
+	for i, v := range vs {
+		sh := append(append(append([]int{}, v.Type.Shape[:axis]...), 1), v.Type.Shape[axis:]...)
+		parts[i] = b.reshape("step", v, sh)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return b.op("concat", name, ir.Attrs{"axis": ir.Int(axis)}, parts...)
 }

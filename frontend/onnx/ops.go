@@ -218,6 +218,7 @@ func init() {
 		"SpaceToDepth":    {fn: convSpaceToDepth, notes: "→ reshape, transpose, reshape"},
 		"Identity":        {fn: convIdentity, notes: "removed: the output is the input (a sequence too)"},
 		"Loop":            {fn: convLoop, consts: []int{0, 1}, notes: "unrolled when M and the condition fold to constants (at most 4096 iterations); scan outputs stacked along axis 0; a loop-carried value may be a sequence (a list built in the loop)"},
+		"Scan":            {fn: convScan, since: 8, constsAt: scanConsts, notes: "unrolled over the scan inputs' static length (at most 4096 iterations; opset 8: batch × length); scan_input_axes/directions and scan_output_axes/directions; opset 8's sequence_lens only as a constant equal to the full length; state variables and scan inputs must be tensors"},
 		"If":              {fn: convIf, consts: []int{0}, notes: "the branch a condition folded at import selects is inlined; a runtime condition is unsupported"},
 		"Dropout":         {fn: convDropout, consts: []int{2}, notes: "removed (inference): the output is the input, the mask all true"},
 		"Constant":        {fn: convConstant, notes: "→ const; value, value_float(s), value_int(s)"},
