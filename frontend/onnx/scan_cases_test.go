@@ -12,8 +12,6 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/pare-ml/pare/backend/gosrc"
-	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
@@ -500,40 +498,8 @@ func TestScanCompiled(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkScan(t, "rt against the reference", want, gr.want)
-		t.Run(fmt.Sprintf("opset%d/go", opset), func(t *testing.T) {
-			if testing.Short() {
-				t.Skip("builds Go executables; skipped in -short")
-			}
-			x, err := gosrc.Build(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := x.Run(gr.xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkScan(t, "the Go backend against the reference", got, gr.want)
-		})
-		t.Run(fmt.Sprintf("opset%d/llvm", opset), func(t *testing.T) {
-			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-				}
-			}
-			tgt, err := llvm.HostTarget()
-			if err != nil {
-				t.Skip(err)
-			}
-			x, err := llvm.Build(g, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			got, err := x.Run(gr.xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkScan(t, "the LLVM backend against the reference", got, gr.want)
+		runBackends(t, fmt.Sprintf("opset%d", opset), g, gr.xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+			checkScan(t, backend+" against the reference", got, gr.want)
 		})
 	}
 }
