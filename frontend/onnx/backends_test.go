@@ -1,6 +1,7 @@
 package onnx
 
 import (
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/pare-ml/pare/backend/gosrc"
 	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/rt"
 	"github.com/pare-ml/pare/tests/ortpath"
 )
 
@@ -98,4 +100,34 @@ func (fg feedGroup) check(t *testing.T, what string, got, want []*ir.Tensor, tol
 			t.Errorf("%s: %s: %v", fg.outs[i], what, err)
 		}
 	}
+}
+
+// checkORT runs fg's model in ONNX Runtime (node, dir: ortOrSkip) and
+// compares its outputs with the references and with rt's.
+func (fg feedGroup) checkORT(t *testing.T, node, dir string, tol float64) {
+	t.Helper()
+	g := fg.m.mustLoad(t, Options{})
+	want, err := rt.Run(g, tensorsOf(fg.feeds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := runORTModel(t, node, dir, fg.m.bytes(t), fg.feeds, fg.outs, want)
+	fg.check(t, "ONNX Runtime against the reference", got, fg.want, tol)
+	fg.check(t, "ONNX Runtime against rt", got, want, tol)
+}
+
+// checkCompiled builds fg's model with the Go backend (outside -short) and
+// the LLVM backend and compares their outputs with rt's and the references.
+func (fg feedGroup) checkCompiled(t *testing.T, tol float64) {
+	t.Helper()
+	g := fg.m.mustLoad(t, Options{})
+	xs := tensorsOf(fg.feeds)
+	want, err := rt.Run(g, xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runBackends(t, fmt.Sprintf("opset%d", fg.opset), g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+		fg.check(t, backend+" against rt", got, want, tol)
+		fg.check(t, backend+" against the reference", got, fg.want, tol)
+	})
 }

@@ -367,14 +367,7 @@ func TestDeformConvORT(t *testing.T) {
 	node, dir := ortOrSkip(t)
 	for _, dg := range deformGroups() {
 		t.Run(fmt.Sprintf("opset%d", dg.opset), func(t *testing.T) {
-			g := dg.m.mustLoad(t, Options{})
-			want, err := rt.Run(g, tensorsOf(dg.feeds))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := runORTModel(t, node, dir, dg.m.bytes(t), dg.feeds, dg.outs, want)
-			dg.check(t, "ONNX Runtime against the reference", got, dg.want, 10*deformTol)
-			dg.check(t, "ONNX Runtime against rt", got, want, 10*deformTol)
+			dg.checkORT(t, node, dir, 10*deformTol)
 		})
 	}
 }
@@ -384,16 +377,7 @@ func TestDeformConvORT(t *testing.T) {
 // and the references. -short runs the LLVM backend only.
 func TestDeformConvCompiled(t *testing.T) {
 	for _, dg := range deformGroups() {
-		g := dg.m.mustLoad(t, Options{})
-		xs := tensorsOf(dg.feeds)
-		want, err := rt.Run(g, xs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runBackends(t, fmt.Sprintf("opset%d", dg.opset), g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
-			dg.check(t, backend+" against rt", got, want, 10*deformTol)
-			dg.check(t, backend+" against the reference", got, dg.want, 10*deformTol)
-		})
+		dg.checkCompiled(t, 10*deformTol)
 	}
 }
 

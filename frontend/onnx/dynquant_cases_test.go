@@ -4,12 +4,9 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"os/exec"
 	"strings"
 	"testing"
 
-	"github.com/pare-ml/pare/backend/gosrc"
-	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
@@ -335,42 +332,9 @@ func TestDynQuantCompiled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("go", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("builds Go executables; skipped in -short")
-		}
-		x, err := gosrc.Build(g)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := x.Run(xs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dqCheck(t, "the Go backend against rt", outs, got, rtOut, 0)
-		dqCheck(t, "the Go backend against the reference", outs, got, want, dqTol)
-	})
-	t.Run("llvm", func(t *testing.T) {
-		for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-			if _, err := exec.LookPath(tool); err != nil {
-				t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-			}
-		}
-		tgt, err := llvm.HostTarget()
-		if err != nil {
-			t.Skip(err)
-		}
-		x, err := llvm.Build(g, tgt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer x.Close()
-		got, err := x.Run(xs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dqCheck(t, "the LLVM backend against rt", outs, got, rtOut, 0)
-		dqCheck(t, "the LLVM backend against the reference", outs, got, want, dqTol)
+	runBackends(t, "dq", g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+		dqCheck(t, backend+" against rt", outs, got, rtOut, 0)
+		dqCheck(t, backend+" against the reference", outs, got, want, dqTol)
 	})
 }
 

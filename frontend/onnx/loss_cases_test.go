@@ -344,14 +344,7 @@ func TestLossOpsORT(t *testing.T) {
 	node, dir := ortOrSkip(t)
 	for _, lg := range lossGroups() {
 		t.Run(fmt.Sprintf("opset%d", lg.opset), func(t *testing.T) {
-			g := lg.m.mustLoad(t, Options{})
-			want, err := rt.Run(g, tensorsOf(lg.feeds))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := runORTModel(t, node, dir, lg.m.bytes(t), lg.feeds, lg.outs, want)
-			lg.check(t, "ONNX Runtime against the reference", got, lg.want, 10*lossTol)
-			lg.check(t, "ONNX Runtime against rt", got, want, 10*lossTol)
+			lg.checkORT(t, node, dir, 10*lossTol)
 		})
 	}
 }
@@ -362,16 +355,7 @@ func TestLossOpsORT(t *testing.T) {
 // tripping the gathers' range checks). -short runs the LLVM backend only.
 func TestLossOpsCompiled(t *testing.T) {
 	for _, lg := range lossGroups() {
-		g := lg.m.mustLoad(t, Options{})
-		xs := tensorsOf(lg.feeds)
-		want, err := rt.Run(g, xs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runBackends(t, fmt.Sprintf("opset%d", lg.opset), g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
-			lg.check(t, backend+" against rt", got, want, 10*lossTol)
-			lg.check(t, backend+" against the reference", got, lg.want, 10*lossTol)
-		})
+		lg.checkCompiled(t, 10*lossTol)
 	}
 }
 

@@ -315,14 +315,7 @@ func TestRoiAlignORT(t *testing.T) {
 	node, dir := ortOrSkip(t)
 	for _, rg := range roiGroups(true) {
 		t.Run(fmt.Sprintf("opset%d", rg.opset), func(t *testing.T) {
-			g := rg.m.mustLoad(t, Options{})
-			want, err := rt.Run(g, tensorsOf(rg.feeds))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := runORTModel(t, node, dir, rg.m.bytes(t), rg.feeds, rg.outs, want)
-			rg.check(t, "ONNX Runtime against the reference", got, rg.want, 10*roiTol)
-			rg.check(t, "ONNX Runtime against rt", got, want, 10*roiTol)
+			rg.checkORT(t, node, dir, 10*roiTol)
 		})
 	}
 }
@@ -332,16 +325,7 @@ func TestRoiAlignORT(t *testing.T) {
 // references. -short runs the LLVM backend only.
 func TestRoiAlignCompiled(t *testing.T) {
 	for _, rg := range roiGroups(false) {
-		g := rg.m.mustLoad(t, Options{})
-		xs := tensorsOf(rg.feeds)
-		want, err := rt.Run(g, xs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		runBackends(t, fmt.Sprintf("opset%d", rg.opset), g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
-			rg.check(t, backend+" against rt", got, want, 10*roiTol)
-			rg.check(t, backend+" against the reference", got, rg.want, 10*roiTol)
-		})
+		rg.checkCompiled(t, 10*roiTol)
 	}
 }
 
