@@ -2,8 +2,10 @@ package onnx
 
 import (
 	"fmt"
+	"maps"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/pare-ml/pare/backend/gosrc"
@@ -130,4 +132,27 @@ func (fg feedGroup) checkCompiled(t *testing.T, tol float64) {
 		fg.check(t, backend+" against rt", got, want, tol)
 		fg.check(t, backend+" against the reference", got, fg.want, tol)
 	})
+}
+
+// feedGroups puts cases into one feedGroup per opset (opsetOf), in opset
+// order; add adds a case to its group's model with its names prefixed p
+// (unique in the group) and appends its feeds, outputs and references.
+func feedGroups[C any](cases []C, opsetOf func(C) int64, add func(g *feedGroup, tc C, p string)) []feedGroup {
+	by := map[int64]*feedGroup{}
+	n := 0
+	for _, tc := range cases {
+		o := opsetOf(tc)
+		g := by[o]
+		if g == nil {
+			g = &feedGroup{opset: o, m: newModel(o)}
+			by[o] = g
+		}
+		add(g, tc, fmt.Sprintf("c%d_", n))
+		n++
+	}
+	var out []feedGroup
+	for _, k := range slices.Sorted(maps.Keys(by)) {
+		out = append(out, *by[k])
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package onnx
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"math/rand"
 	"slices"
@@ -335,29 +334,14 @@ func TestDeformConvOps(t *testing.T) {
 	}
 }
 
-// deformGroup is one model of all the cases of one opset: case i has the
-// names prefixed c<i>_.
-type deformGroup = feedGroup
-
-func deformGroups() []deformGroup {
-	by := map[int64]*deformGroup{}
-	for _, tc := range deformCases() {
-		g := by[tc.opset]
-		if g == nil {
-			g = &feedGroup{opset: tc.opset, m: newModel(tc.opset)}
-			by[tc.opset] = g
-		}
-		p := fmt.Sprintf("c%d_", len(g.outs))
+// deformGroups: one model per opset of all the DeformConv cases of that opset.
+func deformGroups() []feedGroup {
+	return feedGroups(deformCases(), func(tc deformCase) int64 { return tc.opset }, func(g *feedGroup, tc deformCase, p string) {
 		tc.addTo(g.m, p)
 		g.feeds = append(g.feeds, tc.feeds(p)...)
 		g.outs = append(g.outs, p+"y")
 		g.want = append(g.want, tc.ref())
-	}
-	var out []deformGroup
-	for _, k := range slices.Sorted(maps.Keys(by)) {
-		out = append(out, *by[k])
-	}
-	return out
+	})
 }
 
 // TestDeformConvORT runs the cases in ONNX Runtime (one model per opset;

@@ -2,7 +2,6 @@ package onnx
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"math/rand"
 	"slices"
@@ -306,36 +305,17 @@ func TestLossOps(t *testing.T) {
 	}
 }
 
-// lossGroup is one model of all the cases of one opset: case i has the
-// names prefixed c<i>_.
-type lossGroup struct {
-	feedGroup
-	cases []lossCase
-}
-
-func lossGroups() []lossGroup {
-	by := map[int64]*lossGroup{}
-	for _, tc := range lossCases() {
-		g := by[tc.opset]
-		if g == nil {
-			g = &lossGroup{feedGroup: feedGroup{opset: tc.opset, m: newModel(tc.opset)}}
-			by[tc.opset] = g
-		}
-		p := fmt.Sprintf("c%d_", len(g.cases))
+// lossGroups: one model per opset of all the loss cases of that opset.
+func lossGroups() []feedGroup {
+	return feedGroups(lossCases(), func(tc lossCase) int64 { return tc.opset }, func(g *feedGroup, tc lossCase, p string) {
 		tc.addTo(g.m, p)
-		g.cases = append(g.cases, tc)
 		g.feeds = append(g.feeds, tc.feeds(p)...)
 		g.outs = append(g.outs, p+"y")
 		if tc.logProb {
 			g.outs = append(g.outs, p+"lp")
 		}
 		g.want = append(g.want, tc.ref()...)
-	}
-	var out []lossGroup
-	for _, k := range slices.Sorted(maps.Keys(by)) {
-		out = append(out, *by[k])
-	}
-	return out
+	})
 }
 
 // TestLossOpsORT runs the cases in ONNX Runtime (one model per opset) and

@@ -3,7 +3,6 @@ package onnx
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"math"
 	"math/rand"
 	"slices"
@@ -273,17 +272,13 @@ func TestRoiAlignOps(t *testing.T) {
 	}
 }
 
-// roiGroup is one model of all the cases of one opset: case i has the
-// names prefixed c<i>_.
-type roiGroup = feedGroup
-
 // roiGroups groups the cases by opset; for ONNX Runtime (ort) without
 // the cases of a roi whose adaptive grid is empty (a reversed roi with
 // half_pixel and sampling_ratio 0: ceil of a negative size), on which
 // ONNX Runtime 1.30 fails with an integer overflow (the reference gives
 // 0, as pare does), and with opset 22 models built at opset 21.
-func roiGroups(ort bool) []roiGroup {
-	by := map[int64]*roiGroup{}
+func roiGroups(ort bool) []feedGroup {
+	var cases []roiCase
 	for _, tc := range roiCases() {
 		if ort && tc.sr <= 0 && tc.halfPixel() {
 			continue
@@ -291,22 +286,14 @@ func roiGroups(ort bool) []roiGroup {
 		if ort && tc.opset == 22 {
 			tc.opset = 21 // ONNX Runtime 1.30's CPU kernel is RoiAlign-16 (22 adds types only)
 		}
-		g := by[tc.opset]
-		if g == nil {
-			g = &feedGroup{opset: tc.opset, m: newModel(tc.opset)}
-			by[tc.opset] = g
-		}
-		p := fmt.Sprintf("c%d_", len(g.outs))
+		cases = append(cases, tc)
+	}
+	return feedGroups(cases, func(tc roiCase) int64 { return tc.opset }, func(g *feedGroup, tc roiCase, p string) {
 		tc.addTo(g.m, p)
 		g.feeds = append(g.feeds, tc.feeds(p)...)
 		g.outs = append(g.outs, p+"y")
 		g.want = append(g.want, tc.ref())
-	}
-	var out []roiGroup
-	for _, k := range slices.Sorted(maps.Keys(by)) {
-		out = append(out, *by[k])
-	}
-	return out
+	})
 }
 
 // TestRoiAlignORT runs the cases in ONNX Runtime (one model per opset) and
