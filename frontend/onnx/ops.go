@@ -191,8 +191,9 @@ func init() {
 		"Col2Im":     {fn: convCol2Im, since: 18, consts: []int{1, 2}, notes: "→ reshape to [N, C, Πblock·L], concat a 0, per layer of contributions to an image position a gather at constant indices, add, reshape; N-D; dilations, pads, strides; image_shape and block_shape must be constant"},
 
 		// Determinants (convert_det.go) and unpooling (convert_unpool.go).
-		"Det":       {fn: convDet, since: 11, notes: "a constant input folds; a computed one → slices of the elements, mul and sub for M ≤ 3 (larger computed matrices unsupported)"},
-		"MaxUnpool": {fn: convMaxUnpool, since: 9, consts: []int{2}, notes: "constant indices → as ScatterElements into zeros; computed indices (from a MaxPool of the same kernel, strides and pads) → per layer of the pooled elements whose window covers an output element, gathers of X and I at constant indices, equal to the element's flat index, where; output_shape must be constant"},
+		"Det":             {fn: convDet, since: 11, notes: "a constant input folds; a computed one → slices of the elements, mul and sub for M ≤ 3 (larger computed matrices unsupported)"},
+		"TfIdfVectorizer": {fn: convTfIdfVectorizer, since: 9, notes: "int32/int64 X with pool_int64s → per gram length and skip, slices of X equal against the constant pool tokens, and, cast, reduce_sum, a matmul by a constant 0/1 [K, D] placement matrix by ngram_indexes, summed; IDF → where(count > 0, weights), TFIDF → mul by weights (indexed by output column, as ONNX Runtime); pool_strings and string X unsupported"},
+		"MaxUnpool":       {fn: convMaxUnpool, since: 9, consts: []int{2}, notes: "constant indices → as ScatterElements into zeros; computed indices (from a MaxPool of the same kernel, strides and pads) → per layer of the pooled elements whose window covers an output element, gathers of X and I at constant indices, equal to the element's flat index, where; output_shape must be constant"},
 
 		// Integer bit operations, folded (convert_bits.go).
 		"BitShift":   {fn: convBitShift, since: 11, foldOnly: true, consts: []int{0, 1}, notes: "folded: all inputs must be constant (the IR has no bit operations); UINT8"},
