@@ -15,9 +15,10 @@ import (
 // pool's K n-grams' j-th tokens (a constant [K, 1]), anded, cast to f32 and
 // summed over the positions: counts [..., K]. A matmul by a constant 0/1
 // [K, D] matrix places them at their ngram_indexes columns (duplicate
-// columns add), summed over n and s. TF is the result, IDF weights[col]
-// where it is > 0, TFIDF it times weights[col] (weights indexed by output
-// column, as ONNX Runtime does; default 1).
+// columns add), summed over n and s. TF is the result, IDF weights[k]
+// where it is > 0, TFIDF it times weights[k], for the pool n-gram k whose
+// ngram_indexes entry is the column (default 1; with duplicate entries the
+// last n-gram's weight).
 func convTfIdfVectorizer(c *nodeCtx) error {
 	x, err := c.need(0)
 	if err != nil {
@@ -80,8 +81,8 @@ func convTfIdfVectorizer(c *nodeCtx) error {
 		return c.errf("max(ngram_indexes)+1 = %d output columns is too large", d)
 	}
 	w := c.floats("weights")
-	if len(w) > 0 && len(w) < d {
-		return c.errf("weights has %d entries for %d output columns", len(w), d)
+	if len(w) > 0 && len(w) != total {
+		return c.errf("weights has %d entries for the %d pool n-grams", len(w), total)
 	}
 	lead := shape[:len(shape)-1]
 	cLen := shape[len(shape)-1]
@@ -157,8 +158,10 @@ func convTfIdfVectorizer(c *nodeCtx) error {
 	wt := ir.NewTensor(ir.F32, []int{d})
 	for i := range wt.F32 {
 		wt.F32[i] = 1
+	}
+	for k, col := range idxs { // pool n-gram k's weight at its column
 		if len(w) > 0 {
-			wt.F32[i] = w[i]
+			wt.F32[col] = w[k]
 		}
 	}
 	wv := c.constant(c.tmpName("weights"), wt, nil)

@@ -192,7 +192,7 @@ func init() {
 
 		// Determinants (convert_det.go) and unpooling (convert_unpool.go).
 		"Det":             {fn: convDet, since: 11, notes: "a constant input folds; a computed one → slices of the elements, mul and sub for M ≤ 3 (larger computed matrices unsupported)"},
-		"TfIdfVectorizer": {fn: convTfIdfVectorizer, since: 9, notes: "int32/int64 X with pool_int64s → per gram length and skip, slices of X equal against the constant pool tokens, and, cast, reduce_sum, a matmul by a constant 0/1 [K, D] placement matrix by ngram_indexes, summed; IDF → where(count > 0, weights), TFIDF → mul by weights (indexed by output column, as ONNX Runtime); pool_strings and string X unsupported"},
+		"TfIdfVectorizer": {fn: convTfIdfVectorizer, since: 9, notes: "int32/int64 X with pool_int64s → per gram length and skip, slices of X equal against the constant pool tokens, and, cast, reduce_sum, a matmul by a constant 0/1 [K, D] placement matrix by ngram_indexes, summed; IDF → where(count > 0, weights), TFIDF → mul by weights (weights[k] at pool n-gram k's column); pool_strings and string X unsupported"},
 		"MaxUnpool":       {fn: convMaxUnpool, since: 9, consts: []int{2}, notes: "constant indices → as ScatterElements into zeros; computed indices (from a MaxPool of the same kernel, strides and pads) → per layer of the pooled elements whose window covers an output element, gathers of X and I at constant indices, equal to the element's flat index, where; output_shape must be constant"},
 
 		// Integer bit operations, folded (convert_bits.go).

@@ -128,8 +128,9 @@ func (tc tfidfCase) addTo(m *mb, p string) *mb {
 // each row, for each n in [min, max] and skip s in [0, max_skip_count]
 // (s = 0 only for n = 1), every start i with i + (n−1)(s+1) < C gives the
 // n-gram x[i], x[i+s+1], ...; each equal pool n-gram k adds 1 to column
-// ngram_indexes[k]. TF is that count f, IDF weights[col] where f > 0,
-// TFIDF f·weights[col] (weights 1 when absent).
+// ngram_indexes[k]. TF is that count f, IDF weights[k] where f > 0,
+// TFIDF f·weights[k], k the pool n-gram of the column (weights 1 when
+// absent; ONNX Runtime agrees: weights follow the pool, not the columns).
 func (tc tfidfCase) ref() *ir.Tensor {
 	x := tc.data()
 	c := tc.x[len(tc.x)-1]
@@ -169,11 +170,15 @@ func (tc tfidfCase) ref() *ir.Tensor {
 			}
 			k += kn
 		}
-		for o := range d {
-			w := 1.0
+		wcol := make([]float64, d) // pool n-gram k's weight at column ngram_indexes[k]
+		for k, col := range tc.idxs {
+			wcol[col] = 1
 			if tc.w != nil {
-				w = float64(tc.w[o])
+				wcol[col] = float64(tc.w[k])
 			}
+		}
+		for o := range d {
+			w := wcol[o]
 			v := freq[o]
 			switch tc.mode {
 			case "IDF":
