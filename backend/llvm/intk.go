@@ -482,10 +482,14 @@ func (k *kfn) qbinary(s *codegen.Step, in []value.Value, y value.Value) error {
 	return nil
 }
 
-// qbinMayNaN reports whether a "float" qbinary's f can be NaN: only when
-// an operand's products can overflow f32 (inf − inf, 0 · inf). 8-bit
-// operands are within 255 of their zero point.
+// qbinMayNaN reports whether a "float" qbinary's f / SY can be NaN: when
+// an operand's products can overflow f32 (inf − inf, 0 · inf), or SY is 0
+// or not finite (0 / 0, inf / inf). 8-bit operands are within 255 of their
+// zero point.
 func qbinMayNaN(q *codegen.QBinary) bool {
+	if sy := float64(q.SY); sy == 0 || math.IsInf(sy, 0) || math.IsNaN(sy) {
+		return true
+	}
 	a, b := 255*math.Abs(float64(q.SA)), 255*math.Abs(float64(q.SB))
 	bound := a + b
 	if q.Op == "mul" {
