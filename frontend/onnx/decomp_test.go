@@ -16,6 +16,7 @@ import (
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
+	"github.com/pare-ml/pare/tests/backendrun"
 	"github.com/pare-ml/pare/tests/ortpath"
 )
 
@@ -359,7 +360,7 @@ func TestDecompositionsCompiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runBackends(t, fmt.Sprintf("opset%d", cg.opset), g, cg.xs, true, func(t *testing.T, backend string, got []*ir.Tensor) {
+		backendrun.Both(t, fmt.Sprintf("opset%d", cg.opset), g, cg.xs, true, func(t *testing.T, backend string, got []*ir.Tensor) {
 			cg.check(t, backend, got, want, false)
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/pare-ml/pare/codegen"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
+	"github.com/pare-ml/pare/tests/backendrun"
 )
 
 // ONNX Runtime's dynamic quantization (convert_dynquant.go): DynamicQuantizeLinear
@@ -332,7 +333,7 @@ func TestDynQuantCompiled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runBackends(t, "dq", g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+	backendrun.Both(t, "dq", g, xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
 		dqCheck(t, backend+" against rt", outs, got, rtOut, 0)
 		dqCheck(t, backend+" against the reference", outs, got, want, dqTol)
 	})

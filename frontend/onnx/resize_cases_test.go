@@ -8,6 +8,7 @@ import (
 
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
+	"github.com/pare-ml/pare/tests/backendrun"
 )
 
 // Cases of Resize in the separable matrix form (convert_resize.go): cubic
@@ -417,7 +418,7 @@ func TestResizeCompiled(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		runBackends(t, fmt.Sprintf("opset%d", cg.opset), g, cg.xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+		backendrun.Both(t, fmt.Sprintf("opset%d", cg.opset), g, cg.xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
 			cg.check(t, backend, got, want, true)
 		})
 	}

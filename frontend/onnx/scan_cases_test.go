@@ -15,6 +15,7 @@ import (
 	"github.com/pare-ml/pare/frontend/onnx/onnxpb"
 	"github.com/pare-ml/pare/ir"
 	"github.com/pare-ml/pare/rt"
+	"github.com/pare-ml/pare/tests/backendrun"
 	"github.com/pare-ml/pare/tests/ortpath"
 )
 
@@ -498,7 +499,7 @@ func TestScanCompiled(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkScan(t, "rt against the reference", want, gr.want)
-		runBackends(t, fmt.Sprintf("opset%d", opset), g, gr.xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
+		backendrun.Both(t, fmt.Sprintf("opset%d", opset), g, gr.xs, false, func(t *testing.T, backend string, got []*ir.Tensor) {
 			checkScan(t, backend+" against the reference", got, gr.want)
 		})
 	}

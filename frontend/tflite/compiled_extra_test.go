@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"os/exec"
 	"testing"
 
-	"github.com/pare-ml/pare/backend/gosrc"
-	"github.com/pare-ml/pare/backend/llvm"
 	fb "github.com/pare-ml/pare/frontend/tflite/tflitefb"
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/tests/backendrun"
 )
 
 // merge joins one-op models side by side into one model (their inputs
@@ -156,37 +154,8 @@ func TestExtraOpsCompiled(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		t.Run(name+"/go", func(t *testing.T) {
-			x, err := gosrc.Build(g)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameOutputs(t, "the Go backend", got, want)
-		})
-		t.Run(name+"/llvm", func(t *testing.T) {
-			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-				}
-			}
-			tgt, err := llvm.HostTarget()
-			if err != nil {
-				t.Skip(err)
-			}
-			x, err := llvm.Build(g, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer x.Close()
-			got, err := x.Run(xs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameOutputs(t, "the LLVM backend", got, want)
+		backendrun.Both(t, name, g, xs, true, func(t *testing.T, backend string, got []*ir.Tensor) {
+			sameOutputs(t, backend, got, want)
 		})
 	}
 }

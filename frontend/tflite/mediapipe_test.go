@@ -3,13 +3,12 @@ package tflite
 import (
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
-	"github.com/pare-ml/pare/backend/llvm"
 	"github.com/pare-ml/pare/frontend/dataset"
 	"github.com/pare-ml/pare/ir"
+	"github.com/pare-ml/pare/tests/backendrun"
 )
 
 // MediaPipe's published models are not in shared/: the tests below look
@@ -83,24 +82,7 @@ func TestMediaPipeSelfieSegmentation(t *testing.T) {
 			if testing.Short() && m.h != m.w {
 				return
 			}
-			for _, tool := range []string{"opt-14", "llc-14", "gcc"} {
-				if _, err := exec.LookPath(tool); err != nil {
-					t.Skipf("%s not found: skipping the LLVM backend (make toolchain)", tool)
-				}
-			}
-			tgt, err := llvm.HostTarget()
-			if err != nil {
-				t.Skip(err)
-			}
-			exe, err := llvm.Build(g, tgt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer exe.Close()
-			got, err := exe.Run([]*ir.Tensor{x})
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := backendrun.LLVM(t, g, []*ir.Tensor{x})
 			sameOutputs(t, "the LLVM backend", got, want)
 			d := 0.0
 			for i := range mask.F32 {
